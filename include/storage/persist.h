@@ -1,0 +1,79 @@
+/* persist.h - the persist thread: the only writer of Obelisk's files.
+ *
+ * The main thread builds a submission (struct psub): an ordered list of file operations (write
+ * bytes at a position, fdatasync, replace a small file atomically, free/unlink a file, fsync or
+ * remove a directory). persist_submit queues it and gives it the next sequence number. The
+ * thread runs the operations in order, fsyncs per policy, then publishes the highest sequence
+ * number completed and wakes the main loop through an eventfd. Files are named by struct pfile
+ * handles the main thread creates and the persist thread owns (opens, writes, closes, frees).
+ * The first I/O error is sticky: that submission and every later one fail, and no fsync is
+ * retried. */
+#ifndef OBK_PERSIST_H
+#define OBK_PERSIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/fileops.h"
+
+enum persist_fsync { PERSIST_FSYNC_ALWAYS = 0, PERSIST_FSYNC_EVERYSEC = 1, PERSIST_FSYNC_NO = 2 };
+
+struct pfile;
+struct psub;
+struct persist;
+
+/* A handle for the file dirfd/name (name up to 63 bytes). The directory descriptor is borrowed
+ * and must stay open until the file is freed through psub_free_file. Main thread. */
+struct pfile *pfile_new(int dirfd, const char *name);
+
+/* Submissions (main thread). Every function returns OBK_OK or OBK_ERR_NOMEM. */
+struct psub *psub_new(void);
+void psub_discard(struct psub *s); /* frees an unsubmitted submission */
+/* Write len bytes at pos (copied; _owned takes a malloc'd buffer and frees it). The file is
+ * created on first use and its directory fsynced. */
+int psub_write(struct psub *s, struct pfile *pf, uint64_t pos, const void *data, size_t len);
+int psub_write_owned(struct psub *s, struct pfile *pf, uint64_t pos, void *data, size_t len);
+/* fdatasync the file now, whatever the policy (segment seal, before a checkpoint). */
+int psub_sync(struct psub *s, struct pfile *pf);
+/* Close the file (unlink it first when unlink is set, then fsync its directory) and free pf. */
+int psub_free_file(struct psub *s, struct pfile *pf, int unlink);
+/* Atomic replace: write name.tmp, fsync, rename over name, fsync dirfd. */
+int psub_replace(struct psub *s, int dirfd, const char *name, const void *data, size_t len);
+int psub_sync_dir(struct psub *s, int dirfd);
+/* Remove directory dirfd/name and the files in it (one level), then fsync dirfd. */
+int psub_rmtree(struct psub *s, int dirfd, const char *name);
+/* Close a directory descriptor once everything before it ran. */
+int psub_close_dir(struct psub *s, int dirfd);
+int psub_empty(const struct psub *s);
+size_t psub_bytes(const struct psub *s);
+
+struct persist_stats {
+    uint64_t submissions;    /* submissions completed (ok or failed) */
+    uint64_t bytes_written;  /* payload bytes written by write operations */
+    uint64_t fsyncs;         /* fdatasync/fsync calls on data files */
+    uint64_t fsync_us_total; /* time spent in them */
+    uint64_t fsync_us_max;
+    int64_t last_fsync_ms; /* wall clock of the last successful fsync, 0 if none */
+    int error;             /* sticky status, OBK_OK when none */
+};
+
+/* Starts the thread. ops may be NULL (the real system calls). */
+int persist_start(int fsync_policy, const struct fileops *ops, struct persist **out);
+/* Queues s (ownership passes) and returns its sequence number in *seq (1, 2, ...). */
+int persist_submit(struct persist *p, struct psub *s, uint64_t *seq);
+/* 1 when every submitted sequence number has finished. */
+int persist_idle(const struct persist *p);
+/* The eventfd to watch for readability (the server registers it with its event loop). */
+int persist_eventfd(const struct persist *p);
+/* Clears the eventfd and reports the highest sequence completed without error and the sticky
+ * error (OBK_OK when none). Submissions after *durable_seq failed when *err is set. */
+void persist_poll(struct persist *p, uint64_t *durable_seq, int *err);
+/* Waits until every submitted operation finished, then fsyncs dirty files (shutdown,
+ * checkpoints in tests). Returns the sticky error or OBK_OK. */
+int persist_drain(struct persist *p);
+void persist_set_fsync(struct persist *p, int fsync_policy);
+void persist_get_stats(struct persist *p, struct persist_stats *st);
+/* Drains, stops and joins the thread, frees everything. Returns the sticky error. */
+int persist_stop(struct persist *p);
+
+#endif

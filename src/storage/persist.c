@@ -1,0 +1,609 @@
+/* persist.c - the persist thread (see persist.h for the contract).
+ *
+ * Shape of Redis's bio.c: one mutex and condition variable guard the submission queue; the
+ * thread takes every queued submission at once, runs their operations in order, fsyncs per
+ * policy and publishes (under the mutex) the highest sequence completed. Several submissions
+ * taken together share one round of fsyncs: a second group commit on top of the main thread's.
+ *
+ * Durability order: a submission's writes, then fdatasync of every file they dirtied (policy
+ * always), then the completion. Replace operations write tmp, fsync, rename, fsync the
+ * directory, so a crash leaves the old or the new file, never a torn one.
+ *
+ * Ownership: the pfile handles, the dirty list and everything in a taken submission belong to
+ * this thread; the main thread only builds submissions and reads the published counters. */
+#include "storage/persist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "base/util.h"
+
+/* everysec: the interval between fsyncs of written data, as Redis's appendfsync everysec. */
+#define PERSIST_EVERYSEC_US 1000000
+/* pwritev accepts at most IOV_MAX buffers; consecutive writes to one file are gathered. */
+#define PERSIST_IOV_MAX 64
+#define PFILE_NAME_MAX  64
+
+struct pfile {
+    int dirfd;
+    int fd;
+    int dirty;                     /* written since its last fsync */
+    char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
+};
+
+enum pop_kind {
+    POP_WRITE,
+    POP_SYNC,
+    POP_FREE,
+    POP_REPLACE,
+    POP_SYNC_DIR,
+    POP_RMTREE,
+    POP_CLOSE_DIR
+};
+
+struct pop {
+    struct pop *next;
+    int kind;
+    struct pfile *pf;
+    int dirfd;
+    int flag; /* POP_FREE: unlink */
+    uint64_t pos;
+    uint8_t *data;
+    size_t len;
+    char name[PFILE_NAME_MAX];
+};
+
+struct psub {
+    struct psub *next;
+    uint64_t seq;
+    struct pop *head, *tail;
+    size_t bytes;
+};
+
+struct persist {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const struct fileops *ops;
+    int efd;
+    int stop;
+    int policy;
+    struct psub *qhead, *qtail;
+    uint64_t submitted_seq;  /* main thread writes, under mu */
+    uint64_t finished_seq;   /* under mu */
+    uint64_t durable_seq;    /* under mu */
+    int error;               /* sticky, under mu */
+    struct persist_stats st; /* under mu */
+    /* thread-owned */
+    struct pfile **dirty;
+    size_t ndirty, dirty_cap;
+    long long last_sync_us;
+    int thread_error; /* the thread's copy of the sticky error */
+};
+
+struct pfile *pfile_new(int dirfd, const char *name) {
+    struct pfile *pf = calloc(1, sizeof *pf);
+    if (!pf) return NULL;
+    pf->dirfd = dirfd;
+    pf->fd = -1;
+    snprintf(pf->name, sizeof pf->name, "%s", name);
+    return pf;
+}
+
+struct psub *psub_new(void) {
+    return calloc(1, sizeof(struct psub));
+}
+
+static void pop_free(struct pop *op) {
+    free(op->data);
+    free(op);
+}
+
+void psub_discard(struct psub *s) {
+    if (!s) return;
+    struct pop *op = s->head;
+    while (op) {
+        struct pop *n = op->next;
+        /* an unsubmitted free still owns its handle */
+        if (op->kind == POP_FREE) free(op->pf);
+        pop_free(op);
+        op = n;
+    }
+    free(s);
+}
+
+static struct pop *psub_add(struct psub *s, int kind) {
+    struct pop *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    op->kind = kind;
+    op->dirfd = -1;
+    if (s->tail)
+        s->tail->next = op;
+    else
+        s->head = op;
+    s->tail = op;
+    return op;
+}
+
+int psub_write_owned(struct psub *s, struct pfile *pf, uint64_t pos, void *data, size_t len) {
+    struct pop *op = psub_add(s, POP_WRITE);
+    if (!op) {
+        free(data);
+        return OBK_ERR_NOMEM;
+    }
+    op->pf = pf;
+    op->pos = pos;
+    op->data = data;
+    op->len = len;
+    s->bytes += len;
+    return OBK_OK;
+}
+
+int psub_write(struct psub *s, struct pfile *pf, uint64_t pos, const void *data, size_t len) {
+    void *copy = malloc(len ? len : 1);
+    if (!copy) return OBK_ERR_NOMEM;
+    memcpy(copy, data, len);
+    return psub_write_owned(s, pf, pos, copy, len);
+}
+
+int psub_sync(struct psub *s, struct pfile *pf) {
+    struct pop *op = psub_add(s, POP_SYNC);
+    if (!op) return OBK_ERR_NOMEM;
+    op->pf = pf;
+    return OBK_OK;
+}
+
+int psub_free_file(struct psub *s, struct pfile *pf, int unlink) {
+    struct pop *op = psub_add(s, POP_FREE);
+    if (!op) return OBK_ERR_NOMEM;
+    op->pf = pf;
+    op->flag = unlink;
+    return OBK_OK;
+}
+
+int psub_replace(struct psub *s, int dirfd, const char *name, const void *data, size_t len) {
+    struct pop *op = psub_add(s, POP_REPLACE);
+    if (!op) return OBK_ERR_NOMEM;
+    op->data = malloc(len ? len : 1);
+    if (!op->data) return OBK_ERR_NOMEM; /* op stays with len 0: harmless */
+    memcpy(op->data, data, len);
+    op->len = len;
+    op->dirfd = dirfd;
+    snprintf(op->name, sizeof op->name, "%s", name);
+    s->bytes += len;
+    return OBK_OK;
+}
+
+int psub_sync_dir(struct psub *s, int dirfd) {
+    struct pop *op = psub_add(s, POP_SYNC_DIR);
+    if (!op) return OBK_ERR_NOMEM;
+    op->dirfd = dirfd;
+    return OBK_OK;
+}
+
+int psub_rmtree(struct psub *s, int dirfd, const char *name) {
+    struct pop *op = psub_add(s, POP_RMTREE);
+    if (!op) return OBK_ERR_NOMEM;
+    op->dirfd = dirfd;
+    snprintf(op->name, sizeof op->name, "%s", name);
+    return OBK_OK;
+}
+
+int psub_close_dir(struct psub *s, int dirfd) {
+    struct pop *op = psub_add(s, POP_CLOSE_DIR);
+    if (!op) return OBK_ERR_NOMEM;
+    op->dirfd = dirfd;
+    return OBK_OK;
+}
+
+int psub_empty(const struct psub *s) {
+    return s->head == NULL;
+}
+
+size_t psub_bytes(const struct psub *s) {
+    return s->bytes;
+}
+
+/* ---- persist thread ---- */
+
+static int px_fail(struct persist *p, int err, const char *what, const char *name) {
+    int st = fileops_status(err);
+    if (p->thread_error == OBK_OK) {
+        log_msg(LOG_WARNING, "persist: %s %s failed: %s; writes are refused from now on", what,
+                name, strerror(err));
+        p->thread_error = st;
+    }
+    return st;
+}
+
+static int px_sync_fd(struct persist *p, int fd, const char *name) {
+    long long t0 = util_monotonic_us();
+    if (p->ops->fdatasync(fd) != 0) return px_fail(p, errno, "fdatasync", name);
+    uint64_t us = (uint64_t)(util_monotonic_us() - t0);
+    pthread_mutex_lock(&p->mu);
+    p->st.fsyncs++;
+    p->st.fsync_us_total += us;
+    if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
+    p->st.last_fsync_ms = util_mstime();
+    pthread_mutex_unlock(&p->mu);
+    return OBK_OK;
+}
+
+static int px_sync_dir(struct persist *p, int dirfd) {
+    if (p->ops->fsync(dirfd) != 0) return px_fail(p, errno, "fsync", "directory");
+    return OBK_OK;
+}
+
+static void px_undirty(struct persist *p, struct pfile *pf) {
+    for (size_t i = 0; i < p->ndirty; i++) {
+        if (p->dirty[i] == pf) {
+            p->dirty[i] = p->dirty[--p->ndirty];
+            break;
+        }
+    }
+    pf->dirty = 0;
+}
+
+static int px_open(struct persist *p, struct pfile *pf) {
+    if (pf->fd >= 0) return OBK_OK;
+    int fl = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+    pf->fd = p->ops->openat(pf->dirfd, pf->name, fl, 0644);
+    if (pf->fd >= 0) return OBK_OK;
+    if (errno != ENOENT) return px_fail(p, errno, "open", pf->name);
+    pf->fd = p->ops->openat(pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0644);
+    if (pf->fd < 0) return px_fail(p, errno, "create", pf->name);
+    return px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
+}
+
+/* Writes all bytes of iov at pos, continuing after short writes; a write of 0 bytes counts as
+ * out of space (the kernel reports no error but makes no progress). */
+static int px_pwritev_all(struct persist *p, struct pfile *pf, struct iovec *iov, int cnt,
+                          uint64_t pos) {
+    while (cnt > 0) {
+        ssize_t n = p->ops->pwritev(pf->fd, iov, cnt, (off_t)pos);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return px_fail(p, errno, "write", pf->name);
+        if (n == 0) return px_fail(p, ENOSPC, "write", pf->name);
+        pos += (uint64_t)n;
+        size_t left = (size_t)n;
+        while (cnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return OBK_OK;
+}
+
+/* Runs a POP_WRITE and the writes right after it that continue the same file; returns the last
+ * operation consumed. */
+static int px_write(struct persist *p, struct pop **opp) {
+    struct pop *op = *opp;
+    struct pfile *pf = op->pf;
+    struct iovec iov[PERSIST_IOV_MAX];
+    int cnt = 0;
+    uint64_t pos = op->pos, end = op->pos, total = 0;
+    int rc = px_open(p, pf);
+    if (rc != OBK_OK) return rc;
+    for (;;) {
+        iov[cnt].iov_base = op->data;
+        iov[cnt].iov_len = op->len;
+        cnt++;
+        end += op->len;
+        total += op->len;
+        struct pop *n = op->next;
+        if (!n || n->kind != POP_WRITE || n->pf != pf || n->pos != end || cnt == PERSIST_IOV_MAX)
+            break;
+        op = n;
+    }
+    *opp = op;
+    rc = px_pwritev_all(p, pf, iov, cnt, pos);
+    if (rc != OBK_OK) return rc;
+    if (!pf->dirty) {
+        if (p->ndirty == p->dirty_cap) {
+            size_t cap = p->dirty_cap ? p->dirty_cap * 2 : 16;
+            struct pfile **nd = realloc(p->dirty, cap * sizeof *nd);
+            if (!nd) return px_fail(p, ENOMEM, "track", pf->name);
+            p->dirty = nd;
+            p->dirty_cap = cap;
+        }
+        p->dirty[p->ndirty++] = pf;
+        pf->dirty = 1;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->st.bytes_written += total;
+    pthread_mutex_unlock(&p->mu);
+    return OBK_OK;
+}
+
+static int px_replace(struct persist *p, struct pop *op) {
+    char tmp[PFILE_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
+    int fd =
+        p->ops->openat(op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return px_fail(p, errno, "create", tmp);
+    struct iovec iov = {op->data, op->len};
+    struct pfile tmpf = {.dirfd = op->dirfd, .fd = fd};
+    snprintf(tmpf.name, sizeof tmpf.name, "%s", tmp);
+    int rc = op->len ? px_pwritev_all(p, &tmpf, &iov, 1, 0) : OBK_OK;
+    if (rc == OBK_OK && p->ops->fsync(fd) != 0) rc = px_fail(p, errno, "fsync", tmp);
+    p->ops->close(fd);
+    if (rc != OBK_OK) return rc;
+    if (p->ops->renameat(op->dirfd, tmp, op->dirfd, op->name) != 0)
+        return px_fail(p, errno, "rename", op->name);
+    return px_sync_dir(p, op->dirfd);
+}
+
+static int px_rmtree(struct persist *p, struct pop *op) {
+    int dfd = openat(op->dirfd, op->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return errno == ENOENT ? OBK_OK : px_fail(p, errno, "open", op->name);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return px_fail(p, errno, "opendir", op->name);
+    }
+    struct dirent *de;
+    int rc = OBK_OK;
+    while (rc == OBK_OK && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (p->ops->unlinkat(dfd, de->d_name, 0) != 0 && errno != ENOENT)
+            rc = px_fail(p, errno, "unlink", de->d_name);
+    }
+    closedir(d);
+    if (rc != OBK_OK) return rc;
+    if (p->ops->unlinkat(op->dirfd, op->name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        return px_fail(p, errno, "rmdir", op->name);
+    return px_sync_dir(p, op->dirfd);
+}
+
+/* Runs one operation (a write may consume several). Resource releases (free, close) run even
+ * after an error so nothing leaks. */
+static int px_run(struct persist *p, struct pop **opp) {
+    struct pop *op = *opp;
+    int failed = p->thread_error != OBK_OK;
+    switch (op->kind) {
+    case POP_WRITE: return failed ? p->thread_error : px_write(p, opp);
+    case POP_SYNC:
+        if (failed) return p->thread_error;
+        if (op->pf->fd < 0) return OBK_OK;
+        px_undirty(p, op->pf);
+        return px_sync_fd(p, op->pf->fd, op->pf->name);
+    case POP_FREE: {
+        int rc = OBK_OK;
+        struct pfile *pf = op->pf;
+        if (pf->dirty) px_undirty(p, pf);
+        if (pf->fd >= 0) p->ops->close(pf->fd);
+        if (op->flag && !failed) {
+            if (p->ops->unlinkat(pf->dirfd, pf->name, 0) != 0 && errno != ENOENT)
+                rc = px_fail(p, errno, "unlink", pf->name);
+            else
+                rc = px_sync_dir(p, pf->dirfd);
+        }
+        free(pf);
+        return rc;
+    }
+    case POP_REPLACE: return failed ? p->thread_error : px_replace(p, op);
+    case POP_SYNC_DIR: return failed ? p->thread_error : px_sync_dir(p, op->dirfd);
+    case POP_RMTREE: return failed ? p->thread_error : px_rmtree(p, op);
+    case POP_CLOSE_DIR: close(op->dirfd); return OBK_OK;
+    }
+    return OBK_ERR_INVAL;
+}
+
+static int px_sync_dirty(struct persist *p) {
+    int rc = OBK_OK;
+    while (p->ndirty > 0 && rc == OBK_OK) {
+        struct pfile *pf = p->dirty[p->ndirty - 1];
+        p->ndirty--;
+        pf->dirty = 0;
+        rc = px_sync_fd(p, pf->fd, pf->name);
+    }
+    p->last_sync_us = util_monotonic_us();
+    return rc;
+}
+
+static void px_publish(struct persist *p, uint64_t last_seq, int ok) {
+    pthread_mutex_lock(&p->mu);
+    p->finished_seq = last_seq;
+    if (ok && p->thread_error == OBK_OK) p->durable_seq = last_seq;
+    if (p->thread_error != OBK_OK) p->error = p->thread_error;
+    p->st.error = p->error;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    uint64_t one = 1;
+    ssize_t n = write(p->efd, &one, sizeof one);
+    (void)n; /* a full counter already wakes the reader */
+}
+
+static void *persist_main(void *arg) {
+    struct persist *p = arg;
+    log_set_role('P');
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->qhead && !p->stop) {
+            if (p->policy == PERSIST_FSYNC_EVERYSEC && p->ndirty > 0) {
+                long long wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - util_monotonic_us();
+                if (wait_us <= 0) break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                long long ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+                ts.tv_sec += wait_us / 1000000 + ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            } else {
+                pthread_cond_wait(&p->cv, &p->mu);
+            }
+        }
+        struct psub *batch = p->qhead;
+        p->qhead = p->qtail = NULL;
+        int stop = p->stop;
+        int policy = p->policy;
+        pthread_mutex_unlock(&p->mu);
+
+        uint64_t last_seq = 0;
+        uint64_t count = 0;
+        for (struct psub *s = batch; s; s = s->next) {
+            for (struct pop *op = s->head; op; op = op->next) {
+                /* a failed op leaves thread_error set; later ops only release resources */
+                px_run(p, &op);
+            }
+            last_seq = s->seq;
+            count++;
+        }
+        int ok = p->thread_error == OBK_OK;
+        if (ok && p->ndirty > 0 &&
+            (policy == PERSIST_FSYNC_ALWAYS ||
+             (policy == PERSIST_FSYNC_EVERYSEC &&
+              util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||
+             (stop && !batch)))
+            ok = px_sync_dirty(p) == OBK_OK;
+        while (batch) {
+            struct psub *n = batch->next;
+            struct pop *op = batch->head;
+            while (op) {
+                struct pop *on = op->next;
+                pop_free(op);
+                op = on;
+            }
+            free(batch);
+            batch = n;
+        }
+        if (count) {
+            pthread_mutex_lock(&p->mu);
+            p->st.submissions += count;
+            pthread_mutex_unlock(&p->mu);
+            px_publish(p, last_seq, ok);
+        } else if (p->thread_error != OBK_OK) {
+            px_publish(p, p->finished_seq, 0);
+        }
+        pthread_mutex_lock(&p->mu);
+        if (stop && !p->qhead) break;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int persist_start(int fsync_policy, const struct fileops *ops, struct persist **out) {
+    struct persist *p = calloc(1, sizeof *p);
+    if (!p) return OBK_ERR_NOMEM;
+    p->ops = ops ? ops : &fileops_posix;
+    p->policy = fsync_policy;
+    p->last_sync_us = util_monotonic_us();
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0) {
+        free(p);
+        return OBK_ERR_IO;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->thread, NULL, persist_main, p) != 0) {
+        close(p->efd);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        free(p);
+        return OBK_ERR_NOMEM;
+    }
+    *out = p;
+    return OBK_OK;
+}
+
+int persist_submit(struct persist *p, struct psub *s, uint64_t *seq) {
+    pthread_mutex_lock(&p->mu);
+    s->seq = ++p->submitted_seq;
+    s->next = NULL;
+    if (p->qtail)
+        p->qtail->next = s;
+    else
+        p->qhead = s;
+    p->qtail = s;
+    *seq = s->seq;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return OBK_OK;
+}
+
+int persist_idle(const struct persist *p) {
+    struct persist *mp = (struct persist *)p;
+    pthread_mutex_lock(&mp->mu);
+    int idle = mp->finished_seq == mp->submitted_seq;
+    pthread_mutex_unlock(&mp->mu);
+    return idle;
+}
+
+int persist_eventfd(const struct persist *p) {
+    return p->efd;
+}
+
+void persist_poll(struct persist *p, uint64_t *durable_seq, int *err) {
+    uint64_t v;
+    ssize_t n = read(p->efd, &v, sizeof v);
+    (void)n; /* EAGAIN when nothing was posted: the counters are read anyway */
+    pthread_mutex_lock(&p->mu);
+    *durable_seq = p->durable_seq;
+    *err = p->error;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int persist_drain(struct persist *p) {
+    /* an empty submission asks the thread to sync what is dirty whatever the policy */
+    struct psub *s = psub_new();
+    uint64_t seq;
+    if (!s) return OBK_ERR_NOMEM;
+    pthread_mutex_lock(&p->mu);
+    int policy = p->policy;
+    p->policy = PERSIST_FSYNC_ALWAYS;
+    pthread_mutex_unlock(&p->mu);
+    persist_submit(p, s, &seq);
+    pthread_mutex_lock(&p->mu);
+    while (p->finished_seq < seq) pthread_cond_wait(&p->cv, &p->mu);
+    p->policy = policy;
+    int err = p->error;
+    pthread_mutex_unlock(&p->mu);
+    return err;
+}
+
+void persist_set_fsync(struct persist *p, int fsync_policy) {
+    pthread_mutex_lock(&p->mu);
+    p->policy = fsync_policy;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void persist_get_stats(struct persist *p, struct persist_stats *st) {
+    pthread_mutex_lock(&p->mu);
+    *st = p->st;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int persist_stop(struct persist *p) {
+    if (!p) return OBK_OK;
+    int err = persist_drain(p);
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    /* files still open belong to topics that were not closed: close them, the handles are
+     * freed by their owners' free operations only, so only the dirty list is released here */
+    free(p->dirty);
+    close(p->efd);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+    return err;
+}

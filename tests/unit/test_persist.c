@@ -1,0 +1,278 @@
+/* test_persist.c - the persist thread: ordered writes, completions through the eventfd, fsync
+ * policies, and error injection through the file-operation table (EIO on fdatasync, ENOSPC and
+ * short writes): nothing failed is reported durable, and the error is sticky. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/status.h"
+#include "storage/persist.h"
+
+static char tmpdir[256];
+static int dfd = -1;
+
+/* fault injection state */
+static int fail_fdatasync; /* errno to return, 0 = none */
+static int fail_pwritev;
+static int short_writes; /* write at most half (at least 1 byte) per call */
+static int fdatasync_calls, pwritev_calls;
+
+static ssize_t inj_pwritev(int fd, const struct iovec *iov, int cnt, off_t off) {
+    pwritev_calls++;
+    if (fail_pwritev) {
+        errno = fail_pwritev;
+        return -1;
+    }
+    if (short_writes) {
+        size_t n = iov[0].iov_len / 2;
+        if (n == 0) n = iov[0].iov_len;
+        return pwrite(fd, iov[0].iov_base, n, off);
+    }
+    return pwritev(fd, iov, cnt, off);
+}
+
+static int inj_fdatasync(int fd) {
+    fdatasync_calls++;
+    if (fail_fdatasync) {
+        errno = fail_fdatasync;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static struct fileops inj_ops;
+
+static int setup(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/obk_persist_XXXXXX", t && *t ? t : "/tmp");
+    assert_non_null(mkdtemp(tmpdir));
+    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    inj_ops = fileops_posix;
+    inj_ops.pwritev = inj_pwritev;
+    inj_ops.fdatasync = inj_fdatasync;
+    fail_fdatasync = fail_pwritev = short_writes = 0;
+    fdatasync_calls = pwritev_calls = 0;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    close(dfd);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static void wait_seq(struct persist *p, uint64_t seq, uint64_t *durable, int *err) {
+    for (int i = 0; i < 5000; i++) {
+        struct pollfd pfd = {persist_eventfd(p), POLLIN, 0};
+        poll(&pfd, 1, 10);
+        persist_poll(p, durable, err);
+        if (*durable >= seq || *err) return;
+    }
+    fail_msg("completion %llu never arrived", (unsigned long long)seq);
+}
+
+static size_t read_file(const char *name, char *buf, size_t cap) {
+    int fd = openat(dfd, name, O_RDONLY);
+    if (fd < 0) return (size_t)-1;
+    ssize_t n = read(fd, buf, cap);
+    close(fd);
+    return n < 0 ? (size_t)-1 : (size_t)n;
+}
+
+static void test_writes_and_completions(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct pfile *a = pfile_new(dfd, "a.log");
+    struct psub *s = psub_new();
+    assert_int_equal(psub_write(s, a, 0, "hello ", 6), OBK_OK);
+    assert_int_equal(psub_write(s, a, 6, "world", 5), OBK_OK); /* gathered with the first */
+    uint64_t seq1, seq2, durable;
+    int err;
+    assert_int_equal(persist_submit(p, s, &seq1), OBK_OK);
+    assert_int_equal(seq1, 1);
+    s = psub_new();
+    assert_int_equal(psub_write(s, a, 11, "!", 1), OBK_OK);
+    assert_int_equal(psub_replace(s, dfd, "meta", "M1", 2), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq2), OBK_OK);
+    assert_int_equal(seq2, 2);
+    wait_seq(p, seq2, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_int_equal(durable, 2);
+    assert_true(persist_idle(p));
+    char buf[64];
+    assert_int_equal(read_file("a.log", buf, sizeof buf), 12);
+    assert_memory_equal(buf, "hello world!", 12);
+    assert_int_equal(read_file("meta", buf, sizeof buf), 2);
+    assert_true(read_file("meta.tmp", buf, sizeof buf) == (size_t)-1);
+    assert_true(fdatasync_calls >= 1); /* always: the data file was synced */
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    assert_int_equal(st.submissions, 2);
+    assert_int_equal(st.bytes_written, 12); /* replace ops are not counted */
+    assert_true(st.fsyncs >= 1);
+    /* free with unlink */
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, a, 1), OBK_OK);
+    persist_submit(p, s, &seq1);
+    assert_int_equal(persist_drain(p), OBK_OK);
+    assert_true(read_file("a.log", buf, sizeof buf) == (size_t)-1);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
+static void test_short_writes_complete(void **state) {
+    (void)state;
+    struct persist *p;
+    short_writes = 1;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct pfile *a = pfile_new(dfd, "b.log");
+    struct psub *s = psub_new();
+    char data[1000];
+    for (int i = 0; i < 1000; i++) data[i] = (char)('a' + i % 26);
+    psub_write(s, a, 0, data, 600);
+    psub_write(s, a, 600, data + 600, 400);
+    uint64_t seq, durable;
+    int err;
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_true(pwritev_calls > 2);
+    char buf[1200];
+    assert_int_equal(read_file("b.log", buf, sizeof buf), 1000);
+    assert_memory_equal(buf, data, 1000);
+    s = psub_new();
+    psub_free_file(s, a, 0);
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
+/* EIO on fdatasync: the batch fails, is not reported durable, and the error sticks: later
+ * batches fail without any write or fsync being tried again. */
+static void test_fdatasync_eio_sticky(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct pfile *a = pfile_new(dfd, "c.log");
+    struct psub *s = psub_new();
+    psub_write(s, a, 0, "one", 3);
+    uint64_t seq, durable;
+    int err;
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_int_equal(durable, 1);
+    fail_fdatasync = EIO;
+    s = psub_new();
+    psub_write(s, a, 3, "two", 3);
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_int_equal(durable, 1); /* seq 2 is not durable */
+    int syncs = fdatasync_calls, writes = pwritev_calls;
+    fail_fdatasync = 0; /* the disk "recovers": the store must still refuse */
+    s = psub_new();
+    psub_write(s, a, 6, "three", 5);
+    psub_free_file(s, a, 0);
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_drain(p), OBK_ERR_IO);
+    persist_poll(p, &durable, &err);
+    assert_int_equal(durable, 1);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_int_equal(fdatasync_calls, syncs); /* never retried */
+    assert_int_equal(pwritev_calls, writes);
+    assert_int_equal(persist_stop(p), OBK_ERR_IO);
+}
+
+static void test_enospc_and_short_then_fail(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(persist_start(PERSIST_FSYNC_EVERYSEC, &inj_ops, &p), OBK_OK);
+    struct pfile *a = pfile_new(dfd, "d.log");
+    struct psub *s = psub_new();
+    fail_pwritev = ENOSPC;
+    psub_write(s, a, 0, "x", 1);
+    uint64_t seq, durable;
+    int err;
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_NOSPC);
+    assert_int_equal(durable, 0);
+    s = psub_new();
+    psub_free_file(s, a, 0);
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_stop(p), OBK_ERR_NOSPC);
+
+    /* a short write followed by an error fails the batch too */
+    fail_pwritev = 0;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    a = pfile_new(dfd, "e.log");
+    short_writes = 1;
+    s = psub_new();
+    psub_write(s, a, 0, "0123456789", 10);
+    struct pfile *b = pfile_new(dfd, "f.log");
+    psub_write(s, b, 0, "zz", 2);
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    short_writes = 0;
+    fail_pwritev = EIO;
+    s = psub_new();
+    psub_write(s, a, 10, "more", 4);
+    psub_free_file(s, a, 0);
+    psub_free_file(s, b, 0);
+    persist_submit(p, s, &seq);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_int_equal(durable, 1);
+    assert_int_equal(persist_stop(p), OBK_ERR_IO);
+}
+
+/* everysec: completions come before the fsync, and one fsync covers many batches. */
+static void test_everysec(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(persist_start(PERSIST_FSYNC_EVERYSEC, &inj_ops, &p), OBK_OK);
+    struct pfile *a = pfile_new(dfd, "g.log");
+    uint64_t seq = 0, durable;
+    int err;
+    for (int i = 0; i < 50; i++) {
+        struct psub *s = psub_new();
+        psub_write(s, a, (uint64_t)i, "x", 1);
+        persist_submit(p, s, &seq);
+        wait_seq(p, seq, &durable, &err);
+    }
+    assert_int_equal(durable, 50);
+    assert_true(fdatasync_calls <= 2);
+    usleep(1300 * 1000); /* the once-a-second sync runs while idle */
+    assert_true(fdatasync_calls >= 1);
+    struct psub *s = psub_new();
+    psub_free_file(s, a, 0);
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fdatasync_eio_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enospc_and_short_then_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_everysec, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
