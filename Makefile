@@ -1,0 +1,116 @@
+# Obelisk build. Sources are found by folder, so adding a module needs no edit here:
+#   src/{base,protocol,storage,server}/*.c  -> libobelisk.a (everything but main.c)
+#   src/server/main.c                       -> obelisk-server
+#   src/tools/obelisk_check.c               -> obelisk-check
+#   tests/unit/test_*.c                     -> build/tests/unit/test_*     (cmocka, no sockets)
+#   tests/integration/test_*.c              -> build/tests/integration/... (cmocka + hiredis)
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libevent_core libevent_extra libevent_pthreads libzstd libcrypto
+TESTPKGS = cmocka hiredis
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra -Werror -Wno-missing-field-initializers
+CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Iinclude -Itests/lib -MMD -MP
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
+
+ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+LIB_SRCS  := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/storage/*.c src/server/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libobelisk.a
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+INT_SRCS  := $(wildcard tests/integration/test_*.c)
+INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+SERVER := obelisk-server
+CHECK  := obelisk-check
+CONF   ?= conf/obelisk.conf
+
+.PHONY: all deps test-deps run test unit integration redis-tests asan format format-check \
+        check-deps clean bench crash-long
+
+all: $(SERVER) $(CHECK)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SERVER): $(BUILD)/src/server/main.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(CHECK): $(BUILD)/src/tools/obelisk_check.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJS) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJS) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS)
+
+# Set-up: install what is missing (Debian), then build. Safe to run again.
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(SERVER) $(CONF)
+
+# The README's test command: every unit, integration and real-client test; ends with
+# "N passed, N failed".
+test: test-deps
+	@$(MAKE) --no-print-directory check-deps format-check
+	@$(MAKE) --no-print-directory tests-build
+	@scripts/run-tests.sh $(BUILD) $(TESTS)
+
+asan: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" SERVER=build-asan/obelisk-server \
+	  CHECK=build-asan/obelisk-check tests-build
+	@OBELISK_SERVER=build-asan/obelisk-server OBELISK_CHECK=build-asan/obelisk-check \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  scripts/run-tests.sh build-asan $(TESTS)
+
+bench: all tests-build
+	@bench/run.sh
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+# Layer rules (docs/architecture.md): storage speaks no RESP and knows no libevent; the protocol
+# layer knows no storage or server; base knows nothing above it.
+check-deps:
+	@scripts/check-deps.sh
+
+clean:
+	rm -rf $(BUILD) build-asan $(SERVER) $(CHECK)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

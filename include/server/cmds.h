@@ -1,0 +1,59 @@
+/* cmds.h - handlers of the commands in the table of cmd_table.c, grouped by module. */
+#ifndef OBK_CMDS_H
+#define OBK_CMDS_H
+
+#include <stddef.h>
+
+struct client;
+
+#define CMD_ARGS struct client *c, int argc, char **argv, size_t *argvlen
+
+/* cmd_server.c: connection and server commands */
+void cmd_ping(CMD_ARGS);
+void cmd_echo(CMD_ARGS);
+void cmd_quit(CMD_ARGS);
+void cmd_hello(CMD_ARGS);
+void cmd_auth(CMD_ARGS);
+void cmd_select(CMD_ARGS);
+void cmd_time(CMD_ARGS);
+void cmd_dbsize(CMD_ARGS);
+void cmd_flushdb(CMD_ARGS);
+void cmd_flushall(CMD_ARGS);
+void cmd_multi(CMD_ARGS);
+void cmd_exec(CMD_ARGS);
+void cmd_discard(CMD_ARGS);
+void cmd_function_flush(CMD_ARGS);
+void cmd_function_help(CMD_ARGS);
+void cmd_debug(CMD_ARGS);
+void cmd_shutdown(CMD_ARGS);
+void cmd_security_warning(CMD_ARGS);
+void cmd_config_get(CMD_ARGS);
+void cmd_config_set(CMD_ARGS);
+void cmd_config_resetstat(CMD_ARGS);
+void cmd_config_help(CMD_ARGS);
+
+/* cmd_client.c */
+void cmd_client_id(CMD_ARGS);
+void cmd_client_setname(CMD_ARGS);
+void cmd_client_getname(CMD_ARGS);
+void cmd_client_setinfo(CMD_ARGS);
+void cmd_client_list(CMD_ARGS);
+void cmd_client_info(CMD_ARGS);
+void cmd_client_kill(CMD_ARGS);
+void cmd_client_help(CMD_ARGS);
+
+/* cmd_info.c */
+void cmd_info(CMD_ARGS);
+
+/* cmd_command.c */
+void cmd_command(CMD_ARGS);
+void cmd_command_count(CMD_ARGS);
+void cmd_command_list(CMD_ARGS);
+void cmd_command_info(CMD_ARGS);
+void cmd_command_docs(CMD_ARGS);
+void cmd_command_help(CMD_ARGS);
+
+/* Writes a HELP reply: a title line then the given lines, as simple strings. */
+void reply_help(struct client *c, const char *title, const char *const *lines);
+
+#endif

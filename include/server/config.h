@@ -1,0 +1,70 @@
+/* config.h - the server's settings: one table of directives read from a redis.conf-style file,
+ * the command line (--name value ...) and CONFIG GET/SET. */
+#ifndef OBK_CONFIG_H
+#define OBK_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_BIND 16
+
+/* client-output-buffer-limit classes, as Redis names them. */
+enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA = 1, OBUF_PUBSUB = 2, OBUF_CLASSES = 3 };
+
+struct obuf_limit {
+    long long hard_bytes;   /* 0 = none */
+    long long soft_bytes;   /* 0 = none */
+    long long soft_seconds; /* how long the soft limit may be exceeded */
+};
+
+enum debug_cmd_mode { DEBUG_CMD_NO = 0, DEBUG_CMD_YES = 1, DEBUG_CMD_LOCAL = 2 };
+
+struct config {
+    int port;
+    char *bind[CONFIG_MAX_BIND];
+    int bind_count;
+    int protected_mode;
+    char *requirepass; /* "" = no password */
+    int databases;
+    int maxclients;
+    int timeout;       /* seconds of idleness before a client is closed; 0 = never */
+    int tcp_keepalive; /* seconds; 0 = off */
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    struct obuf_limit obuf[OBUF_CLASSES];
+    int loglevel;
+    char *logfile;
+    char *pidfile;
+    int daemonize;
+    char *dir;
+    int enable_debug_command;
+    char *config_file; /* absolute path of the file read at start, or "" */
+};
+
+extern struct config server_config;
+
+/* Fills server_config with the defaults. */
+void config_init_defaults(void);
+/* Loads a config file (may be NULL) and then the command-line options text ("--port 1 ..."
+ * already turned into lines). On error writes a message in Redis's "FATAL CONFIG FILE ERROR"
+ * style to err and returns -1. */
+int config_load(const char *path, const char *extra_lines, char *err, size_t errlen);
+/* Turns argv (after the optional config file) into config lines: "--port 6380 --bind a b"
+ * becomes "port 6380\nbind a b\n". Returns a malloc'd string or NULL. */
+char *config_args_to_lines(int argc, char **argv);
+
+/* CONFIG GET: calls emit(name, value) for every directive matching one of the glob patterns,
+ * each directive once. */
+void config_get(const char *const *patterns, const size_t *patlens, int npatterns,
+                void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
+/* CONFIG SET name value [name value ...], all or nothing. Returns 0, or -1 with a complete
+ * Redis error text in err. */
+int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen);
+
+/* Hook the server registers to apply a runtime change (rebinding, log level...). Returns 0 or
+ * -1 with a reason in err; on -1 the previous values are restored. */
+typedef int (*config_apply_fn)(const char *name, char *err, size_t errlen);
+void config_set_apply_hook(config_apply_fn fn);
+
+void config_free(void);
+
+#endif

@@ -1,0 +1,74 @@
+/* conn.h - one client connection: its socket (a bufferevent), query buffer, parser, reply
+ * writer, protocol version, database, authentication and transaction state. */
+#ifndef OBK_CONN_H
+#define OBK_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "protocol/reply.h"
+#include "protocol/resp.h"
+
+struct bufferevent;
+struct command;
+
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
+#define CLIENT_CLOSE_ASAP (1u << 1)        /* close without writing more */
+#define CLIENT_MULTI (1u << 2)             /* inside MULTI: commands are queued */
+#define CLIENT_DIRTY_EXEC (1u << 3)        /* an error while queuing: EXEC aborts */
+#define CLIENT_READ_PAUSED (1u << 4)       /* input not read: output over its watermark */
+#define CLIENT_IN_EXEC (1u << 5)           /* running the queued commands of EXEC */
+
+/* One queued command of a MULTI block. */
+struct queued_cmd {
+    struct command *cmd;
+    int argc;
+    char **argv;
+    size_t *argvlen;
+};
+
+struct client {
+    uint64_t id;
+    int fd;
+    struct bufferevent *bev;
+    struct resp_parser parser;
+    char *qbuf; /* received bytes not yet parsed: qbuf[qpos..qlen) */
+    size_t qpos, qlen, qcap;
+    struct reply reply;
+    int proto;
+    int db;
+    int authenticated;
+    unsigned flags;
+    char *name, *lib_name, *lib_ver;
+    char addr[64], laddr[64];
+    int is_local; /* connected from 127.0.0.1 or ::1 */
+    long long ctime_ms, last_interaction_ms;
+    long long obuf_soft_since_ms; /* when the soft output limit was first passed, 0 = not */
+    const char *last_cmd_name;    /* for CLIENT LIST cmd= */
+    struct queued_cmd *mstate;
+    int mcount, mcap;
+    struct client *prev, *next; /* server.clients */
+    struct client *close_next;  /* server.close_list */
+};
+
+/* Accepts a new socket (called by the listener). */
+void conn_accept(int fd, const struct sockaddr *sa, int salen);
+/* Schedules the client to be freed in before_sleep (safe from any callback). */
+void conn_close_async(struct client *c);
+/* Frees the clients scheduled for closing. */
+void conn_free_closed(void);
+/* Frees a client at once (shutdown path). */
+void conn_free(struct client *c);
+/* 1 when the server needs a password from this client before running commands. */
+int conn_auth_required(const struct client *c);
+/* Bytes queued for the client and not yet written to its socket. */
+size_t conn_output_bytes(const struct client *c);
+/* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
+void conn_describe(const struct client *c, char *buf, size_t cap);
+/* Writes what the socket takes at once of the pending output (used at shutdown). */
+void conn_flush_now(struct client *c);
+/* Periodic checks: idle timeout and soft output limits. */
+void conn_cron(long long now_ms);
+
+#endif

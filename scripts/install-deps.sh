@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Obelisk needs on Debian 12, only what is missing, so `make run` and `make test`
+# work on a fresh machine. Usage: scripts/install-deps.sh build|test
+set -euo pipefail
+what=${1:-build}
+build_pkgs=(build-essential pkg-config libevent-dev libzstd-dev libssl-dev)
+test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis nodejs npm
+           clang-format)
+pkgs=("${build_pkgs[@]}")
+[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# A node that came from elsewhere than Debian is fine too.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
+fi
+want=()
+for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done
+if [ ${#want[@]} -gt 0 ]; then
+  echo "install-deps: installing ${want[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+
+if [ "$what" = test ]; then
+  # Node.js clients for redis-tests/ (ioredis, node-redis v4 and the current version).
+  dir=$(cd "$(dirname "$0")/../redis-tests" && pwd)
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules/ioredis" ]; then
+    echo "install-deps: npm install in redis-tests/"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test program and adds up their TAP lines ("ok N ..." / "not ok N ...").
+#   scripts/run-tests.sh BUILD_DIR [NAME_FILTER]
+# Unit tests (cmocka), integration tests (cmocka + hiredis against a real obelisk-server) and
+# redis-tests/ (real clients, compared with a real redis-server) all print TAP. A program that
+# exits non-zero without reporting a failing case (a crash, a sanitizer report) counts as one
+# failure. The last line is "N passed, N failed".
+set -u
+build=${1:-build}
+filter=${2:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export OBELISK_SERVER=${OBELISK_SERVER:-$top/obelisk-server}
+export OBELISK_CHECK=${OBELISK_CHECK:-$top/obelisk-check}
+export OBELISK_TOP=$top
+passed=0
+failed=0
+failed_names=()
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-tests.XXXXXX")
+trap 'rm -rf "$logdir"' EXIT
+
+run_one() { # name, command...
+  local name=$1; shift
+  local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
+  local start=$SECONDS
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local ok notok
+  ok=$(grep -cE '^ok [0-9]+' "$log")
+  notok=$(grep -cE '^not ok [0-9]+' "$log")
+  if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; fi
+  passed=$((passed + ok))
+  failed=$((failed + notok))
+  printf '%-44s %4d passed %3d failed  (%ds)\n' "$name" "$ok" "$notok" $((SECONDS - start))
+  if [ "$notok" -gt 0 ]; then
+    failed_names+=("$name")
+    echo "---- $name (exit $rc) ----"
+    grep -vE '^ok [0-9]+' "$log" | tail -n 60
+    echo "----"
+  fi
+}
+
+for t in "$build"/tests/unit/test_*; do
+  [ -x "$t" ] || continue
+  case "$t" in *"$filter"*) ;; *) continue ;; esac
+  run_one "unit/$(basename "$t")" "$t"
+done
+for t in "$build"/tests/integration/test_*; do
+  [ -x "$t" ] || continue
+  case "$t" in *"$filter"*) ;; *) continue ;; esac
+  run_one "integration/$(basename "$t")" "$t"
+done
+for t in redis-tests/test_*; do
+  [ -f "$t" ] || continue
+  case "$t" in *"$filter"*) ;; *) continue ;; esac
+  case "$t" in
+    *.py) run_one "$t" /usr/bin/python3 "$t" ;;
+    *.js|*.mjs) run_one "$t" node "$t" ;;
+    *.sh) run_one "$t" bash "$t" ;;
+  esac
+done
+
+[ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,266 @@
+/* cmd_client.c - CLIENT ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL and HELP, with Redis
+ * 7's replies (CLIENT LIST and INFO as verbatim text in RESP3). Main thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "server/cmds.h"
+#include "server/conn.h"
+#include "server/errors.h"
+#include "server/server.h"
+
+#define R (&c->reply)
+
+/* Names and library fields may hold only '!'..'~' (no spaces or control bytes). */
+static int valid_text(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '!' || s[i] > '~') return 0;
+    return 1;
+}
+
+void cmd_client_id(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    reply_int(R, (long long)c->id);
+}
+
+void cmd_client_setname(CMD_ARGS) {
+    (void)argc;
+    if (!valid_text(argv[2], argvlen[2])) {
+        reply_error(R, ERR_CLIENT_NAME);
+        return;
+    }
+    free(c->name);
+    c->name = argvlen[2] ? strndup(argv[2], argvlen[2]) : NULL;
+    reply_simple(R, "OK");
+}
+
+void cmd_client_getname(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    if (c->name) reply_bulk_cstr(R, c->name);
+    else reply_null(R);
+}
+
+void cmd_client_setinfo(CMD_ARGS) {
+    (void)argc;
+    char **field;
+    const char *label;
+    if (util_eq_nocase(argv[2], argvlen[2], "lib-name")) field = &c->lib_name, label = "lib-name";
+    else if (util_eq_nocase(argv[2], argvlen[2], "lib-ver")) field = &c->lib_ver, label = "lib-ver";
+    else {
+        reply_errorf(R, ERR_UNRECOGNIZED_OPTION, argv[2]);
+        return;
+    }
+    if (!valid_text(argv[3], argvlen[3])) {
+        reply_errorf(R, ERR_CLIENT_INFO_CHARS, label);
+        return;
+    }
+    free(*field);
+    *field = argvlen[3] ? strndup(argv[3], argvlen[3]) : NULL;
+    reply_simple(R, "OK");
+}
+
+/* Appends each matching client's line; TYPE normal matches all, other types none (Obelisk has
+ * no replicas or pub/sub clients); ID takes a list of ids. Returns -1 on a syntax error. */
+static int client_list_text(struct client *c, int argc, char **argv, size_t *argvlen, char **out,
+                            size_t *outlen) {
+    int type_other = 0;
+    long long *ids = NULL;
+    int nids = 0, rc = -1;
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    if (!text) return -1;
+    if (argc == 4 && util_eq_nocase(argv[2], argvlen[2], "TYPE")) {
+        if (util_eq_nocase(argv[3], argvlen[3], "normal")) type_other = 0;
+        else if (util_eq_nocase(argv[3], argvlen[3], "master") ||
+                 util_eq_nocase(argv[3], argvlen[3], "replica") ||
+                 util_eq_nocase(argv[3], argvlen[3], "slave") ||
+                 util_eq_nocase(argv[3], argvlen[3], "pubsub"))
+            type_other = 1;
+        else {
+            reply_errorf(R, "ERR Unknown client type '%s'", argv[3]);
+            rc = -2;
+            goto out;
+        }
+    } else if (argc >= 4 && util_eq_nocase(argv[2], argvlen[2], "ID")) {
+        ids = malloc(sizeof(*ids) * (size_t)(argc - 3));
+        for (int i = 3; i < argc; i++) {
+            long long id;
+            if (!util_parse_ll(argv[i], argvlen[i], &id) || id <= 0) {
+                reply_error(R, "ERR Invalid client ID");
+                rc = -2;
+                goto out;
+            }
+            ids[nids++] = id;
+        }
+    } else if (argc != 2) {
+        goto out;
+    }
+    for (struct client *o = server.clients; o && !type_other; o = o->next) {
+        if (nids) {
+            int hit = 0;
+            for (int i = 0; i < nids; i++) hit |= (uint64_t)ids[i] == o->id;
+            if (!hit) continue;
+        }
+        char line[1024];
+        conn_describe(o, line, sizeof(line));
+        size_t n = strlen(line);
+        if (len + n + 2 > cap) {
+            cap = (len + n + 2) * 2;
+            char *nt = realloc(text, cap);
+            if (!nt) goto out;
+            text = nt;
+        }
+        memcpy(text + len, line, n);
+        len += n;
+        text[len++] = '\n';
+    }
+    *out = text;
+    *outlen = len;
+    text = NULL;
+    rc = 0;
+out:
+    free(ids);
+    free(text);
+    return rc;
+}
+
+void cmd_client_list(CMD_ARGS) {
+    char *text;
+    size_t len;
+    int rc = client_list_text(c, argc, argv, argvlen, &text, &len);
+    if (rc == -1) reply_error(R, ERR_SYNTAX);
+    if (rc != 0) return;
+    reply_verbatim(R, text, len, "txt");
+    free(text);
+}
+
+void cmd_client_info(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    char line[1024];
+    conn_describe(c, line, sizeof(line));
+    size_t n = strlen(line);
+    line[n++] = '\n';
+    reply_verbatim(R, line, n, "txt");
+}
+
+struct kill_filter {
+    long long id;
+    const char *addr, *laddr, *user;
+    int type_other; /* a type no Obelisk client has */
+    int skipme;
+};
+
+static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *argvlen,
+                             struct kill_filter *f) {
+    memset(f, 0, sizeof(*f));
+    f->skipme = 1;
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            reply_error(R, ERR_SYNTAX);
+            return -1;
+        }
+        const char *o = argv[i], *v = argv[i + 1];
+        size_t ol = argvlen[i], vl = argvlen[i + 1];
+        if (util_eq_nocase(o, ol, "ID")) {
+            if (!util_parse_ll(v, vl, &f->id) || f->id <= 0) {
+                reply_error(R, "ERR client-id should be greater than 0");
+                return -1;
+            }
+        } else if (util_eq_nocase(o, ol, "ADDR")) {
+            f->addr = v;
+        } else if (util_eq_nocase(o, ol, "LADDR")) {
+            f->laddr = v;
+        } else if (util_eq_nocase(o, ol, "USER")) {
+            f->user = v;
+        } else if (util_eq_nocase(o, ol, "TYPE")) {
+            if (util_eq_nocase(v, vl, "normal")) f->type_other = 0;
+            else if (util_eq_nocase(v, vl, "master") || util_eq_nocase(v, vl, "replica") ||
+                     util_eq_nocase(v, vl, "slave") || util_eq_nocase(v, vl, "pubsub"))
+                f->type_other = 1;
+            else {
+                reply_errorf(R, "ERR Unknown client type '%s'", v);
+                return -1;
+            }
+        } else if (util_eq_nocase(o, ol, "SKIPME")) {
+            if (util_eq_nocase(v, vl, "yes")) f->skipme = 1;
+            else if (util_eq_nocase(v, vl, "no")) f->skipme = 0;
+            else {
+                reply_error(R, ERR_SYNTAX);
+                return -1;
+            }
+        } else {
+            reply_error(R, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int kill_matches(const struct client *c, const struct client *o,
+                        const struct kill_filter *f) {
+    if (f->type_other) return 0;
+    if (f->id && (uint64_t)f->id != o->id) return 0;
+    if (f->addr && strcmp(f->addr, o->addr)) return 0;
+    if (f->laddr && strcmp(f->laddr, o->laddr)) return 0;
+    if (f->user && strcmp(f->user, "default")) return 0;
+    if (f->skipme && o == c) return 0;
+    return 1;
+}
+
+void cmd_client_kill(CMD_ARGS) {
+    if (argc == 3) { /* old form: CLIENT KILL addr:port, replies OK or an error */
+        for (struct client *o = server.clients; o; o = o->next) {
+            if (!strcmp(o->addr, argv[2]) && !(o->flags & CLIENT_CLOSE_ASAP)) {
+                if (o == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+                else conn_close_async(o);
+                reply_simple(R, "OK");
+                return;
+            }
+        }
+        reply_error(R, ERR_NO_SUCH_CLIENT);
+        return;
+    }
+    struct kill_filter f;
+    if (parse_kill_filter(c, argc, argv, argvlen, &f) != 0) return;
+    long long killed = 0;
+    for (struct client *o = server.clients; o; o = o->next) {
+        if ((o->flags & CLIENT_CLOSE_ASAP) || !kill_matches(c, o, &f)) continue;
+        if (o == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        else conn_close_async(o);
+        killed++;
+    }
+    reply_int(R, killed);
+}
+
+void cmd_client_help(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    static const char *const lines[] = {
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ID <client-id>",
+        "    * ADDR <ip:port>",
+        "    * LADDR <ip:port>",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "    * USER <username>",
+        "    * SKIPME (YES|NO)",
+        "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+        "    Return information about client connections.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Set client library name or version.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    reply_help(c, "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}

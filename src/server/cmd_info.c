@@ -1,0 +1,241 @@
+/* cmd_info.c - INFO with Redis 7's sections and field names, so tools that parse INFO (redis-cli,
+ * client libraries, exporters) work unchanged. Fields Obelisk has no counterpart for (RDB
+ * saving, replication) report the idle state they truly are in. Main thread only. */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "base/sbuf.h"
+#include "base/util.h"
+#include "server/cmds.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/conn.h"
+#include "server/keyspace.h"
+#include "server/server.h"
+
+static long long peak_memory;
+
+/* Bytes the allocator has handed out (glibc's mallinfo2: small blocks plus mmapped ones). */
+static long long used_memory(void) {
+    struct mallinfo2 mi = mallinfo2();
+    long long used = (long long)(mi.uordblks + mi.hblkhd);
+    if (used > peak_memory) peak_memory = used;
+    return used;
+}
+
+static long long rss_memory(void) {
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+/* Redis's human-readable byte counts: 1.04M, 32.00K, 200B. */
+static void human_bytes(char *buf, size_t cap, long long n) {
+    const char *units = "BKMGTPE";
+    double d = (double)n;
+    int u = 0;
+    while (d >= 1024 && u < 6) d /= 1024, u++;
+    if (u == 0) snprintf(buf, cap, "%lldB", n);
+    else snprintf(buf, cap, "%.2f%c", d, units[u]);
+}
+
+static void section_server(struct sbuf *b) {
+    struct utsname un;
+    long long now = util_ustime();
+    long long up = (util_mstime() - server.start_ms) / 1000;
+    char exe[1024] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    uname(&un);
+    sbuf_printf(b,
+                "# Server\r\nredis_version:%s\r\nobelisk_version:%s\r\nredis_git_sha1:00000000\r\n"
+                "redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
+                "os:%s %s %s\r\narch_bits:%d\r\nmonotonic_clock:POSIX clock_gettime\r\n"
+                "multiplexing_api:%s\r\natomicvar_api:c11-builtin\r\ngcc_version:%d.%d.%d\r\n"
+                "process_id:%d\r\nprocess_supervised:no\r\nrun_id:%s\r\ntcp_port:%d\r\n"
+                "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
+                "hz:10\r\nconfigured_hz:10\r\nexecutable:%s\r\nconfig_file:%s\r\n"
+                "io_threads_active:0\r\n",
+                OBELISK_REDIS_VERSION, OBELISK_VERSION, un.sysname, un.release, un.machine,
+                (int)(sizeof(long) * 8), event_base_get_method(server.base), __GNUC__,
+                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id, server.port,
+                now, up, up / 86400, exe, server_config.config_file);
+}
+
+static void section_clients(struct sbuf *b) {
+    size_t max_in = 0, max_out = 0;
+    for (struct client *c = server.clients; c; c = c->next) {
+        if (c->qcap > max_in) max_in = c->qcap;
+        size_t o = conn_output_bytes(c);
+        if (o > max_out) max_out = o;
+    }
+    sbuf_printf(b,
+                "# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
+                "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
+                "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                server.nclients, server_config.maxclients, max_in, max_out);
+}
+
+static void section_memory(struct sbuf *b) {
+    char h1[32], h2[32], h3[32], h4[32];
+    long long used = used_memory(), rss = rss_memory();
+    long long total = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    human_bytes(h1, sizeof(h1), used);
+    human_bytes(h2, sizeof(h2), rss);
+    human_bytes(h3, sizeof(h3), peak_memory);
+    human_bytes(h4, sizeof(h4), total);
+    sbuf_printf(b,
+                "# Memory\r\nused_memory:%lld\r\nused_memory_human:%s\r\nused_memory_rss:%lld\r\n"
+                "used_memory_rss_human:%s\r\nused_memory_peak:%lld\r\nused_memory_peak_human:%s\r\n"
+                "total_system_memory:%lld\r\ntotal_system_memory_human:%s\r\nmaxmemory:0\r\n"
+                "maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
+                "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                used, h1, rss, h2, peak_memory, h3, total, h4,
+                used ? (double)rss / (double)used : 0.0);
+}
+
+static void section_persistence(struct sbuf *b) {
+    sbuf_printf(b,
+                "# Persistence\r\nloading:%d\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\n"
+                "rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
+                "aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
+                server.loading);
+}
+
+static void section_stats(struct sbuf *b) {
+    const struct server_stats *s = &server.stats;
+    sbuf_printf(b,
+                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+                "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
+                "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nexpired_keys:0\r\n"
+                "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:0\r\n"
+                "pubsub_patterns:0\r\ntotal_error_replies:%lld\r\ntotal_reads_processed:%lld\r\n",
+                s->connections_received, s->commands_processed, s->ops_per_sec,
+                s->net_input_bytes, s->net_output_bytes, s->rejected_connections,
+                s->error_replies, s->reads_processed);
+}
+
+static void section_replication(struct sbuf *b) {
+    sbuf_printf(b,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+                "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
+                "master_replid2:0000000000000000000000000000000000000000\r\n"
+                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
+                server.run_id);
+}
+
+static double tv_seconds(struct timeval tv) {
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void section_cpu(struct sbuf *b) {
+    struct rusage self, children, thread;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    getrusage(RUSAGE_THREAD, &thread);
+    sbuf_printf(b,
+                "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:%.6f\r\n"
+                "used_cpu_user_children:%.6f\r\nused_cpu_sys_main_thread:%.6f\r\n"
+                "used_cpu_user_main_thread:%.6f\r\n",
+                tv_seconds(self.ru_stime), tv_seconds(self.ru_utime),
+                tv_seconds(children.ru_stime), tv_seconds(children.ru_utime),
+                tv_seconds(thread.ru_stime), tv_seconds(thread.ru_utime));
+}
+
+static void section_errorstats(struct sbuf *b) {
+    sbuf_printf(b, "# Errorstats\r\n");
+    for (int i = 0; i < server.stats.nerrors; i++)
+        sbuf_printf(b, "errorstat_%s:count=%lld\r\n", server.stats.errors[i].code,
+                    server.stats.errors[i].count);
+}
+
+static void cmdstat_line(struct sbuf *b, const struct command *c) {
+    if (!c->calls && !c->rejected_calls && !c->failed_calls) return;
+    sbuf_printf(b, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,"
+                   "failed_calls=%lld\r\n",
+                c->fullname, c->calls, c->usec,
+                c->calls ? (double)c->usec / (double)c->calls : 0.0, c->rejected_calls,
+                c->failed_calls);
+}
+
+static void cmdstat_each(struct command *c, void *ctx) {
+    cmdstat_line(ctx, c);
+    for (struct command *s = c->subcommands; s && s->name; s++) cmdstat_line(ctx, s);
+}
+
+static void section_commandstats(struct sbuf *b) {
+    sbuf_printf(b, "# Commandstats\r\n");
+    command_foreach(cmdstat_each, b);
+}
+
+static void section_keyspace(struct sbuf *b) {
+    sbuf_printf(b, "# Keyspace\r\n");
+    for (int db = 0; db < server_config.databases; db++) {
+        long long n = keyspace_size(db);
+        if (n) sbuf_printf(b, "db%d:keys=%lld,expires=0,avg_ttl=0\r\n", db, n);
+    }
+}
+
+struct info_section {
+    const char *name;
+    void (*fn)(struct sbuf *b);
+    int in_default;
+};
+
+static void section_modules(struct sbuf *b) {
+    sbuf_printf(b, "# Modules\r\n");
+}
+
+static void section_cluster(struct sbuf *b) {
+    sbuf_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
+static const struct info_section sections[] = {
+    {"server", section_server, 1},           {"clients", section_clients, 1},
+    {"memory", section_memory, 1},           {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},             {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},                 {"modules", section_modules, 1},
+    {"commandstats", section_commandstats, 0}, {"errorstats", section_errorstats, 1},
+    {"cluster", section_cluster, 1},         {"keyspace", section_keyspace, 1},
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+void cmd_info(CMD_ARGS) {
+    int want[NSECTIONS] = {0};
+    if (argc == 1) {
+        for (size_t i = 0; i < NSECTIONS; i++) want[i] = sections[i].in_default;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *s = argv[a];
+        size_t l = argvlen[a];
+        int all = util_eq_nocase(s, l, "all") || util_eq_nocase(s, l, "everything");
+        int deflt = util_eq_nocase(s, l, "default");
+        for (size_t i = 0; i < NSECTIONS; i++)
+            if (all || (deflt && sections[i].in_default) || util_eq_nocase(s, l, sections[i].name))
+                want[i] = 1;
+    }
+    struct sbuf b;
+    sbuf_init(&b);
+    int first = 1;
+    for (size_t i = 0; i < NSECTIONS; i++) {
+        if (!want[i]) continue;
+        if (!first) sbuf_add(&b, "\r\n", 2);
+        sections[i].fn(&b);
+        first = 0;
+    }
+    if (b.failed) reply_error(&c->reply, "ERR out of memory");
+    else reply_verbatim(&c->reply, b.p ? b.p : "", b.len, "txt");
+    sbuf_free(&b);
+}

@@ -1,0 +1,390 @@
+/* cmd_server.c - connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, TIME,
+ * DBSIZE, FLUSHDB, FLUSHALL, MULTI/EXEC/DISCARD, FUNCTION, DEBUG, SHUTDOWN, CONFIG and the
+ * cross-protocol guard. Replies and errors follow Redis 7.0 byte for byte. Main thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "server/cmds.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/conn.h"
+#include "server/errors.h"
+#include "server/keyspace.h"
+#include "server/server.h"
+
+#define R (&c->reply)
+
+void reply_help(struct client *c, const char *title, const char *const *lines) {
+    long n = 0;
+    while (lines[n]) n++;
+    reply_array(R, n + 1);
+    reply_simple(R, title);
+    for (long i = 0; i < n; i++) reply_simple(R, lines[i]);
+}
+
+void cmd_ping(CMD_ARGS) {
+    (void)argvlen;
+    if (argc > 2) {
+        reply_errorf(R, ERR_WRONG_ARITY, "ping");
+        return;
+    }
+    if (argc == 2) reply_bulk(R, argv[1], argvlen[1]);
+    else reply_simple(R, "PONG");
+}
+
+void cmd_echo(CMD_ARGS) {
+    (void)argc;
+    reply_bulk(R, argv[1], argvlen[1]);
+}
+
+void cmd_quit(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    reply_simple(R, "OK");
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+/* The password check, the same for AUTH and HELLO AUTH. Only the "default" user exists; as in
+ * Redis, with no password configured it accepts any password. */
+static int check_password(const char *user, size_t ulen, const char *pass, size_t plen) {
+    const char *want = server_config.requirepass;
+    if (ulen != 7 || memcmp(user, "default", 7) != 0) return 0; /* user names are exact */
+    if (want[0] == '\0') return 1;
+    return util_secure_eq(pass, plen, want, strlen(want));
+}
+
+void cmd_auth(CMD_ARGS) {
+    if (argc > 3) {
+        reply_error(R, ERR_SYNTAX);
+        return;
+    }
+    if (argc == 2 && server_config.requirepass[0] == '\0') {
+        reply_error(R, ERR_AUTH_NOPASS);
+        return;
+    }
+    int ok = argc == 2 ? check_password("default", 7, argv[1], argvlen[1])
+                       : check_password(argv[1], argvlen[1], argv[2], argvlen[2]);
+    if (!ok) {
+        reply_error(R, ERR_WRONGPASS);
+        return;
+    }
+    c->authenticated = 1;
+    reply_simple(R, "OK");
+}
+
+/* Client names may not hold spaces, newlines or other bytes outside '!'..'~' (Redis's rule). */
+static int valid_client_text(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '!' || s[i] > '~') return 0;
+    return 1;
+}
+
+void cmd_hello(CMD_ARGS) {
+    long long ver = 0;
+    int next = 1;
+    const char *name = NULL;
+    size_t namelen = 0;
+    if (argc >= 2) {
+        if (!util_parse_ll(argv[1], argvlen[1], &ver)) {
+            reply_error(R, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        next = 2;
+        if (ver < 2 || ver > 3) {
+            reply_error(R, ERR_NOPROTO);
+            return;
+        }
+    }
+    for (int i = next; i < argc; i++) {
+        int left = argc - i - 1;
+        if (util_eq_nocase(argv[i], argvlen[i], "AUTH") && left >= 2) {
+            if (!check_password(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+                reply_error(R, ERR_WRONGPASS);
+                return;
+            }
+            c->authenticated = 1;
+            i += 2;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "SETNAME") && left >= 1) {
+            name = argv[i + 1];
+            namelen = argvlen[i + 1];
+            if (!valid_client_text(name, namelen)) {
+                reply_error(R, ERR_CLIENT_NAME);
+                return;
+            }
+            i++;
+        } else {
+            reply_errorf(R, "ERR Syntax error in HELLO option '%.128s'", argv[i]);
+            return;
+        }
+    }
+    if (conn_auth_required(c)) {
+        reply_error(R, ERR_NOAUTH_HELLO);
+        return;
+    }
+    if (name) {
+        free(c->name);
+        c->name = namelen ? strndup(name, namelen) : NULL;
+    }
+    if (ver) {
+        c->proto = (int)ver;
+        c->reply.proto = (int)ver;
+    }
+    reply_map(R, 7);
+    reply_bulk_cstr(R, "server");
+    reply_bulk_cstr(R, "redis");
+    reply_bulk_cstr(R, "version");
+    reply_bulk_cstr(R, OBELISK_REDIS_VERSION);
+    reply_bulk_cstr(R, "proto");
+    reply_int(R, c->proto);
+    reply_bulk_cstr(R, "id");
+    reply_int(R, (long long)c->id);
+    reply_bulk_cstr(R, "mode");
+    reply_bulk_cstr(R, "standalone");
+    reply_bulk_cstr(R, "role");
+    reply_bulk_cstr(R, "master");
+    reply_bulk_cstr(R, "modules");
+    reply_array(R, 0);
+}
+
+void cmd_select(CMD_ARGS) {
+    long long db;
+    (void)argc;
+    if (!util_parse_ll(argv[1], argvlen[1], &db) || db > 0x7fffffff || db < -0x7fffffff) {
+        reply_error(R, ERR_NOT_INTEGER);
+        return;
+    }
+    if (db < 0 || db >= server_config.databases) {
+        reply_error(R, ERR_DB_RANGE);
+        return;
+    }
+    c->db = (int)db;
+    reply_simple(R, "OK");
+}
+
+void cmd_time(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    long long us = util_ustime();
+    reply_array(R, 2);
+    reply_bulk_ll(R, us / 1000000);
+    reply_bulk_ll(R, us % 1000000);
+}
+
+void cmd_dbsize(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    reply_int(R, keyspace_size(c->db));
+}
+
+/* FLUSHDB/FLUSHALL take an optional ASYNC or SYNC; both flush at once here. */
+static int flush_mode_ok(int argc, char **argv, size_t *argvlen) {
+    if (argc == 1) return 1;
+    if (argc > 2) return 0;
+    return util_eq_nocase(argv[1], argvlen[1], "ASYNC") ||
+           util_eq_nocase(argv[1], argvlen[1], "SYNC");
+}
+
+void cmd_flushdb(CMD_ARGS) {
+    if (!flush_mode_ok(argc, argv, argvlen)) {
+        reply_error(R, ERR_SYNTAX);
+        return;
+    }
+    if (keyspace_flush(c->db) != 0) {
+        reply_error(R, "ERR flush failed, see the server log");
+        return;
+    }
+    reply_simple(R, "OK");
+}
+
+void cmd_flushall(CMD_ARGS) {
+    if (!flush_mode_ok(argc, argv, argvlen)) {
+        reply_error(R, ERR_SYNTAX);
+        return;
+    }
+    for (int db = 0; db < server_config.databases; db++) {
+        if (keyspace_flush(db) != 0) {
+            reply_error(R, "ERR flush failed, see the server log");
+            return;
+        }
+    }
+    reply_simple(R, "OK");
+}
+
+void cmd_multi(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    if (c->flags & CLIENT_MULTI) {
+        reply_error(R, ERR_MULTI_NESTED);
+        return;
+    }
+    c->flags |= CLIENT_MULTI;
+    reply_simple(R, "OK");
+}
+
+void cmd_discard(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_error(R, ERR_DISCARD_NO_MULTI);
+        return;
+    }
+    command_discard_multi(c);
+    reply_simple(R, "OK");
+}
+
+void cmd_exec(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_error(R, ERR_EXEC_NO_MULTI);
+        return;
+    }
+    if (c->flags & CLIENT_DIRTY_EXEC) {
+        command_discard_multi(c);
+        reply_error(R, ERR_EXECABORT);
+        return;
+    }
+    /* Take the queue off the client first: a queued command must run, not be queued again. */
+    struct queued_cmd *q = c->mstate;
+    int n = c->mcount;
+    c->mstate = NULL;
+    c->mcount = c->mcap = 0;
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+    c->flags |= CLIENT_IN_EXEC;
+    reply_array(R, n);
+    for (int i = 0; i < n; i++) {
+        if (!(c->flags & CLIENT_CLOSE_ASAP)) command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
+        util_free_args(q[i].argv, q[i].argvlen, q[i].argc);
+    }
+    free(q);
+    c->flags &= ~CLIENT_IN_EXEC;
+}
+
+void cmd_function_flush(CMD_ARGS) {
+    if (argc > 3 || (argc == 3 && !util_eq_nocase(argv[2], argvlen[2], "ASYNC") &&
+                     !util_eq_nocase(argv[2], argvlen[2], "SYNC"))) {
+        reply_error(R, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return;
+    }
+    reply_simple(R, "OK"); /* Obelisk has no functions, so there is nothing to delete. */
+}
+
+void cmd_function_help(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    static const char *const lines[] = {
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries and functions (Obelisk has none: always OK).",
+        "HELP",
+        "    Print this help.",
+        NULL,
+    };
+    reply_help(c, "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
+
+void cmd_debug(CMD_ARGS) {
+    int mode = server_config.enable_debug_command;
+    if (mode == DEBUG_CMD_NO || (mode == DEBUG_CMD_LOCAL && !c->is_local)) {
+        reply_error(R, ERR_DEBUG_DISABLED);
+        return;
+    }
+    if (util_eq_nocase(argv[1], argvlen[1], "SLEEP") && argc == 3) {
+        double secs;
+        if (!util_parse_double(argv[2], argvlen[2], &secs) || secs < 0) {
+            reply_error(R, ERR_NOT_FLOAT);
+            return;
+        }
+        /* Blocks the whole server on purpose: tests use it to make time pass for idle
+         * clients and held replies. */
+        long long us = (long long)(secs * 1e6);
+        struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+        reply_simple(R, "OK");
+        return;
+    }
+    if (util_eq_nocase(argv[1], argvlen[1], "HELP")) {
+        static const char *const lines[] = {
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Print this help.",
+            NULL,
+        };
+        reply_help(c, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+        return;
+    }
+    reply_errorf(R, "ERR unknown subcommand '%.128s'. Try DEBUG HELP.", argv[1]);
+}
+
+void cmd_shutdown(CMD_ARGS) {
+    for (int i = 1; i < argc; i++) {
+        if (!util_eq_nocase(argv[i], argvlen[i], "NOSAVE") &&
+            !util_eq_nocase(argv[i], argvlen[i], "SAVE") &&
+            !util_eq_nocase(argv[i], argvlen[i], "NOW") &&
+            !util_eq_nocase(argv[i], argvlen[i], "FORCE")) {
+            reply_error(R, ERR_SYNTAX);
+            return;
+        }
+    }
+    /* No reply on success: the connection closes as the server exits, as with Redis. */
+    c->flags |= CLIENT_CLOSE_ASAP;
+    server_request_shutdown("User requested shutdown via SHUTDOWN");
+}
+
+void cmd_security_warning(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    log_msg(LOG_WARNING,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+            "commands to Obelisk. This is likely due to an attacker attempting to use Cross "
+            "Protocol Scripting to compromise your instance. Connection from %s aborted.",
+            c->addr);
+    conn_close_async(c);
+}
+
+struct config_get_ctx {
+    struct client *c;
+    long n;
+};
+
+static void config_get_emit(void *ctx, const char *name, const char *value) {
+    struct config_get_ctx *g = ctx;
+    reply_bulk_cstr(&g->c->reply, name);
+    reply_bulk_cstr(&g->c->reply, value);
+    g->n++;
+}
+
+void cmd_config_get(CMD_ARGS) {
+    struct config_get_ctx g = {c, 0};
+    int h = reply_defer_len(R);
+    config_get((const char *const *)argv + 2, argvlen + 2, argc - 2, config_get_emit, &g);
+    reply_set_map_len(R, h, g.n);
+}
+
+void cmd_config_set(CMD_ARGS) {
+    char err[512];
+    if (config_set(argv + 2, argvlen + 2, argc - 2, err, sizeof(err)) != 0) {
+        reply_error(R, err);
+        return;
+    }
+    reply_simple(R, "OK");
+}
+
+void cmd_config_resetstat(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    server_reset_stats();
+    reply_simple(R, "OK");
+}
+
+void cmd_config_help(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    static const char *const lines[] = {
+        "GET <pattern> [<pattern> ...]",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value> [<directive> <value> ...]",
+        "    Set the configuration <directive> to <value> (all or nothing).",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    reply_help(c, "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}

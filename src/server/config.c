@@ -1,0 +1,497 @@
+/* config.c - one table of directives behind the config file, the command line and CONFIG.
+ *
+ * Every directive is a row: name, type, where its value lives in server_config, bounds, default
+ * and flags. Parsing a file line, a "--name value" option and CONFIG SET all go through
+ * directive_parse(), and CONFIG GET through directive_format(), so the three can never disagree.
+ * CONFIG SET of several pairs is all or nothing: the old struct is kept and restored if a value
+ * or the server's apply hook fails. Main thread only. */
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+struct config server_config;
+
+enum dtype { D_BOOL, D_INT, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF };
+
+#define D_IMMUTABLE 1u /* only from the file or the command line */
+
+struct directive {
+    const char *name;
+    enum dtype type;
+    void *ptr;
+    long long min, max;
+    const char *deflt;
+    unsigned flags;
+    const char *const *names; /* D_ENUM: value i is names[i], NULL-terminated */
+};
+
+static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const debug_cmd_names[] = {"no", "yes", "local", NULL};
+
+#define C(field) ((void *)&server_config.field)
+static const struct directive directives[] = {
+    {"port", D_INT, C(port), 0, 65535, "6379", 0, NULL},
+    {"bind", D_BIND, NULL, 0, 0, "127.0.0.1 -::1", 0, NULL},
+    {"protected-mode", D_BOOL, C(protected_mode), 0, 1, "yes", 0, NULL},
+    {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
+    {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
+    {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
+    {"timeout", D_INT, C(timeout), 0, INT_MAX, "0", 0, NULL},
+    {"tcp-keepalive", D_INT, C(tcp_keepalive), 0, INT_MAX, "300", 0, NULL},
+    {"proto-max-bulk-len", D_MEMORY, C(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", 0,
+     NULL},
+    {"client-query-buffer-limit", D_MEMORY, C(client_query_buffer_limit), 1024 * 1024, LLONG_MAX,
+     "1gb", 0, NULL},
+    {"client-output-buffer-limit", D_OBUF, NULL, 0, 0,
+     "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, NULL},
+    {"loglevel", D_ENUM, C(loglevel), 0, 0, "notice", 0, loglevel_names},
+    {"logfile", D_STRING, C(logfile), 0, 0, "", D_IMMUTABLE, NULL},
+    {"pidfile", D_STRING, C(pidfile), 0, 0, "", D_IMMUTABLE, NULL},
+    {"daemonize", D_BOOL, C(daemonize), 0, 1, "no", D_IMMUTABLE, NULL},
+    /* The data directory cannot move under a running server (unlike Redis's dir). */
+    {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
+    {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
+     debug_cmd_names},
+};
+#undef C
+#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+static config_apply_fn apply_hook;
+
+void config_set_apply_hook(config_apply_fn fn) {
+    apply_hook = fn;
+}
+
+static const struct directive *directive_find(const char *name, size_t len) {
+    for (size_t i = 0; i < NDIRECTIVES; i++)
+        if (util_eq_nocase(name, len, directives[i].name)) return &directives[i];
+    return NULL;
+}
+
+static int parse_bool(const char *s, int *out) {
+    if (!strcasecmp(s, "yes")) *out = 1;
+    else if (!strcasecmp(s, "no")) *out = 0;
+    else return 0;
+    return 1;
+}
+
+static void free_bind(void) {
+    for (int i = 0; i < server_config.bind_count; i++) free(server_config.bind[i]);
+    server_config.bind_count = 0;
+}
+
+static const char *obuf_class_name(int c) {
+    static const char *const n[] = {"normal", "slave", "pubsub"};
+    return n[c];
+}
+
+static int parse_obuf(char **argv, int argc, char *err, size_t errlen) {
+    struct obuf_limit next[OBUF_CLASSES];
+    memcpy(next, server_config.obuf, sizeof(next));
+    if (argc == 0 || argc % 4 != 0) goto bad;
+    for (int i = 0; i < argc; i += 4) {
+        int cls;
+        if (!strcasecmp(argv[i], "normal")) cls = OBUF_NORMAL;
+        else if (!strcasecmp(argv[i], "slave") || !strcasecmp(argv[i], "replica"))
+            cls = OBUF_REPLICA;
+        else if (!strcasecmp(argv[i], "pubsub")) cls = OBUF_PUBSUB;
+        else goto bad;
+        long long h, s, secs;
+        if (!util_parse_memory(argv[i + 1], &h) || !util_parse_memory(argv[i + 2], &s) ||
+            !util_parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || h < 0 || s < 0 ||
+            secs < 0)
+            goto bad;
+        next[cls].hard_bytes = h;
+        next[cls].soft_bytes = s;
+        next[cls].soft_seconds = secs;
+    }
+    memcpy(server_config.obuf, next, sizeof(next));
+    return 0;
+bad:
+    snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+    return -1;
+}
+
+/* Parses argv into the directive's field. Strings are newly allocated; the caller owns the
+ * old value. Returns 0 or -1 with Redis's reason text in err. */
+static int directive_parse(const struct directive *d, char **argv, int argc, char *err,
+                           size_t errlen) {
+    long long v;
+    if (d->type == D_BIND) {
+        if (argc < 1 || argc > CONFIG_MAX_BIND) {
+            snprintf(err, errlen, "Too many bind addresses specified.");
+            return -1;
+        }
+        free_bind();
+        for (int i = 0; i < argc; i++) server_config.bind[i] = strdup(argv[i]);
+        server_config.bind_count = argc;
+        return 0;
+    }
+    if (d->type == D_OBUF) return parse_obuf(argv, argc, err, errlen);
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments");
+        return -1;
+    }
+    const char *a = argv[0];
+    switch (d->type) {
+    case D_BOOL:
+        if (!parse_bool(a, (int *)d->ptr)) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        return 0;
+    case D_INT:
+    case D_MEMORY:
+        if (d->type == D_INT ? !util_parse_ll(a, strlen(a), &v) : !util_parse_memory(a, &v)) {
+            snprintf(err, errlen,
+                     d->type == D_INT ? "argument couldn't be parsed into an integer"
+                                      : "argument must be a memory value");
+            return -1;
+        }
+        if (v < d->min || v > d->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min,
+                     d->max);
+            return -1;
+        }
+        if (d->type == D_INT) *(int *)d->ptr = (int)v;
+        else *(long long *)d->ptr = v;
+        return 0;
+    case D_STRING:
+        *(char **)d->ptr = strdup(a);
+        return *(char **)d->ptr ? 0 : -1;
+    case D_ENUM:
+        for (int i = 0; d->names[i]; i++) {
+            if (!strcasecmp(a, d->names[i])) {
+                *(int *)d->ptr = i;
+                return 0;
+            }
+        }
+        {
+            int n = snprintf(err, errlen, "argument(s) must be one of the following: ");
+            for (int i = 0; d->names[i] && n < (int)errlen; i++)
+                n += snprintf(err + n, errlen - (size_t)n, "%s%s", i ? ", " : "", d->names[i]);
+        }
+        return -1;
+    default: return -1;
+    }
+}
+
+static void directive_format(const struct directive *d, char *buf, size_t cap) {
+    size_t n = 0;
+    switch (d->type) {
+    case D_BOOL: snprintf(buf, cap, "%s", *(int *)d->ptr ? "yes" : "no"); break;
+    case D_INT: snprintf(buf, cap, "%d", *(int *)d->ptr); break;
+    case D_MEMORY: snprintf(buf, cap, "%lld", *(long long *)d->ptr); break;
+    case D_STRING: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
+    case D_ENUM: snprintf(buf, cap, "%s", d->names[*(int *)d->ptr]); break;
+    case D_BIND:
+        buf[0] = '\0';
+        for (int i = 0; i < server_config.bind_count && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? " " : "", server_config.bind[i]);
+        break;
+    case D_OBUF:
+        buf[0] = '\0';
+        for (int c = 0; c < OBUF_CLASSES && n < cap; c++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s %lld %lld %lld", c ? " " : "",
+                                  obuf_class_name(c), server_config.obuf[c].hard_bytes,
+                                  server_config.obuf[c].soft_bytes,
+                                  server_config.obuf[c].soft_seconds);
+        break;
+    }
+}
+
+/* Parses a default value written as one config line's arguments. */
+static void directive_set_default(const struct directive *d) {
+    char **argv;
+    size_t *lens;
+    char err[128];
+    int argc = util_split_args(d->deflt, strlen(d->deflt), &argv, &lens);
+    if (argc == 0 && d->type == D_STRING) *(char **)d->ptr = strdup("");
+    else if (argc > 0) directive_parse(d, argv, argc, err, sizeof(err));
+    if (argc > 0) util_free_args(argv, lens, argc);
+}
+
+void config_init_defaults(void) {
+    memset(&server_config, 0, sizeof(server_config));
+    for (size_t i = 0; i < NDIRECTIVES; i++) directive_set_default(&directives[i]);
+    server_config.config_file = strdup("");
+}
+
+/* Strings a directive owns, so replacing one frees the old value exactly once. */
+static void free_string_fields(const struct config *keep, const struct config *old) {
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->type != D_STRING) continue;
+        size_t off = (size_t)((char *)d->ptr - (char *)&server_config);
+        char *o = *(char **)((char *)old + off);
+        char *k = *(char **)((char *)keep + off);
+        if (o != k) free(o);
+    }
+}
+
+static int load_text(const char *text, const char *source, int depth, char *err, size_t errlen);
+
+static int load_file(const char *path, int depth, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "Fatal error, can't open config file '%s': %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    int rc = -1;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *nt = realloc(text, cap);
+            if (!nt) goto out;
+            text = nt;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    if (!text) text = calloc(1, 1);
+    if (!text) goto out;
+    text[len] = '\0';
+    rc = load_text(text, path, depth, err, errlen);
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+/* Reads config lines; "include" recurses (at most 8 deep, to stop include loops). */
+static int load_text(const char *text, const char *source, int depth, char *err, size_t errlen) {
+    const char *p = text;
+    int lineno = 0;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        lineno++;
+        char **argv = NULL;
+        size_t *lens = NULL;
+        char reason[256] = "Bad directive or wrong number of arguments";
+        const char *q = p;
+        while (q < p + len && isspace((unsigned char)*q)) q++;
+        int argc = 0;
+        if (q < p + len && *q != '#') argc = util_split_args(q, (size_t)(p + len - q), &argv, &lens);
+        if (argc < 0) {
+            snprintf(reason, sizeof(reason), "Unbalanced quotes in configuration line");
+            goto bad;
+        }
+        if (argc > 0) {
+            if (!strcasecmp(argv[0], "include")) {
+                if (argc != 2 || depth >= 8) goto bad;
+                if (load_file(argv[1], depth + 1, err, errlen) != 0) goto fail;
+            } else {
+                const struct directive *d = directive_find(argv[0], lens[0]);
+                if (!d) goto bad;
+                struct config old = server_config;
+                if (directive_parse(d, argv + 1, argc - 1, reason, sizeof(reason)) != 0)
+                    goto bad;
+                free_string_fields(&server_config, &old);
+            }
+            util_free_args(argv, lens, argc);
+        }
+        p += len;
+        if (*p == '\n') p++;
+        continue;
+    bad:
+        snprintf(err, errlen,
+                 "\n*** FATAL CONFIG FILE ERROR (Obelisk) ***\n"
+                 "Reading the configuration file (%s), at line %d\n>>> '%.*s'\n%s",
+                 source, lineno, (int)len, p, reason);
+    fail:
+        if (argc > 0) util_free_args(argv, lens, argc);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(const char *path, const char *extra_lines, char *err, size_t errlen) {
+    if (path) {
+        if (load_file(path, 0, err, errlen) != 0) return -1;
+        char *abs = realpath(path, NULL);
+        if (abs) {
+            free(server_config.config_file);
+            server_config.config_file = abs;
+        }
+    }
+    if (extra_lines && load_text(extra_lines, "command line", 0, err, errlen) != 0) return -1;
+    return 0;
+}
+
+/* A growing string for config_args_to_lines. */
+struct text {
+    char *p;
+    size_t len, cap;
+};
+
+static int text_add(struct text *t, const char *s, size_t n) {
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *np = realloc(t->p, cap);
+        if (!np) return -1;
+        t->p = np;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+/* Appends one argument, quoted when it holds spaces, quotes or control bytes, so that
+ * util_split_args gives back the same bytes. */
+static int text_add_arg(struct text *t, const char *s) {
+    int quote = *s == '\0';
+    for (const char *c = s; *c; c++)
+        if (isspace((unsigned char)*c) || *c == '"' || *c == '\'' || !isprint((unsigned char)*c))
+            quote = 1;
+    if (!quote) return text_add(t, s, strlen(s));
+    if (text_add(t, "\"", 1) != 0) return -1;
+    for (const char *c = s; *c; c++) {
+        char esc[8];
+        int n;
+        if (*c == '"' || *c == '\\') n = snprintf(esc, sizeof(esc), "\\%c", *c);
+        else if (isprint((unsigned char)*c)) n = snprintf(esc, sizeof(esc), "%c", *c);
+        else n = snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)*c);
+        if (text_add(t, esc, (size_t)n) != 0) return -1;
+    }
+    return text_add(t, "\"", 1);
+}
+
+char *config_args_to_lines(int argc, char **argv) {
+    struct text t = {NULL, 0, 0};
+    if (text_add(&t, "", 0) != 0) return NULL;
+    for (int i = 0; i < argc; i++) {
+        int is_opt = argv[i][0] == '-' && argv[i][1] == '-' && argv[i][2] != '\0';
+        const char *sep = is_opt ? (t.len ? "\n" : "") : " ";
+        if (text_add(&t, sep, strlen(sep)) != 0 ||
+            text_add_arg(&t, is_opt ? argv[i] + 2 : argv[i]) != 0)
+            goto fail;
+    }
+    if (text_add(&t, "\n", 1) != 0) goto fail;
+    return t.p;
+fail:
+    free(t.p);
+    return NULL;
+}
+
+void config_get(const char *const *patterns, const size_t *patlens, int npatterns,
+                void (*emit)(void *ctx, const char *name, const char *value), void *ctx) {
+    char value[1024];
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        for (int p = 0; p < npatterns; p++) {
+            if (util_glob_match(patterns[p], patlens[p], d->name, strlen(d->name), 1)) {
+                directive_format(d, value, sizeof(value));
+                emit(ctx, d->name, value);
+                break;
+            }
+        }
+    }
+}
+
+int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
+    const struct directive *seen[NDIRECTIVES];
+    char reason[256];
+    int nseen = 0;
+    if (argc < 2 || argc % 2 != 0) {
+        snprintf(err, errlen, "ERR wrong number of arguments for 'config|set' command");
+        return -1;
+    }
+    for (int i = 0; i < argc; i += 2) {
+        const struct directive *d = directive_find(argv[i], lens[i]);
+        if (!d) {
+            snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+                     argv[i]);
+            return -1;
+        }
+        for (int j = 0; j < nseen; j++) {
+            if (seen[j] == d) {
+                snprintf(err, errlen,
+                         "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate "
+                         "parameter",
+                         argv[i]);
+                return -1;
+            }
+        }
+        if (d->flags & D_IMMUTABLE) {
+            snprintf(err, errlen,
+                     "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
+                     "immutable config",
+                     argv[i]);
+            return -1;
+        }
+        seen[nseen++] = d;
+    }
+    struct config old = server_config;
+    char *old_bind[CONFIG_MAX_BIND];
+    int old_bind_count = server_config.bind_count;
+    memcpy(old_bind, server_config.bind, sizeof(old_bind));
+    server_config.bind_count = 0; /* free_bind() in parse must not free the saved names */
+    for (int i = 0; i < old_bind_count; i++) server_config.bind[i] = strdup(old_bind[i]);
+    server_config.bind_count = old_bind_count;
+    int failed = -1;
+    for (int i = 0; i < argc; i += 2) {
+        char *one[CONFIG_MAX_BIND + 1];
+        int n = 0;
+        const struct directive *d = directive_find(argv[i], lens[i]);
+        char **split = NULL;
+        size_t *slens = NULL;
+        if (d->type == D_BIND || d->type == D_OBUF) {
+            n = util_split_args(argv[i + 1], lens[i + 1], &split, &slens);
+            if (n < 0) n = 0;
+        } else {
+            one[0] = argv[i + 1];
+            n = 1;
+        }
+        int rc = directive_parse(d, split ? split : one, n, reason, sizeof(reason));
+        if (split) util_free_args(split, slens, n);
+        if (rc == 0 && apply_hook) rc = apply_hook(d->name, reason, sizeof(reason));
+        if (rc != 0) {
+            failed = i;
+            break;
+        }
+    }
+    if (failed >= 0) {
+        snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                 argv[failed], reason);
+        free_string_fields(&old, &server_config);
+        free_bind();
+        server_config = old;
+        memcpy(server_config.bind, old_bind, sizeof(old_bind));
+        server_config.bind_count = old_bind_count;
+        /* Re-apply the restored values so the server matches them again. */
+        for (int i = 0; i <= failed && apply_hook; i += 2) {
+            const struct directive *d = directive_find(argv[i], lens[i]);
+            apply_hook(d->name, reason, sizeof(reason));
+        }
+        return -1;
+    }
+    free_string_fields(&server_config, &old);
+    for (int i = 0; i < old_bind_count; i++) free(old_bind[i]);
+    return 0;
+}
+
+void config_free(void) {
+    struct config empty;
+    memset(&empty, 0, sizeof(empty));
+    free_string_fields(&empty, &server_config);
+    free_bind();
+    free(server_config.config_file);
+    memset(&server_config, 0, sizeof(server_config));
+}

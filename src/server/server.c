@@ -1,0 +1,291 @@
+/* server.c - the server's lifecycle: listeners, the loop driver, signals, cron and shutdown.
+ *
+ * Design (docs/architecture.md): one libevent event_base on the main thread owns every socket
+ * and all in-memory state. The loop driver is
+ *     while (running) { before_sleep(); event_base_loop(base, EVLOOP_ONCE); }
+ * so work that must happen once per loop turn (freeing closed clients, and later handing the
+ * filling batch to the persist thread and serving unblocked clients) runs in before_sleep and
+ * cannot be starved the way a low-priority event could. Signals only set a flag; the shutdown
+ * itself happens in before_sleep. Main thread only. */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/conn.h"
+
+struct server server;
+
+/* The cron runs at Redis's default hz of 10. */
+#define SERVER_CRON_MS 100
+/* Descriptors kept for files and listeners beyond maxclients (Redis reserves 32). */
+#define SERVER_RESERVED_FDS 32
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *ctx) {
+    (void)l;
+    (void)ctx;
+    conn_accept(fd, sa, len);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *ctx) {
+    (void)l;
+    (void)ctx;
+    log_msg(LOG_WARNING, "Accepting client connection: %s", strerror(errno));
+}
+
+/* Resolves one bind address ("-" prefix = optional, as Redis allows) on the given port. */
+static struct evconnlistener *listen_on(const char *addr, int port, int *bound_port) {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        if (!strcmp(addr, "*")) in6->sin6_addr = in6addr_any;
+        else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1) return NULL;
+        sslen = sizeof(*in6);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        if (!strcmp(addr, "*")) in->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (inet_pton(AF_INET, addr, &in->sin_addr) != 1) return NULL;
+        sslen = sizeof(*in);
+    }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        server.base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 511,
+        (struct sockaddr *)&ss, (int)sslen);
+    if (!l) return NULL;
+    evconnlistener_set_error_cb(l, accept_error_cb);
+    struct sockaddr_storage got;
+    socklen_t glen = sizeof(got);
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &glen) == 0) {
+        *bound_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                      : ((struct sockaddr_in *)&got)->sin_port);
+    }
+    return l;
+}
+
+/* Opens a listener per bind address. With port 0 the first one picks a free port and the others
+ * use the same. Returns 0 or -1 with a reason. */
+static int open_listeners(struct evconnlistener **out, int *nout, int *port_out, char *err,
+                          size_t errlen) {
+    int port = server_config.port, n = 0;
+    for (int i = 0; i < server_config.bind_count; i++) {
+        const char *addr = server_config.bind[i];
+        int optional = addr[0] == '-';
+        if (optional) addr++;
+        int bound = port;
+        struct evconnlistener *l = listen_on(addr, port, &bound);
+        if (!l) {
+            if (optional) continue;
+            snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr,
+                     port, strerror(errno));
+            for (int j = 0; j < n; j++) evconnlistener_free(out[j]);
+            return -1;
+        }
+        port = bound;
+        out[n++] = l;
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "Failed listening on any bind address");
+        return -1;
+    }
+    *nout = n;
+    *port_out = port;
+    return 0;
+}
+
+int server_rebind(char *err, size_t errlen) {
+    struct evconnlistener *ls[16];
+    int n, port;
+    if (open_listeners(ls, &n, &port, err, errlen) != 0) return -1;
+    for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
+    memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n);
+    server.nlisteners = n;
+    server.port = port;
+    log_msg(LOG_NOTICE, "Listening again on port %d", port);
+    return 0;
+}
+
+void server_request_shutdown(const char *why) {
+    if (!server.shutdown_asap) log_msg(LOG_WARNING, "%s", why);
+    server.shutdown_asap = 1;
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *ctx) {
+    (void)what;
+    (void)ctx;
+    server_request_shutdown(sig == SIGINT ? "Received SIGINT scheduling shutdown..."
+                                          : "Received SIGTERM scheduling shutdown...");
+    event_base_loopbreak(server.base);
+}
+
+static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
+    (void)fd;
+    (void)what;
+    (void)ctx;
+    long long now = util_mstime();
+    conn_cron(now);
+    struct server_stats *s = &server.stats;
+    if (now - s->ops_sample_last_ms >= 1000) {
+        long long dt = now - s->ops_sample_last_ms;
+        s->ops_per_sec = (s->commands_processed - s->ops_sample_last_count) * 1000 / (dt ? dt : 1);
+        s->ops_sample_last_count = s->commands_processed;
+        s->ops_sample_last_ms = now;
+    }
+}
+
+void server_count_error(const char *msg, size_t len) {
+    struct server_stats *s = &server.stats;
+    size_t n = 0;
+    while (n < len && msg[n] != ' ' && n < sizeof(s->errors[0].code) - 1) n++;
+    s->error_replies++;
+    for (int i = 0; i < s->nerrors; i++) {
+        if (strlen(s->errors[i].code) == n && !memcmp(s->errors[i].code, msg, n)) {
+            s->errors[i].count++;
+            return;
+        }
+    }
+    if (s->nerrors == ERRORSTATS_MAX) return;
+    memcpy(s->errors[s->nerrors].code, msg, n);
+    s->errors[s->nerrors].code[n] = '\0';
+    s->errors[s->nerrors].count = 1;
+    s->nerrors++;
+}
+
+void server_reset_stats(void) {
+    memset(&server.stats, 0, sizeof(server.stats));
+    server.stats.ops_sample_last_ms = util_mstime();
+    command_reset_stats();
+}
+
+static void make_run_id(char *out) {
+    unsigned char raw[20];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
+    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        if (got != (ssize_t)sizeof(raw)) raw[i] = (unsigned char)(rand() ^ util_ustime());
+        snprintf(out + i * 2, 3, "%02x", raw[i]);
+    }
+}
+
+/* Raises the descriptor limit to fit maxclients, or lowers maxclients to fit the limit. */
+static void adjust_open_files(void) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)server_config.maxclients + SERVER_RESERVED_FDS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    struct rlimit nrl = rl;
+    nrl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nrl) == 0) rl = nrl;
+    if (rl.rlim_cur < want) {
+        int fit = (int)rl.rlim_cur - SERVER_RESERVED_FDS;
+        if (fit < 1) fit = 1;
+        log_msg(LOG_WARNING,
+                "You requested maxclients of %d requiring at least %llu max file descriptors; "
+                "maxclients lowered to %d.",
+                server_config.maxclients, (unsigned long long)want, fit);
+        server_config.maxclients = fit;
+    }
+}
+
+static int config_apply(const char *name, char *err, size_t errlen) {
+    if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
+    if (!strcmp(name, "loglevel")) log_setup(server_config.loglevel, server_config.logfile);
+    if (!strcmp(name, "maxclients")) adjust_open_files();
+    return 0;
+}
+
+int server_init(void) {
+    char err[512];
+    memset(&server, 0, sizeof(server));
+    server.next_client_id = 1;
+    server.start_ms = util_mstime();
+    make_run_id(server.run_id);
+    signal(SIGPIPE, SIG_IGN);
+    adjust_open_files();
+    command_table_init();
+    config_set_apply_hook(config_apply);
+    server.base = event_base_new();
+    if (!server.base) {
+        log_msg(LOG_WARNING, "Cannot create the event loop");
+        return -1;
+    }
+    if (mkdir(server_config.dir, 0755) != 0 && errno != EEXIST) {
+        log_msg(LOG_WARNING, "Can't create the data directory '%s': %s", server_config.dir,
+                strerror(errno));
+        return -1;
+    }
+    if (open_listeners(server.listeners, &server.nlisteners, &server.port, err, sizeof(err)) !=
+        0) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
+    server.sig_term = evsignal_new(server.base, SIGTERM, signal_cb, NULL);
+    server.sig_int = evsignal_new(server.base, SIGINT, signal_cb, NULL);
+    evsignal_add(server.sig_term, NULL);
+    evsignal_add(server.sig_int, NULL);
+    server.cron = event_new(server.base, -1, EV_PERSIST, cron_cb, NULL);
+    struct timeval tv = {0, SERVER_CRON_MS * 1000};
+    event_add(server.cron, &tv);
+    server.stats.ops_sample_last_ms = util_mstime();
+    return 0;
+}
+
+/* Work done once per loop turn, before waiting for events. */
+static void before_sleep(void) {
+    conn_free_closed();
+    if (server.shutdown_asap) server.running = 0;
+}
+
+static void finish_shutdown(void) {
+    log_msg(LOG_WARNING, "User requested shutdown...");
+    /* Give clients the replies already produced (best effort, non-blocking). */
+    for (struct client *c = server.clients; c; c = c->next) conn_flush_now(c);
+    if (server_config.pidfile[0]) unlink(server_config.pidfile);
+    log_msg(LOG_WARNING, "Obelisk is now ready to exit, bye bye...");
+}
+
+int server_run(void) {
+    log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", server.port);
+    log_msg(LOG_NOTICE, "Server initialized");
+    log_msg(LOG_NOTICE, "Ready to accept connections tcp");
+    server.running = 1;
+    while (server.running) {
+        before_sleep();
+        if (!server.running) break;
+        event_base_loop(server.base, EVLOOP_ONCE);
+    }
+    finish_shutdown();
+    return 0;
+}
+
+void server_free(void) {
+    while (server.clients) conn_free(server.clients);
+    conn_free_closed();
+    for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
+    if (server.cron) event_free(server.cron);
+    if (server.sig_term) event_free(server.sig_term);
+    if (server.sig_int) event_free(server.sig_int);
+    if (server.base) event_base_free(server.base);
+    memset(&server, 0, sizeof(server));
+}

@@ -1,0 +1,35 @@
+/* testutil.c - shared setup for integration tests (see testutil.h). */
+#include "testutil.h"
+
+#include <unistd.h>
+
+struct test_server shared_server;
+
+int shared_server_setup(void **state) {
+    (void)state;
+    return server_start(&shared_server, NULL);
+}
+
+int shared_server_teardown(void **state) {
+    (void)state;
+    int rc = server_stop(&shared_server);
+    server_cleanup(&shared_server);
+    return rc == 0 ? 0 : -1;
+}
+
+void expect_raw(const char *send, const char *reply) {
+    int fd = raw_connect(shared_server.port);
+    assert_true(fd >= 0);
+    assert_int_equal(raw_send_str(fd, send), 0);
+    assert_true(raw_expect(fd, reply));
+    close(fd);
+}
+
+void expect_raw_then_close(const char *send, const char *reply) {
+    int fd = raw_connect(shared_server.port);
+    assert_true(fd >= 0);
+    assert_int_equal(raw_send_str(fd, send), 0);
+    assert_true(raw_expect(fd, reply));
+    assert_true(raw_closed(fd, 3000));
+    close(fd);
+}

@@ -1,0 +1,26 @@
+/* testutil.h - cmocka includes and small assertion helpers shared by the integration tests. */
+#ifndef OBK_TESTUTIL_H
+#define OBK_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* The server shared by the tests of one group (started in the group setup). */
+extern struct test_server shared_server;
+int shared_server_setup(void **state);
+int shared_server_teardown(void **state);
+
+/* Sends raw bytes on a new connection and checks the exact reply bytes. */
+void expect_raw(const char *send, const char *reply);
+/* Same, and checks that the server then closes the connection. */
+void expect_raw_then_close(const char *send, const char *reply);
+
+#endif
