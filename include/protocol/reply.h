@@ -46,8 +46,8 @@ void reply_bool(struct reply *r, int b);       /* RESP2: :1 / :0 */
 void reply_verbatim(struct reply *r, const char *p, size_t len, const char *ext); /* RESP2 bulk */
 void reply_raw(struct reply *r, const void *p, size_t len);
 
-/* Deferred aggregates: returns a handle (or -1 when nested too deep, then the reply is an error
- * and the matching set call is ignored). Close in reverse order of opening. */
+/* Deferred aggregates: returns a handle, or -1 past REPLY_MAX_DEFER levels (a bug in the
+ * command; the matching set call is then ignored). Close in reverse order of opening. */
 int reply_defer_len(struct reply *r);
 void reply_set_array_len(struct reply *r, int handle, long n);
 void reply_set_map_len(struct reply *r, int handle, long pairs);

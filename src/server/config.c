@@ -123,8 +123,8 @@ bad:
 
 /* Parses argv into the directive's field. Strings are newly allocated; the caller owns the
  * old value. Returns 0 or -1 with Redis's reason text in err. */
-static int directive_parse(const struct directive *d, char **argv, int argc, char *err,
-                           size_t errlen) {
+static int directive_parse_args(const struct directive *d, char **argv, int argc, char *err,
+                                size_t errlen) {
     long long v;
     if (d->type == D_BIND) {
         if (argc < 1 || argc > CONFIG_MAX_BIND) {
@@ -183,6 +183,24 @@ static int directive_parse(const struct directive *d, char **argv, int argc, cha
         return -1;
     default: return -1;
     }
+}
+
+/* Multi-argument directives given as one argument ("normal 0 0 0" from CONFIG SET or a quoted
+ * command-line value) are split by spaces first, as Redis does. */
+static int directive_parse(const struct directive *d, char **argv, int argc, char *err,
+                           size_t errlen) {
+    if (argc != 1 || (d->type != D_BIND && d->type != D_OBUF))
+        return directive_parse_args(d, argv, argc, err, errlen);
+    char **split;
+    size_t *lens;
+    int n = util_split_args(argv[0], strlen(argv[0]), &split, &lens);
+    if (n < 0) {
+        snprintf(err, errlen, "Unbalanced quotes in configuration line");
+        return -1;
+    }
+    int rc = directive_parse_args(d, split, n, err, errlen);
+    util_free_args(split, lens, n);
+    return rc;
 }
 
 static void directive_format(const struct directive *d, char *buf, size_t cap) {
@@ -447,20 +465,8 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
     server_config.bind_count = old_bind_count;
     int failed = -1;
     for (int i = 0; i < argc; i += 2) {
-        char *one[CONFIG_MAX_BIND + 1];
-        int n = 0;
         const struct directive *d = directive_find(argv[i], lens[i]);
-        char **split = NULL;
-        size_t *slens = NULL;
-        if (d->type == D_BIND || d->type == D_OBUF) {
-            n = util_split_args(argv[i + 1], lens[i + 1], &split, &slens);
-            if (n < 0) n = 0;
-        } else {
-            one[0] = argv[i + 1];
-            n = 1;
-        }
-        int rc = directive_parse(d, split ? split : one, n, reason, sizeof(reason));
-        if (split) util_free_args(split, slens, n);
+        int rc = directive_parse(d, &argv[i + 1], 1, reason, sizeof(reason));
         if (rc == 0 && apply_hook) rc = apply_hook(d->name, reason, sizeof(reason));
         if (rc != 0) {
             failed = i;
