@@ -1,0 +1,146 @@
+"""Named normalisation rules for the differential runner. A script asks for one with
+`@norm NAME` before a command; the rule rewrites the raw reply bytes of BOTH servers the same
+way, so only what the rule names is ignored and everything else still compares byte for byte.
+Rules listed in GLOBAL_RULES apply only when allowlist.txt enables them (`rule NAME | reason`).
+"""
+import re
+
+INFO_REQUIRED = {
+    "Server": ["redis_version", "redis_mode", "os", "arch_bits", "process_id", "run_id",
+               "tcp_port", "server_time_usec", "uptime_in_seconds", "uptime_in_days", "hz",
+               "executable", "config_file"],
+    "Clients": ["connected_clients", "maxclients", "blocked_clients"],
+    "Memory": ["used_memory", "used_memory_human", "used_memory_rss", "used_memory_peak",
+               "maxmemory", "maxmemory_policy", "mem_allocator"],
+    "Persistence": ["loading", "aof_enabled"],
+    "Stats": ["total_connections_received", "total_commands_processed",
+              "instantaneous_ops_per_sec", "total_net_input_bytes", "total_net_output_bytes",
+              "rejected_connections", "total_error_replies"],
+    "Replication": ["role", "connected_slaves", "master_replid", "master_repl_offset"],
+    "CPU": ["used_cpu_sys", "used_cpu_user"],
+    "Cluster": ["cluster_enabled"],
+}
+
+# CLIENT LIST / CLIENT INFO fields whose values depend on the socket, timing or allocator.
+CLIENT_VOLATILE = {"id", "addr", "laddr", "fd", "age", "idle", "qbuf", "qbuf-free", "argv-mem",
+                   "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem"}
+
+
+def _bulk(body, verbatim_prefix=None):
+    if verbatim_prefix is not None:
+        body = verbatim_prefix + body
+        return b"=%d\r\n%s\r\n" % (len(body), body)
+    return b"$%d\r\n%s\r\n" % (len(body), body)
+
+
+def _rewrite_top_bulk(raw, fn):
+    """Applies fn to the body of a top-level bulk ($) or verbatim (=) reply."""
+    m = re.match(rb"^([$=])(\d+)\r\n", raw)
+    if not m:
+        return raw
+    n = int(m.group(2))
+    body = raw[m.end():m.end() + n]
+    if m.group(1) == b"=":
+        return _bulk(fn(body[4:]), body[:4])
+    return _bulk(fn(body))
+
+
+def rule_time(raw):
+    """TIME: both elements must be decimal; their values are masked."""
+    return re.sub(rb"^\*2\r\n\$\d+\r\n\d+\r\n\$\d+\r\n\d+\r\n$", b"*2\r\n$4\r\nSECS\r\n$4\r\nUSEC\r\n",
+                  raw)
+
+
+def rule_int(raw):
+    """An integer reply whose value differs by nature (CLIENT ID): masked, type kept."""
+    return re.sub(rb"^:\d+\r\n$", b":<int>\r\n", raw)
+
+
+def rule_hello(raw):
+    """HELLO: the client id value is masked (both servers' id counters differ)."""
+    return re.sub(rb"(\$2\r\nid\r\n):\d+\r\n", rb"\1:<id>\r\n", raw)
+
+
+def _client_line(line, drop=()):
+    out = []
+    for f in line.split(b" "):
+        k, _, v = f.partition(b"=")
+        if k.decode(errors="replace") in drop:
+            continue
+        if k.decode(errors="replace") in CLIENT_VOLATILE:
+            v = b"*"
+        out.append(k + b"=" + v)
+    return b" ".join(out)
+
+
+def _client_body(body, drop=()):
+    lines = body.split(b"\n")
+    return b"\n".join(_client_line(l, drop) if l else l for l in lines)
+
+
+def rule_client_fields(raw, drop=()):
+    """CLIENT LIST / CLIENT INFO: values of CLIENT_VOLATILE fields are masked; names, order and
+    the other values (name, flags, db, multi, cmd, user, resp, ...) still compare."""
+    return _rewrite_top_bulk(raw, lambda b: _client_body(b, drop))
+
+
+def rule_info(raw):
+    """INFO: compared by section headers (in order) and by the presence of the fields listed
+    in INFO_REQUIRED (values ignored). Fields outside that list are not compared here, and a
+    "# Obelisk" section (Obelisk's own fields) is left out."""
+    def fn(body):
+        out = []
+        section = None
+        have = {}
+        order = []
+        for line in body.decode(errors="replace").split("\r\n"):
+            if line.startswith("# "):
+                section = line[2:]
+                if section == "Obelisk":  # Obelisk's own section (design: INFO extras go there)
+                    section = None
+                    continue
+                order.append(section)
+                have[section] = set()
+            elif ":" in line and section:
+                have[section].add(line.split(":", 1)[0])
+        for s in order:
+            out.append("# " + s)
+            for f in INFO_REQUIRED.get(s, []):
+                out.append(f + (" present" if f in have[s] else " MISSING"))
+        return "\n".join(out).encode()
+    return _rewrite_top_bulk(raw, fn)
+
+
+def rule_bulk_len(raw):
+    """A bulk whose content differs by nature (e.g. a run id): only its type is kept."""
+    return re.sub(rb"^\$\d+\r\n.*\r\n$", b"$<bulk>\r\n", raw, flags=re.S)
+
+
+RULES = {
+    "time": rule_time,
+    "int": rule_int,
+    "hello": rule_hello,
+    "client-fields": rule_client_fields,
+    "info": rule_info,
+    "bulk": rule_bulk_len,
+}
+
+
+# Rules only the allow-list can switch on: they hide a known, accepted difference everywhere.
+def rule_client_lib_fields(raw):
+    """Drops lib-name= and lib-ver= (Redis 7.2 fields, paired with CLIENT SETINFO) from CLIENT
+    LIST/INFO bodies, so the remaining fields still compare with Redis 7.0."""
+    if not re.match(rb"^[$=]\d+\r\n(txt:)?id=", raw):
+        return raw
+    return _rewrite_top_bulk(raw, lambda b: re.sub(rb" lib-name=[^ \n]* lib-ver=[^ \n]*", b"", b))
+
+
+GLOBAL_RULES = {
+    "client-lib-fields": rule_client_lib_fields,
+}
+
+
+def apply(names, raw):
+    for n in names:
+        raw = RULES[n](raw)
+    return raw

@@ -1,0 +1,148 @@
+"""Start and stop obelisk-server and redis-server on free loopback ports in temporary dirs.
+
+Each server is killed by its own PID only (never by name) and its temp dir removed, also when
+a test fails: use the servers as context managers, and every live server is also stopped by an
+atexit hook.
+"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+TOP = os.environ.get("OBELISK_TOP") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OBELISK = os.environ.get("OBELISK_SERVER") or os.path.join(TOP, "obelisk-server")
+REDIS = shutil.which("redis-server") or "redis-server"
+
+_live = []
+
+
+def free_port():
+    """A loopback port that was free a moment ago (bind to port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port, proc, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    kind = "?"
+
+    def __init__(self, args=()):
+        self.args = list(args)
+        self.tmp = tempfile.mkdtemp(prefix=f"rt-{self.kind}-")
+        self.proc = None
+        self.port = None
+        self.output = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def log(self):
+        return "".join(self.output)
+
+    def _reader(self, stream):
+        for line in iter(stream.readline, ""):
+            self.output.append(line)
+
+    def stop(self):
+        """SIGTERM, wait, SIGKILL if it hangs; returns the exit code."""
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                rc = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        if self in _live:
+            _live.remove(self)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return rc
+
+
+class Obelisk(Server):
+    kind = "obelisk"
+
+    def start(self):
+        data = os.path.join(self.tmp, "data")
+        os.makedirs(data, exist_ok=True)
+        cmd = [OBELISK, "--port", "0", "--dir", data, "--enable-debug-command", "local"] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, errors="replace")
+        _live.append(self)
+        end = time.time() + 15
+        ready = False
+        while time.time() < end:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            m = re.search(r"port=(\d+)", line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+            if "Ready to accept connections" in line:
+                ready = True
+                break
+        if not ready or not self.port:
+            self.stop()
+            raise RuntimeError(f"obelisk-server did not start: {cmd}\n{self.log()}")
+        threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+        return self
+
+
+class Redis(Server):
+    kind = "redis"
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()
+            cmd = [REDIS, "--port", str(self.port),
+                   # Obelisk's default bind, so CONFIG GET bind compares equal.
+                   "--bind", "127.0.0.1 -::1", "--save", "",
+                   "--appendonly", "no", "--dir", self.tmp, "--enable-debug-command", "local",
+                   "--daemonize", "no"] + self.args
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, errors="replace")
+            _live.append(self)
+            threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+            if _wait_port(self.port, self.proc, 10):
+                return self
+            self.proc.kill() if self.proc.poll() is None else None
+            self.proc.wait()
+            _live.remove(self)
+        raise RuntimeError(f"redis-server did not start\n{self.log()}")
+
+
+def _cleanup():
+    for s in list(_live):
+        s.stop()
+
+
+atexit.register(_cleanup)
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_sig, lambda *a: (_cleanup(), os._exit(2)))
