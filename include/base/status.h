@@ -7,21 +7,21 @@
 
 enum obk_status {
     OBK_OK = 0,
-    OBK_ERR_NOMEM = -1,      /* allocation failed */
-    OBK_ERR_INVAL = -2,      /* bad argument from the caller */
-    OBK_ERR_IO = -3,         /* read/write/fsync failed (errno kept by the caller) */
-    OBK_ERR_NOSPC = -4,      /* no space left on device */
-    OBK_ERR_CORRUPT = -5,    /* a checksum, length or ordering check failed */
-    OBK_ERR_VERSION = -6,    /* a file of an unknown format version */
-    OBK_ERR_NOTFOUND = -7,   /* no such topic, entry or file */
-    OBK_ERR_EXISTS = -8,     /* already exists */
-    OBK_ERR_RANGE = -9,      /* a value out of its allowed range */
-    OBK_ERR_AGAIN = -10,     /* try later: a budget is full (backpressure) */
-    OBK_ERR_STICKY = -11,    /* an earlier I/O error made the store refuse writes */
-    OBK_ERR_TOOBIG = -12,    /* a record or request over its configured limit */
-    OBK_ERR_CLOSED = -13,    /* the object was closed */
+    OBK_ERR_NOMEM = -1,        /* allocation failed */
+    OBK_ERR_INVAL = -2,        /* bad argument from the caller */
+    OBK_ERR_IO = -3,           /* read/write/fsync failed (errno kept by the caller) */
+    OBK_ERR_NOSPC = -4,        /* no space left on device */
+    OBK_ERR_CORRUPT = -5,      /* a checksum, length or ordering check failed */
+    OBK_ERR_VERSION = -6,      /* a file of an unknown format version */
+    OBK_ERR_NOTFOUND = -7,     /* no such topic, entry or file */
+    OBK_ERR_EXISTS = -8,       /* already exists */
+    OBK_ERR_RANGE = -9,        /* a value out of its allowed range */
+    OBK_ERR_AGAIN = -10,       /* try later: a budget is full (backpressure) */
+    OBK_ERR_STICKY = -11,      /* an earlier I/O error made the store refuse writes */
+    OBK_ERR_TOOBIG = -12,      /* a record or request over its configured limit */
+    OBK_ERR_CLOSED = -13,      /* the object was closed */
     OBK_ERR_KEYMISMATCH = -14, /* a topic directory holds another key (hash collision) */
-    OBK_ERR_DAMAGED = -15,   /* damage before the last segment: repair needed */
+    OBK_ERR_DAMAGED = -15,     /* damage before the last segment: repair needed */
 };
 
 /* obk_strerror returns a static, human-readable text for a status code. */

@@ -19,8 +19,8 @@ int util_parse_memory(const char *s, long long *out);
 int util_ll2str(char *buf, long long v);
 int util_ull2str(char *buf, unsigned long long v);
 
-long long util_ustime(void);    /* wall clock, microseconds since the epoch */
-long long util_mstime(void);    /* wall clock, milliseconds since the epoch */
+long long util_ustime(void);       /* wall clock, microseconds since the epoch */
+long long util_mstime(void);       /* wall clock, milliseconds since the epoch */
 long long util_monotonic_us(void); /* monotonic clock, microseconds */
 
 /* Glob-style match (Redis's stringmatchlen): * ? [a-z] [^a] and \ escapes. */

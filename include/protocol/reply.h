@@ -28,8 +28,8 @@ void reply_init(struct reply *r, struct evbuffer *out, int proto);
 /* Closes any deferred aggregate left open (a bug in a command) by discarding it. */
 void reply_finish(struct reply *r);
 
-void reply_simple(struct reply *r, const char *s);           /* +s */
-void reply_error(struct reply *r, const char *msg);          /* -msg ("ERR ..." etc.) */
+void reply_simple(struct reply *r, const char *s);  /* +s */
+void reply_error(struct reply *r, const char *msg); /* -msg ("ERR ..." etc.) */
 void reply_errorf(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_int(struct reply *r, long long v);                /* :v */
 void reply_bulk(struct reply *r, const void *p, size_t len); /* $len bytes */
@@ -38,11 +38,11 @@ void reply_bulk_ll(struct reply *r, long long v);
 void reply_null(struct reply *r);       /* RESP2 $-1, RESP3 _ */
 void reply_null_array(struct reply *r); /* RESP2 *-1, RESP3 _ */
 void reply_array(struct reply *r, long n);
-void reply_map(struct reply *r, long pairs);   /* RESP2: flat array of 2*pairs */
-void reply_set(struct reply *r, long n);       /* RESP2: array */
-void reply_push(struct reply *r, long n);      /* RESP2: array */
-void reply_double(struct reply *r, double d);  /* RESP2: bulk string */
-void reply_bool(struct reply *r, int b);       /* RESP2: :1 / :0 */
+void reply_map(struct reply *r, long pairs);  /* RESP2: flat array of 2*pairs */
+void reply_set(struct reply *r, long n);      /* RESP2: array */
+void reply_push(struct reply *r, long n);     /* RESP2: array */
+void reply_double(struct reply *r, double d); /* RESP2: bulk string */
+void reply_bool(struct reply *r, int b);      /* RESP2: :1 / :0 */
 void reply_verbatim(struct reply *r, const char *p, size_t len, const char *ext); /* RESP2 bulk */
 void reply_raw(struct reply *r, const void *p, size_t len);
 

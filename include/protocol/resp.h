@@ -27,7 +27,7 @@ struct resp_parser {
     int authenticated;  /* 0 applies the unauthenticated limits */
     /* the parsed request */
     int argc;
-    char **argv;     /* each NUL-terminated for convenience; binary-safe through argvlen */
+    char **argv; /* each NUL-terminated for convenience; binary-safe through argvlen */
     size_t *argvlen;
     /* the error, when RESP_ERROR was returned */
     char error_text[96];

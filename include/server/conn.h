@@ -14,11 +14,11 @@ struct bufferevent;
 struct command;
 
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
-#define CLIENT_CLOSE_ASAP (1u << 1)        /* close without writing more */
-#define CLIENT_MULTI (1u << 2)             /* inside MULTI: commands are queued */
-#define CLIENT_DIRTY_EXEC (1u << 3)        /* an error while queuing: EXEC aborts */
-#define CLIENT_READ_PAUSED (1u << 4)       /* input not read: output over its watermark */
-#define CLIENT_IN_EXEC (1u << 5)           /* running the queued commands of EXEC */
+#define CLIENT_CLOSE_ASAP        (1u << 1) /* close without writing more */
+#define CLIENT_MULTI             (1u << 2) /* inside MULTI: commands are queued */
+#define CLIENT_DIRTY_EXEC        (1u << 3) /* an error while queuing: EXEC aborts */
+#define CLIENT_READ_PAUSED       (1u << 4) /* input not read: output over its watermark */
+#define CLIENT_IN_EXEC           (1u << 5) /* running the queued commands of EXEC */
 
 /* One queued command of a MULTI block. */
 struct queued_cmd {

@@ -49,8 +49,8 @@ struct server {
     char run_id[41];
     long long start_ms;
     int running;
-    int shutdown_asap;   /* set by signals and SHUTDOWN; handled in before_sleep */
-    int loading;         /* 1 while the data set is being recovered */
+    int shutdown_asap;      /* set by signals and SHUTDOWN; handled in before_sleep */
+    int loading;            /* 1 while the data set is being recovered */
     struct client *clients; /* doubly linked list of every connection */
     int nclients;
     uint64_t next_client_id;

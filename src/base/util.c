@@ -68,15 +68,24 @@ int util_parse_memory(const char *s, long long *out) {
     long long mul = 1, v;
     if (*u == '-') u++;
     while (*u && isdigit((unsigned char)*u)) u++;
-    if (!strcasecmp(u, "")) mul = 1;
-    else if (!strcasecmp(u, "b")) mul = 1;
-    else if (!strcasecmp(u, "k")) mul = 1000;
-    else if (!strcasecmp(u, "kb")) mul = 1024;
-    else if (!strcasecmp(u, "m")) mul = 1000LL * 1000;
-    else if (!strcasecmp(u, "mb")) mul = 1024LL * 1024;
-    else if (!strcasecmp(u, "g")) mul = 1000LL * 1000 * 1000;
-    else if (!strcasecmp(u, "gb")) mul = 1024LL * 1024 * 1024;
-    else return 0;
+    if (!strcasecmp(u, ""))
+        mul = 1;
+    else if (!strcasecmp(u, "b"))
+        mul = 1;
+    else if (!strcasecmp(u, "k"))
+        mul = 1000;
+    else if (!strcasecmp(u, "kb"))
+        mul = 1024;
+    else if (!strcasecmp(u, "m"))
+        mul = 1000LL * 1000;
+    else if (!strcasecmp(u, "mb"))
+        mul = 1024LL * 1024;
+    else if (!strcasecmp(u, "g"))
+        mul = 1000LL * 1000 * 1000;
+    else if (!strcasecmp(u, "gb"))
+        mul = 1024LL * 1024 * 1024;
+    else
+        return 0;
     if (!util_parse_ll(s, (size_t)(u - s), &v)) return 0;
     if (v != 0 && (v > LLONG_MAX / mul || v < LLONG_MIN / mul)) return 0;
     *out = v * mul;
@@ -164,9 +173,7 @@ int util_glob_match(const char *p, size_t plen, const char *s, size_t slen, int 
             for (size_t i = 0; i <= slen; i++)
                 if (util_glob_match(p + 1, plen - 1, s + i, slen - i, nocase)) return 1;
             return 0;
-        case '?':
-            s++, slen--;
-            break;
+        case '?': s++, slen--; break;
         case '[':
             p++, plen--;
             if (!glob_class(&p, &plen, (unsigned char)*s, nocase)) return 0;
@@ -245,9 +252,12 @@ static int split_token(const char **pp, const char *end, char *cur, size_t *curl
             }
         } else {
             if (p >= end || isspace((unsigned char)*p)) break;
-            if (*p == '"') inq = 1;
-            else if (*p == '\'') insq = 1;
-            else cur[n++] = *p;
+            if (*p == '"')
+                inq = 1;
+            else if (*p == '\'')
+                insq = 1;
+            else
+                cur[n++] = *p;
         }
         p++;
     }

@@ -94,13 +94,17 @@ void reply_bulk_ll(struct reply *r, long long v) {
 }
 
 void reply_null(struct reply *r) {
-    if (r->proto >= 3) evbuffer_add(top(r), "_\r\n", 3);
-    else evbuffer_add(top(r), "$-1\r\n", 5);
+    if (r->proto >= 3)
+        evbuffer_add(top(r), "_\r\n", 3);
+    else
+        evbuffer_add(top(r), "$-1\r\n", 5);
 }
 
 void reply_null_array(struct reply *r) {
-    if (r->proto >= 3) evbuffer_add(top(r), "_\r\n", 3);
-    else evbuffer_add(top(r), "*-1\r\n", 5);
+    if (r->proto >= 3)
+        evbuffer_add(top(r), "_\r\n", 3);
+    else
+        evbuffer_add(top(r), "*-1\r\n", 5);
 }
 
 void reply_array(struct reply *r, long n) {
@@ -108,8 +112,10 @@ void reply_array(struct reply *r, long n) {
 }
 
 void reply_map(struct reply *r, long pairs) {
-    if (r->proto >= 3) add_prefixed_ll(top(r), '%', pairs);
-    else add_prefixed_ll(top(r), '*', pairs * 2);
+    if (r->proto >= 3)
+        add_prefixed_ll(top(r), '%', pairs);
+    else
+        add_prefixed_ll(top(r), '*', pairs * 2);
 }
 
 void reply_set(struct reply *r, long n) {
@@ -139,8 +145,10 @@ void reply_double(struct reply *r, double d) {
 }
 
 void reply_bool(struct reply *r, int b) {
-    if (r->proto >= 3) evbuffer_add(top(r), b ? "#t\r\n" : "#f\r\n", 4);
-    else evbuffer_add(top(r), b ? ":1\r\n" : ":0\r\n", 4);
+    if (r->proto >= 3)
+        evbuffer_add(top(r), b ? "#t\r\n" : "#f\r\n", 4);
+    else
+        evbuffer_add(top(r), b ? ":1\r\n" : ":0\r\n", 4);
 }
 
 void reply_verbatim(struct reply *r, const char *p, size_t len, const char *ext) {
@@ -176,8 +184,10 @@ void reply_set_array_len(struct reply *r, int handle, long n) {
 }
 
 void reply_set_map_len(struct reply *r, int handle, long pairs) {
-    if (r->proto >= 3) set_len(r, handle, '%', pairs);
-    else set_len(r, handle, '*', pairs * 2);
+    if (r->proto >= 3)
+        set_len(r, handle, '%', pairs);
+    else
+        set_len(r, handle, '*', pairs * 2);
 }
 
 void reply_set_set_len(struct reply *r, int handle, long n) {

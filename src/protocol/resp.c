@@ -173,8 +173,7 @@ static enum resp_result parse_multibulk(struct resp_parser *p, const char *buf, 
                 snprintf(text, sizeof(text), "Protocol error: expected '$', got '%c'", buf[pos]);
                 return fail(p, text);
             }
-            if (!util_parse_ll(buf + pos + 1, (size_t)line - 1, &ll) || ll < 0 ||
-                ll > p->max_bulk)
+            if (!util_parse_ll(buf + pos + 1, (size_t)line - 1, &ll) || ll < 0 || ll > p->max_bulk)
                 return fail(p, "Protocol error: invalid bulk length");
             if (ll > RESP_UNAUTH_MAX_BULK && !p->authenticated)
                 return fail(p, "Protocol error: unauthenticated bulk length");
@@ -215,8 +214,10 @@ enum resp_result resp_parse(struct resp_parser *p, const char *buf, size_t len, 
         size_t used = 0;
         const char *b = buf + *consumed;
         size_t n = len - *consumed;
-        if (p->mbulk_left > 0 || b[0] == '*') rc = parse_multibulk(p, b, n, &used);
-        else rc = parse_inline(p, b, n, &used);
+        if (p->mbulk_left > 0 || b[0] == '*')
+            rc = parse_multibulk(p, b, n, &used);
+        else
+            rc = parse_inline(p, b, n, &used);
         *consumed += used;
         if (rc != RESP_NEED_MORE || used == 0 || p->mbulk_left > 0) break;
     }

@@ -37,16 +37,20 @@ void cmd_client_setname(CMD_ARGS) {
 
 void cmd_client_getname(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
-    if (c->name) reply_bulk_cstr(R, c->name);
-    else reply_null(R);
+    if (c->name)
+        reply_bulk_cstr(R, c->name);
+    else
+        reply_null(R);
 }
 
 void cmd_client_setinfo(CMD_ARGS) {
     (void)argc;
     char **field;
     const char *label;
-    if (util_eq_nocase(argv[2], argvlen[2], "lib-name")) field = &c->lib_name, label = "lib-name";
-    else if (util_eq_nocase(argv[2], argvlen[2], "lib-ver")) field = &c->lib_ver, label = "lib-ver";
+    if (util_eq_nocase(argv[2], argvlen[2], "lib-name"))
+        field = &c->lib_name, label = "lib-name";
+    else if (util_eq_nocase(argv[2], argvlen[2], "lib-ver"))
+        field = &c->lib_ver, label = "lib-ver";
     else {
         reply_errorf(R, ERR_UNRECOGNIZED_OPTION, argv[2]);
         return;
@@ -71,7 +75,8 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
     char *text = malloc(cap);
     if (!text) return -1;
     if (argc == 4 && util_eq_nocase(argv[2], argvlen[2], "TYPE")) {
-        if (util_eq_nocase(argv[3], argvlen[3], "normal")) type_other = 0;
+        if (util_eq_nocase(argv[3], argvlen[3], "normal"))
+            type_other = 0;
         else if (util_eq_nocase(argv[3], argvlen[3], "master") ||
                  util_eq_nocase(argv[3], argvlen[3], "replica") ||
                  util_eq_nocase(argv[3], argvlen[3], "slave") ||
@@ -174,7 +179,8 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
         } else if (util_eq_nocase(o, ol, "USER")) {
             f->user = v;
         } else if (util_eq_nocase(o, ol, "TYPE")) {
-            if (util_eq_nocase(v, vl, "normal")) f->type_other = 0;
+            if (util_eq_nocase(v, vl, "normal"))
+                f->type_other = 0;
             else if (util_eq_nocase(v, vl, "master") || util_eq_nocase(v, vl, "replica") ||
                      util_eq_nocase(v, vl, "slave") || util_eq_nocase(v, vl, "pubsub"))
                 f->type_other = 1;
@@ -183,8 +189,10 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
                 return -1;
             }
         } else if (util_eq_nocase(o, ol, "SKIPME")) {
-            if (util_eq_nocase(v, vl, "yes")) f->skipme = 1;
-            else if (util_eq_nocase(v, vl, "no")) f->skipme = 0;
+            if (util_eq_nocase(v, vl, "yes"))
+                f->skipme = 1;
+            else if (util_eq_nocase(v, vl, "no"))
+                f->skipme = 0;
             else {
                 reply_error(R, ERR_SYNTAX);
                 return -1;
@@ -212,8 +220,10 @@ void cmd_client_kill(CMD_ARGS) {
     if (argc == 3) { /* old form: CLIENT KILL addr:port, replies OK or an error */
         for (struct client *o = server.clients; o; o = o->next) {
             if (!strcmp(o->addr, argv[2]) && !(o->flags & CLIENT_CLOSE_ASAP)) {
-                if (o == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-                else conn_close_async(o);
+                if (o == c)
+                    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+                else
+                    conn_close_async(o);
                 reply_simple(R, "OK");
                 return;
             }
@@ -226,8 +236,10 @@ void cmd_client_kill(CMD_ARGS) {
     long long killed = 0;
     for (struct client *o = server.clients; o; o = o->next) {
         if ((o->flags & CLIENT_CLOSE_ASAP) || !kill_matches(c, o, &f)) continue;
-        if (o == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-        else conn_close_async(o);
+        if (o == c)
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        else
+            conn_close_async(o);
         killed++;
     }
     reply_int(R, killed);

@@ -30,9 +30,12 @@ static void reply_categories(struct client *c, const struct command *cmd) {
     if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin", cats[n++] = "@dangerous";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
-    if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
-    else if (!strcmp(cmd->group, "transactions")) cats[n++] = "@transaction";
-    else if (!strcmp(cmd->group, "stream")) cats[n++] = "@stream";
+    if (!strcmp(cmd->group, "connection"))
+        cats[n++] = "@connection";
+    else if (!strcmp(cmd->group, "transactions"))
+        cats[n++] = "@transaction";
+    else if (!strcmp(cmd->group, "stream"))
+        cats[n++] = "@stream";
     reply_set(R, n);
     for (int i = 0; i < n; i++) reply_simple(R, cats[i]);
 }
@@ -51,7 +54,7 @@ static void reply_command_info(struct client *c, const struct command *cmd) {
     reply_int(R, cmd->last_key);
     reply_int(R, cmd->key_step);
     reply_categories(c, cmd);
-    reply_set(R, 0); /* tips */
+    reply_set(R, 0);   /* tips */
     reply_array(R, 0); /* key specifications */
     int nsub = 0;
     for (const struct command *s = cmd->subcommands; s && s->name; s++) nsub++;
@@ -115,8 +118,7 @@ static void each_info(struct command *cmd, void *ctx) {
 static void each_name(struct command *cmd, void *ctx) {
     struct each_ctx *e = ctx;
     if (cmd->proc == cmd_security_warning) return;
-    if (e->pattern &&
-        !util_glob_match(e->pattern, e->patlen, cmd->name, strlen(cmd->name), 1))
+    if (e->pattern && !util_glob_match(e->pattern, e->patlen, cmd->name, strlen(cmd->name), 1))
         return;
     reply_bulk_cstr(&e->c->reply, cmd->name);
     e->n++;
@@ -169,8 +171,10 @@ void cmd_command_info(CMD_ARGS) {
     reply_array(R, argc - 2);
     for (int i = 2; i < argc; i++) {
         struct command *cmd = lookup_full(argv[i], argvlen[i]);
-        if (cmd) reply_command_info(c, cmd);
-        else reply_null_array(R);
+        if (cmd)
+            reply_command_info(c, cmd);
+        else
+            reply_null_array(R);
     }
 }
 

@@ -47,8 +47,10 @@ static void human_bytes(char *buf, size_t cap, long long n) {
     double d = (double)n;
     int u = 0;
     while (d >= 1024 && u < 6) d /= 1024, u++;
-    if (u == 0) snprintf(buf, cap, "%lldB", n);
-    else snprintf(buf, cap, "%.2f%c", d, units[u]);
+    if (u == 0)
+        snprintf(buf, cap, "%lldB", n);
+    else
+        snprintf(buf, cap, "%.2f%c", d, units[u]);
 }
 
 static void section_server(struct sbuf *b) {
@@ -70,8 +72,8 @@ static void section_server(struct sbuf *b) {
                 "io_threads_active:0\r\n",
                 OBELISK_REDIS_VERSION, OBELISK_VERSION, un.sysname, un.release, un.machine,
                 (int)(sizeof(long) * 8), event_base_get_method(server.base), __GNUC__,
-                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id, server.port,
-                now, up, up / 86400, exe, server_config.config_file);
+                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id, server.port, now,
+                up, up / 86400, exe, server_config.config_file);
 }
 
 static void section_clients(struct sbuf *b) {
@@ -122,9 +124,8 @@ static void section_stats(struct sbuf *b) {
                 "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nexpired_keys:0\r\n"
                 "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:0\r\n"
                 "pubsub_patterns:0\r\ntotal_error_replies:%lld\r\ntotal_reads_processed:%lld\r\n",
-                s->connections_received, s->commands_processed, s->ops_per_sec,
-                s->net_input_bytes, s->net_output_bytes, s->rejected_connections,
-                s->error_replies, s->reads_processed);
+                s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
+                s->net_output_bytes, s->rejected_connections, s->error_replies, s->reads_processed);
 }
 
 static void section_replication(struct sbuf *b) {
@@ -149,9 +150,9 @@ static void section_cpu(struct sbuf *b) {
                 "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:%.6f\r\n"
                 "used_cpu_user_children:%.6f\r\nused_cpu_sys_main_thread:%.6f\r\n"
                 "used_cpu_user_main_thread:%.6f\r\n",
-                tv_seconds(self.ru_stime), tv_seconds(self.ru_utime),
-                tv_seconds(children.ru_stime), tv_seconds(children.ru_utime),
-                tv_seconds(thread.ru_stime), tv_seconds(thread.ru_utime));
+                tv_seconds(self.ru_stime), tv_seconds(self.ru_utime), tv_seconds(children.ru_stime),
+                tv_seconds(children.ru_utime), tv_seconds(thread.ru_stime),
+                tv_seconds(thread.ru_utime));
 }
 
 static void section_errorstats(struct sbuf *b) {
@@ -163,11 +164,11 @@ static void section_errorstats(struct sbuf *b) {
 
 static void cmdstat_line(struct sbuf *b, const struct command *c) {
     if (!c->calls && !c->rejected_calls && !c->failed_calls) return;
-    sbuf_printf(b, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,"
-                   "failed_calls=%lld\r\n",
-                c->fullname, c->calls, c->usec,
-                c->calls ? (double)c->usec / (double)c->calls : 0.0, c->rejected_calls,
-                c->failed_calls);
+    sbuf_printf(b,
+                "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,"
+                "failed_calls=%lld\r\n",
+                c->fullname, c->calls, c->usec, c->calls ? (double)c->usec / (double)c->calls : 0.0,
+                c->rejected_calls, c->failed_calls);
 }
 
 static void cmdstat_each(struct command *c, void *ctx) {
@@ -203,12 +204,18 @@ static void section_cluster(struct sbuf *b) {
 }
 
 static const struct info_section sections[] = {
-    {"server", section_server, 1},           {"clients", section_clients, 1},
-    {"memory", section_memory, 1},           {"persistence", section_persistence, 1},
-    {"stats", section_stats, 1},             {"replication", section_replication, 1},
-    {"cpu", section_cpu, 1},                 {"modules", section_modules, 1},
-    {"commandstats", section_commandstats, 0}, {"errorstats", section_errorstats, 1},
-    {"cluster", section_cluster, 1},         {"keyspace", section_keyspace, 1},
+    {"server", section_server, 1},
+    {"clients", section_clients, 1},
+    {"memory", section_memory, 1},
+    {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},
+    {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},
+    {"modules", section_modules, 1},
+    {"commandstats", section_commandstats, 0},
+    {"errorstats", section_errorstats, 1},
+    {"cluster", section_cluster, 1},
+    {"keyspace", section_keyspace, 1},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -235,7 +242,9 @@ void cmd_info(CMD_ARGS) {
         sections[i].fn(&b);
         first = 0;
     }
-    if (b.failed) reply_error(&c->reply, "ERR out of memory");
-    else reply_verbatim(&c->reply, b.p ? b.p : "", b.len, "txt");
+    if (b.failed)
+        reply_error(&c->reply, "ERR out of memory");
+    else
+        reply_verbatim(&c->reply, b.p ? b.p : "", b.len, "txt");
     sbuf_free(&b);
 }

@@ -33,8 +33,10 @@ void cmd_ping(CMD_ARGS) {
         reply_errorf(R, ERR_WRONG_ARITY, "ping");
         return;
     }
-    if (argc == 2) reply_bulk(R, argv[1], argvlen[1]);
-    else reply_simple(R, "PONG");
+    if (argc == 2)
+        reply_bulk(R, argv[1], argvlen[1]);
+    else
+        reply_simple(R, "PONG");
 }
 
 void cmd_echo(CMD_ARGS) {
@@ -252,7 +254,8 @@ void cmd_exec(CMD_ARGS) {
     c->flags |= CLIENT_IN_EXEC;
     reply_array(R, n);
     for (int i = 0; i < n; i++) {
-        if (!(c->flags & CLIENT_CLOSE_ASAP)) command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
+        if (!(c->flags & CLIENT_CLOSE_ASAP))
+            command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
         util_free_args(q[i].argv, q[i].argvlen, q[i].argc);
     }
     free(q);

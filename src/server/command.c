@@ -72,8 +72,10 @@ struct command *command_lookup(const char *name, size_t len) {
         int mid = (lo + hi) / 2;
         int c = cmp_name(name, len, table[mid]->name);
         if (c == 0) return table[mid];
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }
@@ -127,9 +129,9 @@ static void reject_unknown(struct client *c, int argc, char **argv, size_t *argv
     size_t n = 0;
     for (int i = 1; i < argc && n < 128; i++) {
         int room = 128 - (int)n;
-        n += (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ",
-                              (int)(argvlen[i] < (size_t)room ? argvlen[i] : (size_t)room),
-                              argv[i]);
+        n +=
+            (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ",
+                             (int)(argvlen[i] < (size_t)room ? argvlen[i] : (size_t)room), argv[i]);
     }
     char msg[512];
     snprintf(msg, sizeof(msg), ERR_UNKNOWN_COMMAND, argv[0], args);
@@ -165,8 +167,7 @@ static int queue_command(struct client *c, struct command *cmd, int argc, char *
 }
 
 /* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. */
-void command_call(struct client *c, struct command *cmd, int argc, char **argv,
-                  size_t *argvlen) {
+void command_call(struct client *c, struct command *cmd, int argc, char **argv, size_t *argvlen) {
     long long errors_before = server.stats.error_replies;
     long long start = util_monotonic_us();
     c->last_cmd_name = cmd->fullname;

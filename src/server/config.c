@@ -78,9 +78,12 @@ static const struct directive *directive_find(const char *name, size_t len) {
 }
 
 static int parse_bool(const char *s, int *out) {
-    if (!strcasecmp(s, "yes")) *out = 1;
-    else if (!strcasecmp(s, "no")) *out = 0;
-    else return 0;
+    if (!strcasecmp(s, "yes"))
+        *out = 1;
+    else if (!strcasecmp(s, "no"))
+        *out = 0;
+    else
+        return 0;
     return 1;
 }
 
@@ -100,15 +103,17 @@ static int parse_obuf(char **argv, int argc, char *err, size_t errlen) {
     if (argc == 0 || argc % 4 != 0) goto bad;
     for (int i = 0; i < argc; i += 4) {
         int cls;
-        if (!strcasecmp(argv[i], "normal")) cls = OBUF_NORMAL;
+        if (!strcasecmp(argv[i], "normal"))
+            cls = OBUF_NORMAL;
         else if (!strcasecmp(argv[i], "slave") || !strcasecmp(argv[i], "replica"))
             cls = OBUF_REPLICA;
-        else if (!strcasecmp(argv[i], "pubsub")) cls = OBUF_PUBSUB;
-        else goto bad;
+        else if (!strcasecmp(argv[i], "pubsub"))
+            cls = OBUF_PUBSUB;
+        else
+            goto bad;
         long long h, s, secs;
         if (!util_parse_memory(argv[i + 1], &h) || !util_parse_memory(argv[i + 2], &s) ||
-            !util_parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || h < 0 || s < 0 ||
-            secs < 0)
+            !util_parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || h < 0 || s < 0 || secs < 0)
             goto bad;
         next[cls].hard_bytes = h;
         next[cls].soft_bytes = s;
@@ -162,12 +167,12 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
                      d->max);
             return -1;
         }
-        if (d->type == D_INT) *(int *)d->ptr = (int)v;
-        else *(long long *)d->ptr = v;
+        if (d->type == D_INT)
+            *(int *)d->ptr = (int)v;
+        else
+            *(long long *)d->ptr = v;
         return 0;
-    case D_STRING:
-        *(char **)d->ptr = strdup(a);
-        return *(char **)d->ptr ? 0 : -1;
+    case D_STRING: *(char **)d->ptr = strdup(a); return *(char **)d->ptr ? 0 : -1;
     case D_ENUM:
         for (int i = 0; d->names[i]; i++) {
             if (!strcasecmp(a, d->names[i])) {
@@ -233,8 +238,10 @@ static void directive_set_default(const struct directive *d) {
     size_t *lens;
     char err[128];
     int argc = util_split_args(d->deflt, strlen(d->deflt), &argv, &lens);
-    if (argc == 0 && d->type == D_STRING) *(char **)d->ptr = strdup("");
-    else if (argc > 0) directive_parse(d, argv, argc, err, sizeof(err));
+    if (argc == 0 && d->type == D_STRING)
+        *(char **)d->ptr = strdup("");
+    else if (argc > 0)
+        directive_parse(d, argv, argc, err, sizeof(err));
     if (argc > 0) util_free_args(argv, lens, argc);
 }
 
@@ -304,7 +311,8 @@ static int load_text(const char *text, const char *source, int depth, char *err,
         const char *q = p;
         while (q < p + len && isspace((unsigned char)*q)) q++;
         int argc = 0;
-        if (q < p + len && *q != '#') argc = util_split_args(q, (size_t)(p + len - q), &argv, &lens);
+        if (q < p + len && *q != '#')
+            argc = util_split_args(q, (size_t)(p + len - q), &argv, &lens);
         if (argc < 0) {
             snprintf(reason, sizeof(reason), "Unbalanced quotes in configuration line");
             goto bad;
@@ -317,8 +325,7 @@ static int load_text(const char *text, const char *source, int depth, char *err,
                 const struct directive *d = directive_find(argv[0], lens[0]);
                 if (!d) goto bad;
                 struct config old = server_config;
-                if (directive_parse(d, argv + 1, argc - 1, reason, sizeof(reason)) != 0)
-                    goto bad;
+                if (directive_parse(d, argv + 1, argc - 1, reason, sizeof(reason)) != 0) goto bad;
                 free_string_fields(&server_config, &old);
             }
             util_free_args(argv, lens, argc);
@@ -383,9 +390,12 @@ static int text_add_arg(struct text *t, const char *s) {
     for (const char *c = s; *c; c++) {
         char esc[8];
         int n;
-        if (*c == '"' || *c == '\\') n = snprintf(esc, sizeof(esc), "\\%c", *c);
-        else if (isprint((unsigned char)*c)) n = snprintf(esc, sizeof(esc), "%c", *c);
-        else n = snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)*c);
+        if (*c == '"' || *c == '\\')
+            n = snprintf(esc, sizeof(esc), "\\%c", *c);
+        else if (isprint((unsigned char)*c))
+            n = snprintf(esc, sizeof(esc), "%c", *c);
+        else
+            n = snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)*c);
         if (text_add(t, esc, (size_t)n) != 0) return -1;
     }
     return text_add(t, "\"", 1);

@@ -108,8 +108,9 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
         format_addr((struct sockaddr *)&local, c->laddr, sizeof(c->laddr), NULL);
     if (server_config.protected_mode && server_config.requirepass[0] == '\0' && !c->is_local) {
-        log_msg(LOG_WARNING, "Possible SECURITY ATTACK detected (protected mode): connection "
-                             "from %s refused",
+        log_msg(LOG_WARNING,
+                "Possible SECURITY ATTACK detected (protected mode): connection "
+                "from %s refused",
                 c->addr);
         server.stats.rejected_connections++;
         free(c);
@@ -158,8 +159,10 @@ void conn_close_async(struct client *c) {
 }
 
 void conn_free(struct client *c) {
-    if (c->prev) c->prev->next = c->next;
-    else server.clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        server.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     server.nclients--;
     if (c->bev) bufferevent_free(c->bev);
@@ -189,8 +192,10 @@ static int check_output_limits(struct client *c, long long now_ms) {
     int over = 0;
     if (l->hard_bytes && used >= l->hard_bytes) over = 1;
     if (l->soft_bytes && used >= l->soft_bytes) {
-        if (c->obuf_soft_since_ms == 0) c->obuf_soft_since_ms = now_ms;
-        else if (now_ms - c->obuf_soft_since_ms > l->soft_seconds * 1000) over = 1;
+        if (c->obuf_soft_since_ms == 0)
+            c->obuf_soft_since_ms = now_ms;
+        else if (now_ms - c->obuf_soft_since_ms > l->soft_seconds * 1000)
+            over = 1;
     } else {
         c->obuf_soft_since_ms = 0;
     }
@@ -257,8 +262,8 @@ static void protocol_error(struct client *c) {
     char msg[160];
     snprintf(msg, sizeof(msg), ERR_PROTOCOL, c->parser.error_text);
     reply_error(&c->reply, msg);
-    log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
-            c->parser.error_text, (unsigned long long)c->id, c->addr);
+    log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->parser.error_text,
+            (unsigned long long)c->id, c->addr);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     c->qpos = c->qlen = 0;
 }
@@ -294,7 +299,8 @@ static void conn_process_input(struct client *c) {
     }
     if (c->qpos == c->qlen) c->qpos = c->qlen = 0;
     size_t out_after = evbuffer_get_length(out);
-    if (out_after > out_before) server.stats.net_output_bytes += (long long)(out_after - out_before);
+    if (out_after > out_before)
+        server.stats.net_output_bytes += (long long)(out_after - out_before);
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && out_after == 0) conn_close_async(c);
 }
 
@@ -315,8 +321,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     struct client *c = ctx;
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        log_msg(LOG_VERBOSE, "Client closed connection id=%llu addr=%s",
-                (unsigned long long)c->id, c->addr);
+        log_msg(LOG_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
+                c->addr);
         conn_close_async(c);
     }
 }
@@ -340,9 +346,8 @@ void conn_describe(const struct client *c, char *buf, size_t cap) {
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->db,
              (c->flags & CLIENT_MULTI) ? c->mcount : -1, qbuf, c->qcap - qbuf,
-             resp_parser_pending_bytes(&c->parser), c->qcap, obl, obl,
-             sizeof(*c) + c->qcap + obl, obl ? "w" : "",
-             c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto,
+             resp_parser_pending_bytes(&c->parser), c->qcap, obl, obl, sizeof(*c) + c->qcap + obl,
+             obl ? "w" : "", c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto,
              c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
@@ -351,8 +356,8 @@ void conn_cron(long long now_ms) {
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         if (server_config.timeout > 0 &&
             now_ms - c->last_interaction_ms > (long long)server_config.timeout * 1000) {
-            log_msg(LOG_VERBOSE, "Closing idle client id=%llu addr=%s",
-                    (unsigned long long)c->id, c->addr);
+            log_msg(LOG_VERBOSE, "Closing idle client id=%llu addr=%s", (unsigned long long)c->id,
+                    c->addr);
             conn_close_async(c);
             continue;
         }

@@ -90,8 +90,10 @@ int main(int argc, char **argv) {
     log_msg(LOG_NOTICE, "oO0OoO0OoO0Oo Obelisk is starting oO0OoO0OoO0Oo");
     log_msg(LOG_NOTICE, "Obelisk version=%s, redis_version=%s, bits=%d, pid=%d, just started",
             OBELISK_VERSION, OBELISK_REDIS_VERSION, (int)(sizeof(long) * 8), (int)getpid());
-    if (conf) log_msg(LOG_NOTICE, "Configuration loaded");
-    else log_msg(LOG_WARNING, "Warning: no config file specified, using the default config.");
+    if (conf)
+        log_msg(LOG_NOTICE, "Configuration loaded");
+    else
+        log_msg(LOG_WARNING, "Warning: no config file specified, using the default config.");
     if (server_config.pidfile[0]) write_pidfile();
     int rc = 1;
     if (server_init() == 0) rc = server_run();

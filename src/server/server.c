@@ -59,20 +59,24 @@ static struct evconnlistener *listen_on(const char *addr, int port, int *bound_p
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)port);
-        if (!strcmp(addr, "*")) in6->sin6_addr = in6addr_any;
-        else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1) return NULL;
+        if (!strcmp(addr, "*"))
+            in6->sin6_addr = in6addr_any;
+        else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1)
+            return NULL;
         sslen = sizeof(*in6);
     } else {
         struct sockaddr_in *in = (struct sockaddr_in *)&ss;
         in->sin_family = AF_INET;
         in->sin_port = htons((uint16_t)port);
-        if (!strcmp(addr, "*")) in->sin_addr.s_addr = htonl(INADDR_ANY);
-        else if (inet_pton(AF_INET, addr, &in->sin_addr) != 1) return NULL;
+        if (!strcmp(addr, "*"))
+            in->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (inet_pton(AF_INET, addr, &in->sin_addr) != 1)
+            return NULL;
         sslen = sizeof(*in);
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        server.base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 511,
-        (struct sockaddr *)&ss, (int)sslen);
+    struct evconnlistener *l = evconnlistener_new_bind(server.base, accept_cb, NULL,
+                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                                       511, (struct sockaddr *)&ss, (int)sslen);
     if (!l) return NULL;
     evconnlistener_set_error_cb(l, accept_error_cb);
     struct sockaddr_storage got;
@@ -235,8 +239,7 @@ int server_init(void) {
                 strerror(errno));
         return -1;
     }
-    if (open_listeners(server.listeners, &server.nlisteners, &server.port, err, sizeof(err)) !=
-        0) {
+    if (open_listeners(server.listeners, &server.nlisteners, &server.port, err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }

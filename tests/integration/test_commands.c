@@ -283,8 +283,7 @@ static void test_config(void **state) {
                  "ERR CONFIG SET failed (possibly related to argument 'protected-mode') - "
                  "argument must be 'yes' or 'no'",
                  "CONFIG SET protected-mode maybe");
-    expect_error(c, "ERR wrong number of arguments for 'config|set' command",
-                 "CONFIG SET timeout");
+    expect_error(c, "ERR wrong number of arguments for 'config|set' command", "CONFIG SET timeout");
     /* All or nothing: the bad second pair leaves the first unchanged. */
     expect_error(c,
                  "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument "
@@ -319,12 +318,28 @@ static void test_info(void **state) {
     expect_error(c, "ERR unknown command 'NOPE', with args beginning with: ", "NOPE");
     redisReply *r = cmd_ok(c, "INFO");
     const char *fields[] = {
-        "# Server\r\n",     "redis_version:7.0.15\r\n",   "obelisk_version:", "process_id:",
-        "tcp_port:",        "run_id:",                    "# Clients\r\n",    "connected_clients:",
-        "# Memory\r\n",     "used_memory:",               "# Persistence\r\n", "loading:0\r\n",
-        "# Stats\r\n",      "total_error_replies:",       "total_commands_processed:",
-        "# Replication\r\n", "role:master\r\n",           "# CPU\r\n",        "used_cpu_sys:",
-        "# Errorstats\r\n", "errorstat_ERR:count=",       "# Keyspace\r\n",
+        "# Server\r\n",
+        "redis_version:7.0.15\r\n",
+        "obelisk_version:",
+        "process_id:",
+        "tcp_port:",
+        "run_id:",
+        "# Clients\r\n",
+        "connected_clients:",
+        "# Memory\r\n",
+        "used_memory:",
+        "# Persistence\r\n",
+        "loading:0\r\n",
+        "# Stats\r\n",
+        "total_error_replies:",
+        "total_commands_processed:",
+        "# Replication\r\n",
+        "role:master\r\n",
+        "# CPU\r\n",
+        "used_cpu_sys:",
+        "# Errorstats\r\n",
+        "errorstat_ERR:count=",
+        "# Keyspace\r\n",
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (!strstr(r->str, fields[i])) printf("# missing %s\n", fields[i]);
@@ -429,13 +444,20 @@ static void test_errorstats(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ping_echo_time),   cmocka_unit_test(test_unknown_and_arity),
-        cmocka_unit_test(test_quit),             cmocka_unit_test(test_hello),
-        cmocka_unit_test(test_auth_without_password), cmocka_unit_test(test_select),
-        cmocka_unit_test(test_keyspace_commands), cmocka_unit_test(test_multi_exec),
-        cmocka_unit_test(test_client_commands),  cmocka_unit_test(test_client_kill_addr),
-        cmocka_unit_test(test_config),           cmocka_unit_test(test_info),
-        cmocka_unit_test(test_command),          cmocka_unit_test(test_debug),
+        cmocka_unit_test(test_ping_echo_time),
+        cmocka_unit_test(test_unknown_and_arity),
+        cmocka_unit_test(test_quit),
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_auth_without_password),
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_keyspace_commands),
+        cmocka_unit_test(test_multi_exec),
+        cmocka_unit_test(test_client_commands),
+        cmocka_unit_test(test_client_kill_addr),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_info),
+        cmocka_unit_test(test_command),
+        cmocka_unit_test(test_debug),
         cmocka_unit_test(test_errorstats),
     };
     return cmocka_run_group_tests_name("commands", tests, shared_server_setup,

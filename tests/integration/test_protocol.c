@@ -57,8 +57,10 @@ static void test_protocol_errors(void **state) {
     expect_raw_then_close("*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n");
     expect_raw_then_close("*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n");
     expect_raw_then_close("*1\r\nx4\r\nPING\r\n", "-ERR Protocol error: expected '$', got 'x'\r\n");
-    expect_raw_then_close("ECHO \"abc\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n");
-    expect_raw_then_close("ECHO \"a\"b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n");
+    expect_raw_then_close("ECHO \"abc\r\n",
+                          "-ERR Protocol error: unbalanced quotes in request\r\n");
+    expect_raw_then_close("ECHO \"a\"b\r\n",
+                          "-ERR Protocol error: unbalanced quotes in request\r\n");
     /* Commands before the bad one in the same packet still run. */
     expect_raw_then_close("PING\r\n*1\r\n$x\r\n",
                           "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
@@ -160,8 +162,8 @@ static void test_http_to_resp_port(void **state) {
 /* Random splits of a pipelined request stream give the same replies (seed printed). */
 static void test_random_splits(void **state) {
     (void)state;
-    unsigned seed = getenv("OBELISK_SEED") ? (unsigned)atoi(getenv("OBELISK_SEED"))
-                                           : (unsigned)time(NULL);
+    unsigned seed =
+        getenv("OBELISK_SEED") ? (unsigned)atoi(getenv("OBELISK_SEED")) : (unsigned)time(NULL);
     printf("# seed %u\n", seed);
     srand(seed);
     const char *req = "*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\nPING\r\nECHO \"x y\"\r\n"

@@ -273,8 +273,8 @@ int raw_expect(int fd, const char *expected) {
     size_t want = strlen(expected), got;
     char *buf = raw_read(fd, want, 3000, &got);
     int ok = got == want && memcmp(buf, expected, want) == 0;
-    if (!ok) printf("# expected %zu bytes [%s]\n# got      %zu bytes [%s]\n", want, expected, got,
-                    buf);
+    if (!ok)
+        printf("# expected %zu bytes [%s]\n# got      %zu bytes [%s]\n", want, expected, got, buf);
     free(buf);
     return ok;
 }

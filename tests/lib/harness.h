@@ -11,7 +11,7 @@
 struct test_server {
     pid_t pid;
     int port;
-    char dir[256];     /* temp dir: holds data/ and server.log */
+    char dir[256]; /* temp dir: holds data/ and server.log */
     char datadir[300];
     char logpath[300];
 };

@@ -96,8 +96,9 @@ static void test_file_errors(void **state) {
 
 static void test_command_line(void **state) {
     (void)state;
-    char *argv[] = {"--port", "0", "--requirepass", "has space", "--bind", "127.0.0.1", "::1",
-                    "--client-output-buffer-limit", "normal 1mb 2mb 3"};
+    char *argv[] = {"--port",          "0",         "--requirepass", "has space",
+                    "--bind",          "127.0.0.1", "::1",           "--client-output-buffer-limit",
+                    "normal 1mb 2mb 3"};
     char *lines = config_args_to_lines(9, argv);
     assert_string_equal(lines, "port 0\nrequirepass \"has space\"\nbind 127.0.0.1 ::1\n"
                                "client-output-buffer-limit \"normal 1mb 2mb 3\"\n");

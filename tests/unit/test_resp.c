@@ -169,8 +169,8 @@ static void test_big_bulk_streaming(void **state) {
 
 static void test_random_splits(void **state) {
     (void)state;
-    unsigned seed = getenv("OBELISK_SEED") ? (unsigned)atoi(getenv("OBELISK_SEED"))
-                                           : (unsigned)time(NULL);
+    unsigned seed =
+        getenv("OBELISK_SEED") ? (unsigned)atoi(getenv("OBELISK_SEED")) : (unsigned)time(NULL);
     printf("# seed %u\n", seed);
     srand(seed);
     const char *req = "*3\r\n$4\r\nXADD\r\n$1\r\nk\r\n$10\r\n0123456789\r\nPING\r\n"
@@ -193,9 +193,12 @@ static void test_random_splits(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_multibulk),    cmocka_unit_test(test_inline),
-        cmocka_unit_test(test_errors),       cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_big_bulk_streaming), cmocka_unit_test(test_random_splits),
+        cmocka_unit_test(test_multibulk),
+        cmocka_unit_test(test_inline),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_big_bulk_streaming),
+        cmocka_unit_test(test_random_splits),
     };
     return cmocka_run_group_tests_name("resp", tests, NULL, NULL);
 }
