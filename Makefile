@@ -114,3 +114,9 @@ clean:
 	rm -rf $(BUILD) build-asan $(SERVER) $(CHECK)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The server alone, without the storage library (for working on the server while the storage
+# modules are mid-change): make server-only
+SERVER_ONLY_SRCS := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/server/*.c))
+server-only:
+	@$(MAKE) --no-print-directory BUILD=build-srv LIB_SRCS="$(SERVER_ONLY_SRCS)" $(SERVER)

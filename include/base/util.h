@@ -22,6 +22,7 @@ int util_ull2str(char *buf, unsigned long long v);
 long long util_ustime(void);       /* wall clock, microseconds since the epoch */
 long long util_mstime(void);       /* wall clock, milliseconds since the epoch */
 long long util_monotonic_us(void); /* monotonic clock, microseconds */
+long long util_monotonic_ns(void); /* monotonic clock, nanoseconds */
 
 /* Glob-style match (Redis's stringmatchlen): * ? [a-z] [^a] and \ escapes. */
 int util_glob_match(const char *pat, size_t patlen, const char *s, size_t slen, int nocase);

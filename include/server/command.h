@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct client;
+struct histogram;
 
 typedef void (*command_proc)(struct client *c, int argc, char **argv, size_t *argvlen);
 
@@ -39,6 +40,8 @@ struct command {
     char fullname[64];           /* "config|get", set at start-up */
     /* commandstats */
     long long calls, usec, rejected_calls, failed_calls;
+    struct histogram *latency; /* latencystats, allocated at the first call */
+    const char *tips;          /* COMMAND INFO tips, space-separated (Redis's, for clients) */
 };
 
 /* Builds the lookup table; call once at start-up. */

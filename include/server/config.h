@@ -37,7 +37,8 @@ struct config {
     int daemonize;
     char *dir;
     int enable_debug_command;
-    char *config_file; /* absolute path of the file read at start, or "" */
+    int latency_tracking; /* per-command latency histograms for INFO latencystats */
+    char *config_file;    /* absolute path of the file read at start, or "" */
 };
 
 extern struct config server_config;

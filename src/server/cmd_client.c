@@ -91,7 +91,7 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
         ids = malloc(sizeof(*ids) * (size_t)(argc - 3));
         for (int i = 3; i < argc; i++) {
             long long id;
-            if (!util_parse_ll(argv[i], argvlen[i], &id) || id <= 0) {
+            if (!util_parse_ll(argv[i], argvlen[i], &id)) {
                 reply_error(R, "ERR Invalid client ID");
                 rc = -2;
                 goto out;
@@ -101,25 +101,24 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
     } else if (argc != 2) {
         goto out;
     }
-    for (struct client *o = server.clients; o && !type_other; o = o->next) {
-        if (nids) {
-            int hit = 0;
-            for (int i = 0; i < nids; i++) hit |= (uint64_t)ids[i] == o->id;
-            if (!hit) continue;
+    /* With ID, clients come in the order of the ids given (Redis looks each one up). */
+    int rounds = nids ? nids : 1;
+    for (int k = 0; k < rounds && !type_other; k++)
+        for (struct client *o = server.clients; o; o = o->next) {
+            if (nids && (uint64_t)ids[k] != o->id) continue;
+            char line[1024];
+            conn_describe(o, line, sizeof(line));
+            size_t n = strlen(line);
+            if (len + n + 2 > cap) {
+                cap = (len + n + 2) * 2;
+                char *nt = realloc(text, cap);
+                if (!nt) goto out;
+                text = nt;
+            }
+            memcpy(text + len, line, n);
+            len += n;
+            text[len++] = '\n';
         }
-        char line[1024];
-        conn_describe(o, line, sizeof(line));
-        size_t n = strlen(line);
-        if (len + n + 2 > cap) {
-            cap = (len + n + 2) * 2;
-            char *nt = realloc(text, cap);
-            if (!nt) goto out;
-            text = nt;
-        }
-        memcpy(text + len, line, n);
-        len += n;
-        text[len++] = '\n';
-    }
     *out = text;
     *outlen = len;
     text = NULL;
@@ -177,6 +176,10 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
         } else if (util_eq_nocase(o, ol, "LADDR")) {
             f->laddr = v;
         } else if (util_eq_nocase(o, ol, "USER")) {
+            if (strcmp(v, "default")) { /* "default" is the only user */
+                reply_errorf(R, "ERR No such user '%s'", v);
+                return -1;
+            }
             f->user = v;
         } else if (util_eq_nocase(o, ol, "TYPE")) {
             if (util_eq_nocase(v, vl, "normal"))

@@ -15,10 +15,11 @@ static const struct {
     unsigned flag;
     const char *name;
 } flag_names[] = {
+    /* In the order Redis prints them. */
     {CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
     {CMD_ADMIN, "admin"},     {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
-    {CMD_LOADING, "loading"}, {CMD_STALE, "stale"},       {CMD_NO_AUTH, "no_auth"},
-    {CMD_FAST, "fast"},       {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
+    {CMD_LOADING, "loading"}, {CMD_STALE, "stale"},       {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"}, {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 
@@ -40,6 +41,23 @@ static void reply_categories(struct client *c, const struct command *cmd) {
     for (int i = 0; i < n; i++) reply_simple(R, cats[i]);
 }
 
+/* Tips are bulk strings in a set, as Redis sends them. */
+static void reply_tips(struct client *c, const char *tips) {
+    long n = 0;
+    for (const char *p = tips; p && *p;) {
+        const char *sp = strchr(p, ' ');
+        n++;
+        p = sp ? sp + 1 : p + strlen(p);
+    }
+    reply_set(R, n);
+    for (const char *p = tips; p && *p;) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        reply_bulk(R, p, len);
+        p += len + (sp ? 1 : 0);
+    }
+}
+
 static void reply_command_info(struct client *c, const struct command *cmd) {
     int nflags = 0;
     for (size_t i = 0; i < NFLAGS; i++)
@@ -54,7 +72,7 @@ static void reply_command_info(struct client *c, const struct command *cmd) {
     reply_int(R, cmd->last_key);
     reply_int(R, cmd->key_step);
     reply_categories(c, cmd);
-    reply_set(R, 0);   /* tips */
+    reply_tips(c, cmd->tips);
     reply_array(R, 0); /* key specifications */
     int nsub = 0;
     for (const struct command *s = cmd->subcommands; s && s->name; s++) nsub++;
@@ -174,7 +192,7 @@ void cmd_command_info(CMD_ARGS) {
         if (cmd)
             reply_command_info(c, cmd);
         else
-            reply_null_array(R);
+            reply_null(R);
     }
 }
 

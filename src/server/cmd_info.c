@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "base/histogram.h"
 #include "base/sbuf.h"
 #include "base/util.h"
 #include "server/cmds.h"
@@ -181,6 +182,24 @@ static void section_commandstats(struct sbuf *b) {
     command_foreach(cmdstat_each, b);
 }
 
+static void latency_line(struct sbuf *b, const struct command *c) {
+    if (!c->latency || !c->latency->count) return;
+    sbuf_printf(b, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", c->fullname,
+                (double)histogram_percentile(c->latency, 50) / 1000.0,
+                (double)histogram_percentile(c->latency, 99) / 1000.0,
+                (double)histogram_percentile(c->latency, 99.9) / 1000.0);
+}
+
+static void latency_each(struct command *c, void *ctx) {
+    latency_line(ctx, c);
+    for (struct command *s = c->subcommands; s && s->name; s++) latency_line(ctx, s);
+}
+
+static void section_latencystats(struct sbuf *b) {
+    sbuf_printf(b, "# Latencystats\r\n");
+    command_foreach(latency_each, b);
+}
+
 static void section_keyspace(struct sbuf *b) {
     sbuf_printf(b, "# Keyspace\r\n");
     for (int db = 0; db < server_config.databases; db++) {
@@ -214,6 +233,7 @@ static const struct info_section sections[] = {
     {"modules", section_modules, 1},
     {"commandstats", section_commandstats, 0},
     {"errorstats", section_errorstats, 1},
+    {"latencystats", section_latencystats, 0},
     {"cluster", section_cluster, 1},
     {"keyspace", section_keyspace, 1},
 };

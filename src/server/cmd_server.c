@@ -263,8 +263,13 @@ void cmd_exec(CMD_ARGS) {
 }
 
 void cmd_function_flush(CMD_ARGS) {
-    if (argc > 3 || (argc == 3 && !util_eq_nocase(argv[2], argvlen[2], "ASYNC") &&
-                     !util_eq_nocase(argv[2], argvlen[2], "SYNC"))) {
+    if (argc > 3) {
+        reply_error(R, "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try "
+                       "FUNCTION HELP.");
+        return;
+    }
+    if ((argc == 3 && !util_eq_nocase(argv[2], argvlen[2], "ASYNC") &&
+         !util_eq_nocase(argv[2], argvlen[2], "SYNC"))) {
         reply_error(R, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
         return;
     }

@@ -14,7 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/histogram.h"
 #include "base/util.h"
+#include "server/config.h"
+#include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
 #include "server/server.h"
@@ -94,11 +97,16 @@ int command_count(void) {
     return table_len;
 }
 
+static void reset_stats(struct command *c) {
+    c->calls = c->usec = c->rejected_calls = c->failed_calls = 0;
+    free(c->latency);
+    c->latency = NULL;
+}
+
 static void reset_one(struct command *c, void *ctx) {
     (void)ctx;
-    c->calls = c->usec = c->rejected_calls = c->failed_calls = 0;
-    for (struct command *s = c->subcommands; s && s->name; s++)
-        s->calls = s->usec = s->rejected_calls = s->failed_calls = 0;
+    reset_stats(c);
+    for (struct command *s = c->subcommands; s && s->name; s++) reset_stats(s);
 }
 
 void command_reset_stats(void) {
@@ -120,6 +128,16 @@ void command_discard_multi(struct client *c) {
  * that makes EXEC abort (Redis's flagTransaction). */
 static void reject(struct client *c, struct command *cmd, const char *msg) {
     if (cmd) cmd->rejected_calls++;
+    if (cmd && cmd->proc == cmd_exec) {
+        /* A rejected EXEC aborts the transaction and says why (Redis's execCommandAbort); the
+         * reason keeps its code unless that code is the generic ERR. */
+        char text[600];
+        snprintf(text, sizeof(text), "EXECABORT Transaction discarded because of: %s",
+                 strncmp(msg, "ERR ", 4) == 0 ? msg + 4 : msg);
+        command_discard_multi(c);
+        reply_error(&c->reply, text);
+        return;
+    }
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     reply_error(&c->reply, msg);
 }
@@ -169,11 +187,16 @@ static int queue_command(struct client *c, struct command *cmd, int argc, char *
 /* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. */
 void command_call(struct client *c, struct command *cmd, int argc, char **argv, size_t *argvlen) {
     long long errors_before = server.stats.error_replies;
-    long long start = util_monotonic_us();
+    long long start = util_monotonic_ns();
     c->last_cmd_name = cmd->fullname;
     cmd->proc(c, argc, argv, argvlen);
-    cmd->usec += util_monotonic_us() - start;
+    long long ns = util_monotonic_ns() - start;
+    cmd->usec += ns / 1000;
     cmd->calls++;
+    if (server_config.latency_tracking) {
+        if (!cmd->latency) cmd->latency = calloc(1, sizeof(*cmd->latency));
+        if (cmd->latency) histogram_record(cmd->latency, (uint64_t)ns);
+    }
     if (server.stats.error_replies != errors_before) cmd->failed_calls++;
     server.stats.commands_processed++;
 }

@@ -59,6 +59,7 @@ static const struct directive directives[] = {
     {"daemonize", D_BOOL, C(daemonize), 0, 1, "no", D_IMMUTABLE, NULL},
     /* The data directory cannot move under a running server (unlike Redis's dir). */
     {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
+    {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
      debug_cmd_names},
 };
@@ -421,14 +422,26 @@ fail:
 void config_get(const char *const *patterns, const size_t *patlens, int npatterns,
                 void (*emit)(void *ctx, const char *name, const char *value), void *ctx) {
     char value[1024];
-    for (size_t i = 0; i < NDIRECTIVES; i++) {
-        const struct directive *d = &directives[i];
-        for (int p = 0; p < npatterns; p++) {
-            if (util_glob_match(patterns[p], patlens[p], d->name, strlen(d->name), 1)) {
-                directive_format(d, value, sizeof(value));
-                emit(ctx, d->name, value);
-                break;
-            }
+    char done[NDIRECTIVES] = {0};
+    /* As Redis: patterns in the order given; a name without glob characters is looked up and
+     * echoed as the client wrote it; each directive is reported once. */
+    for (int p = 0; p < npatterns; p++) {
+        const char *pat = patterns[p];
+        size_t plen = patlens[p];
+        if (!memchr(pat, '*', plen) && !memchr(pat, '?', plen) && !memchr(pat, '[', plen)) {
+            const struct directive *d = directive_find(pat, plen);
+            if (!d || done[d - directives]) continue;
+            done[d - directives] = 1;
+            directive_format(d, value, sizeof(value));
+            emit(ctx, pat, value);
+            continue;
+        }
+        for (size_t i = 0; i < NDIRECTIVES; i++) {
+            const struct directive *d = &directives[i];
+            if (done[i] || !util_glob_match(pat, plen, d->name, strlen(d->name), 1)) continue;
+            done[i] = 1;
+            directive_format(d, value, sizeof(value));
+            emit(ctx, d->name, value);
         }
     }
 }
@@ -438,7 +451,7 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
     char reason[256];
     int nseen = 0;
     if (argc < 2 || argc % 2 != 0) {
-        snprintf(err, errlen, "ERR wrong number of arguments for 'config|set' command");
+        snprintf(err, errlen, "ERR syntax error");
         return -1;
     }
     for (int i = 0; i < argc; i += 2) {
