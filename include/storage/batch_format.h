@@ -9,7 +9,7 @@
  *    10    2 flags        0 (bit 0 reserved for zstd-compressed records)
  *    12    8 base_offset  DATA: dense offset of the first record; others: log end offset
  *    20    4 count        records in the batch
- *    24    8 first_ms     first record's ID (TRIM: first ID kept)
+ *    24    8 first_ms     first record's ID (TRIM, META: the stream's last ID)
  *    32    8 first_seq
  *    40    8 last_ms      last record's ID
  *    48    8 last_seq
@@ -20,8 +20,8 @@
  *          [flen, field] (omitted when same_fields), vlen, value
  *          ms_delta = ms - previous ms (the first record's previous is first_id, so 0, 0);
  *          seq_part = seq - previous seq when ms_delta == 0, else seq.
- *   DELETE ms_delta, seq_part (IDs ascending)
- *   TRIM   new log start offset
+ *   DELETE ms_delta, seq_part, offset (IDs ascending; offset = the entry's dense offset)
+ *   TRIM   new log start offset (first_id = last_id = the stream's last ID)
  *   META   last_ms, last_seq, entries_added, max_deleted_ms, max_deleted_seq */
 #ifndef OBK_BATCH_FORMAT_H
 #define OBK_BATCH_FORMAT_H
@@ -79,8 +79,8 @@ void batch_builder_begin(struct batch_builder *b, uint8_t type, uint64_t base_of
 /* DATA: id must be greater than the previous record's. fv/fvlen hold 2*nfields items. */
 int batch_builder_add_data(struct batch_builder *b, sid_t id, uint32_t nfields,
                            const uint8_t *const *fv, const size_t *fvlen);
-int batch_builder_add_delete(struct batch_builder *b, sid_t id);
-int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t first_kept);
+int batch_builder_add_delete(struct batch_builder *b, sid_t id, uint64_t offset);
+int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t last_id);
 int batch_builder_add_meta(struct batch_builder *b, sid_t last_id, uint64_t entries_added,
                            sid_t max_deleted);
 /* Bytes the finished batch will take (header included). */
@@ -113,8 +113,8 @@ void batch_iter_init(struct batch_iter *it, const struct batch_header *h, const 
 void batch_iter_free(struct batch_iter *it);
 /* DATA: next entry into *e. Returns 1 (an entry), 0 (end), OBK_ERR_CORRUPT or OBK_ERR_NOMEM. */
 int batch_iter_next_data(struct batch_iter *it, struct obk_entry *e);
-/* DELETE: next deleted ID. */
-int batch_iter_next_id(struct batch_iter *it, sid_t *id);
+/* DELETE: next deleted ID and its offset. */
+int batch_iter_next_id(struct batch_iter *it, sid_t *id, uint64_t *offset);
 /* TRIM / META single record. */
 int batch_decode_trim(const struct batch_header *h, const uint8_t *batch, uint64_t *start_offset);
 int batch_decode_meta(const struct batch_header *h, const uint8_t *batch, sid_t *last_id,

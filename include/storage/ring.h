@@ -83,6 +83,9 @@ size_t ring_find_offset(const struct ring *r, uint64_t offset);
 /* Drops entries below offset (log start moved) or from the end back to offset (undo). */
 void ring_drop_before(struct ring *r, uint64_t offset);
 void ring_drop_from(struct ring *r, uint64_t offset);
+/* Drops entries below offset that are already written (trim: unwritten ones stay until
+ * written, readers skip them). */
+void ring_drop_written_before(struct ring *r, uint64_t offset);
 /* Fills *out for an entry (pointers valid while the entry and the scratch live). */
 int ring_entry_view(const struct ring_entry *re, struct ring_scratch *sc, struct obk_entry *out);
 void ring_scratch_free(struct ring_scratch *sc);

@@ -50,6 +50,8 @@ void segindex_init(struct segindex *ix);
 void segindex_free(struct segindex *ix);
 /* Appends an entry; must ascend. Copies a mapped index to the heap first. */
 int segindex_append(struct segindex *ix, sid_t id, uint32_t rel_offset, uint32_t pos);
+/* Keeps the first n entries (copies a mapped index to the heap). */
+int segindex_truncate(struct segindex *ix, size_t n);
 struct segindex_entry segindex_get(const struct segindex *ix, size_t i);
 /* Index of the last entry whose ID is <= id, or -1 when id is before the first entry. */
 long segindex_lookup_id(const struct segindex *ix, sid_t id);

@@ -43,9 +43,10 @@ struct segment {
     int64_t created_ms;
     int64_t modified_ms; /* last append (sealed segments after open: the file's mtime) */
     int sealed;
-    int has_data;  /* holds at least one DATA batch */
-    int rfd;       /* read-only descriptor, opened on first read; -1 */
-    int idx_state; /* SEGIDX_* */
+    int has_data;          /* holds at least one DATA batch */
+    int rfd;               /* read-only descriptor, opened on first read; -1 */
+    int idx_state;         /* SEGIDX_* */
+    int idx_force_rebuild; /* the .idx file failed a check on use: scan instead */
     struct segindex idx;
     struct pfile *log_pf; /* persist-thread handles (NULL until written by this process) */
     struct pfile *idx_pf;

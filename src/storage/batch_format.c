@@ -116,19 +116,21 @@ int batch_builder_add_data(struct batch_builder *b, sid_t id, uint32_t nfields,
     return OBK_OK;
 }
 
-int batch_builder_add_delete(struct batch_builder *b, sid_t id) {
+int batch_builder_add_delete(struct batch_builder *b, sid_t id, uint64_t offset) {
     if (b->type != BATCH_DELETE) return OBK_ERR_INVAL;
-    if (builder_reserve(b, 2 * CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
+    if (builder_reserve(b, 3 * CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
     int rc = builder_put_id(b, id);
-    if (rc == OBK_OK) b->count++;
-    return rc;
+    if (rc != OBK_OK) return rc;
+    builder_put_varint(b, offset);
+    b->count++;
+    return OBK_OK;
 }
 
-int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t first_kept) {
+int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t last_id) {
     if (b->type != BATCH_TRIM || b->count) return OBK_ERR_INVAL;
     if (builder_reserve(b, CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
     builder_put_varint(b, start_offset);
-    b->first_id = b->last_id = first_kept;
+    b->first_id = b->last_id = last_id;
     b->count = 1;
     return OBK_OK;
 }
@@ -286,10 +288,11 @@ int batch_iter_next_data(struct batch_iter *it, struct obk_entry *e) {
     return 1;
 }
 
-int batch_iter_next_id(struct batch_iter *it, sid_t *id) {
+int batch_iter_next_id(struct batch_iter *it, sid_t *id, uint64_t *offset) {
     if (it->h.type != BATCH_DELETE) return OBK_ERR_INVAL;
     if (it->i == it->h.count) return it->p == it->end ? 0 : OBK_ERR_CORRUPT;
-    if (iter_id(it, id)) return OBK_ERR_CORRUPT;
+    if (iter_id(it, id) || iter_varint(it, offset)) return OBK_ERR_CORRUPT;
+    if (*offset >= it->h.base_offset) return OBK_ERR_CORRUPT; /* deletes only existing entries */
     it->i++;
     return 1;
 }
@@ -325,7 +328,8 @@ int batch_check_records(const struct batch_header *h, const uint8_t *batch) {
         if (rc == 0 && it.i != h->count) rc = OBK_ERR_CORRUPT;
     } else if (h->type == BATCH_DELETE) {
         sid_t id;
-        while ((rc = batch_iter_next_id(&it, &id)) == 1) {
+        uint64_t off;
+        while ((rc = batch_iter_next_id(&it, &id, &off)) == 1) {
         }
         if (rc == 0 && it.i != h->count) rc = OBK_ERR_CORRUPT;
     } else if (h->type == BATCH_TRIM) {

@@ -169,6 +169,12 @@ void ring_drop_before(struct ring *r, uint64_t offset) {
     while (r->n && ring_at(r, 0)->offset < offset) ring_pop_front(r);
 }
 
+void ring_drop_written_before(struct ring *r, uint64_t offset) {
+    while (r->n && ring_at(r, 0)->offset < offset && entry_written(r->budget, ring_at(r, 0)))
+        ring_pop_front(r);
+    if (r->n == 0) lru_unlink(r);
+}
+
 void ring_drop_from(struct ring *r, uint64_t offset) {
     while (r->n && ring_at(r, r->n - 1)->offset >= offset) ring_pop_back(r);
 }

@@ -68,6 +68,12 @@ static int segindex_unmap(struct segindex *ix) {
     return OBK_OK;
 }
 
+int segindex_truncate(struct segindex *ix, size_t n) {
+    if (n > ix->n) return OBK_ERR_INVAL;
+    ix->n = n;
+    return ix->map ? segindex_unmap(ix) : OBK_OK;
+}
+
 int segindex_append(struct segindex *ix, sid_t id, uint32_t rel_offset, uint32_t pos) {
     if (ix->map && segindex_unmap(ix) != OBK_OK) return OBK_ERR_NOMEM;
     if (ix->n) {

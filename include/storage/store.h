@@ -1,0 +1,101 @@
+/* store.h - the data directory: databases of topics, the persist thread, group commit,
+ * retention and counters. The server's one entry point into storage. Main thread, except
+ * that the persist thread runs behind it.
+ *
+ * Directory: <dir>/OBELISK (format marker), <dir>/clean_shutdown (written last on a clean
+ * close, removed at open), <dir>/db<N>/<t_hex | h_sha256>/ (topic.meta, checkpoint, segments). */
+#ifndef OBK_STORE_H
+#define OBK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/fileops.h"
+#include "storage/persist.h"
+#include "storage/topic.h"
+
+#define STORE_FORMAT_MAJOR 1
+#define STORE_MARKER_NAME  "OBELISK"
+#define STORE_CLEAN_NAME   "clean_shutdown"
+
+struct store_config {
+    const char *dir;
+    int ndbs;                  /* databases (16 like Redis) */
+    int fsync;                 /* PERSIST_FSYNC_* */
+    size_t cache_max_bytes;    /* one ring budget for every topic */
+    uint64_t segment_bytes;    /* roll size */
+    int64_t segment_ms;        /* roll age, 0 = never */
+    uint32_t index_interval;   /* index-interval-bytes */
+    int64_t retention_bytes;   /* default per topic, -1 = unlimited */
+    int64_t retention_ms;      /* default per topic, -1 = forever */
+    uint32_t node_max_entries; /* stream-node-max-entries for approximate trims */
+    size_t batch_max_bytes;    /* a filling batch is closed past this */
+    size_t flush_max_bytes;    /* submit even while the persist thread is busy past this */
+    int repair;                /* cut damage in earlier segments at open */
+    const struct fileops *ops; /* NULL: the real system calls */
+};
+
+void store_config_defaults(struct store_config *c);
+
+struct store_open_report {
+    int clean; /* the previous stop was clean */
+    uint64_t topics, segments;
+    uint64_t topics_scanned;  /* opened by scanning (unclean) */
+    uint64_t truncated_bytes; /* torn tails cut */
+    uint64_t entries_lost;    /* by repairs */
+    uint64_t duration_us;
+    char damage[300]; /* when the open failed with OBK_ERR_DAMAGED */
+};
+
+struct store;
+
+int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep);
+/* Submits everything, waits for it, writes checkpoints and the clean-shutdown marker (only
+ * when no I/O error happened), stops the persist thread, frees. Returns the sticky error. */
+int store_close(struct store *s);
+
+/* ---- keyspace ---- */
+struct topic *store_lookup(struct store *s, int db, const void *key, size_t keylen);
+/* OBK_ERR_EXISTS when present. */
+int store_create(struct store *s, int db, const void *key, size_t keylen, struct topic **out);
+/* OBK_ERR_NOTFOUND when absent. */
+int store_delete(struct store *s, int db, const void *key, size_t keylen);
+/* Renames, replacing an existing destination. OBK_ERR_NOTFOUND when the source is absent. */
+int store_rename(struct store *s, int db, const void *key, size_t keylen, const void *newkey,
+                 size_t newkeylen);
+int store_flushdb(struct store *s, int db);
+int store_flushall(struct store *s);
+uint64_t store_dbsize(struct store *s, int db);
+typedef void (*store_key_cb)(void *ctx, struct topic *t);
+/* SCAN: visits the keys of one cursor step; returns the next cursor (0 when done). */
+uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_key_cb cb, void *ctx);
+/* KEYS: visits every key of db. */
+void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
+
+/* ---- group commit ---- */
+/* Hands the filled batches of every dirty topic to the persist thread when it is idle, when
+ * more than flush_max_bytes wait, or when force is set. Call from before_sleep. */
+int store_flush(struct store *s, int force);
+/* The eventfd to watch; on readability call store_poll. */
+int store_eventfd(struct store *s);
+/* Highest durable submission and the sticky error (OBK_OK when none). After an error every
+ * write is refused with OBK_ERR_STICKY. */
+void store_poll(struct store *s, uint64_t *durable_seq, int *err);
+/* The submission a change made now will belong to. */
+uint64_t store_pending_seq(const struct store *s);
+int store_set_fsync(struct store *s, int fsync);
+
+/* Deletes sealed segments by retention (and fully trimmed ones); call from a timer. */
+void store_retention(struct store *s, int64_t now_ms);
+
+struct store_stats {
+    uint64_t topics, segments, disk_bytes;
+    uint64_t cache_bytes, cache_max_bytes, cache_hits, cache_misses, cache_evictions;
+    uint64_t submitted_seq, durable_seq;
+    struct persist_stats persist; /* batches, bytes, fsyncs, latencies, last fsync, error */
+    uint64_t recovery_us;
+    int recovery_clean;
+};
+void store_stats(struct store *s, struct store_stats *st);
+
+#endif

@@ -1,0 +1,491 @@
+/* recovery.c - topic log recovery (see recovery.h). Runs on the main thread before the persist
+ * thread touches the topic, so it may write, truncate and fsync files itself.
+ *
+ * Clean open: the clean-shutdown marker, a valid checkpoint, and a recovery point equal to the
+ * last segment's size: segment headers are read (one pread each), nothing else; indexes load
+ * lazily. Restart time grows with the number of segments, not with the data.
+ *
+ * Unclean open: replay from the checkpoint (or the first segment when it is missing or bad):
+ * every batch is length- and CRC-checked, its records decoded, its offsets and IDs checked
+ * against the state so far (tstate_apply). The first failure in the last segment cuts the file
+ * there (logged with the bytes dropped); in an earlier segment it refuses to open unless a
+ * repair is asked. Indexes of scanned segments are rebuilt. A checkpoint for the new end is
+ * written afterwards, once the log is fdatasynced. */
+#include "storage/recovery.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/status.h"
+
+/* A checkpoint holds a few fixed fields and the tombstones: refuse anything absurdly big. */
+#define CHECKPOINT_MAX_SIZE (256u << 20)
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int read_small_file(int dirfd, const char *name, uint8_t **out, size_t *len) {
+    int rc = OBK_ERR_IO;
+    struct stat st;
+    uint8_t *buf = NULL;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+    if (fstat(fd, &st) != 0) goto done;
+    if ((uint64_t)st.st_size > CHECKPOINT_MAX_SIZE) {
+        rc = OBK_ERR_CORRUPT;
+        goto done;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        rc = OBK_ERR_NOMEM;
+        goto done;
+    }
+    ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
+    if (n != st.st_size) goto done;
+    *out = buf;
+    *len = (size_t)n;
+    buf = NULL;
+    rc = OBK_OK;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int write_file_sync(int dirfd, const char *name, const void *data, size_t len) {
+    char tmp[64];
+    int rc = OBK_ERR_IO;
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return OBK_ERR_IO;
+    if (write(fd, data, len) != (ssize_t)len) goto done;
+    if (fsync(fd) != 0) goto done;
+    if (renameat(dirfd, tmp, dirfd, name) != 0) goto done;
+    if (fsync(dirfd) != 0) goto done;
+    rc = OBK_OK;
+done:
+    close(fd);
+    return rc;
+}
+
+int recovery_write_checkpoint(int dirfd, const struct tstate *st, uint64_t seg_base, uint64_t pos) {
+    uint8_t *buf;
+    size_t len;
+    int rc = tstate_encode_checkpoint(st, seg_base, pos, &buf, &len);
+    if (rc != OBK_OK) return rc;
+    rc = write_file_sync(dirfd, CHECKPOINT_NAME, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* Writes a rebuilt index file (a cache: no fsync). */
+static void write_index(int dirfd, const struct segment *seg) {
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, seg->base_offset, "idx");
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    uint8_t hdr[SEGINDEX_HEADER_SIZE];
+    segindex_encode_header(hdr, seg->base_offset);
+    ssize_t ok = write(fd, hdr, sizeof hdr);
+    if (ok == (ssize_t)sizeof hdr && seg->idx.n)
+        ok = write(fd, seg->idx.data, seg->idx.n * SEGINDEX_ENTRY_SIZE);
+    (void)ok; /* a failed index write is found and rebuilt on next use */
+    close(fd);
+}
+
+static int list_dir(int dirfd, int readonly, uint64_t **logs, size_t *nlogs) {
+    int dfd = dup(dirfd);
+    if (dfd < 0) return OBK_ERR_IO;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return OBK_ERR_IO;
+    }
+    rewinddir(d);
+    uint64_t *v = NULL, base;
+    size_t n = 0, cap = 0;
+    int rc = OBK_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        size_t l = strlen(nm);
+        if (segment_parse_name(nm, "log", &base)) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                uint64_t *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    rc = OBK_ERR_NOMEM;
+                    break;
+                }
+                v = nv;
+            }
+            v[n++] = base;
+        } else if (l > 4 && !strcmp(nm + l - 4, ".tmp") && !readonly) {
+            unlinkat(dirfd, nm, 0); /* a replace stopped half way: the old file stands */
+        }
+    }
+    closedir(d);
+    if (rc != OBK_OK) {
+        free(v);
+        return rc;
+    }
+    qsort(v, n, sizeof *v, cmp_u64);
+    *logs = v;
+    *nlogs = n;
+    return OBK_OK;
+}
+
+/* Removes index files without a segment (a retention stopped between the two unlinks). */
+static void remove_orphan_indexes(int dirfd, const uint64_t *logs, size_t n) {
+    int dfd = dup(dirfd);
+    if (dfd < 0) return;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    rewinddir(d);
+    struct dirent *de;
+    uint64_t base;
+    while ((de = readdir(d)) != NULL) {
+        if (!segment_parse_name(de->d_name, "idx", &base)) continue;
+        if (!bsearch(&base, logs, n, sizeof *logs, cmp_u64)) unlinkat(dirfd, de->d_name, 0);
+    }
+    closedir(d);
+}
+
+static void unlink_segment(int dirfd, uint64_t base) {
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, base, "log");
+    unlinkat(dirfd, name, 0);
+    segment_name(name, base, "idx");
+    unlinkat(dirfd, name, 0);
+}
+
+static int truncate_segment(int dirfd, struct segment *seg, uint64_t size) {
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, seg->base_offset, "log");
+    int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return OBK_ERR_IO;
+    int rc = (ftruncate(fd, (off_t)size) == 0 && fdatasync(fd) == 0) ? OBK_OK : OBK_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+struct scan_ctx {
+    struct segment *seg;
+    struct tstate *st;
+    uint32_t interval;
+    int apply; /* 0: index only (prefix before the recovery point) */
+    uint64_t batches, data_entries;
+    int rc;
+};
+
+static int scan_cb(void *ctx, const uint8_t *batch, const struct batch_header *h, uint64_t pos) {
+    struct scan_ctx *sc = ctx;
+    struct segment *seg = sc->seg;
+    if (sc->apply) {
+        if (batch_check_records(h, batch) != OBK_OK) return 1;
+        if (tstate_apply(sc->st, h, batch) != OBK_OK) return 1;
+    }
+    sc->batches++;
+    if (h->type != BATCH_DATA) return 0;
+    if (h->base_offset < seg->base_offset ||
+        h->base_offset + h->count - 1 - seg->base_offset > UINT32_MAX)
+        return 1;
+    if (seg->idx.n == 0 || pos - seg->last_index_pos >= sc->interval) {
+        if ((sc->rc = segindex_append(&seg->idx, h->first_id,
+                                      (uint32_t)(h->base_offset - seg->base_offset),
+                                      (uint32_t)pos)) != OBK_OK)
+            return 1;
+        seg->last_index_pos = pos;
+    }
+    seg->has_data = 1;
+    seg->end_offset = h->base_offset + h->count;
+    seg->last_id = h->last_id;
+    sc->data_entries += h->count;
+    return 0;
+}
+
+/* Counts the DATA entries a repair drops from seg (from pos). */
+static uint64_t count_entries(struct segment *seg, uint64_t pos) {
+    struct tstate dummy;
+    tstate_init(&dummy, 0);
+    struct segment tmp = *seg;
+    segindex_init(&tmp.idx);
+    struct scan_ctx sc = {&tmp, &dummy, UINT32_MAX, 0, 0, 0, OBK_OK};
+    uint64_t end;
+    tlog_scan_file(seg->rfd, seg->size, pos, scan_cb, &sc, &end);
+    segindex_free(&tmp.idx);
+    return sc.data_entries;
+}
+
+static int open_segments(int dirfd, int flags, struct tlog *t, struct recovery_report *rep) {
+    uint64_t *logs = NULL;
+    size_t n = 0;
+    int rc = list_dir(dirfd, flags & RECOVERY_READONLY, &logs, &n);
+    if (rc != OBK_OK) return rc;
+    if (!(flags & RECOVERY_READONLY)) remove_orphan_indexes(dirfd, logs, n);
+    for (size_t i = 0; i < n && rc == OBK_OK; i++) {
+        char name[SEGMENT_NAME_MAX];
+        segment_name(name, logs[i], "log");
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat stt;
+        if (fd < 0 || fstat(fd, &stt) != 0) {
+            if (fd >= 0) close(fd);
+            rc = OBK_ERR_IO;
+            break;
+        }
+        uint8_t hb[SEGMENT_HEADER_SIZE];
+        uint64_t hbase = 0;
+        sid_t first;
+        int64_t created;
+        int hok = pread(fd, hb, sizeof hb, 0) == (ssize_t)sizeof hb &&
+                  segment_decode_header(hb, &hbase, &first, &created) == OBK_OK && hbase == logs[i];
+        if (!hok) {
+            close(fd);
+            if (i + 1 == n) {
+                /* a roll stopped before the new segment's header reached the disk */
+                log_msg(LOG_WARNING,
+                        "recovery: segment %s has no valid header: removed (%lld "
+                        "bytes)",
+                        name, (long long)stt.st_size);
+                rep->truncated_bytes += (uint64_t)stt.st_size;
+                if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[i]);
+                break;
+            }
+            rep->damaged = 1;
+            snprintf(rep->damage, sizeof rep->damage, "segment %s: bad header", name);
+            if (!(flags & RECOVERY_REPAIR)) {
+                rc = OBK_ERR_DAMAGED;
+                break;
+            }
+            /* repair: drop this segment and every later one */
+            for (size_t j = i; j < n; j++) {
+                if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[j]);
+                rep->dropped_segments++;
+            }
+            break;
+        }
+        struct segment *seg = calloc(1, sizeof *seg);
+        if (!seg) {
+            close(fd);
+            rc = OBK_ERR_NOMEM;
+            break;
+        }
+        seg->base_offset = seg->end_offset = logs[i];
+        seg->first_id = first;
+        seg->created_ms = created;
+        seg->modified_ms = (int64_t)stt.st_mtim.tv_sec * 1000 + stt.st_mtim.tv_nsec / 1000000;
+        seg->size = (uint64_t)stt.st_size;
+        seg->rfd = fd;
+        segindex_init(&seg->idx);
+        if ((rc = tlog_add_segment(t, seg)) != OBK_OK) {
+            close(fd);
+            free(seg);
+        }
+    }
+    free(logs);
+    for (size_t i = 0; i + 1 < t->nsegs; i++) {
+        t->segs[i]->end_offset = t->segs[i + 1]->base_offset;
+        t->segs[i]->has_data = t->segs[i]->end_offset > t->segs[i]->base_offset;
+        t->segs[i]->sealed = 1;
+    }
+    rep->segments = t->nsegs;
+    return rc;
+}
+
+static long find_seg(const struct tlog *t, uint64_t base) {
+    for (size_t i = 0; i < t->nsegs; i++)
+        if (t->segs[i]->base_offset == base) return (long)i;
+    return -1;
+}
+
+/* Index entries of the recovery point's segment before pos: the .idx file's when it passes its
+ * checks, else rebuilt by a CRC-only scan of the prefix. A damaged prefix leaves the index
+ * short (reads through the damage then fail their CRC); the state comes from the checkpoint
+ * either way. */
+static int prefix_index(struct tlog *t, struct segment *seg, uint64_t pos, uint32_t interval) {
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, seg->base_offset, "idx");
+    segindex_free(&seg->idx);
+    seg->last_index_pos = 0;
+    if (segindex_load(t->dirfd, name, seg->base_offset, seg->size, &seg->idx) == OBK_OK) {
+        size_t k = 0;
+        while (k < seg->idx.n && segindex_get(&seg->idx, k).pos < pos) k++;
+        if (k || pos == SEGMENT_HEADER_SIZE) {
+            if (segindex_truncate(&seg->idx, k) != OBK_OK) return OBK_ERR_NOMEM;
+            if (k) seg->last_index_pos = segindex_get(&seg->idx, k - 1).pos;
+            return OBK_OK;
+        }
+    }
+    segindex_free(&seg->idx);
+    seg->last_index_pos = 0;
+    struct tstate dummy;
+    tstate_init(&dummy, 0);
+    struct scan_ctx sc = {seg, &dummy, interval, 0, 0, 0, OBK_OK};
+    uint64_t end;
+    tlog_scan_file(seg->rfd, pos, SEGMENT_HEADER_SIZE, scan_cb, &sc, &end);
+    if (end != pos) log_msg(LOG_WARNING, "recovery: %s: damage before the recovery point", name);
+    return sc.rc;
+}
+
+int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
+                      struct recovery_report *rep) {
+    uint8_t *cpbuf = NULL;
+    size_t cplen = 0;
+    uint64_t cp_base = 0, cp_pos = 0;
+    struct tstate cp;
+    int cp_ok = 0, rc;
+    int ro = flags & RECOVERY_READONLY;
+    memset(rep, 0, sizeof *rep);
+    tstate_init(&cp, 0);
+    tstate_init(st, 0);
+    if ((rc = open_segments(dirfd, flags, t, rep)) != OBK_OK) goto done;
+    if (read_small_file(dirfd, CHECKPOINT_NAME, &cpbuf, &cplen) == OBK_OK &&
+        tstate_decode_checkpoint(cpbuf, cplen, &cp, &cp_base, &cp_pos) == OBK_OK) {
+        long k = find_seg(t, cp_base);
+        cp_ok = (t->nsegs == 0 && cp_pos == 0) ||
+                (k >= 0 && cp_pos >= SEGMENT_HEADER_SIZE && cp_pos <= t->segs[k]->size &&
+                 cp.end_offset >= cp_base);
+    }
+    struct segment *last = tlog_active(t);
+    if ((flags & RECOVERY_CLEAN) && !(flags & RECOVERY_FULL) && cp_ok &&
+        (last ? (cp_base == last->base_offset && cp_pos == last->size) : cp_pos == 0)) {
+        tstate_free(st);
+        *st = cp;
+        tstate_init(&cp, 0);
+        if (last) {
+            last->end_offset = st->end_offset;
+            last->has_data = st->end_offset > last->base_offset;
+        }
+        t->end_offset = st->end_offset;
+        rep->clean = 1;
+        goto done;
+    }
+    /* unclean: replay */
+    size_t k = 0;
+    uint64_t pos = SEGMENT_HEADER_SIZE;
+    if (cp_ok && !(flags & RECOVERY_FULL) && t->nsegs) {
+        k = (size_t)find_seg(t, cp_base);
+        pos = cp_pos;
+        tstate_free(st);
+        *st = cp;
+        tstate_init(&cp, 0);
+    } else if (t->nsegs) {
+        tstate_init(st, t->segs[0]->base_offset);
+    } else if (cp_ok) {
+        tstate_free(st);
+        *st = cp;
+        tstate_init(&cp, 0);
+    }
+    for (size_t i = k; i < t->nsegs; i++) {
+        struct segment *seg = t->segs[i];
+        char name[SEGMENT_NAME_MAX];
+        segment_name(name, seg->base_offset, "log");
+        uint64_t from = i == k ? pos : SEGMENT_HEADER_SIZE;
+        if (i == k && from > SEGMENT_HEADER_SIZE) {
+            if ((rc = prefix_index(t, seg, from, t->cfg->index_interval)) != OBK_OK) goto done;
+        } else {
+            segindex_free(&seg->idx);
+            seg->last_index_pos = 0;
+        }
+        if (i > k && seg->base_offset != st->end_offset) {
+            rep->damaged = 1;
+            snprintf(rep->damage, sizeof rep->damage,
+                     "segment %s: base offset does not follow %" PRIu64, name, st->end_offset);
+            from = SEGMENT_HEADER_SIZE;
+            goto cut_before;
+        }
+        struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK};
+        uint64_t good;
+        tlog_scan_file(seg->rfd, seg->size, from, scan_cb, &sc, &good);
+        if (sc.rc == OBK_ERR_NOMEM) {
+            rc = OBK_ERR_NOMEM;
+            goto done;
+        }
+        rep->scanned_bytes += good - from;
+        rep->batches += sc.batches;
+        seg->idx_state = SEGIDX_READY;
+        rep->indexes_rebuilt++;
+        if (good == seg->size) {
+            if (!ro) write_index(dirfd, seg);
+            continue;
+        }
+        if (i + 1 == t->nsegs) {
+            log_msg(LOG_WARNING,
+                    "recovery: %s: torn or bad tail at byte %" PRIu64 ", %" PRIu64 " bytes dropped",
+                    name, good, seg->size - good);
+            rep->truncated_bytes += seg->size - good;
+            if (!ro && (rc = truncate_segment(dirfd, seg, good)) != OBK_OK) goto done;
+            t->bytes -= seg->size - good;
+            seg->size = good;
+            if (!ro) write_index(dirfd, seg);
+            break;
+        }
+        rep->damaged = 1;
+        snprintf(rep->damage, sizeof rep->damage, "segment %s: bad batch at byte %" PRIu64, name,
+                 good);
+        from = good;
+    cut_before:
+        if (!(flags & RECOVERY_REPAIR)) {
+            log_msg(LOG_WARNING, "recovery: damage in %s; refusing to open (repair needed)",
+                    rep->damage);
+            rc = OBK_ERR_DAMAGED;
+            goto done;
+        }
+        /* repair: cut here, drop every later segment */
+        rep->entries_lost += count_entries(seg, from);
+        rep->truncated_bytes += seg->size - from;
+        if (!ro && from > SEGMENT_HEADER_SIZE) {
+            if ((rc = truncate_segment(dirfd, seg, from)) != OBK_OK) goto done;
+            write_index(dirfd, seg);
+        }
+        t->bytes -= seg->size - from;
+        seg->size = from;
+        size_t first_drop = from > SEGMENT_HEADER_SIZE || i == 0 ? i + 1 : i;
+        for (size_t j = i + 1; j < t->nsegs; j++)
+            rep->entries_lost += count_entries(t->segs[j], SEGMENT_HEADER_SIZE);
+        for (size_t j = first_drop; j < t->nsegs; j++) {
+            if (!ro) unlink_segment(dirfd, t->segs[j]->base_offset);
+            t->bytes -= t->segs[j]->size;
+            close(t->segs[j]->rfd);
+            segindex_free(&t->segs[j]->idx);
+            free(t->segs[j]);
+            rep->dropped_segments++;
+        }
+        t->nsegs = first_drop;
+        log_msg(LOG_WARNING, "recovery: repaired %s: %" PRIu64 " entries lost", rep->damage,
+                rep->entries_lost);
+        break;
+    }
+    if (t->nsegs) {
+        struct segment *a = tlog_active(t);
+        a->sealed = 0;
+        /* segments removed by retention: the log starts at the first one left */
+        tstate_set_start(st, t->segs[0]->base_offset);
+    }
+    t->end_offset = st->end_offset;
+    if (!ro && t->nsegs) {
+        struct segment *a = tlog_active(t);
+        if (fdatasync(a->rfd) != 0) { /* a read-only descriptor syncs the file all the same */
+            rc = OBK_ERR_IO;
+            goto done;
+        }
+        rc = recovery_write_checkpoint(dirfd, st, a->base_offset, a->size);
+    }
+done:
+    free(cpbuf);
+    tstate_free(&cp);
+    return rc;
+}

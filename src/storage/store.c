@@ -1,0 +1,652 @@
+/* store.c - the data directory, the keyspace of each database, group commit and retention
+ * (see store.h).
+ *
+ * Directory operations (mkdir of a new topic, rename for RENAME, rename to a ".trash-N" name
+ * for DEL) run on the main thread at once, so the keyspace and the file names always agree;
+ * their durability (directory fsync, topic.meta, removing the trash) travels in the next
+ * submission, so a reply that waits for it is sent only once it is on disk. The persist thread
+ * writes through descriptors of directories, which stay valid across those renames.
+ *
+ * Group commit: every mutation marks its topic dirty; store_flush moves every dirty topic's
+ * batches (and the queued directory work) into one submission, so all changes made while the
+ * previous submission was being written share the next one and its fsyncs. Main thread. */
+#include "storage/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "base/util.h"
+#include "storage/keyspace.h"
+#include "storage/recovery.h"
+
+/* Redis's default of 16 databases is the usual case; more are allowed up to this. */
+#define STORE_MAX_DBS 1024
+/* topic.meta holds a key: keys are bounded by the request size limit (512 MB in Redis). */
+#define META_MAX_SIZE (600u << 20)
+
+struct store {
+    struct store_config cfg;
+    int dirfd;
+    int *dbfd;
+    struct keyspace *ks;
+    struct topic_env env;
+    struct persist *p;
+    uint64_t trash_seq;
+    uint64_t durable_seq;
+    uint64_t recovery_us;
+    int recovery_clean;
+};
+
+void store_config_defaults(struct store_config *c) {
+    memset(c, 0, sizeof *c);
+    c->dir = ".";
+    c->ndbs = 16;
+    c->fsync = PERSIST_FSYNC_EVERYSEC;
+    c->cache_max_bytes = 256u << 20;
+    c->segment_bytes = 1u << 30;
+    c->segment_ms = 7LL * 24 * 3600 * 1000;
+    c->index_interval = 4096;
+    c->retention_bytes = -1;
+    c->retention_ms = -1;
+    c->node_max_entries = 100;
+    c->batch_max_bytes = 1u << 20;
+    c->flush_max_bytes = 8u << 20;
+}
+
+static int read_file(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len) {
+    int rc = OBK_ERR_IO;
+    struct stat st;
+    uint8_t *buf = NULL;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+    if (fstat(fd, &st) != 0) goto done;
+    if ((uint64_t)st.st_size > max) {
+        rc = OBK_ERR_CORRUPT;
+        goto done;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        rc = OBK_ERR_NOMEM;
+        goto done;
+    }
+    if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) goto done;
+    *out = buf;
+    *len = (size_t)st.st_size;
+    buf = NULL;
+    rc = OBK_OK;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int write_file_sync(int dirfd, const char *name, const void *data, size_t len) {
+    char tmp[300];
+    int rc = OBK_ERR_IO;
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return OBK_ERR_IO;
+    if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
+        renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)
+        rc = OBK_OK;
+    close(fd);
+    return rc;
+}
+
+/* Removes dirfd/name and its files (one level) synchronously (open time only). */
+static void rmtree_now(int dirfd, const char *name) {
+    int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd >= 0) {
+        DIR *d = fdopendir(dfd);
+        if (d) {
+            struct dirent *de;
+            while ((de = readdir(d)) != NULL)
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                    unlinkat(dfd, de->d_name, 0);
+            closedir(d);
+        } else {
+            close(dfd);
+        }
+    }
+    unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static int has_segments(int tdfd) {
+    int dfd = dup(tdfd), found = 0;
+    if (dfd < 0) return 1;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 1;
+    }
+    struct dirent *de;
+    uint64_t base;
+    while (!found && (de = readdir(d)) != NULL)
+        found = segment_parse_name(de->d_name, "log", &base);
+    closedir(d);
+    return found;
+}
+
+static int unhex(const char *s, uint8_t **out, size_t *len) {
+    size_t n = strlen(s);
+    if (n % 2) return OBK_ERR_CORRUPT;
+    uint8_t *b = malloc(n / 2 + 1);
+    if (!b) return OBK_ERR_NOMEM;
+    for (size_t i = 0; i < n / 2; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = s[2 * i + k];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) {
+                free(b);
+                return OBK_ERR_CORRUPT;
+            }
+            v = v * 16 + d;
+        }
+        b[i] = (uint8_t)v;
+    }
+    *out = b;
+    *len = n / 2;
+    return OBK_OK;
+}
+
+static int load_topic(struct store *s, int db, const char *name, int clean,
+                      struct store_open_report *rep) {
+    int rc = OBK_OK, tdfd;
+    uint8_t *buf = NULL;
+    size_t len;
+    struct topic_meta m = {0};
+    struct topic *t = NULL;
+    int dbfd = s->dbfd[db];
+    if ((tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return OBK_ERR_IO;
+    rc = read_file(tdfd, TOPIC_META_NAME, META_MAX_SIZE, &buf, &len);
+    if (rc == OBK_OK) rc = keydir_decode_meta(buf, len, &m);
+    char expect[KEYDIR_NAME_MAX];
+    if (rc == OBK_OK) keydir_name(m.key, m.keylen, expect);
+    if (rc != OBK_OK || strcmp(expect, name) != 0) {
+        if (rc == OBK_ERR_NOMEM) goto done;
+        if (rc != OBK_OK && !has_segments(tdfd)) {
+            /* a create stopped before its topic.meta was durable: nothing was acknowledged */
+            log_msg(LOG_WARNING, "open: db%d/%s has no valid topic.meta and no data: removed", db,
+                    name);
+            close(tdfd);
+            tdfd = -1;
+            rmtree_now(dbfd, name);
+            rc = OBK_OK;
+            goto done;
+        }
+        if (name[0] == 't') {
+            /* the name holds the key: a RENAME stopped before its topic.meta was written */
+            free(m.key);
+            m.key = NULL;
+            if ((rc = unhex(name + 2, &m.key, &m.keylen)) != OBK_OK) goto bad;
+            if (!m.created_ms) m.created_ms = util_mstime();
+            if (!m.retention_bytes) m.retention_bytes = m.retention_ms = RETENTION_DEFAULT;
+            log_msg(LOG_WARNING, "open: db%d/%s: topic.meta did not match the name: rewritten", db,
+                    name);
+            rc = OBK_OK;
+        } else {
+        bad:
+            snprintf(rep->damage, sizeof rep->damage, "db%d/%s: topic.meta %s", db, name,
+                     rc == OBK_OK ? "holds another key" : "is missing or corrupt");
+            rc = rc == OBK_OK ? OBK_ERR_KEYMISMATCH : OBK_ERR_DAMAGED;
+            goto done;
+        }
+    }
+    if ((rc = topic_new(&s->env, db, m.key, m.keylen, dbfd, tdfd, &t)) != OBK_OK) goto done;
+    t->created_ms = m.created_ms;
+    t->retention_bytes = m.retention_bytes;
+    t->retention_ms = m.retention_ms;
+    tdfd = -1; /* owned by t */
+    struct recovery_report rr;
+    int flags = (clean ? RECOVERY_CLEAN : 0) | (s->cfg.repair ? RECOVERY_REPAIR : 0);
+    rc = recovery_open_log(t->dirfd, flags, &t->log, &t->st, &rr);
+    rep->segments += rr.segments;
+    rep->truncated_bytes += rr.truncated_bytes;
+    rep->entries_lost += rr.entries_lost;
+    if (!rr.clean) rep->topics_scanned++;
+    if (rc != OBK_OK) {
+        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
+                 rr.damage[0] ? rr.damage : obk_strerror(rc));
+        goto done;
+    }
+    if (buf && strcmp(expect, name) != 0) t->meta_dirty = 1;
+    if (!buf) t->meta_dirty = 1;
+    if (t->meta_dirty) topic_mark_dirty(t);
+    if ((rc = keyspace_insert(&s->ks[db], t)) != OBK_OK) goto done;
+    rep->topics++;
+    t = NULL;
+done:
+    if (t) {
+        close(t->dirfd);
+        topic_free(t, NULL);
+    }
+    if (tdfd >= 0) close(tdfd);
+    free(buf);
+    free(m.key);
+    return rc;
+}
+
+static int check_marker(struct store *s) {
+    uint8_t *buf = NULL;
+    size_t len;
+    int rc = read_file(s->dirfd, STORE_MARKER_NAME, 4096, &buf, &len);
+    if (rc == OBK_ERR_NOTFOUND) {
+        char text[64];
+        int n = snprintf(text, sizeof text, "obelisk-data %d\n", STORE_FORMAT_MAJOR);
+        return write_file_sync(s->dirfd, STORE_MARKER_NAME, text, (size_t)n);
+    }
+    if (rc != OBK_OK) return rc;
+    buf[len] = '\0';
+    int major = 0;
+    if (sscanf((char *)buf, "obelisk-data %d", &major) != 1)
+        rc = OBK_ERR_CORRUPT;
+    else if (major != STORE_FORMAT_MAJOR)
+        rc = OBK_ERR_VERSION;
+    free(buf);
+    return rc;
+}
+
+static int open_db(struct store *s, int db, int clean, struct store_open_report *rep) {
+    char name[32];
+    snprintf(name, sizeof name, "db%d", db);
+    if (mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST) return OBK_ERR_IO;
+    s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->dbfd[db] < 0) return OBK_ERR_IO;
+    int dfd = dup(s->dbfd[db]);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return OBK_ERR_IO;
+    }
+    int rc = OBK_OK;
+    struct dirent *de;
+    while (rc == OBK_OK && (de = readdir(d)) != NULL) {
+        if (!strncmp(de->d_name, ".trash-", 7))
+            rmtree_now(s->dbfd[db], de->d_name); /* a DEL whose removal did not finish */
+        else if (keydir_is_topic_name(de->d_name))
+            rc = load_topic(s, db, de->d_name, clean, rep);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Frees a topic; its write handles and directory descriptor are closed through sub (by the
+ * persist thread, after everything queued before) or at once when there is no sub. */
+static void release_topic(struct topic *t, struct psub *sub) {
+    int dfd = t->dirfd;
+    topic_free(t, sub);
+    if (!sub || psub_close_dir(sub, dfd) != OBK_OK) close(dfd);
+}
+
+static void free_all_topics(struct store *s, struct psub *sub) {
+    for (int db = 0; db < s->cfg.ndbs; db++) {
+        struct keyspace *ks = &s->ks[db];
+        for (size_t i = 0; i < ks->size; i++) {
+            struct topic *t = ks->b[i];
+            while (t) {
+                struct topic *n = t->hnext;
+                release_topic(t, sub);
+                t = n;
+            }
+            ks->b[i] = NULL;
+        }
+        ks->count = 0;
+    }
+    s->env.dirty_head = NULL;
+}
+
+static void store_free(struct store *s) {
+    if (!s) return;
+    free_all_topics(s, NULL);
+    for (int db = 0; s->dbfd && db < s->cfg.ndbs; db++) {
+        if (s->dbfd[db] >= 0) close(s->dbfd[db]);
+        keyspace_free(&s->ks[db]);
+    }
+    psub_discard(s->env.pending);
+    free(s->dbfd);
+    free(s->ks);
+    if (s->dirfd >= 0) close(s->dirfd);
+    free(s);
+}
+
+int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep) {
+    int rc = OBK_ERR_NOMEM;
+    long long t0 = util_monotonic_us();
+    struct store *s = calloc(1, sizeof *s);
+    memset(rep, 0, sizeof *rep);
+    if (!s) return OBK_ERR_NOMEM;
+    s->cfg = *cfg;
+    s->dirfd = -1;
+    if (cfg->ndbs < 1 || cfg->ndbs > STORE_MAX_DBS || cfg->segment_bytes < 1024 ||
+        cfg->segment_bytes > TLOG_MAX_SEGMENT_BYTES || cfg->index_interval == 0) {
+        rc = OBK_ERR_INVAL;
+        goto fail;
+    }
+    s->dbfd = malloc((size_t)cfg->ndbs * sizeof *s->dbfd);
+    s->ks = calloc((size_t)cfg->ndbs, sizeof *s->ks);
+    if (!s->dbfd || !s->ks) goto fail;
+    uint64_t seed = (uint64_t)util_ustime() ^ ((uint64_t)getpid() << 32);
+    for (int db = 0; db < cfg->ndbs; db++) {
+        s->dbfd[db] = -1;
+        keyspace_init(&s->ks[db], seed);
+    }
+    s->env.tlog = (struct tlog_config){cfg->segment_bytes, cfg->segment_ms, cfg->index_interval};
+    ring_budget_init(&s->env.budget, cfg->cache_max_bytes);
+    s->env.retention_bytes = cfg->retention_bytes;
+    s->env.retention_ms = cfg->retention_ms;
+    s->env.node_max_entries = cfg->node_max_entries;
+    s->env.batch_max_bytes = cfg->batch_max_bytes;
+    s->env.next_seq = 1;
+    rc = OBK_ERR_IO;
+    if (mkdir(cfg->dir, 0755) != 0 && errno != EEXIST) goto fail;
+    if ((s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) goto fail;
+    if ((rc = check_marker(s)) != OBK_OK) {
+        snprintf(rep->damage, sizeof rep->damage, "%s: %s", STORE_MARKER_NAME, obk_strerror(rc));
+        goto fail;
+    }
+    int clean = faccessat(s->dirfd, STORE_CLEAN_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    rep->clean = clean;
+    for (int db = 0; db < cfg->ndbs; db++)
+        if ((rc = open_db(s, db, clean, rep)) != OBK_OK) goto fail;
+    /* from here on a crash is an unclean stop again */
+    if (clean && (unlinkat(s->dirfd, STORE_CLEAN_NAME, 0) != 0 || fsync(s->dirfd) != 0)) {
+        rc = OBK_ERR_IO;
+        goto fail;
+    }
+    if ((rc = persist_start(cfg->fsync, cfg->ops, &s->p)) != OBK_OK) goto fail;
+    rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
+    s->recovery_us = rep->duration_us;
+    s->recovery_clean = clean;
+    log_msg(LOG_NOTICE, "storage: %llu topics, %llu segments opened in %.3f s (%s stop%s)",
+            (unsigned long long)rep->topics, (unsigned long long)rep->segments,
+            rep->duration_us / 1e6, clean ? "clean" : "unclean",
+            rep->truncated_bytes ? ", torn tails cut" : "");
+    *out = s;
+    return OBK_OK;
+fail:
+    if (rc == OBK_ERR_DAMAGED || rc == OBK_ERR_KEYMISMATCH)
+        log_msg(LOG_WARNING, "storage: refusing to open: %s", rep->damage);
+    store_free(s);
+    return rc;
+}
+
+int store_close(struct store *s) {
+    if (!s) return OBK_OK;
+    int err = OBK_OK;
+    store_flush(s, 1);
+    err = persist_drain(s->p);
+    struct psub *sub = psub_new();
+    if (sub) {
+        for (int db = 0; db < s->cfg.ndbs; db++) {
+            struct keyspace *ks = &s->ks[db];
+            for (size_t i = 0; i < ks->size; i++)
+                for (struct topic *t = ks->b[i]; t; t = t->hnext)
+                    if (err == OBK_OK) topic_checkpoint_into(t, sub);
+        }
+        free_all_topics(s, sub);
+        uint64_t seq;
+        persist_submit(s->p, sub, &seq);
+    } else {
+        err = OBK_ERR_NOMEM;
+    }
+    int e2 = persist_stop(s->p);
+    s->p = NULL;
+    if (err == OBK_OK) err = e2;
+    if (err == OBK_OK) err = write_file_sync(s->dirfd, STORE_CLEAN_NAME, "clean\n", 6);
+    store_free(s);
+    return err;
+}
+
+struct topic *store_lookup(struct store *s, int db, const void *key, size_t keylen) {
+    if (db < 0 || db >= s->cfg.ndbs) return NULL;
+    return keyspace_find(&s->ks[db], key, keylen);
+}
+
+static struct psub *pending(struct store *s) {
+    if (!s->env.pending) s->env.pending = psub_new();
+    return s->env.pending;
+}
+
+int store_create(struct store *s, int db, const void *key, size_t keylen, struct topic **out) {
+    char name[KEYDIR_NAME_MAX];
+    struct topic *t = NULL;
+    if (db < 0 || db >= s->cfg.ndbs) return OBK_ERR_INVAL;
+    if (s->env.error) return OBK_ERR_STICKY;
+    if (keyspace_find(&s->ks[db], key, keylen)) return OBK_ERR_EXISTS;
+    if (!pending(s)) return OBK_ERR_NOMEM;
+    keydir_name(key, keylen, name);
+    int dbfd = s->dbfd[db];
+    if (mkdirat(dbfd, name, 0755) != 0) {
+        if (errno != EEXIST) return OBK_ERR_IO;
+        /* a directory without a topic (never loaded): move it out of the way */
+        char trash[64];
+        snprintf(trash, sizeof trash, ".trash-%llu", (unsigned long long)++s->trash_seq);
+        if (renameat(dbfd, name, dbfd, trash) != 0 || mkdirat(dbfd, name, 0755) != 0)
+            return OBK_ERR_IO;
+        psub_rmtree(s->env.pending, dbfd, trash);
+    }
+    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tdfd < 0) return OBK_ERR_IO;
+    int rc = topic_new(&s->env, db, key, keylen, dbfd, tdfd, &t);
+    if (rc == OBK_OK) rc = keyspace_insert(&s->ks[db], t);
+    if (rc != OBK_OK) {
+        if (t) topic_free(t, NULL);
+        close(tdfd);
+        unlinkat(dbfd, name, AT_REMOVEDIR);
+        return rc;
+    }
+    t->meta_dirty = 1;
+    topic_mark_dirty(t);
+    *out = t;
+    return OBK_OK;
+}
+
+static void dirty_unlink(struct store *s, struct topic *t) {
+    if (!t->dirty) return;
+    struct topic **pp = &s->env.dirty_head;
+    while (*pp && *pp != t) pp = &(*pp)->dirty_next;
+    if (*pp) *pp = t->dirty_next;
+    t->dirty = 0;
+}
+
+static int delete_topic(struct store *s, struct topic *t) {
+    char trash[64];
+    int dbfd = s->dbfd[t->db];
+    if (!pending(s)) return OBK_ERR_NOMEM;
+    snprintf(trash, sizeof trash, ".trash-%llu", (unsigned long long)++s->trash_seq);
+    if (renameat(dbfd, t->name, dbfd, trash) != 0) return OBK_ERR_IO;
+    keyspace_remove(&s->ks[t->db], t);
+    dirty_unlink(s, t);
+    release_topic(t, s->env.pending);
+    psub_rmtree(s->env.pending, dbfd, trash);
+    return OBK_OK;
+}
+
+int store_delete(struct store *s, int db, const void *key, size_t keylen) {
+    struct topic *t = store_lookup(s, db, key, keylen);
+    if (!t) return OBK_ERR_NOTFOUND;
+    if (s->env.error) return OBK_ERR_STICKY;
+    return delete_topic(s, t);
+}
+
+int store_rename(struct store *s, int db, const void *key, size_t keylen, const void *newkey,
+                 size_t newkeylen) {
+    struct topic *t = store_lookup(s, db, key, keylen);
+    if (!t) return OBK_ERR_NOTFOUND;
+    if (s->env.error) return OBK_ERR_STICKY;
+    if (keylen == newkeylen && (keylen == 0 || !memcmp(key, newkey, keylen))) return OBK_OK;
+    struct topic *dst = store_lookup(s, db, newkey, newkeylen);
+    int rc;
+    if (dst && (rc = delete_topic(s, dst)) != OBK_OK) return rc;
+    uint8_t *nk = malloc(newkeylen ? newkeylen : 1);
+    if (!nk) return OBK_ERR_NOMEM;
+    if (newkeylen) memcpy(nk, newkey, newkeylen);
+    char name[KEYDIR_NAME_MAX];
+    keydir_name(newkey, newkeylen, name);
+    if (renameat(s->dbfd[db], t->name, s->dbfd[db], name) != 0) {
+        free(nk);
+        return OBK_ERR_IO;
+    }
+    keyspace_remove(&s->ks[db], t);
+    free(t->key);
+    t->key = nk;
+    t->keylen = newkeylen;
+    memcpy(t->name, name, sizeof name);
+    keyspace_insert(&s->ks[db], t); /* the table never shrinks: no allocation */
+    t->meta_dirty = 1;              /* topic.meta + fsync of the db directory */
+    topic_mark_dirty(t);
+    return OBK_OK;
+}
+
+int store_flushdb(struct store *s, int db) {
+    if (db < 0 || db >= s->cfg.ndbs) return OBK_ERR_INVAL;
+    if (s->env.error) return OBK_ERR_STICKY;
+    struct keyspace *ks = &s->ks[db];
+    int rc = OBK_OK;
+    for (size_t i = 0; i < ks->size && rc == OBK_OK; i++)
+        while (ks->b[i] && rc == OBK_OK) rc = delete_topic(s, ks->b[i]);
+    return rc;
+}
+
+int store_flushall(struct store *s) {
+    int rc = OBK_OK;
+    for (int db = 0; db < s->cfg.ndbs && rc == OBK_OK; db++) rc = store_flushdb(s, db);
+    return rc;
+}
+
+uint64_t store_dbsize(struct store *s, int db) {
+    return db >= 0 && db < s->cfg.ndbs ? s->ks[db].count : 0;
+}
+
+uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_key_cb cb, void *ctx) {
+    if (db < 0 || db >= s->cfg.ndbs) return 0;
+    return keyspace_scan(&s->ks[db], cursor, (keyspace_scan_cb)cb, ctx);
+}
+
+void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx) {
+    if (db < 0 || db >= s->cfg.ndbs) return;
+    struct keyspace *ks = &s->ks[db];
+    for (size_t i = 0; i < ks->size; i++)
+        for (struct topic *t = ks->b[i]; t; t = t->hnext) cb(ctx, t);
+}
+
+static size_t waiting_bytes(const struct store *s) {
+    size_t n = 0;
+    for (struct topic *t = s->env.dirty_head; t; t = t->dirty_next)
+        n += t->pend_len + (t->bb_open ? batch_builder_size(&t->bb) : 0);
+    return n;
+}
+
+int store_flush(struct store *s, int force) {
+    int has_pending = s->env.pending && !psub_empty(s->env.pending);
+    if (!s->env.dirty_head && !has_pending) return OBK_OK;
+    if (s->env.error) return OBK_ERR_STICKY;
+    if (!force && !persist_idle(s->p) && waiting_bytes(s) < s->cfg.flush_max_bytes) return OBK_OK;
+    struct psub *sub = pending(s);
+    if (!sub) return OBK_ERR_NOMEM;
+    s->env.pending = NULL;
+    int64_t now = util_mstime();
+    int rc = OBK_OK;
+    for (struct topic *t = s->env.dirty_head; t && rc == OBK_OK; t = t->dirty_next)
+        rc = topic_flush_into(t, sub, now);
+    if (rc != OBK_OK) {
+        /* only out of memory gets here, with the log half placed: refuse writes from now on */
+        log_msg(LOG_WARNING, "storage: flush failed: %s; writes are refused", obk_strerror(rc));
+        s->env.error = rc;
+        psub_discard(sub);
+        return rc;
+    }
+    uint64_t seq;
+    persist_submit(s->p, sub, &seq);
+    s->env.next_seq = seq + 1;
+    struct topic *t = s->env.dirty_head;
+    while (t) {
+        struct topic *n = t->dirty_next;
+        topic_submitted(t, seq);
+        t->dirty_next = NULL;
+        t = n;
+    }
+    s->env.dirty_head = NULL;
+    return OBK_OK;
+}
+
+int store_eventfd(struct store *s) {
+    return persist_eventfd(s->p);
+}
+
+void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
+    persist_poll(s->p, durable_seq, err);
+    s->durable_seq = *durable_seq;
+    s->env.budget.written_seq = *durable_seq;
+    if (*err && !s->env.error) s->env.error = *err;
+    if (!*err && s->env.error) *err = s->env.error;
+}
+
+uint64_t store_pending_seq(const struct store *s) {
+    return s->env.next_seq;
+}
+
+int store_set_fsync(struct store *s, int fsync_policy) {
+    if (fsync_policy < PERSIST_FSYNC_ALWAYS || fsync_policy > PERSIST_FSYNC_NO)
+        return OBK_ERR_INVAL;
+    s->cfg.fsync = fsync_policy;
+    persist_set_fsync(s->p, fsync_policy);
+    return OBK_OK;
+}
+
+static int64_t pick(int64_t topic_value, int64_t dflt) {
+    if (topic_value == RETENTION_DEFAULT) return dflt;
+    return topic_value; /* RETENTION_NONE (-1) means off, like a negative default */
+}
+
+void store_retention(struct store *s, int64_t now_ms) {
+    if (s->env.error || !pending(s)) return;
+    for (int db = 0; db < s->cfg.ndbs; db++) {
+        struct keyspace *ks = &s->ks[db];
+        for (size_t i = 0; i < ks->size; i++) {
+            for (struct topic *t = ks->b[i]; t; t = t->hnext) {
+                uint64_t start;
+                int n = tlog_retain(&t->log, pick(t->retention_bytes, s->env.retention_bytes),
+                                    pick(t->retention_ms, s->env.retention_ms), now_ms,
+                                    t->st.start_offset, s->env.pending, &start);
+                if (n <= 0) continue;
+                if (start > t->st.start_offset) {
+                    tstate_set_start(&t->st, start);
+                    ring_drop_written_before(&t->ring, start);
+                }
+            }
+        }
+    }
+}
+
+void store_stats(struct store *s, struct store_stats *st) {
+    memset(st, 0, sizeof *st);
+    for (int db = 0; db < s->cfg.ndbs; db++) {
+        struct keyspace *ks = &s->ks[db];
+        st->topics += ks->count;
+        for (size_t i = 0; i < ks->size; i++)
+            for (struct topic *t = ks->b[i]; t; t = t->hnext) {
+                st->segments += t->log.nsegs;
+                st->disk_bytes += t->log.bytes;
+            }
+    }
+    st->cache_bytes = s->env.budget.used;
+    st->cache_max_bytes = s->env.budget.max_bytes;
+    st->cache_hits = s->env.cache_hits;
+    st->cache_misses = s->env.cache_misses;
+    st->cache_evictions = s->env.budget.evictions;
+    st->submitted_seq = s->env.next_seq - 1;
+    st->durable_seq = s->durable_seq;
+    persist_get_stats(s->p, &st->persist);
+    st->recovery_us = s->recovery_us;
+    st->recovery_clean = s->recovery_clean;
+}

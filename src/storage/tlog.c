@@ -1,0 +1,553 @@
+/* tlog.c - a topic's segments: placement of batches (roll), index upkeep, reads, retention.
+ *
+ * Invariants (main thread):
+ * - segs[] ascend by base offset; only the last one (active) receives batches.
+ * - A DATA batch is indexed when it is the first DATA batch of its segment or starts at least
+ *   index_interval bytes after the last indexed batch.
+ * - Readers are given a limit offset: every DATA entry below it is written (the ring cache keeps
+ *   every unwritten entry). A reader stops right after the batch that reaches the limit and so
+ *   never parses bytes the persist thread may still be writing.
+ * - A batch whose CRC fails during a read is an error (OBK_ERR_CORRUPT), never data. */
+#include "storage/tlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/status.h"
+
+void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset) {
+    memset(t, 0, sizeof *t);
+    t->dirfd = dirfd;
+    t->cfg = cfg;
+    t->end_offset = end_offset;
+}
+
+static void segment_destroy(struct segment *seg, struct psub *s) {
+    if (seg->rfd >= 0) close(seg->rfd);
+    segindex_free(&seg->idx);
+    if (s && seg->log_pf) psub_free_file(s, seg->log_pf, 0);
+    if (s && seg->idx_pf) psub_free_file(s, seg->idx_pf, 0);
+    free(seg);
+}
+
+void tlog_free(struct tlog *t, struct psub *s) {
+    for (size_t i = 0; i < t->nsegs; i++) segment_destroy(t->segs[i], s);
+    free(t->segs);
+    t->segs = NULL;
+    t->nsegs = t->cap = 0;
+}
+
+int tlog_add_segment(struct tlog *t, struct segment *seg) {
+    if (t->nsegs && seg->base_offset <= t->segs[t->nsegs - 1]->base_offset) return OBK_ERR_INVAL;
+    if (t->nsegs == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        struct segment **ns = realloc(t->segs, cap * sizeof *ns);
+        if (!ns) return OBK_ERR_NOMEM;
+        t->segs = ns;
+        t->cap = cap;
+    }
+    t->segs[t->nsegs++] = seg;
+    t->bytes += seg->size;
+    return OBK_OK;
+}
+
+struct segment *tlog_active(const struct tlog *t) {
+    return t->nsegs ? t->segs[t->nsegs - 1] : NULL;
+}
+
+static struct segment *segment_new(uint64_t base, sid_t first, int64_t now) {
+    struct segment *seg = calloc(1, sizeof *seg);
+    if (!seg) return NULL;
+    seg->base_offset = seg->end_offset = base;
+    seg->first_id = first;
+    seg->created_ms = seg->modified_ms = now;
+    seg->size = SEGMENT_HEADER_SIZE;
+    seg->rfd = -1;
+    seg->idx_state = SEGIDX_READY; /* a new segment's index is the (empty) in-memory one */
+    segindex_init(&seg->idx);
+    return seg;
+}
+
+static int seg_pfiles(struct tlog *t, struct segment *seg) {
+    char name[SEGMENT_NAME_MAX];
+    if (!seg->log_pf) {
+        segment_name(name, seg->base_offset, "log");
+        if (!(seg->log_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
+    }
+    if (!seg->idx_pf) {
+        segment_name(name, seg->base_offset, "idx");
+        if (!(seg->idx_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
+    }
+    return OBK_OK;
+}
+
+/* Seal: data and index reach the disk before the next segment exists (whatever the fsync
+ * policy), then the write handles are closed. */
+static int seg_seal(struct segment *seg, struct psub *s) {
+    int rc = OBK_OK;
+    if (seg->log_pf) {
+        if ((rc = psub_sync(s, seg->log_pf)) != OBK_OK) return rc;
+        if ((rc = psub_free_file(s, seg->log_pf, 0)) != OBK_OK) return rc;
+        seg->log_pf = NULL;
+    }
+    if (seg->idx_pf) {
+        if ((rc = psub_sync(s, seg->idx_pf)) != OBK_OK) return rc;
+        if ((rc = psub_free_file(s, seg->idx_pf, 0)) != OBK_OK) return rc;
+        seg->idx_pf = NULL;
+    }
+    seg->sealed = 1;
+    return rc;
+}
+
+static int need_roll(const struct tlog *t, const struct segment *seg, const struct batch_header *h,
+                     size_t len, int64_t now) {
+    if (!seg) return 1;
+    if (h->type != BATCH_DATA || !seg->has_data) return 0; /* never an empty segment */
+    if (seg->size + len > t->cfg->segment_bytes) return 1;
+    if (seg->size + len > TLOG_MAX_SEGMENT_BYTES) return 1;
+    if (t->cfg->segment_ms > 0 && now - seg->created_ms >= t->cfg->segment_ms) return 1;
+    if (h->base_offset + h->count - 1 - seg->base_offset > UINT32_MAX) return 1;
+    return 0;
+}
+
+int tlog_append_batch(struct tlog *t, const uint8_t *batch, size_t len,
+                      const struct batch_header *h, int64_t now_ms, struct psub *s) {
+    int rc = OBK_OK;
+    struct segment *seg = tlog_active(t);
+    if (seg && seg->idx_state != SEGIDX_READY && (rc = tlog_segment_index(t, seg)) != OBK_OK)
+        goto done;
+    if (need_roll(t, seg, h, len, now_ms)) {
+        if (seg && (rc = seg_seal(seg, s)) != OBK_OK) goto done;
+        int data = h->type == BATCH_DATA;
+        seg = segment_new(data ? h->base_offset : t->end_offset, data ? h->first_id : SID_MIN,
+                          now_ms);
+        if (!seg) {
+            rc = OBK_ERR_NOMEM;
+            goto done;
+        }
+        if ((rc = tlog_add_segment(t, seg)) != OBK_OK) {
+            segment_destroy(seg, NULL);
+            goto done;
+        }
+        if ((rc = seg_pfiles(t, seg)) != OBK_OK) goto done;
+        uint8_t hdr[SEGMENT_HEADER_SIZE > SEGINDEX_HEADER_SIZE ? SEGMENT_HEADER_SIZE
+                                                               : SEGINDEX_HEADER_SIZE];
+        segment_encode_header(hdr, seg->base_offset, seg->first_id, now_ms);
+        if ((rc = psub_write(s, seg->log_pf, 0, hdr, SEGMENT_HEADER_SIZE)) != OBK_OK) goto done;
+        segindex_encode_header(hdr, seg->base_offset);
+        if ((rc = psub_write(s, seg->idx_pf, 0, hdr, SEGINDEX_HEADER_SIZE)) != OBK_OK) goto done;
+    }
+    if ((rc = seg_pfiles(t, seg)) != OBK_OK) goto done;
+    uint64_t pos = seg->size;
+    if (h->type == BATCH_DATA) {
+        if (seg->idx.n == 0 || pos - seg->last_index_pos >= t->cfg->index_interval) {
+            struct segindex_entry e = {h->first_id, (uint32_t)(h->base_offset - seg->base_offset),
+                                       (uint32_t)pos};
+            if ((rc = segindex_append(&seg->idx, e.id, e.rel_offset, e.pos)) != OBK_OK) goto done;
+            uint8_t ebuf[SEGINDEX_ENTRY_SIZE];
+            segindex_encode_entry(ebuf, &e);
+            rc = psub_write(s, seg->idx_pf,
+                            SEGINDEX_HEADER_SIZE + (uint64_t)(seg->idx.n - 1) * SEGINDEX_ENTRY_SIZE,
+                            ebuf, sizeof ebuf);
+            if (rc != OBK_OK) goto done;
+            seg->last_index_pos = pos;
+        }
+        seg->has_data = 1;
+        seg->end_offset = h->base_offset + h->count;
+        seg->last_id = h->last_id;
+        t->end_offset = seg->end_offset;
+    }
+    if ((rc = psub_write(s, seg->log_pf, pos, batch, len)) != OBK_OK) goto done;
+    seg->size += len;
+    t->bytes += len;
+    seg->modified_ms = now_ms;
+done:
+    return rc;
+}
+
+size_t tlog_find_segment_id(const struct tlog *t, sid_t id) {
+    size_t lo = 0, hi = t->nsegs, ans = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sid_cmp(t->segs[mid]->first_id, id) <= 0) {
+            ans = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return ans;
+}
+
+size_t tlog_find_segment_offset(const struct tlog *t, uint64_t offset) {
+    size_t lo = 0, hi = t->nsegs, ans = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->segs[mid]->base_offset <= offset) {
+            ans = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return ans;
+}
+
+int tlog_segment_fd(struct tlog *t, struct segment *seg) {
+    if (seg->rfd >= 0) return OBK_OK;
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, seg->base_offset, "log");
+    seg->rfd = openat(t->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (seg->rfd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+    return OBK_OK;
+}
+
+int tlog_scan_file(int fd, uint64_t size, uint64_t pos, tlog_batch_cb cb, void *ctx,
+                   uint64_t *good_end) {
+    struct segreader r;
+    int rc = OBK_OK;
+    segreader_init(&r, fd, size);
+    while (pos < size) {
+        const uint8_t *b;
+        struct batch_header h;
+        rc = segreader_batch(&r, pos, &b, &h);
+        if (rc != OBK_OK) break;
+        if (cb && (rc = cb(ctx, b, &h, pos)) != 0) break;
+        pos += batch_total_size(&h);
+    }
+    segreader_free(&r);
+    *good_end = pos;
+    return rc;
+}
+
+struct rebuild_ctx {
+    struct segment *seg;
+    uint32_t interval;
+    int rc;
+};
+
+static int rebuild_cb(void *ctx, const uint8_t *batch, const struct batch_header *h, uint64_t pos) {
+    struct rebuild_ctx *rb = ctx;
+    struct segment *seg = rb->seg;
+    (void)batch;
+    if (h->type != BATCH_DATA) return 0;
+    if (seg->idx.n == 0 || pos - seg->last_index_pos >= rb->interval) {
+        rb->rc = segindex_append(&seg->idx, h->first_id,
+                                 (uint32_t)(h->base_offset - seg->base_offset), (uint32_t)pos);
+        if (rb->rc != OBK_OK) return 1;
+        seg->last_index_pos = pos;
+    }
+    seg->has_data = 1;
+    seg->end_offset = h->base_offset + h->count;
+    seg->last_id = h->last_id;
+    return 0;
+}
+
+int tlog_segment_index(struct tlog *t, struct segment *seg) {
+    if (seg->idx_state == SEGIDX_READY) return OBK_OK;
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, seg->base_offset, "idx");
+    segindex_free(&seg->idx);
+    int rc = seg->idx_force_rebuild
+                 ? OBK_ERR_CORRUPT
+                 : segindex_load(t->dirfd, name, seg->base_offset, seg->size, &seg->idx);
+    if (rc == OBK_OK && seg->has_data && seg->idx.n == 0) rc = OBK_ERR_CORRUPT;
+    if (rc == OBK_OK) {
+        if (seg->idx.n) seg->last_index_pos = segindex_get(&seg->idx, seg->idx.n - 1).pos;
+        seg->idx_state = SEGIDX_READY;
+        return OBK_OK;
+    }
+    /* missing or failing its checks: rebuild from the log (in memory) */
+    segindex_free(&seg->idx);
+    seg->last_index_pos = 0;
+    if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) return rc;
+    struct rebuild_ctx rb = {seg, t->cfg->index_interval, OBK_OK};
+    uint64_t end;
+    rc = tlog_scan_file(seg->rfd, seg->size, SEGMENT_HEADER_SIZE, rebuild_cb, &rb, &end);
+    if (rb.rc != OBK_OK) return rb.rc;
+    if (rc != OBK_OK && end < seg->size) return OBK_ERR_CORRUPT;
+    seg->idx_state = SEGIDX_READY;
+    return OBK_OK;
+}
+
+/* Position to start reading seg for id (the batch holding it or before), checked against the
+ * batch found there; a mismatch rebuilds the index once. */
+static int seg_start_pos(struct tlog *t, struct segment *seg, sid_t id, int by_offset,
+                         uint64_t offset, uint64_t *pos) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = tlog_segment_index(t, seg);
+        if (rc != OBK_OK) return rc;
+        long k =
+            by_offset
+                ? (offset < seg->base_offset
+                       ? -1
+                       : segindex_lookup_offset(&seg->idx, (uint32_t)(offset - seg->base_offset)))
+                : segindex_lookup_id(&seg->idx, id);
+        if (k < 0) {
+            *pos = SEGMENT_HEADER_SIZE;
+            return OBK_OK;
+        }
+        struct segindex_entry e = segindex_get(&seg->idx, (size_t)k);
+        if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) return rc;
+        uint8_t hb[BATCH_HEADER_SIZE];
+        struct batch_header h;
+        ssize_t n = pread(seg->rfd, hb, sizeof hb, (off_t)e.pos);
+        if (n == (ssize_t)sizeof hb && batch_parse_header(hb, sizeof hb, &h) == OBK_OK &&
+            h.type == BATCH_DATA && sid_cmp(h.first_id, e.id) == 0 &&
+            h.base_offset == seg->base_offset + e.rel_offset) {
+            *pos = e.pos;
+            return OBK_OK;
+        }
+        /* the index lied: rebuild it from the log (the file is fixed at the next recovery
+         * or by obelisk-check --repair) */
+        segindex_free(&seg->idx);
+        seg->idx_state = SEGIDX_UNLOADED;
+        seg->idx_force_rebuild = 1;
+    }
+    return OBK_ERR_CORRUPT;
+}
+
+int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_offset,
+                      uint64_t limit, obk_entry_cb cb, void *ctx) {
+    int rc = OBK_OK, stop = 0;
+    struct batch_iter it;
+    memset(&it, 0, sizeof it);
+    if (!t->nsegs) goto done;
+    if (by_offset) from = SID_MIN;
+    size_t si =
+        by_offset ? tlog_find_segment_offset(t, from_offset) : tlog_find_segment_id(t, from);
+    for (int first = 1; si < t->nsegs && !stop && rc == OBK_OK; si++, first = 0) {
+        struct segment *seg = t->segs[si];
+        if (seg->base_offset >= limit) break; /* everything in it is at or past the limit */
+        uint64_t pos = SEGMENT_HEADER_SIZE;
+        if (first && (rc = seg_start_pos(t, seg, from, by_offset, from_offset, &pos)) != OBK_OK)
+            goto done;
+        if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) goto done;
+        struct segreader r;
+        segreader_init(&r, seg->rfd, seg->size);
+        while (pos < seg->size && !stop) {
+            const uint8_t *b;
+            struct batch_header h;
+            rc = segreader_batch(&r, pos, &b, &h);
+            if (rc == OBK_ERR_AGAIN) { /* the file ends early: nothing more written here */
+                rc = OBK_OK;
+                break;
+            }
+            if (rc != OBK_OK) break;
+            pos += batch_total_size(&h);
+            if (h.type != BATCH_DATA) continue;
+            if (h.base_offset >= limit) break;
+            if (sid_cmp(h.last_id, from) >= 0 && h.base_offset + h.count > from_offset) {
+                struct obk_entry e;
+                int r2;
+                batch_iter_free(&it);
+                batch_iter_init(&it, &h, b);
+                while (!stop && (r2 = batch_iter_next_data(&it, &e)) == 1) {
+                    if (e.offset >= limit) {
+                        stop = 1;
+                    } else if (sid_cmp(e.id, from) >= 0 && e.offset >= from_offset) {
+                        int c = cb(ctx, &e);
+                        if (c < 0) rc = c;
+                        if (c != 0) stop = 1;
+                    }
+                }
+                if (r2 < 0) {
+                    rc = r2;
+                    break;
+                }
+            }
+            if (h.base_offset + h.count >= limit) stop = 1; /* never parse past the limit */
+        }
+        segreader_free(&r);
+    }
+done:
+    batch_iter_free(&it);
+    return rc < 0 ? rc : OBK_OK;
+}
+
+/* Entries of one index chunk decoded for a backward read. */
+struct chunk_ent {
+    sid_t id;
+    uint64_t offset;
+    uint32_t nfields;
+    size_t first; /* into the flat fv arrays */
+};
+
+struct chunk {
+    uint8_t *buf;
+    size_t cap;
+    struct chunk_ent *e;
+    size_t n, ecap;
+    const uint8_t **fv;
+    size_t *fvlen;
+    size_t nfv, fvcap;
+};
+
+static void chunk_free(struct chunk *c) {
+    free(c->buf);
+    free(c->e);
+    free(c->fv);
+    free(c->fvlen);
+}
+
+static int chunk_add(struct chunk *c, const struct obk_entry *e) {
+    if (c->n == c->ecap) {
+        size_t cap = c->ecap ? c->ecap * 2 : 64;
+        struct chunk_ent *ne = realloc(c->e, cap * sizeof *ne);
+        if (!ne) return OBK_ERR_NOMEM;
+        c->e = ne;
+        c->ecap = cap;
+    }
+    while (c->nfv + 2 * (size_t)e->nfields > c->fvcap) {
+        size_t cap = c->fvcap ? c->fvcap * 2 : 128;
+        const uint8_t **nf = realloc(c->fv, cap * sizeof *nf);
+        if (!nf) return OBK_ERR_NOMEM;
+        c->fv = nf;
+        size_t *nl = realloc(c->fvlen, cap * sizeof *nl);
+        if (!nl) return OBK_ERR_NOMEM;
+        c->fvlen = nl;
+        c->fvcap = cap;
+    }
+    c->e[c->n++] = (struct chunk_ent){e->id, e->offset, e->nfields, c->nfv};
+    memcpy(c->fv + c->nfv, e->fv, 2 * e->nfields * sizeof *c->fv);
+    memcpy(c->fvlen + c->nfv, e->fvlen, 2 * e->nfields * sizeof *c->fvlen);
+    c->nfv += 2 * (size_t)e->nfields;
+    return OBK_OK;
+}
+
+/* Reads [start, end) of seg into the chunk and decodes its DATA entries with id <= to and
+ * offset < limit, stopping after the batch that reaches the limit. */
+static int chunk_load(struct tlog *t, struct segment *seg, uint64_t start, uint64_t end, sid_t to,
+                      uint64_t limit, struct chunk *c) {
+    int rc = OBK_OK;
+    struct batch_iter it;
+    memset(&it, 0, sizeof it);
+    c->n = c->nfv = 0;
+    size_t len = (size_t)(end - start);
+    if (len > c->cap) {
+        uint8_t *nb = realloc(c->buf, len);
+        if (!nb) return OBK_ERR_NOMEM;
+        c->buf = nb;
+        c->cap = len;
+    }
+    if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) return rc;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(seg->rfd, c->buf + got, len - got, (off_t)(start + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return OBK_ERR_IO;
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    size_t p = 0;
+    while (p < got) {
+        struct batch_header h;
+        rc = batch_verify(c->buf + p, got - p, &h);
+        if (rc == OBK_ERR_AGAIN) {
+            rc = OBK_OK;
+            break;
+        }
+        if (rc != OBK_OK) break;
+        const uint8_t *b = c->buf + p;
+        p += batch_total_size(&h);
+        if (h.type != BATCH_DATA) continue;
+        if (h.base_offset >= limit) break;
+        struct obk_entry e;
+        int r2;
+        batch_iter_free(&it);
+        batch_iter_init(&it, &h, b);
+        while ((r2 = batch_iter_next_data(&it, &e)) == 1) {
+            if (e.offset >= limit || sid_cmp(e.id, to) > 0) break;
+            if ((rc = chunk_add(c, &e)) != OBK_OK) goto done;
+        }
+        if (r2 < 0) {
+            rc = r2;
+            break;
+        }
+        if (h.base_offset + h.count >= limit) break;
+    }
+done:
+    batch_iter_free(&it);
+    return rc;
+}
+
+int tlog_read_backward(struct tlog *t, sid_t to, uint64_t limit, obk_entry_cb cb, void *ctx) {
+    int rc = OBK_OK;
+    struct chunk c;
+    memset(&c, 0, sizeof c);
+    if (!t->nsegs || limit == 0) return OBK_OK;
+    size_t si = tlog_find_segment_id(t, to);
+    size_t sl = tlog_find_segment_offset(t, limit - 1);
+    if (sl < si) si = sl;
+    for (int first = 1;; first = 0) {
+        struct segment *seg = t->segs[si];
+        if ((rc = tlog_segment_index(t, seg)) != OBK_OK) goto done;
+        long k = (long)seg->idx.n - 1;
+        if (first) {
+            long ki = segindex_lookup_id(&seg->idx, to);
+            long ko =
+                limit - 1 >= seg->base_offset
+                    ? segindex_lookup_offset(&seg->idx, (uint32_t)(limit - 1 - seg->base_offset))
+                    : -1;
+            k = ki < ko ? ki : ko;
+        }
+        for (; k >= 0; k--) {
+            uint64_t start = segindex_get(&seg->idx, (size_t)k).pos;
+            uint64_t end =
+                (size_t)k + 1 < seg->idx.n ? segindex_get(&seg->idx, (size_t)k + 1).pos : seg->size;
+            if ((rc = chunk_load(t, seg, start, end, to, limit, &c)) != OBK_OK) goto done;
+            for (size_t i = c.n; i-- > 0;) {
+                struct obk_entry e = {c.e[i].id, c.e[i].offset, c.e[i].nfields, c.fv + c.e[i].first,
+                                      c.fvlen + c.e[i].first};
+                int r = cb(ctx, &e);
+                if (r != 0) {
+                    rc = r < 0 ? r : OBK_OK;
+                    goto done;
+                }
+            }
+        }
+        if (si == 0) break;
+        si--;
+    }
+done:
+    chunk_free(&c);
+    return rc;
+}
+
+int tlog_retain(struct tlog *t, int64_t retention_bytes, int64_t retention_ms, int64_t now_ms,
+                uint64_t keep_from, struct psub *s, uint64_t *new_start) {
+    int removed = 0;
+    while (t->nsegs > 1) {
+        struct segment *seg = t->segs[0];
+        uint64_t seg_end = t->segs[1]->base_offset;
+        int by_trim = seg_end <= keep_from;
+        int by_bytes = retention_bytes >= 0 && t->bytes - seg->size >= (uint64_t)retention_bytes;
+        int by_time = retention_ms >= 0 && seg->modified_ms + retention_ms < now_ms;
+        if (!by_trim && !by_bytes && !by_time) break;
+        char name[SEGMENT_NAME_MAX];
+        struct pfile *lp, *ip;
+        segment_name(name, seg->base_offset, "log");
+        lp = pfile_new(t->dirfd, name);
+        segment_name(name, seg->base_offset, "idx");
+        ip = pfile_new(t->dirfd, name);
+        if (!lp || !ip || psub_free_file(s, lp, 1) != OBK_OK) {
+            free(lp);
+            free(ip);
+            return OBK_ERR_NOMEM;
+        }
+        if (psub_free_file(s, ip, 1) != OBK_OK) {
+            free(ip);
+            return OBK_ERR_NOMEM;
+        }
+        t->bytes -= seg->size;
+        segment_destroy(seg, s);
+        memmove(t->segs, t->segs + 1, (t->nsegs - 1) * sizeof *t->segs);
+        t->nsegs--;
+        removed++;
+    }
+    *new_start = t->nsegs ? t->segs[0]->base_offset : t->end_offset;
+    return removed;
+}

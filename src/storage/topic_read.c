@@ -1,0 +1,191 @@
+/* topic_read.c - reads of a topic: ranges forward and backward, point lookups.
+ *
+ * The ring holds a contiguous run of the newest offsets, including every unwritten entry. A
+ * read that starts inside it never touches the disk (a cache hit); otherwise the log is read
+ * up to the ring's first offset (the limit every tlog reader respects) and the ring continues
+ * from there. Tombstones and offsets below the log start are filtered here, in one place, so
+ * cache and disk give identical results. Main thread. */
+#include "storage/topic.h"
+
+#include "base/status.h"
+
+struct rctx {
+    struct topic *t;
+    sid_t start, end;
+    uint64_t count, n;
+    int rev;
+    obk_entry_cb cb;
+    void *ctx;
+    int stop;
+};
+
+static int range_filter(void *c, const struct obk_entry *e) {
+    struct rctx *r = c;
+    const struct tstate *st = &r->t->st;
+    if (!r->rev && sid_cmp(e->id, r->end) > 0) goto stop;
+    if (r->rev && (sid_cmp(e->id, r->start) < 0 || e->offset < st->start_offset)) goto stop;
+    if (e->offset < st->start_offset || tstate_is_deleted(st, e->id)) return 0;
+    if (!r->rev && sid_cmp(e->id, r->start) < 0) return 0;
+    if (r->rev && sid_cmp(e->id, r->end) > 0) return 0;
+    int rc = r->cb(r->ctx, e);
+    if (rc != 0) {
+        r->stop = 1;
+        return rc < 0 ? rc : 1;
+    }
+    if (r->count && ++r->n >= r->count) goto stop;
+    return 0;
+stop:
+    r->stop = 1;
+    return 1;
+}
+
+/* The first offset no log reader may reach: the ring's first entry (every unwritten entry is
+ * in the ring), or the end when the ring is empty. */
+static uint64_t disk_limit(const struct topic *t) {
+    return ring_count(&t->ring) ? ring_first_offset(&t->ring) : t->st.end_offset;
+}
+
+static int ring_emit(struct topic *t, size_t i, struct ring_scratch *sc, struct rctx *r) {
+    struct obk_entry e;
+    int rc = ring_entry_view(ring_at(&t->ring, i), sc, &e);
+    if (rc != OBK_OK) return rc;
+    rc = range_filter(r, &e);
+    return rc < 0 ? rc : OBK_OK;
+}
+
+int topic_range(struct topic *t, sid_t start, sid_t end, uint64_t count, int rev, obk_entry_cb cb,
+                void *ctx) {
+    struct rctx r = {t, start, end, count, 0, rev, cb, ctx, 0};
+    struct ring_scratch sc = {0};
+    struct ring *ring = &t->ring;
+    size_t n = ring_count(ring);
+    int rc = OBK_OK;
+    if (sid_cmp(start, end) > 0 || tstate_length(&t->st) == 0) return OBK_OK;
+    uint64_t limit = disk_limit(t);
+    int disk_needed = limit > t->st.start_offset;
+    if (!rev) {
+        if (disk_needed && (n == 0 || sid_cmp(start, ring_at(ring, 0)->id) < 0)) {
+            t->env->cache_misses++;
+            rc = tlog_read_forward(&t->log, start, t->st.start_offset, 0, limit, range_filter, &r);
+            if (rc != OBK_OK || r.stop) goto done;
+        } else {
+            t->env->cache_hits++;
+        }
+        for (size_t i = ring_lower_bound(ring, start); i < n && !r.stop; i++)
+            if ((rc = ring_emit(t, i, &sc, &r)) != OBK_OK) goto done;
+    } else {
+        size_t i = ring_lower_bound(ring, end);
+        if (i < n && sid_cmp(ring_at(ring, i)->id, end) == 0) i++;
+        while (i > 0 && !r.stop)
+            if ((rc = ring_emit(t, --i, &sc, &r)) != OBK_OK) goto done;
+        if (r.stop || !disk_needed) {
+            t->env->cache_hits++;
+            goto done;
+        }
+        t->env->cache_misses++;
+        rc = tlog_read_backward(&t->log, end, limit, range_filter, &r);
+    }
+done:
+    ring_scratch_free(&sc);
+    return rc < 0 ? rc : OBK_OK;
+}
+
+struct one_ctx {
+    sid_t id;
+    uint64_t offset;
+    int found;
+};
+
+static int first_cb(void *c, const struct obk_entry *e) {
+    struct one_ctx *o = c;
+    o->id = e->id;
+    o->offset = e->offset;
+    o->found = 1;
+    return 1;
+}
+
+int topic_first_id(struct topic *t, sid_t *id) {
+    struct one_ctx o = {SID_MIN, 0, 0};
+    int rc = topic_range(t, SID_MIN, SID_MAX, 1, 0, first_cb, &o);
+    if (rc != OBK_OK) return rc;
+    if (!o.found) return OBK_ERR_NOTFOUND;
+    *id = o.id;
+    return OBK_OK;
+}
+
+int topic_last_entry_id(struct topic *t, sid_t *id) {
+    struct one_ctx o = {SID_MIN, 0, 0};
+    int rc = topic_range(t, SID_MIN, SID_MAX, 1, 1, first_cb, &o);
+    if (rc != OBK_OK) return rc;
+    if (!o.found) return OBK_ERR_NOTFOUND;
+    *id = o.id;
+    return OBK_OK;
+}
+
+struct get_ctx {
+    obk_entry_cb cb;
+    void *ctx;
+    int found;
+};
+
+static int get_cb(void *c, const struct obk_entry *e) {
+    struct get_ctx *g = c;
+    g->found = 1;
+    return g->cb(g->ctx, e);
+}
+
+int topic_get(struct topic *t, sid_t id, obk_entry_cb cb, void *ctx) {
+    struct get_ctx g = {cb, ctx, 0};
+    int rc = topic_range(t, id, id, 1, 0, get_cb, &g);
+    if (rc != OBK_OK) return rc;
+    return g.found ? OBK_OK : OBK_ERR_NOTFOUND;
+}
+
+/* First raw entry (tombstones included) at or after id / offset. */
+static int raw_first(struct topic *t, sid_t id, uint64_t offset, int by_offset, struct one_ctx *o) {
+    struct ring *ring = &t->ring;
+    size_t n = ring_count(ring);
+    o->found = 0;
+    if (n &&
+        (by_offset ? offset >= ring_first_offset(ring) : sid_cmp(id, ring_at(ring, 0)->id) >= 0)) {
+        size_t i = by_offset ? ring_find_offset(ring, offset) : ring_lower_bound(ring, id);
+        if (i < n) {
+            o->found = 1;
+            o->id = ring_at(ring, i)->id;
+            o->offset = ring_at(ring, i)->offset;
+        }
+        return OBK_OK;
+    }
+    int rc = tlog_read_forward(&t->log, id, offset, by_offset, disk_limit(t), first_cb, o);
+    if (rc != OBK_OK || o->found || !n) return rc;
+    o->found = 1; /* nothing on disk at or after it: the ring's first entry is next */
+    o->id = ring_at(ring, 0)->id;
+    o->offset = ring_at(ring, 0)->offset;
+    return OBK_OK;
+}
+
+int topic_find_offset(struct topic *t, sid_t id, uint64_t *offset) {
+    struct one_ctx o;
+    int rc = raw_first(t, id, 0, 0, &o);
+    if (rc != OBK_OK) return rc;
+    if (!o.found || sid_cmp(o.id, id) != 0) return OBK_ERR_NOTFOUND;
+    *offset = o.offset;
+    return OBK_OK;
+}
+
+int topic_id_at(struct topic *t, uint64_t offset, sid_t *id) {
+    struct one_ctx o;
+    int rc = raw_first(t, SID_MIN, offset, 1, &o);
+    if (rc != OBK_OK) return rc;
+    if (!o.found || o.offset != offset) return OBK_ERR_NOTFOUND;
+    *id = o.id;
+    return OBK_OK;
+}
+
+int topic_lower_bound_offset(struct topic *t, sid_t id, uint64_t *offset) {
+    struct one_ctx o;
+    int rc = raw_first(t, id, 0, 0, &o);
+    if (rc != OBK_OK) return rc;
+    *offset = o.found ? o.offset : t->st.end_offset;
+    return OBK_OK;
+}
