@@ -49,7 +49,7 @@ $(BUILD)/%.o: %.c
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsT $@ $^
 
 $(SERVER): $(BUILD)/src/server/main.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)

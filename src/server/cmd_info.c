@@ -19,7 +19,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/conn.h"
-#include "server/keyspace.h"
+#include "server/db.h"
 #include "server/server.h"
 
 static long long peak_memory;
@@ -203,7 +203,7 @@ static void section_latencystats(struct sbuf *b) {
 static void section_keyspace(struct sbuf *b) {
     sbuf_printf(b, "# Keyspace\r\n");
     for (int db = 0; db < server_config.databases; db++) {
-        long long n = keyspace_size(db);
+        long long n = db_size(db);
         if (n) sbuf_printf(b, "db%d:keys=%lld,expires=0,avg_ttl=0\r\n", db, n);
     }
 }

@@ -14,7 +14,7 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/errors.h"
-#include "server/keyspace.h"
+#include "server/db.h"
 #include "server/server.h"
 
 #define R (&c->reply)
@@ -177,7 +177,7 @@ void cmd_time(CMD_ARGS) {
 
 void cmd_dbsize(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
-    reply_int(R, keyspace_size(c->db));
+    reply_int(R, db_size(c->db));
 }
 
 /* FLUSHDB/FLUSHALL take an optional ASYNC or SYNC; both flush at once here. */
@@ -193,7 +193,7 @@ void cmd_flushdb(CMD_ARGS) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
-    if (keyspace_flush(c->db) != 0) {
+    if (db_flush(c->db) != 0) {
         reply_error(R, "ERR flush failed, see the server log");
         return;
     }
@@ -206,7 +206,7 @@ void cmd_flushall(CMD_ARGS) {
         return;
     }
     for (int db = 0; db < server_config.databases; db++) {
-        if (keyspace_flush(db) != 0) {
+        if (db_flush(db) != 0) {
             reply_error(R, "ERR flush failed, see the server log");
             return;
         }
