@@ -445,7 +445,13 @@ int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
             goto done;
         }
         /* repair: cut here, drop every later segment */
-        rep->entries_lost += count_entries(seg, from);
+        /* entries lost: from the cut to the end of the last segment that still reads (the
+         * damaged batch itself cannot be trusted to say how many it held) */
+        if (i + 1 < t->nsegs) {
+            struct segment *ls = tlog_active(t);
+            rep->entries_lost +=
+                ls->base_offset + count_entries(ls, SEGMENT_HEADER_SIZE) - st->end_offset;
+        }
         rep->truncated_bytes += seg->size - from;
         if (!ro && from > SEGMENT_HEADER_SIZE) {
             if ((rc = truncate_segment(dirfd, seg, from)) != OBK_OK) goto done;
@@ -454,8 +460,6 @@ int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
         t->bytes -= seg->size - from;
         seg->size = from;
         size_t first_drop = from > SEGMENT_HEADER_SIZE || i == 0 ? i + 1 : i;
-        for (size_t j = i + 1; j < t->nsegs; j++)
-            rep->entries_lost += count_entries(t->segs[j], SEGMENT_HEADER_SIZE);
         for (size_t j = first_drop; j < t->nsegs; j++) {
             if (!ro) unlink_segment(dirfd, t->segs[j]->base_offset);
             t->bytes -= t->segs[j]->size;
