@@ -139,7 +139,7 @@ static int list_dir(int dirfd, int readonly, uint64_t **logs, size_t *nlogs) {
         free(v);
         return rc;
     }
-    qsort(v, n, sizeof *v, cmp_u64);
+    if (n) qsort(v, n, sizeof *v, cmp_u64);
     *logs = v;
     *nlogs = n;
     return OBK_OK;
@@ -159,7 +159,7 @@ static void remove_orphan_indexes(int dirfd, const uint64_t *logs, size_t n) {
     uint64_t base;
     while ((de = readdir(d)) != NULL) {
         if (!segment_parse_name(de->d_name, "idx", &base)) continue;
-        if (!bsearch(&base, logs, n, sizeof *logs, cmp_u64)) unlinkat(dirfd, de->d_name, 0);
+        if (!n || !bsearch(&base, logs, n, sizeof *logs, cmp_u64)) unlinkat(dirfd, de->d_name, 0);
     }
     closedir(d);
 }

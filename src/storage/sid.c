@@ -41,7 +41,7 @@ int sid_parse(const char *s, size_t len, uint64_t missing_seq, int flags, sid_t 
         flags |= SID_PARSE_STRICT;
     }
     if (len > SID_PARSE_MAX) return OBK_ERR_INVAL;
-    memcpy(buf, s, len);
+    if (len) memcpy(buf, s, len);
     buf[len] = '\0';
     if (len == 1 && (buf[0] == '-' || buf[0] == '+')) {
         if (flags & SID_PARSE_STRICT) return OBK_ERR_INVAL;

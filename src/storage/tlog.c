@@ -412,8 +412,10 @@ static int chunk_add(struct chunk *c, const struct obk_entry *e) {
         c->fvcap = cap;
     }
     c->e[c->n++] = (struct chunk_ent){e->id, e->offset, e->nfields, c->nfv};
-    memcpy(c->fv + c->nfv, e->fv, 2 * e->nfields * sizeof *c->fv);
-    memcpy(c->fvlen + c->nfv, e->fvlen, 2 * e->nfields * sizeof *c->fvlen);
+    if (e->nfields) {
+        memcpy(c->fv + c->nfv, e->fv, 2 * e->nfields * sizeof *c->fv);
+        memcpy(c->fvlen + c->nfv, e->fvlen, 2 * e->nfields * sizeof *c->fvlen);
+    }
     c->nfv += 2 * (size_t)e->nfields;
     return OBK_OK;
 }

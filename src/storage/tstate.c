@@ -94,6 +94,7 @@ void tstate_set_start(struct tstate *st, uint64_t start_offset) {
     if (start_offset > st->end_offset) start_offset = st->end_offset;
     if (start_offset > st->start_offset) st->start_offset = start_offset;
     size_t k = tomb_lower_offset(st, st->start_offset);
+    if (k == 0) return;
     memmove(st->tomb, st->tomb + k, (st->ntomb - k) * sizeof *st->tomb);
     st->ntomb -= k;
 }
