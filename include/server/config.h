@@ -17,6 +17,9 @@ struct obuf_limit {
 };
 
 enum debug_cmd_mode { DEBUG_CMD_NO = 0, DEBUG_CMD_YES = 1, DEBUG_CMD_LOCAL = 2 };
+/* Same order as the storage library's PERSIST_FSYNC_* values. */
+enum fsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
+enum io_error_mode { ON_IO_ERROR_EXIT = 0, ON_IO_ERROR_READONLY = 1 };
 
 struct config {
     int port;
@@ -38,7 +41,18 @@ struct config {
     char *dir;
     int enable_debug_command;
     int latency_tracking; /* per-command latency histograms for INFO latencystats */
-    char *config_file;    /* absolute path of the file read at start, or "" */
+    /* storage */
+    int fsync;       /* enum fsync_mode */
+    int on_io_error; /* enum io_error_mode */
+    long long cache_max_bytes;
+    long long segment_bytes;
+    long long segment_ms;
+    long long index_interval_bytes;
+    long long retention_bytes; /* -1 = unlimited */
+    long long retention_ms;    /* -1 = forever */
+    int stream_node_max_entries;
+    long long stream_node_max_bytes;
+    char *config_file; /* absolute path of the file read at start, or "" */
 };
 
 extern struct config server_config;

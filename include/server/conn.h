@@ -12,6 +12,8 @@
 
 struct bufferevent;
 struct command;
+struct evbuffer;
+struct held_reply;
 
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
 #define CLIENT_CLOSE_ASAP        (1u << 1) /* close without writing more */
@@ -48,8 +50,15 @@ struct client {
     const char *last_cmd_name;    /* for CLIENT LIST cmd= */
     struct queued_cmd *mstate;
     int mcount, mcap;
-    struct client *prev, *next; /* server.clients */
-    struct client *close_next;  /* server.close_list */
+    /* Replies are written into stage; after each command they go to the socket, or behind
+     * the client's held replies (commit.c) when they must wait for a durable submission. */
+    struct evbuffer *stage;
+    uint64_t wait_seq; /* the submission the current command's reply must see durable */
+    struct held_reply *held_head, *held_tail;
+    size_t held_bytes;
+    struct client *held_next, *held_prev; /* commit.c's list of clients with held replies */
+    struct client *prev, *next;           /* server.clients */
+    struct client *close_next;            /* server.close_list */
 };
 
 /* Accepts a new socket (called by the listener). */
@@ -66,6 +75,18 @@ int conn_auth_required(const struct client *c);
 size_t conn_output_bytes(const struct client *c);
 /* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
 void conn_describe(const struct client *c, char *buf, size_t cap);
+/* The reply written since mark (the stage length before the command) is complete: send it, or
+ * hold it when it must wait for a durable submission. */
+void conn_finish_reply(struct client *c, size_t mark);
+/* Moves the client's finished, unheld replies to its socket. */
+void conn_flush_stage(struct client *c);
+/* A command that read or wrote a topic calls this with the submission its reply must wait for
+ * (topic_wait_seq / store_pending_seq). */
+static inline void conn_wait_for(struct client *c, uint64_t seq) {
+    if (seq > c->wait_seq) c->wait_seq = seq;
+}
+/* Called by commit.c after held replies were moved to the socket. */
+void conn_after_release(struct client *c);
 /* Writes what the socket takes at once of the pending output (used at shutdown). */
 void conn_flush_now(struct client *c);
 /* Periodic checks: idle timeout and soft output limits. */

@@ -1,10 +1,42 @@
-/* db.h - the per-database key space seen by DBSIZE, FLUSHDB, FLUSHALL and INFO keyspace.
- * Stream topics are its only key type. */
+/* db.h - the server's data set: the storage engine's store, opened by a loader thread while the
+ * server answers -LOADING, its group commit driven from before_sleep, its completions released
+ * to held replies, retention on a timer, and the per-database key space seen by DBSIZE,
+ * FLUSHDB, FLUSHALL, KEYS, SCAN and INFO keyspace. Main thread. */
 #ifndef OBK_DB_H
 #define OBK_DB_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct topic;
+struct store_stats;
+
+/* Starts opening the data directory in a loader thread; server.loading is 1 until it is done.
+ * Returns 0, or -1 when the thread could not start. */
+int db_start_loading(void);
+/* Runs once per loop turn: hands filled batches to the persist thread (the group commit). */
+void db_before_sleep(void);
+/* Flushes and closes the store (graceful shutdown). Returns 0, or -1 after an I/O error. */
+int db_close(void);
+
+/* The open store, or NULL while loading (or if loading failed). */
+struct store *db_store(void);
+/* Highest durable submission, and the sticky storage error (0 when none). */
+uint64_t db_durable_seq(void);
+int db_io_error(void);
+const char *db_io_error_text(void);
+/* 1 when writes are refused after an I/O error. */
+int db_readonly(void);
+/* The submission a change made now belongs to (what its reply must wait for). */
+uint64_t db_pending_seq(void);
+/* Recovery time of the last start, in microseconds, and whether it was clean. */
+uint64_t db_recovery_us(void);
+
 long long db_size(int db);
-/* Removes every key of the database durably. Returns 0 or -1 (logged). */
+/* Removes every key of the database durably. Returns 0 or a storage status. */
 int db_flush(int db);
+/* Applies CONFIG SET of a storage directive. Returns 0 or -1 with a reason. */
+int db_apply_config(const char *name, char *err, size_t errlen);
 
 #endif

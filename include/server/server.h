@@ -51,6 +51,7 @@ struct server {
     int running;
     int shutdown_asap;      /* set by signals and SHUTDOWN; handled in before_sleep */
     int loading;            /* 1 while the data set is being recovered */
+    int exit_code;          /* what the process exits with after the loop ends */
     struct client *clients; /* doubly linked list of every connection */
     int nclients;
     uint64_t next_client_id;

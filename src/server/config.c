@@ -20,7 +20,7 @@
 
 struct config server_config;
 
-enum dtype { D_BOOL, D_INT, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF };
+enum dtype { D_BOOL, D_INT, D_LL, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF };
 
 #define D_IMMUTABLE 1u /* only from the file or the command line */
 
@@ -36,6 +36,8 @@ struct directive {
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 static const char *const debug_cmd_names[] = {"no", "yes", "local", NULL};
+static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
+static const char *const io_error_names[] = {"exit", "readonly", NULL};
 
 #define C(field) ((void *)&server_config.field)
 static const struct directive directives[] = {
@@ -59,6 +61,21 @@ static const struct directive directives[] = {
     {"daemonize", D_BOOL, C(daemonize), 0, 1, "no", D_IMMUTABLE, NULL},
     /* The data directory cannot move under a running server (unlike Redis's dir). */
     {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
+    /* Storage. fsync has appendfsync's meanings; "always" holds every reply that touched a
+     * topic until that topic's batch is on disk. */
+    {"fsync", D_ENUM, C(fsync), 0, 0, "always", 0, fsync_names},
+    {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
+    {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", D_IMMUTABLE,
+     NULL},
+    {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 40, "1gb", D_IMMUTABLE, NULL},
+    {"segment-ms", D_LL, C(segment_ms), 0, LLONG_MAX, "604800000", D_IMMUTABLE, NULL},
+    {"index-interval-bytes", D_MEMORY, C(index_interval_bytes), 1, 1 << 30, "4096", D_IMMUTABLE,
+     NULL},
+    {"retention-bytes", D_MEMORY, C(retention_bytes), -1, LLONG_MAX, "-1", D_IMMUTABLE, NULL},
+    {"retention-ms", D_LL, C(retention_ms), -1, LLONG_MAX, "-1", D_IMMUTABLE, NULL},
+    {"stream-node-max-entries", D_INT, C(stream_node_max_entries), 0, 999999999, "100", D_IMMUTABLE,
+     NULL},
+    {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
     {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
      debug_cmd_names},
@@ -156,11 +173,12 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
         }
         return 0;
     case D_INT:
+    case D_LL:
     case D_MEMORY:
-        if (d->type == D_INT ? !util_parse_ll(a, strlen(a), &v) : !util_parse_memory(a, &v)) {
+        if (d->type != D_MEMORY ? !util_parse_ll(a, strlen(a), &v) : !util_parse_memory(a, &v)) {
             snprintf(err, errlen,
-                     d->type == D_INT ? "argument couldn't be parsed into an integer"
-                                      : "argument must be a memory value");
+                     d->type != D_MEMORY ? "argument couldn't be parsed into an integer"
+                                         : "argument must be a memory value");
             return -1;
         }
         if (v < d->min || v > d->max) {
@@ -214,6 +232,7 @@ static void directive_format(const struct directive *d, char *buf, size_t cap) {
     switch (d->type) {
     case D_BOOL: snprintf(buf, cap, "%s", *(int *)d->ptr ? "yes" : "no"); break;
     case D_INT: snprintf(buf, cap, "%d", *(int *)d->ptr); break;
+    case D_LL:
     case D_MEMORY: snprintf(buf, cap, "%lld", *(long long *)d->ptr); break;
     case D_STRING: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
     case D_ENUM: snprintf(buf, cap, "%s", d->names[*(int *)d->ptr]); break;

@@ -25,7 +25,9 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "server/command.h"
+#include "server/commit.h"
 #include "server/config.h"
+#include "server/db.h"
 #include "server/errors.h"
 #include "server/server.h"
 
@@ -131,7 +133,13 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     c->authenticated = server_config.requirepass[0] == '\0';
     c->ctime_ms = c->last_interaction_ms = util_mstime();
     resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
-    reply_init(&c->reply, bufferevent_get_output(c->bev), 2);
+    c->stage = evbuffer_new();
+    if (!c->stage) {
+        bufferevent_free(c->bev);
+        free(c);
+        return;
+    }
+    reply_init(&c->reply, c->stage, 2);
     c->reply.on_error = on_reply_error;
     c->reply.ctx = c;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
@@ -148,7 +156,37 @@ int conn_auth_required(const struct client *c) {
 }
 
 size_t conn_output_bytes(const struct client *c) {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) + evbuffer_get_length(c->stage) +
+           c->held_bytes;
+}
+
+/* Nothing left to send: no bytes in the socket buffer, the stage or held. */
+static int output_idle(const struct client *c) {
+    return conn_output_bytes(c) == 0;
+}
+
+void conn_finish_reply(struct client *c, size_t mark) {
+    int hold = c->held_head != NULL;
+    if (!hold && c->wait_seq && server_config.fsync == FSYNC_ALWAYS &&
+        c->wait_seq > db_durable_seq())
+        hold = 1;
+    if (hold && commit_hold(c, c->wait_seq, c->stage, mark) != 0) {
+        log_msg(LOG_WARNING, "Out of memory holding a reply: closing client id=%llu",
+                (unsigned long long)c->id);
+        conn_close_async(c);
+    }
+    c->wait_seq = 0;
+}
+
+void conn_flush_stage(struct client *c) {
+    size_t n = evbuffer_get_length(c->stage);
+    if (n == 0 || c->held_head) return;
+    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->stage);
+    server.stats.net_output_bytes += (long long)n;
+}
+
+void conn_after_release(struct client *c) {
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
 void conn_close_async(struct client *c) {
@@ -165,7 +203,9 @@ void conn_free(struct client *c) {
         server.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     server.nclients--;
+    commit_drop_client(c);
     if (c->bev) bufferevent_free(c->bev);
+    if (c->stage) evbuffer_free(c->stage);
     command_discard_multi(c);
     resp_parser_free(&c->parser);
     reply_finish(&c->reply);
@@ -259,18 +299,18 @@ static void conn_read_cb(struct bufferevent *bev, void *ctx) {
 }
 
 static void protocol_error(struct client *c) {
+    size_t mark = evbuffer_get_length(c->stage);
     char msg[160];
     snprintf(msg, sizeof(msg), ERR_PROTOCOL, c->parser.error_text);
     reply_error(&c->reply, msg);
     log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->parser.error_text,
             (unsigned long long)c->id, c->addr);
+    conn_finish_reply(c, mark);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     c->qpos = c->qlen = 0;
 }
 
 static void conn_process_input(struct client *c) {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    size_t out_before = evbuffer_get_length(out);
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_READ_PAUSED))) {
         size_t used = 0;
         c->parser.authenticated = !conn_auth_required(c);
@@ -291,23 +331,23 @@ static void conn_process_input(struct client *c) {
             }
             break;
         }
+        size_t mark = evbuffer_get_length(c->stage);
         command_process(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
         resp_parser_reset_argv(&c->parser);
         reply_finish(&c->reply);
+        conn_finish_reply(c, mark);
         if (check_output_limits(c, util_mstime())) break;
-        if (evbuffer_get_length(out) > CONN_PAUSE_OUTPUT_BYTES) pause_reading(c);
+        if (conn_output_bytes(c) > CONN_PAUSE_OUTPUT_BYTES) pause_reading(c);
     }
     if (c->qpos == c->qlen) c->qpos = c->qlen = 0;
-    size_t out_after = evbuffer_get_length(out);
-    if (out_after > out_before)
-        server.stats.net_output_bytes += (long long)(out_after - out_before);
-    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && out_after == 0) conn_close_async(c);
+    conn_flush_stage(c);
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *ctx) {
     struct client *c = ctx;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
-    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && left == 0) {
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) {
         conn_close_async(c);
         return;
     }
@@ -366,5 +406,6 @@ void conn_cron(long long now_ms) {
 }
 
 void conn_flush_now(struct client *c) {
+    conn_flush_stage(c);
     evbuffer_write(bufferevent_get_output(c->bev), c->fd);
 }

@@ -1,16 +1,234 @@
-/* db.c - the key space of each database.
+/* db.c - the server's data set (see db.h).
  *
- * Stream topics are the only key type Obelisk stores; until the stream commands are wired to
- * the storage engine no command can create a key, so every database is empty and a flush has
- * nothing to remove. Main thread only. */
+ * Start-up: the store is opened by a loader thread so that the event loop already answers
+ * clients, with -LOADING and INFO's loading:1, as Redis does while it reads its files. The
+ * thread reports through a pipe watched by the loop; the main thread joins it and from then
+ * on is the only user of the store.
+ * Group commit: before_sleep calls store_flush(), which hands every filled batch to the persist
+ * thread when it is idle; a completion arrives on the store's eventfd and releases the held
+ * replies up to the durable submission. An I/O error is sticky: held replies get a MISCONF
+ * error, writes are refused, and with on-io-error exit (the default) the server stops.
+ * Main thread, except the loader thread while loading. */
 #include "server/db.h"
 
-long long db_size(int db) {
-    (void)db;
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "base/util.h"
+#include "server/commit.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+/* How often retention runs (Kafka checks every 5 minutes; topics here are smaller). */
+#define DB_RETENTION_INTERVAL_MS 1000
+
+static struct {
+    struct store *store;
+    struct store_config cfg;
+    struct store_open_report report;
+    int open_rc;
+    pthread_t loader;
+    int loader_running;
+    int pipefd[2];
+    struct event *loaded_ev, *completion_ev, *retention_ev;
+    uint64_t durable_seq;
+    int io_error;
+    char io_error_text[160];
+} db;
+
+static void db_fill_config(struct store_config *c) {
+    store_config_defaults(c);
+    c->dir = server_config.dir;
+    c->ndbs = server_config.databases;
+    c->fsync = server_config.fsync;
+    c->cache_max_bytes = (size_t)server_config.cache_max_bytes;
+    c->segment_bytes = (uint64_t)server_config.segment_bytes;
+    c->segment_ms = server_config.segment_ms;
+    c->index_interval = (uint32_t)server_config.index_interval_bytes;
+    c->retention_bytes = server_config.retention_bytes;
+    c->retention_ms = server_config.retention_ms;
+    c->node_max_entries = (uint32_t)server_config.stream_node_max_entries;
+}
+
+static void *loader_main(void *arg) {
+    (void)arg;
+    log_set_role('L');
+    db.open_rc = store_open(&db.cfg, &db.store, &db.report);
+    char one = 1;
+    ssize_t w = write(db.pipefd[1], &one, 1);
+    (void)w;
+    return NULL;
+}
+
+static void set_io_error(int status) {
+    if (db.io_error) return;
+    db.io_error = status;
+    snprintf(db.io_error_text, sizeof(db.io_error_text),
+             "MISCONF Errors writing to the data directory: %s", obk_strerror(status));
+    log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
+            obk_strerror(status));
+    commit_fail(db.io_error_text);
+    if (server_config.on_io_error == ON_IO_ERROR_EXIT)
+        server_request_shutdown("Shutting down after a storage I/O error (on-io-error exit)");
+}
+
+static void completion_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    uint64_t durable;
+    int err;
+    store_poll(db.store, &durable, &err);
+    if (durable > db.durable_seq) db.durable_seq = durable;
+    commit_release(db.durable_seq);
+    if (err != OBK_OK) set_io_error(err);
+}
+
+static void retention_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    if (db.store && !db.io_error) store_retention(db.store, util_mstime());
+}
+
+static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)what, (void)arg;
+    char one;
+    ssize_t r = read(fd, &one, 1);
+    (void)r;
+    pthread_join(db.loader, NULL);
+    db.loader_running = 0;
+    event_free(db.loaded_ev);
+    db.loaded_ev = NULL;
+    if (db.open_rc != OBK_OK) {
+        log_msg(LOG_WARNING, "Can't open the data directory '%s': %s%s%s", server_config.dir,
+                obk_strerror(db.open_rc), db.report.damage[0] ? ": " : "", db.report.damage);
+        if (db.open_rc == OBK_ERR_DAMAGED)
+            log_msg(LOG_WARNING,
+                    "Run 'obelisk-check --repair %s' to cut the damage (entries "
+                    "after it are lost), then start again.",
+                    server_config.dir);
+        server.exit_code = 1;
+        server_request_shutdown("Shutting down: the data set could not be loaded");
+        return;
+    }
+    db.completion_ev =
+        event_new(server.base, store_eventfd(db.store), EV_READ | EV_PERSIST, completion_cb, NULL);
+    event_add(db.completion_ev, NULL);
+    db.retention_ev = event_new(server.base, -1, EV_PERSIST, retention_cb, NULL);
+    struct timeval tv = {DB_RETENTION_INTERVAL_MS / 1000, (DB_RETENTION_INTERVAL_MS % 1000) * 1000};
+    event_add(db.retention_ev, &tv);
+    server.loading = 0;
+    log_msg(LOG_NOTICE, "DB loaded from disk: %.3f seconds (%llu topics, %s)",
+            (double)db.report.duration_us / 1e6, (unsigned long long)db.report.topics,
+            db.report.clean ? "clean shutdown" : "recovered after an unclean stop");
+    log_msg(LOG_NOTICE, "Ready to accept connections tcp");
+}
+
+int db_start_loading(void) {
+    db_fill_config(&db.cfg);
+    if (pipe(db.pipefd) != 0) return -1;
+    db.loaded_ev = event_new(server.base, db.pipefd[0], EV_READ, loaded_cb, NULL);
+    event_add(db.loaded_ev, NULL);
+    server.loading = 1;
+    if (pthread_create(&db.loader, NULL, loader_main, NULL) != 0) {
+        log_msg(LOG_WARNING, "Can't start the loader thread: %s", strerror(errno));
+        return -1;
+    }
+    db.loader_running = 1;
     return 0;
 }
 
-int db_flush(int db) {
-    (void)db;
+void db_before_sleep(void) {
+    if (!db.store || db.io_error) return;
+    int rc = store_flush(db.store, 0);
+    if (rc != OBK_OK && rc != OBK_ERR_AGAIN) set_io_error(rc);
+}
+
+int db_close(void) {
+    int rc = 0;
+    if (db.loader_running) { /* stopped while loading: let the open finish, then close */
+        pthread_join(db.loader, NULL);
+        db.loader_running = 0;
+    }
+    if (db.loaded_ev) event_free(db.loaded_ev);
+    if (db.completion_ev) event_free(db.completion_ev);
+    if (db.retention_ev) event_free(db.retention_ev);
+    db.loaded_ev = db.completion_ev = db.retention_ev = NULL;
+    if (db.store) {
+        int st = store_close(db.store);
+        db.store = NULL;
+        if (st != OBK_OK) {
+            log_msg(LOG_WARNING, "Closing the data set failed: %s", obk_strerror(st));
+            rc = -1;
+        } else {
+            log_msg(LOG_NOTICE, "All data written and synced; clean shutdown marker written.");
+        }
+        /* Replies still held when the store closed were made durable by the close. */
+        if (st == OBK_OK)
+            commit_release(UINT64_MAX);
+        else
+            commit_fail(db.io_error_text[0] ? db.io_error_text
+                                            : "MISCONF Errors writing to the data directory");
+    }
+    if (db.pipefd[0] > 0) {
+        close(db.pipefd[0]);
+        close(db.pipefd[1]);
+        db.pipefd[0] = db.pipefd[1] = 0;
+    }
+    return rc;
+}
+
+struct store *db_store(void) {
+    return db.store;
+}
+
+uint64_t db_durable_seq(void) {
+    return db.durable_seq;
+}
+
+int db_io_error(void) {
+    return db.io_error;
+}
+
+const char *db_io_error_text(void) {
+    return db.io_error_text;
+}
+
+int db_readonly(void) {
+    return db.io_error != 0;
+}
+
+uint64_t db_pending_seq(void) {
+    return db.store ? store_pending_seq(db.store) : 0;
+}
+
+uint64_t db_recovery_us(void) {
+    return db.report.duration_us;
+}
+
+long long db_size(int dbi) {
+    return db.store ? (long long)store_dbsize(db.store, dbi) : 0;
+}
+
+int db_flush(int dbi) {
+    if (!db.store) return OBK_OK;
+    return store_flushdb(db.store, dbi);
+}
+
+int db_apply_config(const char *name, char *err, size_t errlen) {
+    if (!db.store) return 0; /* applied when the store opens */
+    if (!strcmp(name, "fsync")) {
+        int rc = store_set_fsync(db.store, server_config.fsync);
+        if (rc != OBK_OK) {
+            snprintf(err, errlen, "%s", obk_strerror(rc));
+            return -1;
+        }
+    }
     return 0;
 }

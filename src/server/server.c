@@ -29,6 +29,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/conn.h"
+#include "server/db.h"
 
 struct server server;
 
@@ -214,6 +215,7 @@ static void adjust_open_files(void) {
 
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
+    if (db_apply_config(name, err, errlen) != 0) return -1;
     if (!strcmp(name, "loglevel")) log_setup(server_config.loglevel, server_config.logfile);
     if (!strcmp(name, "maxclients")) adjust_open_files();
     return 0;
@@ -251,17 +253,21 @@ int server_init(void) {
     struct timeval tv = {0, SERVER_CRON_MS * 1000};
     event_add(server.cron, &tv);
     server.stats.ops_sample_last_ms = util_mstime();
+    if (db_start_loading() != 0) return -1;
     return 0;
 }
 
 /* Work done once per loop turn, before waiting for events. */
 static void before_sleep(void) {
+    db_before_sleep();
     conn_free_closed();
     if (server.shutdown_asap) server.running = 0;
 }
 
 static void finish_shutdown(void) {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    /* Everything acknowledged or held is written and synced before the clean marker. */
+    if (db_close() != 0) server.exit_code = 1;
     /* Give clients the replies already produced (best effort, non-blocking). */
     for (struct client *c = server.clients; c; c = c->next) conn_flush_now(c);
     if (server_config.pidfile[0]) unlink(server_config.pidfile);
@@ -271,7 +277,6 @@ static void finish_shutdown(void) {
 int server_run(void) {
     log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", server.port);
     log_msg(LOG_NOTICE, "Server initialized");
-    log_msg(LOG_NOTICE, "Ready to accept connections tcp");
     server.running = 1;
     while (server.running) {
         before_sleep();
@@ -279,7 +284,7 @@ int server_run(void) {
         event_base_loop(server.base, EVLOOP_ONCE);
     }
     finish_shutdown();
-    return 0;
+    return server.exit_code;
 }
 
 void server_free(void) {
