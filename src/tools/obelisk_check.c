@@ -1,0 +1,282 @@
+/* obelisk_check.c - obelisk-check: verifies an Obelisk data directory offline.
+ *
+ *   obelisk-check DIR [--repair] [--dump KEY] [--db N]
+ *
+ * Every topic of every database is replayed from its first segment (RECOVERY_FULL): every
+ * batch's length, CRC, records, offsets and ID order, every topic.meta against its directory
+ * name, every index entry against the batch it points at. Nothing is changed unless --repair
+ * is given; then damage is cut as the server's repair would (torn tails, damaged segments and
+ * what follows them), and bad indexes are rewritten. --dump prints one topic's live entries.
+ * Run it only while the server is stopped.
+ *
+ * Exit codes: 0 clean, 1 damage found and repaired, 2 damage found (not repaired),
+ * 3 usage or I/O error. Single-threaded. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "storage/keydir.h"
+#include "storage/recovery.h"
+#include "storage/store.h"
+
+#define EXIT_CLEAN    0
+#define EXIT_REPAIRED 1
+#define EXIT_DAMAGED  2
+#define EXIT_ERROR    3
+/* Databases probed when --db is not given (db0 .. db<n-1> that exist). */
+#define CHECK_MAX_DBS 1024
+
+struct totals {
+    uint64_t topics, segments, batches, bytes, entries, damaged, repaired, bad_indexes;
+};
+
+static const struct tlog_config check_tlog = {1u << 30, 0, 4096};
+
+static int read_all(int dirfd, const char *name, uint8_t **out, size_t *len) {
+    struct stat st;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0) return OBK_ERR_NOTFOUND;
+    if (fstat(fd, &st) != 0 || !(*out = malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return OBK_ERR_IO;
+    }
+    *len = (size_t)st.st_size;
+    int ok = pread(fd, *out, *len, 0) == (ssize_t)*len;
+    close(fd);
+    if (!ok) free(*out);
+    return ok ? OBK_OK : OBK_ERR_IO;
+}
+
+static void print_bytes(const uint8_t *p, size_t n) {
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"' || p[i] == '\\')
+            printf("\\%c", p[i]);
+        else if (isprint(p[i]))
+            putchar(p[i]);
+        else
+            printf("\\x%02x", p[i]);
+    }
+    putchar('"');
+}
+
+/* Each index entry must point at a DATA batch starting with its ID and offset. */
+static int check_index(int tdfd, struct segment *seg, const char *topic, int repair) {
+    char name[SEGMENT_NAME_MAX];
+    struct segindex ix;
+    segment_name(name, seg->base_offset, "idx");
+    int rc = segindex_load(tdfd, name, seg->base_offset, seg->size, &ix);
+    int bad = rc != OBK_OK;
+    for (size_t i = 0; !bad && i < ix.n; i++) {
+        struct segindex_entry e = segindex_get(&ix, i);
+        uint8_t hb[BATCH_HEADER_SIZE];
+        struct batch_header h;
+        bad = pread(seg->rfd, hb, sizeof hb, e.pos) != (ssize_t)sizeof hb ||
+              batch_parse_header(hb, sizeof hb, &h) != OBK_OK || h.type != BATCH_DATA ||
+              sid_cmp(h.first_id, e.id) != 0 || h.base_offset != seg->base_offset + e.rel_offset;
+    }
+    if (rc == OBK_OK) segindex_free(&ix);
+    if (!bad) return 0;
+    printf("  %s/%s: index %s%s\n", topic, name,
+           rc == OBK_OK ? "points at the wrong batch" : obk_strerror(rc),
+           repair ? " (rewritten)" : " (rebuilt in memory by the server)");
+    if (repair) {
+        int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+        if (fd >= 0) {
+            uint8_t hdr[SEGINDEX_HEADER_SIZE];
+            segindex_encode_header(hdr, seg->base_offset);
+            ssize_t w = write(fd, hdr, sizeof hdr);
+            if (w == (ssize_t)sizeof hdr && seg->idx.n)
+                w = write(fd, seg->idx.data, seg->idx.n * SEGINDEX_ENTRY_SIZE);
+            (void)w;
+            close(fd);
+        }
+    }
+    return 1;
+}
+
+struct dump_ctx {
+    struct tstate *st;
+    uint64_t n;
+};
+
+static int dump_cb(void *c, const struct obk_entry *e) {
+    struct dump_ctx *d = c;
+    if (e->offset < d->st->start_offset || tstate_is_deleted(d->st, e->id)) return 0;
+    char id[SID_STRLEN];
+    sid_format(e->id, id);
+    printf("%s", id);
+    for (uint32_t i = 0; i < 2 * e->nfields; i++) {
+        putchar(' ');
+        print_bytes(e->fv[i], e->fvlen[i]);
+    }
+    putchar('\n');
+    d->n++;
+    return 0;
+}
+
+static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
+                       struct totals *tot) {
+    char label[300];
+    snprintf(label, sizeof label, "db%d/%.250s", db, name);
+    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (tdfd < 0) return EXIT_ERROR;
+    int damaged = 0, repaired = 0;
+    uint8_t *buf = NULL;
+    size_t len;
+    struct topic_meta m = {0};
+    char expect[KEYDIR_NAME_MAX];
+    if (read_all(tdfd, TOPIC_META_NAME, &buf, &len) != OBK_OK ||
+        keydir_decode_meta(buf, len, &m) != OBK_OK) {
+        printf("  %s: topic.meta missing or corrupt\n", label);
+        damaged = 1;
+    } else {
+        keydir_name(m.key, m.keylen, expect);
+        if (strcmp(expect, name)) {
+            printf("  %s: topic.meta holds a key of another directory (%s)\n", label, expect);
+            damaged = 1;
+        }
+    }
+    struct tlog t;
+    struct tstate st;
+    struct recovery_report rr;
+    tlog_init(&t, tdfd, &check_tlog, 0);
+    int flags = RECOVERY_FULL | (repair ? RECOVERY_REPAIR : RECOVERY_READONLY);
+    int rc = recovery_open_log(tdfd, flags, &t, &st, &rr);
+    if (rc != OBK_OK || rr.damaged || rr.truncated_bytes) {
+        damaged = 1;
+        if (rr.damaged) printf("  %s: %s\n", label, rr.damage);
+        if (rr.truncated_bytes)
+            printf("  %s: %" PRIu64 " bytes of torn or bad tail%s\n", label, rr.truncated_bytes,
+                   repair ? " cut" : "");
+        if (rc != OBK_OK && !rr.damaged) printf("  %s: %s\n", label, obk_strerror(rc));
+        if (repair && rc == OBK_OK) {
+            repaired = 1;
+            if (rr.entries_lost)
+                printf("  %s: repair dropped %" PRIu64 " entries\n", label, rr.entries_lost);
+        }
+    }
+    if (rc == OBK_OK) {
+        for (size_t i = 0; i < t.nsegs; i++)
+            if (check_index(tdfd, t.segs[i], label, repair)) tot->bad_indexes++;
+        tot->segments += t.nsegs;
+        tot->batches += rr.batches;
+        tot->bytes += t.bytes;
+        tot->entries += tstate_length(&st);
+        if (dump) {
+            struct dump_ctx d = {&st, 0};
+            int r2 = tlog_read_forward(&t, SID_MIN, st.start_offset, 1, st.end_offset, dump_cb, &d);
+            if (r2 != OBK_OK) {
+                printf("  %s: read failed: %s\n", label, obk_strerror(r2));
+                damaged = 1;
+            }
+        }
+    }
+    tot->topics++;
+    if (damaged) tot->damaged++;
+    if (repaired) tot->repaired++;
+    tlog_free(&t, NULL);
+    tstate_free(&st);
+    free(buf);
+    free(m.key);
+    close(tdfd);
+    return damaged ? (repaired ? EXIT_REPAIRED : EXIT_DAMAGED) : EXIT_CLEAN;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: obelisk-check DIR [--repair] [--dump KEY] [--db N]\n");
+    return EXIT_ERROR;
+}
+
+int main(int argc, char **argv) {
+    const char *dirpath = NULL, *dumpkey = NULL;
+    int repair = 0, onlydb = -1;
+    log_set_role('C');
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--repair")) {
+            repair = 1;
+        } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+            dumpkey = argv[++i];
+        } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v >= CHECK_MAX_DBS) return usage();
+            onlydb = (int)v;
+        } else if (argv[i][0] == '-' || dirpath) {
+            return usage();
+        } else {
+            dirpath = argv[i];
+        }
+    }
+    if (!dirpath) return usage();
+    if (dumpkey && onlydb < 0) onlydb = 0;
+    int dirfd = open(dirpath, O_RDONLY | O_DIRECTORY);
+    if (dirfd < 0) {
+        fprintf(stderr, "obelisk-check: %s: %s\n", dirpath, strerror(errno));
+        return EXIT_ERROR;
+    }
+    uint8_t *marker;
+    size_t mlen;
+    if (read_all(dirfd, STORE_MARKER_NAME, &marker, &mlen) != OBK_OK) {
+        fprintf(stderr, "obelisk-check: %s: no %s marker: not a data directory\n", dirpath,
+                STORE_MARKER_NAME);
+        return EXIT_ERROR;
+    }
+    marker[mlen] = 0;
+    int major = 0;
+    if (sscanf((char *)marker, "obelisk-data %d", &major) != 1 || major != STORE_FORMAT_MAJOR) {
+        fprintf(stderr, "obelisk-check: unsupported format: %s", (char *)marker);
+        free(marker);
+        return EXIT_ERROR;
+    }
+    free(marker);
+    printf("obelisk-check %s (format %d, %s stop)%s\n", dirpath, major,
+           faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0 ? "clean" : "unclean",
+           repair ? " --repair" : "");
+    struct totals tot = {0};
+    int worst = EXIT_CLEAN;
+    char dumpname[KEYDIR_NAME_MAX] = "";
+    if (dumpkey) keydir_name(dumpkey, strlen(dumpkey), dumpname);
+    for (int db = 0; db < CHECK_MAX_DBS; db++) {
+        if (onlydb >= 0 && db != onlydb) continue;
+        char dbname[32];
+        snprintf(dbname, sizeof dbname, "db%d", db);
+        int dbfd = openat(dirfd, dbname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (dbfd < 0) continue;
+        int dfd = dup(dbfd);
+        DIR *d = fdopendir(dfd);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (!keydir_is_topic_name(de->d_name)) continue;
+            if (dumpkey && strcmp(de->d_name, dumpname)) continue;
+            int r = check_topic(dbfd, db, de->d_name, repair, dumpkey != NULL, &tot);
+            if (r > worst) worst = r;
+        }
+        if (d) closedir(d);
+        close(dbfd);
+    }
+    close(dirfd);
+    if (dumpkey && tot.topics == 0) {
+        fprintf(stderr, "obelisk-check: no topic %s in db%d\n", dumpkey, onlydb);
+        return EXIT_ERROR;
+    }
+    printf("topics %" PRIu64 ", segments %" PRIu64 ", batches %" PRIu64 ", bytes %" PRIu64
+           ", live entries %" PRIu64 "\n",
+           tot.topics, tot.segments, tot.batches, tot.bytes, tot.entries);
+    printf("damaged topics %" PRIu64 ", repaired %" PRIu64 ", bad indexes %" PRIu64 "\n",
+           tot.damaged, tot.repaired, tot.bad_indexes);
+    printf("%s\n", worst == EXIT_CLEAN      ? "result: clean"
+                   : worst == EXIT_REPAIRED ? "result: repaired"
+                   : worst == EXIT_DAMAGED  ? "result: damaged"
+                                            : "result: error");
+    return worst;
+}
