@@ -71,7 +71,7 @@ static double run_appends(struct store *s, const char *key, uint64_t n, uint64_t
     uint64_t base = topic_last_id(t).ms + 1, i;
     for (i = 0; i < n; i++) {
         char num[24];
-        snprintf(num, sizeof num, "%016" PRIu64, i % 10000000000000000ull);
+        snprintf(num, sizeof num, "%016" PRIu64, (uint64_t)(i % 10000000000000000ull));
         memcpy(val, num, 16); /* the first 16 bytes count up, the rest stay 'v' */
         int rc = topic_append(t, (sid_t){base + i, 0}, 1, fv, fl);
         if (rc == OBK_ERR_AGAIN) { /* cache full of unwritten entries: let the writer catch up */
