@@ -357,6 +357,10 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     rep->clean = clean;
     for (int db = 0; db < cfg->ndbs; db++)
         if ((rc = open_db(s, db, clean, rep)) != OBK_OK) goto fail;
+    if (fsync(s->dirfd) != 0) { /* the db<N> directories just created */
+        rc = OBK_ERR_IO;
+        goto fail;
+    }
     /* from here on a crash is an unclean stop again */
     if (clean && (unlinkat(s->dirfd, STORE_CLEAN_NAME, 0) != 0 || fsync(s->dirfd) != 0)) {
         rc = OBK_ERR_IO;
