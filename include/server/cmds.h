@@ -53,6 +53,30 @@ void cmd_command_info(CMD_ARGS);
 void cmd_command_docs(CMD_ARGS);
 void cmd_command_help(CMD_ARGS);
 
+/* cmd_stream.c */
+void cmd_xadd(CMD_ARGS);
+void cmd_xrange(CMD_ARGS);
+void cmd_xrevrange(CMD_ARGS);
+void cmd_xlen(CMD_ARGS);
+void cmd_xdel(CMD_ARGS);
+void cmd_xtrim(CMD_ARGS);
+void cmd_xsetid(CMD_ARGS);
+
+/* cmd_xread.c */
+void cmd_xread(CMD_ARGS);
+
+/* cmd_xinfo.c */
+void cmd_xinfo_stream(CMD_ARGS);
+void cmd_xinfo_help(CMD_ARGS);
+
+/* cmd_keys.c */
+void cmd_del(CMD_ARGS);
+void cmd_exists(CMD_ARGS);
+void cmd_type(CMD_ARGS);
+void cmd_keys(CMD_ARGS);
+void cmd_scan(CMD_ARGS);
+void cmd_rename(CMD_ARGS);
+
 /* Writes a HELP reply: a title line then the given lines, as simple strings. */
 void reply_help(struct client *c, const char *title, const char *const *lines);
 

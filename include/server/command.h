@@ -24,6 +24,8 @@ typedef void (*command_proc)(struct client *c, int argc, char **argv, size_t *ar
 #define CMD_DENYOOM     (1u << 10)
 #define CMD_SENTINEL_OK (1u << 11)
 #define CMD_ALLOW_BUSY  (1u << 12)
+#define CMD_MOVABLEKEYS (1u << 13)
+#define CMD_DANGEROUS   (1u << 14) /* only the @dangerous ACL category, no flag of its own */
 
 struct command {
     const char *name;  /* lower case */

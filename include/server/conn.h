@@ -14,6 +14,7 @@ struct bufferevent;
 struct command;
 struct evbuffer;
 struct held_reply;
+struct blocked;
 
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
 #define CLIENT_CLOSE_ASAP        (1u << 1) /* close without writing more */
@@ -21,6 +22,7 @@ struct held_reply;
 #define CLIENT_DIRTY_EXEC        (1u << 3) /* an error while queuing: EXEC aborts */
 #define CLIENT_READ_PAUSED       (1u << 4) /* input not read: output over its watermark */
 #define CLIENT_IN_EXEC           (1u << 5) /* running the queued commands of EXEC */
+#define CLIENT_BLOCKED           (1u << 6) /* waiting in blocking.c: input not processed */
 
 /* One queued command of a MULTI block. */
 struct queued_cmd {
@@ -57,6 +59,7 @@ struct client {
     struct held_reply *held_head, *held_tail;
     size_t held_bytes;
     struct client *held_next, *held_prev; /* commit.c's list of clients with held replies */
+    struct blocked *blocked;              /* blocking.c's state while CLIENT_BLOCKED */
     struct client *prev, *next;           /* server.clients */
     struct client *close_next;            /* server.close_list */
 };
@@ -85,6 +88,8 @@ void conn_flush_stage(struct client *c);
 static inline void conn_wait_for(struct client *c, uint64_t seq) {
     if (seq > c->wait_seq) c->wait_seq = seq;
 }
+/* Processes the requests that arrived while the client was blocked. */
+void conn_resume_input(struct client *c);
 /* Called by commit.c after held replies were moved to the socket. */
 void conn_after_release(struct client *c);
 /* Writes what the socket takes at once of the pending output (used at shutdown). */

@@ -16,10 +16,11 @@ static const struct {
     const char *name;
 } flag_names[] = {
     /* In the order Redis prints them. */
-    {CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-    {CMD_ADMIN, "admin"},     {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
-    {CMD_LOADING, "loading"}, {CMD_STALE, "stale"},       {CMD_FAST, "fast"},
-    {CMD_NO_AUTH, "no_auth"}, {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
+    {CMD_WRITE, "write"},           {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},           {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},       {CMD_STALE, "stale"},       {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"},       {CMD_NO_MULTI, "no_multi"}, {CMD_MOVABLEKEYS, "movablekeys"},
+    {CMD_ALLOW_BUSY, "allow_busy"},
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 
@@ -28,6 +29,7 @@ static void reply_categories(struct client *c, const struct command *cmd) {
     const char *cats[6];
     int n = 0;
     if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
     if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin", cats[n++] = "@dangerous";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";

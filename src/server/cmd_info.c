@@ -15,6 +15,7 @@
 #include "base/histogram.h"
 #include "base/sbuf.h"
 #include "base/util.h"
+#include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
 #include "server/config.h"
@@ -87,8 +88,9 @@ static void section_clients(struct sbuf *b) {
     sbuf_printf(b,
                 "# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
                 "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
-                "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                server.nclients, server_config.maxclients, max_in, max_out);
+                "blocked_clients:%d\r\ntracking_clients:0\r\nclients_in_timeout_table:%d\r\n",
+                server.nclients, server_config.maxclients, max_in, max_out, blocking_count(),
+                blocking_count());
 }
 
 static void section_memory(struct sbuf *b) {

@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/cmds.h"
 #include "server/conn.h"
+#include "server/db.h"
 #include "server/errors.h"
 #include "server/server.h"
 
@@ -234,6 +235,10 @@ void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
     }
     if (server.loading && !(flags & CMD_LOADING)) {
         reject(c, cmd, ERR_LOADING);
+        return;
+    }
+    if ((flags & CMD_WRITE) && db_readonly()) { /* after an I/O error, never pretend to write */
+        reject(c, cmd, db_io_error_text());
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(flags & CMD_NO_MULTI)) {

@@ -24,6 +24,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "server/blocking.h"
 #include "server/command.h"
 #include "server/commit.h"
 #include "server/config.h"
@@ -166,6 +167,10 @@ static int output_idle(const struct client *c) {
 }
 
 void conn_finish_reply(struct client *c, size_t mark) {
+    if (evbuffer_get_length(c->stage) == mark) { /* no reply (a client that blocked) */
+        c->wait_seq = 0;
+        return;
+    }
     int hold = c->held_head != NULL;
     if (!hold && c->wait_seq && server_config.fsync == FSYNC_ALWAYS &&
         c->wait_seq > db_durable_seq())
@@ -203,6 +208,7 @@ void conn_free(struct client *c) {
         server.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     server.nclients--;
+    blocking_remove(c);
     commit_drop_client(c);
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
@@ -311,7 +317,8 @@ static void protocol_error(struct client *c) {
 }
 
 static void conn_process_input(struct client *c) {
-    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_READ_PAUSED))) {
+    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_READ_PAUSED |
+                         CLIENT_BLOCKED))) {
         size_t used = 0;
         c->parser.authenticated = !conn_auth_required(c);
         enum resp_result rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
@@ -344,6 +351,10 @@ static void conn_process_input(struct client *c) {
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
+void conn_resume_input(struct client *c) {
+    if (c->qpos < c->qlen && !(c->flags & CLIENT_CLOSE_ASAP)) conn_process_input(c);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *ctx) {
     struct client *c = ctx;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
@@ -372,6 +383,7 @@ void conn_describe(const struct client *c, char *buf, size_t cap) {
     char flags[8];
     int nf = 0;
     if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
+    if (c->flags & CLIENT_BLOCKED) flags[nf++] = 'b';
     if (c->flags & CLIENT_CLOSE_ASAP) flags[nf++] = 'A';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
     if (nf == 0) flags[nf++] = 'N';
@@ -393,7 +405,7 @@ void conn_describe(const struct client *c, char *buf, size_t cap) {
 
 void conn_cron(long long now_ms) {
     for (struct client *c = server.clients; c; c = c->next) {
-        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_BLOCKED)) continue;
         if (server_config.timeout > 0 &&
             now_ms - c->last_interaction_ms > (long long)server_config.timeout * 1000) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu addr=%s", (unsigned long long)c->id,

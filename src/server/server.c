@@ -28,6 +28,7 @@
 #include "base/util.h"
 #include "server/command.h"
 #include "server/config.h"
+#include "server/blocking.h"
 #include "server/conn.h"
 #include "server/db.h"
 
@@ -259,6 +260,7 @@ int server_init(void) {
 
 /* Work done once per loop turn, before waiting for events. */
 static void before_sleep(void) {
+    blocking_serve_ready();
     db_before_sleep();
     conn_free_closed();
     if (server.shutdown_asap) server.running = 0;

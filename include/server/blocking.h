@@ -1,0 +1,42 @@
+/* blocking.h - clients blocked on stream keys (XREAD BLOCK, later XREADGROUP BLOCK): FIFO
+ * waiting lists per key, timeouts, and wake-ups served once per loop turn. */
+#ifndef OBK_BLOCKING_H
+#define OBK_BLOCKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/sid.h"
+
+struct client;
+
+/* Tries to serve a blocked client from keys[idx], which got new entries. Replies and returns 1
+ * when it could, returns 0 to keep waiting. */
+typedef int (*blocking_serve_fn)(struct client *c, int idx);
+
+/* What a blocked client waits for: after any ID in ids[i] on keys[i]. */
+struct blocking_request {
+    blocking_serve_fn serve;
+    int nkeys;
+    char **keys;
+    size_t *keylens;
+    sid_t *ids;
+    long long count;      /* COUNT, 0 = all */
+    long long timeout_ms; /* 0 = forever */
+};
+
+/* Blocks c: registers it under every key (FIFO), stops processing its input, arms the timer.
+ * Copies what it needs from req. Returns 0, or -1 when out of memory (nothing registered). */
+int blocking_block(struct client *c, const struct blocking_request *req);
+/* Called when a key got new entries (XADD): the key's waiters are served in before_sleep. */
+void blocking_signal_key(int db, const char *key, size_t len);
+/* Serves the clients waiting on keys signalled since the last turn (before_sleep). */
+void blocking_serve_ready(void);
+/* The request a blocked client is waiting on (valid while it is blocked). */
+const struct blocking_request *blocking_request_of(const struct client *c);
+/* Forgets a blocked client (disconnect, CLIENT KILL). */
+void blocking_remove(struct client *c);
+/* Clients blocked now (INFO blocked_clients). */
+int blocking_count(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* xutil.h - helpers shared by the stream commands: ID parsing with Redis's error replies, entry
+ * replies, topic lookup, and storage status to error text. */
+#ifndef OBK_XUTIL_H
+#define OBK_XUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/entry.h"
+#include "storage/sid.h"
+
+struct client;
+struct topic;
+
+#define ERR_INVALID_STREAM_ID "ERR Invalid stream ID specified as stream command argument"
+
+/* Parses an ID as sid_parse does; on failure replies ERR_INVALID_STREAM_ID and returns -1. */
+int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing_seq, int flags,
+                   sid_t *out, int *exclusive, int *seq_auto);
+/* Parses a count-like integer (COUNT, MAXLEN ...); replies Redis's not-an-integer error. */
+int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out);
+/* The topic of key in the client's database, or NULL (also while loading). */
+struct topic *xutil_lookup(struct client *c, const char *key, size_t len);
+/* Replies one entry as Redis does: [id, [f1, v1, ...]]. */
+void xutil_reply_entry(struct client *c, const struct obk_entry *e);
+void xutil_reply_id(struct client *c, sid_t id);
+/* Replies the error for a storage status (sticky I/O error -> MISCONF, ...). */
+void xutil_reply_status(struct client *c, int status);
+/* Entries replied by topic_range into the client's reply (ctx = struct xutil_range). */
+struct xutil_range {
+    struct client *c;
+    long n;
+};
+int xutil_range_cb(void *ctx, const struct obk_entry *e);
+
+#endif

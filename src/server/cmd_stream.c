@@ -1,0 +1,383 @@
+/* cmd_stream.c - XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM and XSETID over durable topics,
+ * with Redis 7.0's argument rules, replies and error texts.
+ *
+ * Design: arguments are parsed into a typed struct before any state is touched (so a bad
+ * argument never half-applies a command), then one storage call does the work. Every command
+ * that read or wrote a topic tells conn.c which submission its reply must wait for; in fsync
+ * always the reply is held until that batch is on disk. Main thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "base/util.h"
+#include "server/blocking.h"
+#include "server/cmds.h"
+#include "server/config.h"
+#include "server/conn.h"
+#include "server/db.h"
+#include "server/errors.h"
+#include "server/xutil.h"
+#include "storage/store.h"
+
+#define R (&c->reply)
+
+/* The options XADD and XTRIM share (Redis's streamAddTrimArgs). */
+struct xtrim_args {
+    int strategy; /* 0, TOPIC_TRIM_MAXLEN or TOPIC_TRIM_MINID */
+    int approx;
+    long long maxlen;
+    sid_t minid;
+    long long limit;
+    int nomkstream;
+    int id_given, seq_auto;
+    sid_t id;
+};
+
+/* Parses the options from argv[2] on. Returns the index of the ID (XADD) or of the end (XTRIM),
+ * or -1 after replying an error. */
+static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *argvlen, int xadd,
+                             struct xtrim_args *a) {
+    int i = 2, limit_given = 0;
+    memset(a, 0, sizeof(*a));
+    for (; i < argc; i++) {
+        int more = argc - 1 - i;
+        const char *opt = argv[i];
+        size_t ol = argvlen[i];
+        int is_maxlen = util_eq_nocase(opt, ol, "MAXLEN"),
+            is_minid = util_eq_nocase(opt, ol, "MINID");
+        if (xadd && ol == 1 && opt[0] == '*') break;
+        if ((is_maxlen || is_minid) && more) {
+            if (a->strategy) {
+                reply_error(R, "ERR syntax error, MAXLEN and MINID options at the same time are "
+                               "not compatible");
+                return -1;
+            }
+            a->approx = 0;
+            const char *next = argv[i + 1];
+            if (more >= 2 && argvlen[i + 1] == 1 && (next[0] == '~' || next[0] == '=')) {
+                a->approx = next[0] == '~';
+                i++;
+            }
+            if (is_maxlen) {
+                if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &a->maxlen) != 0) return -1;
+                if (a->maxlen < 0) {
+                    reply_error(R, "ERR The MAXLEN argument must be >= 0.");
+                    return -1;
+                }
+                a->strategy = TOPIC_TRIM_MAXLEN;
+            } else {
+                if (xutil_parse_id(c, argv[i + 1], argvlen[i + 1], 0, SID_PARSE_STRICT, &a->minid,
+                                   NULL, NULL) != 0)
+                    return -1;
+                a->strategy = TOPIC_TRIM_MINID;
+            }
+            i++;
+        } else if (util_eq_nocase(opt, ol, "LIMIT") && more) {
+            if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &a->limit) != 0) return -1;
+            if (a->limit < 0) {
+                reply_error(R, "ERR The LIMIT argument must be >= 0.");
+                return -1;
+            }
+            limit_given = 1;
+            i++;
+        } else if (xadd && util_eq_nocase(opt, ol, "NOMKSTREAM")) {
+            a->nomkstream = 1;
+        } else if (xadd) {
+            if (xutil_parse_id(c, opt, ol, 0, SID_PARSE_STRICT | SID_PARSE_SEQ_AUTO, &a->id, NULL,
+                               &a->seq_auto) != 0)
+                return -1;
+            a->id_given = 1;
+            break;
+        } else {
+            reply_error(R, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    if (a->limit && !a->strategy) {
+        reply_error(R, "ERR syntax error, LIMIT cannot be used without specifying a trimming "
+                       "strategy");
+        return -1;
+    }
+    if (!xadd && !a->strategy) {
+        reply_error(R, "ERR syntax error, XTRIM must be called with a trimming strategy");
+        return -1;
+    }
+    if (limit_given && !a->approx) {
+        reply_error(R, "ERR syntax error, LIMIT cannot be used without the special ~ option");
+        return -1;
+    }
+    if (!limit_given) {
+        /* Redis bounds an approximate trim to 100 nodes' worth of entries by default, so one
+         * XADD cannot stall the server; an exact trim has no bound. */
+        a->limit = a->approx ? 100LL * server_config.stream_node_max_entries : 0;
+        if (a->approx && (a->limit <= 0 || a->limit > 1000000)) a->limit = 10000;
+    }
+    return i;
+}
+
+/* Applies a parsed MAXLEN/MINID to the topic; returns the storage status. */
+static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
+    struct topic_trim tr;
+    memset(&tr, 0, sizeof(tr));
+    tr.strategy = a->strategy;
+    tr.maxlen = (uint64_t)a->maxlen;
+    tr.minid = a->minid;
+    tr.approx = a->approx;
+    tr.limit = (uint64_t)a->limit;
+    return topic_trim(t, &tr, removed);
+}
+
+/* Appends, retrying once after a forced flush when the cache is full of unwritten entries. */
+static int append_entry(struct topic *t, sid_t id, int argc, char **argv, size_t *argvlen) {
+    uint32_t nfields = (uint32_t)(argc / 2);
+    int rc = topic_append(t, id, nfields, (const uint8_t *const *)argv, argvlen);
+    if (rc == OBK_ERR_AGAIN && db_store()) {
+        store_flush(db_store(), 1);
+        rc = topic_append(t, id, nfields, (const uint8_t *const *)argv, argvlen);
+    }
+    return rc;
+}
+
+void cmd_xadd(CMD_ARGS) {
+    struct xtrim_args a;
+    int idpos = parse_add_or_trim(c, argc, argv, argvlen, 1, &a);
+    if (idpos < 0) return;
+    int fpos = idpos + 1;
+    if (argc - fpos < 2 || (argc - fpos) % 2 == 1) {
+        reply_errorf(R, ERR_WRONG_ARITY, "xadd");
+        return;
+    }
+    if (a.id_given && !a.seq_auto && sid_is_zero(a.id)) {
+        reply_error(R, "ERR The ID specified in XADD must be greater than 0-0");
+        return;
+    }
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        if (a.nomkstream) {
+            reply_null(R);
+            return;
+        }
+        int rc = store_create(db_store(), c->db, argv[1], argvlen[1], &t);
+        if (rc != OBK_OK) {
+            xutil_reply_status(c, rc);
+            return;
+        }
+    }
+    sid_t last = topic_last_id(t), id;
+    if (last.ms == UINT64_MAX && last.seq == UINT64_MAX) {
+        reply_error(R, "ERR The stream has exhausted the last possible ID, unable to add more "
+                       "items");
+        return;
+    }
+    int rc;
+    if (!a.id_given)
+        rc = sid_next_auto(last, (uint64_t)util_mstime(), &id);
+    else if (a.seq_auto)
+        rc = sid_next_ms(last, a.id.ms, &id);
+    else
+        rc = sid_check_explicit(last, id = a.id);
+    if (rc != OBK_OK) {
+        reply_error(R, "ERR The ID specified in XADD is equal or smaller than the target stream "
+                       "top item");
+        return;
+    }
+    rc = append_entry(t, id, argc - fpos, argv + fpos, argvlen + fpos);
+    if (rc == OBK_ERR_TOOBIG) {
+        reply_error(R, "ERR Elements are too large to be stored");
+        return;
+    }
+    if (rc != OBK_OK) {
+        xutil_reply_status(c, rc);
+        return;
+    }
+    uint64_t removed;
+    if (a.strategy && (rc = apply_trim(t, &a, &removed)) != OBK_OK) {
+        xutil_reply_status(c, rc);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    xutil_reply_id(c, id);
+    blocking_signal_key(c->db, argv[1], argvlen[1]);
+}
+
+/* XRANGE key start end [COUNT n] and XREVRANGE key end start [COUNT n]. */
+static void xrange_generic(struct client *c, int argc, char **argv, size_t *argvlen, int rev) {
+    sid_t start, end;
+    int startex, endex;
+    int si = rev ? 3 : 2, ei = rev ? 2 : 3;
+    long long count = -1;
+    if (xutil_parse_id(c, argv[si], argvlen[si], 0, SID_PARSE_EXCLUSIVE, &start, &startex, NULL) ||
+        xutil_parse_id(c, argv[ei], argvlen[ei], UINT64_MAX, SID_PARSE_EXCLUSIVE, &end, &endex,
+                       NULL))
+        return;
+    if (startex && sid_incr(&start) != OBK_OK) {
+        reply_error(R, "ERR invalid start ID for the interval");
+        return;
+    }
+    if (endex && sid_decr(&end) != OBK_OK) {
+        reply_error(R, "ERR invalid end ID for the interval");
+        return;
+    }
+    for (int j = 4; j < argc; j++) {
+        if (util_eq_nocase(argv[j], argvlen[j], "COUNT") && j + 1 < argc) {
+            if (xutil_parse_ll(c, argv[j + 1], argvlen[j + 1], &count) != 0) return;
+            if (count < 0) count = 0;
+            j++;
+        } else {
+            reply_error(R, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        reply_array(R, 0);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    if (count == 0) {
+        reply_null_array(R);
+        return;
+    }
+    struct xutil_range r = {c, 0};
+    int h = reply_defer_len(R);
+    int rc = OBK_OK;
+    if (sid_cmp(start, end) <= 0)
+        rc = topic_range(t, start, end, count > 0 ? (uint64_t)count : 0, rev, xutil_range_cb, &r);
+    reply_set_array_len(R, h, r.n);
+    if (rc != OBK_OK) { /* a read error after a partial reply: the connection must go */
+        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    }
+}
+
+void cmd_xrange(CMD_ARGS) {
+    xrange_generic(c, argc, argv, argvlen, 0);
+}
+
+void cmd_xrevrange(CMD_ARGS) {
+    xrange_generic(c, argc, argv, argvlen, 1);
+}
+
+void cmd_xlen(CMD_ARGS) {
+    (void)argc;
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        reply_int(R, 0);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    reply_int(R, (long long)topic_length(t));
+}
+
+/* Up to this many IDs are parsed on the stack; more take one allocation. */
+#define XDEL_STACK_IDS 16
+
+void cmd_xdel(CMD_ARGS) {
+    sid_t stack_ids[XDEL_STACK_IDS], *ids = stack_ids;
+    size_t n = (size_t)argc - 2;
+    if (n > XDEL_STACK_IDS && !(ids = malloc(n * sizeof(*ids)))) {
+        reply_error(R, "ERR out of memory");
+        return;
+    }
+    /* All IDs are checked before anything is deleted, so the command never half-applies. */
+    for (size_t j = 0; j < n; j++)
+        if (xutil_parse_id(c, argv[j + 2], argvlen[j + 2], 0, SID_PARSE_STRICT, &ids[j], NULL,
+                           NULL) != 0)
+            goto out;
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        reply_int(R, 0);
+        goto out;
+    }
+    uint64_t deleted = 0;
+    int rc = topic_delete_ids(t, ids, n, &deleted);
+    if (rc != OBK_OK) {
+        xutil_reply_status(c, rc);
+        goto out;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    reply_int(R, (long long)deleted);
+out:
+    if (ids != stack_ids) free(ids);
+}
+
+void cmd_xtrim(CMD_ARGS) {
+    struct xtrim_args a;
+    if (parse_add_or_trim(c, argc, argv, argvlen, 0, &a) < 0) return;
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        reply_int(R, 0);
+        return;
+    }
+    uint64_t removed = 0;
+    int rc = apply_trim(t, &a, &removed);
+    if (rc != OBK_OK) {
+        xutil_reply_status(c, rc);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    reply_int(R, (long long)removed);
+}
+
+void cmd_xsetid(CMD_ARGS) {
+    sid_t id, max_deleted = SID_MIN;
+    long long added = -1;
+    int set_max_deleted = 0;
+    if (xutil_parse_id(c, argv[2], argvlen[2], 0, SID_PARSE_STRICT, &id, NULL, NULL) != 0) return;
+    for (int i = 3; i < argc; i++) {
+        int more = argc - 1 - i;
+        if (util_eq_nocase(argv[i], argvlen[i], "ENTRIESADDED") && more) {
+            if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &added) != 0) return;
+            if (added < 0) {
+                reply_error(R, "ERR entries_added must be positive");
+                return;
+            }
+            i++;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "MAXDELETEDID") && more) {
+            if (xutil_parse_id(c, argv[i + 1], argvlen[i + 1], 0, SID_PARSE_STRICT, &max_deleted,
+                               NULL, NULL) != 0)
+                return;
+            if (sid_cmp(id, max_deleted) < 0) {
+                reply_error(R, "ERR The ID specified in XSETID is smaller than the provided "
+                               "max_deleted_entry_id");
+                return;
+            }
+            set_max_deleted = !sid_is_zero(max_deleted); /* 0-0 leaves it unchanged */
+            i++;
+        } else {
+            reply_error(R, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    if (!t) {
+        reply_error(R, "ERR no such key");
+        return;
+    }
+    sid_t top;
+    if (topic_length(t) > 0 && topic_last_entry_id(t, &top) == OBK_OK) {
+        if (sid_cmp(id, top) < 0) {
+            reply_error(R, "ERR The ID specified in XSETID is smaller than the target stream "
+                           "top item");
+            return;
+        }
+        if (added >= 0 && (uint64_t)added < topic_length(t)) {
+            reply_error(R, "ERR The entries_added specified in XSETID is smaller than the "
+                           "target stream length");
+            return;
+        }
+    }
+    int rc = topic_setid(t, id, added >= 0, (uint64_t)(added >= 0 ? added : 0), set_max_deleted,
+                         max_deleted);
+    if (rc == OBK_ERR_RANGE) {
+        reply_error(R, "ERR The ID specified in XSETID is smaller than the target stream top "
+                       "item");
+        return;
+    }
+    if (rc != OBK_OK) {
+        xutil_reply_status(c, rc);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    reply_simple(R, "OK");
+}

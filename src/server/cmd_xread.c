@@ -1,0 +1,152 @@
+/* cmd_xread.c - XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ..., with Redis 7.0's parsing,
+ * replies (RESP2 array of [key, entries], RESP3 map) and blocking rules: "$" is the stream's
+ * last ID when the command arrives (0-0 for a missing key), a stream is served when it has an
+ * entry after the ID, BLOCK 0 waits forever, and inside MULTI a block is a timeout.
+ * Main thread only. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "base/util.h"
+#include "server/blocking.h"
+#include "server/cmds.h"
+#include "server/conn.h"
+#include "server/errors.h"
+#include "server/xutil.h"
+#include "storage/store.h"
+
+#define R (&c->reply)
+
+/* Replies [key, entries after gt] for one stream (RESP3: the key then the entries, as one map
+ * pair). Returns 1 when the stream had something after gt, 0 (nothing written) otherwise. */
+static int reply_stream_after(struct client *c, const char *key, size_t keylen, struct topic *t,
+                              sid_t gt, long long count) {
+    sid_t last, start = gt;
+    if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
+        sid_cmp(last, gt) <= 0 || sid_incr(&start) != OBK_OK)
+        return 0;
+    if (c->proto == 2) reply_array(R, 2);
+    reply_bulk(R, key, keylen);
+    struct xutil_range r = {c, 0};
+    int h = reply_defer_len(R);
+    topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
+    reply_set_array_len(R, h, r.n);
+    conn_wait_for(c, topic_wait_seq(t));
+    return 1;
+}
+
+/* blocking.c calls this when keys[idx] of a blocked XREAD got new entries. */
+static int xread_serve_blocked(struct client *c, int idx) {
+    const struct blocking_request *req = blocking_request_of(c);
+    struct topic *t = xutil_lookup(c, req->keys[idx], req->keylens[idx]);
+    sid_t last;
+    if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
+        sid_cmp(last, req->ids[idx]) <= 0)
+        return 0;
+    if (c->proto == 2) {
+        reply_array(R, 1);
+    } else {
+        reply_map(R, 1);
+    }
+    reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count);
+    return 1;
+}
+
+/* BLOCK's timeout: an integer number of milliseconds, not negative. */
+static int parse_timeout(struct client *c, const char *s, size_t len, long long *ms) {
+    if (!util_parse_ll(s, len, ms)) {
+        reply_error(R, "ERR timeout is not an integer or out of range");
+        return -1;
+    }
+    if (*ms < 0) {
+        reply_error(R, "ERR timeout is negative");
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_xread(CMD_ARGS) {
+    long long timeout = -1, count = 0;
+    int streams_arg = 0, nstreams = 0;
+    for (int i = 1; i < argc; i++) {
+        int more = argc - i - 1;
+        if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
+            i++;
+            if (parse_timeout(c, argv[i], argvlen[i], &timeout) != 0) return;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "COUNT") && more) {
+            i++;
+            if (xutil_parse_ll(c, argv[i], argvlen[i], &count) != 0) return;
+            if (count < 0) count = 0;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "STREAMS") && more) {
+            streams_arg = i + 1;
+            nstreams = argc - streams_arg;
+            if (nstreams % 2 != 0) {
+                reply_error(R, "ERR Unbalanced 'xread' list of streams: for each stream key an "
+                               "ID or '$' must be specified.");
+                return;
+            }
+            nstreams /= 2;
+            break;
+        } else {
+            reply_error(R, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (streams_arg == 0) {
+        reply_error(R, ERR_SYNTAX);
+        return;
+    }
+    sid_t *ids = malloc((size_t)nstreams * sizeof(*ids));
+    if (!ids) {
+        reply_error(R, "ERR out of memory");
+        return;
+    }
+    for (int i = 0; i < nstreams; i++) {
+        const char *a = argv[streams_arg + nstreams + i];
+        size_t al = argvlen[streams_arg + nstreams + i];
+        struct topic *t = xutil_lookup(c, argv[streams_arg + i], argvlen[streams_arg + i]);
+        if (al == 1 && a[0] == '$') {
+            ids[i] = t ? topic_last_id(t) : SID_MIN;
+        } else if (al == 1 && a[0] == '>') {
+            reply_error(R, "ERR The > ID can be specified only when calling XREADGROUP using the "
+                           "GROUP <group> <consumer> option.");
+            goto out;
+        } else if (xutil_parse_id(c, a, al, 0, SID_PARSE_STRICT, &ids[i], NULL, NULL) != 0) {
+            goto out;
+        }
+    }
+    int served = 0, h = -1;
+    for (int i = 0; i < nstreams; i++) {
+        const char *key = argv[streams_arg + i];
+        size_t keylen = argvlen[streams_arg + i];
+        struct topic *t = xutil_lookup(c, key, keylen);
+        if (t) conn_wait_for(c, topic_wait_seq(t));
+        sid_t last;
+        if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
+            sid_cmp(last, ids[i]) <= 0)
+            continue;
+        if (++served == 1) h = reply_defer_len(R);
+        reply_stream_after(c, key, keylen, t, ids[i], count);
+    }
+    if (served) {
+        if (c->proto == 2)
+            reply_set_array_len(R, h, served);
+        else
+            reply_set_map_len(R, h, served);
+        goto out;
+    }
+    if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {
+        struct blocking_request req = {xread_serve_blocked,
+                                       nstreams,
+                                       argv + streams_arg,
+                                       argvlen + streams_arg,
+                                       ids,
+                                       count,
+                                       timeout};
+        if (blocking_block(c, &req) != 0) reply_error(R, "ERR out of memory");
+        goto out;
+    }
+    reply_null_array(R);
+out:
+    free(ids);
+}

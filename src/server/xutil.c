@@ -1,0 +1,66 @@
+/* xutil.c - helpers shared by the stream commands (see xutil.h). Main thread. */
+#include "server/xutil.h"
+
+#include <stdio.h>
+
+#include "base/status.h"
+#include "base/util.h"
+#include "server/conn.h"
+#include "server/db.h"
+#include "server/errors.h"
+#include "storage/store.h"
+
+int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing_seq, int flags,
+                   sid_t *out, int *exclusive, int *seq_auto) {
+    if (sid_parse(s, len, missing_seq, flags, out, exclusive, seq_auto) != OBK_OK) {
+        reply_error(&c->reply, ERR_INVALID_STREAM_ID);
+        return -1;
+    }
+    return 0;
+}
+
+int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out) {
+    if (!util_parse_ll(s, len, out)) {
+        reply_error(&c->reply, ERR_NOT_INTEGER);
+        return -1;
+    }
+    return 0;
+}
+
+struct topic *xutil_lookup(struct client *c, const char *key, size_t len) {
+    struct store *s = db_store();
+    return s ? store_lookup(s, c->db, key, len) : NULL;
+}
+
+void xutil_reply_id(struct client *c, sid_t id) {
+    char buf[SID_STRLEN];
+    int n = sid_format(id, buf);
+    reply_bulk(&c->reply, buf, (size_t)n);
+}
+
+void xutil_reply_entry(struct client *c, const struct obk_entry *e) {
+    reply_array(&c->reply, 2);
+    xutil_reply_id(c, e->id);
+    reply_array(&c->reply, (long)e->nfields * 2);
+    for (uint32_t i = 0; i < e->nfields * 2; i++) reply_bulk(&c->reply, e->fv[i], e->fvlen[i]);
+}
+
+int xutil_range_cb(void *ctx, const struct obk_entry *e) {
+    struct xutil_range *r = ctx;
+    xutil_reply_entry(r->c, e);
+    r->n++;
+    return 0;
+}
+
+void xutil_reply_status(struct client *c, int status) {
+    if (status == OBK_ERR_STICKY && db_io_error_text()[0]) {
+        reply_error(&c->reply, db_io_error_text());
+        return;
+    }
+    if (status == OBK_ERR_AGAIN) {
+        reply_error(&c->reply, "BUSY the stream cache is full of entries not yet written to "
+                               "disk; retry shortly");
+        return;
+    }
+    reply_errorf(&c->reply, "ERR storage error: %s", obk_strerror(status));
+}
