@@ -22,6 +22,7 @@ struct blocked;
 #define CLIENT_DIRTY_EXEC        (1u << 3) /* an error while queuing: EXEC aborts */
 #define CLIENT_READ_PAUSED       (1u << 4) /* input not read: output over its watermark */
 #define CLIENT_IN_EXEC           (1u << 5) /* running the queued commands of EXEC */
+#define CLIENT_RETRY             (1u << 7) /* the command waits for cache space, runs again */
 #define CLIENT_BLOCKED           (1u << 6) /* waiting in blocking.c: input not processed */
 
 /* One queued command of a MULTI block. */
@@ -58,10 +59,11 @@ struct client {
     uint64_t wait_seq; /* the submission the current command's reply must see durable */
     struct held_reply *held_head, *held_tail;
     size_t held_bytes;
-    struct client *held_next, *held_prev; /* commit.c's list of clients with held replies */
-    struct blocked *blocked;              /* blocking.c's state while CLIENT_BLOCKED */
-    struct client *prev, *next;           /* server.clients */
-    struct client *close_next;            /* server.close_list */
+    struct client *held_next, *held_prev;   /* commit.c's list of clients with held replies */
+    struct blocked *blocked;                /* blocking.c's state while CLIENT_BLOCKED */
+    struct client *retry_next, *retry_prev; /* clients whose command waits for cache space */
+    struct client *prev, *next;             /* server.clients */
+    struct client *close_next;              /* server.close_list */
 };
 
 /* Accepts a new socket (called by the listener). */
@@ -88,6 +90,12 @@ void conn_flush_stage(struct client *c);
 static inline void conn_wait_for(struct client *c, uint64_t seq) {
     if (seq > c->wait_seq) c->wait_seq = seq;
 }
+/* A command that cannot run now because the stream cache is full of entries not yet on disk
+ * calls this instead of replying: the client stops processing input and the same command runs
+ * again after the next durable completion (backpressure instead of an error). Not inside EXEC. */
+void conn_retry_later(struct client *c);
+/* Runs the commands waiting for cache space again (after a persist completion). */
+void conn_retry_waiting(void);
 /* Processes the requests that arrived while the client was blocked. */
 void conn_resume_input(struct client *c);
 /* Called by commit.c after held replies were moved to the socket. */

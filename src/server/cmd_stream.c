@@ -128,13 +128,16 @@ static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *rem
     return topic_trim(t, &tr, removed);
 }
 
-/* Appends, retrying once after a forced flush when the cache is full of unwritten entries. */
-static int append_entry(struct topic *t, sid_t id, int argc, char **argv, size_t *argvlen) {
+/* Appends. When the cache is full of entries not yet written, the batch is handed to the
+ * persist thread at once and the command waits (conn_retry_later) instead of failing; inside
+ * EXEC, which cannot wait half way, the caller gets OBK_ERR_AGAIN. */
+static int append_entry(struct client *c, struct topic *t, sid_t id, int argc, char **argv,
+                        size_t *argvlen) {
     uint32_t nfields = (uint32_t)(argc / 2);
     int rc = topic_append(t, id, nfields, (const uint8_t *const *)argv, argvlen);
     if (rc == OBK_ERR_AGAIN && db_store()) {
         store_flush(db_store(), 1);
-        rc = topic_append(t, id, nfields, (const uint8_t *const *)argv, argvlen);
+        if (!(c->flags & CLIENT_IN_EXEC)) conn_retry_later(c);
     }
     return rc;
 }
@@ -182,7 +185,8 @@ void cmd_xadd(CMD_ARGS) {
                        "top item");
         return;
     }
-    rc = append_entry(t, id, argc - fpos, argv + fpos, argvlen + fpos);
+    rc = append_entry(c, t, id, argc - fpos, argv + fpos, argvlen + fpos);
+    if (rc == OBK_ERR_AGAIN && (c->flags & CLIENT_RETRY)) return; /* runs again later */
     if (rc == OBK_ERR_TOOBIG) {
         reply_error(R, "ERR Elements are too large to be stored");
         return;

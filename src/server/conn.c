@@ -40,6 +40,7 @@
 #define CONN_QBUF_INITIAL (16 * 1024)
 
 static void conn_read_cb(struct bufferevent *bev, void *ctx);
+static struct client *retry_head; /* clients with CLIENT_RETRY */
 static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void conn_process_input(struct client *c);
@@ -209,6 +210,13 @@ void conn_free(struct client *c) {
     if (c->next) c->next->prev = c->prev;
     server.nclients--;
     blocking_remove(c);
+    if (c->flags & CLIENT_RETRY) {
+        if (c->retry_prev)
+            c->retry_prev->retry_next = c->retry_next;
+        else
+            retry_head = c->retry_next;
+        if (c->retry_next) c->retry_next->retry_prev = c->retry_prev;
+    }
     commit_drop_client(c);
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
@@ -318,7 +326,7 @@ static void protocol_error(struct client *c) {
 
 static void conn_process_input(struct client *c) {
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_READ_PAUSED |
-                         CLIENT_BLOCKED))) {
+                         CLIENT_BLOCKED | CLIENT_RETRY))) {
         size_t used = 0;
         c->parser.authenticated = !conn_auth_required(c);
         enum resp_result rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
@@ -340,6 +348,7 @@ static void conn_process_input(struct client *c) {
         }
         size_t mark = evbuffer_get_length(c->stage);
         command_process(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
+        if (c->flags & CLIENT_RETRY) break; /* keep argv: the command runs again */
         resp_parser_reset_argv(&c->parser);
         reply_finish(&c->reply);
         conn_finish_reply(c, mark);
@@ -351,8 +360,36 @@ static void conn_process_input(struct client *c) {
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
+void conn_retry_later(struct client *c) {
+    if (c->flags & CLIENT_RETRY) return;
+    c->flags |= CLIENT_RETRY;
+    c->retry_prev = NULL;
+    c->retry_next = retry_head;
+    if (retry_head) retry_head->retry_prev = c;
+    retry_head = c;
+}
+
+void conn_retry_waiting(void) {
+    struct client *list = retry_head;
+    retry_head = NULL;
+    while (list) {
+        struct client *c = list;
+        list = c->retry_next;
+        c->flags &= ~CLIENT_RETRY;
+        c->retry_next = c->retry_prev = NULL;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        size_t mark = evbuffer_get_length(c->stage);
+        command_process(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
+        if (c->flags & CLIENT_RETRY) continue; /* still no space: waits for the next one */
+        resp_parser_reset_argv(&c->parser);
+        reply_finish(&c->reply);
+        conn_finish_reply(c, mark);
+        conn_process_input(c);
+    }
+}
+
 void conn_resume_input(struct client *c) {
-    if (c->qpos < c->qlen && !(c->flags & CLIENT_CLOSE_ASAP)) conn_process_input(c);
+    if (!(c->flags & CLIENT_CLOSE_ASAP)) conn_process_input(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *ctx) {

@@ -25,6 +25,7 @@
 #include "base/util.h"
 #include "server/commit.h"
 #include "server/config.h"
+#include "server/conn.h"
 #include "server/server.h"
 #include "storage/store.h"
 
@@ -88,7 +89,10 @@ static void completion_cb(evutil_socket_t fd, short what, void *arg) {
     store_poll(db.store, &durable, &err);
     if (durable > db.durable_seq) db.durable_seq = durable;
     commit_release(db.durable_seq);
-    if (err != OBK_OK) set_io_error(err);
+    if (err != OBK_OK)
+        set_io_error(err);
+    else
+        conn_retry_waiting(); /* written entries can now leave the cache */
 }
 
 static void retention_cb(evutil_socket_t fd, short what, void *arg) {
