@@ -256,3 +256,20 @@ def _decode(raw, pos):
             return _decode(raw, end)
         return d, end
     raise RespError(f"bad type {t!r}")
+
+
+def split_aggregate(raw):
+    """For one raw aggregate reply (* % ~ >) returns (header bytes, [raw element bytes]); for a
+    map the elements are the keys and values in order."""
+    c = Conn.__new__(Conn)
+    c.buf, c.closed = raw, True
+    j = raw.index(b"\r\n")
+    n = int(raw[1:j])
+    if raw[:1] == b"%":
+        n *= 2
+    pos, out = j + 2, []
+    for _ in range(max(n, 0)):
+        end = c._skip(pos, 0)
+        out.append(raw[pos:end])
+        pos = end
+    return raw[:j + 2], out
