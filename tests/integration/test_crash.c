@@ -983,6 +983,7 @@ static void test_damaged_middle(void **state) {
 }
 
 int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep our lines in order with cmocka's */
     const char *s = getenv("OBELISK_SEED");
     if (s && *s) {
         base_seed = strtoull(s, NULL, 10);
