@@ -1,0 +1,141 @@
+// Node side of the shared library: start obelisk-server and redis-server on free loopback ports
+// in temp dirs (killed by PID on exit), and a TAP helper. Mirrors lib/servers.py and lib/tap.py.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import util from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const top = process.env.OBELISK_TOP || path.resolve(here, '..', '..');
+const obeliskBin = process.env.OBELISK_SERVER || path.join(top, 'obelisk-server');
+const live = new Set();
+
+function cleanupAll() {
+  for (const s of live) {
+    try { s.proc.kill('SIGKILL'); } catch { /* already gone */ }
+    fs.rmSync(s.tmp, { recursive: true, force: true });
+  }
+  live.clear();
+}
+process.on('exit', cleanupAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanupAll(); process.exit(2); });
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+function waitPort(port, proc, ms) {
+  const end = Date.now() + ms;
+  return new Promise((resolve) => {
+    const tryOnce = () => {
+      if (proc.exitCode !== null || Date.now() > end) return resolve(false);
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => setTimeout(tryOnce, 50));
+    };
+    tryOnce();
+  });
+}
+
+function track(kind, proc, tmp, port) {
+  const s = {
+    kind, proc, tmp, port, log: '',
+    stop() {
+      return new Promise((resolve) => {
+        live.delete(s);
+        const done = (code) => { fs.rmSync(tmp, { recursive: true, force: true }); resolve(code); };
+        if (proc.exitCode !== null) return done(proc.exitCode);
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+        proc.once('exit', (code) => { clearTimeout(t); done(code); });
+        proc.kill('SIGTERM');
+      });
+    },
+  };
+  live.add(s);
+  return s;
+}
+
+export async function startObelisk(args = []) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-obelisk-'));
+  fs.mkdirSync(path.join(tmp, 'data'));
+  const proc = spawn(obeliskBin, ['--port', '0', '--dir', path.join(tmp, 'data'),
+    '--enable-debug-command', 'local', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const s = track('obelisk', proc, tmp, 0);
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`obelisk-server did not start:\n${s.log}`)), 15000);
+    const on = (d) => {
+      s.log += d;
+      const m = /port=(\d+)/.exec(s.log);
+      if (m) s.port = Number(m[1]);
+      if (s.port && s.log.includes('Ready to accept connections')) { clearTimeout(t); resolve(); }
+    };
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
+    proc.once('exit', () => { clearTimeout(t); reject(new Error(`obelisk-server exited:\n${s.log}`)); });
+  });
+  proc.removeAllListeners('exit');
+  return s;
+}
+
+export async function startRedis(args = []) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-redis-'));
+  for (let i = 0; i < 5; i++) {
+    const port = await freePort();
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1 -::1',
+      '--save', '', '--appendonly', 'no', '--dir', tmp, '--enable-debug-command', 'local', ...args],
+    { stdio: ['ignore', 'ignore', 'ignore'] });
+    const s = track('redis', proc, tmp, port);
+    if (await waitPort(port, proc, 10000)) return s;
+    live.delete(s);
+    proc.kill('SIGKILL');
+  }
+  throw new Error('redis-server did not start');
+}
+
+export class Tap {
+  constructor() { this.n = 0; this.failed = 0; }
+  ok(cond, desc, diag) {
+    this.n += 1;
+    if (cond) console.log(`ok ${this.n} - ${desc}`);
+    else {
+      this.failed += 1;
+      console.log(`not ok ${this.n} - ${desc}`);
+      if (diag !== undefined) this.diag(typeof diag === 'string' ? diag : util.inspect(diag, { depth: 6 }));
+    }
+    return !!cond;
+  }
+  eq(got, want, desc) {
+    return this.ok(util.isDeepStrictEqual(got, want), desc,
+      `got:  ${util.inspect(got, { depth: 6 })}\nwant: ${util.inspect(want, { depth: 6 })}`);
+  }
+  diag(text) { for (const l of String(text).split('\n')) console.log(`# ${l}`); }
+  done() {
+    console.log(`1..${this.n}`);
+    if (this.failed) this.diag(`${this.failed} of ${this.n} failed`);
+    cleanupAll();
+    process.exit(this.failed || this.n === 0 ? 1 : 0);
+  }
+}
+
+// Runs fn against each server's client; results (or error messages) must match redis-server's.
+export async function both(tap, clients, fn, desc, map = (x) => x) {
+  const res = [];
+  for (const c of clients) {
+    try { res.push(['ok', map(await fn(c))]); } catch (e) { res.push(['error', String(e && e.message)]); }
+  }
+  tap.eq(res[1], res[0], `${desc} (same as redis-server)`);
+  return res[1];
+}
+
+// CLIENT INFO / CLIENT LIST text without the fields that depend on sockets and timing.
+const VOLATILE = new Set(['id', 'addr', 'laddr', 'fd', 'age', 'idle', 'qbuf', 'qbuf-free',
+  'argv-mem', 'multi-mem', 'rbs', 'rbp', 'obl', 'oll', 'omem', 'tot-mem', 'lib-name', 'lib-ver']);
+export function stableClientText(text) {
+  return String(text).trim().split(' ').filter((f) => !VOLATILE.has(f.split('=')[0])).join(' ');
+}
