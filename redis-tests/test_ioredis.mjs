@@ -17,6 +17,16 @@ async function connect(port, opts = {}) {
   return c;
 }
 
+async function firstError(port, opts) {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0,
+    retryStrategy: () => null, connectTimeout: 5000, ...opts });
+  let first = null;
+  c.on('error', (e) => { if (first === null) first = e.message; });
+  try { await c.connect(); await c.ping(); } catch (e) { if (first === null) first = `thrown: ${e.message}`; }
+  c.disconnect();
+  return first ?? 'connected';
+}
+
 try {
   const servers = [await startRedis(), await startObelisk()];
   const clients = [];
@@ -53,12 +63,15 @@ try {
   for (const s of auth) ac.push(await connect(s.port, { password: 'pw' }));
   await both(tap, ac, (c) => c.ping(), 'password: ping');
   for (const c of ac) c.disconnect();
-  const bad = [];
-  for (const s of auth) {
-    try { await connect(s.port, { password: 'wrong' }); bad.push('connected'); } catch (e) { bad.push(e.message); }
+  // ioredis 6 starts with HELLO; a refused handshake closes the connection, and the server's
+  // error arrives as the client's 'error' event: compare that.
+  for (const [desc, opts, re] of [['wrong password', { password: 'wrong' }, /WRONGPASS/],
+    ['no password', {}, /NOAUTH/]]) {
+    const errs = [];
+    for (const s of auth) errs.push(await firstError(s.port, opts));
+    tap.eq(errs[1], errs[0], `${desc}: same error as redis-server`);
+    tap.ok(re.test(errs[1]), `${desc}: ${re.source} error`, errs);
   }
-  tap.eq(bad[1], bad[0], 'wrong password: same error as redis-server');
-  tap.ok(/WRONGPASS/.test(bad[1]), 'wrong password: WRONGPASS error', bad);
 } catch (e) {
   tap.ok(false, `no exception: ${e && e.stack}`);
 }

@@ -147,19 +147,7 @@ def rule_client_lib_fields(raw):
     return _rewrite_top_bulk(raw, lambda b: re.sub(rb" lib-name=[^ \n]* lib-ver=[^ \n]*", b"", b))
 
 
-GLOBAL_def rule_sort_pairs(raw):
-    """A flat key/value array or a map whose pair order is not defined (Redis 7.0's CONFIG GET
-    with several parameters follows its dict's randomly seeded hash order): pairs sorted by key."""
-    from .resp import split_aggregate
-    if raw[:1] not in (b"*", b"%") or raw.startswith(b"*-"):
-        return raw
-    head, el = split_aggregate(raw)
-    pairs = sorted(zip(el[0::2], el[1::2]))
-    return head + b"".join(k + v for k, v in pairs)
-
-
-RULES = {
-    "sort-pairs": rule_sort_pairs,
+GLOBAL_RULES = {
     "client-lib-fields": rule_client_lib_fields,
 }
 
