@@ -52,7 +52,11 @@ struct config {
     long long retention_ms;    /* -1 = forever */
     int stream_node_max_entries;
     long long stream_node_max_bytes;
-    char *config_file; /* absolute path of the file read at start, or "" */
+    /* Redis directives Obelisk has no use for, accepted only with the value that is true of
+     * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */
+    int compat_save;       /* always "": no RDB snapshots */
+    int compat_appendonly; /* always "no": no AOF; topics are persisted per fsync */
+    char *config_file;     /* absolute path of the file read at start, or "" */
 };
 
 extern struct config server_config;

@@ -14,6 +14,7 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/iofault.h"
 #include "server/db.h"
 #include "server/server.h"
 
@@ -308,10 +309,24 @@ void cmd_debug(CMD_ARGS) {
         reply_simple(R, "OK");
         return;
     }
+    if (util_eq_nocase(argv[1], argvlen[1], "IO-FAULT") && argc == 3) {
+        static const char *const modes[] = {"none", "fsync-eio", "write-enospc"};
+        for (int m = 0; m < 3; m++) {
+            if (util_eq_nocase(argv[2], argvlen[2], modes[m])) {
+                iofault_set(m);
+                reply_simple(R, "OK");
+                return;
+            }
+        }
+        reply_error(R, ERR_SYNTAX);
+        return;
+    }
     if (util_eq_nocase(argv[1], argvlen[1], "HELP")) {
         static const char *const lines[] = {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "IO-FAULT NONE|FSYNC-EIO|WRITE-ENOSPC",
+            "    Make the next data-file syncs or writes fail (tests of the I/O error path).",
             "HELP",
             "    Print this help.",
             NULL,

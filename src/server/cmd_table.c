@@ -174,7 +174,7 @@ struct command server_commands[] = {
      "transactions", "2.0.0", "Discards a transaction.",
      "O(N), when N is the number of queued commands"},
     {"debug", cmd_debug, -2, F(ADMIN) | F(NOSCRIPT) | F(LOADING) | F(STALE), 0, 0, 0, "server",
-     "1.0.0", "A container for debugging commands (Obelisk: SLEEP only).",
+     "1.0.0", "A container for debugging commands (Obelisk: the SLEEP and IO-FAULT test hooks).",
      "Depends on subcommand."},
     {"shutdown", cmd_shutdown, -1,
      F(ADMIN) | F(NOSCRIPT) | F(LOADING) | F(STALE) | F(NO_MULTI) | F(SENTINEL_OK) | F(ALLOW_BUSY),

@@ -38,6 +38,8 @@ static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warn
 static const char *const debug_cmd_names[] = {"no", "yes", "local", NULL};
 static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
 static const char *const io_error_names[] = {"exit", "readonly", NULL};
+static const char *const save_names[] = {"", NULL};
+static const char *const no_names[] = {"no", NULL};
 
 #define C(field) ((void *)&server_config.field)
 static const struct directive directives[] = {
@@ -76,6 +78,9 @@ static const struct directive directives[] = {
     {"stream-node-max-entries", D_INT, C(stream_node_max_entries), 0, 999999999, "100", D_IMMUTABLE,
      NULL},
     {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
+    /* Redis's RDB and AOF switches: Obelisk has neither, and says so. */
+    {"save", D_ENUM, C(compat_save), 0, 0, "", D_IMMUTABLE, save_names},
+    {"appendonly", D_ENUM, C(compat_appendonly), 0, 0, "no", D_IMMUTABLE, no_names},
     {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
      debug_cmd_names},

@@ -172,6 +172,21 @@ void conn_finish_reply(struct client *c, size_t mark) {
         c->wait_seq = 0;
         return;
     }
+    if (c->wait_seq > db_durable_seq() && db_io_error()) {
+        /* The reply depends on writes that failed and will never be durable: answer the
+         * error instead (nothing that was not written is acknowledged or shown). */
+        if (c->held_head) { /* behind held replies: queue the error after them */
+            evbuffer_drain(c->stage, evbuffer_get_length(c->stage) - mark);
+            reply_error(&c->reply, db_io_error_text());
+            commit_hold(c, commit_last_seq(c), c->stage, mark);
+        } else {
+            if (mark > 0) evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), mark);
+            evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
+            reply_error(&c->reply, db_io_error_text());
+        }
+        c->wait_seq = 0;
+        return;
+    }
     int hold = c->held_head != NULL;
     if (!hold && c->wait_seq && server_config.fsync == FSYNC_ALWAYS &&
         c->wait_seq > db_durable_seq())

@@ -26,6 +26,7 @@
 #include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
+#include "server/iofault.h"
 #include "server/server.h"
 #include "storage/store.h"
 
@@ -58,6 +59,7 @@ static void db_fill_config(struct store_config *c) {
     c->retention_bytes = server_config.retention_bytes;
     c->retention_ms = server_config.retention_ms;
     c->node_max_entries = (uint32_t)server_config.stream_node_max_entries;
+    c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
 
 static void *loader_main(void *arg) {
@@ -78,8 +80,10 @@ static void set_io_error(int status) {
     log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
             obk_strerror(status));
     commit_fail(db.io_error_text);
-    if (server_config.on_io_error == ON_IO_ERROR_EXIT)
+    if (server_config.on_io_error == ON_IO_ERROR_EXIT) {
+        server.exit_code = 1;
         server_request_shutdown("Shutting down after a storage I/O error (on-io-error exit)");
+    }
 }
 
 static void completion_cb(evutil_socket_t fd, short what, void *arg) {

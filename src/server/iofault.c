@@ -1,0 +1,60 @@
+/* iofault.c - the file-operation table the server hands to the storage engine: the real system
+ * calls, unless a test armed a fault with DEBUG IO-FAULT. The mode is an atomic read by the
+ * persist thread on each call, so arming it needs no lock. */
+#include "server/iofault.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+
+static atomic_int fault_mode;
+
+void iofault_set(int mode) {
+    atomic_store(&fault_mode, mode);
+}
+
+int iofault_get(void) {
+    return atomic_load(&fault_mode);
+}
+
+static int f_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    return fileops_posix.openat(dirfd, path, flags, mode);
+}
+
+static ssize_t f_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+    if (atomic_load(&fault_mode) == IOFAULT_WRITE_ENOSPC) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return fileops_posix.pwritev(fd, iov, iovcnt, offset);
+}
+
+static int f_fdatasync(int fd) {
+    if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
+        errno = EIO;
+        return -1;
+    }
+    return fileops_posix.fdatasync(fd);
+}
+
+static int f_fsync(int fd) {
+    if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
+        errno = EIO;
+        return -1;
+    }
+    return fileops_posix.fsync(fd);
+}
+
+static int f_close(int fd) {
+    return fileops_posix.close(fd);
+}
+
+static int f_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return fileops_posix.renameat(olddirfd, oldpath, newdirfd, newpath);
+}
+
+static int f_unlinkat(int dirfd, const char *path, int flags) {
+    return fileops_posix.unlinkat(dirfd, path, flags);
+}
+
+const struct fileops iofault_ops = {f_openat, f_pwritev,  f_fdatasync, f_fsync,
+                                    f_close,  f_renameat, f_unlinkat};
