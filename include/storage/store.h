@@ -85,6 +85,19 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err);
 uint64_t store_pending_seq(const struct store *s);
 int store_set_fsync(struct store *s, int fsync);
 
+/* Settings that may change while running (CONFIG SET): they apply from the next roll, trim,
+ * retention pass or cache push. A lower cache budget evicts written entries as new ones come. */
+struct store_tuning {
+    uint64_t segment_bytes;
+    int64_t segment_ms;
+    uint32_t index_interval;
+    int64_t retention_bytes, retention_ms;
+    uint32_t node_max_entries;
+    size_t cache_max_bytes;
+};
+/* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
+int store_set_tuning(struct store *s, const struct store_tuning *t);
+
 /* Deletes sealed segments by retention (and fully trimmed ones); call from a timer. */
 void store_retention(struct store *s, int64_t now_ms);
 

@@ -230,13 +230,25 @@ int db_flush(int dbi) {
 }
 
 int db_apply_config(const char *name, char *err, size_t errlen) {
+    static const char *const tuning[] = {"segment-bytes",        "segment-ms",
+                                         "index-interval-bytes", "retention-bytes",
+                                         "retention-ms",         "stream-node-max-entries",
+                                         "cache-max-bytes"};
+    int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
-    if (!strcmp(name, "fsync")) {
-        int rc = store_set_fsync(db.store, server_config.fsync);
-        if (rc != OBK_OK) {
-            snprintf(err, errlen, "%s", obk_strerror(rc));
-            return -1;
-        }
+    if (!strcmp(name, "fsync")) rc = store_set_fsync(db.store, server_config.fsync);
+    for (size_t i = 0; i < sizeof(tuning) / sizeof(tuning[0]); i++) {
+        if (strcmp(name, tuning[i])) continue;
+        struct store_config c;
+        db_fill_config(&c);
+        struct store_tuning t = {c.segment_bytes,   c.segment_ms,   c.index_interval,
+                                 c.retention_bytes, c.retention_ms, c.node_max_entries,
+                                 c.cache_max_bytes};
+        rc = store_set_tuning(db.store, &t);
+    }
+    if (rc != OBK_OK) {
+        snprintf(err, errlen, "%s", obk_strerror(rc));
+        return -1;
     }
     return 0;
 }

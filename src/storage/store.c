@@ -607,6 +607,27 @@ int store_set_fsync(struct store *s, int fsync_policy) {
     return OBK_OK;
 }
 
+int store_set_tuning(struct store *s, const struct store_tuning *t) {
+    if (t->segment_bytes < 1024 || t->segment_bytes > TLOG_MAX_SEGMENT_BYTES ||
+        t->index_interval == 0 || t->cache_max_bytes == 0)
+        return OBK_ERR_INVAL;
+    s->env.tlog.segment_bytes = t->segment_bytes;
+    s->env.tlog.segment_ms = t->segment_ms;
+    s->env.tlog.index_interval = t->index_interval;
+    s->env.retention_bytes = t->retention_bytes;
+    s->env.retention_ms = t->retention_ms;
+    s->env.node_max_entries = t->node_max_entries;
+    s->env.budget.max_bytes = t->cache_max_bytes;
+    s->cfg.segment_bytes = t->segment_bytes;
+    s->cfg.segment_ms = t->segment_ms;
+    s->cfg.index_interval = t->index_interval;
+    s->cfg.retention_bytes = t->retention_bytes;
+    s->cfg.retention_ms = t->retention_ms;
+    s->cfg.node_max_entries = t->node_max_entries;
+    s->cfg.cache_max_bytes = t->cache_max_bytes;
+    return OBK_OK;
+}
+
 static int64_t pick(int64_t topic_value, int64_t dflt) {
     if (topic_value == RETENTION_DEFAULT) return dflt;
     return topic_value; /* RETENTION_NONE (-1) means off, like a negative default */
