@@ -95,8 +95,14 @@ asan: test-deps
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests.sh build-asan $(TESTS)
 
+# Side-by-side benchmark against a redis-server it starts itself (docs/benchmarks.md).
 bench: all tests-build
-	@bench/run.sh
+	@bench/streams.sh
+
+# Long crash runs: kill -9 under load, many seeded rounds (ROUNDS=50 by default).
+ROUNDS ?= 50
+crash-long: all tests-build
+	@OBELISK_SERVER=$(CURDIR)/$(SERVER) OBELISK_CHECK=$(CURDIR)/$(CHECK) scripts/crash-long.sh $(ROUNDS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

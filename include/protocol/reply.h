@@ -52,5 +52,8 @@ int reply_defer_len(struct reply *r);
 void reply_set_array_len(struct reply *r, int handle, long n);
 void reply_set_map_len(struct reply *r, int handle, long pairs);
 void reply_set_set_len(struct reply *r, int handle, long n);
+/* Throws away a deferred aggregate and everything written into it since reply_defer_len()
+ * (for a command that fails half way through building its reply). */
+void reply_discard_deferred(struct reply *r, int handle);
 
 #endif

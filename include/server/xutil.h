@@ -26,6 +26,8 @@ void xutil_reply_entry(struct client *c, const struct obk_entry *e);
 void xutil_reply_id(struct client *c, sid_t id);
 /* Replies the error for a storage status (sticky I/O error -> MISCONF, ...). */
 void xutil_reply_status(struct client *c, int status);
+/* Replies the error for a failed read (a batch that fails its checks is never handed out). */
+void xutil_reply_read_error(struct client *c, int status);
 /* Entries replied by topic_range into the client's reply (ctx = struct xutil_range). */
 struct xutil_range {
     struct client *c;

@@ -193,3 +193,8 @@ void reply_set_map_len(struct reply *r, int handle, long pairs) {
 void reply_set_set_len(struct reply *r, int handle, long n) {
     set_len(r, handle, r->proto >= 3 ? '~' : '*', n);
 }
+
+void reply_discard_deferred(struct reply *r, int handle) {
+    if (handle < 0 || handle != r->depth) return;
+    evbuffer_free(r->stack[--r->depth]);
+}

@@ -248,10 +248,12 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
     int rc = OBK_OK;
     if (sid_cmp(start, end) <= 0)
         rc = topic_range(t, start, end, count > 0 ? (uint64_t)count : 0, rev, xutil_range_cb, &r);
-    reply_set_array_len(R, h, r.n);
-    if (rc != OBK_OK) { /* a read error after a partial reply: the connection must go */
-        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    if (rc != OBK_OK) { /* nothing of it was sent: answer the error instead */
+        reply_discard_deferred(R, h);
+        xutil_reply_read_error(c, rc);
+        return;
     }
+    reply_set_array_len(R, h, r.n);
 }
 
 void cmd_xrange(CMD_ARGS) {

@@ -91,15 +91,22 @@ void cmd_xinfo_stream(CMD_ARGS) {
         reply_edge_entry(c, t, 1);
         return;
     }
-    reply_map(R, 9);
+    int outer = reply_defer_len(R);
     reply_head_fields(c, t);
     reply_bulk_cstr(R, "entries");
     struct xutil_range r = {c, 0};
     int h = reply_defer_len(R);
-    topic_range(t, SID_MIN, SID_MAX, (uint64_t)count, 0, xutil_range_cb, &r);
+    int rc = topic_range(t, SID_MIN, SID_MAX, (uint64_t)count, 0, xutil_range_cb, &r);
+    if (rc != OBK_OK) {
+        reply_discard_deferred(R, h);
+        reply_discard_deferred(R, outer);
+        xutil_reply_read_error(c, rc);
+        return;
+    }
     reply_set_array_len(R, h, r.n);
     reply_bulk_cstr(R, "groups");
     reply_array(R, 0);
+    reply_set_map_len(R, outer, 9);
 }
 
 void cmd_xinfo_help(CMD_ARGS) {

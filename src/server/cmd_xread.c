@@ -18,7 +18,8 @@
 #define R (&c->reply)
 
 /* Replies [key, entries after gt] for one stream (RESP3: the key then the entries, as one map
- * pair). Returns 1 when the stream had something after gt, 0 (nothing written) otherwise. */
+ * pair). Returns 1 when the stream had something after gt, 0 (nothing written) otherwise, or a
+ * negative status when the read failed (the caller discards the whole reply). */
 static int reply_stream_after(struct client *c, const char *key, size_t keylen, struct topic *t,
                               sid_t gt, long long count) {
     sid_t last, start = gt;
@@ -29,10 +30,10 @@ static int reply_stream_after(struct client *c, const char *key, size_t keylen, 
     reply_bulk(R, key, keylen);
     struct xutil_range r = {c, 0};
     int h = reply_defer_len(R);
-    topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
+    int rc = topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
     reply_set_array_len(R, h, r.n);
     conn_wait_for(c, topic_wait_seq(t));
-    return 1;
+    return rc == OBK_OK ? 1 : rc;
 }
 
 /* blocking.c calls this when keys[idx] of a blocked XREAD got new entries. */
@@ -43,12 +44,17 @@ static int xread_serve_blocked(struct client *c, int idx) {
     if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
         sid_cmp(last, req->ids[idx]) <= 0)
         return 0;
-    if (c->proto == 2) {
-        reply_array(R, 1);
-    } else {
-        reply_map(R, 1);
+    int h = reply_defer_len(R);
+    int rc = reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count);
+    if (rc < 0) {
+        reply_discard_deferred(R, h);
+        xutil_reply_read_error(c, rc);
+        return 1;
     }
-    reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count);
+    if (c->proto == 2)
+        reply_set_array_len(R, h, 1);
+    else
+        reply_set_map_len(R, h, 1);
     return 1;
 }
 
@@ -126,7 +132,12 @@ void cmd_xread(CMD_ARGS) {
             sid_cmp(last, ids[i]) <= 0)
             continue;
         if (++served == 1) h = reply_defer_len(R);
-        reply_stream_after(c, key, keylen, t, ids[i], count);
+        int rc = reply_stream_after(c, key, keylen, t, ids[i], count);
+        if (rc < 0) {
+            reply_discard_deferred(R, h);
+            xutil_reply_read_error(c, rc);
+            goto out;
+        }
     }
     if (served) {
         if (c->proto == 2)

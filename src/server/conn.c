@@ -188,9 +188,9 @@ void conn_finish_reply(struct client *c, size_t mark) {
         return;
     }
     int hold = c->held_head != NULL;
-    if (!hold && c->wait_seq && server_config.fsync == FSYNC_ALWAYS &&
-        c->wait_seq > db_durable_seq())
-        hold = 1;
+    /* In every fsync mode the batch is at least written to the file before the reply goes out
+     * (Redis writes its AOF before replying too); "always" also waits for the fdatasync. */
+    if (!hold && c->wait_seq && c->wait_seq > db_durable_seq()) hold = 1;
     if (hold && commit_hold(c, c->wait_seq, c->stage, mark) != 0) {
         log_msg(LOG_WARNING, "Out of memory holding a reply: closing client id=%llu",
                 (unsigned long long)c->id);

@@ -64,3 +64,10 @@ void xutil_reply_status(struct client *c, int status) {
     }
     reply_errorf(&c->reply, "ERR storage error: %s", obk_strerror(status));
 }
+
+void xutil_reply_read_error(struct client *c, int status) {
+    reply_errorf(&c->reply,
+                 "ERR stream read failed: %s (see the server log; obelisk-check can "
+                 "verify the data directory)",
+                 obk_strerror(status));
+}

@@ -447,16 +447,16 @@ static int apply_damage(const struct test_server *s, struct damage *d, struct rn
     snprintf(tdir, sizeof tdir, "%s/db0/t_%s", s->datadir, hexkey);
     DIR *dir = opendir(tdir);
     if (!dir) return snprintf(msg, msglen, "no topic directory %.200s", tdir), -1;
-    char best[64] = "", first[64] = "";
+    char best[64] = "", first[64] = ""; /* segment names are 24 bytes (checked below) */
     int nsegs = 0;
     struct dirent *de;
     while ((de = readdir(dir))) {
         size_t n = strlen(de->d_name);
         if (n != 24 || strcmp(de->d_name + 20, ".log") != 0) continue;
         nsegs++;
-        if (strcmp(de->d_name, best) > 0) snprintf(best, sizeof best, "%s", de->d_name);
+        if (strcmp(de->d_name, best) > 0) memcpy(best, de->d_name, n + 1);
         if (!first[0] || strcmp(de->d_name, first) < 0)
-            snprintf(first, sizeof first, "%s", de->d_name);
+            memcpy(first, de->d_name, n + 1);
     }
     closedir(dir);
     if (!best[0]) return snprintf(msg, msglen, "no segment in %.200s", tdir), -1;
