@@ -20,6 +20,7 @@
 #include "storage/tstate.h"
 
 struct topic;
+struct cg_state;
 
 /* Shared by every topic of a store (owned by the store). */
 struct topic_env {
@@ -55,7 +56,8 @@ struct topic {
     struct topic *dirty_next;
     int64_t created_ms, retention_bytes, retention_ms;
     uint64_t appended_since_ckpt;
-    uint64_t hash; /* keyspace */
+    struct cg_state *cg; /* consumer groups (cgroup.h), NULL until the first one */
+    uint64_t hash;       /* keyspace */
     struct topic *hnext;
 };
 
@@ -107,6 +109,9 @@ int topic_last_entry_id(struct topic *t, sid_t *id);
 int topic_find_offset(struct topic *t, sid_t id, uint64_t *offset);
 int topic_id_at(struct topic *t, uint64_t offset, sid_t *id);
 int topic_lower_bound_offset(struct topic *t, sid_t id, uint64_t *offset);
+/* Live entries (not deleted, not trimmed) with ID > id, from the dense offsets minus the
+ * tombstones in range: O(log n) plus a binary search of the tombstones (exact lag). */
+int topic_count_after(struct topic *t, sid_t id, uint64_t *n);
 
 static inline uint64_t topic_length(const struct topic *t) {
     return tstate_length(&t->st);

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "storage/cgstore.h"
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
 
@@ -218,6 +219,14 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
                  rr.damage[0] ? rr.damage : obk_strerror(rc));
         goto done;
     }
+    struct cgstore_report gr;
+    rc = cgstore_open(t, s->cfg.repair, &gr);
+    rep->truncated_bytes += gr.truncated_bytes;
+    if (rc != OBK_OK) {
+        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
+                 gr.damage[0] ? gr.damage : obk_strerror(rc));
+        goto done;
+    }
     if (buf && strcmp(expect, name) != 0) t->meta_dirty = 1;
     if (!buf) t->meta_dirty = 1;
     if (t->meta_dirty) topic_mark_dirty(t);
@@ -394,7 +403,11 @@ int store_close(struct store *s) {
             struct keyspace *ks = &s->ks[db];
             for (size_t i = 0; i < ks->size; i++)
                 for (struct topic *t = ks->b[i]; t; t = t->hnext)
-                    if (err == OBK_OK) topic_checkpoint_into(t, sub);
+                    if (err == OBK_OK) {
+                        topic_checkpoint_into(t, sub);
+                        /* a clean open then reads only the snapshot */
+                        if (t->cg && t->cg->log_size > CG_LOG_HEADER) cgstore_compact_into(t, sub);
+                    }
         }
         free_all_topics(s, sub);
         uint64_t seq;

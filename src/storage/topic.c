@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "base/util.h"
+#include "storage/cgstore.h"
 #include "storage/recovery.h"
 
 /* Unclean recovery scans from the last checkpoint: one every 64 MiB of log bounds that scan
@@ -49,6 +50,7 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
 void topic_free(struct topic *t, struct psub *s) {
     if (!t) return;
     tlog_free(&t->log, s);
+    cgs_free(t->cg, s);
     tstate_free(&t->st);
     ring_free(&t->ring);
     batch_builder_free(&t->bb);
@@ -301,6 +303,8 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
         t->appended_since_ckpt += len;
     }
     t->pend_len = 0;
+    /* group records after the data they may refer to, in the same submission */
+    if ((rc = cgstore_flush_into(t, s)) != OBK_OK) return rc;
     if ((t->log.nsegs > nsegs && nsegs > 0) || t->appended_since_ckpt >= TOPIC_CHECKPOINT_BYTES)
         rc = topic_checkpoint_into(t, s);
     return rc;

@@ -189,3 +189,21 @@ int topic_lower_bound_offset(struct topic *t, sid_t id, uint64_t *offset) {
     *offset = o.found ? o.offset : t->st.end_offset;
     return OBK_OK;
 }
+
+int topic_count_after(struct topic *t, sid_t id, uint64_t *n) {
+    const struct tstate *st = &t->st;
+    *n = 0;
+    if (sid_cmp(id, st->last_id) >= 0) return OBK_OK; /* no entry is above the last ID */
+    if (sid_is_zero(id)) {
+        *n = tstate_length(st); /* 0-0 is never an entry's ID */
+        return OBK_OK;
+    }
+    sid_t next = id;
+    uint64_t x;
+    sid_incr(&next); /* below last_id: cannot overflow */
+    int rc = topic_lower_bound_offset(t, next, &x);
+    if (rc != OBK_OK) return rc;
+    if (x < st->start_offset) x = st->start_offset;
+    *n = st->end_offset - x - tstate_tombs_from(st, x);
+    return OBK_OK;
+}

@@ -1,0 +1,635 @@
+/* cgroup.c - a topic's consumer groups in memory and the mutation API of cgroup.h: each
+ * mutation changes the state and appends its effect, as idempotent operations carrying the
+ * resulting values (layout in cgstore.h), to the record of the current command.
+ *
+ * Design: groups and each group's consumers are arrays sorted by name (byte-wise, as Redis's
+ * rax orders them; they are few). A group's pending entries list is an idmap (skip list) that
+ * owns struct cg_pending; each consumer has an idmap of its own entries pointing at the same
+ * structs, so per-consumer ranges and counts cost O(log n). Records: the open record lives at
+ * the end of cg->buf after the closed ones; room is reserved before the state changes, so an
+ * operation is never half recorded. A record holding only seen-time updates is dropped at
+ * cg_record_end (no write, no fsync for a read that delivered nothing): those times reach the
+ * disk with the next record or snapshot. Allocation failure after the state changed part way
+ * makes the store's error sticky (memory and disk would disagree). A mutation called outside
+ * cg_record_begin/end makes a record of its own. Main thread. */
+#include "storage/cgroup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/codec.h"
+#include "base/crc32c.h"
+#include "base/status.h"
+#include "storage/cgstore.h"
+#include "storage/topic.h"
+
+/* ---- names ---- */
+
+static int name_cmp(const uint8_t *a, size_t alen, const void *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static uint8_t *name_dup(const void *name, size_t len) {
+    uint8_t *p = malloc(len ? len : 1);
+    if (p && len) memcpy(p, name, len);
+    return p;
+}
+
+/* ---- state primitives ---- */
+
+int cgs_new(struct cg_state **out) {
+    struct cg_state *cg = calloc(1, sizeof *cg);
+    if (!cg) return OBK_ERR_NOMEM;
+    *out = cg;
+    return OBK_OK;
+}
+
+static void consumer_free(struct cg_consumer *c) {
+    idmap_free(&c->pel, NULL);
+    free(c->name);
+    free(c);
+}
+
+static void group_free(struct cg_group *g) {
+    for (size_t i = 0; i < g->ncons; i++) consumer_free(g->cons[i]);
+    idmap_free(&g->pel, free);
+    free(g->cons);
+    free(g->name);
+    free(g);
+}
+
+void cgs_free(struct cg_state *cg, struct psub *s) {
+    if (!cg) return;
+    for (size_t i = 0; i < cg->ngroups; i++) group_free(cg->groups[i]);
+    free(cg->groups);
+    free(cg->buf);
+    if (cg->log_pf) {
+        if (!s || psub_free_file(s, cg->log_pf, 0) != OBK_OK) free(cg->log_pf);
+    }
+    free(cg);
+}
+
+/* Index of the first group whose name is >= name. */
+static size_t group_lower(const struct cg_state *cg, const void *name, size_t len) {
+    size_t lo = 0, hi = cg->ngroups;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct cg_group *g = cg->groups[mid];
+        if (name_cmp(g->name, g->len, name, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct cg_group *cgs_group_find(const struct cg_state *cg, const void *name, size_t len) {
+    if (!cg) return NULL;
+    size_t i = group_lower(cg, name, len);
+    if (i < cg->ngroups && name_cmp(cg->groups[i]->name, cg->groups[i]->len, name, len) == 0)
+        return cg->groups[i];
+    return NULL;
+}
+
+int cgs_group_add(struct cg_state *cg, const void *name, size_t len, struct cg_group **out) {
+    size_t i = group_lower(cg, name, len);
+    if (cg->ngroups == cg->gcap) {
+        size_t cap = cg->gcap ? cg->gcap * 2 : 4;
+        struct cg_group **ng = realloc(cg->groups, cap * sizeof *ng);
+        if (!ng) return OBK_ERR_NOMEM;
+        cg->groups = ng;
+        cg->gcap = cap;
+    }
+    struct cg_group *g = calloc(1, sizeof *g);
+    if (!g) return OBK_ERR_NOMEM;
+    if (!(g->name = name_dup(name, len)) || idmap_init(&g->pel) != OBK_OK) {
+        free(g->name);
+        free(g);
+        return OBK_ERR_NOMEM;
+    }
+    g->len = len;
+    g->entries_read = -1;
+    memmove(&cg->groups[i + 1], &cg->groups[i], (cg->ngroups - i) * sizeof *cg->groups);
+    cg->groups[i] = g;
+    cg->ngroups++;
+    *out = g;
+    return OBK_OK;
+}
+
+void cgs_group_remove(struct cg_state *cg, struct cg_group *g) {
+    size_t i = group_lower(cg, g->name, g->len);
+    if (i < cg->ngroups && cg->groups[i] == g) {
+        memmove(&cg->groups[i], &cg->groups[i + 1], (cg->ngroups - i - 1) * sizeof *cg->groups);
+        cg->ngroups--;
+    }
+    if (cg->sel_g == g) cg->sel_g = NULL, cg->sel_c = NULL;
+    group_free(g);
+}
+
+static size_t consumer_lower(const struct cg_group *g, const void *name, size_t len) {
+    size_t lo = 0, hi = g->ncons;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct cg_consumer *c = g->cons[mid];
+        if (name_cmp(c->name, c->len, name, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int cgs_consumer_add(struct cg_group *g, const void *name, size_t len, struct cg_consumer **out) {
+    size_t i = consumer_lower(g, name, len);
+    if (g->ncons == g->ccap) {
+        size_t cap = g->ccap ? g->ccap * 2 : 4;
+        struct cg_consumer **nc = realloc(g->cons, cap * sizeof *nc);
+        if (!nc) return OBK_ERR_NOMEM;
+        g->cons = nc;
+        g->ccap = cap;
+    }
+    struct cg_consumer *c = calloc(1, sizeof *c);
+    if (!c) return OBK_ERR_NOMEM;
+    if (!(c->name = name_dup(name, len)) || idmap_init(&c->pel) != OBK_OK) {
+        free(c->name);
+        free(c);
+        return OBK_ERR_NOMEM;
+    }
+    c->len = len;
+    memmove(&g->cons[i + 1], &g->cons[i], (g->ncons - i) * sizeof *g->cons);
+    g->cons[i] = c;
+    g->ncons++;
+    *out = c;
+    return OBK_OK;
+}
+
+uint64_t cgs_consumer_remove(struct cg_group *g, struct cg_consumer *c) {
+    uint64_t n = 0;
+    for (struct idmap_node *x = idmap_first(&c->pel); x; x = idmap_next(x)) {
+        free(idmap_delete(&g->pel, x->ms, x->seq));
+        n++;
+    }
+    size_t i = consumer_lower(g, c->name, c->len);
+    if (i < g->ncons && g->cons[i] == c) {
+        memmove(&g->cons[i], &g->cons[i + 1], (g->ncons - i - 1) * sizeof *g->cons);
+        g->ncons--;
+    }
+    consumer_free(c);
+    return n;
+}
+
+int cgs_pending_set(struct cg_group *g, struct cg_consumer *c, sid_t id, int64_t delivery_ms,
+                    uint64_t count) {
+    struct cg_pending *p = idmap_get(&g->pel, id.ms, id.seq);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p))) return OBK_ERR_NOMEM;
+        p->id = id;
+        int rc = idmap_insert(&g->pel, id.ms, id.seq, p);
+        if (rc != OBK_OK) {
+            free(p);
+            return rc;
+        }
+    }
+    if (p->consumer != c) {
+        int rc = idmap_insert(&c->pel, id.ms, id.seq, p);
+        if (rc != OBK_OK) {
+            if (!p->consumer) free(idmap_delete(&g->pel, id.ms, id.seq));
+            return rc;
+        }
+        if (p->consumer) idmap_delete(&p->consumer->pel, id.ms, id.seq);
+        p->consumer = c;
+    }
+    p->delivery_ms = delivery_ms;
+    p->delivery_count = count;
+    return OBK_OK;
+}
+
+int cgs_pending_del(struct cg_group *g, sid_t id) {
+    struct cg_pending *p = idmap_delete(&g->pel, id.ms, id.seq);
+    if (!p) return 0;
+    idmap_delete(&p->consumer->pel, id.ms, id.seq);
+    free(p);
+    return 1;
+}
+
+uint64_t cgs_clamp(struct cg_state *cg, sid_t last_id, uint64_t entries_added) {
+    uint64_t changes = 0;
+    sid_t above = last_id;
+    int any_above = sid_incr(&above) == OBK_OK;
+    for (size_t i = 0; cg && i < cg->ngroups; i++) {
+        struct cg_group *g = cg->groups[i];
+        if (sid_cmp(g->last_id, last_id) > 0) g->last_id = last_id, changes++;
+        if (g->entries_read > 0 && (uint64_t)g->entries_read > entries_added)
+            g->entries_read = (int64_t)entries_added, changes++;
+        if (g->has_commit && sid_cmp(g->committed, last_id) > 0) g->committed = last_id, changes++;
+        struct idmap_node *x = any_above ? idmap_lower_bound(&g->pel, above.ms, above.seq) : NULL;
+        while (x) {
+            struct idmap_node *n = idmap_next(x);
+            cgs_pending_del(g, (sid_t){x->ms, x->seq});
+            changes++;
+            x = n;
+        }
+    }
+    return changes;
+}
+
+/* ---- record building ---- */
+
+/* Room for n more bytes in the record buffer. */
+static int rec_reserve(struct cg_state *cg, size_t n) {
+    if (cg->len + n <= cg->cap) return OBK_OK;
+    size_t cap = cg->cap ? cg->cap : 256;
+    while (cap < cg->len + n) cap *= 2;
+    uint8_t *nb = realloc(cg->buf, cap);
+    if (!nb) return OBK_ERR_NOMEM;
+    cg->buf = nb;
+    cg->cap = cap;
+    return OBK_OK;
+}
+
+static void put_u8(struct cg_state *cg, uint8_t v) {
+    cg->buf[cg->len++] = v;
+}
+static void put_uv(struct cg_state *cg, uint64_t v) {
+    cg->len += codec_put_uvarint(cg->buf + cg->len, v);
+}
+static void put_sv(struct cg_state *cg, int64_t v) {
+    cg->len += codec_put_svarint(cg->buf + cg->len, v);
+}
+static void put_str(struct cg_state *cg, const uint8_t *p, size_t n) {
+    put_uv(cg, n);
+    if (n) memcpy(cg->buf + cg->len, p, n);
+    cg->len += n;
+}
+
+/* Upper bounds of the bytes an operation takes. */
+#define OP_FIXED 48 /* type + up to four varints */
+static size_t sel_room(const struct cg_group *g, const struct cg_consumer *c) {
+    return 2 * OP_FIXED + g->len + (c ? c->len : 0);
+}
+
+/* Emits GROUP_SELECT / CONSUMER_SELECT unless already selected (room reserved by caller). */
+static void sel(struct cg_state *cg, const struct cg_group *g, const struct cg_consumer *c) {
+    if (cg->sel_g != g) {
+        put_u8(cg, CG_OP_GROUP_SELECT);
+        put_str(cg, g->name, g->len);
+        cg->sel_g = g;
+        cg->sel_c = NULL;
+    }
+    if (c && cg->sel_c != c) {
+        put_u8(cg, CG_OP_CONSUMER_SELECT);
+        put_str(cg, c->name, c->len);
+        cg->sel_c = c;
+    }
+}
+
+static void put_group_set(struct cg_state *cg, const struct cg_group *g) {
+    put_u8(cg, CG_OP_GROUP_SET);
+    put_str(cg, g->name, g->len);
+    put_uv(cg, g->last_id.ms);
+    put_uv(cg, g->last_id.seq);
+    put_sv(cg, g->entries_read);
+    cg->sel_g = g;
+    cg->sel_c = NULL;
+}
+
+static void put_pending_set(struct cg_state *cg, const struct cg_pending *p) {
+    put_u8(cg, CG_OP_PENDING_SET);
+    put_uv(cg, p->id.ms);
+    put_uv(cg, p->id.seq);
+    put_sv(cg, p->delivery_ms);
+    put_uv(cg, p->delivery_count);
+}
+
+void cg_record_begin(struct topic *t) {
+    if (!t->cg && cgs_new(&t->cg) != OBK_OK) return; /* cg_record_end reports it */
+    struct cg_state *cg = t->cg;
+    if (cg->rec_open) return;
+    cg->rec_open = 1;
+    cg->rec_hard = 0;
+    cg->rec_start = cg->len;
+    cg->sel_g = NULL;
+    cg->sel_c = NULL;
+    if (rec_reserve(cg, CG_RECORD_HEADER) == OBK_OK) cg->len += CG_RECORD_HEADER;
+}
+
+int cg_record_end(struct topic *t) {
+    struct cg_state *cg = t->cg;
+    if (!cg) return OBK_ERR_NOMEM;
+    if (!cg->rec_open) return OBK_OK;
+    cg->rec_open = 0;
+    cg->sel_g = NULL;
+    cg->sel_c = NULL;
+    if (cg->len <= cg->rec_start + CG_RECORD_HEADER || !cg->rec_hard) {
+        cg->len = cg->rec_start; /* nothing durable to say */
+        return t->env->error ? OBK_ERR_STICKY : OBK_OK;
+    }
+    uint8_t *r = cg->buf + cg->rec_start;
+    size_t body = cg->len - cg->rec_start - CG_RECORD_HEADER;
+    codec_put_u32(r, (uint32_t)(body + 4));
+    codec_put_u32(r + 4, crc32c(0, r + CG_RECORD_HEADER, body));
+    topic_mark_dirty(t);
+    return t->env->error ? OBK_ERR_STICKY : OBK_OK;
+}
+
+/* Every mutation: refuses after an error, opens a record of its own when none is open, and
+ * reserves room for its operations. */
+static int mut_begin(struct topic *t, size_t room, int *implicit) {
+    *implicit = 0;
+    if (t->env->error) return OBK_ERR_STICKY;
+    if (!t->cg || !t->cg->rec_open) {
+        cg_record_begin(t);
+        if (!t->cg || !t->cg->rec_open) return OBK_ERR_NOMEM;
+        *implicit = 1;
+    }
+    if (t->cg->len < t->cg->rec_start + CG_RECORD_HEADER) return OBK_ERR_NOMEM;
+    return rec_reserve(t->cg, room);
+}
+
+/* changed: the state was modified before rc failed (out of memory half way: sticky). */
+static int mut_end(struct topic *t, int implicit, int rc, int changed) {
+    if (rc == OBK_ERR_NOMEM && changed && !t->env->error) t->env->error = OBK_ERR_NOMEM;
+    if (implicit && t->cg) {
+        int rc2 = cg_record_end(t);
+        if (rc == OBK_OK) rc = rc2;
+    }
+    return rc;
+}
+
+/* ---- groups ---- */
+
+struct cg_group *cg_group_find(struct topic *t, const void *name, size_t len) {
+    return cgs_group_find(t->cg, name, len);
+}
+
+size_t cg_group_count(const struct topic *t) {
+    return t->cg ? t->cg->ngroups : 0;
+}
+
+void cg_group_foreach(struct topic *t, int (*cb)(void *ctx, struct cg_group *g), void *ctx) {
+    for (size_t i = 0; t->cg && i < t->cg->ngroups; i++)
+        if (cb(ctx, t->cg->groups[i])) break;
+}
+
+int cg_group_create(struct topic *t, const void *name, size_t len, sid_t last_id,
+                    int64_t entries_read, struct cg_group **out) {
+    int implicit, rc = mut_begin(t, OP_FIXED + len, &implicit);
+    struct cg_group *g = NULL;
+    if (rc != OBK_OK) goto done;
+    if (cgs_group_find(t->cg, name, len)) {
+        rc = OBK_ERR_EXISTS;
+        goto done;
+    }
+    if ((rc = cgs_group_add(t->cg, name, len, &g)) != OBK_OK) goto done;
+    g->last_id = last_id;
+    g->entries_read = entries_read;
+    put_group_set(t->cg, g);
+    t->cg->rec_hard = 1;
+    if (out) *out = g;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_group_destroy(struct topic *t, struct cg_group *g) {
+    int implicit, rc = mut_begin(t, OP_FIXED + g->len, &implicit);
+    if (rc != OBK_OK) goto done;
+    put_u8(t->cg, CG_OP_GROUP_DEL);
+    put_str(t->cg, g->name, g->len);
+    t->cg->rec_hard = 1;
+    cgs_group_remove(t->cg, g);
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t entries_read) {
+    int implicit, rc = mut_begin(t, OP_FIXED + g->len, &implicit);
+    if (rc != OBK_OK) goto done;
+    g->last_id = last_id;
+    g->entries_read = entries_read;
+    put_group_set(t->cg, g);
+    t->cg->rec_hard = 1;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+const char *cg_group_name(const struct cg_group *g, size_t *len) {
+    *len = g->len;
+    return (const char *)g->name;
+}
+sid_t cg_group_last_id(const struct cg_group *g) {
+    return g->last_id;
+}
+int64_t cg_group_entries_read(const struct cg_group *g) {
+    return g->entries_read;
+}
+uint64_t cg_group_pending_count(const struct cg_group *g) {
+    return idmap_count(&g->pel);
+}
+size_t cg_group_consumer_count(const struct cg_group *g) {
+    return g->ncons;
+}
+
+/* ---- consumers ---- */
+
+struct cg_consumer *cg_consumer_find(struct cg_group *g, const void *name, size_t len) {
+    size_t i = consumer_lower(g, name, len);
+    if (i < g->ncons && name_cmp(g->cons[i]->name, g->cons[i]->len, name, len) == 0)
+        return g->cons[i];
+    return NULL;
+}
+
+int cg_consumer_get(struct topic *t, struct cg_group *g, const void *name, size_t len,
+                    int64_t now_ms, struct cg_consumer **out, int *created) {
+    struct cg_consumer *c = cg_consumer_find(g, name, len);
+    if (created) *created = 0;
+    if (c) {
+        *out = c;
+        return OBK_OK;
+    }
+    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + len, &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = cgs_consumer_add(g, name, len, &c)) != OBK_OK) goto done;
+    c->seen_ms = now_ms;
+    sel(t->cg, g, NULL);
+    put_u8(t->cg, CG_OP_CONSUMER_SET);
+    put_str(t->cg, c->name, c->len);
+    put_sv(t->cg, now_ms);
+    t->cg->sel_c = c;
+    t->cg->rec_hard = 1;
+    *out = c;
+    if (created) *created = 1;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_consumer_delete(struct topic *t, struct cg_group *g, struct cg_consumer *c,
+                       uint64_t *pending) {
+    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
+    if (pending) *pending = 0;
+    if (rc != OBK_OK) goto done;
+    sel(t->cg, g, NULL);
+    put_u8(t->cg, CG_OP_CONSUMER_DEL);
+    put_str(t->cg, c->name, c->len);
+    t->cg->rec_hard = 1;
+    if (t->cg->sel_c == c) t->cg->sel_c = NULL;
+    uint64_t n = cgs_consumer_remove(g, c);
+    if (pending) *pending = n;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_consumer_seen(struct topic *t, struct cg_group *g, struct cg_consumer *c, int64_t now_ms) {
+    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
+    if (rc != OBK_OK) goto done;
+    c->seen_ms = now_ms;
+    sel(t->cg, g, NULL);
+    put_u8(t->cg, CG_OP_CONSUMER_SET);
+    put_str(t->cg, c->name, c->len);
+    put_sv(t->cg, now_ms);
+    t->cg->sel_c = c; /* a soft update: leaves rec_hard alone */
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+void cg_consumer_foreach(struct cg_group *g, int (*cb)(void *ctx, struct cg_consumer *c),
+                         void *ctx) {
+    for (size_t i = 0; i < g->ncons; i++)
+        if (cb(ctx, g->cons[i])) break;
+}
+
+const char *cg_consumer_name(const struct cg_consumer *c, size_t *len) {
+    *len = c->len;
+    return (const char *)c->name;
+}
+int64_t cg_consumer_seen_ms(const struct cg_consumer *c) {
+    return c->seen_ms;
+}
+uint64_t cg_consumer_pending_count(const struct cg_consumer *c) {
+    return idmap_count(&c->pel);
+}
+
+/* ---- deliveries, acknowledgements, claims ---- */
+
+int cg_deliver_new(struct topic *t, struct cg_group *g, struct cg_consumer *c, const sid_t *ids,
+                   size_t n, sid_t last_id, int64_t entries_read, int noack, int64_t now_ms) {
+    int changed = 0;
+    int implicit, rc = mut_begin(t, sel_room(g, c) + OP_FIXED + g->len + n * OP_FIXED, &implicit);
+    if (rc != OBK_OK) goto done;
+    changed = 1;
+    g->last_id = last_id;
+    g->entries_read = entries_read;
+    put_group_set(t->cg, g);
+    t->cg->rec_hard = 1;
+    if (noack) goto done;
+    sel(t->cg, g, c);
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = cgs_pending_set(g, c, ids[i], now_ms, 1)) != OBK_OK) goto done;
+        put_pending_set(t->cg, idmap_get(&g->pel, ids[i].ms, ids[i].seq));
+    }
+done:
+    return mut_end(t, implicit, rc, changed);
+}
+
+int cg_deliver_again(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n,
+                     int64_t now_ms) {
+    size_t room = sel_room(g, NULL);
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
+        if (p) room += 2 * OP_FIXED + p->consumer->len;
+    }
+    int implicit, rc = mut_begin(t, room, &implicit);
+    if (rc != OBK_OK) goto done;
+    for (size_t i = 0; i < n; i++) {
+        struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
+        if (!p) continue;
+        p->delivery_ms = now_ms;
+        p->delivery_count++;
+        sel(t->cg, g, p->consumer);
+        put_pending_set(t->cg, p);
+        t->cg->rec_hard = 1;
+    }
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_ack(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n, uint64_t *acked) {
+    int implicit, rc = mut_begin(t, sel_room(g, NULL) + n * OP_FIXED, &implicit);
+    uint64_t k = 0;
+    if (rc != OBK_OK) goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (!cgs_pending_del(g, ids[i])) continue;
+        sel(t->cg, g, NULL);
+        put_u8(t->cg, CG_OP_PENDING_DEL);
+        put_uv(t->cg, ids[i].ms);
+        put_uv(t->cg, ids[i].seq);
+        t->cg->rec_hard = 1;
+        k++;
+    }
+done:
+    if (acked) *acked = k;
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t id,
+             int64_t delivery_ms, uint64_t delivery_count) {
+    int implicit, rc = mut_begin(t, sel_room(g, c) + OP_FIXED, &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = cgs_pending_set(g, c, id, delivery_ms, delivery_count)) != OBK_OK) goto done;
+    sel(t->cg, g, c);
+    put_pending_set(t->cg, idmap_get(&g->pel, id.ms, id.seq));
+    t->cg->rec_hard = 1;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id) {
+    uint64_t acked;
+    return cg_ack(t, g, &id, 1, &acked);
+}
+
+const struct cg_pending *cg_pending_get(const struct cg_group *g, sid_t id) {
+    return idmap_get(&g->pel, id.ms, id.seq);
+}
+
+void cg_pending_range(const struct cg_group *g, const struct cg_consumer *c, sid_t start, sid_t end,
+                      int (*cb)(void *ctx, const struct cg_pending *p), void *ctx) {
+    const struct idmap *m = c ? &c->pel : &g->pel;
+    for (struct idmap_node *x = idmap_lower_bound(m, start.ms, start.seq); x; x = idmap_next(x)) {
+        const struct cg_pending *p = x->value;
+        if (sid_cmp(p->id, end) > 0) break;
+        if (cb(ctx, p)) break;
+    }
+}
+
+int cg_pending_bounds(const struct cg_group *g, sid_t *first, sid_t *last) {
+    struct idmap_node *a = idmap_first(&g->pel), *b = idmap_last(&g->pel);
+    if (!a) return 0;
+    *first = (sid_t){a->ms, a->seq};
+    *last = (sid_t){b->ms, b->seq};
+    return 1;
+}
+
+/* ---- committed offsets ---- */
+
+int cg_commit(struct topic *t, struct cg_group *g, sid_t id) {
+    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED, &implicit);
+    if (rc != OBK_OK) goto done;
+    g->has_commit = 1;
+    g->committed = id;
+    sel(t->cg, g, NULL);
+    put_u8(t->cg, CG_OP_COMMIT_SET);
+    put_uv(t->cg, id.ms);
+    put_uv(t->cg, id.seq);
+    t->cg->rec_hard = 1;
+done:
+    return mut_end(t, implicit, rc, 0);
+}
+
+int cg_committed(const struct cg_group *g, sid_t *id) {
+    if (!g->has_commit) return 0;
+    *id = g->committed;
+    return 1;
+}
