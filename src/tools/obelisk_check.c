@@ -4,9 +4,11 @@
  *
  * Every topic of every database is replayed from its first segment (RECOVERY_FULL): every
  * batch's length, CRC, records, offsets and ID order, every topic.meta against its directory
- * name, every index entry against the batch it points at. Nothing is changed unless --repair
- * is given; then damage is cut as the server's repair would (torn tails, damaged segments and
- * what follows them), and bad indexes are rewritten. --dump prints one topic's live entries.
+ * name, every index entry against the batch it points at, and the consumer groups: groups.snap
+ * (magic, version, CRC, operations) and every groups.log record (length, CRC, operations,
+ * generation against the snapshot's). Nothing is changed unless --repair is given; then damage
+ * is cut as the server's repair would (torn tails, damaged segments and what follows them, a
+ * bad tail of groups.log), and bad indexes are rewritten. --dump prints one topic's live entries.
  * Run it only while the server is stopped.
  *
  * Exit codes: 0 clean, 1 damage found and repaired, 2 damage found (not repaired),
@@ -24,6 +26,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "storage/cgstore.h"
 #include "storage/keydir.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
@@ -37,6 +40,7 @@
 
 struct totals {
     uint64_t topics, segments, batches, bytes, entries, damaged, repaired, bad_indexes;
+    uint64_t groups, group_records;
 };
 
 static const struct tlog_config check_tlog = {1u << 30, 0, 4096};
@@ -124,6 +128,48 @@ static int dump_cb(void *c, const struct obk_entry *e) {
     return 0;
 }
 
+/* groups.snap and groups.log: returns 1 when damaged. A bad log tail is cut by --repair (a
+ * damaged snapshot is left to the server's repair, which drops the group state). */
+static int check_groups(int tdfd, const char *label, int repair, const struct tstate *st,
+                        struct totals *tot, int *repaired) {
+    struct cg_state *cg = NULL;
+    struct cgstore_report gr;
+    uint64_t good = 0;
+    int damaged = 0;
+    int rc = cgstore_load(tdfd, 1, 0, &cg, &good, &gr);
+    if (rc != OBK_OK) {
+        printf("  %s: consumer groups: %s\n", label, gr.damage[0] ? gr.damage : obk_strerror(rc));
+        return 1;
+    }
+    if (!cg) return 0;
+    tot->groups += cg->ngroups;
+    tot->group_records += gr.records;
+    if (gr.log_stale)
+        printf("  %s: %s is older than %s (a compaction cut short; replaced at open)\n", label,
+               CG_LOG_NAME, CG_SNAP_NAME);
+    if (gr.truncated_bytes) {
+        damaged = 1;
+        printf("  %s: %s: %" PRIu64 " bytes of torn or bad tail%s%s%s\n", label, CG_LOG_NAME,
+               gr.truncated_bytes, gr.damage[0] ? " (" : "", gr.damage, gr.damage[0] ? ")" : "");
+        if (repair) {
+            int fd = openat(tdfd, CG_LOG_NAME, O_WRONLY | O_NOFOLLOW);
+            int ok = fd >= 0 && ftruncate(fd, (off_t)good) == 0 && fsync(fd) == 0;
+            if (fd >= 0) close(fd);
+            printf("  %s: %s %s\n", label, CG_LOG_NAME, ok ? "cut" : "could not be cut");
+            if (ok) *repaired = 1;
+        }
+    }
+    if (st) {
+        uint64_t past = cgs_clamp(cg, st->last_id, st->entries_added);
+        if (past)
+            printf("  %s: consumer groups point past the stream's end (%" PRIu64
+                   " changes; the server clamps them at open)\n",
+                   label, past);
+    }
+    cgs_free(cg, NULL);
+    return damaged;
+}
+
 static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
                        struct totals *tot) {
     char label[300];
@@ -181,6 +227,8 @@ static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
             }
         }
     }
+    if (check_groups(tdfd, label, repair, rc == OBK_OK ? &st : NULL, tot, &repaired) != 0)
+        damaged = 1;
     tot->topics++;
     if (damaged) tot->damaged++;
     if (repaired) tot->repaired++;
@@ -272,6 +320,8 @@ int main(int argc, char **argv) {
     printf("topics %" PRIu64 ", segments %" PRIu64 ", batches %" PRIu64 ", bytes %" PRIu64
            ", live entries %" PRIu64 "\n",
            tot.topics, tot.segments, tot.batches, tot.bytes, tot.entries);
+    printf("consumer groups %" PRIu64 ", group log records %" PRIu64 "\n", tot.groups,
+           tot.group_records);
     printf("damaged topics %" PRIu64 ", repaired %" PRIu64 ", bad indexes %" PRIu64 "\n",
            tot.damaged, tot.repaired, tot.bad_indexes);
     printf("%s\n", worst == EXIT_CLEAN      ? "result: clean"
