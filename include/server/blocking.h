@@ -23,13 +23,17 @@ struct blocking_request {
     sid_t *ids;
     long long count;      /* COUNT, 0 = all */
     long long timeout_ms; /* 0 = forever */
+    int extra;            /* the last `extra` of keys[] are command data, not keys to wait on */
 };
 
 /* Blocks c: registers it under every key (FIFO), stops processing its input, arms the timer.
  * Copies what it needs from req. Returns 0, or -1 when out of memory (nothing registered). */
 int blocking_block(struct client *c, const struct blocking_request *req);
-/* Called when a key got new entries (XADD): the key's waiters are served in before_sleep. */
+/* Called when a key got new entries (XADD), was deleted or lost a group: the key's waiters are
+ * asked to serve themselves in before_sleep. */
 void blocking_signal_key(int db, const char *key, size_t len);
+/* Signals every key with waiters in db (-1: every database), for FLUSHDB/FLUSHALL. */
+void blocking_signal_db(int db);
 /* Serves the clients waiting on keys signalled since the last turn (before_sleep). */
 void blocking_serve_ready(void);
 /* The request a blocked client is waiting on (valid while it is blocked). */

@@ -69,6 +69,30 @@ void cmd_xread(CMD_ARGS);
 void cmd_xinfo_stream(CMD_ARGS);
 void cmd_xinfo_help(CMD_ARGS);
 
+/* cmd_group.c */
+void cmd_xgroup_create(CMD_ARGS);
+void cmd_xgroup_setid(CMD_ARGS);
+void cmd_xgroup_destroy(CMD_ARGS);
+void cmd_xgroup_createconsumer(CMD_ARGS);
+void cmd_xgroup_delconsumer(CMD_ARGS);
+void cmd_xgroup_help(CMD_ARGS);
+void cmd_xack(CMD_ARGS);
+void cmd_xpending(CMD_ARGS);
+void cmd_xclaim(CMD_ARGS);
+void cmd_xautoclaim(CMD_ARGS);
+
+/* cmd_xreadgroup.c */
+void cmd_xreadgroup(CMD_ARGS);
+
+/* cmd_xinfo.c (groups) */
+void cmd_xinfo_groups(CMD_ARGS);
+void cmd_xinfo_consumers(CMD_ARGS);
+
+/* cmd_offset.c */
+void cmd_xcommit(CMD_ARGS);
+void cmd_xcommitted(CMD_ARGS);
+void cmd_xlag(CMD_ARGS);
+
 /* cmd_keys.c */
 void cmd_del(CMD_ARGS);
 void cmd_exists(CMD_ARGS);

@@ -50,7 +50,7 @@ struct config {
     long long index_interval_bytes;
     long long retention_bytes; /* -1 = unlimited */
     long long retention_ms;    /* -1 = forever */
-    int stream_node_max_entries;
+    long long stream_node_max_entries;
     long long stream_node_max_bytes;
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of
      * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */

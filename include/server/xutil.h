@@ -19,6 +19,8 @@ int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing
                    sid_t *out, int *exclusive, int *seq_auto);
 /* Parses a count-like integer (COUNT, MAXLEN ...); replies Redis's not-an-integer error. */
 int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out);
+/* BLOCK's timeout: milliseconds, not negative; replies Redis's errors. */
+int xutil_parse_timeout(struct client *c, const char *s, size_t len, long long *ms);
 /* The topic of key in the client's database, or NULL (also while loading). */
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len);
 /* Replies one entry as Redis does: [id, [f1, v1, ...]]. */

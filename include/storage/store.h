@@ -81,7 +81,8 @@ int store_eventfd(struct store *s);
 /* Highest durable submission and the sticky error (OBK_OK when none). After an error every
  * write is refused with OBK_ERR_STICKY. */
 void store_poll(struct store *s, uint64_t *durable_seq, int *err);
-/* The submission a change made now will belong to. */
+/* The submission that carries the changes made so far: the next one when anything is not yet
+ * submitted, else the last one submitted. */
 uint64_t store_pending_seq(const struct store *s);
 int store_set_fsync(struct store *s, int fsync);
 

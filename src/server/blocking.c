@@ -128,7 +128,7 @@ const struct blocking_request *blocking_request_of(const struct client *c) {
 }
 
 static void unlink_waiters(struct blocked *b) {
-    for (int i = 0; i < b->req.nkeys; i++) {
+    for (int i = 0; i < b->req.nkeys - b->req.extra; i++) {
         struct waiter *w = &b->w[i];
         if (!w->q) continue;
         if (w->prev)
@@ -200,7 +200,7 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
         return -1;
     }
     b->db = c->db;
-    for (int i = 0; i < req->nkeys; i++) {
+    for (int i = 0; i < req->nkeys - req->extra; i++) {
         struct waitq *q = get_q(c->db, req->keys[i], req->keylens[i]);
         if (!q) {
             unlink_waiters(b);
@@ -231,9 +231,8 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
     return 0;
 }
 
-void blocking_signal_key(int db, const char *key, size_t len) {
-    struct waitq *q = find_q(db, key, len, key_hash(db, key, len));
-    if (!q || q->ready) return;
+static void mark_ready(struct waitq *q) {
+    if (q->ready) return;
     q->ready = 1;
     q->ready_next = NULL;
     if (ready_tail)
@@ -241,6 +240,17 @@ void blocking_signal_key(int db, const char *key, size_t len) {
     else
         ready_head = q;
     ready_tail = q;
+}
+
+void blocking_signal_key(int db, const char *key, size_t len) {
+    struct waitq *q = find_q(db, key, len, key_hash(db, key, len));
+    if (q) mark_ready(q);
+}
+
+void blocking_signal_db(int db) {
+    for (size_t i = 0; i < table_size; i++)
+        for (struct waitq *q = table[i]; q; q = q->hnext)
+            if (db < 0 || q->db == db) mark_ready(q);
 }
 
 /* Serves the waiters of one ready key, oldest first. The list is copied first because serving

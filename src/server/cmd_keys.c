@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "base/util.h"
+#include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/db.h"
@@ -189,6 +190,8 @@ void cmd_rename(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
+    blocking_signal_key(c->db, argv[1], argvlen[1]);
+    blocking_signal_key(c->db, argv[2], argvlen[2]);
     conn_wait_for(c, db_pending_seq());
     reply_simple(R, "OK");
 }

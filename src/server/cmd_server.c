@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
 #include "server/config.h"
@@ -194,10 +195,12 @@ void cmd_flushdb(CMD_ARGS) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
+    blocking_signal_db(c->db);
     if (db_flush(c->db) != 0) {
         reply_error(R, "ERR flush failed, see the server log");
         return;
     }
+    conn_wait_for(c, db_pending_seq()); /* the flush is durable before OK */
     reply_simple(R, "OK");
 }
 
@@ -206,12 +209,14 @@ void cmd_flushall(CMD_ARGS) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
+    blocking_signal_db(-1);
     for (int db = 0; db < server_config.databases; db++) {
         if (db_flush(db) != 0) {
             reply_error(R, "ERR flush failed, see the server log");
             return;
         }
     }
+    conn_wait_for(c, db_pending_seq());
     reply_simple(R, "OK");
 }
 

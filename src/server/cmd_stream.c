@@ -110,7 +110,8 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
     if (!limit_given) {
         /* Redis bounds an approximate trim to 100 nodes' worth of entries by default, so one
          * XADD cannot stall the server; an exact trim has no bound. */
-        a->limit = a->approx ? 100LL * server_config.stream_node_max_entries : 0;
+        long long node = server_config.stream_node_max_entries;
+        a->limit = a->approx ? (node > 1000000 ? 0 : 100LL * node) : 0;
         if (a->approx && (a->limit <= 0 || a->limit > 1000000)) a->limit = 10000;
     }
     return i;
@@ -285,16 +286,17 @@ void cmd_xdel(CMD_ARGS) {
         reply_error(R, "ERR out of memory");
         return;
     }
-    /* All IDs are checked before anything is deleted, so the command never half-applies. */
-    for (size_t j = 0; j < n; j++)
-        if (xutil_parse_id(c, argv[j + 2], argvlen[j + 2], 0, SID_PARSE_STRICT, &ids[j], NULL,
-                           NULL) != 0)
-            goto out;
+    /* A missing key answers 0 before the IDs are looked at (as Redis); otherwise every ID is
+     * checked before anything is deleted, so the command never half-applies. */
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
     if (!t) {
         reply_int(R, 0);
         goto out;
     }
+    for (size_t j = 0; j < n; j++)
+        if (xutil_parse_id(c, argv[j + 2], argvlen[j + 2], 0, SID_PARSE_STRICT, &ids[j], NULL,
+                           NULL) != 0)
+            goto out;
     uint64_t deleted = 0;
     int rc = topic_delete_ids(t, ids, n, &deleted);
     if (rc != OBK_OK) {
@@ -372,6 +374,16 @@ void cmd_xsetid(CMD_ARGS) {
                            "target stream length");
             return;
         }
+    }
+    /* The log keeps IDs in order; a deleted entry still stored above the new last ID would
+     * break that, so Obelisk refuses what Redis would allow here (a documented difference). */
+    sid_t md = topic_max_deleted(t);
+    uint64_t md_off;
+    if (sid_cmp(id, md) < 0 && topic_find_offset(t, md, &md_off) == OBK_OK &&
+        md_off >= topic_start_offset(t)) {
+        reply_error(R, "ERR The ID specified in XSETID is smaller than a deleted entry still "
+                       "stored in the stream's log");
+        return;
     }
     int rc = topic_setid(t, id, added >= 0, (uint64_t)(added >= 0 ? added : 0), set_max_deleted,
                          max_deleted);

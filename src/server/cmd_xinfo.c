@@ -12,7 +12,9 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/xgroup.h"
 #include "server/xutil.h"
+#include "storage/cgroup.h"
 #include "storage/store.h"
 
 #define R (&c->reply)
@@ -58,9 +60,176 @@ static void reply_head_fields(struct client *c, struct topic *t) {
     xutil_reply_id(c, first);
 }
 
+/* ---- groups (XINFO STREAM FULL, XINFO GROUPS, XINFO CONSUMERS) ---- */
+
+static void reply_entries_read_and_lag(struct client *c, struct topic *t, struct cg_group *g) {
+    long long er = cg_group_entries_read(g), lag;
+    reply_bulk_cstr(R, "entries-read");
+    if (er != XGROUP_ENTRIES_READ_INVALID)
+        reply_int(R, er);
+    else
+        reply_null(R);
+    reply_bulk_cstr(R, "lag");
+    if (xgroup_lag(t, g, &lag))
+        reply_int(R, lag);
+    else
+        reply_null(R);
+}
+
+struct full_ctx {
+    struct client *c;
+    struct topic *t;
+    struct cg_group *g;
+    long long count; /* 0 = all */
+    long long now;
+    long n;
+};
+
+static int full_group_pending(void *ctx, const struct cg_pending *p) {
+    struct full_ctx *f = ctx;
+    struct client *c = f->c;
+    if (f->count && f->n >= f->count) return 1;
+    size_t nl;
+    const char *name = cg_consumer_name(p->consumer, &nl);
+    reply_array(R, 4);
+    xutil_reply_id(c, p->id);
+    reply_bulk(R, name, nl);
+    reply_int(R, p->delivery_ms);
+    reply_int(R, (long long)p->delivery_count);
+    f->n++;
+    return 0;
+}
+
+static int full_consumer_pending(void *ctx, const struct cg_pending *p) {
+    struct full_ctx *f = ctx;
+    struct client *c = f->c;
+    if (f->count && f->n >= f->count) return 1;
+    reply_array(R, 3);
+    xutil_reply_id(c, p->id);
+    reply_int(R, p->delivery_ms);
+    reply_int(R, (long long)p->delivery_count);
+    f->n++;
+    return 0;
+}
+
+static int full_consumer(void *ctx, struct cg_consumer *cons) {
+    struct full_ctx *f = ctx, sub = *f;
+    struct client *c = f->c;
+    size_t nl;
+    const char *name = cg_consumer_name(cons, &nl);
+    reply_map(R, 4);
+    reply_bulk_cstr(R, "name");
+    reply_bulk(R, name, nl);
+    reply_bulk_cstr(R, "seen-time");
+    reply_int(R, cg_consumer_seen_ms(cons));
+    reply_bulk_cstr(R, "pel-count");
+    reply_int(R, (long long)cg_consumer_pending_count(cons));
+    reply_bulk_cstr(R, "pending");
+    sub.n = 0;
+    int h = reply_defer_len(R);
+    cg_pending_range(f->g, cons, SID_MIN, SID_MAX, full_consumer_pending, &sub);
+    reply_set_array_len(R, h, sub.n);
+    return 0;
+}
+
+static int full_group(void *ctx, struct cg_group *g) {
+    struct full_ctx *f = ctx, sub = *f;
+    struct client *c = f->c;
+    size_t nl;
+    const char *name = cg_group_name(g, &nl);
+    sub.g = g;
+    reply_map(R, 7);
+    reply_bulk_cstr(R, "name");
+    reply_bulk(R, name, nl);
+    reply_bulk_cstr(R, "last-delivered-id");
+    xutil_reply_id(c, cg_group_last_id(g));
+    reply_entries_read_and_lag(c, f->t, g);
+    reply_bulk_cstr(R, "pel-count");
+    reply_int(R, (long long)cg_group_pending_count(g));
+    reply_bulk_cstr(R, "pending");
+    sub.n = 0;
+    int h = reply_defer_len(R);
+    cg_pending_range(g, NULL, SID_MIN, SID_MAX, full_group_pending, &sub);
+    reply_set_array_len(R, h, sub.n);
+    reply_bulk_cstr(R, "consumers");
+    reply_array(R, (long)cg_group_consumer_count(g));
+    cg_consumer_foreach(g, full_consumer, &sub);
+    return 0;
+}
+
+static int group_summary(void *ctx, struct cg_group *g) {
+    struct full_ctx *f = ctx;
+    struct client *c = f->c;
+    size_t nl;
+    const char *name = cg_group_name(g, &nl);
+    reply_map(R, 6);
+    reply_bulk_cstr(R, "name");
+    reply_bulk(R, name, nl);
+    reply_bulk_cstr(R, "consumers");
+    reply_int(R, (long long)cg_group_consumer_count(g));
+    reply_bulk_cstr(R, "pending");
+    reply_int(R, (long long)cg_group_pending_count(g));
+    reply_bulk_cstr(R, "last-delivered-id");
+    xutil_reply_id(c, cg_group_last_id(g));
+    reply_entries_read_and_lag(c, f->t, g);
+    return 0;
+}
+
+void cmd_xinfo_groups(CMD_ARGS) {
+    (void)argc;
+    struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
+    if (!t) {
+        reply_error(R, "ERR no such key");
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    struct full_ctx f = {c, t, NULL, 0, 0, 0};
+    reply_array(R, (long)cg_group_count(t));
+    cg_group_foreach(t, group_summary, &f);
+}
+
+static int consumer_summary(void *ctx, struct cg_consumer *cons) {
+    struct full_ctx *f = ctx;
+    struct client *c = f->c;
+    size_t nl;
+    const char *name = cg_consumer_name(cons, &nl);
+    long long idle = f->now - cg_consumer_seen_ms(cons);
+    reply_map(R, 3);
+    reply_bulk_cstr(R, "name");
+    reply_bulk(R, name, nl);
+    reply_bulk_cstr(R, "pending");
+    reply_int(R, (long long)cg_consumer_pending_count(cons));
+    reply_bulk_cstr(R, "idle");
+    reply_int(R, idle < 0 ? 0 : idle);
+    return 0;
+}
+
+void cmd_xinfo_consumers(CMD_ARGS) {
+    (void)argc;
+    struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
+    if (!t) {
+        reply_error(R, "ERR no such key");
+        return;
+    }
+    struct cg_group *g = cg_group_find(t, argv[3], argvlen[3]);
+    if (!g) {
+        reply_errorf(R, "NOGROUP No such consumer group '%s' for key name '%s'", argv[3], argv[2]);
+        return;
+    }
+    conn_wait_for(c, topic_wait_seq(t));
+    struct full_ctx f = {c, t, g, 0, util_mstime(), 0};
+    reply_array(R, (long)cg_group_consumer_count(g));
+    cg_consumer_foreach(g, consumer_summary, &f);
+}
+
 void cmd_xinfo_stream(CMD_ARGS) {
     int full = 0;
     long long count = XINFO_FULL_DEFAULT_COUNT;
+    struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
+    if (!t) { /* Redis looks the key up before it reads the options */
+        reply_error(R, "ERR no such key");
+        return;
+    }
     if (argc > 3) {
         if (!util_eq_nocase(argv[3], argvlen[3], "FULL") || (argc != 4 && argc != 6) ||
             (argc == 6 && !util_eq_nocase(argv[4], argvlen[4], "COUNT"))) {
@@ -74,17 +243,12 @@ void cmd_xinfo_stream(CMD_ARGS) {
             if (count < 0) count = 0;
         }
     }
-    struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
-    if (!t) {
-        reply_error(R, "ERR no such key");
-        return;
-    }
     conn_wait_for(c, topic_wait_seq(t));
     if (!full) {
         reply_map(R, 10);
         reply_head_fields(c, t);
         reply_bulk_cstr(R, "groups");
-        reply_int(R, 0);
+        reply_int(R, (long long)cg_group_count(t));
         reply_bulk_cstr(R, "first-entry");
         reply_edge_entry(c, t, 0);
         reply_bulk_cstr(R, "last-entry");
@@ -105,13 +269,19 @@ void cmd_xinfo_stream(CMD_ARGS) {
     }
     reply_set_array_len(R, h, r.n);
     reply_bulk_cstr(R, "groups");
-    reply_array(R, 0);
+    struct full_ctx f = {c, t, NULL, count, util_mstime(), 0};
+    reply_array(R, (long)cg_group_count(t));
+    cg_group_foreach(t, full_group, &f);
     reply_set_map_len(R, outer, 9);
 }
 
 void cmd_xinfo_help(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     static const char *const lines[] = {
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
         "STREAM <key> [FULL [COUNT <count>]",
         "    Show information about the stream.",
         "HELP",

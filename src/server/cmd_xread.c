@@ -58,19 +58,6 @@ static int xread_serve_blocked(struct client *c, int idx) {
     return 1;
 }
 
-/* BLOCK's timeout: an integer number of milliseconds, not negative. */
-static int parse_timeout(struct client *c, const char *s, size_t len, long long *ms) {
-    if (!util_parse_ll(s, len, ms)) {
-        reply_error(R, "ERR timeout is not an integer or out of range");
-        return -1;
-    }
-    if (*ms < 0) {
-        reply_error(R, "ERR timeout is negative");
-        return -1;
-    }
-    return 0;
-}
-
 void cmd_xread(CMD_ARGS) {
     long long timeout = -1, count = 0;
     int streams_arg = 0, nstreams = 0;
@@ -78,7 +65,7 @@ void cmd_xread(CMD_ARGS) {
         int more = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
             i++;
-            if (parse_timeout(c, argv[i], argvlen[i], &timeout) != 0) return;
+            if (xutil_parse_timeout(c, argv[i], argvlen[i], &timeout) != 0) return;
         } else if (util_eq_nocase(argv[i], argvlen[i], "COUNT") && more) {
             i++;
             if (xutil_parse_ll(c, argv[i], argvlen[i], &count) != 0) return;
@@ -87,12 +74,19 @@ void cmd_xread(CMD_ARGS) {
             streams_arg = i + 1;
             nstreams = argc - streams_arg;
             if (nstreams % 2 != 0) {
-                reply_error(R, "ERR Unbalanced 'xread' list of streams: for each stream key an "
-                               "ID or '$' must be specified.");
+                reply_error(R, "ERR Unbalanced XREAD list of streams: for each stream key an ID "
+                               "or '$' must be specified.");
                 return;
             }
             nstreams /= 2;
             break;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "GROUP") ||
+                   util_eq_nocase(argv[i], argvlen[i], "NOACK")) {
+            reply_errorf(R,
+                         "ERR The %s option is only supported by XREADGROUP. You called XREAD "
+                         "instead.",
+                         util_eq_nocase(argv[i], argvlen[i], "GROUP") ? "GROUP" : "NOACK");
+            return;
         } else {
             reply_error(R, ERR_SYNTAX);
             return;

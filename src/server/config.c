@@ -73,7 +73,7 @@ static const struct directive directives[] = {
     {"index-interval-bytes", D_MEMORY, C(index_interval_bytes), 1, 1 << 30, "4096", 0, NULL},
     {"retention-bytes", D_MEMORY, C(retention_bytes), -1, LLONG_MAX, "-1", 0, NULL},
     {"retention-ms", D_LL, C(retention_ms), -1, LLONG_MAX, "-1", 0, NULL},
-    {"stream-node-max-entries", D_INT, C(stream_node_max_entries), 0, 999999999, "100", 0, NULL},
+    {"stream-node-max-entries", D_LL, C(stream_node_max_entries), 0, LLONG_MAX, "100", 0, NULL},
     {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
     /* Redis's RDB and AOF switches: Obelisk has neither, and says so. */
     {"save", D_ENUM, C(compat_save), 0, 0, "", D_IMMUTABLE, save_names},

@@ -58,7 +58,8 @@ static void db_fill_config(struct store_config *c) {
     c->index_interval = (uint32_t)server_config.index_interval_bytes;
     c->retention_bytes = server_config.retention_bytes;
     c->retention_ms = server_config.retention_ms;
-    c->node_max_entries = (uint32_t)server_config.stream_node_max_entries;
+    long long node = server_config.stream_node_max_entries;
+    c->node_max_entries = node > UINT32_MAX ? UINT32_MAX : (uint32_t)node;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
 

@@ -27,6 +27,18 @@ int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out) 
     return 0;
 }
 
+int xutil_parse_timeout(struct client *c, const char *s, size_t len, long long *ms) {
+    if (!util_parse_ll(s, len, ms)) {
+        reply_error(&c->reply, "ERR timeout is not an integer or out of range");
+        return -1;
+    }
+    if (*ms < 0) {
+        reply_error(&c->reply, "ERR timeout is negative");
+        return -1;
+    }
+    return 0;
+}
+
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len) {
     struct store *s = db_store();
     return s ? store_lookup(s, c->db, key, len) : NULL;

@@ -42,7 +42,7 @@ static void test_immediate_and_errors(void **state) {
         "XREAD STREAMS b1 b2 0\r\nXREAD COUNT x STREAMS b1 0\r\nXREAD BLOCK -1 STREAMS b1 0\r\n"
         "XREAD BLOCK x STREAMS b1 0\r\nXREAD FOO b1 0\r\nXREAD STREAMS b1 >\r\n"
         "XREAD STREAMS b1 zz\r\nXREAD STREAMS nokey 0\r\n",
-        "-ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be "
+        "-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
         "specified.\r\n"
         "-ERR value is not an integer or out of range\r\n"
         "-ERR timeout is negative\r\n"
