@@ -158,6 +158,48 @@ def rule_sort_keys(raw):
     return head + b"".join(sorted(el))
 
 
+# Consumer-group rules (group scripts, random group sequences). Each masks only a clock value.
+_PEL4 = rb"(\*4\r\n\$\d+\r\n\d+-\d+\r\n\$(\d+)\r\n)"
+
+
+def _mask_pel4(raw):
+    """A 4-element PEL entry [id, consumer, <ms>, delivery-count]: the integer after the
+    consumer name (idle ms in XPENDING, delivery time in XINFO STREAM FULL) is masked."""
+    out, pos = [], 0
+    for m in re.finditer(_PEL4, raw):
+        if m.start() < pos:
+            continue
+        n = int(m.group(2))
+        name_end = m.end() + n + 2
+        t = re.match(rb":\d+\r\n(?=:\d+\r\n)", raw[name_end:])
+        if not t:
+            continue
+        out.append(raw[pos:name_end] + b":<ms>\r\n")
+        pos = name_end + t.end()
+    out.append(raw[pos:])
+    return b"".join(out)
+
+
+def rule_xpending_idle(raw):
+    """XPENDING extended: each entry's idle time is masked (the ID, consumer and delivery
+    count still compare)."""
+    return _mask_pel4(raw)
+
+
+def rule_xinfo_idle(raw):
+    """XINFO CONSUMERS: the value of each consumer's `idle` field is masked."""
+    return re.sub(rb"(\$4\r\nidle\r\n):\d+\r\n", rb"\1:<ms>\r\n", raw)
+
+
+def rule_xinfo_full_times(raw):
+    """XINFO STREAM FULL groups: consumers' seen-time and the delivery-time of the group's
+    PEL entries [id, consumer, time, count] and of the consumers' [id, time, count] are masked."""
+    raw = re.sub(rb"(\$9\r\nseen-time\r\n):\d+\r\n", rb"\1:<ms>\r\n", raw)
+    raw = _mask_pel4(raw)
+    return re.sub(rb"(\*3\r\n\$\d+\r\n\d+-\d+\r\n):\d+\r\n(:\d+\r\n)", rb"\1:<ms>\r\n\2",
+                  raw)
+
+
 RULES = {
     "sort-pairs": rule_sort_pairs,
     "time": rule_time,
@@ -169,6 +211,9 @@ RULES = {
     "stream-id": rule_stream_id,
     "xinfo-radix": rule_xinfo_radix,
     "sort-keys": rule_sort_keys,
+    "xpending-idle": rule_xpending_idle,
+    "xinfo-idle": rule_xinfo_idle,
+    "xinfo-full-times": rule_xinfo_full_times,
 }
 
 
