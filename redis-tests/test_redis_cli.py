@@ -93,5 +93,9 @@ with servers.Redis() as r, servers.Obelisk() as o, tempfile.TemporaryDirectory()
            "interactive: argument hints (from COMMAND DOCS arguments) same as with redis-server")
     usage = re.compile(rb"\x1b\[1mECHO\x1b\[0m ([^\r]*)\r")
     tap.eq(usage.findall(ob), usage.findall(rd), "interactive: 'help ECHO' usage line same as redis-server")
-    tap.eq(ob, rd, "interactive: whole session draws the same bytes as with redis-server")
+    # The one-line summary `help` prints is documentation in each server's own words (Obelisk
+    # does not copy Redis's docs); everything else the session draws must be identical.
+    summary = re.compile(rb"(summary:\x1b\[0m )[^\r]*")
+    tap.eq(summary.sub(rb"\1<summary>", ob), summary.sub(rb"\1<summary>", rd),
+           "interactive: whole session draws the same bytes as with redis-server (summary text aside)")
 tap.done()

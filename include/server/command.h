@@ -44,6 +44,7 @@ struct command {
     long long calls, usec, rejected_calls, failed_calls;
     struct histogram *latency; /* latencystats, allocated at the first call */
     const char *tips;          /* COMMAND INFO tips, space-separated (Redis's, for clients) */
+    const char *args;          /* COMMAND DOCS arguments, in cmddocs.h's syntax */
 };
 
 /* Builds the lookup table; call once at start-up. */

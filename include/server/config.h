@@ -20,6 +20,8 @@ enum debug_cmd_mode { DEBUG_CMD_NO = 0, DEBUG_CMD_YES = 1, DEBUG_CMD_LOCAL = 2 }
 /* Same order as the storage library's PERSIST_FSYNC_* values. */
 enum fsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
 enum io_error_mode { ON_IO_ERROR_EXIT = 0, ON_IO_ERROR_READONLY = 1 };
+/* supervised: auto means systemd when $NOTIFY_SOCKET is set (Redis's upstart is not offered). */
+enum supervised_mode { SUPERVISED_NO = 0, SUPERVISED_SYSTEMD = 1, SUPERVISED_AUTO = 2 };
 
 struct config {
     int port;
@@ -38,6 +40,7 @@ struct config {
     char *logfile;
     char *pidfile;
     int daemonize;
+    int supervised; /* enum supervised_mode */
     char *dir;
     int enable_debug_command;
     int latency_tracking; /* per-command latency histograms for INFO latencystats */
@@ -52,6 +55,11 @@ struct config {
     long long retention_ms;    /* -1 = forever */
     long long stream_node_max_entries;
     long long stream_node_max_bytes;
+    /* operations face (http.c, metrics.c) */
+    int http_port;   /* 0 = no HTTP face */
+    char *http_bind; /* one address */
+    long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
+    long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of
      * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */
     int compat_save;       /* always "": no RDB snapshots */

@@ -31,6 +31,8 @@ struct server_stats {
     long long rejected_connections;
     long long error_replies;
     long long reads_processed;
+    long long entries_appended; /* by XADD (metrics, INFO obelisk) */
+    long long entries_served;   /* by XRANGE, XREVRANGE, XREAD, XREADGROUP */
     struct errorstat errors[ERRORSTATS_MAX];
     int nerrors;
     /* instantaneous ops/sec: samples taken by the cron */

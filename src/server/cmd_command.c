@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "server/cmddocs.h"
 #include "server/cmds.h"
 #include "server/command.h"
 #include "server/conn.h"
@@ -85,7 +86,8 @@ static void reply_command_info(struct client *c, const struct command *cmd) {
 static void reply_command_docs(struct client *c, const struct command *cmd) {
     int nsub = 0;
     for (const struct command *s = cmd->subcommands; s && s->name; s++) nsub++;
-    reply_map(R, nsub ? 5 : 4);
+    int nargs = cmddocs_count(cmd->args);
+    reply_map(R, 4 + (nargs ? 1 : 0) + (nsub ? 1 : 0));
     reply_bulk_cstr(R, "summary");
     reply_bulk_cstr(R, cmd->summary);
     reply_bulk_cstr(R, "since");
@@ -94,6 +96,10 @@ static void reply_command_docs(struct client *c, const struct command *cmd) {
     reply_bulk_cstr(R, cmd->group);
     reply_bulk_cstr(R, "complexity");
     reply_bulk_cstr(R, cmd->complexity);
+    if (nargs) {
+        reply_bulk_cstr(R, "arguments");
+        cmddocs_reply_args(R, cmd->args);
+    }
     if (nsub) {
         reply_bulk_cstr(R, "subcommands");
         reply_map(R, nsub);

@@ -18,10 +18,16 @@
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
+#include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/sdnotify.h"
 #include "server/server.h"
+#include "storage/cgroup.h"
+#include "storage/store.h"
 
 static long long peak_memory;
 
@@ -68,14 +74,15 @@ static void section_server(struct sbuf *b) {
                 "redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
                 "os:%s %s %s\r\narch_bits:%d\r\nmonotonic_clock:POSIX clock_gettime\r\n"
                 "multiplexing_api:%s\r\natomicvar_api:c11-builtin\r\ngcc_version:%d.%d.%d\r\n"
-                "process_id:%d\r\nprocess_supervised:no\r\nrun_id:%s\r\ntcp_port:%d\r\n"
+                "process_id:%d\r\nprocess_supervised:%s\r\nrun_id:%s\r\ntcp_port:%d\r\n"
                 "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
                 "hz:10\r\nconfigured_hz:10\r\nexecutable:%s\r\nconfig_file:%s\r\n"
                 "io_threads_active:0\r\n",
                 OBELISK_REDIS_VERSION, OBELISK_VERSION, un.sysname, un.release, un.machine,
                 (int)(sizeof(long) * 8), event_base_get_method(server.base), __GNUC__,
-                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id, server.port, now,
-                up, up / 86400, exe, server_config.config_file);
+                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
+                sdnotify_active() ? "systemd" : "no", server.run_id, server.port, now, up,
+                up / 86400, exe, server_config.config_file);
 }
 
 static void section_clients(struct sbuf *b) {
@@ -111,12 +118,32 @@ static void section_memory(struct sbuf *b) {
                 used ? (double)rss / (double)used : 0.0);
 }
 
+/* The store's counters, zero while loading. */
+static void store_counters(struct store_stats *st) {
+    memset(st, 0, sizeof(*st));
+    if (db_store()) store_stats(db_store(), st);
+}
+
+/* Redis's fields first (unchanged), then Obelisk's: the fsync policy and how the persist thread
+ * is doing (submissions are group commits, fsyncs count data-file syncs). */
 static void section_persistence(struct sbuf *b) {
+    static const char *const fsync_names[] = {"always", "everysec", "no"};
+    struct store_stats st;
+    store_counters(&st);
     sbuf_printf(b,
                 "# Persistence\r\nloading:%d\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\n"
                 "rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
                 server.loading);
+    sbuf_printf(
+        b,
+        "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
+        "fsync_count:%llu\r\nfsync_usec_total:%llu\r\nfsync_usec_max:%llu\r\n"
+        "batches_written:%llu\r\nbytes_written:%llu\r\n",
+        fsync_names[server_config.fsync], db_io_error() ? "err" : "ok",
+        (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
+        (unsigned long long)st.persist.fsync_us_total, (unsigned long long)st.persist.fsync_us_max,
+        (unsigned long long)st.persist.submissions, (unsigned long long)st.persist.bytes_written);
 }
 
 static void section_stats(struct sbuf *b) {
@@ -210,6 +237,57 @@ static void section_keyspace(struct sbuf *b) {
     }
 }
 
+/* One line per consumer group, at most metrics-max-groups of them (a field name per index, as
+ * INFO parsers want unique names; keys and group names written by metrics_add_name). */
+static void obelisk_groups(struct sbuf *b) {
+    struct metrics_group_ref *refs;
+    unsigned long long omitted;
+    size_t n = metrics_collect_groups((size_t)server_config.metrics_max_groups, &refs, &omitted);
+    sbuf_printf(b, "groups_listed:%zu\r\ngroups_omitted:%llu\r\n", n, omitted);
+    for (size_t i = 0; i < n; i++) {
+        size_t glen;
+        const char *g = cg_group_name(refs[i].group, &glen);
+        sid_t committed = SID_MIN;
+        int has = cg_committed(refs[i].group, &committed);
+        uint64_t lag = 0;
+        topic_count_after(refs[i].topic, committed, &lag);
+        char id[SID_STRLEN] = "none";
+        if (has) sid_format(committed, id);
+        sbuf_printf(b, "group%zu:db=%d,key=", i, refs[i].topic->db);
+        metrics_add_name(b, refs[i].topic->key, refs[i].topic->keylen);
+        sbuf_printf(b, ",group=");
+        metrics_add_name(b, g, glen);
+        sbuf_printf(b, ",committed=%s,lag=%llu,pending=%llu\r\n", id, (unsigned long long)lag,
+                    (unsigned long long)cg_group_pending_count(refs[i].group));
+    }
+    free(refs);
+}
+
+/* Obelisk's own section (Redis prints extra sections after its own; parsers skip unknown ones). */
+static void section_obelisk(struct sbuf *b) {
+    struct store_stats st;
+    char h1[32], h2[32], h3[32];
+    store_counters(&st);
+    human_bytes(h1, sizeof(h1), (long long)st.disk_bytes);
+    human_bytes(h2, sizeof(h2), (long long)st.cache_bytes);
+    human_bytes(h3, sizeof(h3), (long long)st.cache_max_bytes);
+    sbuf_printf(b,
+                "# Obelisk\r\ntopics:%llu\r\nsegments:%llu\r\ndisk_bytes:%llu\r\n"
+                "disk_bytes_human:%s\r\ncache_used_bytes:%llu\r\ncache_used_bytes_human:%s\r\n"
+                "cache_max_bytes:%llu\r\ncache_max_bytes_human:%s\r\ncache_hits:%llu\r\n"
+                "cache_misses:%llu\r\ncache_evictions:%llu\r\nrecovery_time_usec:%llu\r\n"
+                "recovery_clean:%d\r\nheld_replies:%llu\r\nentries_appended:%lld\r\n"
+                "entries_served:%lld\r\nhttp_port:%d\r\n",
+                (unsigned long long)st.topics, (unsigned long long)st.segments,
+                (unsigned long long)st.disk_bytes, h1, (unsigned long long)st.cache_bytes, h2,
+                (unsigned long long)st.cache_max_bytes, h3, (unsigned long long)st.cache_hits,
+                (unsigned long long)st.cache_misses, (unsigned long long)st.cache_evictions,
+                (unsigned long long)st.recovery_us, st.recovery_clean,
+                (unsigned long long)commit_held_total(), server.stats.entries_appended,
+                server.stats.entries_served, http_bound_port());
+    obelisk_groups(b);
+}
+
 struct info_section {
     const char *name;
     void (*fn)(struct sbuf *b);
@@ -238,6 +316,7 @@ static const struct info_section sections[] = {
     {"latencystats", section_latencystats, 0},
     {"cluster", section_cluster, 1},
     {"keyspace", section_keyspace, 1},
+    {"obelisk", section_obelisk, 1},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -25,9 +25,10 @@ void cmd_del(CMD_ARGS) {
     struct store *s = db_store();
     for (int i = 1; i < argc && s; i++) {
         int rc = store_delete(s, c->db, argv[i], argvlen[i]);
-        if (rc == OBK_OK)
+        if (rc == OBK_OK) {
             n++;
-        else if (rc != OBK_ERR_NOTFOUND) {
+            blocking_signal_key(c->db, argv[i], argvlen[i]); /* XREADGROUP waiters error out */
+        } else if (rc != OBK_ERR_NOTFOUND) {
             xutil_reply_status(c, rc);
             return;
         }

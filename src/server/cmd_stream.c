@@ -17,6 +17,7 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
+#include "server/server.h"
 #include "server/xutil.h"
 #include "storage/store.h"
 
@@ -196,6 +197,7 @@ void cmd_xadd(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
+    server.stats.entries_appended++; /* metrics and INFO obelisk */
     uint64_t removed;
     if (a.strategy && (rc = apply_trim(t, &a, &removed)) != OBK_OK) {
         xutil_reply_status(c, rc);
@@ -255,6 +257,7 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
         return;
     }
     reply_set_array_len(R, h, r.n);
+    server.stats.entries_served += r.n; /* metrics and INFO obelisk */
 }
 
 void cmd_xrange(CMD_ARGS) {

@@ -12,6 +12,7 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/server.h"
 #include "server/xutil.h"
 #include "storage/store.h"
 
@@ -33,6 +34,7 @@ static int reply_stream_after(struct client *c, const char *key, size_t keylen, 
     int rc = topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
     reply_set_array_len(R, h, r.n);
     conn_wait_for(c, topic_wait_seq(t));
+    if (rc == OBK_OK) server.stats.entries_served += r.n; /* metrics and INFO obelisk */
     return rc == OBK_OK ? 1 : rc;
 }
 

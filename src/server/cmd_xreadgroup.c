@@ -15,6 +15,7 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/server.h"
 #include "server/xgroup.h"
 #include "server/xutil.h"
 #include "storage/cgroup.h"
@@ -116,6 +117,7 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
         if (s.nids > 0) rc = cg_deliver_again(t, g, s.ids, s.nids, now);
     }
     reply_set_array_len(R, h, s.n);
+    server.stats.entries_served += s.n; /* metrics and INFO obelisk */
 done : {
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
@@ -216,8 +218,9 @@ void cmd_xreadgroup(CMD_ARGS) {
             streams_arg = i + 1;
             nstreams = argc - streams_arg;
             if (nstreams % 2 != 0) {
-                reply_error(R, "ERR Unbalanced XREADGROUP list of streams: for each stream key an "
-                               "ID or '>' must be specified.");
+                /* Redis 7.0 gives XREAD's text here too. */
+                reply_error(R, "ERR Unbalanced XREAD list of streams: for each stream key an ID "
+                               "or '$' must be specified.");
                 return;
             }
             nstreams /= 2;

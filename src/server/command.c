@@ -24,6 +24,7 @@
 #include "server/server.h"
 
 extern struct command server_commands[];
+extern struct command retention_commands[]; /* cmd_retention.c */
 
 static struct command **table;
 static int table_len;
@@ -50,7 +51,7 @@ static int count_cmds(const struct command *cmds) {
 }
 
 void command_table_init(void) {
-    struct command *groups[] = {server_commands};
+    struct command *groups[] = {server_commands, retention_commands};
     int total = 0;
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) total += count_cmds(groups[i]);
     table = calloc((size_t)total, sizeof(*table));

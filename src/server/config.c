@@ -40,6 +40,7 @@ static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
 static const char *const io_error_names[] = {"exit", "readonly", NULL};
 static const char *const save_names[] = {"", NULL};
 static const char *const no_names[] = {"no", NULL};
+static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
 
 #define C(field) ((void *)&server_config.field)
 static const struct directive directives[] = {
@@ -61,6 +62,16 @@ static const struct directive directives[] = {
     {"logfile", D_STRING, C(logfile), 0, 0, "", D_IMMUTABLE, NULL},
     {"pidfile", D_STRING, C(pidfile), 0, 0, "", D_IMMUTABLE, NULL},
     {"daemonize", D_BOOL, C(daemonize), 0, 1, "no", D_IMMUTABLE, NULL},
+    /* systemd readiness (READY=1 / STOPPING=1 through $NOTIFY_SOCKET, sdnotify.c). */
+    {"supervised", D_ENUM, C(supervised), 0, 0, "no", D_IMMUTABLE, supervised_names},
+    /* The HTTP face (health and Prometheus metrics). Off unless a port is given, so servers
+     * started without a config (tests, several on one host) never fight over a port; the
+     * shipped conf/obelisk.conf turns it on at 9379. Runtime: the listener is reopened. */
+    {"http-port", D_INT, C(http_port), 0, 65535, "0", 0, NULL},
+    {"http-bind", D_STRING, C(http_bind), 0, 0, "127.0.0.1", 0, NULL},
+    /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
+    {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
+    {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},
     /* The data directory cannot move under a running server (unlike Redis's dir). */
     {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
     /* Storage. fsync has appendfsync's meanings; "always" holds every reply that touched a

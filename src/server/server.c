@@ -31,6 +31,8 @@
 #include "server/blocking.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/http.h"
+#include "server/sdnotify.h"
 
 struct server server;
 
@@ -216,6 +218,7 @@ static void adjust_open_files(void) {
 
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
+    if (!strcmp(name, "http-port") || !strcmp(name, "http-bind")) return http_restart(err, errlen);
     if (db_apply_config(name, err, errlen) != 0) return -1;
     if (!strcmp(name, "loglevel")) log_setup(server_config.loglevel, server_config.logfile);
     if (!strcmp(name, "maxclients")) adjust_open_files();
@@ -246,6 +249,11 @@ int server_init(void) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
+    if (http_start(err, sizeof(err)) != 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
+    if (sdnotify_setup(server_config.supervised)) sdnotify_send("STATUS=Loading the data set");
     server.sig_term = evsignal_new(server.base, SIGTERM, signal_cb, NULL);
     server.sig_int = evsignal_new(server.base, SIGINT, signal_cb, NULL);
     evsignal_add(server.sig_term, NULL);
@@ -258,8 +266,17 @@ int server_init(void) {
     return 0;
 }
 
+/* Tells the supervisor once that loading finished and clients are served. */
+static void notify_ready_once(void) {
+    static int notified;
+    if (notified || server.loading || server.shutdown_asap) return;
+    notified = 1;
+    sdnotify_send("READY=1\nSTATUS=Ready to accept connections");
+}
+
 /* Work done once per loop turn, before waiting for events. */
 static void before_sleep(void) {
+    notify_ready_once();
     blocking_serve_ready();
     db_before_sleep();
     conn_free_closed();
@@ -268,6 +285,7 @@ static void before_sleep(void) {
 
 static void finish_shutdown(void) {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     /* Everything acknowledged or held is written and synced before the clean marker. */
     if (db_close() != 0) server.exit_code = 1;
     /* Give clients the replies already produced (best effort, non-blocking). */
@@ -293,6 +311,7 @@ void server_free(void) {
     while (server.clients) conn_free(server.clients);
     conn_free_closed();
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
+    http_stop();
     if (server.cron) event_free(server.cron);
     if (server.sig_term) event_free(server.sig_term);
     if (server.sig_int) event_free(server.sig_int);
