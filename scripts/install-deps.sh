@@ -4,7 +4,8 @@
 set -euo pipefail
 what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libzstd-dev libssl-dev)
-test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis nodejs npm
+test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
+           python3-prometheus-client curl nodejs npm
            clang-format)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -56,8 +56,8 @@ struct config {
     long long stream_node_max_entries;
     long long stream_node_max_bytes;
     /* operations face (http.c, metrics.c) */
-    int http_port;   /* 0 = no HTTP face */
-    char *http_bind; /* one address */
+    int http_port;                /* 0 = no HTTP face */
+    char *http_bind;              /* one address */
     long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
     long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of

@@ -25,6 +25,7 @@ struct metrics_group_ref {
     struct topic *topic;
     struct cg_group *group;
 };
-size_t metrics_collect_groups(size_t max, struct metrics_group_ref **out, unsigned long long *omitted);
+size_t metrics_collect_groups(size_t max, struct metrics_group_ref **out,
+                              unsigned long long *omitted);
 
 #endif

@@ -47,6 +47,19 @@ int psub_close_dir(struct psub *s, int dirfd);
 int psub_empty(const struct psub *s);
 size_t psub_bytes(const struct psub *s);
 
+/* Histogram bucket upper bounds (inclusive) for the metrics: fsync latency in microseconds and
+ * bytes per submission (the size of one group commit). Counts are per bucket, not cumulative;
+ * the last bucket counts everything above the last bound (+Inf). */
+#define PERSIST_FSYNC_BUCKETS 15
+#define PERSIST_FSYNC_BOUNDS_US                                                                    \
+    {                                                                                              \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
+            2500000                                                                                \
+    }
+#define PERSIST_BATCH_BUCKETS 11
+#define PERSIST_BATCH_BOUNDS_BYTES                                                                 \
+    { 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864 }
+
 struct persist_stats {
     uint64_t submissions;    /* submissions completed (ok or failed) */
     uint64_t bytes_written;  /* payload bytes written by write operations */
@@ -55,6 +68,9 @@ struct persist_stats {
     uint64_t fsync_us_max;
     int64_t last_fsync_ms; /* wall clock of the last successful fsync, 0 if none */
     int error;             /* sticky status, OBK_OK when none */
+    uint64_t fsync_buckets[PERSIST_FSYNC_BUCKETS]; /* fsyncs by latency (PERSIST_FSYNC_BOUNDS_US) */
+    uint64_t batch_buckets[PERSIST_BATCH_BUCKETS]; /* submissions by bytes (..._BOUNDS_BYTES) */
+    uint64_t batch_bytes_total;                    /* sum of those submissions' bytes */
 };
 
 /* Starts the thread. ops may be NULL (the real system calls). */

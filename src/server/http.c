@@ -53,7 +53,14 @@ static void send_text(struct evhttp_request *req, int code, const char *reason, 
         evhttp_send_error(req, 500, "Out of memory");
         return;
     }
-    evbuffer_add(out, body, len);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* HEAD: the GET answer's headers (its length too), no body; evhttp 2.1 would send it */
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", len);
+        evhttp_add_header(h, "Content-Length", n);
+    } else {
+        evbuffer_add(out, body, len);
+    }
     evhttp_send_reply(req, code, reason, out);
     evbuffer_free(out);
 }
@@ -216,7 +223,7 @@ static void dispatch(struct evhttp_request *req, void *arg) {
                   sizeof(body) - 1);
         return;
     }
-    r->handler(req); /* evhttp leaves the body out of a HEAD answer */
+    r->handler(req);
 }
 
 /* ---- lifecycle ---- */

@@ -10,7 +10,6 @@
 #include "server/sdnotify.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>

@@ -227,6 +227,19 @@ static int px_fail(struct persist *p, int err, const char *what, const char *nam
     return st;
 }
 
+/* The bucket of v among ascending bounds (n bounds, n + 1 buckets). */
+static size_t bucket_of(uint64_t v, const uint64_t *bounds, size_t n) {
+    size_t i = 0;
+    while (i < n && v > bounds[i]) i++;
+    return i;
+}
+
+static const uint64_t fsync_bounds_us[] = PERSIST_FSYNC_BOUNDS_US;
+static const uint64_t batch_bounds_bytes[] = PERSIST_BATCH_BOUNDS_BYTES;
+#define NBOUNDS(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NBOUNDS(fsync_bounds_us) + 1 == PERSIST_FSYNC_BUCKETS, "fsync buckets");
+_Static_assert(NBOUNDS(batch_bounds_bytes) + 1 == PERSIST_BATCH_BUCKETS, "batch buckets");
+
 static int px_sync_fd(struct persist *p, int fd, const char *name) {
     long long t0 = util_monotonic_us();
     if (p->ops->fdatasync(fd) != 0) return px_fail(p, errno, "fdatasync", name);
@@ -235,6 +248,7 @@ static int px_sync_fd(struct persist *p, int fd, const char *name) {
     p->st.fsyncs++;
     p->st.fsync_us_total += us;
     if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
+    p->st.fsync_buckets[bucket_of(us, fsync_bounds_us, NBOUNDS(fsync_bounds_us))]++;
     p->st.last_fsync_ms = util_mstime();
     pthread_mutex_unlock(&p->mu);
     return OBK_OK;
@@ -457,7 +471,10 @@ static void *persist_main(void *arg) {
 
         uint64_t last_seq = 0;
         uint64_t count = 0;
+        uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
         for (struct psub *s = batch; s; s = s->next) {
+            sizes[bucket_of(s->bytes, batch_bounds_bytes, NBOUNDS(batch_bounds_bytes))]++;
+            size_total += s->bytes;
             for (struct pop *op = s->head; op; op = op->next) {
                 /* a failed op leaves thread_error set; later ops only release resources */
                 px_run(p, &op);
@@ -486,6 +503,8 @@ static void *persist_main(void *arg) {
         if (count) {
             pthread_mutex_lock(&p->mu);
             p->st.submissions += count;
+            p->st.batch_bytes_total += size_total;
+            for (size_t i = 0; i < PERSIST_BATCH_BUCKETS; i++) p->st.batch_buckets[i] += sizes[i];
             pthread_mutex_unlock(&p->mu);
             px_publish(p, last_seq, ok);
         } else if (p->thread_error != OBK_OK) {

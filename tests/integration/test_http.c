@@ -1,0 +1,282 @@
+/* test_http.c - the HTTP face (http.c, metrics.c) over raw HTTP/1.0 requests: health answers
+ * and their status codes, 405/404, HEAD, readiness after an I/O error, CONFIG SET http-port,
+ * the HTTP face off by default, and metrics values and series caps. The exposition format
+ * itself is checked with a real Prometheus parser in redis-tests/test_metrics_parse.py. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* A loopback port that was free a moment ago (http-port 0 means "off", so tests pick one). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+struct http_answer {
+    int status;
+    char *raw;  /* whole answer, NUL-terminated */
+    char *body; /* inside raw */
+};
+
+/* Sends one HTTP/1.0 request and reads the answer until the server closes. Returns 0, or -1
+ * when nothing could be connected or read. */
+static int http_request(int port, const char *method, const char *path, struct http_answer *a) {
+    memset(a, 0, sizeof(*a));
+    int fd = raw_connect(port);
+    if (fd < 0) return -1;
+    char req[512];
+    snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n", method, path);
+    raw_send_str(fd, req);
+    size_t len;
+    a->raw = raw_read(fd, 1 << 22, 5000, &len);
+    close(fd);
+    if (!a->raw || len < 12 || sscanf(a->raw, "HTTP/1.%*d %d", &a->status) != 1) {
+        free(a->raw);
+        a->raw = NULL;
+        return -1;
+    }
+    char *sep = strstr(a->raw, "\r\n\r\n");
+    a->body = sep ? sep + 4 : a->raw + len;
+    return 0;
+}
+
+static int http_status(int port, const char *method, const char *path) {
+    struct http_answer a;
+    if (http_request(port, method, path, &a) != 0) return -1;
+    free(a.raw);
+    return a.status;
+}
+
+/* The value of the first sample line that starts with prefix ("name{labels} "), or -1. */
+static double metric_value(const char *text, const char *prefix) {
+    const char *p = text;
+    size_t n = strlen(prefix);
+    while (p && *p) {
+        if (!strncmp(p, prefix, n)) return atof(p + n);
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}
+
+static int count_lines_starting(const char *text, const char *prefix) {
+    int count = 0;
+    size_t n = strlen(prefix);
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, prefix, n)) count++;
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return count;
+}
+
+static void start_with_http(struct test_server *s, int *port, const char *extra1,
+                            const char *extra2) {
+    char ps[16];
+    *port = free_port();
+    snprintf(ps, sizeof(ps), "%d", *port);
+    const char *argv[] = {"--http-port", ps, extra1, extra2, NULL};
+    assert_int_equal(server_start_argv(s, argv, 0), 0);
+}
+
+static void test_health_endpoints(void **state) {
+    (void)state;
+    struct test_server s;
+    int port;
+    start_with_http(&s, &port, NULL, NULL);
+    struct http_answer a;
+    assert_int_equal(http_request(port, "GET", "/health", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.raw, "Content-Type: application/json"));
+    const char *want[] = {
+        "\"status\":\"ok\"", "\"uptime_seconds\":",     "\"listener\":{",
+        "\"persistence\":{", "\"last_fsync_unix_ms\":", "\"error\":null",
+        "\"recovery\":{",    "\"loading\":false",       "\"last_recovery_seconds\":",
+        "\"cache\":{",       "\"max_bytes\":268435456"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!strstr(a.body, want[i])) printf("# missing %s in %s\n", want[i], a.body);
+        assert_non_null(strstr(a.body, want[i]));
+    }
+    free(a.raw);
+    assert_int_equal(http_status(port, "GET", "/health/live"), 200);
+    assert_int_equal(http_status(port, "GET", "/health/ready"), 200);
+    assert_int_equal(http_status(port, "GET", "/health?verbose=1"), 200);
+    /* HEAD: the same status, no body. */
+    assert_int_equal(http_request(port, "HEAD", "/health", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(a.body, "");
+    free(a.raw);
+    /* A known path with another method: 405 and what is allowed. */
+    const char *methods[] = {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        assert_int_equal(http_request(port, methods[i], "/metrics", &a), 0);
+        assert_int_equal(a.status, 405);
+        assert_non_null(strstr(a.raw, "\r\nAllow: GET, HEAD\r\n"));
+        free(a.raw);
+    }
+    assert_int_equal(http_status(port, "GET", "/"), 404);
+    assert_int_equal(http_status(port, "GET", "/healthz"), 404);
+    assert_int_equal(http_status(port, "GET", "/health/"), 404);
+    assert_int_equal(http_status(port, "POST", "/nope"), 404);
+    /* The RESP port is untouched by the HTTP face. */
+    redisContext *c = client_connect(&s);
+    redisReply *r = client_cmd(c, "INFO obelisk");
+    char line[64];
+    snprintf(line, sizeof(line), "http_port:%d\r\n", port);
+    assert_non_null(strstr(r->str, line));
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
+static void test_ready_after_io_error(void **state) {
+    (void)state;
+    struct test_server s;
+    int port;
+    start_with_http(&s, &port, "--on-io-error", "readonly");
+    redisContext *c = client_connect(&s);
+    freeReplyObject(client_cmd(c, "XADD k 1-1 f v"));
+    freeReplyObject(client_cmd(c, "DEBUG IO-FAULT fsync-eio"));
+    redisReply *r = client_cmd(c, "XADD k 2-1 f v");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    assert_int_equal(http_status(port, "GET", "/health/ready"), 503);
+    assert_int_equal(http_status(port, "GET", "/health/live"), 200); /* the loop still answers */
+    struct http_answer a;
+    assert_int_equal(http_request(port, "GET", "/health", &a), 0);
+    assert_int_equal(a.status, 503);
+    assert_non_null(strstr(a.body, "\"status\":\"failing\""));
+    assert_non_null(strstr(a.body, "\"persistence\":{\"status\":\"error\""));
+    assert_null(strstr(a.body, "\"error\":null"));
+    free(a.raw);
+    assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(metric_value(a.body, "obelisk_storage_io_error ") == 1);
+    free(a.raw);
+    r = client_cmd(c, "INFO persistence");
+    assert_non_null(strstr(r->str, "fsync_last_status:err\r\n"));
+    freeReplyObject(r);
+    redisFree(c);
+    server_stop(&s);
+    server_cleanup(&s);
+}
+
+static void test_off_by_default_and_config_set(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    redisReply *r = client_cmd(c, "CONFIG GET http-port");
+    assert_string_equal(r->element[1]->str, "0");
+    freeReplyObject(r);
+    r = client_cmd(c, "INFO obelisk");
+    assert_non_null(strstr(r->str, "http_port:0\r\n"));
+    freeReplyObject(r);
+    /* Turned on at runtime, moved, and off again. */
+    int p1 = free_port();
+    r = client_cmd(c, "CONFIG SET http-port %d", p1);
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    assert_int_equal(http_status(p1, "GET", "/health/live"), 200);
+    int p2 = free_port();
+    r = client_cmd(c, "CONFIG SET http-port %d", p2);
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    assert_int_equal(http_status(p2, "GET", "/health/ready"), 200);
+    assert_int_equal(http_status(p1, "GET", "/health/live"), -1); /* closed */
+    /* A bind that cannot work fails the CONFIG SET and keeps the old listener. */
+    r = client_cmd(c, "CONFIG SET http-bind 192.0.2.1");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    assert_int_equal(http_status(p2, "GET", "/health/live"), 200);
+    r = client_cmd(c, "CONFIG GET http-bind");
+    assert_string_equal(r->element[1]->str, "127.0.0.1");
+    freeReplyObject(r);
+    r = client_cmd(c, "CONFIG SET http-port 0");
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    assert_int_equal(http_status(p2, "GET", "/health/live"), -1);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
+static void test_metrics_values_and_caps(void **state) {
+    (void)state;
+    struct test_server s;
+    int port;
+    start_with_http(&s, &port, "--metrics-max-topics", "2");
+    redisContext *c = client_connect(&s);
+    for (int i = 0; i < 5; i++) freeReplyObject(client_cmd(c, "XADD t%d 5-%d f v", i, i));
+    for (int i = 0; i < 3; i++) freeReplyObject(client_cmd(c, "XADD t0 * f v"));
+    freeReplyObject(client_cmd(c, "XRANGE t0 - +"));      /* 4 entries served */
+    freeReplyObject(client_cmd(c, "XREAD STREAMS t1 0")); /* 1 more */
+    freeReplyObject(client_cmd(c, "XGROUP CREATE t0 g 0"));
+    freeReplyObject(client_cmd(c, "XREADGROUP GROUP g alice COUNT 3 STREAMS t0 >")); /* 3 */
+    freeReplyObject(client_cmd(c, "XCOMMIT t0 g 5-0"));
+    freeReplyObject(client_cmd(c, "NOPE"));
+    struct http_answer a;
+    assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.raw, "Content-Type: text/plain; version=0.0.4"));
+    const char *m = a.body;
+    assert_true(metric_value(m, "obelisk_entries_appended_total ") == 8);
+    assert_true(metric_value(m, "obelisk_entries_served_total ") == 8);
+    assert_true(metric_value(m, "obelisk_command_calls_total{command=\"xadd\"} ") == 8);
+    assert_true(metric_value(m, "obelisk_command_calls_total{command=\"xgroup|create\"} ") == 1);
+    assert_true(metric_value(m, "obelisk_errors_total{type=\"ERR\"} ") == 1);
+    assert_true(metric_value(m, "obelisk_connected_clients ") == 1);
+    assert_true(metric_value(m, "obelisk_topics ") == 5);
+    assert_true(metric_value(m, "obelisk_fsyncs_total ") > 0);
+    assert_true(metric_value(m, "obelisk_fsync_duration_seconds_count ") ==
+                metric_value(m, "obelisk_fsyncs_total "));
+    assert_true(metric_value(m, "obelisk_group_commit_batch_bytes_count ") ==
+                metric_value(m, "obelisk_persist_submissions_total "));
+    /* Capped: 2 of 5 topics, the rest counted. Group g on t0 is listed (groups are not capped
+     * here), with 3 pending and lag 3 after committing 5-0 (entries after it: 3). */
+    assert_int_equal(count_lines_starting(m, "obelisk_topic_entries{"), 2);
+    assert_true(metric_value(m, "obelisk_metrics_omitted_series{kind=\"topic\"} ") == 3);
+    assert_true(
+        metric_value(m, "obelisk_group_pending_entries{db=\"0\",topic=\"t0\",group=\"g\"} ") == 3);
+    assert_true(metric_value(
+                    m, "obelisk_group_committed_lag_entries{db=\"0\",topic=\"t0\",group=\"g\"} ") ==
+                3);
+    free(a.raw);
+    /* INFO obelisk lists the group with the same figures. */
+    redisReply *r = client_cmd(c, "INFO obelisk");
+    assert_non_null(strstr(r->str, "group0:db=0,key=t0,group=g,committed=5-0,lag=3,pending=3\r\n"));
+    assert_non_null(strstr(r->str, "topics:5\r\n"));
+    assert_non_null(strstr(r->str, "entries_appended:8\r\n"));
+    freeReplyObject(r);
+    /* A cap of 0 groups leaves them all out, and says so. */
+    freeReplyObject(client_cmd(c, "CONFIG SET metrics-max-groups 0"));
+    assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
+    assert_int_equal(count_lines_starting(a.body, "obelisk_group_pending_entries{"), 0);
+    assert_true(metric_value(a.body, "obelisk_metrics_omitted_series{kind=\"group\"} ") == 1);
+    free(a.raw);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_endpoints),
+        cmocka_unit_test(test_ready_after_io_error),
+        cmocka_unit_test(test_off_by_default_and_config_set),
+        cmocka_unit_test(test_metrics_values_and_caps),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
