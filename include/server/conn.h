@@ -62,6 +62,8 @@ struct client {
     struct client *held_next, *held_prev;   /* commit.c's list of clients with held replies */
     struct blocked *blocked;                /* blocking.c's state while CLIENT_BLOCKED */
     struct client *retry_next, *retry_prev; /* clients whose command waits for cache space */
+    struct client *write_next;              /* conn.c's list of clients with output to write */
+    int write_pending;                      /* on that list */
     struct client *prev, *next;             /* server.clients */
     struct client *close_next;              /* server.close_list */
 };
@@ -100,6 +102,12 @@ void conn_retry_waiting(void);
 void conn_resume_input(struct client *c);
 /* Called by commit.c after held replies were moved to the socket. */
 void conn_after_release(struct client *c);
+/* Puts the client on the list of those whose new output is written in before_sleep. */
+void conn_schedule_write(struct client *c);
+/* Writes the output of the scheduled clients straight to their sockets (before_sleep), as
+ * Redis's handleClientsWithPendingWrites does: only a write the socket cannot take at once
+ * arms the bufferevent's write event, so a reply costs one write() and no epoll changes. */
+void conn_write_pending(void);
 /* Writes what the socket takes at once of the pending output (used at shutdown). */
 void conn_flush_now(struct client *c);
 /* Periodic checks: idle timeout and soft output limits. */

@@ -64,7 +64,10 @@ int commit_hold(struct client *c, uint64_t seq, struct evbuffer *stage, size_t m
         c->held_tail = h;
     }
     /* Bytes before mark are earlier replies that need not wait: they go out first. */
-    if (mark > 0) evbuffer_remove_buffer(stage, bufferevent_get_output(c->bev), mark);
+    if (mark > 0) {
+        evbuffer_remove_buffer(stage, bufferevent_get_output(c->bev), mark);
+        conn_schedule_write(c);
+    }
     size_t n = evbuffer_get_length(stage);
     evbuffer_add_buffer(h->buf, stage);
     c->held_bytes += n;
@@ -78,6 +81,7 @@ static void release_head(struct client *c) {
     size_t n = evbuffer_get_length(h->buf);
     evbuffer_add_buffer(bufferevent_get_output(c->bev), h->buf);
     server.stats.net_output_bytes += (long long)n;
+    conn_schedule_write(c);
     c->held_bytes -= n;
     held_total -= (uint64_t)h->nreplies;
     c->held_head = h->next;

@@ -11,6 +11,7 @@
 #include "server/conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 
 static void conn_read_cb(struct bufferevent *bev, void *ctx);
 static struct client *retry_head; /* clients with CLIENT_RETRY */
+static struct client *write_head; /* clients with output to write in before_sleep */
 static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void conn_process_input(struct client *c);
@@ -145,7 +147,10 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     c->reply.on_error = on_reply_error;
     c->reply.ctx = c;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* EV_WRITE stays off: replies are written in before_sleep (conn_write_pending) and the
+     * write event is armed only when a socket cannot take everything at once. */
+    bufferevent_enable(c->bev, EV_READ);
+    bufferevent_disable(c->bev, EV_WRITE); /* a new bufferevent starts with writing enabled */
     c->next = server.clients;
     if (server.clients) server.clients->prev = c;
     server.clients = c;
@@ -180,7 +185,10 @@ void conn_finish_reply(struct client *c, size_t mark) {
             reply_error(&c->reply, db_io_error_text());
             commit_hold(c, commit_last_seq(c), c->stage, mark);
         } else {
-            if (mark > 0) evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), mark);
+            if (mark > 0) {
+                evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), mark);
+                conn_schedule_write(c);
+            }
             evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
             reply_error(&c->reply, db_io_error_text());
         }
@@ -204,6 +212,43 @@ void conn_flush_stage(struct client *c) {
     if (n == 0 || c->held_head) return;
     evbuffer_add_buffer(bufferevent_get_output(c->bev), c->stage);
     server.stats.net_output_bytes += (long long)n;
+    conn_schedule_write(c);
+}
+
+void conn_schedule_write(struct client *c) {
+    if (c->write_pending || (c->flags & CLIENT_CLOSE_ASAP)) return;
+    c->write_pending = 1;
+    c->write_next = write_head;
+    write_head = c;
+}
+
+void conn_write_pending(void) {
+    while (write_head) {
+        struct client *c = write_head;
+        write_head = c->write_next;
+        c->write_pending = 0;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        /* A socket bufferevent keeps the front of its output frozen for its own writer;
+         * thaw it for this write and freeze it again. */
+        evbuffer_unfreeze(out, 1);
+        while (evbuffer_get_length(out) > 0) {
+            int n = evbuffer_write(out, c->fd);
+            if (n > 0) continue;
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                conn_close_async(c); /* the peer is gone; the read side will report it */
+                break;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            break; /* the socket is full: let libevent finish when it can take more */
+        }
+        evbuffer_freeze(out, 1);
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (evbuffer_get_length(out) > 0)
+            bufferevent_enable(c->bev, EV_WRITE);
+        else if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c))
+            conn_close_async(c);
+    }
 }
 
 void conn_after_release(struct client *c) {
@@ -281,6 +326,7 @@ static void pause_reading(struct client *c) {
     c->flags |= CLIENT_READ_PAUSED;
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setwatermark(c->bev, EV_WRITE, CONN_RESUME_OUTPUT_BYTES, 0);
+    bufferevent_enable(c->bev, EV_WRITE); /* its callback resumes reading */
 }
 
 static void resume_reading(struct client *c) {
@@ -410,6 +456,8 @@ void conn_resume_input(struct client *c) {
 static void conn_write_cb(struct bufferevent *bev, void *ctx) {
     struct client *c = ctx;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+    /* Drained: back to writing from before_sleep, without the write event. */
+    if (left == 0 && !(c->flags & CLIENT_READ_PAUSED)) bufferevent_disable(bev, EV_WRITE);
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) {
         conn_close_async(c);
         return;
@@ -471,5 +519,7 @@ void conn_cron(long long now_ms) {
 
 void conn_flush_now(struct client *c) {
     conn_flush_stage(c);
+    evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);
     evbuffer_write(bufferevent_get_output(c->bev), c->fd);
+    evbuffer_freeze(bufferevent_get_output(c->bev), 1);
 }

@@ -279,6 +279,7 @@ static void before_sleep(void) {
     notify_ready_once();
     blocking_serve_ready();
     db_before_sleep();
+    conn_write_pending();
     conn_free_closed();
     if (server.shutdown_asap) server.running = 0;
 }
