@@ -455,8 +455,7 @@ static int apply_damage(const struct test_server *s, struct damage *d, struct rn
         if (n != 24 || strcmp(de->d_name + 20, ".log") != 0) continue;
         nsegs++;
         if (strcmp(de->d_name, best) > 0) memcpy(best, de->d_name, n + 1);
-        if (!first[0] || strcmp(de->d_name, first) < 0)
-            memcpy(first, de->d_name, n + 1);
+        if (!first[0] || strcmp(de->d_name, first) < 0) memcpy(first, de->d_name, n + 1);
     }
     closedir(dir);
     if (!best[0]) return snprintf(msg, msglen, "no segment in %.200s", tdir), -1;
