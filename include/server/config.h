@@ -43,7 +43,8 @@ struct config {
     int supervised; /* enum supervised_mode */
     char *dir;
     int enable_debug_command;
-    int latency_tracking; /* per-command latency histograms for INFO latencystats */
+    int latency_tracking;             /* per-command latency histograms for INFO latencystats */
+    long long debug_loading_delay_ms; /* test hook: the loader waits this long before opening */
     /* storage */
     int fsync;       /* enum fsync_mode */
     int on_io_error; /* enum io_error_mode */

@@ -90,6 +90,8 @@ static const struct directive directives[] = {
     {"save", D_ENUM, C(compat_save), 0, 0, "", D_IMMUTABLE, save_names},
     {"appendonly", D_ENUM, C(compat_appendonly), 0, 0, "no", D_IMMUTABLE, no_names},
     {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
+    /* Test hook: stretches the loading phase so tests can see -LOADING and loading:1. */
+    {"debug-loading-delay-ms", D_LL, C(debug_loading_delay_ms), 0, 60000, "0", D_IMMUTABLE, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
      debug_cmd_names},
 };

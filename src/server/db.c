@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -45,6 +46,7 @@ static struct {
     uint64_t durable_seq;
     int io_error;
     char io_error_text[160];
+    long long loading_delay_ms; /* copied for the loader thread before it starts */
 } db;
 
 static void db_fill_config(struct store_config *c) {
@@ -66,6 +68,10 @@ static void db_fill_config(struct store_config *c) {
 static void *loader_main(void *arg) {
     (void)arg;
     log_set_role('L');
+    if (db.loading_delay_ms > 0) { /* test hook (debug-loading-delay-ms) */
+        struct timespec ts = {db.loading_delay_ms / 1000, (db.loading_delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
     db.open_rc = store_open(&db.cfg, &db.store, &db.report);
     char one = 1;
     ssize_t w = write(db.pipefd[1], &one, 1);
@@ -141,6 +147,7 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
 
 int db_start_loading(void) {
     db_fill_config(&db.cfg);
+    db.loading_delay_ms = server_config.debug_loading_delay_ms;
     if (pipe(db.pipefd) != 0) return -1;
     db.loaded_ev = event_new(server.base, db.pipefd[0], EV_READ, loaded_cb, NULL);
     event_add(db.loaded_ev, NULL);

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+int harness_wait_ready = 1;
+
 /* How long a server may take to start listening. */
 #define START_TIMEOUT_MS 10000
 
@@ -115,7 +117,9 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
         char *log = read_file(s->logpath);
         char *mine = log ? log + before : NULL;
         int port = -1;
-        if (mine && strstr(mine, "Ready to accept connections")) port = log_port(s->logpath);
+        if (mine && strstr(mine, harness_wait_ready ? "Ready to accept connections"
+                                                    : "Running mode=standalone, port="))
+            port = log_port(s->logpath);
         free(log);
         if (port > 0) {
             s->port = port;

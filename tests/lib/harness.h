@@ -16,6 +16,10 @@ struct test_server {
     char logpath[300];
 };
 
+/* 1 (default): server_start waits for "Ready to accept connections" (the data set loaded);
+ * 0: only for the listening port (tests of the loading phase). */
+extern int harness_wait_ready;
+
 /* Starts obelisk-server (path from $OBELISK_SERVER) with --port 0 --dir <tmp>/data
  * --enable-debug-command local and the extra arguments (NULL-terminated). Returns 0 or -1. */
 int server_start(struct test_server *s, ...);

@@ -1,0 +1,57 @@
+/* test_loading.c - the loading phase: while the loader thread opens the data directory the
+ * server already answers, with -LOADING for commands that need the data and INFO loading:1
+ * (as Redis does while it reads its files); then it serves normally. The debug-loading-delay-ms
+ * test hook stretches the phase so it can be observed. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void test_loading_then_ready(void **state) {
+    (void)state;
+    struct test_server s;
+    /* A first start writes some data, so the second start has something to load. */
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    freeReplyObject(redisCommand(c, "XADD k 1-1 f v"));
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    harness_wait_ready = 0;
+    const char *extra[] = {"--debug-loading-delay-ms", "1500", NULL};
+    assert_int_equal(server_start_argv(&s, extra, 1), 0);
+    harness_wait_ready = 1;
+    int fd = raw_connect(s.port);
+    assert_true(fd >= 0);
+    raw_send_str(fd, "XLEN k\r\nXADD k * f v\r\nINFO persistence\r\n");
+    size_t got;
+    char *replies = raw_read(fd, 1 << 16, 500, &got);
+    const char *loading = "-LOADING Obelisk is loading the dataset in memory\r\n";
+    assert_memory_equal(replies, loading, strlen(loading));
+    assert_memory_equal(replies + strlen(loading), loading, strlen(loading));
+    assert_non_null(strstr(replies, "loading:1\r\n"));
+    free(replies);
+    /* Ready a moment later: the data is there and writes work. */
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++) {
+        usleep(50000);
+        ready = server_log_contains(&s, "Ready to accept connections");
+    }
+    assert_true(ready);
+    raw_send_str(fd, "XLEN k\r\n");
+    assert_true(raw_expect(fd, ":1\r\n"));
+    close(fd);
+    c = client_connect(&s);
+    redisReply *r = redisCommand(c, "INFO persistence");
+    assert_non_null(strstr(r->str, "loading:0\r\n"));
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loading_then_ready),
+    };
+    return cmocka_run_group_tests_name("loading", tests, NULL, NULL);
+}
