@@ -21,6 +21,20 @@ int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing
 int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out);
 /* BLOCK's timeout: milliseconds, not negative; replies Redis's errors. */
 int xutil_parse_timeout(struct client *c, const char *s, size_t len, long long *ms);
+/* The options of XREAD and XREADGROUP, parsed with Redis's rules and errors. */
+struct xread_opts {
+    long long timeout; /* -1 = no BLOCK */
+    long long count;   /* 0 = no limit */
+    int streams_arg;   /* argv index of the first key */
+    int nstreams;
+    const char *group, *consumer; /* XREADGROUP's GROUP option */
+    size_t grouplen, consumerlen;
+    int noack;
+};
+/* Parses from argv[1] up to STREAMS. GROUP and NOACK are accepted only when xreadgroup is set.
+ * Returns 0, or -1 after replying the error. */
+int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
+                          struct xread_opts *o);
 /* The topic of key in the client's database, or NULL (also while loading). */
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len);
 /* Replies one entry as Redis does: [id, [f1, v1, ...]]. */

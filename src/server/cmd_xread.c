@@ -61,43 +61,10 @@ static int xread_serve_blocked(struct client *c, int idx) {
 }
 
 void cmd_xread(CMD_ARGS) {
-    long long timeout = -1, count = 0;
-    int streams_arg = 0, nstreams = 0;
-    for (int i = 1; i < argc; i++) {
-        int more = argc - i - 1;
-        if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
-            i++;
-            if (xutil_parse_timeout(c, argv[i], argvlen[i], &timeout) != 0) return;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "COUNT") && more) {
-            i++;
-            if (xutil_parse_ll(c, argv[i], argvlen[i], &count) != 0) return;
-            if (count < 0) count = 0;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "STREAMS") && more) {
-            streams_arg = i + 1;
-            nstreams = argc - streams_arg;
-            if (nstreams % 2 != 0) {
-                reply_error(R, "ERR Unbalanced XREAD list of streams: for each stream key an ID "
-                               "or '$' must be specified.");
-                return;
-            }
-            nstreams /= 2;
-            break;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "GROUP") ||
-                   util_eq_nocase(argv[i], argvlen[i], "NOACK")) {
-            reply_errorf(R,
-                         "ERR The %s option is only supported by XREADGROUP. You called XREAD "
-                         "instead.",
-                         util_eq_nocase(argv[i], argvlen[i], "GROUP") ? "GROUP" : "NOACK");
-            return;
-        } else {
-            reply_error(R, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (streams_arg == 0) {
-        reply_error(R, ERR_SYNTAX);
-        return;
-    }
+    struct xread_opts o;
+    if (xutil_parse_read_opts(c, argc, argv, argvlen, 0, &o) != 0) return;
+    long long timeout = o.timeout, count = o.count;
+    int streams_arg = o.streams_arg, nstreams = o.nstreams;
     sid_t *ids = malloc((size_t)nstreams * sizeof(*ids));
     if (!ids) {
         reply_error(R, "ERR out of memory");

@@ -202,46 +202,11 @@ static int xrg_serve_blocked(struct client *c, int idx) {
 }
 
 void cmd_xreadgroup(CMD_ARGS) {
-    long long timeout = -1, count = 0;
-    int streams_arg = 0, nstreams = 0;
-    struct xrg_names names = {NULL, NULL, 0, 0, 0};
-    for (int i = 1; i < argc; i++) {
-        int more = argc - i - 1;
-        if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
-            i++;
-            if (xutil_parse_timeout(c, argv[i], argvlen[i], &timeout) != 0) return;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "COUNT") && more) {
-            i++;
-            if (xutil_parse_ll(c, argv[i], argvlen[i], &count) != 0) return;
-            if (count < 0) count = 0;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "STREAMS") && more) {
-            streams_arg = i + 1;
-            nstreams = argc - streams_arg;
-            if (nstreams % 2 != 0) {
-                /* Redis 7.0 gives XREAD's text here too. */
-                reply_error(R, "ERR Unbalanced XREAD list of streams: for each stream key an ID "
-                               "or '$' must be specified.");
-                return;
-            }
-            nstreams /= 2;
-            break;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "GROUP") && more >= 2) {
-            names.group = argv[i + 1];
-            names.grouplen = argvlen[i + 1];
-            names.consumer = argv[i + 2];
-            names.consumerlen = argvlen[i + 2];
-            i += 2;
-        } else if (util_eq_nocase(argv[i], argvlen[i], "NOACK")) {
-            names.noack = 1;
-        } else {
-            reply_error(R, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (streams_arg == 0) {
-        reply_error(R, ERR_SYNTAX);
-        return;
-    }
+    struct xread_opts o;
+    if (xutil_parse_read_opts(c, argc, argv, argvlen, 1, &o) != 0) return;
+    long long timeout = o.timeout, count = o.count;
+    int streams_arg = o.streams_arg, nstreams = o.nstreams;
+    struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen, o.noack};
     if (!names.group) {
         reply_error(R, "ERR Missing GROUP option for XREADGROUP");
         return;

@@ -2,6 +2,7 @@
 #include "server/xutil.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "base/status.h"
 #include "base/util.h"
@@ -82,4 +83,54 @@ void xutil_reply_read_error(struct client *c, int status) {
                  "ERR stream read failed: %s (see the server log; obelisk-check can "
                  "verify the data directory)",
                  obk_strerror(status));
+}
+
+int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
+                          struct xread_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->timeout = -1;
+    for (int i = 1; i < argc; i++) {
+        int more = argc - i - 1;
+        if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
+            i++;
+            if (xutil_parse_timeout(c, argv[i], argvlen[i], &o->timeout) != 0) return -1;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "COUNT") && more) {
+            i++;
+            if (xutil_parse_ll(c, argv[i], argvlen[i], &o->count) != 0) return -1;
+            if (o->count < 0) o->count = 0;
+        } else if (util_eq_nocase(argv[i], argvlen[i], "STREAMS") && more) {
+            o->streams_arg = i + 1;
+            o->nstreams = argc - o->streams_arg;
+            if (o->nstreams % 2 != 0) { /* Redis 7.0 says XREAD for XREADGROUP too */
+                reply_error(&c->reply, "ERR Unbalanced XREAD list of streams: for each stream key "
+                                       "an ID or '$' must be specified.");
+                return -1;
+            }
+            o->nstreams /= 2;
+            break;
+        } else if (xreadgroup && util_eq_nocase(argv[i], argvlen[i], "GROUP") && more >= 2) {
+            o->group = argv[i + 1];
+            o->grouplen = argvlen[i + 1];
+            o->consumer = argv[i + 2];
+            o->consumerlen = argvlen[i + 2];
+            i += 2;
+        } else if (xreadgroup && util_eq_nocase(argv[i], argvlen[i], "NOACK")) {
+            o->noack = 1;
+        } else if (!xreadgroup && (util_eq_nocase(argv[i], argvlen[i], "GROUP") ||
+                                   util_eq_nocase(argv[i], argvlen[i], "NOACK"))) {
+            reply_errorf(&c->reply,
+                         "ERR The %s option is only supported by XREADGROUP. You called XREAD "
+                         "instead.",
+                         util_eq_nocase(argv[i], argvlen[i], "GROUP") ? "GROUP" : "NOACK");
+            return -1;
+        } else {
+            reply_error(&c->reply, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    if (o->streams_arg == 0) {
+        reply_error(&c->reply, ERR_SYNTAX);
+        return -1;
+    }
+    return 0;
 }

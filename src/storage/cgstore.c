@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,7 @@
 #include "base/crc32c.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "storage/fsutil.h"
 #include "storage/recovery.h"
 #include "storage/topic.h"
 
@@ -260,28 +262,6 @@ void cgs_encode_log_header(uint8_t *p, uint64_t gen) {
 
 /* ---- loading ---- */
 
-static int read_whole(int dirfd, const char *name, uint8_t **out, size_t *len) {
-    int rc = OBK_ERR_IO;
-    struct stat st;
-    uint8_t *buf = NULL;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
-    if (fstat(fd, &st) != 0) goto done;
-    if (!(buf = malloc((size_t)st.st_size + 1))) {
-        rc = OBK_ERR_NOMEM;
-        goto done;
-    }
-    if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) goto done;
-    *out = buf;
-    *len = (size_t)st.st_size;
-    buf = NULL;
-    rc = OBK_OK;
-done:
-    free(buf);
-    close(fd);
-    return rc;
-}
-
 static int decode_snapshot(const uint8_t *b, size_t len, struct cg_state *cg, uint64_t *gen) {
     if (len < CG_SNAP_FIXED + 4 || codec_get_u32(b) != CG_SNAP_MAGIC) return OBK_ERR_CORRUPT;
     if (codec_get_u16(b + 4) != CG_VERSION) return OBK_ERR_VERSION;
@@ -325,10 +305,10 @@ int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out, uin
     memset(rep, 0, sizeof *rep);
     *out = NULL;
     *good_log = 0;
-    int rc = read_whole(dirfd, CG_SNAP_NAME, &sb, &slen);
+    int rc = fsutil_read_file(dirfd, CG_SNAP_NAME, SIZE_MAX, &sb, &slen);
     if (rc != OBK_OK && rc != OBK_ERR_NOTFOUND) goto done;
     has_snap = rc == OBK_OK;
-    rc = read_whole(dirfd, CG_LOG_NAME, &lb, &llen);
+    rc = fsutil_read_file(dirfd, CG_LOG_NAME, SIZE_MAX, &lb, &llen);
     if (rc != OBK_OK && rc != OBK_ERR_NOTFOUND) goto done;
     has_log = rc == OBK_OK;
     rc = OBK_OK;
@@ -397,19 +377,6 @@ done:
 
 /* ---- open ---- */
 
-static int write_sync(int dirfd, const char *name, const void *data, size_t len) {
-    char tmp[64];
-    int rc = OBK_ERR_IO;
-    snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return OBK_ERR_IO;
-    if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
-        renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)
-        rc = OBK_OK;
-    close(fd);
-    return rc;
-}
-
 int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
     struct cg_state *cg = NULL;
     uint64_t good = 0;
@@ -444,9 +411,10 @@ int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
         /* new generation: snapshot first, then an empty log (see the order above) */
         uint8_t hdr[CG_LOG_HEADER];
         if ((rc = cgs_encode_snapshot(cg, cg->gen + 1, &snap, &slen)) != OBK_OK) goto done;
-        if ((rc = write_sync(t->dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
+        if ((rc = fsutil_write_file_sync(t->dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
         cgs_encode_log_header(hdr, cg->gen + 1);
-        if ((rc = write_sync(t->dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK) goto done;
+        if ((rc = fsutil_write_file_sync(t->dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK)
+            goto done;
         cg->gen++;
         cg->snap_size = slen;
         cg->log_size = CG_LOG_HEADER;

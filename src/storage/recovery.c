@@ -25,6 +25,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "storage/fsutil.h"
 
 /* A checkpoint holds a few fixed fields and the tombstones: refuse anything absurdly big. */
 #define CHECKPOINT_MAX_SIZE (256u << 20)
@@ -34,56 +35,12 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int read_small_file(int dirfd, const char *name, uint8_t **out, size_t *len) {
-    int rc = OBK_ERR_IO;
-    struct stat st;
-    uint8_t *buf = NULL;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
-    if (fstat(fd, &st) != 0) goto done;
-    if ((uint64_t)st.st_size > CHECKPOINT_MAX_SIZE) {
-        rc = OBK_ERR_CORRUPT;
-        goto done;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        rc = OBK_ERR_NOMEM;
-        goto done;
-    }
-    ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-    if (n != st.st_size) goto done;
-    *out = buf;
-    *len = (size_t)n;
-    buf = NULL;
-    rc = OBK_OK;
-done:
-    free(buf);
-    close(fd);
-    return rc;
-}
-
-static int write_file_sync(int dirfd, const char *name, const void *data, size_t len) {
-    char tmp[64];
-    int rc = OBK_ERR_IO;
-    snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return OBK_ERR_IO;
-    if (write(fd, data, len) != (ssize_t)len) goto done;
-    if (fsync(fd) != 0) goto done;
-    if (renameat(dirfd, tmp, dirfd, name) != 0) goto done;
-    if (fsync(dirfd) != 0) goto done;
-    rc = OBK_OK;
-done:
-    close(fd);
-    return rc;
-}
-
 int recovery_write_checkpoint(int dirfd, const struct tstate *st, uint64_t seg_base, uint64_t pos) {
     uint8_t *buf;
     size_t len;
     int rc = tstate_encode_checkpoint(st, seg_base, pos, &buf, &len);
     if (rc != OBK_OK) return rc;
-    rc = write_file_sync(dirfd, CHECKPOINT_NAME, buf, len);
+    rc = fsutil_write_file_sync(dirfd, CHECKPOINT_NAME, buf, len);
     free(buf);
     return rc;
 }
@@ -352,7 +309,7 @@ int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
     tstate_init(&cp, 0);
     tstate_init(st, 0);
     if ((rc = open_segments(dirfd, flags, t, rep)) != OBK_OK) goto done;
-    if (read_small_file(dirfd, CHECKPOINT_NAME, &cpbuf, &cplen) == OBK_OK &&
+    if (fsutil_read_file(dirfd, CHECKPOINT_NAME, CHECKPOINT_MAX_SIZE, &cpbuf, &cplen) == OBK_OK &&
         tstate_decode_checkpoint(cpbuf, cplen, &cp, &cp_base, &cp_pos) == OBK_OK) {
         long k = find_seg(t, cp_base);
         cp_ok = (t->nsegs == 0 && cp_pos == 0) ||

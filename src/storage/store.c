@@ -25,6 +25,7 @@
 #include "base/status.h"
 #include "base/util.h"
 #include "storage/cgstore.h"
+#include "storage/fsutil.h"
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
 
@@ -60,45 +61,6 @@ void store_config_defaults(struct store_config *c) {
     c->node_max_entries = 100;
     c->batch_max_bytes = 1u << 20;
     c->flush_max_bytes = 8u << 20;
-}
-
-static int read_file(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len) {
-    int rc = OBK_ERR_IO;
-    struct stat st;
-    uint8_t *buf = NULL;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
-    if (fstat(fd, &st) != 0) goto done;
-    if ((uint64_t)st.st_size > max) {
-        rc = OBK_ERR_CORRUPT;
-        goto done;
-    }
-    if (!(buf = malloc((size_t)st.st_size + 1))) {
-        rc = OBK_ERR_NOMEM;
-        goto done;
-    }
-    if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) goto done;
-    *out = buf;
-    *len = (size_t)st.st_size;
-    buf = NULL;
-    rc = OBK_OK;
-done:
-    free(buf);
-    close(fd);
-    return rc;
-}
-
-static int write_file_sync(int dirfd, const char *name, const void *data, size_t len) {
-    char tmp[300];
-    int rc = OBK_ERR_IO;
-    snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return OBK_ERR_IO;
-    if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
-        renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)
-        rc = OBK_OK;
-    close(fd);
-    return rc;
 }
 
 /* Removes dirfd/name and its files (one level) synchronously (open time only). */
@@ -168,7 +130,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     int dbfd = s->dbfd[db];
     if ((tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return OBK_ERR_IO;
-    rc = read_file(tdfd, TOPIC_META_NAME, META_MAX_SIZE, &buf, &len);
+    rc = fsutil_read_file(tdfd, TOPIC_META_NAME, META_MAX_SIZE, &buf, &len);
     if (rc == OBK_OK) rc = keydir_decode_meta(buf, len, &m);
     char expect[KEYDIR_NAME_MAX];
     if (rc == OBK_OK) keydir_name(m.key, m.keylen, expect);
@@ -247,11 +209,11 @@ done:
 static int check_marker(struct store *s) {
     uint8_t *buf = NULL;
     size_t len;
-    int rc = read_file(s->dirfd, STORE_MARKER_NAME, 4096, &buf, &len);
+    int rc = fsutil_read_file(s->dirfd, STORE_MARKER_NAME, 4096, &buf, &len);
     if (rc == OBK_ERR_NOTFOUND) {
         char text[64];
         int n = snprintf(text, sizeof text, "obelisk-data %d\n", STORE_FORMAT_MAJOR);
-        return write_file_sync(s->dirfd, STORE_MARKER_NAME, text, (size_t)n);
+        return fsutil_write_file_sync(s->dirfd, STORE_MARKER_NAME, text, (size_t)n);
     }
     if (rc != OBK_OK) return rc;
     buf[len] = '\0';
@@ -418,7 +380,7 @@ int store_close(struct store *s) {
     int e2 = persist_stop(s->p);
     s->p = NULL;
     if (err == OBK_OK) err = e2;
-    if (err == OBK_OK) err = write_file_sync(s->dirfd, STORE_CLEAN_NAME, "clean\n", 6);
+    if (err == OBK_OK) err = fsutil_write_file_sync(s->dirfd, STORE_CLEAN_NAME, "clean\n", 6);
     store_free(s);
     return err;
 }

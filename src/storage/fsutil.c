@@ -1,0 +1,51 @@
+/* fsutil.c - small-file helpers shared by the store, recovery and the group store (see
+ * fsutil.h). Main thread (the persist thread writes through its own file-operation table). */
+#include "storage/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/status.h"
+
+int fsutil_read_file(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len) {
+    int rc = OBK_ERR_IO;
+    struct stat st;
+    uint8_t *buf = NULL;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+    if (fstat(fd, &st) != 0) goto done;
+    if ((uint64_t)st.st_size > max) {
+        rc = OBK_ERR_CORRUPT;
+        goto done;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        rc = OBK_ERR_NOMEM;
+        goto done;
+    }
+    if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) goto done;
+    *out = buf;
+    *len = (size_t)st.st_size;
+    buf = NULL;
+    rc = OBK_OK;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int fsutil_write_file_sync(int dirfd, const char *name, const void *data, size_t len) {
+    char tmp[300];
+    int rc = OBK_ERR_IO;
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return OBK_ERR_IO;
+    if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
+        renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)
+        rc = OBK_OK;
+    close(fd);
+    return rc;
+}
