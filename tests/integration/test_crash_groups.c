@@ -38,7 +38,7 @@
 #include "testutil.h"
 
 #define NCONS 4 /* consumers 0,1 in group ga; 2,3 in gb; 0 and 2 commit */
-#define KEY "cgk"
+#define KEY   "cgk"
 
 struct sid {
     uint64_t ms, seq;
@@ -122,7 +122,7 @@ struct consumer {
     int port, idx;
     uint64_t seed;
     const char *group;
-    char name[8];
+    char name[16]; /* "c" and an int always fit */
     struct delivery *d;
     size_t n, cap;
     int read_in_flight; /* an XREADGROUP was sent and no reply came */
@@ -139,8 +139,9 @@ static void *consumer_main(void *arg) {
     while (!atomic_load(&stop_flag)) {
         int count = 1 + rng_int(&r, 8);
         co->read_in_flight = 1;
-        redisReply *rep = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %d BLOCK 100 STREAMS " KEY
-                                          " >", co->group, co->name, count);
+        redisReply *rep =
+            redisCommand(c, "XREADGROUP GROUP %s %s COUNT %d BLOCK 100 STREAMS " KEY " >",
+                         co->group, co->name, count);
         if (!rep) break;
         co->read_in_flight = 0;
         size_t first = co->n;
@@ -190,8 +191,10 @@ static void *consumer_main(void *arg) {
         if (committer && rng_int(&r, 3) == 0) {
             struct sid id = co->d[co->n - 1].id;
             int kind = rng_int(&r, 10);
-            if (kind == 0) id = (struct sid){0, 0};                       /* reset */
-            else if (kind == 1 && first > 0) id = co->d[rng_int(&r, (int)first)].id; /* rewind */
+            if (kind == 0)
+                id = (struct sid){0, 0}; /* reset */
+            else if (kind == 1 && first > 0)
+                id = co->d[rng_int(&r, (int)first)].id; /* rewind */
             if (co->ncommits == co->ccap) {
                 co->ccap = co->ccap ? co->ccap * 2 : 256;
                 co->commits = realloc(co->commits, co->ccap * sizeof(*co->commits));
@@ -270,15 +273,15 @@ static int has_id(const struct sid *ids, size_t n, struct sid id) {
 }
 
 static int failures;
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            if (failures++ < 20) {                                                            \
-                printf("# FAIL: ");                                                           \
-                printf(__VA_ARGS__);                                                          \
-                printf("\n");                                                                 \
-            }                                                                                 \
-        }                                                                                     \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (failures++ < 20) {                                                                 \
+                printf("# FAIL: ");                                                                \
+                printf(__VA_ARGS__);                                                               \
+                printf("\n");                                                                      \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static void run_round(uint64_t seed) {
@@ -343,16 +346,19 @@ static void run_round(uint64_t seed) {
             struct delivery *d = &k->d[j];
             delivered++;
             if (sid_cmp(d->id, maxdel) > 0) maxdel = d->id;
-            CHECK(has_id(ids, nids, d->id), "%s/%s: delivered %" PRIu64 "-%" PRIu64
-                  " not in the stream", k->group, k->name, d->id.ms, d->id.seq);
+            CHECK(has_id(ids, nids, d->id),
+                  "%s/%s: delivered %" PRIu64 "-%" PRIu64 " not in the stream", k->group, k->name,
+                  d->id.ms, d->id.seq);
             int pending = has_id(pel, npel, d->id);
             if (d->state == D_ACKED) {
                 acked++;
-                CHECK(!pending, "%s/%s: acknowledged XACK of %" PRIu64 "-%" PRIu64
-                      " lost (still pending)", k->group, k->name, d->id.ms, d->id.seq);
+                CHECK(!pending,
+                      "%s/%s: acknowledged XACK of %" PRIu64 "-%" PRIu64 " lost (still pending)",
+                      k->group, k->name, d->id.ms, d->id.seq);
             } else if (d->state == D_DELIVERED) {
-                CHECK(pending, "%s/%s: acknowledged delivery of %" PRIu64 "-%" PRIu64
-                      " not pending", k->group, k->name, d->id.ms, d->id.seq);
+                CHECK(pending,
+                      "%s/%s: acknowledged delivery of %" PRIu64 "-%" PRIu64 " not pending",
+                      k->group, k->name, d->id.ms, d->id.seq);
             }
         }
         /* every PEL entry: delivered to this consumer, or from a read in flight at the kill */
@@ -360,8 +366,8 @@ static void run_round(uint64_t seed) {
             int known = 0;
             for (size_t q = 0; q < k->n && !known; q++) known = !sid_cmp(k->d[q].id, pel[j]);
             CHECK(known || (k->read_in_flight && sid_cmp(pel[j], maxdel) > 0),
-                  "%s/%s: PEL entry %" PRIu64 "-%" PRIu64 " was never delivered to it",
-                  k->group, k->name, pel[j].ms, pel[j].seq);
+                  "%s/%s: PEL entry %" PRIu64 "-%" PRIu64 " was never delivered to it", k->group,
+                  k->name, pel[j].ms, pel[j].seq);
             CHECK(sid_cmp(pel[j], end) <= 0 && has_id(ids, nids, pel[j]),
                   "%s/%s: PEL entry %" PRIu64 "-%" PRIu64 " past the end of the log or not live",
                   k->group, k->name, pel[j].ms, pel[j].seq);
@@ -386,8 +392,8 @@ static void run_round(uint64_t seed) {
                       cm->str);
             }
             CHECK(ok, "%s: committed %s, last acknowledged XCOMMIT %s (%zu sent)", k->group,
-                  cm->type == REDIS_REPLY_NIL ? "nil" : cm->str,
-                  last_acked < 0 ? "none" : "below", k->ncommits);
+                  cm->type == REDIS_REPLY_NIL ? "nil" : cm->str, last_acked < 0 ? "none" : "below",
+                  k->ncommits);
             if (!ok && last_acked >= 0)
                 printf("#   last acknowledged: %" PRIu64 "-%" PRIu64 "\n",
                        k->commits[last_acked].id.ms, k->commits[last_acked].id.seq);
@@ -416,8 +422,9 @@ static void run_round(uint64_t seed) {
     for (int g = 0; g < 2; g++) {
         redisReply *s = client_cmd(c, "XPENDING " KEY " %s", g ? "gb" : "ga");
         if (s->element[0]->integer > 0)
-            CHECK(sid_cmp(sid_of(s->element[2]->str), end) <= 0, "PEL max %s past the end %" PRIu64
-                  "-%" PRIu64, s->element[2]->str, end.ms, end.seq);
+            CHECK(sid_cmp(sid_of(s->element[2]->str), end) <= 0,
+                  "PEL max %s past the end %" PRIu64 "-%" PRIu64, s->element[2]->str, end.ms,
+                  end.seq);
         freeReplyObject(s);
     }
     printf("# round: %zu XADDs acknowledged, %zu deliveries, %zu XACKed, %zu XCOMMITs "

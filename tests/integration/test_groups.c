@@ -80,18 +80,18 @@ static void check_dump(const char *got, const char *want, const char *cmd) {
 }
 
 /* The command's reply, dumped, must equal want. */
-#define EQ(c, want, ...)                                                                      \
-    do {                                                                                      \
-        char *got_ = dumpf((c), 0, __VA_ARGS__);                                              \
-        check_dump(got_, (want), #__VA_ARGS__);                                               \
-        free(got_);                                                                           \
+#define EQ(c, want, ...)                                                                           \
+    do {                                                                                           \
+        char *got_ = dumpf((c), 0, __VA_ARGS__);                                                   \
+        check_dump(got_, (want), #__VA_ARGS__);                                                    \
+        free(got_);                                                                                \
     } while (0)
 /* The same with clock values masked. */
-#define EQM(c, want, ...)                                                                     \
-    do {                                                                                      \
-        char *got_ = dumpf((c), 1, __VA_ARGS__);                                              \
-        check_dump(got_, (want), #__VA_ARGS__);                                               \
-        free(got_);                                                                           \
+#define EQM(c, want, ...)                                                                          \
+    do {                                                                                           \
+        char *got_ = dumpf((c), 1, __VA_ARGS__);                                                   \
+        check_dump(got_, (want), #__VA_ARGS__);                                                    \
+        free(got_);                                                                                \
     } while (0)
 
 static redisReply *cmd(redisContext *c, const char *fmt, ...) {
@@ -168,8 +168,8 @@ static void wait_blocked(redisContext *c, int n) {
     assert_int_equal(blocked_clients(c), n);
 }
 
-#define NOKEY_ERR                                                                             \
-    "E:ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want " \
+#define NOKEY_ERR                                                                                  \
+    "E:ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want "    \
     "to use the MKSTREAM option to create an empty stream automatically.,"
 
 /* ---- XGROUP --------------------------------------------------------------------------- */
@@ -346,7 +346,7 @@ static void test_xack_xpending_idle(void **state) {
     assert_true(consumer_field(c, "pk", "g", "c1", "idle") >= 400);
     EQ(c, "[]", "XPENDING pk g IDLE 100000 - + 10");
     EQM(c, "[[1-0,c1,~,1,][2-0,c1,~,1,][3-0,c1,~,1,][4-0,c2,~,1,][5-0,c2,~,1,]]",
-       "XPENDING pk g IDLE 300 - + 10");
+        "XPENDING pk g IDLE 300 - + 10");
     /* a history read resets the idle time and counts a delivery */
     run(c, "XREADGROUP GROUP g c1 COUNT 1 STREAMS pk 0");
     assert_true(pel_idle(c, "pk", "g", "1-0") < 300);
@@ -360,8 +360,7 @@ static void test_xack_xpending_idle(void **state) {
     EQ(c, "E:ERR syntax error,", "XPENDING pk g IDLE 10");
     EQ(c, "E:ERR value is not an integer or out of range,", "XPENDING pk g IDLE x - + 10");
     EQ(c, "E:ERR value is not an integer or out of range,", "XPENDING pk g - + x");
-    EQ(c, "E:ERR Invalid stream ID specified as stream command argument,",
-       "XPENDING pk g x + 10");
+    EQ(c, "E:ERR Invalid stream ID specified as stream command argument,", "XPENDING pk g x + 10");
     /* XACK */
     EQ(c, "1,", "XACK pk g 1-0");
     EQ(c, "0,", "XACK pk g 1-0");
@@ -457,7 +456,7 @@ static void test_xautoclaim(void **state) {
     EQ(c, "[0-0,[[6-0,[f,6,]]][5-0,]]", "XAUTOCLAIM ak g c3 100 5-0");
     /* delivery counts: 2 after a claim with bodies, 1 after JUSTID */
     EQM(c, "[[1-0,c2,~,2,][2-0,c2,~,2,][3-0,c2,~,1,][4-0,c2,~,1,][6-0,c3,~,2,]]",
-       "XPENDING ak g - + 10");
+        "XPENDING ak g - + 10");
     EQ(c, "[0-0,[][]]", "XAUTOCLAIM ak g c3 100 0");
     EQ(c, "E:ERR COUNT must be > 0,", "XAUTOCLAIM ak g c3 0 0 COUNT 0");
     EQ(c, "E:ERR COUNT must be > 0,", "XAUTOCLAIM ak g c3 0 0 COUNT x");
@@ -510,7 +509,7 @@ static void test_xinfo(void **state) {
 
 /* ---- blocking XREADGROUP ---------------------------------------------------------------- */
 
-#define ENTRY1(key, id, f, v)                                                                 \
+#define ENTRY1(key, id, f, v)                                                                      \
     "*1\r\n*2\r\n$" key "\r\n*1\r\n*2\r\n$" id "\r\n*2\r\n$1\r\n" f "\r\n$1\r\n" v "\r\n"
 
 static void test_blocking(void **state) {
@@ -668,24 +667,20 @@ static void test_commit_offsets(void **state) {
     run(c, "XREADGROUP GROUP g c1 COUNT 3 STREAMS ok >");
     EQ(c, "OK,", "XCOMMIT ok g 3-0");
     EQ(c, "3-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,3-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,3-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]", "XLAG ok g");
     /* rewind (backwards) */
     EQ(c, "OK,", "XCOMMIT ok g 1-0");
     EQ(c, "1-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,4,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,4,pending,3,]]", "XLAG ok g");
     /* an ID between entries, and an incomplete one */
     EQ(c, "OK,", "XCOMMIT ok g 2-5");
-    EQ(c, "[[group,g,committed,2-5,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,2-5,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]", "XLAG ok g");
     EQ(c, "OK,", "XCOMMIT ok g 4");
     EQ(c, "4-0,", "XCOMMITTED ok g");
     /* reset to the beginning */
     EQ(c, "OK,", "XCOMMIT ok g 0-0");
     EQ(c, "0-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,0-0,last-delivered,3-0,log-end,5-0,lag,5,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,0-0,last-delivered,3-0,log-end,5-0,lag,5,pending,3,]]", "XLAG ok g");
     /* the last ID is allowed, above it is an error */
     EQ(c, "OK,", "XCOMMIT ok g 5-0");
     EQ(c, "E:ERR The ID specified in XCOMMIT is greater than the stream's last ID,",
@@ -708,21 +703,18 @@ static void test_commit_offsets(void **state) {
     /* lag excludes deleted entries, before and after the committed position */
     EQ(c, "OK,", "XCOMMIT ok g 1-0");
     run(c, "XDEL ok 3-0 1-0");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]", "XLAG ok g");
     run(c, "XDEL ok 5-0");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]", "XLAG ok g");
     run(c, "XTRIM ok MAXLEN 1");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,1,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,1,pending,3,]]", "XLAG ok g");
     /* XCOMMIT up to the (deleted) last ID is still allowed; then lag 0 */
     EQ(c, "OK,", "XCOMMIT ok g 5-0");
-    EQ(c, "[[group,g,committed,5-0,last-delivered,3-0,log-end,5-0,lag,0,pending,3,]]",
-       "XLAG ok g");
+    EQ(c, "[[group,g,committed,5-0,last-delivered,3-0,log-end,5-0,lag,0,pending,3,]]", "XLAG ok g");
     /* committing does not touch the PEL or Redis's XINFO replies */
-    EQ(c, "[[name,g,consumers,1,pending,3,last-delivered-id,3-0,entries-read,3,lag,nil,]"
-          "[name,h,consumers,0,pending,0,last-delivered-id,5-0,entries-read,nil,lag,0,]]",
+    EQ(c,
+       "[[name,g,consumers,1,pending,3,last-delivered-id,3-0,entries-read,3,lag,nil,]"
+       "[name,h,consumers,0,pending,0,last-delivered-id,5-0,entries-read,nil,lag,0,]]",
        "XINFO GROUPS ok");
     /* a destroyed and re-created group has no committed offset */
     EQ(c, "1,", "XGROUP DESTROY ok g");
@@ -734,8 +726,7 @@ static void test_commit_offsets(void **state) {
     EQ(c, "OK,", "XCOMMIT ok g 0-0");
     EQ(c, "E:ERR The ID specified in XCOMMIT is greater than the stream's last ID,",
        "XCOMMIT ok g 0-1");
-    EQ(c, "[[group,g,committed,0-0,last-delivered,0-0,log-end,0-0,lag,0,pending,0,]]",
-       "XLAG ok");
+    EQ(c, "[[group,g,committed,0-0,last-delivered,0-0,log-end,0-0,lag,0,pending,0,]]", "XLAG ok");
     EQ(c, "1,", "DEL ok");
     redisFree(c);
 }
@@ -754,9 +745,10 @@ static void test_commit_offsets_bytes(void **state) {
     size_t got;
     free(raw_read(fd, 4096, 300, &got));
     send_raw(fd, "XGROUP CREATE ob h $\r\nXCOMMITTED ob h\r\nXLAG ob h\r\n");
-    assert_true(raw_expect(fd, "+OK\r\n_\r\n*1\r\n%6\r\n$5\r\ngroup\r\n$1\r\nh\r\n$9\r\ncommitted\r\n"
-                               "_\r\n$14\r\nlast-delivered\r\n$3\r\n2-0\r\n$7\r\nlog-end\r\n$3\r\n"
-                               "2-0\r\n$3\r\nlag\r\n:2\r\n$7\r\npending\r\n:0\r\n"));
+    assert_true(raw_expect(fd,
+                           "+OK\r\n_\r\n*1\r\n%6\r\n$5\r\ngroup\r\n$1\r\nh\r\n$9\r\ncommitted\r\n"
+                           "_\r\n$14\r\nlast-delivered\r\n$3\r\n2-0\r\n$7\r\nlog-end\r\n$3\r\n"
+                           "2-0\r\n$3\r\nlag\r\n:2\r\n$7\r\npending\r\n:0\r\n"));
     close(fd);
     expect_raw("DEL ob\r\n", ":1\r\n");
 }
@@ -805,11 +797,11 @@ static void restart_round_trip(int hard) {
     run(c, "XGROUP DELCONSUMER r1 ga gone");
     run(c, "XREADGROUP GROUP ga c1 COUNT 3 STREAMS r1 >");
     run(c, "XREADGROUP GROUP ga c2 COUNT 2 STREAMS r1 >");
-    run(c, "XREADGROUP GROUP ga c1 STREAMS r1 0");           /* delivery counts 2 */
-    run(c, "XREADGROUP GROUP gb c1 NOACK STREAMS r1 >");     /* last ID only */
+    run(c, "XREADGROUP GROUP ga c1 STREAMS r1 0");       /* delivery counts 2 */
+    run(c, "XREADGROUP GROUP gb c1 NOACK STREAMS r1 >"); /* last ID only */
     run(c, "XREADGROUP GROUP gc c3 COUNT 2 STREAMS r1 >");
     run(c, "XREADGROUP GROUP gd c4 STREAMS r1 >");
-    run(c, "XGROUP DELCONSUMER r1 gd c4");                    /* drops its PEL */
+    run(c, "XGROUP DELCONSUMER r1 gd c4"); /* drops its PEL */
     run(c, "XACK r1 ga 2-0");
     run(c, "XCLAIM r1 ga c2 0 3-0");
     run(c, "XCLAIM r1 ga c5 0 1-0 RETRYCOUNT 7 JUSTID");
@@ -819,9 +811,9 @@ static void restart_round_trip(int hard) {
     run(c, "XAUTOCLAIM r1 gc c6 0 0 COUNT 1");
     run(c, "XAUTOCLAIM r1 ga c6 0 5-0 COUNT 1 JUSTID"); /* drops the deleted 5-0 */
     run(c, "XCOMMIT r1 ga 6-0");
-    run(c, "XCOMMIT r1 ga 2-0");                              /* rewind */
+    run(c, "XCOMMIT r1 ga 2-0"); /* rewind */
     run(c, "XCOMMIT r1 gb 8-0");
-    run(c, "XCOMMIT r1 gc 0-0");                              /* reset */
+    run(c, "XCOMMIT r1 gc 0-0"); /* reset */
     run(c, "XCOMMIT r2 gm 0-0");
     run(c, "XGROUP DESTROY r3 gx");
     run(c, "XTRIM r1 MAXLEN 7");
@@ -894,12 +886,10 @@ static void test_kill9_each_command(void **state) {
         {"XREADGROUP GROUP g c2 NOACK STREAMS k >", "XINFO GROUPS k",
          "[[name,g,consumers,2,pending,2,last-delivered-id,3-0,entries-read,3,lag,0,]]"},
         {"XACK k g 1-0", "XPENDING k g", "[1,2-0,2-0,[[c1,1,]]]"},
-        {"XCLAIM k g c3 0 2-0 RETRYCOUNT 5", "XPENDING k g - + 10",
-         "[[1-0,c1,~,1,][2-0,c3,~,5,]]"},
+        {"XCLAIM k g c3 0 2-0 RETRYCOUNT 5", "XPENDING k g - + 10", "[[1-0,c1,~,1,][2-0,c3,~,5,]]"},
         {"XCLAIM k g c3 0 3-0 FORCE JUSTID LASTID 3-0", "XPENDING k g - + 10",
          "[[1-0,c1,~,1,][2-0,c1,~,1,][3-0,c3,~,1,]]"},
-        {"XAUTOCLAIM k g c4 0 0 COUNT 1", "XPENDING k g - + 10",
-         "[[1-0,c4,~,2,][2-0,c1,~,1,]]"},
+        {"XAUTOCLAIM k g c4 0 0 COUNT 1", "XPENDING k g - + 10", "[[1-0,c4,~,2,][2-0,c1,~,1,]]"},
         {"XCOMMIT k g 2-0", "XCOMMITTED k g", "2-0,"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
