@@ -160,7 +160,7 @@ class Gen:
             # Never below an ID ever added to the key: Obelisk refuses an XSETID below an entry its
             # log still stores (deleted or trimmed), where Redis allows it (allowlist.txt).
             stored = max(self.ids[key]) if self.ids[key] else None
-            p = idv.split("-")
+            p = idv.split("-") + ["0"]
             if stored and (int(p[0]), int(p[1])) < stored:
                 idv = f"{stored[0]}-{stored[1]}"
             args = ["XSETID", key, idv]
