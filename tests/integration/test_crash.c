@@ -705,6 +705,9 @@ static void run_round(const struct round *rd) {
     }
     long delay = rd->kill_while_writing ? 200 + (long)(rng_next(&r) % 1300)
                                         : 200 + (long)(rng_next(&r) % 400);
+    /* Damage in the middle needs several segments per key: write long enough even on slow
+     * (sanitizer) builds. */
+    if (rd->damage == D_MIDDLE) delay += 2000;
     sleep_ms(delay);
     if (!rd->kill_while_writing) {
         atomic_store(&stop, 1);
