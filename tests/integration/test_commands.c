@@ -7,15 +7,6 @@
 
 #include "testutil.h"
 
-static redisReply *cmd_ok(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    assert_non_null(r);
-    return r;
-}
-
 static void expect_status(redisContext *c, const char *status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -48,7 +39,7 @@ static void test_ping_echo_time(void **state) {
     expect_raw("PING a b\r\nECHO\r\n", "-ERR wrong number of arguments for 'ping' command\r\n"
                                        "-ERR wrong number of arguments for 'echo' command\r\n");
     redisContext *c = client_connect(&shared_server);
-    redisReply *r = cmd_ok(c, "TIME");
+    redisReply *r = must_cmd(c, "TIME");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_int_equal(r->elements, 2);
     long long secs = atoll(r->element[0]->str), usec = atoll(r->element[1]->str);
@@ -165,12 +156,12 @@ static void test_multi_exec(void **state) {
 static void test_client_commands(void **state) {
     (void)state;
     redisContext *c = client_connect(&shared_server);
-    redisReply *r = cmd_ok(c, "CLIENT ID");
+    redisReply *r = must_cmd(c, "CLIENT ID");
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     long long id = r->integer;
     freeReplyObject(r);
     expect_status(c, "OK", "CLIENT SETNAME worker-1");
-    r = cmd_ok(c, "CLIENT GETNAME");
+    r = must_cmd(c, "CLIENT GETNAME");
     assert_string_equal(r->str, "worker-1");
     freeReplyObject(r);
     expect_error(c, "ERR Client names cannot contain spaces, newlines or special characters.",
@@ -178,7 +169,7 @@ static void test_client_commands(void **state) {
     expect_status(c, "OK", "CLIENT SETINFO lib-name hiredis");
     expect_status(c, "OK", "CLIENT SETINFO LIB-VER 1.1.0");
     expect_error(c, "ERR Unrecognized option 'foo'", "CLIENT SETINFO foo x");
-    r = cmd_ok(c, "CLIENT INFO");
+    r = must_cmd(c, "CLIENT INFO");
     char want[64];
     snprintf(want, sizeof(want), "id=%lld ", id);
     assert_memory_equal(r->str, want, strlen(want));
@@ -189,40 +180,40 @@ static void test_client_commands(void **state) {
     freeReplyObject(r);
     redisContext *other = client_connect(&shared_server);
     expect_status(other, "PONG", "PING"); /* so the server has surely accepted it */
-    r = cmd_ok(c, "CLIENT LIST");
+    r = must_cmd(c, "CLIENT LIST");
     assert_non_null(strstr(r->str, " name=worker-1 "));
     int lines = 0;
     for (size_t i = 0; i < r->len; i++) lines += r->str[i] == '\n';
     assert_true(lines >= 2);
     freeReplyObject(r);
-    r = cmd_ok(c, "CLIENT LIST ID %lld", id);
+    r = must_cmd(c, "CLIENT LIST ID %lld", id);
     assert_memory_equal(r->str, want, strlen(want));
     freeReplyObject(r);
-    r = cmd_ok(c, "CLIENT LIST TYPE pubsub");
+    r = must_cmd(c, "CLIENT LIST TYPE pubsub");
     assert_int_equal(r->len, 0);
     freeReplyObject(r);
     expect_error(c, "ERR syntax error", "CLIENT LIST FOO");
-    r = cmd_ok(other, "CLIENT ID");
+    r = must_cmd(other, "CLIENT ID");
     long long other_id = r->integer;
     freeReplyObject(r);
     expect_error(c, "ERR No such client", "CLIENT KILL 1.2.3.4:5");
     expect_error(c, "ERR client-id should be greater than 0", "CLIENT KILL ID x");
     expect_error(c, "ERR No such client", "CLIENT KILL ID"); /* the old addr form */
     expect_error(c, "ERR syntax error", "CLIENT KILL SKIPME maybe");
-    r = cmd_ok(c, "CLIENT KILL ID %lld", other_id);
+    r = must_cmd(c, "CLIENT KILL ID %lld", other_id);
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
     r = redisCommand(other, "PING");
     assert_null(r); /* the killed connection is gone */
     redisFree(other);
-    r = cmd_ok(c, "CLIENT KILL ID %lld", id); /* SKIPME yes by default */
+    r = must_cmd(c, "CLIENT KILL ID %lld", id); /* SKIPME yes by default */
     assert_int_equal(r->integer, 0);
     freeReplyObject(r);
-    r = cmd_ok(c, "CLIENT HELP");
+    r = must_cmd(c, "CLIENT HELP");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_true(r->elements > 10);
     freeReplyObject(r);
-    r = cmd_ok(c, "CLIENT KILL ID %lld SKIPME no", id);
+    r = must_cmd(c, "CLIENT KILL ID %lld SKIPME no", id);
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
     redisFree(c);
@@ -232,7 +223,7 @@ static void test_client_kill_addr(void **state) {
     (void)state;
     redisContext *a = client_connect(&shared_server);
     redisContext *b = client_connect(&shared_server);
-    redisReply *r = cmd_ok(b, "CLIENT INFO");
+    redisReply *r = must_cmd(b, "CLIENT INFO");
     char addr[64];
     sscanf(strstr(r->str, "addr=") + 5, "%63s", addr);
     freeReplyObject(r);
@@ -245,24 +236,24 @@ static void test_client_kill_addr(void **state) {
 static void test_config(void **state) {
     (void)state;
     redisContext *c = client_connect(&shared_server);
-    redisReply *r = cmd_ok(c, "CONFIG GET maxclients");
+    redisReply *r = must_cmd(c, "CONFIG GET maxclients");
     assert_int_equal(r->elements, 2);
     assert_string_equal(r->element[0]->str, "maxclients");
     assert_string_equal(r->element[1]->str, "10000");
     freeReplyObject(r);
-    r = cmd_ok(c, "CONFIG GET port");
+    r = must_cmd(c, "CONFIG GET port");
     assert_int_equal(atoi(r->element[1]->str), 0); /* as configured: --port 0 */
     freeReplyObject(r);
-    r = cmd_ok(c, "CONFIG GET *max-*-len proto*");
+    r = must_cmd(c, "CONFIG GET *max-*-len proto*");
     assert_int_equal(r->elements, 2);
     assert_string_equal(r->element[0]->str, "proto-max-bulk-len");
     assert_string_equal(r->element[1]->str, "536870912");
     freeReplyObject(r);
-    r = cmd_ok(c, "CONFIG GET nothing-matches");
+    r = must_cmd(c, "CONFIG GET nothing-matches");
     assert_int_equal(r->elements, 0);
     freeReplyObject(r);
     expect_status(c, "OK", "CONFIG SET timeout 100 maxclients 500");
-    r = cmd_ok(c, "CONFIG GET timeout");
+    r = must_cmd(c, "CONFIG GET timeout");
     assert_string_equal(r->element[1]->str, "100");
     freeReplyObject(r);
     expect_error(c, "ERR Unknown option or number of arguments for CONFIG SET - 'foo'",
@@ -289,11 +280,11 @@ static void test_config(void **state) {
                  "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument "
                  "couldn't be parsed into an integer",
                  "CONFIG SET timeout 7 maxclients x");
-    r = cmd_ok(c, "CONFIG GET timeout");
+    r = must_cmd(c, "CONFIG GET timeout");
     assert_string_equal(r->element[1]->str, "100");
     freeReplyObject(r);
     expect_status(c, "OK", "CONFIG SET client-output-buffer-limit %s", "normal 1mb 512kb 10");
-    r = cmd_ok(c, "CONFIG GET client-output-buffer-limit");
+    r = must_cmd(c, "CONFIG GET client-output-buffer-limit");
     assert_string_equal(r->element[1]->str,
                         "normal 1048576 524288 10 slave 268435456 67108864 60 pubsub 33554432 "
                         "8388608 60");
@@ -306,7 +297,7 @@ static void test_config(void **state) {
                  "CONFIG SET loglevel loud");
     expect_status(c, "OK", "CONFIG SET loglevel notice timeout 0 maxclients 10000");
     expect_status(c, "OK", "CONFIG RESETSTAT");
-    r = cmd_ok(c, "CONFIG HELP");
+    r = must_cmd(c, "CONFIG HELP");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     freeReplyObject(r);
     redisFree(c);
@@ -316,7 +307,7 @@ static void test_info(void **state) {
     (void)state;
     redisContext *c = client_connect(&shared_server);
     expect_error(c, "ERR unknown command 'NOPE', with args beginning with: ", "NOPE");
-    redisReply *r = cmd_ok(c, "INFO");
+    redisReply *r = must_cmd(c, "INFO");
     const char *fields[] = {
         "# Server\r\n",
         "redis_version:7.0.15\r\n",
@@ -353,20 +344,20 @@ static void test_info(void **state) {
     assert_non_null(strstr(r->str, port));
     assert_null(strstr(r->str, "# Commandstats"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO commandstats");
+    r = must_cmd(c, "INFO commandstats");
     assert_memory_equal(r->str, "# Commandstats\r\n", 16);
     assert_non_null(strstr(r->str, "cmdstat_info:calls="));
     assert_null(strstr(r->str, "# Server"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO server clients");
+    r = must_cmd(c, "INFO server clients");
     assert_non_null(strstr(r->str, "# Server"));
     assert_non_null(strstr(r->str, "\r\n\r\n# Clients\r\n"));
     assert_null(strstr(r->str, "# Memory"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO everything");
+    r = must_cmd(c, "INFO everything");
     assert_non_null(strstr(r->str, "# Commandstats"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO nosuchsection");
+    r = must_cmd(c, "INFO nosuchsection");
     assert_int_equal(r->len, 0);
     freeReplyObject(r);
     redisFree(c);
@@ -375,21 +366,21 @@ static void test_info(void **state) {
 static void test_command(void **state) {
     (void)state;
     redisContext *c = client_connect(&shared_server);
-    redisReply *r = cmd_ok(c, "COMMAND COUNT");
+    redisReply *r = must_cmd(c, "COMMAND COUNT");
     long long n = r->integer;
     assert_true(n >= 20);
     freeReplyObject(r);
-    r = cmd_ok(c, "COMMAND");
+    r = must_cmd(c, "COMMAND");
     assert_int_equal((long long)r->elements, n);
     freeReplyObject(r);
-    r = cmd_ok(c, "COMMAND LIST");
+    r = must_cmd(c, "COMMAND LIST");
     assert_int_equal((long long)r->elements, n);
     freeReplyObject(r);
-    r = cmd_ok(c, "COMMAND LIST FILTERBY PATTERN cl*");
+    r = must_cmd(c, "COMMAND LIST FILTERBY PATTERN cl*");
     assert_int_equal(r->elements, 1);
     assert_string_equal(r->element[0]->str, "client");
     freeReplyObject(r);
-    r = cmd_ok(c, "COMMAND INFO get ping config|get");
+    r = must_cmd(c, "COMMAND INFO get ping config|get");
     assert_int_equal(r->elements, 3);
     assert_int_equal(r->element[0]->type, REDIS_REPLY_NIL);
     redisReply *ping = r->element[1];
@@ -398,7 +389,7 @@ static void test_command(void **state) {
     assert_int_equal(ping->element[1]->integer, -1);
     assert_string_equal(r->element[2]->element[0]->str, "config|get");
     freeReplyObject(r);
-    r = cmd_ok(c, "COMMAND DOCS ping");
+    r = must_cmd(c, "COMMAND DOCS ping");
     assert_int_equal(r->elements, 2);
     assert_string_equal(r->element[0]->str, "ping");
     assert_string_equal(r->element[1]->element[0]->str, "summary");
@@ -414,7 +405,7 @@ static void test_command(void **state) {
     assert_memory_equal(raw, head, strlen(head));
     free(raw);
     close(fd);
-    r = cmd_ok(c, "COMMAND DOCS echo");
+    r = must_cmd(c, "COMMAND DOCS echo");
     assert_int_equal(r->elements, 2);
     freeReplyObject(r);
     expect_error(c, "ERR syntax error", "COMMAND LIST FOO");
@@ -439,14 +430,14 @@ static void test_errorstats(void **state) {
     expect_status(c, "OK", "CONFIG RESETSTAT");
     expect_error(c, "ERR DB index is out of range", "SELECT 99");
     expect_error(c, "NOPROTO unsupported protocol version", "HELLO 9");
-    redisReply *r = cmd_ok(c, "INFO errorstats");
+    redisReply *r = must_cmd(c, "INFO errorstats");
     assert_non_null(strstr(r->str, "errorstat_ERR:count=1\r\n"));
     assert_non_null(strstr(r->str, "errorstat_NOPROTO:count=1\r\n"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO stats");
+    r = must_cmd(c, "INFO stats");
     assert_non_null(strstr(r->str, "total_error_replies:2\r\n"));
     freeReplyObject(r);
-    r = cmd_ok(c, "INFO commandstats");
+    r = must_cmd(c, "INFO commandstats");
     assert_non_null(strstr(r->str, "cmdstat_select:calls=1,"));
     assert_non_null(strstr(r->str, "rejected_calls=0,failed_calls=1\r\n"));
     freeReplyObject(r);

@@ -9,46 +9,37 @@
 
 #include "testutil.h"
 
-static redisReply *must(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    assert_non_null(r);
-    return r;
-}
-
 static void check_readonly_after(const char *fault) {
     struct test_server s;
     assert_int_equal(server_start(&s, "--on-io-error", "readonly", NULL), 0);
     redisContext *c = client_connect(&s);
-    redisReply *r = must(c, "XADD k 1-1 f v");
+    redisReply *r = must_cmd(c, "XADD k 1-1 f v");
     assert_string_equal(r->str, "1-1");
     freeReplyObject(r);
-    freeReplyObject(must(c, "XADD other 1-1 f v"));
-    freeReplyObject(must(c, "DEBUG IO-FAULT %s", fault));
-    r = must(c, "XADD k 2-1 f v");
+    freeReplyObject(must_cmd(c, "XADD other 1-1 f v"));
+    freeReplyObject(must_cmd(c, "DEBUG IO-FAULT %s", fault));
+    r = must_cmd(c, "XADD k 2-1 f v");
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_memory_equal(r->str, "MISCONF ", 8);
     freeReplyObject(r);
     freeReplyObject(
-        must(c, "DEBUG IO-FAULT none")); /* sticky: clearing the fault changes nothing */
-    r = must(c, "XADD k 3-1 f v");
+        must_cmd(c, "DEBUG IO-FAULT none")); /* sticky: clearing the fault changes nothing */
+    r = must_cmd(c, "XADD k 3-1 f v");
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_memory_equal(r->str, "MISCONF Errors writing to the data directory", 44);
     freeReplyObject(r);
-    r = must(c, "DEL k");
+    r = must_cmd(c, "DEL k");
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
-    r = must(c, "XRANGE other - +"); /* reads of durable data go on */
+    r = must_cmd(c, "XRANGE other - +"); /* reads of durable data go on */
     assert_int_equal(r->elements, 1);
     freeReplyObject(r);
     /* k's last batch failed: a read of k would show what is not durable, so it errors. */
-    r = must(c, "XRANGE k - +");
+    r = must_cmd(c, "XRANGE k - +");
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_memory_equal(r->str, "MISCONF ", 8);
     freeReplyObject(r);
-    r = must(c, "INFO errorstats");
+    r = must_cmd(c, "INFO errorstats");
     assert_non_null(strstr(r->str, "errorstat_MISCONF:count="));
     freeReplyObject(r);
     redisFree(c);
@@ -62,10 +53,10 @@ static void check_readonly_after(const char *fault) {
     /* After a restart the acknowledged entry is there; 2-1 may or may not be (never acked). */
     assert_int_equal(server_start_argv(&s, NULL, 1), 0);
     c = client_connect(&s);
-    r = must(c, "XRANGE k 1-1 1-1");
+    r = must_cmd(c, "XRANGE k 1-1 1-1");
     assert_int_equal(r->elements, 1);
     freeReplyObject(r);
-    r = must(c, "XRANGE k 3-1 3-1");
+    r = must_cmd(c, "XRANGE k 3-1 3-1");
     assert_int_equal(r->elements, 0); /* refused, so never written */
     freeReplyObject(r);
     redisFree(c);
@@ -88,7 +79,7 @@ static void test_exit_by_default(void **state) {
     struct test_server s;
     assert_int_equal(server_start(&s, NULL), 0);
     redisContext *c = client_connect(&s);
-    freeReplyObject(must(c, "DEBUG IO-FAULT fsync-eio"));
+    freeReplyObject(must_cmd(c, "DEBUG IO-FAULT fsync-eio"));
     redisReply *r = redisCommand(c, "XADD k * f v");
     if (r) { /* the error reply, if it made it out before the exit */
         assert_int_equal(r->type, REDIS_REPLY_ERROR);

@@ -11,15 +11,6 @@
 
 #include "testutil.h"
 
-static redisReply *must(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    assert_non_null(r);
-    return r;
-}
-
 static void test_sigterm_exits_zero(void **state) {
     (void)state;
     struct test_server s;
@@ -137,13 +128,13 @@ static void test_protected_mode(void **state) {
     assert_true(raw_closed(fd, 3000));
     close(fd);
     redisContext *c = client_connect(&s);
-    freeReplyObject(must(c, "CONFIG SET protected-mode no"));
+    freeReplyObject(must_cmd(c, "CONFIG SET protected-mode no"));
     fd = raw_connect_from(s.port, "127.0.0.2");
     raw_send_str(fd, "PING\r\n");
     assert_true(raw_expect(fd, "+PONG\r\n"));
     close(fd);
     /* With a password set, protected mode lets remote clients in (they must AUTH). */
-    freeReplyObject(must(c, "CONFIG SET protected-mode yes requirepass pw"));
+    freeReplyObject(must_cmd(c, "CONFIG SET protected-mode yes requirepass pw"));
     fd = raw_connect_from(s.port, "127.0.0.2");
     raw_send_str(fd, "PING\r\n");
     assert_true(raw_expect(fd, "-NOAUTH Authentication required.\r\n"));
@@ -177,7 +168,7 @@ static void test_output_buffer_hard_limit(void **state) {
     free(arg);
     assert_true(server_log_contains(&s, "overcoming of output buffer limits"));
     redisContext *c = client_connect(&s);
-    redisReply *r = must(c, "PING");
+    redisReply *r = must_cmd(c, "PING");
     assert_string_equal(r->str, "PONG");
     freeReplyObject(r);
     redisFree(c);
@@ -258,20 +249,20 @@ static void test_config_file(void **state) {
     assert_int_equal(fscanf(pf, "%d", &pid), 1);
     fclose(pf);
     redisContext *c = client_connect(&s);
-    freeReplyObject(must(c, "AUTH %s", "p w"));
-    redisReply *r = must(c, "CONFIG GET timeout");
+    freeReplyObject(must_cmd(c, "AUTH %s", "p w"));
+    redisReply *r = must_cmd(c, "CONFIG GET timeout");
     assert_string_equal(r->element[1]->str, "43");
     freeReplyObject(r);
-    r = must(c, "CONFIG GET maxclients");
+    r = must_cmd(c, "CONFIG GET maxclients");
     assert_string_equal(r->element[1]->str, "77");
     freeReplyObject(r);
-    r = must(c, "CONFIG GET proto-max-bulk-len");
+    r = must_cmd(c, "CONFIG GET proto-max-bulk-len");
     assert_string_equal(r->element[1]->str, "2097152");
     freeReplyObject(r);
-    r = must(c, "CONFIG GET tcp-keepalive");
+    r = must_cmd(c, "CONFIG GET tcp-keepalive");
     assert_string_equal(r->element[1]->str, "10");
     freeReplyObject(r);
-    r = must(c, "INFO server");
+    r = must_cmd(c, "INFO server");
     char want[64];
     snprintf(want, sizeof(want), "process_id:%d\r\n", pid);
     assert_non_null(strstr(r->str, want));

@@ -7,16 +7,6 @@
 
 #include "testutil.h"
 
-static redisReply *must(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (!r) printf("# connection error: %s\n", c->errstr);
-    assert_non_null(r);
-    return r;
-}
-
 static void expect_str(redisContext *c, const char *want, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -60,7 +50,7 @@ static void dump(const redisReply *r, char *out, size_t cap) {
 }
 
 static char *dump_cmd(redisContext *c, const char *cmd) {
-    redisReply *r = must(c, cmd);
+    redisReply *r = must_cmd(c, cmd);
     char *out = calloc(1, 1 << 20);
     dump(r, out, 1 << 20);
     freeReplyObject(r);
@@ -80,11 +70,11 @@ static void test_xadd_ids(void **state) {
     expect_str(c, "ERR The ID specified in XADD must be greater than 0-0", "XADD s1 0-0 f v");
     expect_str(c, "ERR Invalid stream ID specified as stream command argument", "XADD s1 x f v");
     expect_str(c, "ERR wrong number of arguments for 'xadd' command", "XADD s1 * f");
-    redisReply *r = must(c, "XADD s1 * f v");
+    redisReply *r = must_cmd(c, "XADD s1 * f v");
     long long ms = atoll(r->str);
     assert_true(ms > 1000000000000LL); /* a clock-based ID */
     freeReplyObject(r);
-    r = must(c, "XADD nokey NOMKSTREAM * f v");
+    r = must_cmd(c, "XADD nokey NOMKSTREAM * f v");
     assert_int_equal(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
     expect_int(c, 0, "EXISTS nokey");
@@ -119,7 +109,7 @@ static void test_hot_and_cold_reads(void **state) {
         assert_string_equal(r->str, id);
         freeReplyObject(r);
     }
-    redisReply *r = must(c, "XRANGE big - +");
+    redisReply *r = must_cmd(c, "XRANGE big - +");
     assert_int_equal(r->elements, n);
     for (int i = 0; i < n; i++) {
         char id[32];
@@ -129,16 +119,16 @@ static void test_hot_and_cold_reads(void **state) {
         assert_string_equal(r->element[i]->element[1]->element[1]->str, val);
     }
     freeReplyObject(r);
-    r = must(c, "XREVRANGE big + - COUNT 3");
+    r = must_cmd(c, "XREVRANGE big + - COUNT 3");
     assert_int_equal(r->elements, 3);
     assert_string_equal(r->element[0]->element[0]->str, "20000-1");
     assert_string_equal(r->element[2]->element[0]->str, "19998-1");
     freeReplyObject(r);
-    r = must(c, "XRANGE big (5-1 + COUNT 2");
+    r = must_cmd(c, "XRANGE big (5-1 + COUNT 2");
     assert_string_equal(r->element[0]->element[0]->str, "6-1");
     assert_string_equal(r->element[1]->element[0]->str, "7-1");
     freeReplyObject(r);
-    r = must(c, "XREVRANGE big (10-1 - COUNT 2");
+    r = must_cmd(c, "XREVRANGE big (10-1 - COUNT 2");
     assert_string_equal(r->element[0]->element[0]->str, "9-1");
     freeReplyObject(r);
     /* Cold reads of the start and hot reads of the end give the same bytes after a restart. */
@@ -207,25 +197,25 @@ static void test_keyspace(void **state) {
     redisContext *c = client_connect(&shared_server);
     expect_str(c, "OK", "FLUSHALL");
     expect_str(c, "OK", "SELECT 3");
-    for (int i = 0; i < 30; i++) freeReplyObject(must(c, "XADD key:%d * f v", i));
-    freeReplyObject(must(c, "XADD other * f v"));
+    for (int i = 0; i < 30; i++) freeReplyObject(must_cmd(c, "XADD key:%d * f v", i));
+    freeReplyObject(must_cmd(c, "XADD other * f v"));
     expect_int(c, 31, "DBSIZE");
     expect_int(c, 3, "EXISTS key:1 key:2 key:1");
-    redisReply *r = must(c, "KEYS key:*");
+    redisReply *r = must_cmd(c, "KEYS key:*");
     assert_int_equal(r->elements, 30);
     freeReplyObject(r);
     /* A full SCAN returns every key at least once. */
     int seen[31] = {0};
     char cursor[32] = "0";
     do {
-        r = must(c, "SCAN %s MATCH key:* COUNT 7", cursor);
+        r = must_cmd(c, "SCAN %s MATCH key:* COUNT 7", cursor);
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (size_t i = 0; i < r->element[1]->elements; i++)
             seen[atoi(r->element[1]->element[i]->str + 4)] = 1;
         freeReplyObject(r);
     } while (strcmp(cursor, "0"));
     for (int i = 0; i < 30; i++) assert_true(seen[i]);
-    r = must(c, "SCAN 0 TYPE string COUNT 100");
+    r = must_cmd(c, "SCAN 0 TYPE string COUNT 100");
     assert_int_equal(r->element[1]->elements, 0);
     freeReplyObject(r);
     expect_str(c, "ERR invalid cursor", "SCAN x");
@@ -233,7 +223,7 @@ static void test_keyspace(void **state) {
     expect_int(c, 0, "EXISTS other");
     expect_int(c, 1, "XLEN renamed");
     expect_str(c, "ERR no such key", "RENAME nokey x");
-    r = must(c, "INFO keyspace");
+    r = must_cmd(c, "INFO keyspace");
     assert_non_null(strstr(r->str, "db3:keys=31,expires=0,avg_ttl=0\r\n"));
     freeReplyObject(r);
     expect_int(c, 2, "DEL key:0 key:1 nokey");
@@ -248,20 +238,20 @@ static void restart_round_trip(int hard) {
     struct test_server s;
     assert_int_equal(server_start(&s, NULL), 0);
     redisContext *c = client_connect(&s);
-    for (int i = 1; i <= 50; i++) freeReplyObject(must(c, "XADD a %d-1 n %d", i, i));
+    for (int i = 1; i <= 50; i++) freeReplyObject(must_cmd(c, "XADD a %d-1 n %d", i, i));
     expect_int(c, 2, "XDEL a 3-1 4-1");
     expect_int(c, 10, "XTRIM a MAXLEN = 38");
     expect_str(c, "OK", "XSETID a 100-0 ENTRIESADDED 70 MAXDELETEDID 60-0");
-    freeReplyObject(must(c, "XADD b 1-1 x y"));
-    freeReplyObject(must(c, "XADD gone 1-1 x y"));
+    freeReplyObject(must_cmd(c, "XADD b 1-1 x y"));
+    freeReplyObject(must_cmd(c, "XADD gone 1-1 x y"));
     expect_int(c, 1, "DEL gone");
     expect_str(c, "OK", "RENAME b c");
-    freeReplyObject(must(c, "XADD a MAXLEN ~ 10 * big %s", "entry"));
+    freeReplyObject(must_cmd(c, "XADD a MAXLEN ~ 10 * big %s", "entry"));
     expect_str(c, "OK", "SELECT 5");
-    freeReplyObject(must(c, "XADD d5 1-1 k v"));
-    freeReplyObject(must(c, "XADD e5 1-1 k v"));
+    freeReplyObject(must_cmd(c, "XADD d5 1-1 k v"));
+    freeReplyObject(must_cmd(c, "XADD e5 1-1 k v"));
     expect_str(c, "OK", "FLUSHDB");
-    freeReplyObject(must(c, "XADD f5 1-1 k v"));
+    freeReplyObject(must_cmd(c, "XADD f5 1-1 k v"));
     expect_str(c, "OK", "SELECT 0");
     const char *probes[] = {"XRANGE a - +", "XINFO STREAM a", "XRANGE c - +",
                             "DBSIZE",       "EXISTS gone b",  "XLEN a"};
@@ -311,18 +301,18 @@ static void test_binary_keys_and_values(void **state) {
     char big[100000];
     memset(big, 'k', sizeof(big));
     redisReply *r =
-        must(c, "XADD %b 1-1 %b %b", weird, sizeof(weird), "f\0x", (size_t)3, "", (size_t)0);
+        must_cmd(c, "XADD %b 1-1 %b %b", weird, sizeof(weird), "f\0x", (size_t)3, "", (size_t)0);
     freeReplyObject(r);
-    freeReplyObject(must(c, "XADD %b 1-1 f v", "", (size_t)0));
-    freeReplyObject(must(c, "XADD %b 1-1 f v", "../../x", (size_t)7));
-    freeReplyObject(must(c, "XADD %b 1-1 f v", big, sizeof(big)));
+    freeReplyObject(must_cmd(c, "XADD %b 1-1 f v", "", (size_t)0));
+    freeReplyObject(must_cmd(c, "XADD %b 1-1 f v", "../../x", (size_t)7));
+    freeReplyObject(must_cmd(c, "XADD %b 1-1 f v", big, sizeof(big)));
     expect_int(c, 4, "DBSIZE");
     redisFree(c);
     server_kill(&s);
     assert_int_equal(server_start_argv(&s, NULL, 1), 0);
     c = client_connect(&s);
     expect_int(c, 4, "DBSIZE");
-    r = must(c, "XRANGE %b - +", weird, sizeof(weird));
+    r = must_cmd(c, "XRANGE %b - +", weird, sizeof(weird));
     assert_int_equal(r->element[0]->element[1]->element[0]->len, 3);
     assert_memory_equal(r->element[0]->element[1]->element[0]->str, "f\0x", 3);
     assert_int_equal(r->element[0]->element[1]->element[1]->len, 0);
@@ -346,12 +336,12 @@ static void test_fsync_modes(void **state) {
         struct test_server s;
         assert_int_equal(server_start(&s, "--fsync", modes[m], NULL), 0);
         redisContext *c = client_connect(&s);
-        for (int i = 1; i <= 100; i++) freeReplyObject(must(c, "XADD m %d-1 f v", i));
-        redisReply *r = must(c, "CONFIG GET fsync");
+        for (int i = 1; i <= 100; i++) freeReplyObject(must_cmd(c, "XADD m %d-1 f v", i));
+        redisReply *r = must_cmd(c, "CONFIG GET fsync");
         assert_string_equal(r->element[1]->str, modes[m]);
         freeReplyObject(r);
         expect_str(c, "OK", "CONFIG SET fsync always");
-        freeReplyObject(must(c, "XADD m 101-1 f v"));
+        freeReplyObject(must_cmd(c, "XADD m 101-1 f v"));
         redisFree(c);
         assert_int_equal(server_stop(&s), 0); /* a clean stop writes everything */
         assert_int_equal(server_start_argv(&s, NULL, 1), 0);

@@ -1,6 +1,7 @@
 /* testutil.c - shared setup for integration tests (see testutil.h). */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <unistd.h>
 
 struct test_server shared_server;
@@ -32,4 +33,14 @@ void expect_raw_then_close(const char *send, const char *reply) {
     assert_true(raw_expect(fd, reply));
     assert_true(raw_closed(fd, 3000));
     close(fd);
+}
+
+redisReply *must_cmd(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!r) printf("# connection error: %s\n", c->errstr);
+    assert_non_null(r);
+    return r;
 }

@@ -18,6 +18,9 @@ extern struct test_server shared_server;
 int shared_server_setup(void **state);
 int shared_server_teardown(void **state);
 
+/* Runs a command and fails the test when the connection gave no reply at all. */
+redisReply *must_cmd(redisContext *c, const char *fmt, ...);
+
 /* Sends raw bytes on a new connection and checks the exact reply bytes. */
 void expect_raw(const char *send, const char *reply);
 /* Same, and checks that the server then closes the connection. */
