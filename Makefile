@@ -39,7 +39,7 @@ CHECK  := obelisk-check
 CONF   ?= conf/obelisk.conf
 
 .PHONY: all deps test-deps run test unit integration redis-tests asan format format-check \
-        check-deps clean bench crash-long
+        check-deps clean bench bench-scale bench-scale-big crash-long
 
 all: $(SERVER) $(CHECK)
 
@@ -98,6 +98,14 @@ asan: test-deps
 # Side-by-side benchmark against a redis-server it starts itself (docs/benchmarks.md).
 bench: all tests-build
 	@bench/streams.sh
+
+# Scale run against redis-server (docs/benchmarks.md): 10M entries; bench-scale-big: 100M
+# (about 10 minutes and 3.5 GB of RAM for Redis).
+bench-scale: all
+	@bench/scale.sh
+
+bench-scale-big: all
+	@bench/scale.sh --big
 
 # Long crash runs: kill -9 under load, many seeded rounds (ROUNDS=50 by default).
 ROUNDS ?= 50
