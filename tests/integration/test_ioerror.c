@@ -86,11 +86,9 @@ static void test_exit_by_default(void **state) {
         freeReplyObject(r);
     }
     redisFree(c);
-    int status = 0;
-    for (int i = 0; i < 500 && waitpid(s.pid, &status, WNOHANG) != s.pid; i++) usleep(10000);
-    assert_true(WIFEXITED(status));
+    int status = server_wait_exit(&s, 5000);
+    assert_true(status != -1 && WIFEXITED(status));
     assert_int_not_equal(WEXITSTATUS(status), 0);
-    s.pid = 0;
     assert_true(server_log_contains(&s, "on-io-error exit"));
     server_cleanup(&s);
 }

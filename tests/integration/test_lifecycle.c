@@ -31,11 +31,9 @@ static void test_shutdown_command(void **state) {
     raw_send_str(fd, "SHUTDOWN\r\n");
     assert_true(raw_closed(fd, 5000));
     close(fd);
-    int status = -1;
-    for (int i = 0; i < 500 && waitpid(s.pid, &status, WNOHANG) != s.pid; i++) usleep(10000);
-    assert_true(WIFEXITED(status));
+    int status = server_wait_exit(&s, 5000);
+    assert_true(status != -1 && WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    s.pid = 0;
     assert_true(server_log_contains(&s, "User requested shutdown"));
     server_cleanup(&s);
 }

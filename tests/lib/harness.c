@@ -21,6 +21,54 @@
 
 int harness_wait_ready = 1;
 
+/* Every server this process started and has not cleaned up: a failed assertion leaves its
+ * test function early, so an atexit handler stops these (by pid) and removes their dirs. */
+#define HARNESS_MAX_SERVERS 64
+static struct {
+    pid_t pid;
+    char dir[256];
+} started[HARNESS_MAX_SERVERS];
+
+static void remove_tree(const char *dir);
+
+static void cleanup_at_exit(void) {
+    for (int i = 0; i < HARNESS_MAX_SERVERS; i++) {
+        if (started[i].pid > 0) {
+            kill(started[i].pid, SIGKILL);
+            waitpid(started[i].pid, NULL, 0);
+        }
+        if (started[i].dir[0] && !getenv("OBELISK_KEEP_TEST_DIRS")) remove_tree(started[i].dir);
+        started[i].pid = 0;
+        started[i].dir[0] = '\0';
+    }
+}
+
+/* Records (or updates) the pid of the server living in dir. */
+static void track(const char *dir, pid_t pid) {
+    static int registered;
+    int free_slot = -1;
+    if (!registered) registered = atexit(cleanup_at_exit) == 0;
+    for (int i = 0; i < HARNESS_MAX_SERVERS; i++) {
+        if (started[i].dir[0] && !strcmp(started[i].dir, dir)) {
+            started[i].pid = pid;
+            return;
+        }
+        if (!started[i].dir[0] && free_slot < 0) free_slot = i;
+    }
+    if (free_slot < 0) return;
+    started[free_slot].pid = pid;
+    snprintf(started[free_slot].dir, sizeof(started[free_slot].dir), "%s", dir);
+}
+
+static void untrack(const char *dir) {
+    for (int i = 0; i < HARNESS_MAX_SERVERS; i++) {
+        if (started[i].dir[0] && !strcmp(started[i].dir, dir)) {
+            started[i].pid = 0;
+            started[i].dir[0] = '\0';
+        }
+    }
+}
+
 /* How long a server may take to start listening. */
 #define START_TIMEOUT_MS 10000
 
@@ -112,6 +160,7 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
         _exit(127);
     }
     s->pid = pid;
+    track(s->dir, pid);
     long long deadline = now_ms() + START_TIMEOUT_MS;
     while (now_ms() < deadline) {
         char *log = read_file(s->logpath);
@@ -128,6 +177,7 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             s->pid = 0;
+            track(s->dir, 0);
             return -1;
         }
         sleep_ms(10);
@@ -155,6 +205,7 @@ int server_stop(struct test_server *s) {
     for (int i = 0; i < 1000; i++) { /* up to 10 s */
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
+            track(s->dir, 0); /* reaped: its pid may be reused, never signal it again */
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         sleep_ms(10);
@@ -163,11 +214,25 @@ int server_stop(struct test_server *s) {
     return -1;
 }
 
+int server_wait_exit(struct test_server *s, int timeout_ms) {
+    int status;
+    for (int waited = 0; s->pid > 0 && waited <= timeout_ms; waited += 10) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            track(s->dir, 0);
+            return status;
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
 void server_kill(struct test_server *s) {
     if (s->pid <= 0) return;
     kill(s->pid, SIGKILL);
     waitpid(s->pid, NULL, 0);
     s->pid = 0;
+    track(s->dir, 0);
 }
 
 static void remove_tree(const char *dir) {
@@ -181,6 +246,7 @@ static void remove_tree(const char *dir) {
 
 void server_cleanup(struct test_server *s) {
     if (s->pid > 0) server_stop(s);
+    untrack(s->dir);
     if (s->dir[0] && !getenv("OBELISK_KEEP_TEST_DIRS")) remove_tree(s->dir);
     s->dir[0] = '\0';
 }

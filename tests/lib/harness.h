@@ -27,6 +27,9 @@ int server_start(struct test_server *s, ...);
 int server_start_argv(struct test_server *s, const char *const *extra, int reuse_dir);
 /* SIGTERM and wait; returns the exit status (or -1). Keeps the directory. */
 int server_stop(struct test_server *s);
+/* Waits up to timeout_ms for the server to exit by itself (SHUTDOWN, an I/O error); returns the
+ * wait status (WIFEXITED...), or -1 when it is still running. */
+int server_wait_exit(struct test_server *s, int timeout_ms);
 /* SIGKILL and wait. */
 void server_kill(struct test_server *s);
 /* Stops if running and removes the temp dir. */
