@@ -51,44 +51,7 @@ void xutil_reply_id(struct client *c, sid_t id) {
     reply_bulk(&c->reply, buf, (size_t)n);
 }
 
-/* Appends "<prefix><n>\r\n" to buf at *n. */
-static void put_len(char *buf, size_t *n, char prefix, size_t v) {
-    buf[(*n)++] = prefix;
-    *n += (size_t)util_ull2str(buf + *n, v);
-    buf[(*n)++] = '\r';
-    buf[(*n)++] = '\n';
-}
-
-/* The bytes of one entry are the same in RESP2 and RESP3 (arrays of bulk strings), so a small
- * entry is formatted into one stack buffer and added with one evbuffer_add instead of about
- * six calls per field (measured: reply building dominated XRANGE/XREAD profiles). */
-#define ENTRY_FAST_MAX 4096
-
 void xutil_reply_entry(struct client *c, const struct obk_entry *e) {
-    char buf[ENTRY_FAST_MAX];
-    size_t need = 64, n = 0;
-    for (uint32_t i = 0; i < e->nfields * 2; i++) need += e->fvlen[i] + 24;
-    if (need <= sizeof(buf)) {
-        char id[SID_STRLEN];
-        int idlen = sid_format(e->id, id);
-        memcpy(buf, "*2\r\n", 4);
-        n = 4;
-        put_len(buf, &n, '$', (size_t)idlen);
-        memcpy(buf + n, id, (size_t)idlen);
-        n += (size_t)idlen;
-        buf[n++] = '\r';
-        buf[n++] = '\n';
-        put_len(buf, &n, '*', (size_t)e->nfields * 2);
-        for (uint32_t i = 0; i < e->nfields * 2; i++) {
-            put_len(buf, &n, '$', e->fvlen[i]);
-            memcpy(buf + n, e->fv[i], e->fvlen[i]);
-            n += e->fvlen[i];
-            buf[n++] = '\r';
-            buf[n++] = '\n';
-        }
-        reply_raw(&c->reply, buf, n);
-        return;
-    }
     reply_array(&c->reply, 2);
     xutil_reply_id(c, e->id);
     reply_array(&c->reply, (long)e->nfields * 2);
