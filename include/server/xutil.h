@@ -35,6 +35,9 @@ struct xread_opts {
  * Returns 0, or -1 after replying the error. */
 int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
                           struct xread_opts *o);
+/* Closes the deferred top of an XREAD/XREADGROUP reply holding n streams: an array of
+ * [key, entries] pairs in RESP2, a map in RESP3 (as Redis). */
+void xutil_set_streams_len(struct client *c, int handle, long n);
 /* The topic of key in the client's database, or NULL (also while loading). */
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len);
 /* Replies one entry as Redis does: [id, [f1, v1, ...]]. */

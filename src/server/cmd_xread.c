@@ -53,10 +53,7 @@ static int xread_serve_blocked(struct client *c, int idx) {
         xutil_reply_read_error(c, rc);
         return 1;
     }
-    if (c->proto == 2)
-        reply_set_array_len(R, h, 1);
-    else
-        reply_set_map_len(R, h, 1);
+    xutil_set_streams_len(c, h, 1);
     return 1;
 }
 
@@ -103,10 +100,7 @@ void cmd_xread(CMD_ARGS) {
         }
     }
     if (served) {
-        if (c->proto == 2)
-            reply_set_array_len(R, h, served);
-        else
-            reply_set_map_len(R, h, served);
+        xutil_set_streams_len(c, h, served);
         goto out;
     }
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {

@@ -194,10 +194,7 @@ static int xrg_serve_blocked(struct client *c, int idx) {
         xutil_reply_status(c, rc);
         return 1;
     }
-    if (c->proto == 2)
-        reply_set_array_len(R, h, 1);
-    else
-        reply_set_map_len(R, h, 1);
+    xutil_set_streams_len(c, h, 1);
     return 1;
 }
 
@@ -258,10 +255,7 @@ void cmd_xreadgroup(CMD_ARGS) {
         }
     }
     if (served) {
-        if (c->proto == 2)
-            reply_set_array_len(R, h, served);
-        else
-            reply_set_map_len(R, h, served);
+        xutil_set_streams_len(c, h, served);
         goto out;
     }
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {

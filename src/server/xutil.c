@@ -134,3 +134,10 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
     }
     return 0;
 }
+
+void xutil_set_streams_len(struct client *c, int handle, long n) {
+    if (c->proto == 2)
+        reply_set_array_len(&c->reply, handle, n);
+    else
+        reply_set_map_len(&c->reply, handle, n);
+}
