@@ -46,8 +46,9 @@ struct config {
     int latency_tracking;             /* per-command latency histograms for INFO latencystats */
     long long debug_loading_delay_ms; /* test hook: the loader waits this long before opening */
     /* storage */
-    int fsync;       /* enum fsync_mode */
-    int on_io_error; /* enum io_error_mode */
+    int fsync;                  /* enum fsync_mode */
+    int on_io_error;            /* enum io_error_mode */
+    long long syncfs_min_files; /* 0 = one fdatasync per dirty file, always */
     long long cache_max_bytes;
     long long segment_bytes;
     long long segment_ms;

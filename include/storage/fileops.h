@@ -12,6 +12,7 @@ struct fileops {
     ssize_t (*pwritev)(int fd, const struct iovec *iov, int iovcnt, off_t offset);
     int (*fdatasync)(int fd);
     int (*fsync)(int fd);
+    int (*syncfs)(int fd);
     int (*close)(int fd);
     int (*renameat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
     int (*unlinkat)(int dirfd, const char *path, int flags);

@@ -63,7 +63,8 @@ size_t psub_bytes(const struct psub *s);
 struct persist_stats {
     uint64_t submissions;    /* submissions completed (ok or failed) */
     uint64_t bytes_written;  /* payload bytes written by write operations */
-    uint64_t fsyncs;         /* fdatasync/fsync calls on data files */
+    uint64_t fsyncs;         /* fdatasync/fsync/syncfs calls on data files */
+    uint64_t syncfs_calls;   /* of which syncfs of the whole filesystem */
     uint64_t fsync_us_total; /* time spent in them */
     uint64_t fsync_us_max;
     int64_t last_fsync_ms; /* wall clock of the last successful fsync, 0 if none */
@@ -88,6 +89,11 @@ void persist_poll(struct persist *p, uint64_t *durable_seq, int *err);
  * checkpoints in tests). Returns the sticky error or OBK_OK. */
 int persist_drain(struct persist *p);
 void persist_set_fsync(struct persist *p, int fsync_policy);
+/* When a round of fsyncs covers at least min_files files (0 = never), sync them with one
+ * syncfs() on dirfd's filesystem instead of one fdatasync each. The first call with a dirfd
+ * keeps a duplicate of it; make it before the first write so that syncfs reports every
+ * writeback error after it (later calls only change min_files; pass dirfd -1 then). */
+int persist_set_syncfs(struct persist *p, int dirfd, unsigned min_files);
 void persist_get_stats(struct persist *p, struct persist_stats *st);
 /* Drains, stops and joins the thread, frees everything. Returns the sticky error. */
 int persist_stop(struct persist *p);

@@ -31,6 +31,7 @@ struct store_config {
     uint32_t node_max_entries; /* stream-node-max-entries for approximate trims */
     size_t batch_max_bytes;    /* a filling batch is closed past this */
     size_t flush_max_bytes;    /* submit even while the persist thread is busy past this */
+    unsigned syncfs_min_files; /* a sync round over this many files is one syncfs (0 = never) */
     int repair;                /* cut damage in earlier segments at open */
     const struct fileops *ops; /* NULL: the real system calls */
 };
@@ -95,6 +96,7 @@ struct store_tuning {
     int64_t retention_bytes, retention_ms;
     uint32_t node_max_entries;
     size_t cache_max_bytes;
+    unsigned syncfs_min_files;
 };
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);

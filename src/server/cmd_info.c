@@ -125,7 +125,8 @@ static void store_counters(struct store_stats *st) {
 }
 
 /* Redis's fields first (unchanged), then Obelisk's: the fsync policy and how the persist thread
- * is doing (submissions are group commits, fsyncs count data-file syncs). */
+ * is doing (submissions are group commits, fsyncs count data-file syncs, of which
+ * fsync_syncfs_count were one syncfs for several files). */
 static void section_persistence(struct sbuf *b) {
     static const char *const fsync_names[] = {"always", "everysec", "no"};
     struct store_stats st;
@@ -138,12 +139,13 @@ static void section_persistence(struct sbuf *b) {
     sbuf_printf(
         b,
         "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
-        "fsync_count:%llu\r\nfsync_usec_total:%llu\r\nfsync_usec_max:%llu\r\n"
-        "batches_written:%llu\r\nbytes_written:%llu\r\n",
+        "fsync_count:%llu\r\nfsync_syncfs_count:%llu\r\nfsync_usec_total:%llu\r\n"
+        "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n",
         fsync_names[server_config.fsync], db_io_error() ? "err" : "ok",
         (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
-        (unsigned long long)st.persist.fsync_us_total, (unsigned long long)st.persist.fsync_us_max,
-        (unsigned long long)st.persist.submissions, (unsigned long long)st.persist.bytes_written);
+        (unsigned long long)st.persist.syncfs_calls, (unsigned long long)st.persist.fsync_us_total,
+        (unsigned long long)st.persist.fsync_us_max, (unsigned long long)st.persist.submissions,
+        (unsigned long long)st.persist.bytes_written);
 }
 
 static void section_stats(struct sbuf *b) {

@@ -77,6 +77,8 @@ static const struct directive directives[] = {
     /* Storage. fsync has appendfsync's meanings; "always" holds every reply that touched a
      * topic until that topic's batch is on disk. */
     {"fsync", D_ENUM, C(fsync), 0, 0, "always", 0, fsync_names},
+    /* A round of fsyncs over this many files or more is one syncfs() instead (0 = never). */
+    {"syncfs-min-files", D_LL, C(syncfs_min_files), 0, 1000000, "2", 0, NULL},
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,21 @@ static struct {
     long long loading_delay_ms; /* copied for the loader thread before it starts */
 } db;
 
+/* syncfs() reports writeback errors only since Linux 5.8; before that, one fdatasync per file
+ * is the only way to learn of a failed write, so syncfs-min-files is ignored (said once). */
+static int syncfs_reports_errors(void) {
+    static int known = -1;
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (known >= 0) return known;
+    known = uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+            (major > 5 || (major == 5 && minor >= 8));
+    if (!known)
+        log_msg(LOG_WARNING, "syncfs-min-files ignored: this kernel's syncfs() does not report "
+                             "write errors (Linux 5.8 or later does)");
+    return known;
+}
+
 static void db_fill_config(struct store_config *c) {
     store_config_defaults(c);
     c->dir = server_config.dir;
@@ -62,6 +78,8 @@ static void db_fill_config(struct store_config *c) {
     c->retention_ms = server_config.retention_ms;
     long long node = server_config.stream_node_max_entries;
     c->node_max_entries = node > UINT32_MAX ? UINT32_MAX : (uint32_t)node;
+    c->syncfs_min_files = (unsigned)server_config.syncfs_min_files;
+    if (c->syncfs_min_files > 0 && !syncfs_reports_errors()) c->syncfs_min_files = 0;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
 
@@ -241,7 +259,7 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
     static const char *const tuning[] = {"segment-bytes",        "segment-ms",
                                          "index-interval-bytes", "retention-bytes",
                                          "retention-ms",         "stream-node-max-entries",
-                                         "cache-max-bytes"};
+                                         "cache-max-bytes",      "syncfs-min-files"};
     int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
     if (!strcmp(name, "fsync")) rc = store_set_fsync(db.store, server_config.fsync);
@@ -249,9 +267,9 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
         if (strcmp(name, tuning[i])) continue;
         struct store_config c;
         db_fill_config(&c);
-        struct store_tuning t = {c.segment_bytes,   c.segment_ms,   c.index_interval,
-                                 c.retention_bytes, c.retention_ms, c.node_max_entries,
-                                 c.cache_max_bytes};
+        struct store_tuning t = {c.segment_bytes,   c.segment_ms,      c.index_interval,
+                                 c.retention_bytes, c.retention_ms,    c.node_max_entries,
+                                 c.cache_max_bytes, c.syncfs_min_files};
         rc = store_set_tuning(db.store, &t);
     }
     if (rc != OBK_OK) {

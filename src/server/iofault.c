@@ -44,6 +44,14 @@ static int f_fsync(int fd) {
     return fileops_posix.fsync(fd);
 }
 
+static int f_syncfs(int fd) {
+    if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
+        errno = EIO;
+        return -1;
+    }
+    return fileops_posix.syncfs(fd);
+}
+
 static int f_close(int fd) {
     return fileops_posix.close(fd);
 }
@@ -56,5 +64,13 @@ static int f_unlinkat(int dirfd, const char *path, int flags) {
     return fileops_posix.unlinkat(dirfd, path, flags);
 }
 
-const struct fileops iofault_ops = {f_openat, f_pwritev,  f_fdatasync, f_fsync,
-                                    f_close,  f_renameat, f_unlinkat};
+const struct fileops iofault_ops = {
+    .openat = f_openat,
+    .pwritev = f_pwritev,
+    .fdatasync = f_fdatasync,
+    .fsync = f_fsync,
+    .syncfs = f_syncfs,
+    .close = f_close,
+    .renameat = f_renameat,
+    .unlinkat = f_unlinkat,
+};

@@ -261,7 +261,10 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
     static const uint64_t fsync_bounds[] = PERSIST_FSYNC_BOUNDS_US;
     static const uint64_t batch_bounds[] = PERSIST_BATCH_BOUNDS_BYTES;
     const struct persist_stats *p = &st->persist;
-    one(b, "obelisk_fsyncs_total", "counter", "fdatasync/fsync calls on data files.", p->fsyncs);
+    one(b, "obelisk_fsyncs_total", "counter", "fdatasync/fsync/syncfs calls on data files.",
+        p->fsyncs);
+    one(b, "obelisk_syncfs_total", "counter",
+        "syncfs calls that replaced several fdatasyncs (syncfs-min-files).", p->syncfs_calls);
     histogram(b, "obelisk_fsync_duration_seconds", "Latency of each data-file fsync.", fsync_bounds,
               p->fsync_buckets, PERSIST_FSYNC_BUCKETS - 1, 1e6, (double)p->fsync_us_total / 1e6);
     one_f(b, "obelisk_fsync_duration_max_seconds", "gauge", "Longest fsync since start.",

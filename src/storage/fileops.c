@@ -21,6 +21,7 @@ const struct fileops fileops_posix = {
     .pwritev = pwritev,
     .fdatasync = fdatasync,
     .fsync = fsync,
+    .syncfs = syncfs,
     .close = close,
     .renameat = posix_renameat,
     .unlinkat = unlinkat,

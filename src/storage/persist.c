@@ -89,7 +89,11 @@ struct persist {
     struct pfile **dirty;
     size_t ndirty, dirty_cap;
     long long last_sync_us;
-    int thread_error; /* the thread's copy of the sticky error */
+    int thread_error;        /* the thread's copy of the sticky error */
+    unsigned run_syncfs_min; /* syncfs_min as of the batch being run */
+    /* syncfs: set by persist_set_syncfs under mu; the descriptor is the thread's to use */
+    int syncfs_fd;
+    unsigned syncfs_min;
 };
 
 struct pfile *pfile_new(int dirfd, const char *name) {
@@ -240,18 +244,25 @@ static const uint64_t batch_bounds_bytes[] = PERSIST_BATCH_BOUNDS_BYTES;
 _Static_assert(NBOUNDS(fsync_bounds_us) + 1 == PERSIST_FSYNC_BUCKETS, "fsync buckets");
 _Static_assert(NBOUNDS(batch_bounds_bytes) + 1 == PERSIST_BATCH_BUCKETS, "batch buckets");
 
-static int px_sync_fd(struct persist *p, int fd, const char *name) {
+/* One timed sync call (fdatasync of a file, or syncfs of the data directory's filesystem). */
+static int px_timed_sync(struct persist *p, int (*sync_fn)(int), int fd, const char *call,
+                         const char *name) {
     long long t0 = util_monotonic_us();
-    if (p->ops->fdatasync(fd) != 0) return px_fail(p, errno, "fdatasync", name);
+    if (sync_fn(fd) != 0) return px_fail(p, errno, call, name);
     uint64_t us = (uint64_t)(util_monotonic_us() - t0);
     pthread_mutex_lock(&p->mu);
     p->st.fsyncs++;
+    if (sync_fn == p->ops->syncfs) p->st.syncfs_calls++;
     p->st.fsync_us_total += us;
     if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
     p->st.fsync_buckets[bucket_of(us, fsync_bounds_us, NBOUNDS(fsync_bounds_us))]++;
     p->st.last_fsync_ms = util_mstime();
     pthread_mutex_unlock(&p->mu);
     return OBK_OK;
+}
+
+static int px_sync_fd(struct persist *p, int fd, const char *name) {
+    return px_timed_sync(p, p->ops->fdatasync, fd, "fdatasync", name);
 }
 
 static int px_sync_dir(struct persist *p, int dirfd) {
@@ -419,8 +430,19 @@ static int px_run(struct persist *p, struct pop **opp) {
     return OBK_ERR_INVAL;
 }
 
+/* Makes every dirty file durable. Past run_syncfs_min files, one syncfs() of the data
+ * directory's filesystem replaces the per-file fdatasyncs: on a journaling filesystem each
+ * fdatasync of an appended file is its own journal commit, while syncfs writes everything and
+ * commits once (bench: 100 files, 13 ms of fdatasyncs vs 1 ms). The syncfs descriptor was
+ * opened before any write, so it reports every writeback error on the filesystem since
+ * (Linux 5.8 and later), including other programs' files: a false alarm stops writes, a miss
+ * cannot happen. */
 static int px_sync_dirty(struct persist *p) {
     int rc = OBK_OK;
+    if (p->syncfs_fd >= 0 && p->run_syncfs_min > 0 && p->ndirty >= p->run_syncfs_min) {
+        rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
+        while (p->ndirty > 0) p->dirty[--p->ndirty]->dirty = 0;
+    }
     while (p->ndirty > 0 && rc == OBK_OK) {
         struct pfile *pf = p->dirty[p->ndirty - 1];
         p->ndirty--;
@@ -467,6 +489,7 @@ static void *persist_main(void *arg) {
         p->qhead = p->qtail = NULL;
         int stop = p->stop;
         int policy = p->policy;
+        p->run_syncfs_min = p->syncfs_min;
         pthread_mutex_unlock(&p->mu);
 
         uint64_t last_seq = 0;
@@ -522,6 +545,7 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
     if (!p) return OBK_ERR_NOMEM;
     p->ops = ops ? ops : &fileops_posix;
     p->policy = fsync_policy;
+    p->syncfs_fd = -1;
     p->last_sync_us = util_monotonic_us();
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
@@ -603,6 +627,19 @@ void persist_set_fsync(struct persist *p, int fsync_policy) {
     pthread_mutex_unlock(&p->mu);
 }
 
+int persist_set_syncfs(struct persist *p, int dirfd, unsigned min_files) {
+    int rc = OBK_OK;
+    pthread_mutex_lock(&p->mu);
+    if (dirfd >= 0 && p->syncfs_fd < 0) {
+        /* set once, before the first write, and kept until stop: see px_sync_dirty */
+        p->syncfs_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+        if (p->syncfs_fd < 0) rc = OBK_ERR_IO;
+    }
+    p->syncfs_min = min_files;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 void persist_get_stats(struct persist *p, struct persist_stats *st) {
     pthread_mutex_lock(&p->mu);
     *st = p->st;
@@ -620,6 +657,7 @@ int persist_stop(struct persist *p) {
     /* files still open belong to topics that were not closed: close them, the handles are
      * freed by their owners' free operations only, so only the dirty list is released here */
     free(p->dirty);
+    if (p->syncfs_fd >= 0) close(p->syncfs_fd);
     close(p->efd);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);

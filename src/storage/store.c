@@ -59,6 +59,7 @@ void store_config_defaults(struct store_config *c) {
     c->retention_bytes = -1;
     c->retention_ms = -1;
     c->node_max_entries = 100;
+    c->syncfs_min_files = 2;
     c->batch_max_bytes = 1u << 20;
     c->flush_max_bytes = 8u << 20;
 }
@@ -338,6 +339,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
         goto fail;
     }
     if ((rc = persist_start(cfg->fsync, cfg->ops, &s->p)) != OBK_OK) goto fail;
+    if ((rc = persist_set_syncfs(s->p, s->dirfd, cfg->syncfs_min_files)) != OBK_OK) goto fail;
     rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
     s->recovery_us = rep->duration_us;
     s->recovery_clean = clean;
@@ -604,7 +606,8 @@ int store_set_tuning(struct store *s, const struct store_tuning *t) {
     s->cfg.retention_ms = t->retention_ms;
     s->cfg.node_max_entries = t->node_max_entries;
     s->cfg.cache_max_bytes = t->cache_max_bytes;
-    return OBK_OK;
+    s->cfg.syncfs_min_files = t->syncfs_min_files;
+    return persist_set_syncfs(s->p, -1, t->syncfs_min_files);
 }
 
 static int64_t pick(int64_t topic_value, int64_t dflt) {

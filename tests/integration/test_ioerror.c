@@ -4,6 +4,8 @@
  * default on-io-error exit stops the server with a non-zero status. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +76,70 @@ static void test_write_error_readonly(void **state) {
     check_readonly_after("write-enospc");
 }
 
+static long long info_field(redisContext *c, const char *name) {
+    redisReply *r = must_cmd(c, "INFO persistence");
+    const char *at = strstr(r->str, name);
+    long long v = at ? atoll(at + strlen(name)) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* A commit that dirtied several topics is made durable by one syncfs (syncfs-min-files 2 by
+ * default): its failure must reach every waiting write like a failed fdatasync does. */
+static void test_syncfs_error_fails_every_topic(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--on-io-error", "readonly", NULL), 0);
+    redisContext *c = client_connect(&s);
+    /* one pipeline, so the three writes share a commit (and a sync round) */
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 3; k++) redisAppendCommand(c, "XADD t%d * f v", k);
+        for (int k = 0; k < 3; k++) {
+            redisReply *r = NULL;
+            assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+            assert_int_equal(r->type, round == 0 ? REDIS_REPLY_STRING : REDIS_REPLY_ERROR);
+            if (round == 1) assert_memory_equal(r->str, "MISCONF ", 8);
+            freeReplyObject(r);
+        }
+        if (round == 0) {
+            assert_true(info_field(c, "fsync_syncfs_count:") >= 1);
+            freeReplyObject(must_cmd(c, "DEBUG IO-FAULT fsync-eio"));
+        }
+    }
+    redisFree(c);
+    assert_int_not_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
+/* syncfs-min-files 0 keeps one fdatasync per file. */
+static void test_syncfs_off(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--syncfs-min-files", "0", NULL), 0);
+    redisContext *c = client_connect(&s);
+    for (int k = 0; k < 3; k++) redisAppendCommand(c, "XADD t%d * f v", k);
+    for (int k = 0; k < 3; k++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        freeReplyObject(r);
+    }
+    assert_int_equal(info_field(c, "fsync_syncfs_count:"), 0);
+    assert_true(info_field(c, "fsync_count:") >= 3);
+    redisReply *r = must_cmd(c, "CONFIG SET syncfs-min-files 2");
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    for (int k = 0; k < 3; k++) redisAppendCommand(c, "XADD t%d * f v", k);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    assert_true(info_field(c, "fsync_syncfs_count:") >= 1);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 static void test_exit_by_default(void **state) {
     (void)state;
     struct test_server s;
@@ -98,6 +164,8 @@ int main(void) {
         cmocka_unit_test(test_fsync_error_readonly),
         cmocka_unit_test(test_write_error_readonly),
         cmocka_unit_test(test_exit_by_default),
+        cmocka_unit_test(test_syncfs_error_fails_every_topic),
+        cmocka_unit_test(test_syncfs_off),
     };
     return cmocka_run_group_tests_name("ioerror", tests, NULL, NULL);
 }

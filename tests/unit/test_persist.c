@@ -50,6 +50,17 @@ static int inj_fdatasync(int fd) {
     return fdatasync(fd);
 }
 
+static int fail_syncfs, syncfs_calls;
+
+static int inj_syncfs(int fd) {
+    syncfs_calls++;
+    if (fail_syncfs) {
+        errno = fail_syncfs;
+        return -1;
+    }
+    return syncfs(fd);
+}
+
 static struct fileops inj_ops;
 
 static int setup(void **state) {
@@ -62,8 +73,9 @@ static int setup(void **state) {
     inj_ops = fileops_posix;
     inj_ops.pwritev = inj_pwritev;
     inj_ops.fdatasync = inj_fdatasync;
-    fail_fdatasync = fail_pwritev = short_writes = 0;
-    fdatasync_calls = pwritev_calls = 0;
+    inj_ops.syncfs = inj_syncfs;
+    fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = 0;
+    fdatasync_calls = pwritev_calls = syncfs_calls = 0;
     return 0;
 }
 
@@ -243,6 +255,52 @@ static void test_enospc_and_short_then_fail(void **state) {
 }
 
 /* everysec: completions come before the fsync, and one fsync covers many batches. */
+/* Writes one byte to each of n files in one submission and waits for it. */
+static int write_files(struct persist *p, struct pfile **f, int n, uint64_t pos) {
+    struct psub *s = psub_new();
+    for (int i = 0; i < n; i++) assert_int_equal(psub_write(s, f[i], pos, "x", 1), OBK_OK);
+    uint64_t seq, durable;
+    int err;
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    return err ? err : (durable >= seq ? OBK_OK : -1);
+}
+
+/* A sync round over syncfs-min-files files or more is one syncfs; fewer files, or a threshold
+ * of 0, keep one fdatasync each; a failed syncfs is a sticky error like a failed fdatasync. */
+static void test_syncfs_rounds(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    assert_int_equal(persist_set_syncfs(p, dfd, 2), OBK_OK);
+    struct pfile *f[3] = {pfile_new(dfd, "a"), pfile_new(dfd, "b"), pfile_new(dfd, "c")};
+    assert_int_equal(write_files(p, f, 3, 0), OBK_OK);
+    assert_int_equal(syncfs_calls, 1);
+    assert_int_equal(fdatasync_calls, 0);
+    assert_int_equal(write_files(p, f, 1, 1), OBK_OK); /* one file: fdatasync */
+    assert_int_equal(syncfs_calls, 1);
+    assert_int_equal(fdatasync_calls, 1);
+    assert_int_equal(persist_set_syncfs(p, -1, 0), OBK_OK); /* off */
+    assert_int_equal(write_files(p, f, 3, 2), OBK_OK);
+    assert_int_equal(syncfs_calls, 1);
+    assert_int_equal(fdatasync_calls, 4);
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    assert_int_equal(st.syncfs_calls, 1);
+    assert_int_equal(st.fsyncs, 5);
+    assert_int_equal(persist_set_syncfs(p, -1, 3), OBK_OK);
+    fail_syncfs = EIO;
+    assert_int_equal(write_files(p, f, 3, 3), OBK_ERR_IO);
+    fail_syncfs = 0; /* sticky: the next round fails too, and nothing is retried */
+    assert_int_equal(write_files(p, f, 3, 4), OBK_ERR_IO);
+    assert_int_equal(syncfs_calls, 2);
+    struct psub *s = psub_new();
+    for (int i = 0; i < 3; i++) assert_int_equal(psub_free_file(s, f[i], 1), OBK_OK);
+    uint64_t seq;
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_stop(p), OBK_ERR_IO);
+}
+
 static void test_everysec(void **state) {
     (void)state;
     struct persist *p;
@@ -273,6 +331,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fdatasync_eio_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc_and_short_then_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_everysec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syncfs_rounds, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
