@@ -5,9 +5,10 @@
  * policy and publishes (under the mutex) the highest sequence completed. Several submissions
  * taken together share one round of fsyncs: a second group commit on top of the main thread's.
  *
- * Durability order: a submission's writes, then fdatasync of every file they dirtied (policy
- * always), then the completion. Replace operations write tmp, fsync, rename, fsync the
- * directory, so a crash leaves the old or the new file, never a torn one.
+ * Durability order: a submission's writes, then fdatasync of every file they dirtied, or one
+ * syncfs when they are many (policy always), then the completion. Replace operations write
+ * tmp, fsync, rename, fsync the directory, so a crash leaves the old or the new file, never a
+ * torn one.
  *
  * Ownership: the pfile handles, the dirty list and everything in a taken submission belong to
  * this thread; the main thread only builds submissions and reads the published counters. */
