@@ -12,7 +12,6 @@
 #define ERR_SYNTAX             "ERR syntax error"
 #define ERR_NOT_INTEGER        "ERR value is not an integer or out of range"
 #define ERR_NOT_FLOAT          "ERR value is not a valid float"
-#define ERR_TIMEOUT_NOT_FLOAT  "ERR timeout is not a float or out of range"
 #define ERR_NOAUTH             "NOAUTH Authentication required."
 #define ERR_NOAUTH_HELLO                                                                           \
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "      \
@@ -34,8 +33,6 @@
 #define ERR_CLIENT_NAME         "ERR Client names cannot contain spaces, newlines or special characters."
 #define ERR_CLIENT_INFO_CHARS   "ERR %s cannot contain spaces, newlines or special characters."
 #define ERR_UNRECOGNIZED_OPTION "ERR Unrecognized option '%.128s'"
-#define ERR_CONFIG_UNKNOWN      "ERR Unknown option or number of arguments for CONFIG SET - '%.128s'"
-#define ERR_CONFIG_FAILED       "ERR CONFIG SET failed (possibly related to argument '%.128s') - %s"
 #define ERR_DEBUG_DISABLED                                                                         \
     "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you "  \
     "can run it from a local connection, otherwise you need to set this option in the "            \
@@ -55,5 +52,100 @@
     "do one of the above things in order for the server to start accepting connections from "      \
     "the outside."
 #define ERR_PROTOCOL "ERR %s"
+
+/* Command and storage errors (streams, groups, keys, clients, config). */
+#define ERR_BUSYGROUP          "BUSYGROUP Consumer Group name already exists"
+#define ERR_CLIENT_ID_POSITIVE "ERR client-id should be greater than 0"
+#define ERR_CONFIG_SET_DUPLICATE                                                                   \
+    "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter"
+#define ERR_CONFIG_SET_FAILED "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+#define ERR_CONFIG_SET_IMMUTABLE                                                                   \
+    "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config"
+#define ERR_CONFIG_SET_UNKNOWN     "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+#define ERR_COUNT_POSITIVE         "ERR COUNT must be > 0"
+#define ERR_DEBUG_SUBCOMMAND       "ERR unknown subcommand '%.128s'. Try DEBUG HELP."
+#define ERR_ELEMENTS_TOO_LARGE     "ERR Elements are too large to be stored"
+#define ERR_ENTRIESREAD_VALUE      "ERR value for ENTRIESREAD must be positive or -1"
+#define ERR_ENTRIES_ADDED_NEGATIVE "ERR entries_added must be positive"
+#define ERR_FLUSH_FAILED           "ERR flush failed, see the server log"
+#define ERR_FUNCTION_FLUSH_ARITY                                                                   \
+    "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP."
+#define ERR_FUNCTION_FLUSH_SUPPORTS "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+#define ERR_HELLO_OPTION            "ERR Syntax error in HELLO option '%.128s'"
+#define ERR_INVALID_CLIENT_ID       "ERR Invalid client ID"
+#define ERR_INVALID_CURSOR          "ERR invalid cursor"
+#define ERR_INVALID_END_ID          "ERR invalid end ID for the interval"
+#define ERR_INVALID_START_ID        "ERR invalid start ID for the interval"
+#define ERR_LIMIT_NEGATIVE          "ERR The LIMIT argument must be >= 0."
+#define ERR_LIMIT_WITHOUT_STRATEGY                                                                 \
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+#define ERR_LIMIT_WITHOUT_TILDE                                                                    \
+    "ERR syntax error, LIMIT cannot be used without the special ~ option"
+#define ERR_MAXLEN_AND_MINID                                                                       \
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+#define ERR_MAXLEN_NEGATIVE "ERR The MAXLEN argument must be >= 0."
+#define ERR_MISCONF         "MISCONF Errors writing to the data directory"
+#define ERR_MISCONF_DETAIL  "MISCONF Errors writing to the data directory: %s"
+#define ERR_NOGROUP_BLOCKED_GONE                                                                   \
+    "NOGROUP the consumer group this client was blocked on no longer exists"
+#define ERR_NOGROUP_FOR_KEY      "NOGROUP No such consumer group '%s' for key name '%s'"
+#define ERR_NOGROUP_KEY_OR_GROUP "NOGROUP No such key '%s' or consumer group '%s'"
+#define ERR_NOGROUP_XREADGROUP                                                                     \
+    "NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP option"
+#define ERR_NO_SUCH_KEY       "ERR no such key"
+#define ERR_NO_SUCH_USER      "ERR No such user '%s'"
+#define ERR_OUT_OF_MEMORY     "ERR out of memory"
+#define ERR_PROTO_NOT_INTEGER "ERR Protocol version is not an integer or out of range"
+#define ERR_RETENTION_VALUE                                                                        \
+    "ERR retention must be a non-negative integer, -1 (keep everything) or DEFAULT"
+#define ERR_STORAGE_ERROR "ERR storage error: %s"
+#define ERR_STREAM_EXHAUSTED                                                                       \
+    "ERR The stream has exhausted the last possible ID, unable to add more items"
+#define ERR_STREAM_READ_FAILED                                                                     \
+    "ERR stream read failed: %s (see the server log; obelisk-check can verify the data directory)"
+#define ERR_TIMEOUT_NEGATIVE    "ERR timeout is negative"
+#define ERR_TIMEOUT_NOT_INTEGER "ERR timeout is not an integer or out of range"
+#define ERR_UNBLOCKED_KEY_GONE  "UNBLOCKED the stream key no longer exists"
+#define ERR_UNKNOWN_CLIENT_TYPE "ERR Unknown client type '%s'"
+#define ERR_XADD_ID_TOO_SMALL                                                                      \
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+#define ERR_XADD_ID_ZERO        "ERR The ID specified in XADD must be greater than 0-0"
+#define ERR_XAUTOCLAIM_MIN_IDLE "ERR Invalid min-idle-time argument for XAUTOCLAIM"
+#define ERR_XCLAIM_IDLE         "ERR Invalid IDLE option argument for XCLAIM"
+#define ERR_XCLAIM_MIN_IDLE     "ERR Invalid min-idle-time argument for XCLAIM"
+#define ERR_XCLAIM_OPTION       "ERR Unrecognized XCLAIM option '%s'"
+#define ERR_XCLAIM_RETRYCOUNT   "ERR Invalid RETRYCOUNT option argument for XCLAIM"
+#define ERR_XCLAIM_TIME         "ERR Invalid TIME option argument for XCLAIM"
+#define ERR_XCOMMIT_ID_TOO_BIG                                                                     \
+    "ERR The ID specified in XCOMMIT is greater than the stream's last ID"
+#define ERR_XGROUP_NEEDS_KEY                                                                       \
+    "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to "   \
+    "use the MKSTREAM option to create an empty stream automatically."
+#define ERR_XGROUP_SUBCOMMAND_ARITY                                                                \
+    "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try XGROUP HELP."
+#define ERR_XINFO_STREAM_ARITY                                                                     \
+    "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."
+#define ERR_XREADGROUP_DOLLAR                                                                      \
+    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of "   \
+    "this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID "      \
+    "would just return an empty result set."
+#define ERR_XREADGROUP_NO_GROUP "ERR Missing GROUP option for XREADGROUP"
+#define ERR_XREAD_GROUP_OPTION                                                                     \
+    "ERR The %s option is only supported by XREADGROUP. You called XREAD instead."
+#define ERR_XREAD_GT_ID                                                                            \
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "          \
+    "<consumer> option."
+#define ERR_XREAD_UNBALANCED                                                                       \
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+#define ERR_XSETID_BELOW_MAX_DELETED                                                               \
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+#define ERR_XSETID_BELOW_STORED                                                                    \
+    "ERR The ID specified in XSETID is smaller than an entry still stored in the stream's log "    \
+    "(deleted or trimmed)"
+#define ERR_XSETID_BELOW_TOP                                                                       \
+    "ERR The ID specified in XSETID is smaller than the target stream top item"
+#define ERR_XSETID_ENTRIES_ADDED                                                                   \
+    "ERR The entries_added specified in XSETID is smaller than the target stream length"
+#define ERR_XTRIM_NO_STRATEGY "ERR syntax error, XTRIM must be called with a trimming strategy"
 
 #endif

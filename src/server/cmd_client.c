@@ -83,7 +83,7 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
                  util_eq_nocase(argv[3], argvlen[3], "pubsub"))
             type_other = 1;
         else {
-            reply_errorf(R, "ERR Unknown client type '%s'", argv[3]);
+            reply_errorf(R, ERR_UNKNOWN_CLIENT_TYPE, argv[3]);
             rc = -2;
             goto out;
         }
@@ -92,7 +92,7 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
         for (int i = 3; i < argc; i++) {
             long long id;
             if (!util_parse_ll(argv[i], argvlen[i], &id)) {
-                reply_error(R, "ERR Invalid client ID");
+                reply_error(R, ERR_INVALID_CLIENT_ID);
                 rc = -2;
                 goto out;
             }
@@ -168,7 +168,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
         size_t ol = argvlen[i], vl = argvlen[i + 1];
         if (util_eq_nocase(o, ol, "ID")) {
             if (!util_parse_ll(v, vl, &f->id) || f->id <= 0) {
-                reply_error(R, "ERR client-id should be greater than 0");
+                reply_error(R, ERR_CLIENT_ID_POSITIVE);
                 return -1;
             }
         } else if (util_eq_nocase(o, ol, "ADDR")) {
@@ -177,7 +177,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
             f->laddr = v;
         } else if (util_eq_nocase(o, ol, "USER")) {
             if (strcmp(v, "default")) { /* "default" is the only user */
-                reply_errorf(R, "ERR No such user '%s'", v);
+                reply_errorf(R, ERR_NO_SUCH_USER, v);
                 return -1;
             }
             f->user = v;
@@ -188,7 +188,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
                      util_eq_nocase(v, vl, "slave") || util_eq_nocase(v, vl, "pubsub"))
                 f->type_other = 1;
             else {
-                reply_errorf(R, "ERR Unknown client type '%s'", v);
+                reply_errorf(R, ERR_UNKNOWN_CLIENT_TYPE, v);
                 return -1;
             }
         } else if (util_eq_nocase(o, ol, "SKIPME")) {

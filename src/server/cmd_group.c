@@ -29,7 +29,7 @@
 #define XAUTOCLAIM_DEFAULT_COUNT   100
 
 static void reply_nogroup_key(struct client *c, const char *key, const char *group) {
-    reply_errorf(R, "NOGROUP No such key '%s' or consumer group '%s'", key, group);
+    reply_errorf(R, ERR_NOGROUP_KEY_OR_GROUP, key, group);
 }
 
 /* Closes the command's group record and makes the reply wait for it. */
@@ -40,10 +40,7 @@ static int end_record(struct client *c, struct topic *t) {
 }
 
 static void subcommand_syntax_error(struct client *c, const char *sub) {
-    reply_errorf(R,
-                 "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try XGROUP "
-                 "HELP.",
-                 sub);
+    reply_errorf(R, ERR_XGROUP_SUBCOMMAND_ARITY, sub);
 }
 
 /* Options after "XGROUP CREATE|SETID key group id": MKSTREAM (CREATE only), ENTRIESREAD n. */
@@ -58,7 +55,7 @@ static int parse_group_opts(struct client *c, int argc, char **argv, size_t *arg
         } else if (util_eq_nocase(argv[i], argvlen[i], "ENTRIESREAD") && i + 1 < argc) {
             if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], entries_read) != 0) return -1;
             if (*entries_read < 0 && *entries_read != XGROUP_ENTRIES_READ_INVALID) {
-                reply_error(R, "ERR value for ENTRIESREAD must be positive or -1");
+                reply_error(R, ERR_ENTRIESREAD_VALUE);
                 return -1;
             }
             i += 2;
@@ -77,13 +74,11 @@ static int group_target(struct client *c, char **argv, size_t *argvlen, int mkst
     *g = *t ? cg_group_find(*t, argv[3], argvlen[3]) : NULL;
     if (mkstream) return 0;
     if (!*t) {
-        reply_error(R, "ERR The XGROUP subcommand requires the key to exist. Note that for "
-                       "CREATE you may want to use the MKSTREAM option to create an empty "
-                       "stream automatically.");
+        reply_error(R, ERR_XGROUP_NEEDS_KEY);
         return -1;
     }
     if (need_group && !*g) {
-        reply_errorf(R, "NOGROUP No such consumer group '%s' for key name '%s'", argv[3], argv[2]);
+        reply_errorf(R, ERR_NOGROUP_FOR_KEY, argv[3], argv[2]);
         return -1;
     }
     return 0;
@@ -107,7 +102,7 @@ void cmd_xgroup_create(CMD_ARGS) {
     else if (xutil_parse_id(c, argv[4], argvlen[4], 0, SID_PARSE_STRICT, &id, NULL, NULL) != 0)
         return;
     if (g) {
-        reply_error(R, "BUSYGROUP Consumer Group name already exists");
+        reply_error(R, ERR_BUSYGROUP);
         return;
     }
     int rc = OBK_OK;
@@ -240,7 +235,7 @@ void cmd_xack(CMD_ARGS) {
     size_t n = (size_t)argc - 3;
     sid_t *ids = malloc(n * sizeof(*ids));
     if (!ids) {
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         return;
     }
     /* Every ID is checked before anything is acknowledged. */
@@ -345,14 +340,14 @@ void cmd_xpending(CMD_ARGS) {
                            NULL) != 0)
             return;
         if (startex && sid_incr(&start) != OBK_OK) {
-            reply_error(R, "ERR invalid start ID for the interval");
+            reply_error(R, ERR_INVALID_START_ID);
             return;
         }
         if (xutil_parse_id(c, argv[si + 1], argvlen[si + 1], UINT64_MAX, SID_PARSE_EXCLUSIVE, &end,
                            &endex, NULL) != 0)
             return;
         if (endex && sid_decr(&end) != OBK_OK) {
-            reply_error(R, "ERR invalid end ID for the interval");
+            reply_error(R, ERR_INVALID_END_ID);
             return;
         }
         if (si + 3 < argc) {
@@ -431,7 +426,7 @@ void cmd_xclaim(CMD_ARGS) {
         return;
     }
     if (!util_parse_ll(argv[4], argvlen[4], &o.minidle)) {
-        reply_error(R, "ERR Invalid min-idle-time argument for XCLAIM");
+        reply_error(R, ERR_XCLAIM_MIN_IDLE);
         return;
     }
     if (o.minidle < 0) o.minidle = 0;
@@ -453,20 +448,20 @@ void cmd_xclaim(CMD_ARGS) {
         } else if (util_eq_nocase(opt, ol, "IDLE") && more) {
             j++;
             if (!util_parse_ll(argv[j], argvlen[j], &o.deliverytime)) {
-                reply_error(R, "ERR Invalid IDLE option argument for XCLAIM");
+                reply_error(R, ERR_XCLAIM_IDLE);
                 return;
             }
             o.deliverytime = now - o.deliverytime;
         } else if (util_eq_nocase(opt, ol, "TIME") && more) {
             j++;
             if (!util_parse_ll(argv[j], argvlen[j], &o.deliverytime)) {
-                reply_error(R, "ERR Invalid TIME option argument for XCLAIM");
+                reply_error(R, ERR_XCLAIM_TIME);
                 return;
             }
         } else if (util_eq_nocase(opt, ol, "RETRYCOUNT") && more) {
             j++;
             if (!util_parse_ll(argv[j], argvlen[j], &o.retrycount)) {
-                reply_error(R, "ERR Invalid RETRYCOUNT option argument for XCLAIM");
+                reply_error(R, ERR_XCLAIM_RETRYCOUNT);
                 return;
             }
         } else if (util_eq_nocase(opt, ol, "LASTID") && more) {
@@ -475,7 +470,7 @@ void cmd_xclaim(CMD_ARGS) {
                                NULL) != 0)
                 return;
         } else {
-            reply_errorf(R, "ERR Unrecognized XCLAIM option '%s'", opt);
+            reply_errorf(R, ERR_XCLAIM_OPTION, opt);
             return;
         }
     }
@@ -550,14 +545,14 @@ void cmd_xautoclaim(CMD_ARGS) {
     sid_t start;
     int startex, justid = 0;
     if (!util_parse_ll(argv[4], argvlen[4], &minidle)) {
-        reply_error(R, "ERR Invalid min-idle-time argument for XAUTOCLAIM");
+        reply_error(R, ERR_XAUTOCLAIM_MIN_IDLE);
         return;
     }
     if (minidle < 0) minidle = 0;
     if (xutil_parse_id(c, argv[5], argvlen[5], 0, SID_PARSE_EXCLUSIVE, &start, &startex, NULL) != 0)
         return;
     if (startex && sid_incr(&start) != OBK_OK) {
-        reply_error(R, "ERR invalid start ID for the interval");
+        reply_error(R, ERR_INVALID_START_ID);
         return;
     }
     for (int j = 6; j < argc; j++) {
@@ -565,7 +560,7 @@ void cmd_xautoclaim(CMD_ARGS) {
         if (util_eq_nocase(argv[j], argvlen[j], "COUNT") && more) {
             long long max = 0x7fffffffffffffffLL / 16;
             if (!util_parse_ll(argv[j + 1], argvlen[j + 1], &count) || count < 1 || count > max) {
-                reply_error(R, "ERR COUNT must be > 0");
+                reply_error(R, ERR_COUNT_POSITIVE);
                 return;
             }
             j++;
@@ -592,7 +587,7 @@ void cmd_xautoclaim(CMD_ARGS) {
     if (!x.ids || !deleted) {
         free(x.ids);
         free(deleted);
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         return;
     }
     cg_pending_range(g, NULL, start, SID_MAX, autoclaim_collect, &x);

@@ -22,6 +22,7 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/errors.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/sdnotify.h"
@@ -346,7 +347,7 @@ void cmd_info(CMD_ARGS) {
         first = 0;
     }
     if (b.failed)
-        reply_error(&c->reply, "ERR out of memory");
+        reply_error(&c->reply, ERR_OUT_OF_MEMORY);
     else
         reply_verbatim(&c->reply, b.p ? b.p : "", b.len, "txt");
     sbuf_free(&b);

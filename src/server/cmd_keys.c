@@ -118,7 +118,7 @@ void cmd_scan(CMD_ARGS) {
     size_t typelen = 0;
     struct scan_ctx k = {NULL, 0, 1, NULL, 0, 0, 0};
     if (!util_parse_ull(argv[1], argvlen[1], &cursor)) {
-        reply_error(R, "ERR invalid cursor");
+        reply_error(R, ERR_INVALID_CURSOR);
         return;
     }
     for (int i = 2; i < argc; i += 2) {
@@ -157,7 +157,7 @@ void cmd_scan(CMD_ARGS) {
         } while (next != 0 && (long long)k.n < count && steps < count * 10);
     }
     if (k.oom) {
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         free(k.found);
         return;
     }
@@ -178,7 +178,7 @@ void cmd_rename(CMD_ARGS) {
     struct store *s = db_store();
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     if (argvlen[1] == argvlen[2] && !memcmp(argv[1], argv[2], argvlen[1])) {

@@ -22,7 +22,7 @@ static struct cg_group *find_group_or_reply(struct client *c, char **argv, size_
                                             struct topic **t) {
     *t = xutil_lookup(c, argv[1], argvlen[1]);
     struct cg_group *g = *t ? cg_group_find(*t, argv[2], argvlen[2]) : NULL;
-    if (!g) reply_errorf(R, "NOGROUP No such key '%s' or consumer group '%s'", argv[1], argv[2]);
+    if (!g) reply_errorf(R, ERR_NOGROUP_KEY_OR_GROUP, argv[1], argv[2]);
     return g;
 }
 
@@ -34,7 +34,7 @@ void cmd_xcommit(CMD_ARGS) {
     struct cg_group *g = find_group_or_reply(c, argv, argvlen, &t);
     if (!g) return;
     if (sid_cmp(id, topic_last_id(t)) > 0) {
-        reply_error(R, "ERR The ID specified in XCOMMIT is greater than the stream's last ID");
+        reply_error(R, ERR_XCOMMIT_ID_TOO_BIG);
         return;
     }
     cg_record_begin(t);
@@ -102,7 +102,7 @@ void cmd_xlag(CMD_ARGS) {
         return;
     }
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     struct lag_ctx x = {c, t};
@@ -110,7 +110,7 @@ void cmd_xlag(CMD_ARGS) {
     if (argc == 3) {
         struct cg_group *g = cg_group_find(t, argv[2], argvlen[2]);
         if (!g) {
-            reply_errorf(R, "NOGROUP No such key '%s' or consumer group '%s'", argv[1], argv[2]);
+            reply_errorf(R, ERR_NOGROUP_KEY_OR_GROUP, argv[1], argv[2]);
             return;
         }
         reply_array(R, 1);

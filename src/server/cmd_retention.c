@@ -36,8 +36,7 @@ static int parse_limit(struct client *c, const char *s, size_t len, int memory, 
     }
     int ok = memory ? (strlen(s) == len && util_parse_memory(s, &v)) : util_parse_ll(s, len, &v);
     if (!ok || v < -1) {
-        reply_error(R, "ERR retention must be a non-negative integer, -1 (keep everything) or "
-                       "DEFAULT");
+        reply_error(R, ERR_RETENTION_VALUE);
         return -1;
     }
     *out = v == -1 ? RETENTION_NONE : (int64_t)v;
@@ -84,7 +83,7 @@ static void cmd_xretention(CMD_ARGS) {
     }
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     if (set_bytes || set_ms) {

@@ -14,9 +14,9 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/conn.h"
+#include "server/db.h"
 #include "server/errors.h"
 #include "server/iofault.h"
-#include "server/db.h"
 #include "server/server.h"
 
 #define R (&c->reply)
@@ -94,7 +94,7 @@ void cmd_hello(CMD_ARGS) {
     size_t namelen = 0;
     if (argc >= 2) {
         if (!util_parse_ll(argv[1], argvlen[1], &ver)) {
-            reply_error(R, "ERR Protocol version is not an integer or out of range");
+            reply_error(R, ERR_PROTO_NOT_INTEGER);
             return;
         }
         next = 2;
@@ -121,7 +121,7 @@ void cmd_hello(CMD_ARGS) {
             }
             i++;
         } else {
-            reply_errorf(R, "ERR Syntax error in HELLO option '%.128s'", argv[i]);
+            reply_errorf(R, ERR_HELLO_OPTION, argv[i]);
             return;
         }
     }
@@ -197,7 +197,7 @@ void cmd_flushdb(CMD_ARGS) {
     }
     blocking_signal_db(c->db);
     if (db_flush(c->db) != 0) {
-        reply_error(R, "ERR flush failed, see the server log");
+        reply_error(R, ERR_FLUSH_FAILED);
         return;
     }
     conn_wait_for(c, db_pending_seq()); /* the flush is durable before OK */
@@ -212,7 +212,7 @@ void cmd_flushall(CMD_ARGS) {
     blocking_signal_db(-1);
     for (int db = 0; db < server_config.databases; db++) {
         if (db_flush(db) != 0) {
-            reply_error(R, "ERR flush failed, see the server log");
+            reply_error(R, ERR_FLUSH_FAILED);
             return;
         }
     }
@@ -270,13 +270,12 @@ void cmd_exec(CMD_ARGS) {
 
 void cmd_function_flush(CMD_ARGS) {
     if (argc > 3) {
-        reply_error(R, "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try "
-                       "FUNCTION HELP.");
+        reply_error(R, ERR_FUNCTION_FLUSH_ARITY);
         return;
     }
     if ((argc == 3 && !util_eq_nocase(argv[2], argvlen[2], "ASYNC") &&
          !util_eq_nocase(argv[2], argvlen[2], "SYNC"))) {
-        reply_error(R, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        reply_error(R, ERR_FUNCTION_FLUSH_SUPPORTS);
         return;
     }
     reply_simple(R, "OK"); /* Obelisk has no functions, so there is nothing to delete. */
@@ -339,7 +338,7 @@ void cmd_debug(CMD_ARGS) {
         reply_help(c, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
         return;
     }
-    reply_errorf(R, "ERR unknown subcommand '%.128s'. Try DEBUG HELP.", argv[1]);
+    reply_errorf(R, ERR_DEBUG_SUBCOMMAND, argv[1]);
 }
 
 void cmd_shutdown(CMD_ARGS) {

@@ -50,8 +50,7 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
         if (xadd && ol == 1 && opt[0] == '*') break;
         if ((is_maxlen || is_minid) && more) {
             if (a->strategy) {
-                reply_error(R, "ERR syntax error, MAXLEN and MINID options at the same time are "
-                               "not compatible");
+                reply_error(R, ERR_MAXLEN_AND_MINID);
                 return -1;
             }
             a->approx = 0;
@@ -63,7 +62,7 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
             if (is_maxlen) {
                 if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &a->maxlen) != 0) return -1;
                 if (a->maxlen < 0) {
-                    reply_error(R, "ERR The MAXLEN argument must be >= 0.");
+                    reply_error(R, ERR_MAXLEN_NEGATIVE);
                     return -1;
                 }
                 a->strategy = TOPIC_TRIM_MAXLEN;
@@ -77,7 +76,7 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
         } else if (util_eq_nocase(opt, ol, "LIMIT") && more) {
             if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &a->limit) != 0) return -1;
             if (a->limit < 0) {
-                reply_error(R, "ERR The LIMIT argument must be >= 0.");
+                reply_error(R, ERR_LIMIT_NEGATIVE);
                 return -1;
             }
             limit_given = 1;
@@ -96,16 +95,15 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
         }
     }
     if (a->limit && !a->strategy) {
-        reply_error(R, "ERR syntax error, LIMIT cannot be used without specifying a trimming "
-                       "strategy");
+        reply_error(R, ERR_LIMIT_WITHOUT_STRATEGY);
         return -1;
     }
     if (!xadd && !a->strategy) {
-        reply_error(R, "ERR syntax error, XTRIM must be called with a trimming strategy");
+        reply_error(R, ERR_XTRIM_NO_STRATEGY);
         return -1;
     }
     if (limit_given && !a->approx) {
-        reply_error(R, "ERR syntax error, LIMIT cannot be used without the special ~ option");
+        reply_error(R, ERR_LIMIT_WITHOUT_TILDE);
         return -1;
     }
     if (!limit_given) {
@@ -154,7 +152,7 @@ void cmd_xadd(CMD_ARGS) {
         return;
     }
     if (a.id_given && !a.seq_auto && sid_is_zero(a.id)) {
-        reply_error(R, "ERR The ID specified in XADD must be greater than 0-0");
+        reply_error(R, ERR_XADD_ID_ZERO);
         return;
     }
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
@@ -171,8 +169,7 @@ void cmd_xadd(CMD_ARGS) {
     }
     sid_t last = topic_last_id(t), id;
     if (last.ms == UINT64_MAX && last.seq == UINT64_MAX) {
-        reply_error(R, "ERR The stream has exhausted the last possible ID, unable to add more "
-                       "items");
+        reply_error(R, ERR_STREAM_EXHAUSTED);
         return;
     }
     int rc;
@@ -183,14 +180,13 @@ void cmd_xadd(CMD_ARGS) {
     else
         rc = sid_check_explicit(last, id = a.id);
     if (rc != OBK_OK) {
-        reply_error(R, "ERR The ID specified in XADD is equal or smaller than the target stream "
-                       "top item");
+        reply_error(R, ERR_XADD_ID_TOO_SMALL);
         return;
     }
     rc = append_entry(c, t, id, argc - fpos, argv + fpos, argvlen + fpos);
     if (rc == OBK_ERR_AGAIN && (c->flags & CLIENT_RETRY)) return; /* runs again later */
     if (rc == OBK_ERR_TOOBIG) {
-        reply_error(R, "ERR Elements are too large to be stored");
+        reply_error(R, ERR_ELEMENTS_TOO_LARGE);
         return;
     }
     if (rc != OBK_OK) {
@@ -219,11 +215,11 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
                        NULL))
         return;
     if (startex && sid_incr(&start) != OBK_OK) {
-        reply_error(R, "ERR invalid start ID for the interval");
+        reply_error(R, ERR_INVALID_START_ID);
         return;
     }
     if (endex && sid_decr(&end) != OBK_OK) {
-        reply_error(R, "ERR invalid end ID for the interval");
+        reply_error(R, ERR_INVALID_END_ID);
         return;
     }
     for (int j = 4; j < argc; j++) {
@@ -286,7 +282,7 @@ void cmd_xdel(CMD_ARGS) {
     sid_t stack_ids[XDEL_STACK_IDS], *ids = stack_ids;
     size_t n = (size_t)argc - 2;
     if (n > XDEL_STACK_IDS && !(ids = malloc(n * sizeof(*ids)))) {
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         return;
     }
     /* A missing key answers 0 before the IDs are looked at (as Redis); otherwise every ID is
@@ -340,7 +336,7 @@ void cmd_xsetid(CMD_ARGS) {
         if (util_eq_nocase(argv[i], argvlen[i], "ENTRIESADDED") && more) {
             if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], &added) != 0) return;
             if (added < 0) {
-                reply_error(R, "ERR entries_added must be positive");
+                reply_error(R, ERR_ENTRIES_ADDED_NEGATIVE);
                 return;
             }
             i++;
@@ -349,8 +345,7 @@ void cmd_xsetid(CMD_ARGS) {
                                NULL, NULL) != 0)
                 return;
             if (sid_cmp(id, max_deleted) < 0) {
-                reply_error(R, "ERR The ID specified in XSETID is smaller than the provided "
-                               "max_deleted_entry_id");
+                reply_error(R, ERR_XSETID_BELOW_MAX_DELETED);
                 return;
             }
             set_max_deleted = !sid_is_zero(max_deleted); /* 0-0 leaves it unchanged */
@@ -362,19 +357,17 @@ void cmd_xsetid(CMD_ARGS) {
     }
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     sid_t top;
     if (topic_length(t) > 0 && topic_last_entry_id(t, &top) == OBK_OK) {
         if (sid_cmp(id, top) < 0) {
-            reply_error(R, "ERR The ID specified in XSETID is smaller than the target stream "
-                           "top item");
+            reply_error(R, ERR_XSETID_BELOW_TOP);
             return;
         }
         if (added >= 0 && (uint64_t)added < topic_length(t)) {
-            reply_error(R, "ERR The entries_added specified in XSETID is smaller than the "
-                           "target stream length");
+            reply_error(R, ERR_XSETID_ENTRIES_ADDED);
             return;
         }
     }
@@ -386,15 +379,13 @@ void cmd_xsetid(CMD_ARGS) {
     uint64_t md_off, start = topic_start_offset(t);
     if ((sid_cmp(id, md) < 0 && topic_find_offset(t, md, &md_off) == OBK_OK && md_off >= start) ||
         (start > 0 && topic_id_at(t, start - 1, &trimmed) == OBK_OK && sid_cmp(id, trimmed) < 0)) {
-        reply_error(R, "ERR The ID specified in XSETID is smaller than an entry still stored in "
-                       "the stream's log (deleted or trimmed)");
+        reply_error(R, ERR_XSETID_BELOW_STORED);
         return;
     }
     int rc = topic_setid(t, id, added >= 0, (uint64_t)(added >= 0 ? added : 0), set_max_deleted,
                          max_deleted);
     if (rc == OBK_ERR_RANGE) {
-        reply_error(R, "ERR The ID specified in XSETID is smaller than the target stream top "
-                       "item");
+        reply_error(R, ERR_XSETID_BELOW_TOP);
         return;
     }
     if (rc != OBK_OK) {

@@ -179,7 +179,7 @@ void cmd_xinfo_groups(CMD_ARGS) {
     (void)argc;
     struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     conn_wait_for(c, topic_wait_seq(t));
@@ -208,12 +208,12 @@ void cmd_xinfo_consumers(CMD_ARGS) {
     (void)argc;
     struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
     if (!t) {
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     struct cg_group *g = cg_group_find(t, argv[3], argvlen[3]);
     if (!g) {
-        reply_errorf(R, "NOGROUP No such consumer group '%s' for key name '%s'", argv[3], argv[2]);
+        reply_errorf(R, ERR_NOGROUP_FOR_KEY, argv[3], argv[2]);
         return;
     }
     conn_wait_for(c, topic_wait_seq(t));
@@ -227,14 +227,13 @@ void cmd_xinfo_stream(CMD_ARGS) {
     long long count = XINFO_FULL_DEFAULT_COUNT;
     struct topic *t = xutil_lookup(c, argv[2], argvlen[2]);
     if (!t) { /* Redis looks the key up before it reads the options */
-        reply_error(R, "ERR no such key");
+        reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
     if (argc > 3) {
         if (!util_eq_nocase(argv[3], argvlen[3], "FULL") || (argc != 4 && argc != 6) ||
             (argc == 6 && !util_eq_nocase(argv[4], argvlen[4], "COUNT"))) {
-            reply_error(R, "ERR unknown subcommand or wrong number of arguments for 'STREAM'. "
-                           "Try XINFO HELP.");
+            reply_error(R, ERR_XINFO_STREAM_ARITY);
             return;
         }
         full = 1;

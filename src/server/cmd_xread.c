@@ -64,7 +64,7 @@ void cmd_xread(CMD_ARGS) {
     int streams_arg = o.streams_arg, nstreams = o.nstreams;
     sid_t *ids = malloc((size_t)nstreams * sizeof(*ids));
     if (!ids) {
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         return;
     }
     for (int i = 0; i < nstreams; i++) {
@@ -74,8 +74,7 @@ void cmd_xread(CMD_ARGS) {
         if (al == 1 && a[0] == '$') {
             ids[i] = t ? topic_last_id(t) : SID_MIN;
         } else if (al == 1 && a[0] == '>') {
-            reply_error(R, "ERR The > ID can be specified only when calling XREADGROUP using the "
-                           "GROUP <group> <consumer> option.");
+            reply_error(R, ERR_XREAD_GT_ID);
             goto out;
         } else if (xutil_parse_id(c, a, al, 0, SID_PARSE_STRICT, &ids[i], NULL, NULL) != 0) {
             goto out;
@@ -111,7 +110,7 @@ void cmd_xread(CMD_ARGS) {
                                        ids,
                                        count,
                                        timeout};
-        if (blocking_block(c, &req) != 0) reply_error(R, "ERR out of memory");
+        if (blocking_block(c, &req) != 0) reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;
     }
     reply_null_array(R);

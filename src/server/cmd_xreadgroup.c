@@ -177,12 +177,12 @@ static int xrg_serve_blocked(struct client *c, int idx) {
     int noack = req->keys[nkeys + 2][0] == '1';
     struct topic *t = xutil_lookup(c, req->keys[idx], req->keylens[idx]);
     if (!t) {
-        reply_error(R, "UNBLOCKED the stream key no longer exists");
+        reply_error(R, ERR_UNBLOCKED_KEY_GONE);
         return 1;
     }
     struct cg_group *g = cg_group_find(t, group, grouplen);
     if (!g) {
-        reply_error(R, "NOGROUP the consumer group this client was blocked on no longer exists");
+        reply_error(R, ERR_NOGROUP_BLOCKED_GONE);
         return 1;
     }
     if (!can_serve(t, g, ID_NEW)) return 0;
@@ -205,13 +205,13 @@ void cmd_xreadgroup(CMD_ARGS) {
     int streams_arg = o.streams_arg, nstreams = o.nstreams;
     struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen, o.noack};
     if (!names.group) {
-        reply_error(R, "ERR Missing GROUP option for XREADGROUP");
+        reply_error(R, ERR_XREADGROUP_NO_GROUP);
         return;
     }
     sid_t *ids = malloc((size_t)nstreams * sizeof(*ids));
     struct cg_group **groups = malloc((size_t)nstreams * sizeof(*groups));
     if (!ids || !groups) {
-        reply_error(R, "ERR out of memory");
+        reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;
     }
     for (int i = 0; i < nstreams; i++) {
@@ -220,17 +220,11 @@ void cmd_xreadgroup(CMD_ARGS) {
         struct topic *t = xutil_lookup(c, key, argvlen[streams_arg + i]);
         groups[i] = t ? cg_group_find(t, names.group, names.grouplen) : NULL;
         if (!groups[i]) {
-            reply_errorf(R,
-                         "NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with "
-                         "GROUP option",
-                         key, names.group);
+            reply_errorf(R, ERR_NOGROUP_XREADGROUP, key, names.group);
             goto out;
         }
         if (al == 1 && a[0] == '$') {
-            reply_error(R, "ERR The $ ID is meaningless in the context of XREADGROUP: you want "
-                           "to read the history of this consumer by specifying a proper ID, or "
-                           "use the > ID to get new messages. The $ ID would just return an "
-                           "empty result set.");
+            reply_error(R, ERR_XREADGROUP_DOLLAR);
             goto out;
         } else if (al == 1 && a[0] == '>') {
             ids[i] = ID_NEW;
@@ -261,7 +255,7 @@ void cmd_xreadgroup(CMD_ARGS) {
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {
         if (block_xreadgroup(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids, count,
                              timeout, &names) != 0)
-            reply_error(R, "ERR out of memory");
+            reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;
     }
     reply_null_array(R);

@@ -16,8 +16,8 @@
 
 #include "base/histogram.h"
 #include "base/util.h"
-#include "server/config.h"
 #include "server/cmds.h"
+#include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
@@ -244,7 +244,7 @@ void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
     }
     if ((c->flags & CLIENT_MULTI) && !(flags & CMD_NO_MULTI)) {
         if (queue_command(c, cmd, argc, argv, argvlen) != 0) {
-            reject(c, cmd, "ERR out of memory");
+            reject(c, cmd, ERR_OUT_OF_MEMORY);
             return;
         }
         reply_simple(&c->reply, "QUEUED");

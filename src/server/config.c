@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "server/errors.h"
 
 struct config server_config;
 
@@ -487,30 +488,23 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
     char reason[256];
     int nseen = 0;
     if (argc < 2 || argc % 2 != 0) {
-        snprintf(err, errlen, "ERR syntax error");
+        snprintf(err, errlen, ERR_SYNTAX);
         return -1;
     }
     for (int i = 0; i < argc; i += 2) {
         const struct directive *d = directive_find(argv[i], lens[i]);
         if (!d) {
-            snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
-                     argv[i]);
+            snprintf(err, errlen, ERR_CONFIG_SET_UNKNOWN, argv[i]);
             return -1;
         }
         for (int j = 0; j < nseen; j++) {
             if (seen[j] == d) {
-                snprintf(err, errlen,
-                         "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate "
-                         "parameter",
-                         argv[i]);
+                snprintf(err, errlen, ERR_CONFIG_SET_DUPLICATE, argv[i]);
                 return -1;
             }
         }
         if (d->flags & D_IMMUTABLE) {
-            snprintf(err, errlen,
-                     "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
-                     "immutable config",
-                     argv[i]);
+            snprintf(err, errlen, ERR_CONFIG_SET_IMMUTABLE, argv[i]);
             return -1;
         }
         seen[nseen++] = d;
@@ -533,8 +527,7 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
         }
     }
     if (failed >= 0) {
-        snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                 argv[failed], reason);
+        snprintf(err, errlen, ERR_CONFIG_SET_FAILED, argv[failed], reason);
         free_string_fields(&old, &server_config);
         free_bind();
         server_config = old;

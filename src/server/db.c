@@ -28,6 +28,7 @@
 #include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
+#include "server/errors.h"
 #include "server/iofault.h"
 #include "server/server.h"
 #include "storage/store.h"
@@ -100,8 +101,7 @@ static void *loader_main(void *arg) {
 static void set_io_error(int status) {
     if (db.io_error) return;
     db.io_error = status;
-    snprintf(db.io_error_text, sizeof(db.io_error_text),
-             "MISCONF Errors writing to the data directory: %s", obk_strerror(status));
+    snprintf(db.io_error_text, sizeof(db.io_error_text), ERR_MISCONF_DETAIL, obk_strerror(status));
     log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
             obk_strerror(status));
     commit_fail(db.io_error_text);
@@ -207,8 +207,7 @@ int db_close(void) {
         if (st == OBK_OK)
             commit_release(UINT64_MAX);
         else
-            commit_fail(db.io_error_text[0] ? db.io_error_text
-                                            : "MISCONF Errors writing to the data directory");
+            commit_fail(db.io_error_text[0] ? db.io_error_text : ERR_MISCONF);
     }
     if (db.pipefd[0] > 0) {
         close(db.pipefd[0]);

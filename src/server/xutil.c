@@ -30,11 +30,11 @@ int xutil_parse_ll(struct client *c, const char *s, size_t len, long long *out) 
 
 int xutil_parse_timeout(struct client *c, const char *s, size_t len, long long *ms) {
     if (!util_parse_ll(s, len, ms)) {
-        reply_error(&c->reply, "ERR timeout is not an integer or out of range");
+        reply_error(&c->reply, ERR_TIMEOUT_NOT_INTEGER);
         return -1;
     }
     if (*ms < 0) {
-        reply_error(&c->reply, "ERR timeout is negative");
+        reply_error(&c->reply, ERR_TIMEOUT_NEGATIVE);
         return -1;
     }
     return 0;
@@ -75,14 +75,11 @@ void xutil_reply_status(struct client *c, int status) {
                                "disk; retry shortly");
         return;
     }
-    reply_errorf(&c->reply, "ERR storage error: %s", obk_strerror(status));
+    reply_errorf(&c->reply, ERR_STORAGE_ERROR, obk_strerror(status));
 }
 
 void xutil_reply_read_error(struct client *c, int status) {
-    reply_errorf(&c->reply,
-                 "ERR stream read failed: %s (see the server log; obelisk-check can "
-                 "verify the data directory)",
-                 obk_strerror(status));
+    reply_errorf(&c->reply, ERR_STREAM_READ_FAILED, obk_strerror(status));
 }
 
 int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
@@ -102,8 +99,7 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
             o->streams_arg = i + 1;
             o->nstreams = argc - o->streams_arg;
             if (o->nstreams % 2 != 0) { /* Redis 7.0 says XREAD for XREADGROUP too */
-                reply_error(&c->reply, "ERR Unbalanced XREAD list of streams: for each stream key "
-                                       "an ID or '$' must be specified.");
+                reply_error(&c->reply, ERR_XREAD_UNBALANCED);
                 return -1;
             }
             o->nstreams /= 2;
@@ -118,9 +114,7 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
             o->noack = 1;
         } else if (!xreadgroup && (util_eq_nocase(argv[i], argvlen[i], "GROUP") ||
                                    util_eq_nocase(argv[i], argvlen[i], "NOACK"))) {
-            reply_errorf(&c->reply,
-                         "ERR The %s option is only supported by XREADGROUP. You called XREAD "
-                         "instead.",
+            reply_errorf(&c->reply, ERR_XREAD_GROUP_OPTION,
                          util_eq_nocase(argv[i], argvlen[i], "GROUP") ? "GROUP" : "NOACK");
             return -1;
         } else {
