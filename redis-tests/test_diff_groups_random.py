@@ -215,12 +215,7 @@ def main():
             done = 0
             for i in range(steps):
                 args = gen.command()
-                replies = []
-                for c in conns:
-                    try:
-                        replies.append(c.call(*args, timeout=10))
-                    except (resp.Timeout, resp.Closed) as e:
-                        replies.append(f"<{type(e).__name__}>".encode())
+                replies = resp.call_each(conns, args)
                 gen.learn(args, replies[0])
                 history.append((args, replies[0]))
                 shown = [normalize.apply(NORM.get(args[0], []), x) for x in replies]

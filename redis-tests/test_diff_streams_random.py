@@ -240,12 +240,7 @@ def main():
             diff = None
             for i in range(steps):
                 args = gen.command()
-                replies = []
-                for c in conns:
-                    try:
-                        replies.append(c.call(*args, timeout=10))
-                    except (resp.Timeout, resp.Closed) as e:
-                        replies.append(f"<{type(e).__name__}>".encode())
+                replies = resp.call_each(conns, args)
                 gen.learn(args, replies[0])
                 history.append((args, replies[0]))
                 shown = replies

@@ -199,6 +199,18 @@ class Conn:
         return False
 
 
+def call_each(conns, args, timeout=10):
+    """Sends one command to every connection; a timeout or a closed connection becomes the
+    reply b"<Timeout>" / b"<Closed>", so differential tests can compare it like any reply."""
+    replies = []
+    for c in conns:
+        try:
+            replies.append(c.call(*args, timeout=timeout))
+        except (Timeout, Closed) as e:
+            replies.append(f"<{type(e).__name__}>".encode())
+    return replies
+
+
 def decode(raw):
     """Decodes one raw reply into Python values: str for simple strings, bytes for bulks,
     RespErrorValue for errors, int, float, None, list, dict, set (as list), Verbatim."""

@@ -372,44 +372,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* INFO server's process_id must be the pid the harness forked: we kill only our server. */
-static void assert_our_server(const struct test_server *s) {
-    redisContext *c = client_connect(s);
-    assert_non_null(c);
-    redisReply *r = client_cmd(c, "INFO server");
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    const char *p = strstr(r->str, "process_id:");
-    assert_non_null(p);
-    assert_int_equal(atol(p + strlen("process_id:")), (long)s->pid);
-    freeReplyObject(r);
-    redisFree(c);
-}
-
-static int run_check(const char *datadir, int repair) {
-    const char *bin = getenv("OBELISK_CHECK");
-    if (!bin) bin = "./obelisk-check";
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO), close(fd);
-        if (repair)
-            execl(bin, bin, datadir, "--repair", (char *)NULL);
-        else
-            execl(bin, bin, datadir, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- damage (docs/format.md: 48-byte segment header, batches led by a 4-byte length) ---- */
 
 /* D_MIDDLE: a byte flipped in a batch of the first (sealed) segment of a topic with several */
@@ -579,7 +541,7 @@ static void check_middle_damage(const char *const *extra, const struct damage *d
         printf("# the server refused to start over the damage\n");
         assert_true(server_log_contains(&cur, "refusing to open"));
     } else {
-        assert_our_server(&cur);
+        assert_server_pid(&cur);
         /* XRANGE - + in steps of XRANGE_STEP */
         redisContext *c = client_connect(&cur);
         assert_non_null(c);
@@ -643,10 +605,10 @@ static void check_middle_damage(const char *const *extra, const struct damage *d
         redisFree(c);
         assert_int_equal(server_stop(&cur), 0);
     }
-    int crc = run_check(cur.datadir, 1);
+    int crc = run_obelisk_check(cur.datadir, 1);
     printf("# obelisk-check --repair: exit %d\n", crc);
     assert_int_equal(crc, 1);
-    assert_int_equal(run_check(cur.datadir, 0), 0);
+    assert_int_equal(run_obelisk_check(cur.datadir, 0), 0);
 }
 
 /* ---- one round ---- */
@@ -684,7 +646,7 @@ static void run_round(const struct round *rd) {
     fflush(stdout);
 
     assert_int_equal(server_start_argv(&cur, extra, 0), 0);
-    assert_our_server(&cur);
+    assert_server_pid(&cur);
 
     atomic_int stop = 0;
     struct writer wr[NWRITERS];
@@ -753,13 +715,13 @@ static void run_round(const struct round *rd) {
     assert_true(acked > 0); /* the round must have exercised something */
 
     struct damage dmg = {.kind = rd->damage, .key = (int)(rng_next(&r) % NKEYS)};
-    int crc = run_check(cur.datadir, 0);
+    int crc = run_obelisk_check(cur.datadir, 0);
     if (rd->damage) {
         /* an idle kill leaves whole batches: clean before the damage, damaged after it */
         assert_int_equal(crc, 0);
         char msg[300] = "";
         if (apply_damage(&cur, &dmg, &r, msg, sizeof msg) != 0) fail_msg("%s", msg);
-        crc = run_check(cur.datadir, 0);
+        crc = run_obelisk_check(cur.datadir, 0);
         printf("# obelisk-check after the damage: exit %d\n", crc);
         assert_int_equal(crc, 2);
     } else {
@@ -773,7 +735,7 @@ static void run_round(const struct round *rd) {
 
     /* restart in the same directory */
     assert_int_equal(server_start_argv(&cur, extra, 1), 0);
-    assert_our_server(&cur);
+    assert_server_pid(&cur);
     if (rd->damage != D_MIDDLE)
         assert_true(server_log_contains(&cur, "recovered after an unclean stop"));
     if (rd->damage && rd->damage != D_MIDDLE) {
@@ -934,7 +896,7 @@ static void run_round(const struct round *rd) {
 
     /* clean stop, then the directory must check clean */
     assert_int_equal(server_stop(&cur), 0);
-    crc = run_check(cur.datadir, 0);
+    crc = run_obelisk_check(cur.datadir, 0);
     if (crc != 0) fail_msg("obelisk-check after the clean stop: exit %d", crc);
     for (int i = 0; i < NWRITERS; i++) free(wr[i].sent), free(fnd[i]);
     for (int i = 0; i < nreaders; i++) free(re[i].seen);

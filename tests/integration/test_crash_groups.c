@@ -218,40 +218,6 @@ out:
 }
 
 /* ---- helpers ---- */
-static void assert_our_server(const struct test_server *s) {
-    redisContext *c = client_connect(s);
-    assert_non_null(c);
-    redisReply *r = client_cmd(c, "INFO server");
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    const char *p = strstr(r->str, "process_id:");
-    assert_non_null(p);
-    assert_int_equal(atol(p + strlen("process_id:")), (long)s->pid);
-    freeReplyObject(r);
-    redisFree(c);
-}
-
-static int run_check(const char *datadir) {
-    const char *bin = getenv("OBELISK_CHECK");
-    if (!bin) bin = "./obelisk-check";
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO), close(fd);
-        execl(bin, bin, datadir, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int cmp_sid(const void *a, const void *b) {
     return sid_cmp(*(const struct sid *)a, *(const struct sid *)b);
 }
@@ -311,7 +277,7 @@ static void run_round(uint64_t seed) {
     }
     assert_int_equal(pthread_create(&wt, NULL, writer_main, &w), 0);
     sleep_ms(300 + rng_int(&r, 1200));
-    assert_our_server(&cur);
+    assert_server_pid(&cur);
     server_kill(&cur);
     atomic_store(&stop_flag, 1);
     pthread_join(wt, NULL);
@@ -440,7 +406,7 @@ static void run_round(uint64_t seed) {
     redisFree(c);
     free(ids);
     assert_int_equal(server_stop(&cur), 0);
-    int rc = run_check(cur.datadir);
+    int rc = run_obelisk_check(cur.datadir, 0);
     CHECK(rc == 0, "obelisk-check exited %d", rc);
     free(w.acked);
     for (int i = 0; i < NCONS; i++) {

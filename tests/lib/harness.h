@@ -37,6 +37,11 @@ void server_cleanup(struct test_server *s);
 /* 1 if the server's log contains the text. */
 int server_log_contains(const struct test_server *s, const char *text);
 
+/* Runs obelisk-check (OBELISK_CHECK, or ./obelisk-check) on datadir, with --repair when repair
+ * is set, output discarded; returns its exit status (128 + signal if killed, -1 on error). */
+int run_obelisk_check(const char *datadir, int repair);
+void sleep_ms(long ms);
+
 redisContext *client_connect(const struct test_server *s);
 /* Runs a command (printf-style, hiredis formats) and returns the reply (caller frees). */
 redisReply *client_cmd(redisContext *c, const char *fmt, ...);

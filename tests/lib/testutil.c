@@ -35,6 +35,19 @@ void expect_raw_then_close(const char *send, const char *reply) {
     close(fd);
 }
 
+void assert_server_pid(const struct test_server *s) {
+    redisContext *c = client_connect(s);
+    assert_non_null(c);
+    redisReply *r = client_cmd(c, "INFO server");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    const char *p = strstr(r->str, "process_id:");
+    assert_non_null(p);
+    assert_int_equal(atol(p + strlen("process_id:")), (long)s->pid);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 redisReply *must_cmd(redisContext *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

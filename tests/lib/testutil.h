@@ -20,6 +20,8 @@ int shared_server_teardown(void **state);
 
 /* Runs a command and fails the test when the connection gave no reply at all. */
 redisReply *must_cmd(redisContext *c, const char *fmt, ...);
+/* INFO server's process_id is the pid the harness forked (a test kills only its own server). */
+void assert_server_pid(const struct test_server *s);
 
 /* Sends raw bytes on a new connection and checks the exact reply bytes. */
 void expect_raw(const char *send, const char *reply);

@@ -81,6 +81,12 @@ static void append_n(struct topic *t, int n) {
     }
 }
 
+/* Group "g" (from the start) with consumer "c" on t. */
+static void add_group_and_consumer(struct topic *t, struct cg_group **g, struct cg_consumer **co) {
+    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, g), OBK_OK);
+    assert_int_equal(cg_consumer_get(t, *g, "c", 1, 1, co, NULL), OBK_OK);
+}
+
 /* The canonical bytes of a topic's group state (a snapshot of generation 0). */
 struct blob {
     uint8_t *p;
@@ -434,8 +440,7 @@ static void test_compaction_running(void **state) {
     struct cg_group *g;
     struct cg_consumer *co;
     assert_int_equal(store_create(s, 0, "c", 1, &t), OBK_OK);
-    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, &g), OBK_OK);
-    assert_int_equal(cg_consumer_get(t, g, "c", 1, 1, &co, NULL), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
     static sid_t ids[1000];
     uint64_t gen0 = 0;
     int compactions = 0;
@@ -568,8 +573,7 @@ static void test_snapshot_cases(void **state) {
     struct cg_consumer *co;
     assert_int_equal(store_create(s, 0, "s", 1, &t), OBK_OK);
     append_n(t, 10);
-    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, &g), OBK_OK);
-    assert_int_equal(cg_consumer_get(t, g, "c", 1, 1, &co, NULL), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
     sid_t ids[3] = {{1, 0}, {2, 0}, {3, 0}};
     assert_int_equal(cg_deliver_new(t, g, co, ids, 3, ids[2], 3, 0, 9), OBK_OK);
     commit(s);
@@ -667,8 +671,7 @@ static void test_clamp(void **state) {
     path_of(segp, sizeof segp, td, "00000000000000000000.log");
     struct stat st0;
     assert_int_equal(stat(segp, &st0), 0);
-    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, &g), OBK_OK);
-    assert_int_equal(cg_consumer_get(t, g, "c", 1, 1, &co, NULL), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
     append_n(t, 5);
     sid_t ids[15];
     for (int i = 0; i < 15; i++) ids[i] = (sid_t){(uint64_t)i + 1, 0};
@@ -726,8 +729,7 @@ static void test_keyspace_ops(void **state) {
     struct cg_consumer *co;
     assert_int_equal(store_create(s, 0, "a", 1, &t), OBK_OK);
     append_n(t, 10);
-    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, &g), OBK_OK);
-    assert_int_equal(cg_consumer_get(t, g, "c", 1, 1, &co, NULL), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
     sid_t ids[4] = {{1, 0}, {2, 0}, {3, 0}, {4, 0}};
     assert_int_equal(cg_deliver_new(t, g, co, ids, 4, ids[3], 4, 0, 5), OBK_OK);
     uint64_t n;
@@ -810,8 +812,7 @@ static void test_io_error(void **state) {
     struct cg_consumer *co;
     assert_int_equal(store_create(s, 0, "e", 1, &t), OBK_OK);
     append_n(t, 5);
-    assert_int_equal(cg_group_create(t, "g", 1, SID_MIN, 0, &g), OBK_OK);
-    assert_int_equal(cg_consumer_get(t, g, "c", 1, 1, &co, NULL), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
     commit(s);
     struct blob good = state_of(t);
     uint64_t good_seq =
