@@ -4,9 +4,15 @@
 
 #include <stddef.h>
 
+#include "server/command.h"
+
 struct client;
 
 #define CMD_ARGS struct client *c, int argc, char **argv, size_t *argvlen
+
+/* The tables server.c hands to command_table_init: cmd_table.c's and cmd_retention.c's. */
+extern struct command server_commands[];
+extern struct command retention_commands[];
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

@@ -1,5 +1,9 @@
-/* command.h - the command table and dispatch: lookup (case-insensitive, with subcommands),
- * the central arity check, authentication, loading and MULTI/EXEC queuing, and statistics. */
+/* command.h - the dispatch level: the command table and lookup (case-insensitive, with
+ * subcommands), Redis's checks in Redis's order (arity, authentication, loading, read-only),
+ * MULTI/EXEC, commandstats, the requests parked for cache space, and the one place that
+ * decides whether a finished reply is sent or held (durable.h's rule, applied to every
+ * command and to every blocked client's continuation). It is the transport's request handler.
+ * Main thread only. */
 #ifndef OBK_COMMAND_H
 #define OBK_COMMAND_H
 
@@ -47,23 +51,42 @@ struct command {
     const char *args;          /* COMMAND DOCS arguments, in cmddocs.h's syntax */
 };
 
-/* Builds the lookup table; call once at start-up. */
-void command_table_init(void);
+/* Builds the lookup table from the modules' tables (each ends with an entry whose name is
+ * NULL). Call once; server.c then installs command_handle_request and command_release_client
+ * in the transport. */
+void command_table_init(struct command *const *tables, int ntables);
 /* Finds a top-level command by name (any case). */
 struct command *command_lookup(const char *name, size_t len);
-/* Runs one parsed request for the client: checks, MULTI queuing, execution, statistics. */
-void command_process(struct client *c, int argc, char **argv, size_t *argvlen);
-/* Runs a handler with commandstats (used by dispatch and by EXEC). */
-void command_call(struct client *c, struct command *cmd, int argc, char **argv, size_t *argvlen);
+/* The transport's request handler: runs one request (checks, MULTI queuing, execution,
+ * statistics) and sends or holds its reply. Returns 1 when the request was parked. */
+int command_handle_request(struct client *c, int argc, char **argv, size_t *argvlen);
+/* The transport's release hook: frees the client's MULTI queue and session. */
+void command_release_client(struct client *c);
 /* Calls fn for every top-level command. */
 void command_foreach(void (*fn)(struct command *cmd, void *ctx), void *ctx);
 int command_count(void);
 /* Clears commandstats (CONFIG RESETSTAT). */
 void command_reset_stats(void);
-/* Drops a client's queued MULTI commands. */
-void command_discard_multi(struct client *c);
 
-/* Handlers register themselves through these tables (one per cmd_*.c module). */
-extern struct command server_commands[];
+/* ---- MULTI/EXEC ---- */
+/* Commands queued by the client's MULTI (CLIENT LIST multi=), -1 outside MULTI. */
+int command_queued_count(const struct client *c);
+/* Drops a client's queued commands and leaves MULTI. */
+void command_discard_multi(struct client *c);
+/* EXEC: runs the queued commands into one array reply (the caller checked MULTI and DIRTY). */
+void command_exec_queued(struct client *c);
+
+/* ---- parked requests and continuations ---- */
+/* A handler that cannot run now because the stream cache is full of entries not yet written
+ * calls this instead of replying: the client reads no more input and the same request runs
+ * again after the next persist completion (backpressure instead of an error). Not in EXEC. */
+void command_retry_later(struct client *c);
+/* Runs the requests parked for cache space again (db.c, after a persist completion). */
+void command_retry_waiting(void);
+/* Runs fn(c, arg) for a blocked client (blocking.c: data arrived, or the timeout) as the
+ * continuation of the command that blocked: fn replies and returns 1, or returns 0 to keep
+ * waiting. A reply is sent or held by the durability rule, and the blocked command's call is
+ * counted then (with failed_calls when it ended in an error), as Redis does. */
+int command_continue_blocked(struct client *c, int (*fn)(struct client *c, int arg), int arg);
 
 #endif

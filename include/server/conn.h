@@ -1,5 +1,12 @@
-/* conn.h - one client connection: its socket (a bufferevent), query buffer, parser, reply
- * writer, protocol version, database, authentication and transaction state. */
+/* conn.h - the transport: one client connection's socket (a bufferevent), query buffer,
+ * request parser, reply writer and stage buffer, and the list of every connection.
+ *
+ * The lowest server level above runtime/stats/config: it includes no other server module. It
+ * parses requests and hands each to the one request handler installed at start-up
+ * (conn_set_request_handler: command.c), and tells the layers above that a client goes away
+ * through release hooks (conn_add_release_hook). It never decides whether a reply may leave:
+ * the layers above write replies into the stage and either send it (conn_flush_stage) or take
+ * the bytes away to hold them (commit.c). Main thread only. */
 #ifndef OBK_CONN_H
 #define OBK_CONN_H
 
@@ -11,29 +18,27 @@
 #include "protocol/resp.h"
 
 struct bufferevent;
-struct command;
 struct evbuffer;
-struct held_reply;
+struct held_queue;
 struct blocked;
+struct cmd_session;
 
+/* Flags. The transport owns the first three and reads CLIENT_STOP_INPUT; the layers above own
+ * the rest (named for CLIENT LIST and for their own checks). */
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
 #define CLIENT_CLOSE_ASAP        (1u << 1) /* close without writing more */
-#define CLIENT_MULTI             (1u << 2) /* inside MULTI: commands are queued */
-#define CLIENT_DIRTY_EXEC        (1u << 3) /* an error while queuing: EXEC aborts */
 #define CLIENT_READ_PAUSED       (1u << 4) /* input not read: output over its watermark */
-#define CLIENT_IN_EXEC           (1u << 5) /* running the queued commands of EXEC */
-#define CLIENT_RETRY             (1u << 7) /* the command waits for cache space, runs again */
-#define CLIENT_BLOCKED           (1u << 6) /* waiting in blocking.c: input not processed */
-
-/* One queued command of a MULTI block. */
-struct queued_cmd {
-    struct command *cmd;
-    int argc;
-    char **argv;
-    size_t *argvlen;
-};
+#define CLIENT_MULTI             (1u << 2) /* command.c: inside MULTI, commands are queued */
+#define CLIENT_DIRTY_EXEC        (1u << 3) /* command.c: an error while queuing, EXEC aborts */
+#define CLIENT_IN_EXEC           (1u << 5) /* command.c: running the queued commands of EXEC */
+#define CLIENT_BLOCKED           (1u << 6) /* blocking.c: waiting for data on keys */
+#define CLIENT_RETRY             (1u << 7) /* command.c: the request waits for cache space */
+/* A layer above parked the current request: the transport processes no more input until it is
+ * told to resume (conn_resume_input). */
+#define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)
 
 struct client {
+    /* transport */
     uint64_t id;
     int fd;
     struct bufferevent *bev;
@@ -41,35 +46,49 @@ struct client {
     char *qbuf; /* received bytes not yet parsed: qbuf[qpos..qlen) */
     size_t qpos, qlen, qcap;
     struct reply reply;
-    int proto;
-    int db;
-    int authenticated;
     unsigned flags;
-    char *name, *lib_name, *lib_ver;
     char addr[64], laddr[64];
     int is_local; /* connected from 127.0.0.1 or ::1 */
     long long ctime_ms, last_interaction_ms;
     long long obuf_soft_since_ms; /* when the soft output limit was first passed, 0 = not */
-    const char *last_cmd_name;    /* for CLIENT LIST cmd= */
-    struct queued_cmd *mstate;
-    int mcount, mcap;
-    /* Replies are written into stage; after each command they go to the socket, or behind
-     * the client's held replies (commit.c) when they must wait for a durable submission. */
+    /* Replies are written into stage; the layers above send them (conn_flush_stage) or move
+     * them behind held replies. held_bytes counts what they hold: it is output, and while it is
+     * not zero the stage must not overtake it. */
     struct evbuffer *stage;
-    uint64_t wait_seq; /* the submission the current command's reply must see durable */
-    struct held_reply *held_head, *held_tail;
     size_t held_bytes;
-    struct client *held_next, *held_prev;   /* commit.c's list of clients with held replies */
-    struct blocked *blocked;                /* blocking.c's state while CLIENT_BLOCKED */
-    struct client *retry_next, *retry_prev; /* clients whose command waits for cache space */
-    struct client *write_next;              /* conn.c's list of clients with output to write */
-    int write_pending;                      /* on that list */
-    struct client *prev, *next;             /* server.clients */
-    struct client *close_next;              /* server.close_list */
+    struct client *write_next;  /* clients with output to write in before_sleep */
+    int write_pending;          /* on that list */
+    struct client *prev, *next; /* every connection (conn_first) */
+    struct client *close_next;  /* clients to free in before_sleep */
+    /* session attributes, set by commands (HELLO, SELECT, AUTH, CLIENT SETNAME ...) */
+    int proto;
+    int db;
+    int authenticated;
+    char *name, *lib_name, *lib_ver;
+    const char *last_cmd_name; /* for CLIENT LIST cmd= */
+    /* state of the layers above, each owned and freed (release hook) by one module */
+    struct held_queue *held;     /* commit.c */
+    struct blocked *blocked;     /* blocking.c */
+    struct cmd_session *session; /* command.c: MULTI queue, the retry list */
 };
+
+/* Runs one parsed request. Returns 0 when it is finished (the transport frees its arguments),
+ * or 1 when a layer above parked it (CLIENT_RETRY): the arguments stay in the parser, no more
+ * input is processed, and the layer calls conn_request_done then conn_resume_input later. */
+typedef int (*conn_request_fn)(struct client *c, int argc, char **argv, size_t *argvlen);
+/* Called for a client that is being freed, before its transport state goes. */
+typedef void (*conn_release_fn)(struct client *c);
+
+void conn_set_request_handler(conn_request_fn fn);
+/* Up to CONN_MAX_RELEASE_HOOKS hooks, called in the order they were added. Returns 0 or -1. */
+#define CONN_MAX_RELEASE_HOOKS 8
+int conn_add_release_hook(conn_release_fn fn);
 
 /* Accepts a new socket (called by the listener). */
 void conn_accept(int fd, const struct sockaddr *sa, int salen);
+/* Every connection: the first, then c->next. */
+struct client *conn_first(void);
+int conn_count(void);
 /* Schedules the client to be freed in before_sleep (safe from any callback). */
 void conn_close_async(struct client *c);
 /* Frees the clients scheduled for closing. */
@@ -78,27 +97,15 @@ void conn_free_closed(void);
 void conn_free(struct client *c);
 /* 1 when the server needs a password from this client before running commands. */
 int conn_auth_required(const struct client *c);
-/* Bytes queued for the client and not yet written to its socket. */
+/* Bytes queued for the client and not yet written to its socket (held ones included). */
 size_t conn_output_bytes(const struct client *c);
-/* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
-void conn_describe(const struct client *c, char *buf, size_t cap);
-/* The reply written since mark (the stage length before the command) is complete: send it, or
- * hold it when it must wait for a durable submission. */
-void conn_finish_reply(struct client *c, size_t mark);
-/* Moves the client's finished, unheld replies to its socket. */
+/* Moves the first n bytes of the stage to the socket (replies that need not wait). */
+void conn_send_stage_prefix(struct client *c, size_t n);
+/* Moves the whole stage to the socket unless replies are held (then it waits for them). */
 void conn_flush_stage(struct client *c);
-/* A command that read or wrote a topic calls this with the submission its reply must wait for
- * (topic_wait_seq / store_pending_seq). */
-static inline void conn_wait_for(struct client *c, uint64_t seq) {
-    if (seq > c->wait_seq) c->wait_seq = seq;
-}
-/* A command that cannot run now because the stream cache is full of entries not yet on disk
- * calls this instead of replying: the client stops processing input and the same command runs
- * again after the next durable completion (backpressure instead of an error). Not inside EXEC. */
-void conn_retry_later(struct client *c);
-/* Runs the commands waiting for cache space again (after a persist completion). */
-void conn_retry_waiting(void);
-/* Processes the requests that arrived while the client was blocked. */
+/* A parked request finished: frees its arguments and the reply writer's state. */
+void conn_request_done(struct client *c);
+/* Processes the requests that arrived while the client was parked. */
 void conn_resume_input(struct client *c);
 /* Called by commit.c after held replies were moved to the socket. */
 void conn_after_release(struct client *c);

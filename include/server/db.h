@@ -12,24 +12,19 @@ struct store;
 struct topic;
 struct store_stats;
 
-/* Starts opening the data directory in a loader thread; server.loading is 1 until it is done.
+/* Starts opening the data directory in a loader thread; runtime.loading is 1 until it is done.
  * Returns 0, or -1 when the thread could not start. */
 int db_start_loading(void);
 /* Runs once per loop turn: hands filled batches to the persist thread (the group commit). */
 void db_before_sleep(void);
+/* Asks for the filled batches to be handed over at the next turn even while the persist
+ * thread is busy (a handler that needs cache space freed; it never flushes by itself). */
+void db_kick_flush(void);
 /* Flushes and closes the store (graceful shutdown). Returns 0, or -1 after an I/O error. */
 int db_close(void);
 
 /* The open store, or NULL while loading (or if loading failed). */
 struct store *db_store(void);
-/* Highest durable submission, and the sticky storage error (0 when none). */
-uint64_t db_durable_seq(void);
-int db_io_error(void);
-const char *db_io_error_text(void);
-/* 1 when writes are refused after an I/O error. */
-int db_readonly(void);
-/* The submission a change made now belongs to (what its reply must wait for). */
-uint64_t db_pending_seq(void);
 /* Recovery time of the last start, in microseconds, and whether it was clean. */
 uint64_t db_recovery_us(void);
 

@@ -27,6 +27,7 @@
 #define ERR_EXEC_NO_MULTI       "ERR EXEC without MULTI"
 #define ERR_DISCARD_NO_MULTI    "ERR DISCARD without MULTI"
 #define ERR_EXECABORT           "EXECABORT Transaction discarded because of previous errors."
+#define ERR_EXECABORT_BECAUSE   "EXECABORT Transaction discarded because of: %s"
 #define ERR_MAXCLIENTS          "ERR max number of clients reached"
 #define ERR_LOADING             "LOADING Obelisk is loading the dataset in memory"
 #define ERR_NO_SUCH_CLIENT      "ERR No such client"
@@ -86,6 +87,8 @@
 #define ERR_MAXLEN_NEGATIVE "ERR The MAXLEN argument must be >= 0."
 #define ERR_MISCONF         "MISCONF Errors writing to the data directory"
 #define ERR_MISCONF_DETAIL  "MISCONF Errors writing to the data directory: %s"
+#define ERR_CACHE_FULL                                                                             \
+    "BUSY the stream cache is full of entries not yet written to disk; retry shortly"
 #define ERR_NOGROUP_BLOCKED_GONE                                                                   \
     "NOGROUP the consumer group this client was blocked on no longer exists"
 #define ERR_NOGROUP_FOR_KEY      "NOGROUP No such consumer group '%s' for key name '%s'"

@@ -82,9 +82,14 @@ int persist_submit(struct persist *p, struct psub *s, uint64_t *seq);
 int persist_idle(const struct persist *p);
 /* The eventfd to watch for readability (the server registers it with its event loop). */
 int persist_eventfd(const struct persist *p);
-/* Clears the eventfd and reports the highest sequence completed without error and the sticky
- * error (OBK_OK when none). Submissions after *durable_seq failed when *err is set. */
+/* Clears the eventfd and reports the highest sequence durable under the policy (synced under
+ * always, written otherwise) and the sticky error (OBK_OK when none). Submissions after
+ * *durable_seq failed when *err is set. */
 void persist_poll(struct persist *p, uint64_t *durable_seq, int *err);
+/* The two sequences behind that: the highest submission written to its files without error,
+ * and the highest one whose written data is also synced. Neither goes down; synced <= written.
+ * Under everysec, synced follows written at each periodic sync (and the eventfd is posted). */
+void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced_seq);
 /* Waits until every submitted operation finished, then fsyncs dirty files (shutdown,
  * checkpoints in tests). Returns the sticky error or OBK_OK. */
 int persist_drain(struct persist *p);

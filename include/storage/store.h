@@ -56,7 +56,16 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
 int store_close(struct store *s);
 
 /* ---- keyspace ---- */
+/* Finds a topic (and touches it: see store_touch_begin). */
 struct topic *store_lookup(struct store *s, int db, const void *key, size_t keylen);
+/* What a reply depends on. store_touch_begin clears the touch mark; from then on every topic
+ * handed out (store_lookup, store_scan, store_foreach) raises it to the submission holding that
+ * topic's latest change, every change (a topic marked dirty, a delete, a rename, a flush, a
+ * create) to the submission that will carry it, and store_dbsize to the pending submission.
+ * store_touch_end returns the mark (0: nothing stored was touched) and clears it. The server
+ * brackets each command with the pair, so no handler can forget its wait. */
+void store_touch_begin(struct store *s);
+uint64_t store_touch_end(struct store *s);
 /* OBK_ERR_EXISTS when present. */
 int store_create(struct store *s, int db, const void *key, size_t keylen, struct topic **out);
 /* OBK_ERR_NOTFOUND when absent. */
@@ -85,6 +94,8 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err);
 /* The submission that carries the changes made so far: the next one when anything is not yet
  * submitted, else the last one submitted. */
 uint64_t store_pending_seq(const struct store *s);
+/* The persist thread's written and synced sequences (persist_progress). */
+void store_progress(struct store *s, uint64_t *written_seq, uint64_t *synced_seq);
 int store_set_fsync(struct store *s, int fsync);
 
 /* Settings that may change while running (CONFIG SET): they apply from the next roll, trim,

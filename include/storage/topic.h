@@ -34,7 +34,14 @@ struct topic_env {
     uint64_t next_seq;                     /* the sequence the next submission will get */
     struct topic *dirty_head;              /* topics with unsubmitted changes */
     struct psub *pending;                  /* operations queued outside topics */
+    uint64_t touch_seq; /* highest submission the state looked up or changed since the last
+                           store_touch_begin depends on (the server's reply rule) */
 };
+
+/* Raises the touch mark to seq (see store_touch_begin). */
+static inline void topic_env_touch(struct topic_env *env, uint64_t seq) {
+    if (seq > env->touch_seq) env->touch_seq = seq;
+}
 
 struct topic {
     struct topic_env *env;

@@ -6,7 +6,10 @@
  * that is there now. So a wake-up happens only when data really arrived by the end of the loop
  * turn (an XADD then DEL inside one MULTI wakes nobody), every blocked reader sees the entries
  * in order, and a reply that reads a topic is held like any other until the topic is durable.
- * A blocked client's input is not processed until it is unblocked. Main thread only. */
+ * A blocked client's input is not processed until it is unblocked. Serving and timing out run
+ * through command_continue_blocked, so the reply obeys the durability rule and the blocked
+ * command is counted as Redis counts it. blocking_remove is the transport's release hook.
+ * Main thread only. */
 #include "server/blocking.h"
 
 #include <stdlib.h>
@@ -15,8 +18,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "server/command.h"
 #include "server/conn.h"
-#include "server/server.h"
+#include "server/runtime.h"
 
 struct waitq;
 
@@ -159,19 +163,27 @@ void blocking_remove(struct client *c) {
 }
 
 /* Ends the block after the client got its reply (data or timeout) and resumes its input. */
-static void unblock_and_resume(struct client *c, size_t mark) {
+static void unblock_and_resume(struct client *c) {
     blocking_remove(c);
-    conn_finish_reply(c, mark);
     conn_flush_stage(c);
     conn_resume_input(c);
+}
+
+static int reply_timeout(struct client *c, int arg) {
+    (void)arg;
+    reply_null_array(&c->reply);
+    return 1;
 }
 
 static void timeout_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct client *c = arg;
-    size_t mark = evbuffer_get_length(c->stage);
-    reply_null_array(&c->reply);
-    unblock_and_resume(c, mark);
+    command_continue_blocked(c, reply_timeout, 0);
+    unblock_and_resume(c);
+}
+
+static int serve_one(struct client *c, int idx) {
+    return c->blocked->req.serve(c, idx);
 }
 
 static int copy_request(struct blocking_request *dst, const struct blocking_request *src) {
@@ -221,9 +233,16 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
         q->tail = w;
     }
     if (req->timeout_ms > 0) {
-        b->timer = evtimer_new(server.base, timeout_cb, c);
         struct timeval tv = {req->timeout_ms / 1000, (req->timeout_ms % 1000) * 1000};
-        if (b->timer) evtimer_add(b->timer, &tv);
+        b->timer = evtimer_new(runtime.base, timeout_cb, c);
+        if (!b->timer || evtimer_add(b->timer, &tv) != 0) { /* a BLOCK must time out */
+            if (b->timer) event_free(b->timer);
+            unlink_waiters(b);
+            free_request(&b->req);
+            free(b->w);
+            free(b);
+            return -1;
+        }
     }
     c->blocked = b;
     c->flags |= CLIENT_BLOCKED;
@@ -271,8 +290,7 @@ static void serve_queue(struct waitq *q) {
         struct client *c = cs[i];
         /* Still blocked, and on this registration (not served through an earlier one)? */
         if (!c->blocked || c->blocked->w[idx[i]].q != q) continue;
-        size_t mark = evbuffer_get_length(c->stage);
-        if (c->blocked->req.serve(c, idx[i])) unblock_and_resume(c, mark);
+        if (command_continue_blocked(c, serve_one, idx[i])) unblock_and_resume(c);
     }
 out:
     free(cs);

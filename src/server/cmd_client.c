@@ -8,9 +8,36 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 
 #define R (&c->reply)
+
+/* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
+static void client_describe(const struct client *c, char *buf, size_t cap) {
+    long long now = util_mstime();
+    char flags[8];
+    int nf = 0;
+    if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
+    if (c->flags & CLIENT_BLOCKED) flags[nf++] = 'b';
+    if (c->flags & CLIENT_CLOSE_ASAP) flags[nf++] = 'A';
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
+    if (nf == 0) flags[nf++] = 'N';
+    flags[nf] = '\0';
+    size_t qbuf = c->qlen - c->qpos;
+    size_t obl = conn_output_bytes(c);
+    snprintf(buf, cap,
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
+             "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
+             "rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
+             "resp=%d lib-name=%s lib-ver=%s",
+             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+             (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->db,
+             command_queued_count(c), qbuf, c->qcap - qbuf, resp_parser_pending_bytes(&c->parser),
+             c->qcap, obl, obl, sizeof(*c) + c->qcap + obl, obl ? "w" : "",
+             c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto, c->lib_name ? c->lib_name : "",
+             c->lib_ver ? c->lib_ver : "");
+}
 
 /* Names and library fields may hold only '!'..'~' (no spaces or control bytes). */
 static int valid_text(const char *s, size_t len) {
@@ -104,10 +131,10 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
     /* With ID, clients come in the order of the ids given (Redis looks each one up). */
     int rounds = nids ? nids : 1;
     for (int k = 0; k < rounds && !type_other; k++)
-        for (struct client *o = server.clients; o; o = o->next) {
+        for (struct client *o = conn_first(); o; o = o->next) {
             if (nids && (uint64_t)ids[k] != o->id) continue;
             char line[1024];
-            conn_describe(o, line, sizeof(line));
+            client_describe(o, line, sizeof(line));
             size_t n = strlen(line);
             if (len + n + 2 > cap) {
                 cap = (len + n + 2) * 2;
@@ -142,7 +169,7 @@ void cmd_client_list(CMD_ARGS) {
 void cmd_client_info(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     char line[1024];
-    conn_describe(c, line, sizeof(line));
+    client_describe(c, line, sizeof(line));
     size_t n = strlen(line);
     line[n++] = '\n';
     reply_verbatim(R, line, n, "txt");
@@ -221,7 +248,7 @@ static int kill_matches(const struct client *c, const struct client *o,
 
 void cmd_client_kill(CMD_ARGS) {
     if (argc == 3) { /* old form: CLIENT KILL addr:port, replies OK or an error */
-        for (struct client *o = server.clients; o; o = o->next) {
+        for (struct client *o = conn_first(); o; o = o->next) {
             if (!strcmp(o->addr, argv[2]) && !(o->flags & CLIENT_CLOSE_ASAP)) {
                 if (o == c)
                     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
@@ -237,7 +264,7 @@ void cmd_client_kill(CMD_ARGS) {
     struct kill_filter f;
     if (parse_kill_filter(c, argc, argv, argvlen, &f) != 0) return;
     long long killed = 0;
-    for (struct client *o = server.clients; o; o = o->next) {
+    for (struct client *o = conn_first(); o; o = o->next) {
         if ((o->flags & CLIENT_CLOSE_ASAP) || !kill_matches(c, o, &f)) continue;
         if (o == c)
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;

@@ -3,7 +3,8 @@
  *
  * Every command that changes group state does it between cg_record_begin() and
  * cg_record_end(), so its changes are one record in the topic's group log, written in the same
- * group commit as the data, and its reply waits (topic_wait_seq) until that record is durable.
+ * group commit as the data, and its reply waits (durable.h, applied by command.c) until that
+ * record is durable.
  * Main thread only. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +31,6 @@
 
 static void reply_nogroup_key(struct client *c, const char *key, const char *group) {
     reply_errorf(R, ERR_NOGROUP_KEY_OR_GROUP, key, group);
-}
-
-/* Closes the command's group record and makes the reply wait for it. */
-static int end_record(struct client *c, struct topic *t) {
-    int rc = cg_record_end(t);
-    conn_wait_for(c, topic_wait_seq(t));
-    return rc;
 }
 
 static void subcommand_syntax_error(struct client *c, const char *sub) {
@@ -110,7 +104,7 @@ void cmd_xgroup_create(CMD_ARGS) {
     if (rc == OBK_OK) {
         cg_record_begin(t);
         rc = cg_group_create(t, argv[3], argvlen[3], id, er, &g);
-        int rc2 = end_record(c, t);
+        int rc2 = cg_record_end(t);
         if (rc == OBK_OK) rc = rc2;
     }
     if (rc != OBK_OK)
@@ -138,7 +132,7 @@ void cmd_xgroup_setid(CMD_ARGS) {
         return;
     cg_record_begin(t);
     int rc = cg_group_setid(t, g, id, er);
-    int rc2 = end_record(c, t);
+    int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK)
         xutil_reply_status(c, rc);
@@ -157,7 +151,7 @@ void cmd_xgroup_destroy(CMD_ARGS) {
     }
     cg_record_begin(t);
     int rc = cg_group_destroy(t, g);
-    int rc2 = end_record(c, t);
+    int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK) {
         xutil_reply_status(c, rc);
@@ -177,7 +171,7 @@ void cmd_xgroup_createconsumer(CMD_ARGS) {
     if (group_target(c, argv, argvlen, 0, 1, &t, &g) != 0) return;
     cg_record_begin(t);
     int rc = cg_consumer_get(t, g, argv[4], argvlen[4], util_mstime(), &cons, &created);
-    int rc2 = end_record(c, t);
+    int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK)
         xutil_reply_status(c, rc);
@@ -195,7 +189,7 @@ void cmd_xgroup_delconsumer(CMD_ARGS) {
     if (cons) {
         cg_record_begin(t);
         int rc = cg_consumer_delete(t, g, cons, &pending);
-        int rc2 = end_record(c, t);
+        int rc2 = cg_record_end(t);
         if (rc == OBK_OK) rc = rc2;
         if (rc != OBK_OK) {
             xutil_reply_status(c, rc);
@@ -249,7 +243,7 @@ void cmd_xack(CMD_ARGS) {
     if (g) {
         cg_record_begin(t);
         int rc = cg_ack(t, g, ids, n, &acked);
-        int rc2 = end_record(c, t);
+        int rc2 = cg_record_end(t);
         if (rc == OBK_OK) rc = rc2;
         if (rc != OBK_OK) {
             xutil_reply_status(c, rc);
@@ -361,7 +355,6 @@ void cmd_xpending(CMD_ARGS) {
         reply_nogroup_key(c, argv[1], argv[2]);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     if (argc == 3) {
         uint64_t n = cg_group_pending_count(g);
         reply_array(R, 4);
@@ -511,7 +504,7 @@ void cmd_xclaim(CMD_ARGS) {
             reply_null(R);
         n++;
     }
-    int rc2 = end_record(c, t);
+    int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK) {
         reply_discard_deferred(R, h);
@@ -621,7 +614,7 @@ void cmd_xautoclaim(CMD_ARGS) {
     }
     /* The cursor: the pending entry after the last one examined, 0-0 at the end. */
     sid_t next = i < x.n ? x.ids[i] : (x.has_next ? x.next : SID_MIN);
-    int rc2 = end_record(c, t);
+    int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK) {
         xutil_reply_status(c, rc);

@@ -22,11 +22,13 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/durable.h"
 #include "server/errors.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/sdnotify.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
 
@@ -65,7 +67,7 @@ static void human_bytes(char *buf, size_t cap, long long n) {
 static void section_server(struct sbuf *b) {
     struct utsname un;
     long long now = util_ustime();
-    long long up = (util_mstime() - server.start_ms) / 1000;
+    long long up = (util_mstime() - runtime.start_ms) / 1000;
     char exe[1024] = "";
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = '\0';
@@ -80,15 +82,15 @@ static void section_server(struct sbuf *b) {
                 "hz:10\r\nconfigured_hz:10\r\nexecutable:%s\r\nconfig_file:%s\r\n"
                 "io_threads_active:0\r\n",
                 OBELISK_REDIS_VERSION, OBELISK_VERSION, un.sysname, un.release, un.machine,
-                (int)(sizeof(long) * 8), event_base_get_method(server.base), __GNUC__,
+                (int)(sizeof(long) * 8), event_base_get_method(runtime.base), __GNUC__,
                 __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
-                sdnotify_active() ? "systemd" : "no", server.run_id, server.port, now, up,
+                sdnotify_active() ? "systemd" : "no", runtime.run_id, runtime.port, now, up,
                 up / 86400, exe, server_config.config_file);
 }
 
 static void section_clients(struct sbuf *b) {
     size_t max_in = 0, max_out = 0;
-    for (struct client *c = server.clients; c; c = c->next) {
+    for (struct client *c = conn_first(); c; c = c->next) {
         if (c->qcap > max_in) max_in = c->qcap;
         size_t o = conn_output_bytes(c);
         if (o > max_out) max_out = o;
@@ -97,7 +99,7 @@ static void section_clients(struct sbuf *b) {
                 "# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
                 "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
                 "blocked_clients:%d\r\ntracking_clients:0\r\nclients_in_timeout_table:%d\r\n",
-                server.nclients, server_config.maxclients, max_in, max_out, blocking_count(),
+                conn_count(), server_config.maxclients, max_in, max_out, blocking_count(),
                 blocking_count());
 }
 
@@ -136,13 +138,13 @@ static void section_persistence(struct sbuf *b) {
                 "# Persistence\r\nloading:%d\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\n"
                 "rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
-                server.loading);
+                runtime.loading);
     sbuf_printf(
         b,
         "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
         "fsync_count:%llu\r\nfsync_syncfs_count:%llu\r\nfsync_usec_total:%llu\r\n"
         "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n",
-        fsync_names[server_config.fsync], db_io_error() ? "err" : "ok",
+        fsync_names[server_config.fsync], durable_error() ? "err" : "ok",
         (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
         (unsigned long long)st.persist.syncfs_calls, (unsigned long long)st.persist.fsync_us_total,
         (unsigned long long)st.persist.fsync_us_max, (unsigned long long)st.persist.submissions,
@@ -150,7 +152,7 @@ static void section_persistence(struct sbuf *b) {
 }
 
 static void section_stats(struct sbuf *b) {
-    const struct server_stats *s = &server.stats;
+    const struct server_stats *s = &server_stats;
     sbuf_printf(b,
                 "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                 "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
@@ -167,7 +169,7 @@ static void section_replication(struct sbuf *b) {
                 "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                 "master_replid2:0000000000000000000000000000000000000000\r\n"
                 "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
-                server.run_id);
+                runtime.run_id);
 }
 
 static double tv_seconds(struct timeval tv) {
@@ -190,9 +192,9 @@ static void section_cpu(struct sbuf *b) {
 
 static void section_errorstats(struct sbuf *b) {
     sbuf_printf(b, "# Errorstats\r\n");
-    for (int i = 0; i < server.stats.nerrors; i++)
-        sbuf_printf(b, "errorstat_%s:count=%lld\r\n", server.stats.errors[i].code,
-                    server.stats.errors[i].count);
+    for (int i = 0; i < server_stats.nerrors; i++)
+        sbuf_printf(b, "errorstat_%s:count=%lld\r\n", server_stats.errors[i].code,
+                    server_stats.errors[i].count);
 }
 
 static void cmdstat_line(struct sbuf *b, const struct command *c) {
@@ -286,8 +288,8 @@ static void section_obelisk(struct sbuf *b) {
                 (unsigned long long)st.cache_max_bytes, h3, (unsigned long long)st.cache_hits,
                 (unsigned long long)st.cache_misses, (unsigned long long)st.cache_evictions,
                 (unsigned long long)st.recovery_us, st.recovery_clean,
-                (unsigned long long)commit_held_total(), server.stats.entries_appended,
-                server.stats.entries_served, http_bound_port());
+                (unsigned long long)commit_held_total(), server_stats.entries_appended,
+                server_stats.entries_served, http_bound_port());
     obelisk_groups(b);
 }
 

@@ -33,7 +33,6 @@ void cmd_del(CMD_ARGS) {
             return;
         }
     }
-    if (n) conn_wait_for(c, db_pending_seq());
     reply_int(R, n);
 }
 
@@ -43,7 +42,6 @@ void cmd_exists(CMD_ARGS) {
         struct topic *t = xutil_lookup(c, argv[i], argvlen[i]);
         if (t) {
             n++;
-            conn_wait_for(c, topic_wait_seq(t));
         }
     }
     reply_int(R, n);
@@ -52,7 +50,6 @@ void cmd_exists(CMD_ARGS) {
 void cmd_type(CMD_ARGS) {
     (void)argc;
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
-    if (t) conn_wait_for(c, topic_wait_seq(t));
     reply_simple(R, t ? "stream" : "none");
 }
 
@@ -68,7 +65,6 @@ static void keys_each(void *ctx, struct topic *t) {
     struct keys_ctx *k = ctx;
     if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)t->key, t->keylen, 0)) return;
     reply_bulk(&k->c->reply, t->key, t->keylen);
-    conn_wait_for(k->c, topic_wait_seq(t));
     k->n++;
 }
 
@@ -168,7 +164,6 @@ void cmd_scan(CMD_ARGS) {
     reply_array(R, (long)k.n);
     for (size_t i = 0; i < k.n; i++) {
         reply_bulk(R, k.found[i]->key, k.found[i]->keylen);
-        conn_wait_for(c, topic_wait_seq(k.found[i]));
     }
     free(k.found);
 }
@@ -182,7 +177,6 @@ void cmd_rename(CMD_ARGS) {
         return;
     }
     if (argvlen[1] == argvlen[2] && !memcmp(argv[1], argv[2], argvlen[1])) {
-        conn_wait_for(c, topic_wait_seq(t));
         reply_simple(R, "OK");
         return;
     }
@@ -193,6 +187,5 @@ void cmd_rename(CMD_ARGS) {
     }
     blocking_signal_key(c->db, argv[1], argvlen[1]);
     blocking_signal_key(c->db, argv[2], argvlen[2]);
-    conn_wait_for(c, db_pending_seq());
     reply_simple(R, "OK");
 }

@@ -45,7 +45,6 @@ void cmd_xcommit(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_simple(R, "OK");
 }
 
@@ -55,7 +54,6 @@ void cmd_xcommitted(CMD_ARGS) {
     sid_t id;
     struct cg_group *g = find_group_or_reply(c, argv, argvlen, &t);
     if (!g) return;
-    conn_wait_for(c, topic_wait_seq(t));
     if (cg_committed(g, &id))
         xutil_reply_id(c, id);
     else
@@ -106,7 +104,6 @@ void cmd_xlag(CMD_ARGS) {
         return;
     }
     struct lag_ctx x = {c, t};
-    conn_wait_for(c, topic_wait_seq(t));
     if (argc == 3) {
         struct cg_group *g = cg_group_find(t, argv[2], argvlen[2]);
         if (!g) {

@@ -93,11 +93,9 @@ static void cmd_xretention(CMD_ARGS) {
             xutil_reply_status(c, rc);
             return;
         }
-        conn_wait_for(c, topic_wait_seq(t));
         reply_simple(R, "OK");
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_settings(c, t);
 }
 

@@ -17,7 +17,8 @@
 #include "server/db.h"
 #include "server/errors.h"
 #include "server/iofault.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 
 #define R (&c->reply)
 
@@ -200,7 +201,6 @@ void cmd_flushdb(CMD_ARGS) {
         reply_error(R, ERR_FLUSH_FAILED);
         return;
     }
-    conn_wait_for(c, db_pending_seq()); /* the flush is durable before OK */
     reply_simple(R, "OK");
 }
 
@@ -216,7 +216,6 @@ void cmd_flushall(CMD_ARGS) {
             return;
         }
     }
-    conn_wait_for(c, db_pending_seq());
     reply_simple(R, "OK");
 }
 
@@ -251,21 +250,7 @@ void cmd_exec(CMD_ARGS) {
         reply_error(R, ERR_EXECABORT);
         return;
     }
-    /* Take the queue off the client first: a queued command must run, not be queued again. */
-    struct queued_cmd *q = c->mstate;
-    int n = c->mcount;
-    c->mstate = NULL;
-    c->mcount = c->mcap = 0;
-    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
-    c->flags |= CLIENT_IN_EXEC;
-    reply_array(R, n);
-    for (int i = 0; i < n; i++) {
-        if (!(c->flags & CLIENT_CLOSE_ASAP))
-            command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
-        util_free_args(q[i].argv, q[i].argvlen, q[i].argc);
-    }
-    free(q);
-    c->flags &= ~CLIENT_IN_EXEC;
+    command_exec_queued(c);
 }
 
 void cmd_function_flush(CMD_ARGS) {
@@ -353,7 +338,7 @@ void cmd_shutdown(CMD_ARGS) {
     }
     /* No reply on success: the connection closes as the server exits, as with Redis. */
     c->flags |= CLIENT_CLOSE_ASAP;
-    server_request_shutdown("User requested shutdown via SHUTDOWN");
+    runtime_request_shutdown("User requested shutdown via SHUTDOWN");
 }
 
 void cmd_security_warning(CMD_ARGS) {
@@ -396,7 +381,8 @@ void cmd_config_set(CMD_ARGS) {
 
 void cmd_config_resetstat(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
-    server_reset_stats();
+    stats_reset();
+    command_reset_stats();
     reply_simple(R, "OK");
 }
 

@@ -2,9 +2,9 @@
  * with Redis 7.0's argument rules, replies and error texts.
  *
  * Design: arguments are parsed into a typed struct before any state is touched (so a bad
- * argument never half-applies a command), then one storage call does the work. Every command
- * that read or wrote a topic tells conn.c which submission its reply must wait for; in fsync
- * always the reply is held until that batch is on disk. Main thread only. */
+ * argument never half-applies a command), then one storage call does the work. What the reply
+ * waits for is decided by command.c from what the command touched (durable.h); no handler
+ * here waits by hand. Main thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +13,13 @@
 #include "base/util.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
+#include "server/command.h"
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "server/xutil.h"
 #include "storage/store.h"
 
@@ -128,16 +130,16 @@ static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *rem
     return topic_trim(t, &tr, removed);
 }
 
-/* Appends. When the cache is full of entries not yet written, the batch is handed to the
- * persist thread at once and the command waits (conn_retry_later) instead of failing; inside
- * EXEC, which cannot wait half way, the caller gets OBK_ERR_AGAIN. */
+/* Appends. When the cache is full of entries not yet written, the batches are handed to the
+ * persist thread at the next turn and the command waits (command_retry_later) instead of
+ * failing; inside EXEC, which cannot wait half way, the caller gets OBK_ERR_AGAIN. */
 static int append_entry(struct client *c, struct topic *t, sid_t id, int argc, char **argv,
                         size_t *argvlen) {
     uint32_t nfields = (uint32_t)(argc / 2);
     int rc = topic_append(t, id, nfields, (const uint8_t *const *)argv, argvlen);
-    if (rc == OBK_ERR_AGAIN && db_store()) {
-        store_flush(db_store(), 1);
-        if (!(c->flags & CLIENT_IN_EXEC)) conn_retry_later(c);
+    if (rc == OBK_ERR_AGAIN) {
+        db_kick_flush();
+        if (!(c->flags & CLIENT_IN_EXEC)) command_retry_later(c);
     }
     return rc;
 }
@@ -193,13 +195,12 @@ void cmd_xadd(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
-    server.stats.entries_appended++; /* metrics and INFO obelisk */
+    server_stats.entries_appended++; /* metrics and INFO obelisk */
     uint64_t removed;
     if (a.strategy && (rc = apply_trim(t, &a, &removed)) != OBK_OK) {
         xutil_reply_status(c, rc);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     xutil_reply_id(c, id);
     blocking_signal_key(c->db, argv[1], argvlen[1]);
 }
@@ -237,7 +238,6 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
         reply_array(R, 0);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     if (count == 0) {
         reply_null_array(R);
         return;
@@ -253,7 +253,7 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
         return;
     }
     reply_set_array_len(R, h, r.n);
-    server.stats.entries_served += r.n; /* metrics and INFO obelisk */
+    server_stats.entries_served += r.n; /* metrics and INFO obelisk */
 }
 
 void cmd_xrange(CMD_ARGS) {
@@ -271,7 +271,6 @@ void cmd_xlen(CMD_ARGS) {
         reply_int(R, 0);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_int(R, (long long)topic_length(t));
 }
 
@@ -302,7 +301,6 @@ void cmd_xdel(CMD_ARGS) {
         xutil_reply_status(c, rc);
         goto out;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_int(R, (long long)deleted);
 out:
     if (ids != stack_ids) free(ids);
@@ -322,7 +320,6 @@ void cmd_xtrim(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_int(R, (long long)removed);
 }
 
@@ -392,6 +389,5 @@ void cmd_xsetid(CMD_ARGS) {
         xutil_reply_status(c, rc);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     reply_simple(R, "OK");
 }

@@ -182,7 +182,6 @@ void cmd_xinfo_groups(CMD_ARGS) {
         reply_error(R, ERR_NO_SUCH_KEY);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     struct full_ctx f = {c, t, NULL, 0, 0, 0};
     reply_array(R, (long)cg_group_count(t));
     cg_group_foreach(t, group_summary, &f);
@@ -216,7 +215,6 @@ void cmd_xinfo_consumers(CMD_ARGS) {
         reply_errorf(R, ERR_NOGROUP_FOR_KEY, argv[3], argv[2]);
         return;
     }
-    conn_wait_for(c, topic_wait_seq(t));
     struct full_ctx f = {c, t, g, 0, util_mstime(), 0};
     reply_array(R, (long)cg_group_consumer_count(g));
     cg_consumer_foreach(g, consumer_summary, &f);
@@ -242,7 +240,6 @@ void cmd_xinfo_stream(CMD_ARGS) {
             if (count < 0) count = 0;
         }
     }
-    conn_wait_for(c, topic_wait_seq(t));
     if (!full) {
         reply_map(R, 10);
         reply_head_fields(c, t);

@@ -12,7 +12,8 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "server/xutil.h"
 #include "storage/store.h"
 
@@ -33,8 +34,7 @@ static int reply_stream_after(struct client *c, const char *key, size_t keylen, 
     int h = reply_defer_len(R);
     int rc = topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
     reply_set_array_len(R, h, r.n);
-    conn_wait_for(c, topic_wait_seq(t));
-    if (rc == OBK_OK) server.stats.entries_served += r.n; /* metrics and INFO obelisk */
+    if (rc == OBK_OK) server_stats.entries_served += r.n; /* metrics and INFO obelisk */
     return rc == OBK_OK ? 1 : rc;
 }
 
@@ -85,7 +85,6 @@ void cmd_xread(CMD_ARGS) {
         const char *key = argv[streams_arg + i];
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
-        if (t) conn_wait_for(c, topic_wait_seq(t));
         sid_t last;
         if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
             sid_cmp(last, ids[i]) <= 0)

@@ -15,7 +15,8 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "server/xgroup.h"
 #include "server/xutil.h"
 #include "storage/cgroup.h"
@@ -117,12 +118,11 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
         if (s.nids > 0) rc = cg_deliver_again(t, g, s.ids, s.nids, now);
     }
     reply_set_array_len(R, h, s.n);
-    server.stats.entries_served += s.n; /* metrics and INFO obelisk */
+    server_stats.entries_served += s.n; /* metrics and INFO obelisk */
 done : {
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
 }
-    conn_wait_for(c, topic_wait_seq(t));
     free(s.ids);
     return rc;
 }
@@ -237,7 +237,6 @@ void cmd_xreadgroup(CMD_ARGS) {
         const char *key = argv[streams_arg + i];
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
-        conn_wait_for(c, topic_wait_seq(t));
         if (!can_serve(t, groups[i], ids[i])) continue;
         if (++served == 1) h = reply_defer_len(R);
         int rc = serve_stream(c, key, keylen, t, groups[i], names.consumer, names.consumerlen,

@@ -1,11 +1,18 @@
-/* command.c - command table, lookup and dispatch.
+/* command.c - the dispatch level (see command.h).
  *
  * Design: every cmd_*.c module exports a table of struct command; command_table_init() merges
  * them into one array sorted by name for a case-insensitive binary search, and gives each
  * subcommand its "container|sub" name. command_process() applies Redis's checks in Redis's
- * order (unknown command, unknown subcommand, arity, authentication, loading), queues inside
- * MULTI, runs the handler and keeps commandstats. The error texts come from errors.h.
- * Main thread only. */
+ * order (unknown command, unknown subcommand, arity, authentication, loading, read-only),
+ * queues inside MULTI, runs the handler and keeps commandstats.
+ *
+ * The durability rule lives here, once: every request (and every blocked client's
+ * continuation) runs between durable_command_begin() and durable_command_end(), which return
+ * the submission the stored state it touched depends on; finish_reply() then sends the reply,
+ * holds it (commit.c) until that submission is durable, or, when that submission failed,
+ * answers the error instead. Handlers never wait by hand. The per-client state of this level
+ * (MULTI queue, retry list links, the command a client blocked in) is a struct cmd_session,
+ * created when first needed and freed by the transport's release hook. Main thread only. */
 #include "server/command.h"
 
 #include <ctype.h>
@@ -14,17 +21,41 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
+
 #include "base/histogram.h"
+#include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/util.h"
-#include "server/cmds.h"
+#include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
-#include "server/db.h"
+#include "server/durable.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 
-extern struct command server_commands[];
-extern struct command retention_commands[]; /* cmd_retention.c */
+/* One queued command of a MULTI block. */
+struct queued_cmd {
+    struct command *cmd;
+    int argc;
+    char **argv;
+    size_t *argvlen;
+};
+
+struct cmd_session {
+    struct queued_cmd *mstate; /* MULTI queue */
+    int mcount, mcap;
+    struct client *retry_next, *retry_prev; /* on the retry list while CLIENT_RETRY */
+    struct command *blocked_cmd;            /* the command the client blocked in */
+};
+
+static struct client *retry_head; /* clients whose request waits for cache space */
+
+static struct cmd_session *session_of(struct client *c) {
+    if (!c->session) c->session = calloc(1, sizeof(*c->session));
+    return c->session;
+}
 
 static struct command **table;
 static int table_len;
@@ -50,13 +81,13 @@ static int count_cmds(const struct command *cmds) {
     return n;
 }
 
-void command_table_init(void) {
-    struct command *groups[] = {server_commands, retention_commands};
+void command_table_init(struct command *const *tables, int ntables) {
     int total = 0;
-    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) total += count_cmds(groups[i]);
+    for (int i = 0; i < ntables; i++) total += count_cmds(tables[i]);
     table = calloc((size_t)total, sizeof(*table));
+    OBK_ASSERT(table != NULL || total == 0);
     table_len = 0;
-    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) add_table(groups[i]);
+    for (int i = 0; i < ntables; i++) add_table(tables[i]);
     qsort(table, (size_t)table_len, sizeof(*table), cmp_cmd);
 }
 
@@ -115,26 +146,54 @@ void command_reset_stats(void) {
     command_foreach(reset_one, NULL);
 }
 
+int command_queued_count(const struct client *c) {
+    if (!(c->flags & CLIENT_MULTI)) return -1;
+    return c->session ? c->session->mcount : 0;
+}
+
+static void free_queue(struct queued_cmd *q, int n) {
+    for (int i = 0; i < n; i++) util_free_args(q[i].argv, q[i].argvlen, q[i].argc);
+    free(q);
+}
+
 void command_discard_multi(struct client *c) {
-    for (int i = 0; i < c->mcount; i++) {
-        struct queued_cmd *q = &c->mstate[i];
-        util_free_args(q->argv, q->argvlen, q->argc);
+    struct cmd_session *s = c->session;
+    if (s) {
+        free_queue(s->mstate, s->mcount);
+        s->mstate = NULL;
+        s->mcount = s->mcap = 0;
     }
-    free(c->mstate);
-    c->mstate = NULL;
-    c->mcount = c->mcap = 0;
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+}
+
+static void retry_unlink(struct client *c) {
+    struct cmd_session *s = c->session;
+    if (s->retry_prev)
+        s->retry_prev->session->retry_next = s->retry_next;
+    else
+        retry_head = s->retry_next;
+    if (s->retry_next) s->retry_next->session->retry_prev = s->retry_prev;
+    s->retry_next = s->retry_prev = NULL;
+    c->flags &= ~CLIENT_RETRY;
+}
+
+void command_release_client(struct client *c) {
+    if (!c->session) return;
+    if (c->flags & CLIENT_RETRY) retry_unlink(c);
+    command_discard_multi(c);
+    free(c->session);
+    c->session = NULL;
 }
 
 /* Rejects a request before it runs: the error, the statistics and, inside MULTI, the flag
  * that makes EXEC abort (Redis's flagTransaction). */
 static void reject(struct client *c, struct command *cmd, const char *msg) {
     if (cmd) cmd->rejected_calls++;
-    if (cmd && cmd->proc == cmd_exec) {
+    if (cmd && !strcmp(cmd->fullname, "exec")) {
         /* A rejected EXEC aborts the transaction and says why (Redis's execCommandAbort); the
          * reason keeps its code unless that code is the generic ERR. */
         char text[600];
-        snprintf(text, sizeof(text), "EXECABORT Transaction discarded because of: %s",
+        snprintf(text, sizeof(text), ERR_EXECABORT_BECAUSE,
                  strncmp(msg, "ERR ", 4) == 0 ? msg + 4 : msg);
         command_discard_multi(c);
         reply_error(&c->reply, text);
@@ -160,50 +219,86 @@ static void reject_unknown(struct client *c, int argc, char **argv, size_t *argv
 
 static int queue_command(struct client *c, struct command *cmd, int argc, char **argv,
                          size_t *argvlen) {
-    if (c->mcount == c->mcap) {
-        int cap = c->mcap ? c->mcap * 2 : 8;
-        struct queued_cmd *n = realloc(c->mstate, (size_t)cap * sizeof(*n));
+    struct cmd_session *s = session_of(c);
+    if (!s) return -1;
+    if (s->mcount == s->mcap) {
+        int cap = s->mcap ? s->mcap * 2 : 8;
+        struct queued_cmd *n = realloc(s->mstate, (size_t)cap * sizeof(*n));
         if (!n) return -1;
-        c->mstate = n;
-        c->mcap = cap;
+        s->mstate = n;
+        s->mcap = cap;
     }
-    struct queued_cmd *q = &c->mstate[c->mcount];
-    q->argv = malloc((size_t)argc * sizeof(char *));
+    struct queued_cmd *q = &s->mstate[s->mcount];
+    memset(q, 0, sizeof(*q));
+    q->argv = calloc((size_t)argc, sizeof(char *));
     q->argvlen = malloc((size_t)argc * sizeof(size_t));
-    if (!q->argv || !q->argvlen) {
-        free(q->argv);
-        free(q->argvlen);
-        return -1;
-    }
+    if (!q->argv || !q->argvlen) goto fail;
     for (int i = 0; i < argc; i++) {
-        q->argv[i] = malloc(argvlen[i] + 1);
+        if (!(q->argv[i] = malloc(argvlen[i] + 1))) goto fail;
         memcpy(q->argv[i], argv[i], argvlen[i] + 1);
         q->argvlen[i] = argvlen[i];
     }
     q->argc = argc;
     q->cmd = cmd;
-    c->mcount++;
+    s->mcount++;
     return 0;
+fail: /* nothing of this command stays queued */
+    for (int i = 0; q->argv && i < argc; i++) free(q->argv[i]);
+    free(q->argv);
+    free(q->argvlen);
+    return -1;
 }
 
-/* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. */
-void command_call(struct client *c, struct command *cmd, int argc, char **argv, size_t *argvlen) {
-    long long errors_before = server.stats.error_replies;
-    long long start = util_monotonic_ns();
-    c->last_cmd_name = cmd->fullname;
-    cmd->proc(c, argc, argv, argvlen);
-    long long ns = util_monotonic_ns() - start;
+/* Adds a finished call to the command's statistics. */
+static void count_call(struct command *cmd, long long ns, int failed) {
     cmd->usec += ns / 1000;
     cmd->calls++;
     if (server_config.latency_tracking) {
         if (!cmd->latency) cmd->latency = calloc(1, sizeof(*cmd->latency));
         if (cmd->latency) histogram_record(cmd->latency, (uint64_t)ns);
     }
-    if (server.stats.error_replies != errors_before) cmd->failed_calls++;
-    server.stats.commands_processed++;
+    if (failed) cmd->failed_calls++;
 }
 
-void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
+/* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. A
+ * call that parked (retry) is counted when it runs for real; one that blocked is counted when
+ * it is unblocked (command_continue_blocked), as Redis counts blocked commands. */
+static void command_call(struct client *c, struct command *cmd, int argc, char **argv,
+                         size_t *argvlen) {
+    long long errors_before = server_stats.error_replies;
+    long long start = util_monotonic_ns();
+    c->last_cmd_name = cmd->fullname;
+    cmd->proc(c, argc, argv, argvlen);
+    long long ns = util_monotonic_ns() - start;
+    if (c->flags & CLIENT_RETRY) return;
+    server_stats.commands_processed++;
+    if ((c->flags & CLIENT_BLOCKED) && session_of(c)) {
+        c->session->blocked_cmd = cmd;
+        return;
+    }
+    count_call(cmd, ns, server_stats.error_replies != errors_before);
+}
+
+void command_exec_queued(struct client *c) {
+    struct cmd_session *s = c->session;
+    /* Take the queue off the client first: a queued command must run, not be queued again. */
+    struct queued_cmd *q = s ? s->mstate : NULL;
+    int n = s ? s->mcount : 0;
+    if (s) {
+        s->mstate = NULL;
+        s->mcount = s->mcap = 0;
+    }
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+    c->flags |= CLIENT_IN_EXEC;
+    reply_array(&c->reply, n);
+    for (int i = 0; i < n; i++)
+        if (!(c->flags & CLIENT_CLOSE_ASAP))
+            command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
+    free_queue(q, n);
+    c->flags &= ~CLIENT_IN_EXEC;
+}
+
+static void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
     struct command *cmd = command_lookup(argv[0], argvlen[0]);
     char msg[512];
     if (!cmd) {
@@ -234,12 +329,12 @@ void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
         reject(c, cmd, ERR_NOAUTH);
         return;
     }
-    if (server.loading && !(flags & CMD_LOADING)) {
+    if (runtime.loading && !(flags & CMD_LOADING)) {
         reject(c, cmd, ERR_LOADING);
         return;
     }
-    if ((flags & CMD_WRITE) && db_readonly()) { /* after an I/O error, never pretend to write */
-        reject(c, cmd, db_io_error_text());
+    if ((flags & CMD_WRITE) && durable_readonly()) { /* after an I/O error, never pretend */
+        reject(c, cmd, durable_error_text());
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(flags & CMD_NO_MULTI)) {
@@ -251,4 +346,85 @@ void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
         return;
     }
     command_call(c, cmd, argc, argv, argvlen);
+}
+
+/* Sends or holds the reply written into the stage since mark; wait is the submission the
+ * stored state it shows depends on (0: none). */
+static void finish_reply(struct client *c, size_t mark, uint64_t wait) {
+    size_t len = evbuffer_get_length(c->stage);
+    if (len == mark) return; /* no reply (the client blocked) */
+    OBK_ASSERT(len > mark);
+    if (wait > durable_seq() && durable_error()) {
+        /* The reply depends on writes that failed and will never be durable: answer the
+         * error instead (nothing that was not written is acknowledged or shown). */
+        struct evbuffer *earlier = evbuffer_new();
+        if (earlier) evbuffer_remove_buffer(c->stage, earlier, mark);
+        evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
+        if (earlier) {
+            evbuffer_prepend_buffer(c->stage, earlier);
+            evbuffer_free(earlier);
+        }
+        mark = evbuffer_get_length(c->stage);
+        reply_error(&c->reply, durable_error_text());
+        wait = commit_last_seq(c); /* only behind what is already held */
+    }
+    if (!commit_holding(c) && wait <= durable_seq()) return; /* sent with the stage */
+    if (commit_hold(c, wait, mark) != 0) {
+        log_msg(LOG_WARNING, "Out of memory holding a reply: closing client id=%llu",
+                (unsigned long long)c->id);
+        conn_close_async(c);
+    }
+}
+
+int command_handle_request(struct client *c, int argc, char **argv, size_t *argvlen) {
+    size_t mark = evbuffer_get_length(c->stage);
+    durable_command_begin();
+    command_process(c, argc, argv, argvlen);
+    uint64_t wait = durable_command_end();
+    if (c->flags & CLIENT_RETRY) return 1; /* nothing was replied; it runs again */
+    finish_reply(c, mark, wait);
+    return 0;
+}
+
+void command_retry_later(struct client *c) {
+    struct cmd_session *s = session_of(c);
+    if ((c->flags & CLIENT_RETRY) || !s) return;
+    c->flags |= CLIENT_RETRY;
+    s->retry_prev = NULL;
+    s->retry_next = retry_head;
+    if (retry_head) retry_head->session->retry_prev = c;
+    retry_head = c;
+}
+
+void command_retry_waiting(void) {
+    struct client *list = retry_head;
+    retry_head = NULL;
+    while (list) {
+        struct client *c = list;
+        list = c->session->retry_next;
+        c->session->retry_next = c->session->retry_prev = NULL;
+        c->flags &= ~CLIENT_RETRY;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (command_handle_request(c, c->parser.argc, c->parser.argv, c->parser.argvlen))
+            continue; /* still no space: waits for the next completion */
+        conn_request_done(c);
+        conn_resume_input(c);
+    }
+}
+
+int command_continue_blocked(struct client *c, int (*fn)(struct client *c, int arg), int arg) {
+    size_t mark = evbuffer_get_length(c->stage);
+    long long errors_before = server_stats.error_replies;
+    long long start = util_monotonic_ns();
+    durable_command_begin();
+    int done = fn(c, arg);
+    uint64_t wait = durable_command_end();
+    if (!done) return 0;
+    finish_reply(c, mark, wait);
+    struct command *cmd = c->session ? c->session->blocked_cmd : NULL;
+    if (cmd) {
+        c->session->blocked_cmd = NULL;
+        count_call(cmd, util_monotonic_ns() - start, server_stats.error_replies != errors_before);
+    }
+    return 1;
 }

@@ -1,11 +1,12 @@
 /* commit.c - held replies (see commit.h).
  *
- * Design: a client's replies are written into its stage buffer. After each command conn.c asks
- * whether the reply must wait: it must when the command touched a topic whose latest batch is
- * not yet durable (fsync always), or when an earlier reply of the same client is still held
- * (replies stay in order). A waiting reply is moved (evbuffer chains, no copy) into the
- * client's FIFO of held replies, merged with the last one when it waits for the same
- * submission. Clients with held replies are on one list, so a completion visits only them.
+ * Design: a client's replies are written into its stage buffer. After each command command.c
+ * asks durable.h whether the reply must wait; if so, the reply's bytes are moved (evbuffer
+ * chains, no copy) into the client's FIFO of held replies, merged with the last one when it
+ * waits for the same submission. The client's transport counts the held bytes as output
+ * (c->held_bytes), which also keeps later stage bytes from overtaking them. Clients with held
+ * replies are on one list, so a completion visits only them. The per-client queue is created at
+ * the first hold and kept until the client goes (commit_drop_client is a release hook).
  * Main thread only. */
 #include "server/commit.h"
 
@@ -15,38 +16,63 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "base/obk_assert.h"
 #include "server/conn.h"
-#include "server/server.h"
+#include "server/stats.h"
 
-static struct client *holding; /* clients with held replies (held_next/held_prev) */
+/* One or more consecutive replies of a client waiting for submission seq to be durable. */
+struct held_reply {
+    uint64_t seq;
+    int nreplies;
+    struct evbuffer *buf;
+    struct held_reply *next;
+};
+
+struct held_queue {
+    struct client *c;
+    struct held_reply *head, *tail;
+    struct held_queue *next, *prev; /* on the holding list while head != NULL */
+};
+
+static struct held_queue *holding; /* queues with held replies */
 static uint64_t held_total;
 
-static void list_add(struct client *c) {
-    c->held_prev = NULL;
-    c->held_next = holding;
-    if (holding) holding->held_prev = c;
-    holding = c;
+static void list_add(struct held_queue *q) {
+    q->prev = NULL;
+    q->next = holding;
+    if (holding) holding->prev = q;
+    holding = q;
 }
 
-static void list_remove(struct client *c) {
-    if (c->held_prev)
-        c->held_prev->held_next = c->held_next;
+static void list_remove(struct held_queue *q) {
+    if (q->prev)
+        q->prev->next = q->next;
     else
-        holding = c->held_next;
-    if (c->held_next) c->held_next->held_prev = c->held_prev;
-    c->held_next = c->held_prev = NULL;
+        holding = q->next;
+    if (q->next) q->next->prev = q->prev;
+    q->next = q->prev = NULL;
+}
+
+int commit_holding(const struct client *c) {
+    return c->held && c->held->head;
 }
 
 uint64_t commit_last_seq(const struct client *c) {
-    return c->held_tail ? c->held_tail->seq : 0;
+    return c->held && c->held->tail ? c->held->tail->seq : 0;
 }
 
 uint64_t commit_held_total(void) {
     return held_total;
 }
 
-int commit_hold(struct client *c, uint64_t seq, struct evbuffer *stage, size_t mark) {
-    struct held_reply *h = c->held_tail;
+int commit_hold(struct client *c, uint64_t seq, size_t mark) {
+    struct held_queue *q = c->held;
+    if (!q) {
+        if (!(q = calloc(1, sizeof(*q)))) return -1;
+        q->c = c;
+        c->held = q;
+    }
+    struct held_reply *h = q->tail;
     if (h && seq < h->seq) seq = h->seq; /* never release before an earlier reply */
     if (!h || h->seq != seq) {
         h = calloc(1, sizeof(*h));
@@ -55,80 +81,84 @@ int commit_hold(struct client *c, uint64_t seq, struct evbuffer *stage, size_t m
             return -1;
         }
         h->seq = seq;
-        if (c->held_tail)
-            c->held_tail->next = h;
-        else {
-            c->held_head = h;
-            list_add(c);
+        if (q->tail) {
+            OBK_ASSERT(seq > q->tail->seq); /* held sequences never decrease */
+            q->tail->next = h;
+        } else {
+            q->head = h;
+            list_add(q);
         }
-        c->held_tail = h;
+        q->tail = h;
     }
     /* Bytes before mark are earlier replies that need not wait: they go out first. */
-    if (mark > 0) {
-        evbuffer_remove_buffer(stage, bufferevent_get_output(c->bev), mark);
-        conn_schedule_write(c);
-    }
-    size_t n = evbuffer_get_length(stage);
-    evbuffer_add_buffer(h->buf, stage);
+    conn_send_stage_prefix(c, mark);
+    size_t n = evbuffer_get_length(c->stage);
+    evbuffer_add_buffer(h->buf, c->stage);
     c->held_bytes += n;
     h->nreplies++;
     held_total++;
     return 0;
 }
 
-static void release_head(struct client *c) {
-    struct held_reply *h = c->held_head;
+static void release_head(struct held_queue *q) {
+    struct client *c = q->c;
+    struct held_reply *h = q->head;
     size_t n = evbuffer_get_length(h->buf);
+    OBK_ASSERT(n <= c->held_bytes);
     evbuffer_add_buffer(bufferevent_get_output(c->bev), h->buf);
-    server.stats.net_output_bytes += (long long)n;
+    server_stats.net_output_bytes += (long long)n;
     conn_schedule_write(c);
     c->held_bytes -= n;
     held_total -= (uint64_t)h->nreplies;
-    c->held_head = h->next;
-    if (!c->held_head) c->held_tail = NULL;
+    q->head = h->next;
+    if (!q->head) q->tail = NULL;
     evbuffer_free(h->buf);
     free(h);
 }
 
 void commit_release(uint64_t durable_seq) {
-    struct client *c = holding, *next;
-    for (; c; c = next) {
-        next = c->held_next;
-        while (c->held_head && c->held_head->seq <= durable_seq) release_head(c);
-        if (!c->held_head) {
-            list_remove(c);
-            conn_after_release(c);
+    struct held_queue *q = holding, *next;
+    for (; q; q = next) {
+        next = q->next;
+        while (q->head && q->head->seq <= durable_seq) release_head(q);
+        if (!q->head) {
+            list_remove(q);
+            conn_after_release(q->c);
         }
     }
 }
 
 void commit_fail(const char *error_text) {
-    struct client *c = holding, *next;
-    for (; c; c = next) {
-        next = c->held_next;
-        for (struct held_reply *h = c->held_head; h; h = h->next) {
+    struct held_queue *q = holding, *next;
+    for (; q; q = next) {
+        next = q->next;
+        for (struct held_reply *h = q->head; h; h = h->next) {
+            q->c->held_bytes -= evbuffer_get_length(h->buf);
             evbuffer_drain(h->buf, evbuffer_get_length(h->buf));
             for (int i = 0; i < h->nreplies; i++) {
                 evbuffer_add_printf(h->buf, "-%s\r\n", error_text);
-                server_count_error(error_text, strlen(error_text));
+                stats_count_error(error_text, strlen(error_text));
             }
+            q->c->held_bytes += evbuffer_get_length(h->buf);
         }
-        while (c->held_head) release_head(c);
-        list_remove(c);
-        conn_after_release(c);
+        while (q->head) release_head(q);
+        list_remove(q);
+        conn_after_release(q->c);
     }
 }
 
 void commit_drop_client(struct client *c) {
-    if (!c->held_head) return;
-    while (c->held_head) {
-        struct held_reply *h = c->held_head;
-        c->held_head = h->next;
+    struct held_queue *q = c->held;
+    if (!q) return;
+    if (q->head) list_remove(q);
+    while (q->head) {
+        struct held_reply *h = q->head;
+        q->head = h->next;
         held_total -= (uint64_t)h->nreplies;
         evbuffer_free(h->buf);
         free(h);
     }
-    c->held_tail = NULL;
     c->held_bytes = 0;
-    list_remove(c);
+    c->held = NULL;
+    free(q);
 }

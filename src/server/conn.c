@@ -1,13 +1,17 @@
-/* conn.c - client connections over libevent bufferevents.
+/* conn.c - the transport: client connections over libevent bufferevents (see conn.h).
  *
  * Design: the read callback moves received bytes into the client's query buffer and parses
- * every complete request in it (pipelining), running each through command_process(). Replies
- * are written into the bufferevent's output evbuffer. Backpressure: when a client's pending
- * output passes CONN_PAUSE_OUTPUT_BYTES we stop parsing and reading its socket until the output
- * drains below CONN_RESUME_OUTPUT_BYTES (libevent's write watermark), so a client that does not
- * read cannot make us buffer without end; the configured client-output-buffer-limit hard/soft
- * limits drop such a client as Redis does. Clients are never freed inside a callback: they are
- * put on server.close_list and freed in before_sleep. Main thread only. */
+ * every complete request in it (pipelining), handing each to the request handler installed at
+ * start-up. Replies are written by the layers above into the client's stage buffer; after each
+ * request they are sent, or moved behind held replies, by the layer that knows (command.c,
+ * commit.c); the transport writes the socket from before_sleep (conn_write_pending).
+ * Backpressure: when a client's pending output passes CONN_PAUSE_OUTPUT_BYTES we stop parsing
+ * and reading its socket until the output drains below CONN_RESUME_OUTPUT_BYTES (libevent's
+ * write watermark), so a client that does not read cannot make us buffer without end; the
+ * configured client-output-buffer-limit hard/soft limits drop such a client as Redis does.
+ * Clients are never freed inside a callback: they are put on the close list and freed in
+ * before_sleep, after the release hooks let the layers above drop their state.
+ * Main thread only. */
 #include "server/conn.h"
 
 #include <arpa/inet.h>
@@ -24,14 +28,12 @@
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/util.h"
-#include "server/blocking.h"
-#include "server/command.h"
-#include "server/commit.h"
 #include "server/config.h"
-#include "server/db.h"
 #include "server/errors.h"
-#include "server/server.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 
 /* Stop reading a client whose unsent output passes this many bytes... */
 #define CONN_PAUSE_OUTPUT_BYTES (32 * 1024 * 1024)
@@ -41,15 +43,41 @@
 #define CONN_QBUF_INITIAL (16 * 1024)
 
 static void conn_read_cb(struct bufferevent *bev, void *ctx);
-static struct client *retry_head; /* clients with CLIENT_RETRY */
+static struct client *clients; /* every connection (prev/next) */
+static int nclients;
+static uint64_t next_client_id = 1;
+static struct client *close_list; /* clients to free in before_sleep (close_next) */
 static struct client *write_head; /* clients with output to write in before_sleep */
+static conn_request_fn request_handler;
+static conn_release_fn release_hooks[CONN_MAX_RELEASE_HOOKS];
+static int nrelease_hooks;
 static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void conn_process_input(struct client *c);
 
 static void on_reply_error(void *ctx, const char *msg, size_t len) {
     (void)ctx;
-    server_count_error(msg, len);
+    stats_count_error(msg, len);
+}
+
+void conn_set_request_handler(conn_request_fn fn) {
+    request_handler = fn;
+}
+
+int conn_add_release_hook(conn_release_fn fn) {
+    for (int i = 0; i < nrelease_hooks; i++)
+        if (release_hooks[i] == fn) return 0;
+    if (nrelease_hooks == CONN_MAX_RELEASE_HOOKS) return -1;
+    release_hooks[nrelease_hooks++] = fn;
+    return 0;
+}
+
+struct client *conn_first(void) {
+    return clients;
+}
+
+int conn_count(void) {
+    return nclients;
 }
 
 static void format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *is_local) {
@@ -99,9 +127,9 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
     (void)salen;
-    server.stats.connections_received++;
-    if (server.nclients >= server_config.maxclients) {
-        server.stats.rejected_connections++;
+    server_stats.connections_received++;
+    if (nclients >= server_config.maxclients) {
+        server_stats.rejected_connections++;
         refuse(fd, ERR_MAXCLIENTS);
         return;
     }
@@ -118,21 +146,21 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
                 "Possible SECURITY ATTACK detected (protected mode): connection "
                 "from %s refused",
                 c->addr);
-        server.stats.rejected_connections++;
+        server_stats.rejected_connections++;
         free(c);
         refuse(fd, ERR_DENIED_PROTECTED);
         return;
     }
     evutil_make_socket_nonblocking(fd);
     set_socket_options(fd);
-    c->bev = bufferevent_socket_new(server.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = bufferevent_socket_new(runtime.base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         free(c);
         close(fd);
         return;
     }
     c->fd = fd;
-    c->id = server.next_client_id++;
+    c->id = next_client_id++;
     c->proto = 2;
     c->authenticated = server_config.requirepass[0] == '\0';
     c->ctime_ms = c->last_interaction_ms = util_mstime();
@@ -151,10 +179,10 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
      * write event is armed only when a socket cannot take everything at once. */
     bufferevent_enable(c->bev, EV_READ);
     bufferevent_disable(c->bev, EV_WRITE); /* a new bufferevent starts with writing enabled */
-    c->next = server.clients;
-    if (server.clients) server.clients->prev = c;
-    server.clients = c;
-    server.nclients++;
+    c->next = clients;
+    if (clients) clients->prev = c;
+    clients = c;
+    nclients++;
     log_msg(LOG_VERBOSE, "Accepted %s", c->addr);
 }
 
@@ -172,46 +200,19 @@ static int output_idle(const struct client *c) {
     return conn_output_bytes(c) == 0;
 }
 
-void conn_finish_reply(struct client *c, size_t mark) {
-    if (evbuffer_get_length(c->stage) == mark) { /* no reply (a client that blocked) */
-        c->wait_seq = 0;
-        return;
-    }
-    if (c->wait_seq > db_durable_seq() && db_io_error()) {
-        /* The reply depends on writes that failed and will never be durable: answer the
-         * error instead (nothing that was not written is acknowledged or shown). */
-        if (c->held_head) { /* behind held replies: queue the error after them */
-            evbuffer_drain(c->stage, evbuffer_get_length(c->stage) - mark);
-            reply_error(&c->reply, db_io_error_text());
-            commit_hold(c, commit_last_seq(c), c->stage, mark);
-        } else {
-            if (mark > 0) {
-                evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), mark);
-                conn_schedule_write(c);
-            }
-            evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
-            reply_error(&c->reply, db_io_error_text());
-        }
-        c->wait_seq = 0;
-        return;
-    }
-    int hold = c->held_head != NULL;
-    /* In every fsync mode the batch is at least written to the file before the reply goes out
-     * (Redis writes its AOF before replying too); "always" also waits for the fdatasync. */
-    if (!hold && c->wait_seq && c->wait_seq > db_durable_seq()) hold = 1;
-    if (hold && commit_hold(c, c->wait_seq, c->stage, mark) != 0) {
-        log_msg(LOG_WARNING, "Out of memory holding a reply: closing client id=%llu",
-                (unsigned long long)c->id);
-        conn_close_async(c);
-    }
-    c->wait_seq = 0;
+void conn_send_stage_prefix(struct client *c, size_t n) {
+    if (n == 0) return;
+    OBK_ASSERT(n <= evbuffer_get_length(c->stage));
+    evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), n);
+    server_stats.net_output_bytes += (long long)n;
+    conn_schedule_write(c);
 }
 
 void conn_flush_stage(struct client *c) {
     size_t n = evbuffer_get_length(c->stage);
-    if (n == 0 || c->held_head) return;
+    if (n == 0 || c->held_bytes) return; /* behind held replies: sent after them */
     evbuffer_add_buffer(bufferevent_get_output(c->bev), c->stage);
-    server.stats.net_output_bytes += (long long)n;
+    server_stats.net_output_bytes += (long long)n;
     conn_schedule_write(c);
 }
 
@@ -252,35 +253,28 @@ void conn_write_pending(void) {
 }
 
 void conn_after_release(struct client *c) {
+    conn_flush_stage(c); /* what waited behind the held replies (a protocol error) */
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
 void conn_close_async(struct client *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) return;
     c->flags |= CLIENT_CLOSE_ASAP;
-    c->close_next = server.close_list;
-    server.close_list = c;
+    c->close_next = close_list;
+    close_list = c;
 }
 
 void conn_free(struct client *c) {
     if (c->prev)
         c->prev->next = c->next;
     else
-        server.clients = c->next;
+        clients = c->next;
     if (c->next) c->next->prev = c->prev;
-    server.nclients--;
-    blocking_remove(c);
-    if (c->flags & CLIENT_RETRY) {
-        if (c->retry_prev)
-            c->retry_prev->retry_next = c->retry_next;
-        else
-            retry_head = c->retry_next;
-        if (c->retry_next) c->retry_next->retry_prev = c->retry_prev;
-    }
-    commit_drop_client(c);
+    nclients--;
+    for (int i = 0; i < nrelease_hooks; i++) release_hooks[i](c);
+    OBK_ASSERT(!c->held && !c->blocked && !c->session); /* every layer let go */
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
-    command_discard_multi(c);
     resp_parser_free(&c->parser);
     reply_finish(&c->reply);
     free(c->qbuf);
@@ -291,9 +285,9 @@ void conn_free(struct client *c) {
 }
 
 void conn_free_closed(void) {
-    while (server.close_list) {
-        struct client *c = server.close_list;
-        server.close_list = c->close_next;
+    while (close_list) {
+        struct client *c = close_list;
+        close_list = c->close_next;
         conn_free(c);
     }
 }
@@ -354,7 +348,7 @@ static int qbuf_fill(struct client *c, struct evbuffer *in) {
     }
     evbuffer_remove(in, c->qbuf + c->qlen, n);
     c->qlen += n;
-    server.stats.net_input_bytes += (long long)n;
+    server_stats.net_input_bytes += (long long)n;
     return 0;
 }
 
@@ -364,7 +358,7 @@ static void conn_read_cb(struct bufferevent *bev, void *ctx) {
         evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
         return;
     }
-    server.stats.reads_processed++;
+    server_stats.reads_processed++;
     if (qbuf_fill(c, bufferevent_get_input(bev)) != 0) {
         conn_close_async(c);
         return;
@@ -373,46 +367,51 @@ static void conn_read_cb(struct bufferevent *bev, void *ctx) {
     conn_process_input(c);
 }
 
+/* Answers a malformed request and closes the connection once the answer is written; the
+ * answer queues behind held replies like any other (conn_flush_stage). */
 static void protocol_error(struct client *c) {
-    size_t mark = evbuffer_get_length(c->stage);
     char msg[160];
     snprintf(msg, sizeof(msg), ERR_PROTOCOL, c->parser.error_text);
     reply_error(&c->reply, msg);
     log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->parser.error_text,
             (unsigned long long)c->id, c->addr);
-    conn_finish_reply(c, mark);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     c->qpos = c->qlen = 0;
 }
 
+/* Parses the next complete request. Returns 1 with one in c->parser, 0 when more bytes are
+ * needed (or the query buffer limit closed the client), -1 after a protocol error. */
+static int parse_next(struct client *c) {
+    size_t used = 0;
+    c->parser.authenticated = !conn_auth_required(c);
+    enum resp_result rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
+    c->qpos += used;
+    if (rc == RESP_ERROR) {
+        protocol_error(c);
+        return -1;
+    }
+    if (rc == RESP_NEED_MORE) {
+        size_t pending = c->qlen - c->qpos + resp_parser_pending_bytes(&c->parser);
+        if ((long long)pending > server_config.client_query_buffer_limit) {
+            log_msg(LOG_WARNING,
+                    "Closing client that reached max query buffer length: id=%llu addr=%s "
+                    "(qbuf initial bytes: %zu)",
+                    (unsigned long long)c->id, c->addr, pending);
+            conn_close_async(c);
+        }
+        return 0;
+    }
+    return 1;
+}
+
 static void conn_process_input(struct client *c) {
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_READ_PAUSED |
-                         CLIENT_BLOCKED | CLIENT_RETRY))) {
-        size_t used = 0;
-        c->parser.authenticated = !conn_auth_required(c);
-        enum resp_result rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
-        c->qpos += used;
-        if (rc == RESP_ERROR) {
-            protocol_error(c);
-            break;
-        }
-        if (rc == RESP_NEED_MORE) {
-            size_t pending = c->qlen - c->qpos + resp_parser_pending_bytes(&c->parser);
-            if ((long long)pending > server_config.client_query_buffer_limit) {
-                log_msg(LOG_WARNING,
-                        "Closing client that reached max query buffer length: id=%llu addr=%s "
-                        "(qbuf initial bytes: %zu)",
-                        (unsigned long long)c->id, c->addr, pending);
-                conn_close_async(c);
-            }
-            break;
-        }
-        size_t mark = evbuffer_get_length(c->stage);
-        command_process(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
-        if (c->flags & CLIENT_RETRY) break; /* keep argv: the command runs again */
-        resp_parser_reset_argv(&c->parser);
-        reply_finish(&c->reply);
-        conn_finish_reply(c, mark);
+                         CLIENT_STOP_INPUT))) {
+        if (parse_next(c) != 1) break;
+        OBK_ASSERT(request_handler != NULL);
+        if (request_handler(c, c->parser.argc, c->parser.argv, c->parser.argvlen))
+            break; /* parked: the arguments stay until the request runs again */
+        conn_request_done(c);
         if (check_output_limits(c, util_mstime())) break;
         if (conn_output_bytes(c) > CONN_PAUSE_OUTPUT_BYTES) pause_reading(c);
     }
@@ -421,32 +420,9 @@ static void conn_process_input(struct client *c) {
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) conn_close_async(c);
 }
 
-void conn_retry_later(struct client *c) {
-    if (c->flags & CLIENT_RETRY) return;
-    c->flags |= CLIENT_RETRY;
-    c->retry_prev = NULL;
-    c->retry_next = retry_head;
-    if (retry_head) retry_head->retry_prev = c;
-    retry_head = c;
-}
-
-void conn_retry_waiting(void) {
-    struct client *list = retry_head;
-    retry_head = NULL;
-    while (list) {
-        struct client *c = list;
-        list = c->retry_next;
-        c->flags &= ~CLIENT_RETRY;
-        c->retry_next = c->retry_prev = NULL;
-        if (c->flags & CLIENT_CLOSE_ASAP) continue;
-        size_t mark = evbuffer_get_length(c->stage);
-        command_process(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
-        if (c->flags & CLIENT_RETRY) continue; /* still no space: waits for the next one */
-        resp_parser_reset_argv(&c->parser);
-        reply_finish(&c->reply);
-        conn_finish_reply(c, mark);
-        conn_process_input(c);
-    }
+void conn_request_done(struct client *c) {
+    resp_parser_reset_argv(&c->parser);
+    reply_finish(&c->reply);
 }
 
 void conn_resume_input(struct client *c) {
@@ -478,33 +454,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     }
 }
 
-void conn_describe(const struct client *c, char *buf, size_t cap) {
-    long long now = util_mstime();
-    char flags[8];
-    int nf = 0;
-    if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
-    if (c->flags & CLIENT_BLOCKED) flags[nf++] = 'b';
-    if (c->flags & CLIENT_CLOSE_ASAP) flags[nf++] = 'A';
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
-    if (nf == 0) flags[nf++] = 'N';
-    flags[nf] = '\0';
-    size_t qbuf = c->qlen - c->qpos;
-    size_t obl = conn_output_bytes(c);
-    snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
-             "rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
-             "resp=%d lib-name=%s lib-ver=%s",
-             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-             (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->db,
-             (c->flags & CLIENT_MULTI) ? c->mcount : -1, qbuf, c->qcap - qbuf,
-             resp_parser_pending_bytes(&c->parser), c->qcap, obl, obl, sizeof(*c) + c->qcap + obl,
-             obl ? "w" : "", c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto,
-             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
-}
-
 void conn_cron(long long now_ms) {
-    for (struct client *c = server.clients; c; c = c->next) {
+    for (struct client *c = clients; c; c = c->next) {
         if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_BLOCKED)) continue;
         if (server_config.timeout > 0 &&
             now_ms - c->last_interaction_ms > (long long)server_config.timeout * 1000) {

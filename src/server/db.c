@@ -5,10 +5,14 @@
  * thread reports through a pipe watched by the loop; the main thread joins it and from then
  * on is the only user of the store.
  * Group commit: before_sleep calls store_flush(), which hands every filled batch to the persist
- * thread when it is idle; a completion arrives on the store's eventfd and releases the held
- * replies up to the durable submission. An I/O error is sticky: held replies get a MISCONF
- * error, writes are refused, and with on-io-error exit (the default) the server stops.
- * Main thread, except the loader thread while loading. */
+ * thread when it is idle (or at once after db_kick_flush); a completion arrives on the store's
+ * eventfd: db.c publishes the written and synced sequences to durable.h, releases the held
+ * replies up to durable_seq() and re-runs the requests parked for cache space. An I/O error is
+ * sticky (durable.h): held replies get a MISCONF error, writes are refused, and with
+ * on-io-error exit (the default) the server stops. Once the store is open, db.c installs the
+ * store's touch mark as durable.h's tracker. Main thread, except the loader thread while
+ * loading: the thread writes only db.store, db.open_rc and db.report, and the main thread reads
+ * them only after joining it. */
 #include "server/db.h"
 
 #include <errno.h>
@@ -25,12 +29,13 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/command.h"
 #include "server/commit.h"
 #include "server/config.h"
-#include "server/conn.h"
+#include "server/durable.h"
 #include "server/errors.h"
 #include "server/iofault.h"
-#include "server/server.h"
+#include "server/runtime.h"
 #include "storage/store.h"
 
 /* How often retention runs (Kafka checks every 5 minutes; topics here are smaller). */
@@ -45,9 +50,7 @@ static struct {
     int loader_running;
     int pipefd[2];
     struct event *loaded_ev, *completion_ev, *retention_ev;
-    uint64_t durable_seq;
-    int io_error;
-    char io_error_text[160];
+    int kick_flush;             /* hand the batches over at the next turn even if busy */
     long long loading_delay_ms; /* copied for the loader thread before it starts */
 } db;
 
@@ -99,34 +102,42 @@ static void *loader_main(void *arg) {
 }
 
 static void set_io_error(int status) {
-    if (db.io_error) return;
-    db.io_error = status;
-    snprintf(db.io_error_text, sizeof(db.io_error_text), ERR_MISCONF_DETAIL, obk_strerror(status));
+    char text[160];
+    snprintf(text, sizeof(text), ERR_MISCONF_DETAIL, obk_strerror(status));
+    if (!durable_set_error(status, text)) return;
     log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
             obk_strerror(status));
-    commit_fail(db.io_error_text);
-    if (server_config.on_io_error == ON_IO_ERROR_EXIT) {
-        server.exit_code = 1;
-        server_request_shutdown("Shutting down after a storage I/O error (on-io-error exit)");
-    }
+    commit_fail(durable_error_text());
+    if (server_config.on_io_error == ON_IO_ERROR_EXIT)
+        runtime_request_fatal_shutdown(
+            "Shutting down after a storage I/O error (on-io-error exit)");
 }
 
 static void completion_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
-    uint64_t durable;
+    uint64_t durable, written, synced;
     int err;
     store_poll(db.store, &durable, &err);
-    if (durable > db.durable_seq) db.durable_seq = durable;
-    commit_release(db.durable_seq);
+    store_progress(db.store, &written, &synced);
+    durable_publish(written, synced);
+    commit_release(durable_seq());
     if (err != OBK_OK)
         set_io_error(err);
     else
-        conn_retry_waiting(); /* written entries can now leave the cache */
+        command_retry_waiting(); /* written entries can now leave the cache */
+}
+
+static void touch_begin(void *ctx) {
+    store_touch_begin(ctx);
+}
+
+static uint64_t touch_end(void *ctx) {
+    return store_touch_end(ctx);
 }
 
 static void retention_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
-    if (db.store && !db.io_error) store_retention(db.store, util_mstime());
+    if (db.store && !durable_error()) store_retention(db.store, util_mstime());
 }
 
 static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
@@ -146,17 +157,18 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
                     "Run 'obelisk-check --repair %s' to cut the damage (entries "
                     "after it are lost), then start again.",
                     server_config.dir);
-        server.exit_code = 1;
-        server_request_shutdown("Shutting down: the data set could not be loaded");
+        runtime_request_fatal_shutdown("Shutting down: the data set could not be loaded");
         return;
     }
+    struct durable_tracker tracker = {db.store, touch_begin, touch_end};
+    durable_set_tracker(&tracker);
     db.completion_ev =
-        event_new(server.base, store_eventfd(db.store), EV_READ | EV_PERSIST, completion_cb, NULL);
+        event_new(runtime.base, store_eventfd(db.store), EV_READ | EV_PERSIST, completion_cb, NULL);
     event_add(db.completion_ev, NULL);
-    db.retention_ev = event_new(server.base, -1, EV_PERSIST, retention_cb, NULL);
+    db.retention_ev = event_new(runtime.base, -1, EV_PERSIST, retention_cb, NULL);
     struct timeval tv = {DB_RETENTION_INTERVAL_MS / 1000, (DB_RETENTION_INTERVAL_MS % 1000) * 1000};
     event_add(db.retention_ev, &tv);
-    server.loading = 0;
+    runtime.loading = 0;
     log_msg(LOG_NOTICE, "DB loaded from disk: %.3f seconds (%llu topics, %s)",
             (double)db.report.duration_us / 1e6, (unsigned long long)db.report.topics,
             db.report.clean ? "clean shutdown" : "recovered after an unclean stop");
@@ -167,9 +179,10 @@ int db_start_loading(void) {
     db_fill_config(&db.cfg);
     db.loading_delay_ms = server_config.debug_loading_delay_ms;
     if (pipe(db.pipefd) != 0) return -1;
-    db.loaded_ev = event_new(server.base, db.pipefd[0], EV_READ, loaded_cb, NULL);
+    durable_reset(server_config.fsync);
+    db.loaded_ev = event_new(runtime.base, db.pipefd[0], EV_READ, loaded_cb, NULL);
     event_add(db.loaded_ev, NULL);
-    server.loading = 1;
+    runtime.loading = 1;
     if (pthread_create(&db.loader, NULL, loader_main, NULL) != 0) {
         log_msg(LOG_WARNING, "Can't start the loader thread: %s", strerror(errno));
         return -1;
@@ -179,9 +192,14 @@ int db_start_loading(void) {
 }
 
 void db_before_sleep(void) {
-    if (!db.store || db.io_error) return;
-    int rc = store_flush(db.store, 0);
+    if (!db.store || durable_error()) return;
+    int rc = store_flush(db.store, db.kick_flush);
+    db.kick_flush = 0;
     if (rc != OBK_OK && rc != OBK_ERR_AGAIN) set_io_error(rc);
+}
+
+void db_kick_flush(void) {
+    db.kick_flush = 1;
 }
 
 int db_close(void) {
@@ -197,6 +215,7 @@ int db_close(void) {
     if (db.store) {
         int st = store_close(db.store);
         db.store = NULL;
+        durable_set_tracker(NULL);
         if (st != OBK_OK) {
             log_msg(LOG_WARNING, "Closing the data set failed: %s", obk_strerror(st));
             rc = -1;
@@ -207,7 +226,7 @@ int db_close(void) {
         if (st == OBK_OK)
             commit_release(UINT64_MAX);
         else
-            commit_fail(db.io_error_text[0] ? db.io_error_text : ERR_MISCONF);
+            commit_fail(durable_error_text()[0] ? durable_error_text() : ERR_MISCONF);
     }
     if (db.pipefd[0] > 0) {
         close(db.pipefd[0]);
@@ -219,26 +238,6 @@ int db_close(void) {
 
 struct store *db_store(void) {
     return db.store;
-}
-
-uint64_t db_durable_seq(void) {
-    return db.durable_seq;
-}
-
-int db_io_error(void) {
-    return db.io_error;
-}
-
-const char *db_io_error_text(void) {
-    return db.io_error_text;
-}
-
-int db_readonly(void) {
-    return db.io_error != 0;
-}
-
-uint64_t db_pending_seq(void) {
-    return db.store ? store_pending_seq(db.store) : 0;
 }
 
 uint64_t db_recovery_us(void) {
@@ -261,7 +260,10 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
                                          "cache-max-bytes",      "syncfs-min-files"};
     int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
-    if (!strcmp(name, "fsync")) rc = store_set_fsync(db.store, server_config.fsync);
+    if (!strcmp(name, "fsync")) {
+        rc = store_set_fsync(db.store, server_config.fsync);
+        if (rc == OBK_OK) durable_set_policy(server_config.fsync);
+    }
     for (size_t i = 0; i < sizeof(tuning) / sizeof(tuning[0]); i++) {
         if (strcmp(name, tuning[i])) continue;
         struct store_config c;

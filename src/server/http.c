@@ -27,8 +27,11 @@
 #include "base/util.h"
 #include "server/config.h"
 #include "server/db.h"
+#include "server/durable.h"
 #include "server/metrics.h"
-#include "server/server.h"
+#include "server/conn.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "storage/store.h"
 
 #define HTTP_TIMEOUT_SECONDS   10
@@ -97,11 +100,11 @@ struct health {
 };
 
 static void health_assess(struct health *h) {
-    h->listener_ok = server.nlisteners > 0;
+    h->listener_ok = runtime.nlisteners > 0;
     h->storage_open = db_store() != NULL;
-    h->io_error = db_io_error() != 0;
-    h->loading = server.loading;
-    h->stopping = server.shutdown_asap;
+    h->io_error = durable_error() != 0;
+    h->loading = runtime.loading;
+    h->stopping = runtime.shutdown_asap;
     h->healthy = h->listener_ok && h->storage_open && !h->io_error && !h->loading && !h->stopping;
 }
 
@@ -125,11 +128,11 @@ static void health_full(struct evhttp_request *req) {
                 : h.loading  ? "loading"
                 : h.stopping ? "stopping"
                              : "failing",
-                (now_ms - server.start_ms) / 1000, OBELISK_VERSION);
+                (now_ms - runtime.start_ms) / 1000, OBELISK_VERSION);
     sbuf_printf(&b,
                 "\"listener\":{\"status\":\"%s\",\"port\":%d,\"listeners\":%d,"
                 "\"connected_clients\":%d},",
-                ok_or(h.listener_ok, "down"), server.port, server.nlisteners, server.nclients);
+                ok_or(h.listener_ok, "down"), runtime.port, runtime.nlisteners, conn_count());
     sbuf_printf(&b, "\"persistence\":{\"status\":\"%s\",\"fsync\":\"%s\",",
                 ok_or(!h.io_error && h.storage_open, h.io_error ? "error" : "unavailable"),
                 fsync_names[server_config.fsync]);
@@ -140,9 +143,9 @@ static void health_full(struct evhttp_request *req) {
     else
         sbuf_printf(&b, "\"last_fsync_unix_ms\":null,\"last_fsync_age_seconds\":null,");
     sbuf_printf(&b, "\"fsyncs\":%llu,\"durable_submission\":%llu,\"error\":",
-                (unsigned long long)st.persist.fsyncs, (unsigned long long)db_durable_seq());
+                (unsigned long long)st.persist.fsyncs, (unsigned long long)durable_seq());
     if (h.io_error)
-        json_string(&b, obk_strerror(db_io_error()));
+        json_string(&b, obk_strerror(durable_error()));
     else
         sbuf_add(&b, "null", 4);
     sbuf_printf(&b, "},\"recovery\":{\"status\":\"%s\",\"loading\":%s,",
@@ -229,7 +232,7 @@ static void dispatch(struct evhttp_request *req, void *arg) {
 /* ---- lifecycle ---- */
 
 static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
-    struct evhttp *http = evhttp_new(server.base);
+    struct evhttp *http = evhttp_new(runtime.base);
     if (!http) {
         snprintf(err, errlen, "Can't create the HTTP server");
         return NULL;

@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "server/config.h"
+#include "server/runtime.h"
 #include "server/server.h"
 
 static void usage(void) {

@@ -1,7 +1,7 @@
 /* metrics.c - the Prometheus text exposition served at GET /metrics (http.c).
  *
  * Design: every value is read on the main thread at scrape time from counters that exist anyway
- * (server.stats, the command table's commandstats, the store's and persist thread's stats), so
+ * (server_stats, the command table's commandstats, the store's and persist thread's stats), so
  * serving metrics adds no work to the request path beyond two counters (entries appended and
  * served). A scrape is one pass over the topics (store_stats walks them for the totals) plus
  * the capped per-topic and per-group series: at most metrics-max-topics topics and
@@ -22,8 +22,11 @@
 #include "server/command.h"
 #include "server/commit.h"
 #include "server/config.h"
+#include "server/conn.h"
 #include "server/db.h"
-#include "server/server.h"
+#include "server/durable.h"
+#include "server/runtime.h"
+#include "server/stats.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
 
@@ -116,10 +119,10 @@ static void commands(struct sbuf *b) {
         command_foreach(cmd_each, &f);
     }
     family(b, "obelisk_errors_total", "counter", "Error replies by error code (errorstats).");
-    for (int i = 0; i < server.stats.nerrors; i++) {
+    for (int i = 0; i < server_stats.nerrors; i++) {
         sbuf_printf(b, "obelisk_errors_total{type=\"");
-        metrics_add_name(b, server.stats.errors[i].code, strlen(server.stats.errors[i].code));
-        sbuf_printf(b, "\"} %lld\n", server.stats.errors[i].count);
+        metrics_add_name(b, server_stats.errors[i].code, strlen(server_stats.errors[i].code));
+        sbuf_printf(b, "\"} %lld\n", server_stats.errors[i].count);
     }
 }
 
@@ -280,7 +283,7 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
               "Bytes per submission: how much one group commit carried.", batch_bounds,
               p->batch_buckets, PERSIST_BATCH_BUCKETS - 1, 1.0, (double)p->batch_bytes_total);
     one(b, "obelisk_storage_io_error", "gauge",
-        "1 after a storage I/O error (writes refused from then on), else 0.", db_io_error() != 0);
+        "1 after a storage I/O error (writes refused from then on), else 0.", durable_error() != 0);
     one(b, "obelisk_cache_bytes", "gauge", "Bytes held by the ring caches.", st->cache_bytes);
     one(b, "obelisk_cache_max_bytes", "gauge", "The ring caches' budget (cache-max-bytes).",
         st->cache_max_bytes);
@@ -301,16 +304,16 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
 }
 
 void metrics_render(struct sbuf *b) {
-    const struct server_stats *s = &server.stats;
+    const struct server_stats *s = &server_stats;
     long long now = util_mstime();
     family(b, "obelisk_build_info", "gauge", "Obelisk's version and the Redis version it matches.");
     sbuf_printf(b, "obelisk_build_info{version=\"%s\",redis_version=\"%s\"} 1\n", OBELISK_VERSION,
                 OBELISK_REDIS_VERSION);
     one_f(b, "obelisk_uptime_seconds", "gauge", "Seconds since the server started.",
-          (double)(now - server.start_ms) / 1000.0);
-    one(b, "obelisk_loading", "gauge", "1 while the data set is being loaded.", server.loading);
+          (double)(now - runtime.start_ms) / 1000.0);
+    one(b, "obelisk_loading", "gauge", "1 while the data set is being loaded.", runtime.loading);
     one(b, "obelisk_connected_clients", "gauge", "Client connections open now.",
-        (unsigned long long)server.nclients);
+        (unsigned long long)conn_count());
     one(b, "obelisk_blocked_clients", "gauge", "Clients blocked in XREAD/XREADGROUP BLOCK.",
         (unsigned long long)blocking_count());
     one(b, "obelisk_connections_received_total", "counter", "Client connections accepted.",

@@ -3,10 +3,11 @@
  * Design (docs/architecture.md): one libevent event_base on the main thread owns every socket
  * and all in-memory state. The loop driver is
  *     while (running) { before_sleep(); event_base_loop(base, EVLOOP_ONCE); }
- * so work that must happen once per loop turn (freeing closed clients, and later handing the
- * filling batch to the persist thread and serving unblocked clients) runs in before_sleep and
- * cannot be starved the way a low-priority event could. Signals only set a flag; the shutdown
- * itself happens in before_sleep. Main thread only. */
+ * so work that must happen once per loop turn (serving unblocked clients, handing the filled
+ * batches to the persist thread, writing replies, freeing closed clients) runs in before_sleep
+ * and cannot be starved the way a low-priority event could. Signals only set a flag; the
+ * shutdown itself happens in before_sleep. This is the top level: it wires the levels below
+ * together at start-up. Main thread only. */
 #include "server/server.h"
 
 #include <arpa/inet.h>
@@ -26,15 +27,26 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "server/command.h"
-#include "server/config.h"
 #include "server/blocking.h"
+#include "server/cmds.h"
+#include "server/command.h"
+#include "server/commit.h"
+#include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/http.h"
+#include "server/runtime.h"
 #include "server/sdnotify.h"
+#include "server/stats.h"
 
-struct server server;
+/* The top level's own state: listeners, timers, signals, the loop flag. */
+static struct {
+    struct evconnlistener *listeners[16];
+    int nlisteners;
+    struct event *cron;
+    struct event *sig_term, *sig_int;
+    int running;
+} server;
 
 /* The cron runs at Redis's default hz of 10. */
 #define SERVER_CRON_MS 100
@@ -78,7 +90,7 @@ static struct evconnlistener *listen_on(const char *addr, int port, int *bound_p
             return NULL;
         sslen = sizeof(*in);
     }
-    struct evconnlistener *l = evconnlistener_new_bind(server.base, accept_cb, NULL,
+    struct evconnlistener *l = evconnlistener_new_bind(runtime.base, accept_cb, NULL,
                                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
                                                        511, (struct sockaddr *)&ss, (int)sslen);
     if (!l) return NULL;
@@ -128,23 +140,18 @@ int server_rebind(char *err, size_t errlen) {
     if (open_listeners(ls, &n, &port, err, errlen) != 0) return -1;
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
     memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n);
-    server.nlisteners = n;
-    server.port = port;
+    server.nlisteners = runtime.nlisteners = n;
+    runtime.port = port;
     log_msg(LOG_NOTICE, "Listening again on port %d", port);
     return 0;
-}
-
-void server_request_shutdown(const char *why) {
-    if (!server.shutdown_asap) log_msg(LOG_WARNING, "%s", why);
-    server.shutdown_asap = 1;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *ctx) {
     (void)what;
     (void)ctx;
-    server_request_shutdown(sig == SIGINT ? "Received SIGINT scheduling shutdown..."
-                                          : "Received SIGTERM scheduling shutdown...");
-    event_base_loopbreak(server.base);
+    runtime_request_shutdown(sig == SIGINT ? "Received SIGINT scheduling shutdown..."
+                                           : "Received SIGTERM scheduling shutdown...");
+    event_base_loopbreak(runtime.base);
 }
 
 static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
@@ -153,37 +160,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
     (void)ctx;
     long long now = util_mstime();
     conn_cron(now);
-    struct server_stats *s = &server.stats;
-    if (now - s->ops_sample_last_ms >= 1000) {
-        long long dt = now - s->ops_sample_last_ms;
-        s->ops_per_sec = (s->commands_processed - s->ops_sample_last_count) * 1000 / (dt ? dt : 1);
-        s->ops_sample_last_count = s->commands_processed;
-        s->ops_sample_last_ms = now;
-    }
-}
-
-void server_count_error(const char *msg, size_t len) {
-    struct server_stats *s = &server.stats;
-    size_t n = 0;
-    while (n < len && msg[n] != ' ' && n < sizeof(s->errors[0].code) - 1) n++;
-    s->error_replies++;
-    for (int i = 0; i < s->nerrors; i++) {
-        if (strlen(s->errors[i].code) == n && !memcmp(s->errors[i].code, msg, n)) {
-            s->errors[i].count++;
-            return;
-        }
-    }
-    if (s->nerrors == ERRORSTATS_MAX) return;
-    memcpy(s->errors[s->nerrors].code, msg, n);
-    s->errors[s->nerrors].code[n] = '\0';
-    s->errors[s->nerrors].count = 1;
-    s->nerrors++;
-}
-
-void server_reset_stats(void) {
-    memset(&server.stats, 0, sizeof(server.stats));
-    server.stats.ops_sample_last_ms = util_mstime();
-    command_reset_stats();
+    stats_sample(now);
 }
 
 static void make_run_id(char *out) {
@@ -225,18 +202,29 @@ static int config_apply(const char *name, char *err, size_t errlen) {
     return 0;
 }
 
+/* Wires the levels together: the transport hands requests to the dispatch level and tells the
+ * layers above when a client goes. */
+static void wire_levels(void) {
+    struct command *tables[] = {server_commands, retention_commands};
+    command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
+    conn_set_request_handler(command_handle_request);
+    conn_add_release_hook(blocking_remove);
+    conn_add_release_hook(commit_drop_client);
+    conn_add_release_hook(command_release_client);
+}
+
 int server_init(void) {
     char err[512];
     memset(&server, 0, sizeof(server));
-    server.next_client_id = 1;
-    server.start_ms = util_mstime();
-    make_run_id(server.run_id);
+    memset(&runtime, 0, sizeof(runtime));
+    runtime.start_ms = util_mstime();
+    make_run_id(runtime.run_id);
     signal(SIGPIPE, SIG_IGN);
     adjust_open_files();
-    command_table_init();
+    wire_levels();
     config_set_apply_hook(config_apply);
-    server.base = event_base_new();
-    if (!server.base) {
+    runtime.base = event_base_new();
+    if (!runtime.base) {
         log_msg(LOG_WARNING, "Cannot create the event loop");
         return -1;
     }
@@ -245,23 +233,25 @@ int server_init(void) {
                 strerror(errno));
         return -1;
     }
-    if (open_listeners(server.listeners, &server.nlisteners, &server.port, err, sizeof(err)) != 0) {
+    if (open_listeners(server.listeners, &server.nlisteners, &runtime.port, err, sizeof(err)) !=
+        0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
+    runtime.nlisteners = server.nlisteners;
     if (http_start(err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
     if (sdnotify_setup(server_config.supervised)) sdnotify_send("STATUS=Loading the data set");
-    server.sig_term = evsignal_new(server.base, SIGTERM, signal_cb, NULL);
-    server.sig_int = evsignal_new(server.base, SIGINT, signal_cb, NULL);
+    server.sig_term = evsignal_new(runtime.base, SIGTERM, signal_cb, NULL);
+    server.sig_int = evsignal_new(runtime.base, SIGINT, signal_cb, NULL);
     evsignal_add(server.sig_term, NULL);
     evsignal_add(server.sig_int, NULL);
-    server.cron = event_new(server.base, -1, EV_PERSIST, cron_cb, NULL);
+    server.cron = event_new(runtime.base, -1, EV_PERSIST, cron_cb, NULL);
     struct timeval tv = {0, SERVER_CRON_MS * 1000};
     event_add(server.cron, &tv);
-    server.stats.ops_sample_last_ms = util_mstime();
+    stats_reset();
     if (db_start_loading() != 0) return -1;
     return 0;
 }
@@ -269,7 +259,7 @@ int server_init(void) {
 /* Tells the supervisor once that loading finished and clients are served. */
 static void notify_ready_once(void) {
     static int notified;
-    if (notified || server.loading || server.shutdown_asap) return;
+    if (notified || runtime.loading || runtime.shutdown_asap) return;
     notified = 1;
     sdnotify_send("READY=1\nSTATUS=Ready to accept connections");
 }
@@ -281,41 +271,42 @@ static void before_sleep(void) {
     db_before_sleep();
     conn_write_pending();
     conn_free_closed();
-    if (server.shutdown_asap) server.running = 0;
+    if (runtime.shutdown_asap) server.running = 0;
 }
 
 static void finish_shutdown(void) {
     log_msg(LOG_WARNING, "User requested shutdown...");
     sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     /* Everything acknowledged or held is written and synced before the clean marker. */
-    if (db_close() != 0) server.exit_code = 1;
+    if (db_close() != 0) runtime.exit_code = 1;
     /* Give clients the replies already produced (best effort, non-blocking). */
-    for (struct client *c = server.clients; c; c = c->next) conn_flush_now(c);
+    for (struct client *c = conn_first(); c; c = c->next) conn_flush_now(c);
     if (server_config.pidfile[0]) unlink(server_config.pidfile);
     log_msg(LOG_WARNING, "Obelisk is now ready to exit, bye bye...");
 }
 
 int server_run(void) {
-    log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", server.port);
+    log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", runtime.port);
     log_msg(LOG_NOTICE, "Server initialized");
     server.running = 1;
     while (server.running) {
         before_sleep();
         if (!server.running) break;
-        event_base_loop(server.base, EVLOOP_ONCE);
+        event_base_loop(runtime.base, EVLOOP_ONCE);
     }
     finish_shutdown();
-    return server.exit_code;
+    return runtime.exit_code;
 }
 
 void server_free(void) {
-    while (server.clients) conn_free(server.clients);
+    while (conn_first()) conn_free(conn_first());
     conn_free_closed();
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
     http_stop();
     if (server.cron) event_free(server.cron);
     if (server.sig_term) event_free(server.sig_term);
     if (server.sig_int) event_free(server.sig_int);
-    if (server.base) event_base_free(server.base);
+    if (runtime.base) event_base_free(runtime.base);
     memset(&server, 0, sizeof(server));
+    runtime.base = NULL;
 }

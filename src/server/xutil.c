@@ -8,6 +8,7 @@
 #include "base/util.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/durable.h"
 #include "server/errors.h"
 #include "storage/store.h"
 
@@ -66,13 +67,12 @@ int xutil_range_cb(void *ctx, const struct obk_entry *e) {
 }
 
 void xutil_reply_status(struct client *c, int status) {
-    if (status == OBK_ERR_STICKY && db_io_error_text()[0]) {
-        reply_error(&c->reply, db_io_error_text());
+    if (status == OBK_ERR_STICKY && durable_error_text()[0]) {
+        reply_error(&c->reply, durable_error_text());
         return;
     }
     if (status == OBK_ERR_AGAIN) {
-        reply_error(&c->reply, "BUSY the stream cache is full of entries not yet written to "
-                               "disk; retry shortly");
+        reply_error(&c->reply, ERR_CACHE_FULL);
         return;
     }
     reply_errorf(&c->reply, ERR_STORAGE_ERROR, obk_strerror(status));

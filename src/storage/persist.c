@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
 
@@ -83,7 +84,8 @@ struct persist {
     struct psub *qhead, *qtail;
     uint64_t submitted_seq;  /* main thread writes, under mu */
     uint64_t finished_seq;   /* under mu */
-    uint64_t durable_seq;    /* under mu */
+    uint64_t written_seq;    /* highest seq written without error, under mu */
+    uint64_t synced_seq;     /* highest seq whose writes are also synced, under mu */
     int error;               /* sticky, under mu */
     struct persist_stats st; /* under mu */
     /* thread-owned */
@@ -454,10 +456,18 @@ static int px_sync_dirty(struct persist *p) {
     return rc;
 }
 
-static void px_publish(struct persist *p, uint64_t last_seq, int ok) {
+/* Publishes a round: finished is the last sequence it ran. When the thread has no error, all
+ * of it is written; when no written file is left unsynced, all of it is synced too. The two
+ * sequences only go up (asserted): replies are released against them. */
+static void px_publish(struct persist *p, uint64_t finished) {
     pthread_mutex_lock(&p->mu);
-    p->finished_seq = last_seq;
-    if (ok && p->thread_error == OBK_OK) p->durable_seq = last_seq;
+    OBK_ASSERT(finished >= p->finished_seq);
+    p->finished_seq = finished;
+    if (p->thread_error == OBK_OK) {
+        p->written_seq = finished;
+        if (p->ndirty == 0) p->synced_seq = finished;
+    }
+    OBK_ASSERT(p->synced_seq <= p->written_seq);
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
     p->st.error = p->error;
     pthread_cond_broadcast(&p->cv);
@@ -506,13 +516,15 @@ static void *persist_main(void *arg) {
             last_seq = s->seq;
             count++;
         }
-        int ok = p->thread_error == OBK_OK;
-        if (ok && p->ndirty > 0 &&
+        int synced = 0;
+        if (p->thread_error == OBK_OK && p->ndirty > 0 &&
             (policy == PERSIST_FSYNC_ALWAYS ||
              (policy == PERSIST_FSYNC_EVERYSEC &&
               util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||
-             (stop && !batch)))
-            ok = px_sync_dirty(p) == OBK_OK;
+             (stop && !batch))) {
+            px_sync_dirty(p); /* a failure is kept in thread_error */
+            synced = 1;
+        }
         while (batch) {
             struct psub *n = batch->next;
             struct pop *op = batch->head;
@@ -530,9 +542,9 @@ static void *persist_main(void *arg) {
             p->st.batch_bytes_total += size_total;
             for (size_t i = 0; i < PERSIST_BATCH_BUCKETS; i++) p->st.batch_buckets[i] += sizes[i];
             pthread_mutex_unlock(&p->mu);
-            px_publish(p, last_seq, ok);
-        } else if (p->thread_error != OBK_OK) {
-            px_publish(p, p->finished_seq, 0);
+            px_publish(p, last_seq);
+        } else if (p->thread_error != OBK_OK || synced) {
+            px_publish(p, p->finished_seq); /* an error or a periodic sync to report */
         }
         pthread_mutex_lock(&p->mu);
         if (stop && !p->qhead) break;
@@ -598,8 +610,15 @@ void persist_poll(struct persist *p, uint64_t *durable_seq, int *err) {
     ssize_t n = read(p->efd, &v, sizeof v);
     (void)n; /* EAGAIN when nothing was posted: the counters are read anyway */
     pthread_mutex_lock(&p->mu);
-    *durable_seq = p->durable_seq;
+    *durable_seq = p->policy == PERSIST_FSYNC_ALWAYS ? p->synced_seq : p->written_seq;
     *err = p->error;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced_seq) {
+    pthread_mutex_lock(&p->mu);
+    *written_seq = p->written_seq;
+    *synced_seq = p->synced_seq;
     pthread_mutex_unlock(&p->mu);
 }
 

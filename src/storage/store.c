@@ -42,7 +42,7 @@ struct store {
     struct topic_env env;
     struct persist *p;
     uint64_t trash_seq;
-    uint64_t durable_seq;
+    uint64_t durable_seq, written_seq;
     uint64_t recovery_us;
     int recovery_clean;
 };
@@ -389,7 +389,19 @@ int store_close(struct store *s) {
 
 struct topic *store_lookup(struct store *s, int db, const void *key, size_t keylen) {
     if (db < 0 || db >= s->cfg.ndbs) return NULL;
-    return keyspace_find(&s->ks[db], key, keylen);
+    struct topic *t = keyspace_find(&s->ks[db], key, keylen);
+    if (t) topic_env_touch(&s->env, topic_wait_seq(t));
+    return t;
+}
+
+void store_touch_begin(struct store *s) {
+    s->env.touch_seq = 0;
+}
+
+uint64_t store_touch_end(struct store *s) {
+    uint64_t seq = s->env.touch_seq;
+    s->env.touch_seq = 0;
+    return seq;
 }
 
 static struct psub *pending(struct store *s) {
@@ -449,6 +461,7 @@ static int delete_topic(struct store *s, struct topic *t) {
     dirty_unlink(s, t);
     release_topic(t, s->env.pending);
     psub_rmtree(s->env.pending, dbfd, trash);
+    topic_env_touch(&s->env, s->env.next_seq); /* the removal rides in the next submission */
     return OBK_OK;
 }
 
@@ -495,6 +508,7 @@ int store_flushdb(struct store *s, int db) {
     int rc = OBK_OK;
     for (size_t i = 0; i < ks->size && rc == OBK_OK; i++)
         while (ks->b[i] && rc == OBK_OK) rc = delete_topic(s, ks->b[i]);
+    topic_env_touch(&s->env, store_pending_seq(s)); /* even an empty database's flush */
     return rc;
 }
 
@@ -505,19 +519,36 @@ int store_flushall(struct store *s) {
 }
 
 uint64_t store_dbsize(struct store *s, int db) {
+    /* the count includes keys created or removed by submissions not yet durable */
+    topic_env_touch(&s->env, store_pending_seq(s));
     return db >= 0 && db < s->cfg.ndbs ? s->ks[db].count : 0;
+}
+
+/* Visits through store_scan/store_foreach touch each topic they hand out. */
+struct touch_visit {
+    struct store *s;
+    store_key_cb cb;
+    void *ctx;
+};
+
+static void touch_and_visit(void *ctx, struct topic *t) {
+    struct touch_visit *v = ctx;
+    topic_env_touch(&v->s->env, topic_wait_seq(t));
+    v->cb(v->ctx, t);
 }
 
 uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_key_cb cb, void *ctx) {
     if (db < 0 || db >= s->cfg.ndbs) return 0;
-    return keyspace_scan(&s->ks[db], cursor, (keyspace_scan_cb)cb, ctx);
+    struct touch_visit v = {s, cb, ctx};
+    return keyspace_scan(&s->ks[db], cursor, (keyspace_scan_cb)touch_and_visit, &v);
 }
 
 void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx) {
     if (db < 0 || db >= s->cfg.ndbs) return;
     struct keyspace *ks = &s->ks[db];
+    struct touch_visit v = {s, cb, ctx};
     for (size_t i = 0; i < ks->size; i++)
-        for (struct topic *t = ks->b[i]; t; t = t->hnext) cb(ctx, t);
+        for (struct topic *t = ks->b[i]; t; t = t->hnext) touch_and_visit(&v, t);
 }
 
 static size_t waiting_bytes(const struct store *s) {
@@ -565,9 +596,11 @@ int store_eventfd(struct store *s) {
 }
 
 void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
+    uint64_t synced;
     persist_poll(s->p, durable_seq, err);
+    persist_progress(s->p, &s->written_seq, &synced);
     s->durable_seq = *durable_seq;
-    s->env.budget.written_seq = *durable_seq;
+    s->env.budget.written_seq = s->written_seq; /* written entries may leave the cache */
     if (*err && !s->env.error) s->env.error = *err;
     if (!*err && s->env.error) *err = s->env.error;
 }
@@ -578,6 +611,10 @@ uint64_t store_pending_seq(const struct store *s) {
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return s->env.next_seq - 1;
     return s->env.next_seq;
+}
+
+void store_progress(struct store *s, uint64_t *written_seq, uint64_t *synced_seq) {
+    persist_progress(s->p, written_seq, synced_seq);
 }
 
 int store_set_fsync(struct store *s, int fsync_policy) {

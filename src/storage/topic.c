@@ -60,6 +60,7 @@ void topic_free(struct topic *t, struct psub *s) {
 }
 
 void topic_mark_dirty(struct topic *t) {
+    topic_env_touch(t->env, t->env->next_seq);
     if (t->dirty) return;
     t->dirty = 1;
     t->dirty_next = t->env->dirty_head;

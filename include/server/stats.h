@@ -1,0 +1,44 @@
+/* stats.h - the server's counters: connections, commands, bytes, errors by code (INFO stats and
+ * errorstats, /metrics). A bottom server level: every level counts here, none reads another's
+ * state through it. Main thread only. */
+#ifndef OBK_STATS_H
+#define OBK_STATS_H
+
+#include <stddef.h>
+
+/* Errors counted per code for INFO errorstats; Redis caps the table at 128 codes. */
+#define ERRORSTATS_MAX 128
+
+struct errorstat {
+    char code[32];
+    long long count;
+};
+
+struct server_stats {
+    long long connections_received;
+    long long commands_processed;
+    long long net_input_bytes;
+    long long net_output_bytes;
+    long long rejected_connections;
+    long long error_replies;
+    long long reads_processed;
+    long long entries_appended; /* by XADD (metrics, INFO obelisk) */
+    long long entries_served;   /* by XRANGE, XREVRANGE, XREAD, XREADGROUP */
+    struct errorstat errors[ERRORSTATS_MAX];
+    int nerrors;
+    /* instantaneous ops/sec: samples taken by the cron */
+    long long ops_sample_last_count;
+    long long ops_sample_last_ms;
+    long long ops_per_sec;
+};
+
+extern struct server_stats server_stats;
+
+/* Counts an error reply by its code (the first word) for INFO errorstats. */
+void stats_count_error(const char *msg, size_t len);
+/* Clears every counter (CONFIG RESETSTAT; commandstats are command.c's). */
+void stats_reset(void);
+/* Samples the instantaneous ops/sec (the cron, at most once a second). */
+void stats_sample(long long now_ms);
+
+#endif

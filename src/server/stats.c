@@ -1,0 +1,40 @@
+/* stats.c - the server's counters (see stats.h). Main thread only. */
+#include "server/stats.h"
+
+#include <string.h>
+
+#include "base/util.h"
+
+struct server_stats server_stats;
+
+void stats_count_error(const char *msg, size_t len) {
+    struct server_stats *s = &server_stats;
+    size_t n = 0;
+    while (n < len && msg[n] != ' ' && n < sizeof(s->errors[0].code) - 1) n++;
+    s->error_replies++;
+    for (int i = 0; i < s->nerrors; i++) {
+        if (strlen(s->errors[i].code) == n && !memcmp(s->errors[i].code, msg, n)) {
+            s->errors[i].count++;
+            return;
+        }
+    }
+    if (s->nerrors == ERRORSTATS_MAX) return;
+    memcpy(s->errors[s->nerrors].code, msg, n);
+    s->errors[s->nerrors].code[n] = '\0';
+    s->errors[s->nerrors].count = 1;
+    s->nerrors++;
+}
+
+void stats_reset(void) {
+    memset(&server_stats, 0, sizeof(server_stats));
+    server_stats.ops_sample_last_ms = util_mstime();
+}
+
+void stats_sample(long long now_ms) {
+    struct server_stats *s = &server_stats;
+    if (now_ms - s->ops_sample_last_ms < 1000) return;
+    long long dt = now_ms - s->ops_sample_last_ms;
+    s->ops_per_sec = (s->commands_processed - s->ops_sample_last_count) * 1000 / (dt ? dt : 1);
+    s->ops_sample_last_count = s->commands_processed;
+    s->ops_sample_last_ms = now_ms;
+}
