@@ -94,6 +94,10 @@ void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced
  * checkpoints in tests). Returns the sticky error or OBK_OK. */
 int persist_drain(struct persist *p);
 void persist_set_fsync(struct persist *p, int fsync_policy);
+/* Test hook: while hold is set the thread takes no submission and syncs nothing, so nothing
+ * becomes written or durable (the durability tests hold it still and check that no reply that
+ * depends on the held work leaves). A drain or a stop lifts it. */
+void persist_hold(struct persist *p, int hold);
 /* When a round of fsyncs covers at least min_files files (0 = never), sync them with one
  * syncfs() on dirfd's filesystem instead of one fdatasync each. The first call with a dirfd
  * keeps a duplicate of it; make it before the first write so that syncfs reports every

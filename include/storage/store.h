@@ -94,6 +94,8 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err);
 /* The submission that carries the changes made so far: the next one when anything is not yet
  * submitted, else the last one submitted. */
 uint64_t store_pending_seq(const struct store *s);
+/* Test hook (DEBUG PERSIST-HOLD): holds the persist thread still (persist_hold). */
+void store_hold_persist(struct store *s, int hold);
 /* The persist thread's written and synced sequences (persist_progress). */
 void store_progress(struct store *s, uint64_t *written_seq, uint64_t *synced_seq);
 int store_set_fsync(struct store *s, int fsync);

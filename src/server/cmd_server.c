@@ -310,12 +310,24 @@ void cmd_debug(CMD_ARGS) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
+    if (util_eq_nocase(argv[1], argvlen[1], "PERSIST-HOLD") && argc == 3 && argvlen[2] == 1 &&
+        (argv[2][0] == '0' || argv[2][0] == '1')) {
+        if (db_hold_persist(argv[2][0] == '1') != 0) {
+            reply_error(R, ERR_LOADING);
+            return;
+        }
+        reply_simple(R, "OK");
+        return;
+    }
     if (util_eq_nocase(argv[1], argvlen[1], "HELP")) {
         static const char *const lines[] = {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "IO-FAULT NONE|FSYNC-EIO|WRITE-ENOSPC",
             "    Make the next data-file syncs or writes fail (tests of the I/O error path).",
+            "PERSIST-HOLD 1|0",
+            "    Hold the persist thread still (1) or let it go (0): nothing becomes durable",
+            "    meanwhile (tests of held replies).",
             "HELP",
             "    Print this help.",
             NULL,

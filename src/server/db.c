@@ -198,6 +198,12 @@ void db_before_sleep(void) {
     if (rc != OBK_OK && rc != OBK_ERR_AGAIN) set_io_error(rc);
 }
 
+int db_hold_persist(int hold) {
+    if (!db.store) return -1;
+    store_hold_persist(db.store, hold);
+    return 0;
+}
+
 void db_kick_flush(void) {
     db.kick_flush = 1;
 }

@@ -80,6 +80,7 @@ struct persist {
     const struct fileops *ops;
     int efd;
     int stop;
+    int hold; /* test hook: take no submission and sync nothing while set, under mu */
     int policy;
     struct psub *qhead, *qtail;
     uint64_t submitted_seq;  /* main thread writes, under mu */
@@ -482,8 +483,8 @@ static void *persist_main(void *arg) {
     log_set_role('P');
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->qhead && !p->stop) {
-            if (p->policy == PERSIST_FSYNC_EVERYSEC && p->ndirty > 0) {
+        while ((!p->qhead || p->hold) && !p->stop) {
+            if (!p->hold && p->policy == PERSIST_FSYNC_EVERYSEC && p->ndirty > 0) {
                 long long wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - util_monotonic_us();
                 if (wait_us <= 0) break;
                 struct timespec ts;
@@ -622,12 +623,20 @@ void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced
     pthread_mutex_unlock(&p->mu);
 }
 
+void persist_hold(struct persist *p, int hold) {
+    pthread_mutex_lock(&p->mu);
+    p->hold = hold;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 int persist_drain(struct persist *p) {
     /* an empty submission asks the thread to sync what is dirty whatever the policy */
     struct psub *s = psub_new();
     uint64_t seq;
     if (!s) return OBK_ERR_NOMEM;
     pthread_mutex_lock(&p->mu);
+    p->hold = 0; /* a drain finishes everything */
     int policy = p->policy;
     p->policy = PERSIST_FSYNC_ALWAYS;
     pthread_mutex_unlock(&p->mu);

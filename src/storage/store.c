@@ -613,6 +613,10 @@ uint64_t store_pending_seq(const struct store *s) {
     return s->env.next_seq;
 }
 
+void store_hold_persist(struct store *s, int hold) {
+    persist_hold(s->p, hold);
+}
+
 void store_progress(struct store *s, uint64_t *written_seq, uint64_t *synced_seq) {
     persist_progress(s->p, written_seq, synced_seq);
 }
