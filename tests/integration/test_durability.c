@@ -203,12 +203,90 @@ static void test_blocked_reader_held(void **state) {
     server_cleanup(&s);
 }
 
+/* The commandstats line of one command, e.g. "cmdstat_xadd:calls=3,..." (NULL when absent). */
+static long long stat_field(redisContext *c, const char *cmd, const char *field) {
+    redisReply *r = must_cmd(c, "INFO commandstats");
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:", cmd);
+    const char *line = strstr(r->str, key);
+    long long v = -1;
+    if (line) {
+        const char *f = strstr(line, field);
+        const char *eol = strchr(line, '\r');
+        if (f && (!eol || f < eol)) v = atoll(f + strlen(field) + 1);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
+/* A request parked for cache space runs twice but is one call (it was counted twice). */
+static void test_parked_command_counted_once(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--cache-max-bytes", "1mb", NULL), 0);
+    redisContext *w = client_connect(&s), *ctl = client_connect(&s);
+    expect_ok(ctl, "DEBUG PERSIST-HOLD 1");
+    char value[2001];
+    memset(value, 'v', sizeof(value) - 1);
+    value[sizeof(value) - 1] = '\0';
+    enum { N = 1500 }; /* 3 MB of entries: more than the cache takes unwritten */
+    for (int i = 0; i < N; i++) redisAppendCommand(w, "XADD k * f %s", value);
+    int done = 0;
+    while (!done) assert_int_equal(redisBufferWrite(w, &done), REDIS_OK);
+    sleep_ms(300);
+    assert_true(stat_field(ctl, "xadd", "calls") < N); /* some are parked, not yet counted */
+    expect_ok(ctl, "DEBUG PERSIST-HOLD 0");
+    for (int i = 0; i < N; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(w, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        freeReplyObject(r);
+    }
+    assert_int_equal(stat_field(ctl, "xadd", "calls"), N);
+    redisFree(w);
+    redisFree(ctl);
+    server_cleanup(&s);
+}
+
+/* A blocked command is one call, counted when it ends; ending in an error is a failed call
+ * (Redis's updateStatsOnUnblock). */
+static void test_blocked_command_stats(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *b = client_connect(&s), *ctl = client_connect(&s);
+    prepare(ctl);
+    expect_ok(ctl, "XGROUP CREATE k g3 $");
+    expect_ok(ctl, "CONFIG RESETSTAT");
+    send_split(b, "XREADGROUP GROUP g3 c2 BLOCK 0 STREAMS k >");
+    sleep_ms(50);
+    expect_ok(ctl, "XGROUP DESTROY k g3");
+    redisReply *r = NULL;
+    assert_int_equal(redisGetReply(b, (void **)&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(r->str, "NOGROUP", 7);
+    freeReplyObject(r);
+    assert_int_equal(stat_field(ctl, "xreadgroup", "calls"), 1);
+    assert_int_equal(stat_field(ctl, "xreadgroup", "failed_calls"), 1);
+    send_split(b, "XREAD BLOCK 30 STREAMS k $"); /* a timeout is a call, not a failure */
+    assert_int_equal(redisGetReply(b, (void **)&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    assert_int_equal(stat_field(ctl, "xread", "calls"), 1);
+    assert_int_equal(stat_field(ctl, "xread", "failed_calls"), 0);
+    redisFree(b);
+    redisFree(ctl);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_command_has_a_sample),
         cmocka_unit_test(test_held_under_always),
         cmocka_unit_test(test_held_under_everysec),
         cmocka_unit_test(test_blocked_reader_held),
+        cmocka_unit_test(test_parked_command_counted_once),
+        cmocka_unit_test(test_blocked_command_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
