@@ -7,7 +7,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libzstd libcrypto
+PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2
@@ -75,7 +75,8 @@ deps:
 test-deps:
 	@scripts/install-deps.sh test
 
-run: deps
+run:
+	@scripts/install-deps.sh run
 	@$(MAKE) --no-print-directory all
 	./$(SERVER) $(CONF)
 
@@ -128,9 +129,3 @@ clean:
 	rm -rf $(BUILD) build-asan $(SERVER) $(CHECK)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
-
-# The server alone, without the storage library (for working on the server while the storage
-# modules are mid-change): make server-only
-SERVER_ONLY_SRCS := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/server/*.c))
-server-only:
-	@$(MAKE) --no-print-directory BUILD=build-srv LIB_SRCS="$(SERVER_ONLY_SRCS)" $(SERVER)

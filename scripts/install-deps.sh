@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what Obelisk needs on Debian 12, only what is missing, so `make run` and `make test`
-# work on a fresh machine. Usage: scripts/install-deps.sh build|test
+# work on a fresh machine. Usage: scripts/install-deps.sh build|run|test
+#   build: what compiling needs; run: also redis-cli and curl, which the README's next steps
+#   use; test: also the test libraries, redis-server and the clients.
 set -euo pipefail
 what=${1:-build}
-build_pkgs=(build-essential pkg-config libevent-dev libzstd-dev libssl-dev)
+build_pkgs=(build-essential pkg-config libevent-dev libssl-dev)
+run_pkgs=(redis-tools curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
            python3-prometheus-client curl nodejs npm
            clang-format)
 pkgs=("${build_pkgs[@]}")
+[ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 
 missing=()
