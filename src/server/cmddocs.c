@@ -39,95 +39,107 @@ static void reply_name(struct reply *r, const char *s, size_t n, int lower) {
     reply_bulk(r, buf, n);
 }
 
-/* Parses one argument; when emit is set, writes its map. */
-static int parse_arg(struct parser *ps, int emit) {
-    const char *token = NULL, *name = NULL, *type = NULL;
-    size_t tlen = 0, nlen = 0, typelen = 0;
-    char kind = 0; /* '[' block, '(' oneof, 0 simple */
-    const char *inner = NULL;
+/* One argument of the syntax, as read. */
+struct doc_arg {
+    const char *token, *name, *type, *inner;
+    size_t tlen, nlen, typelen;
+    char kind; /* 't' pure token, '[' block, '(' oneof, 0 simple */
+    int optional, multiple;
+};
+
+/* Reads one argument into a. Returns 0, or -1 (and ps->error) on a syntax error. */
+static int read_arg(struct parser *ps, struct doc_arg *a) {
+    memset(a, 0, sizeof(*a));
     skip_spaces(ps);
     /* TOKEN! (a pure token, which may itself be "=") or TOKEN= prefix */
     size_t w = read_word(ps, " !:[(]|)?");
     if (w > 0 && ps->p[w] == '!') {
-        token = ps->p;
-        tlen = w;
+        a->token = ps->p;
+        a->tlen = w;
         ps->p += w + 1;
-        kind = 't';
+        a->kind = 't';
     } else if ((w = read_word(ps, " =!:[(]|)?")) > 0 && ps->p[w] == '=') {
-        token = ps->p;
-        tlen = w;
+        a->token = ps->p;
+        a->tlen = w;
         ps->p += w + 1;
     }
-    if (kind != 't') {
-        if (*ps->p == '[' || *ps->p == '(') {
-            kind = *ps->p;
-            ps->p++;
-            nlen = read_word(ps, ":");
-            name = ps->p;
-            if (ps->p[nlen] != ':') return ps->error = -1;
-            ps->p += nlen + 1;
-            inner = ps->p;
+    if (a->kind != 't') {
+        int nested = *ps->p == '[' || *ps->p == '(';
+        if (nested) a->kind = *ps->p++;
+        a->nlen = read_word(ps, ":");
+        a->name = ps->p;
+        if (ps->p[a->nlen] != ':') return ps->error = -1;
+        ps->p += a->nlen + 1;
+        if (nested) {
+            a->inner = ps->p;
             /* skip the nested list in counting mode to find its end */
             struct parser sub = {ps->p, NULL, ps->keys, 0};
-            int n = parse_list(&sub, kind == '[' ? ']' : ')', 0);
+            int n = parse_list(&sub, a->kind == '[' ? ']' : ')', 0);
             if (sub.error || n < 0) return ps->error = -1;
             ps->p = sub.p + 1; /* past the closing bracket */
         } else {
-            nlen = read_word(ps, ":");
-            name = ps->p;
-            if (ps->p[nlen] != ':') return ps->error = -1;
-            ps->p += nlen + 1;
-            typelen = read_word(ps, " ?.|)]");
-            type = ps->p;
-            ps->p += typelen;
+            a->typelen = read_word(ps, " ?.|)]");
+            a->type = ps->p;
+            ps->p += a->typelen;
         }
     }
-    int optional = 0, multiple = 0;
-    if (*ps->p == '?') optional = 1, ps->p++;
-    if (!strncmp(ps->p, "...", 3)) multiple = 1, ps->p += 3;
-    if (!emit) return 0;
+    if (*ps->p == '?') a->optional = 1, ps->p++;
+    if (!strncmp(ps->p, "...", 3)) a->multiple = 1, ps->p += 3;
+    return 0;
+}
+
+/* Writes the map COMMAND DOCS shows for one argument. */
+static void emit_arg(struct parser *ps, const struct doc_arg *a) {
     struct reply *r = ps->r;
-    int is_key = type && typelen == 3 && !memcmp(type, "key", 3);
-    int fields = 2 + (is_key ? 1 : 0) + (token ? 1 : 0) + ((optional || multiple) ? 1 : 0) +
-                 (kind == '[' || kind == '(' ? 1 : 0);
+    int nested = a->kind == '[' || a->kind == '(';
+    int is_key = a->type && a->typelen == 3 && !memcmp(a->type, "key", 3);
+    int fields = 2 + (is_key ? 1 : 0) + (a->token ? 1 : 0) +
+                 ((a->optional || a->multiple) ? 1 : 0) + (nested ? 1 : 0);
     reply_map(r, fields);
     reply_bulk_cstr(r, "name");
-    if (kind == 't')
-        reply_name(r, token, tlen, 1);
+    if (a->kind == 't')
+        reply_name(r, a->token, a->tlen, 1);
     else
-        reply_name(r, name, nlen, 0);
+        reply_name(r, a->name, a->nlen, 0);
     reply_bulk_cstr(r, "type");
-    if (kind == 't')
+    if (a->kind == 't')
         reply_bulk_cstr(r, "pure-token");
-    else if (kind == '[')
+    else if (a->kind == '[')
         reply_bulk_cstr(r, "block");
-    else if (kind == '(')
+    else if (a->kind == '(')
         reply_bulk_cstr(r, "oneof");
     else
-        reply_bulk(r, type, typelen);
+        reply_bulk(r, a->type, a->typelen);
     if (is_key) {
         reply_bulk_cstr(r, "key_spec_index");
         reply_int(r, ps->keys++);
     }
-    if (token) {
+    if (a->token) {
         reply_bulk_cstr(r, "token");
-        reply_bulk(r, token, tlen);
+        reply_bulk(r, a->token, a->tlen);
     }
-    if (optional || multiple) {
+    if (a->optional || a->multiple) {
         reply_bulk_cstr(r, "flags");
-        reply_set(r, optional + multiple);
-        if (optional) reply_simple(r, "optional");
-        if (multiple) reply_simple(r, "multiple");
+        reply_set(r, a->optional + a->multiple);
+        if (a->optional) reply_simple(r, "optional");
+        if (a->multiple) reply_simple(r, "multiple");
     }
-    if (kind == '[' || kind == '(') {
-        struct parser cnt = {inner, NULL, ps->keys, 0};
-        int n = parse_list(&cnt, kind == '[' ? ']' : ')', 0);
+    if (nested) {
+        struct parser cnt = {a->inner, NULL, ps->keys, 0};
+        int n = parse_list(&cnt, a->kind == '[' ? ']' : ')', 0);
         reply_bulk_cstr(r, "arguments");
         reply_array(r, n);
-        struct parser out = {inner, r, ps->keys, 0};
-        parse_list(&out, kind == '[' ? ']' : ')', 1);
+        struct parser out = {a->inner, r, ps->keys, 0};
+        parse_list(&out, a->kind == '[' ? ']' : ')', 1);
         ps->keys = out.keys;
     }
+}
+
+/* Parses one argument; when emit is set, writes its map. */
+static int parse_arg(struct parser *ps, int emit) {
+    struct doc_arg a;
+    if (read_arg(ps, &a) != 0) return -1;
+    if (emit) emit_arg(ps, &a);
     return 0;
 }
 
