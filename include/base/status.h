@@ -22,6 +22,7 @@ enum obk_status {
     OBK_ERR_CLOSED = -13,      /* the object was closed */
     OBK_ERR_KEYMISMATCH = -14, /* a topic directory holds another key (hash collision) */
     OBK_ERR_DAMAGED = -15,     /* damage before the last segment: repair needed */
+    OBK_ERR_BUSY = -16,        /* held by another process (the data directory's lock) */
 };
 
 /* obk_strerror returns a static, human-readable text for a status code. */

@@ -95,9 +95,12 @@ int main(int argc, char **argv) {
         log_msg(LOG_NOTICE, "Configuration loaded");
     else
         log_msg(LOG_WARNING, "Warning: no config file specified, using the default config.");
-    if (server_config.pidfile[0]) write_pidfile();
     int rc = 1;
-    if (server_init() == 0) rc = server_run();
+    if (server_init() == 0) {
+        /* after the data directory's lock: a refused second server leaves the pid file alone */
+        if (server_config.pidfile[0]) write_pidfile();
+        rc = server_run();
+    }
     server_free();
     config_free();
     return rc;

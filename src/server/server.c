@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "base/log.h"
+#include "base/status.h"
 #include "base/util.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
@@ -38,6 +39,7 @@
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
+#include "storage/dirlock.h"
 
 /* The top level's own state: listeners, timers, signals, the loop flag. */
 static struct {
@@ -46,6 +48,7 @@ static struct {
     struct event *cron;
     struct event *sig_term, *sig_int;
     int running;
+    int dirlock_fd; /* the data directory's lock, held until the process ends */
 } server;
 
 /* The cron runs at Redis's default hz of 10. */
@@ -213,9 +216,27 @@ static void wire_levels(void) {
     conn_add_release_hook(command_release_client);
 }
 
+/* Takes the data directory's lock before anything in it is read: a second server on the same
+ * directory would overwrite the first one's acknowledged entries. */
+static int lock_data_dir(void) {
+    pid_t holder = 0;
+    int rc = dirlock_acquire(server_config.dir, &server.dirlock_fd, &holder);
+    if (rc == OBK_OK) return 0;
+    if (rc == OBK_ERR_BUSY)
+        log_msg(LOG_WARNING,
+                "The data directory '%s' is in use by another Obelisk process (pid %ld). A data "
+                "directory has one owner: stop that process, or give this one its own 'dir'.",
+                server_config.dir, (long)holder);
+    else
+        log_msg(LOG_WARNING, "Can't lock the data directory '%s' (%s/%s): %s", server_config.dir,
+                server_config.dir, DIRLOCK_NAME, strerror(errno));
+    return -1;
+}
+
 int server_init(void) {
     char err[512];
     memset(&server, 0, sizeof(server));
+    server.dirlock_fd = -1;
     memset(&runtime, 0, sizeof(runtime));
     runtime.start_ms = util_mstime();
     make_run_id(runtime.run_id);
@@ -228,11 +249,12 @@ int server_init(void) {
         log_msg(LOG_WARNING, "Cannot create the event loop");
         return -1;
     }
-    if (mkdir(server_config.dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(server_config.dir, 0700) != 0 && errno != EEXIST) {
         log_msg(LOG_WARNING, "Can't create the data directory '%s': %s", server_config.dir,
                 strerror(errno));
         return -1;
     }
+    if (lock_data_dir() != 0) return -1;
     if (open_listeners(server.listeners, &server.nlisteners, &runtime.port, err, sizeof(err)) !=
         0) {
         log_msg(LOG_WARNING, "%s", err);
