@@ -38,7 +38,7 @@ SERVER := obelisk-server
 CHECK  := obelisk-check
 CONF   ?= conf/obelisk.conf
 
-.PHONY: all deps test-deps run test unit integration redis-tests asan format format-check \
+.PHONY: all deps test-deps run test unit integration redis-tests asan tsan format format-check \
         check-deps clean bench bench-scale bench-scale-big crash-long
 
 all: $(SERVER) $(CHECK)
@@ -96,6 +96,18 @@ asan: test-deps
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests.sh build-asan $(TESTS)
 
+# ThreadSanitizer: the server and the tests built with -fsanitize=thread, then the unit and
+# integration suites (the threads are the main loop, the persist thread and the loader thread).
+# A report makes the program exit non-zero, which the runner counts as a failure.
+tsan: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+	  EXTRA_LDFLAGS="-fsanitize=thread" SERVER=build-tsan/obelisk-server \
+	  CHECK=build-tsan/obelisk-check tests-build
+	@OBELISK_SERVER=build-tsan/obelisk-server OBELISK_CHECK=build-tsan/obelisk-check \
+	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+	  scripts/run-tests.sh build-tsan $(or $(TESTS),build-tsan/tests/)
+
 # Side-by-side benchmark against a redis-server it starts itself (docs/benchmarks.md).
 bench: all tests-build
 	@bench/streams.sh
@@ -126,6 +138,6 @@ check-deps:
 	@scripts/check-deps.sh
 
 clean:
-	rm -rf $(BUILD) build-asan $(SERVER) $(CHECK)
+	rm -rf $(BUILD) build-asan build-tsan $(SERVER) $(CHECK)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

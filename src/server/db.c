@@ -11,8 +11,9 @@
  * sticky (durable.h): held replies get a MISCONF error, writes are refused, and with
  * on-io-error exit (the default) the server stops. Once the store is open, db.c installs the
  * store's touch mark as durable.h's tracker. Main thread, except the loader thread while
- * loading: the thread writes only db.store, db.open_rc and db.report, and the main thread reads
- * them only after joining it. */
+ * loading: the thread writes only db.loaded, and the main thread publishes its result
+ * (db.store, db.open_rc, db.report) only after joining it, so nothing the loop reads while
+ * loading (INFO, /health, /metrics) is written by another thread. */
 #include "server/db.h"
 
 #include <errno.h>
@@ -52,6 +53,11 @@ static struct {
     struct event *loaded_ev, *completion_ev, *retention_ev;
     int kick_flush;             /* hand the batches over at the next turn even if busy */
     long long loading_delay_ms; /* copied for the loader thread before it starts */
+    struct {                    /* the loader thread's result: its thread only until joined */
+        struct store *store;
+        int rc;
+        struct store_open_report report;
+    } loaded;
 } db;
 
 /* syncfs() reports writeback errors only since Linux 5.8; before that, one fdatasync per file
@@ -94,7 +100,7 @@ static void *loader_main(void *arg) {
         struct timespec ts = {db.loading_delay_ms / 1000, (db.loading_delay_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
-    db.open_rc = store_open(&db.cfg, &db.store, &db.report);
+    db.loaded.rc = store_open(&db.cfg, &db.loaded.store, &db.loaded.report);
     char one = 1;
     ssize_t w = write(db.pipefd[1], &one, 1);
     (void)w;
@@ -140,13 +146,21 @@ static void retention_cb(evutil_socket_t fd, short what, void *arg) {
     if (db.store && !durable_error()) store_retention(db.store, util_mstime());
 }
 
+/* Joins the loader thread and only then publishes what it opened. */
+static void join_loader(void) {
+    pthread_join(db.loader, NULL);
+    db.loader_running = 0;
+    db.open_rc = db.loaded.rc;
+    db.report = db.loaded.report;
+    db.store = db.loaded.rc == OBK_OK ? db.loaded.store : NULL;
+}
+
 static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what, (void)arg;
     char one;
     ssize_t r = read(fd, &one, 1);
     (void)r;
-    pthread_join(db.loader, NULL);
-    db.loader_running = 0;
+    join_loader();
     event_free(db.loaded_ev);
     db.loaded_ev = NULL;
     if (db.open_rc != OBK_OK) {
@@ -210,10 +224,7 @@ void db_kick_flush(void) {
 
 int db_close(void) {
     int rc = 0;
-    if (db.loader_running) { /* stopped while loading: let the open finish, then close */
-        pthread_join(db.loader, NULL);
-        db.loader_running = 0;
-    }
+    if (db.loader_running) join_loader(); /* stopped while loading: let the open finish */
     if (db.loaded_ev) event_free(db.loaded_ev);
     if (db.completion_ev) event_free(db.completion_ev);
     if (db.retention_ev) event_free(db.retention_ev);

@@ -88,6 +88,8 @@ int main(int argc, char **argv) {
         config_free();
         return 1;
     }
+    /* the log's own descriptor follows the new standard output (/dev/null) when daemonized */
+    if (server_config.daemonize) log_setup(server_config.loglevel, server_config.logfile);
     log_msg(LOG_NOTICE, "oO0OoO0OoO0Oo Obelisk is starting oO0OoO0OoO0Oo");
     log_msg(LOG_NOTICE, "Obelisk version=%s, redis_version=%s, bits=%d, pid=%d, just started",
             OBELISK_VERSION, OBELISK_REDIS_VERSION, (int)(sizeof(long) * 8), (int)getpid());

@@ -21,11 +21,11 @@
 static char tmpdir[256];
 static int dfd = -1;
 
-/* fault injection state */
-static int fail_fdatasync; /* errno to return, 0 = none */
-static int fail_pwritev;
-static int short_writes; /* write at most half (at least 1 byte) per call */
-static int fdatasync_calls, pwritev_calls;
+/* fault injection state (atomics: the persist thread reads them while the test sets them) */
+static _Atomic int fail_fdatasync; /* errno to return, 0 = none */
+static _Atomic int fail_pwritev;
+static _Atomic int short_writes; /* write at most half (at least 1 byte) per call */
+static _Atomic int fdatasync_calls, pwritev_calls;
 
 static ssize_t inj_pwritev(int fd, const struct iovec *iov, int cnt, off_t off) {
     pwritev_calls++;
@@ -50,7 +50,7 @@ static int inj_fdatasync(int fd) {
     return fdatasync(fd);
 }
 
-static int fail_syncfs, syncfs_calls;
+static _Atomic int fail_syncfs, syncfs_calls;
 
 static int inj_syncfs(int fd) {
     syncfs_calls++;
