@@ -59,7 +59,7 @@ struct config {
     long long stream_node_max_bytes;
     /* operations face (http.c, metrics.c) */
     int http_port;                /* 0 = no HTTP face */
-    char *http_bind;              /* one address */
+    char *http_bind;              /* addresses separated by one space (as bind) */
     long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
     long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of

@@ -16,12 +16,14 @@
 #include <strings.h>
 
 #include "base/log.h"
+#include "base/sbuf.h"
 #include "base/util.h"
 #include "server/errors.h"
 
 struct config server_config;
 
-enum dtype { D_BOOL, D_INT, D_LL, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF };
+/* D_ADDRS: a list of addresses kept as one string, the addresses separated by one space. */
+enum dtype { D_BOOL, D_INT, D_LL, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF, D_ADDRS };
 
 #define D_IMMUTABLE 1u /* only from the file or the command line */
 
@@ -69,7 +71,7 @@ static const struct directive directives[] = {
      * started without a config (tests, several on one host) never fight over a port; the
      * shipped conf/obelisk.conf turns it on at 9379. Runtime: the listener is reopened. */
     {"http-port", D_INT, C(http_port), 0, 65535, "0", 0, NULL},
-    {"http-bind", D_STRING, C(http_bind), 0, 0, "127.0.0.1", 0, NULL},
+    {"http-bind", D_ADDRS, C(http_bind), 0, 0, "127.0.0.1 -::1", 0, NULL},
     /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
     {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
     {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},
@@ -162,6 +164,22 @@ bad:
     return -1;
 }
 
+static int parse_addrs(const struct directive *d, char **argv, int argc, char *err, size_t errlen) {
+    struct sbuf b;
+    sbuf_init(&b);
+    if (argc < 1 || argc > CONFIG_MAX_BIND) {
+        snprintf(err, errlen, "Too many bind addresses specified.");
+        return -1;
+    }
+    for (int i = 0; i < argc; i++) sbuf_printf(&b, "%s%s", i ? " " : "", argv[i]);
+    if (b.failed || !b.p) {
+        sbuf_free(&b);
+        return -1;
+    }
+    *(char **)d->ptr = b.p; /* the string is the field's now */
+    return 0;
+}
+
 /* Parses argv into the directive's field. Strings are newly allocated; the caller owns the
  * old value. Returns 0 or -1 with Redis's reason text in err. */
 static int directive_parse_args(const struct directive *d, char **argv, int argc, char *err,
@@ -178,6 +196,7 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
         return 0;
     }
     if (d->type == D_OBUF) return parse_obuf(argv, argc, err, errlen);
+    if (d->type == D_ADDRS) return parse_addrs(d, argv, argc, err, errlen);
     if (argc != 1) {
         snprintf(err, errlen, "wrong number of arguments");
         return -1;
@@ -231,7 +250,7 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
  * command-line value) are split by spaces first, as Redis does. */
 static int directive_parse(const struct directive *d, char **argv, int argc, char *err,
                            size_t errlen) {
-    if (argc != 1 || (d->type != D_BIND && d->type != D_OBUF))
+    if (argc != 1 || (d->type != D_BIND && d->type != D_OBUF && d->type != D_ADDRS))
         return directive_parse_args(d, argv, argc, err, errlen);
     char **split;
     size_t *lens;
@@ -252,7 +271,8 @@ static void directive_format(const struct directive *d, char *buf, size_t cap) {
     case D_INT: snprintf(buf, cap, "%d", *(int *)d->ptr); break;
     case D_LL:
     case D_MEMORY: snprintf(buf, cap, "%lld", *(long long *)d->ptr); break;
-    case D_STRING: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
+    case D_STRING:
+    case D_ADDRS: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
     case D_ENUM: snprintf(buf, cap, "%s", d->names[*(int *)d->ptr]); break;
     case D_BIND:
         buf[0] = '\0';
@@ -293,7 +313,7 @@ void config_init_defaults(void) {
 static void free_string_fields(const struct config *keep, const struct config *old) {
     for (size_t i = 0; i < NDIRECTIVES; i++) {
         const struct directive *d = &directives[i];
-        if (d->type != D_STRING) continue;
+        if (d->type != D_STRING && d->type != D_ADDRS) continue;
         size_t off = (size_t)((char *)d->ptr - (char *)&server_config);
         char *o = *(char **)((char *)old + off);
         char *k = *(char **)((char *)keep + off);

@@ -28,6 +28,7 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/listen.h"
 #include "server/metrics.h"
 #include "server/conn.h"
 #include "server/runtime.h"
@@ -38,6 +39,9 @@
 #define HTTP_MAX_HEADERS_BYTES 8192
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_ALLOW             "GET, HEAD"
+
+/* Addresses http-bind may list. */
+#define HTTP_MAX_LISTENERS 16
 
 static struct {
     struct evhttp *http;
@@ -244,15 +248,30 @@ static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
     evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(http, HTTP_MAX_BODY_BYTES);
     evhttp_set_gencb(http, dispatch, NULL);
-    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(
-        http, server_config.http_bind, (ev_uint16_t)server_config.http_port);
-    if (!sock) {
-        snprintf(err, errlen, "Could not create the HTTP listening socket %s:%d",
-                 server_config.http_bind, server_config.http_port);
+    /* http-bind is a list, as bind is: "127.0.0.1 -::1" (IPv6 listeners are IPv6-only) */
+    char **addrs = NULL;
+    size_t *lens = NULL;
+    int naddrs =
+        util_split_args(server_config.http_bind, strlen(server_config.http_bind), &addrs, &lens);
+    struct evconnlistener *ls[HTTP_MAX_LISTENERS];
+    int n = naddrs > 0
+                ? listen_all((const char *const *)addrs, naddrs, server_config.http_port, NULL,
+                             NULL, ls, HTTP_MAX_LISTENERS, bound, err, errlen, "the HTTP")
+                : -1;
+    if (naddrs <= 0) snprintf(err, errlen, "http-bind has no address");
+    if (naddrs > 0) util_free_args(addrs, lens, naddrs);
+    if (n < 0) {
         evhttp_free(http);
         return NULL;
     }
-    *bound = server_config.http_port;
+    for (int i = 0; i < n; i++) {
+        if (!evhttp_bind_listener(http, ls[i])) { /* the listener is freed with the face */
+            for (int j = i; j < n; j++) evconnlistener_free(ls[j]);
+            snprintf(err, errlen, "Can't attach the HTTP listening socket");
+            evhttp_free(http);
+            return NULL;
+        }
+    }
     return http;
 }
 

@@ -36,6 +36,7 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/http.h"
+#include "server/listen.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
@@ -69,71 +70,16 @@ static void accept_error_cb(struct evconnlistener *l, void *ctx) {
     log_msg(LOG_WARNING, "Accepting client connection: %s", strerror(errno));
 }
 
-/* Resolves one bind address ("-" prefix = optional, as Redis allows) on the given port. */
-static struct evconnlistener *listen_on(const char *addr, int port, int *bound_port) {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    memset(&ss, 0, sizeof(ss));
-    if (strchr(addr, ':')) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        if (!strcmp(addr, "*"))
-            in6->sin6_addr = in6addr_any;
-        else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1)
-            return NULL;
-        sslen = sizeof(*in6);
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        if (!strcmp(addr, "*"))
-            in->sin_addr.s_addr = htonl(INADDR_ANY);
-        else if (inet_pton(AF_INET, addr, &in->sin_addr) != 1)
-            return NULL;
-        sslen = sizeof(*in);
-    }
-    struct evconnlistener *l = evconnlistener_new_bind(runtime.base, accept_cb, NULL,
-                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                                       511, (struct sockaddr *)&ss, (int)sslen);
-    if (!l) return NULL;
-    evconnlistener_set_error_cb(l, accept_error_cb);
-    struct sockaddr_storage got;
-    socklen_t glen = sizeof(got);
-    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &glen) == 0) {
-        *bound_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                                      : ((struct sockaddr_in *)&got)->sin_port);
-    }
-    return l;
-}
-
 /* Opens a listener per bind address. With port 0 the first one picks a free port and the others
  * use the same. Returns 0 or -1 with a reason. */
 static int open_listeners(struct evconnlistener **out, int *nout, int *port_out, char *err,
                           size_t errlen) {
-    int port = server_config.port, n = 0;
-    for (int i = 0; i < server_config.bind_count; i++) {
-        const char *addr = server_config.bind[i];
-        int optional = addr[0] == '-';
-        if (optional) addr++;
-        int bound = port;
-        struct evconnlistener *l = listen_on(addr, port, &bound);
-        if (!l) {
-            if (optional) continue;
-            snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr,
-                     port, strerror(errno));
-            for (int j = 0; j < n; j++) evconnlistener_free(out[j]);
-            return -1;
-        }
-        port = bound;
-        out[n++] = l;
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "Failed listening on any bind address");
-        return -1;
-    }
+    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count,
+                       server_config.port, accept_cb, NULL, out, 16, port_out, err, errlen,
+                       "server TCP");
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++) evconnlistener_set_error_cb(out[i], accept_error_cb);
     *nout = n;
-    *port_out = port;
     return 0;
 }
 

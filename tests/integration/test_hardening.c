@@ -1,7 +1,12 @@
 /* test_hardening.c - operator mistakes and resource limits that must not lose data: a second
  * server on a data directory in use is refused (named directory and holder pid, exit code 1,
- * the first server's pid file untouched) and the first keeps serving what it acknowledged. */
+ * the first server's pid file untouched) and the first keeps serving what it acknowledged; an
+ * IPv6 listener is IPv6-only as with Redis (an IPv4 client is refused, not mistaken for a
+ * remote one); the HTTP face listens on IPv6 loopback too and says why it cannot listen. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +86,92 @@ static void test_second_server_on_one_directory(void **state) {
     rmdir(tmpl);
 }
 
+/* A listening socket on 127.0.0.1 (family AF_INET) or ::1; returns the fd, port in *port. */
+static int listen_loopback(int family, int *port) {
+    int fd = socket(family, SOCK_STREAM, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_loopback;
+        len = sizeof(*in6);
+    }
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+static void test_ipv6_listener_is_ipv6_only(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--bind", "::", NULL), 0);
+    redisContext *c6 = redisConnect("::1", s.port); /* local: protected mode lets it in */
+    assert_non_null(c6);
+    assert_int_equal(c6->err, 0);
+    redisReply *r = redisCommand(c6, "PING");
+    assert_non_null(r);
+    assert_string_equal(r->str, "PONG");
+    freeReplyObject(r);
+    redisFree(c6);
+    redisContext *c4 = redisConnect("127.0.0.1", s.port); /* as Redis: refused, not DENIED */
+    assert_true(c4 == NULL || c4->err != 0);
+    if (c4) redisFree(c4);
+    server_cleanup(&s);
+}
+
+static void test_http_face_on_ipv6_and_its_errors(void **state) {
+    (void)state;
+    struct test_server s;
+    int port, busy;
+    int probe = listen_loopback(AF_INET, &port);
+    close(probe);
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    assert_int_equal(server_start(&s, "--http-port", ps, NULL), 0);
+    int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    a6.sin6_addr = in6addr_loopback;
+    assert_int_equal(connect(s6, (struct sockaddr *)&a6, sizeof(a6)), 0);
+    assert_int_equal(raw_send_str(s6, "GET /health/live HTTP/1.0\r\n\r\n"), 0);
+    size_t n;
+    char *got = raw_read(s6, 12, 2000, &n);
+    assert_non_null(strstr(got, "200"));
+    free(got);
+    close(s6);
+    server_cleanup(&s);
+    /* a port in use: the refused server says why */
+    int holder = listen_loopback(AF_INET, &busy);
+    char log[400], dir[] = "/tmp/obelisk-http.XXXXXX", bs[16], want[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/log", dir);
+    snprintf(bs, sizeof(bs), "%d", busy);
+    const char *args[] = {"--port", "0", "--dir", dir, "--http-port", bs, NULL};
+    assert_int_equal(run_to_exit(args, log, 5000), 1);
+    snprintf(want, sizeof(want),
+             "Could not create the HTTP listening socket 127.0.0.1:%d: Address already in use",
+             busy);
+    assert_true(file_contains(log, want));
+    close(holder);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_server_on_one_directory),
+        cmocka_unit_test(test_ipv6_listener_is_ipv6_only),
+        cmocka_unit_test(test_http_face_on_ipv6_and_its_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

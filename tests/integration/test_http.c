@@ -202,7 +202,7 @@ static void test_off_by_default_and_config_set(void **state) {
     freeReplyObject(r);
     assert_int_equal(http_status(p2, "GET", "/health/live"), 200);
     r = client_cmd(c, "CONFIG GET http-bind");
-    assert_string_equal(r->element[1]->str, "127.0.0.1");
+    assert_string_equal(r->element[1]->str, "127.0.0.1 -::1");
     freeReplyObject(r);
     r = client_cmd(c, "CONFIG SET http-port 0");
     assert_string_equal(r->str, "OK");
