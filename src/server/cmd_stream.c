@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
 #include "server/blocking.h"
@@ -196,13 +197,14 @@ void cmd_xadd(CMD_ARGS) {
         return;
     }
     server_stats.entries_appended++; /* metrics and INFO obelisk */
-    uint64_t removed;
-    if (a.strategy && (rc = apply_trim(t, &a, &removed)) != OBK_OK) {
-        xutil_reply_status(c, rc);
-        return;
-    }
-    xutil_reply_id(c, id);
     blocking_signal_key(c->db, argv[1], argvlen[1]);
+    uint64_t removed;
+    /* The entry is stored: its ID is the answer even if the trim fails (the trim's error, if it
+     * is an I/O error, fails the batch and so this reply too, through the durability rule). */
+    if (a.strategy && (rc = apply_trim(t, &a, &removed)) != OBK_OK)
+        log_msg(LOG_WARNING, "XADD: the entry was added but trimming the stream failed: %s",
+                obk_strerror(rc));
+    xutil_reply_id(c, id);
 }
 
 /* XRANGE key start end [COUNT n] and XREVRANGE key end start [COUNT n]. */
