@@ -49,11 +49,16 @@ static struct {
     struct event *cron;
     struct event *sig_term, *sig_int;
     int running;
-    int dirlock_fd; /* the data directory's lock, held until the process ends */
+    int dirlock_fd;             /* the data directory's lock, held until the process ends */
+    struct event *accept_pause; /* re-enables the listeners after running out */
+    long long accept_errors;    /* failed accepts since the last logged one */
+    long long accept_error_logged_ms;
 } server;
 
 /* The cron runs at Redis's default hz of 10. */
 #define SERVER_CRON_MS 100
+/* How long the listeners pause when accept() runs out of descriptors or memory. */
+#define SERVER_ACCEPT_PAUSE_MS 100
 /* Descriptors kept for files and listeners beyond maxclients (Redis reserves 32). */
 #define SERVER_RESERVED_FDS 32
 
@@ -64,10 +69,33 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     conn_accept(fd, sa, len);
 }
 
+static void resume_accepting(evutil_socket_t fd, short what, void *ctx) {
+    (void)fd, (void)what, (void)ctx;
+    for (int i = 0; i < server.nlisteners; i++) evconnlistener_enable(server.listeners[i]);
+}
+
+/* A failed accept. Out of descriptors (EMFILE, ENFILE) or memory, the pending connection stays
+ * in the backlog and the listener would fire again at once: the listeners pause for
+ * SERVER_ACCEPT_PAUSE_MS (as libevent's own samples do) and the log says so at most once a
+ * second, with how many failures it did not print. */
 static void accept_error_cb(struct evconnlistener *l, void *ctx) {
-    (void)l;
-    (void)ctx;
-    log_msg(LOG_WARNING, "Accepting client connection: %s", strerror(errno));
+    (void)l, (void)ctx;
+    int err = EVUTIL_SOCKET_ERROR();
+    long long now = util_mstime();
+    server.accept_errors++;
+    if (now - server.accept_error_logged_ms >= 1000) {
+        log_msg(LOG_WARNING, "Error accepting a client connection: %s%s", strerror(err),
+                server.accept_errors > 1 ? " (and similar errors not logged since)" : "");
+        server.accept_error_logged_ms = now;
+        server.accept_errors = 0;
+    }
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) return;
+    for (int i = 0; i < server.nlisteners; i++) evconnlistener_disable(server.listeners[i]);
+    if (!server.accept_pause)
+        server.accept_pause = evtimer_new(runtime.base, resume_accepting, NULL);
+    struct timeval tv = {0, SERVER_ACCEPT_PAUSE_MS * 1000};
+    if (!server.accept_pause || evtimer_add(server.accept_pause, &tv) != 0)
+        resume_accepting(-1, 0, NULL); /* no timer: better to spin than to stop accepting */
 }
 
 /* Opens a listener per bind address. With port 0 the first one picks a free port and the others
@@ -272,6 +300,7 @@ void server_free(void) {
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
     http_stop();
     if (server.cron) event_free(server.cron);
+    if (server.accept_pause) event_free(server.accept_pause);
     if (server.sig_term) event_free(server.sig_term);
     if (server.sig_int) event_free(server.sig_int);
     if (runtime.base) event_base_free(runtime.base);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,11 +168,88 @@ static void test_http_face_on_ipv6_and_its_errors(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+static int count_in_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, text)) n++;
+    fclose(f);
+    return n;
+}
+
+/* CPU seconds the process used (user + system). */
+static double cpu_seconds(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+     */
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Out of descriptors, the listener pauses instead of spinning, and logs once a second. */
+static void test_emfile_pauses_the_listener(void **state) {
+    (void)state;
+    /* the server runs under a wrapper that caps its descriptors at 64 (soft and hard) */
+    char wrapper[] = "/tmp/obelisk-nofile.XXXXXX";
+    int wfd = mkstemp(wrapper);
+    assert_true(wfd >= 0);
+    const char *real = getenv("OBELISK_SERVER");
+    char script[1024];
+    int len = snprintf(script, sizeof(script), "#!/bin/sh\nulimit -n 64\nexec '%s' \"$@\"\n",
+                       real ? real : "./obelisk-server");
+    assert_int_equal(write(wfd, script, (size_t)len), len);
+    close(wfd);
+    assert_int_equal(chmod(wrapper, 0700), 0);
+    char *saved = real ? strdup(real) : NULL;
+    setenv("OBELISK_SERVER", wrapper, 1);
+    struct test_server s;
+    int started = server_start(&s, NULL);
+    if (saved)
+        setenv("OBELISK_SERVER", saved, 1);
+    else
+        unsetenv("OBELISK_SERVER");
+    free(saved);
+    unlink(wrapper);
+    assert_int_equal(started, 0);
+    int fds[70], n = 0;
+    for (; n < 70; n++)
+        if ((fds[n] = raw_connect(s.port)) < 0) break;
+    double cpu0 = cpu_seconds(s.pid);
+    sleep_ms(2500);
+    double used = cpu_seconds(s.pid) - cpu0;
+    int lines = count_in_file(s.logpath, "Error accepting a client connection");
+    printf("# %d connections, %d log lines, %.2f s of CPU in 2.5 s\n", n, lines, used);
+    assert_true(lines >= 1 && lines <= 4);
+    assert_true(used < 0.5);
+    for (int i = 0; i < n; i++) close(fds[i]);
+    /* with descriptors back, new clients are served */
+    sleep_ms(300);
+    redisContext *c = client_connect(&s);
+    redisReply *r = must_cmd(c, "PING");
+    assert_string_equal(r->str, "PONG");
+    freeReplyObject(r);
+    redisFree(c);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_server_on_one_directory),
         cmocka_unit_test(test_ipv6_listener_is_ipv6_only),
         cmocka_unit_test(test_http_face_on_ipv6_and_its_errors),
+        cmocka_unit_test(test_emfile_pauses_the_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
