@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "storage/batch_format.h"
+#include "storage/cgstore.h"
 #include "storage/entry.h"
 #include "storage/keydir.h"
 #include "storage/persist.h"
@@ -20,7 +21,8 @@
 #include "storage/tstate.h"
 
 struct topic;
-struct cg_state;
+struct cg_group;
+struct cg_consumer;
 
 /* Shared by every topic of a store (owned by the store). */
 struct topic_env {
@@ -56,8 +58,9 @@ struct topic {
     struct topic *dirty_next;
     int64_t created_ms, retention_bytes, retention_ms;
     uint64_t appended_since_ckpt;
-    struct cg_state *cg; /* consumer groups (cgroup.h), NULL until the first one */
-    uint64_t hash;       /* keyspace */
+    struct cg_state *cg;      /* consumer groups (cgroup_state.h), NULL until the first one */
+    struct cgstore_log cglog; /* groups.log / groups.snap as far as written or queued */
+    uint64_t hash;            /* keyspace */
     struct topic *hnext;
 };
 
@@ -137,6 +140,56 @@ static inline uint64_t topic_wait_seq(const struct topic *t) {
     return t->dirty ? t->env->next_seq : t->last_seq;
 }
 
+/* ---- consumer groups (topic_groups.c; reading a group: cgroup.h) ---- */
+/* Opens the command's record (nesting is not allowed). */
+void cg_record_begin(struct topic *t);
+/* Closes it: an empty record writes nothing; otherwise the topic is marked dirty so the record
+ * joins the next submission. Returns OBK_OK or OBK_ERR_STICKY / OBK_ERR_NOMEM. */
+int cg_record_end(struct topic *t);
+
+struct cg_group *cg_group_find(struct topic *t, const void *name, size_t len);
+size_t cg_group_count(const struct topic *t);
+/* Calls cb for every group in name order; cb returns nonzero to stop. */
+void cg_group_foreach(struct topic *t, int (*cb)(void *ctx, struct cg_group *g), void *ctx);
+/* XGROUP CREATE: OBK_ERR_EXISTS when the name is taken. entries_read -1 = unknown. */
+int cg_group_create(struct topic *t, const void *name, size_t len, sid_t last_id,
+                    int64_t entries_read, struct cg_group **out);
+/* XGROUP DESTROY (frees g). */
+int cg_group_destroy(struct topic *t, struct cg_group *g);
+/* XGROUP SETID. */
+int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t entries_read);
+
+/* Creates the consumer if missing (*created says whether it did). seen_ms is its creation and
+ * seen time. */
+int cg_consumer_get(struct topic *t, struct cg_group *g, const void *name, size_t len,
+                    int64_t now_ms, struct cg_consumer **out, int *created);
+/* XGROUP DELCONSUMER: removes the consumer and its pending entries; *pending says how many. */
+int cg_consumer_delete(struct topic *t, struct cg_group *g, struct cg_consumer *c,
+                       uint64_t *pending);
+/* Marks the consumer seen now (a read or claim attempt, as Redis updates seen-time). */
+int cg_consumer_seen(struct topic *t, struct cg_group *g, struct cg_consumer *c, int64_t now_ms);
+
+/* XREADGROUP ... > : the group's last delivered ID becomes last_id and entries-read
+ * entries_read; unless noack, each ID enters the PEL owned by c with delivery time now and
+ * count 1 (an ID already pending elsewhere moves to c, as Redis does). */
+int cg_deliver_new(struct topic *t, struct cg_group *g, struct cg_consumer *c, const sid_t *ids,
+                   size_t n, sid_t last_id, int64_t entries_read, int noack, int64_t now_ms);
+/* XREADGROUP with an explicit ID (history): each ID, pending for c, gets delivery time now and
+ * its count incremented. */
+int cg_deliver_again(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n,
+                     int64_t now_ms);
+/* XACK: removes the IDs that are pending; *acked says how many were. */
+int cg_ack(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n, uint64_t *acked);
+/* XCLAIM/XAUTOCLAIM: makes id pending for c with this delivery time and count, creating the
+ * entry when it was not pending (XCLAIM FORCE). */
+int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t id,
+             int64_t delivery_ms, uint64_t delivery_count);
+/* Drops one pending entry without acknowledging it (an entry deleted from the stream that
+ * XCLAIM/XAUTOCLAIM finds). */
+int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id);
+/* XCOMMIT: the group's committed offset becomes id. */
+int cg_commit(struct topic *t, struct cg_group *g, sid_t id);
+
 /* ---- persistence (store.c) ---- */
 void topic_mark_dirty(struct topic *t);
 /* Closes the filling batch and adds the topic's writes (meta, batches, index, roll, checkpoint)
@@ -146,5 +199,11 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms);
 void topic_submitted(struct topic *t, uint64_t seq);
 /* Adds a checkpoint of the current state to s (after syncing the active segment). */
 int topic_checkpoint_into(struct topic *t, struct psub *s);
+/* Open time, after the stream's recovery: loads the topic's groups (cgstore_open) clamped to
+ * the recovered stream and attaches them. */
+int topic_open_groups(struct topic *t, int repair, struct cgstore_report *rep);
+/* Adds a compaction of the groups to s when groups.log holds records, so a clean open reads
+ * only the snapshot (store_close). */
+int topic_compact_groups_into(struct topic *t, struct psub *s);
 
 #endif

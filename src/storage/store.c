@@ -183,7 +183,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
         goto done;
     }
     struct cgstore_report gr;
-    rc = cgstore_open(t, s->cfg.repair, &gr);
+    rc = topic_open_groups(t, s->cfg.repair, &gr);
     rep->truncated_bytes += gr.truncated_bytes;
     if (rc != OBK_OK) {
         snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
@@ -370,7 +370,7 @@ int store_close(struct store *s) {
                     if (err == OBK_OK) {
                         topic_checkpoint_into(t, sub);
                         /* a clean open then reads only the snapshot */
-                        if (t->cg && t->cg->log_size > CG_LOG_HEADER) cgstore_compact_into(t, sub);
+                        topic_compact_groups_into(t, sub);
                     }
         }
         free_all_topics(s, sub);

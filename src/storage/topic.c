@@ -50,7 +50,8 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
 void topic_free(struct topic *t, struct psub *s) {
     if (!t) return;
     tlog_free(&t->log, s);
-    cgs_free(t->cg, s);
+    cgstore_log_release(&t->cglog, s);
+    cgs_free(t->cg);
     tstate_free(&t->st);
     ring_free(&t->ring);
     batch_builder_free(&t->bb);
@@ -304,7 +305,7 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     }
     t->pend_len = 0;
     /* group records after the data they may refer to, in the same submission */
-    if ((rc = cgstore_flush_into(t, s)) != OBK_OK) return rc;
+    if ((rc = cgstore_flush_into(t->cg, &t->cglog, t->dirfd, s)) != OBK_OK) return rc;
     if ((t->log.nsegs > nsegs && nsegs > 0) || t->appended_since_ckpt >= TOPIC_CHECKPOINT_BYTES)
         rc = topic_checkpoint_into(t, s);
     return rc;
