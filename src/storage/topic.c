@@ -6,7 +6,7 @@
  * the record type changes or past batch_max_bytes and wait in t->pend until store_flush.
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
  * an fdatasync of the active segment (data, fdatasync, then the commit mark). Main thread. */
-#include "storage/topic.h"
+#include "topic_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -315,4 +315,64 @@ void topic_submitted(struct topic *t, uint64_t seq) {
     t->last_seq = seq;
     ring_mark_submitted(&t->ring, seq);
     t->dirty = 0;
+}
+
+/* ---- what the server reads about a topic ---- */
+
+const uint8_t *topic_key(const struct topic *t, size_t *len) {
+    *len = t->keylen;
+    return t->key;
+}
+
+int topic_db(const struct topic *t) {
+    return t->db;
+}
+
+uint64_t topic_length(const struct topic *t) {
+    return tstate_length(&t->st);
+}
+
+sid_t topic_last_id(const struct topic *t) {
+    return t->st.last_id;
+}
+
+uint64_t topic_entries_added(const struct topic *t) {
+    return t->st.entries_added;
+}
+
+sid_t topic_max_deleted(const struct topic *t) {
+    return t->st.max_deleted;
+}
+
+uint64_t topic_start_offset(const struct topic *t) {
+    return t->st.start_offset;
+}
+
+uint64_t topic_end_offset(const struct topic *t) {
+    return t->st.end_offset;
+}
+
+uint64_t topic_wait_seq(const struct topic *t) {
+    /* a dirty topic's changes travel in the next submission */
+    return t->dirty ? t->env->next_seq : t->last_seq;
+}
+
+uint64_t topic_disk_bytes(const struct topic *t) {
+    return t->log.bytes;
+}
+
+int64_t topic_retention_bytes(const struct topic *t) {
+    return t->retention_bytes;
+}
+
+int64_t topic_retention_ms(const struct topic *t) {
+    return t->retention_ms;
+}
+
+int64_t topic_created_ms(const struct topic *t) {
+    return t->created_ms;
+}
+
+int topic_has_groups(const struct topic *t) {
+    return cg_group_count(t) > 0;
 }

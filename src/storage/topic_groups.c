@@ -7,13 +7,14 @@
  * the recovered stream's last ID and entries_added for the clamp at open. The state is created
  * with the first record or group and stays NULL for a topic that never had one. Owned by the
  * thread that holds the store (docs/storage.md, Threads). */
+#include "topic_impl.h"
+
 #include <stdlib.h>
 
 #include "base/obk_assert.h"
 #include "base/status.h"
 #include "storage/cgroup_state.h"
 #include "storage/cgstore.h"
-#include "storage/topic.h"
 
 /* The topic's group state, created when missing; NULL when memory ran out. */
 static struct cg_state *groups_state(struct topic *t) {

@@ -23,6 +23,8 @@
 #include "storage/cgroup.h"
 #include "storage/cgstore.h"
 #include "storage/store.h"
+/* white-box: the topic's group state and group log (private to the storage library) */
+#include "../../src/storage/topic_impl.h"
 
 static char dir[256];
 static unsigned seed;
