@@ -1,5 +1,9 @@
-/* recovery.c - topic log recovery (see recovery.h). Runs on the main thread before the persist
- * thread touches the topic, so it may write, truncate and fsync files itself.
+/* recovery.c - topic log recovery (see recovery.h).
+ *
+ * Threads: recovery_open_log runs inside store_open, on the thread that calls it: the server's
+ * loader thread (obelisk-check, the benchmark and the tests call it on their own thread). The
+ * persist thread does not exist yet (store_open starts it after every topic is open) and no
+ * other thread sees the topic, so recovery reads, truncates, writes and fsyncs files itself.
  *
  * Clean open: the clean-shutdown marker, a valid checkpoint, and a recovery point equal to the
  * last segment's size: segment headers are read (one pread each), nothing else; indexes load

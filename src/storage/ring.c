@@ -4,7 +4,8 @@
  * entry pointers that doubles when full. The budget keeps the rings in a list ordered by their
  * last push; room is made by evicting written entries from the front of the least recently
  * pushed rings first, so a busy topic keeps its tail hot while idle topics give memory back.
- * Main thread only. */
+ * Rings are created empty inside store_open (the server's loader thread); every push, eviction
+ * and read happens on the main thread. */
 #include "storage/ring.h"
 
 #include <stdlib.h>

@@ -2,14 +2,20 @@
  * (see store.h).
  *
  * Directory operations (mkdir of a new topic, rename for RENAME, rename to a ".trash-N" name
- * for DEL) run on the main thread at once, so the keyspace and the file names always agree;
+ * for DEL) run at once on the calling thread, so the keyspace and the file names always agree;
  * their durability (directory fsync, topic.meta, removing the trash) travels in the next
  * submission, so a reply that waits for it is sent only once it is on disk. The persist thread
  * writes through descriptors of directories, which stay valid across those renames.
  *
  * Group commit: every mutation marks its topic dirty; store_flush moves every dirty topic's
  * batches (and the queued directory work) into one submission, so all changes made while the
- * previous submission was being written share the next one and its fsyncs. Main thread. */
+ * previous submission was being written share the next one and its fsyncs.
+ *
+ * Threads: store_open runs on the thread that calls it (the server's loader thread): it opens
+ * every topic, recovering logs and group files synchronously, and starts the persist thread
+ * last. The server joins the loader before its main thread makes any other call; from then on
+ * the main thread is the only caller and owns every topic, ring, segment and keyspace, while
+ * the persist thread works behind it on the submissions store_flush hands over. */
 #include "storage/store.h"
 
 #include <dirent.h>

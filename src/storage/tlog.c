@@ -1,6 +1,10 @@
 /* tlog.c - a topic's segments: placement of batches (roll), index upkeep, reads, retention.
  *
- * Invariants (main thread):
+ * Threads: recovery fills a tlog inside store_open (the server's loader thread); appends, reads,
+ * index loads and retention run on the main thread; the persist thread only receives the
+ * operations tlog_append_batch emits.
+ *
+ * Invariants:
  * - segs[] ascend by base offset; only the last one (active) receives batches.
  * - A DATA batch is indexed when it is the first DATA batch of its segment or starts at least
  *   index_interval bytes after the last indexed batch.

@@ -5,7 +5,9 @@
  * the state (tstate), so a failure part way leaves the topic as it was. Batches are closed when
  * the record type changes or past batch_max_bytes and wait in t->pend until store_flush.
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
- * an fdatasync of the active segment (data, fdatasync, then the commit mark). Main thread. */
+ * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
+ * inside store_open (the server's loader thread) or by store_create; every mutation and flush
+ * runs on the main thread. */
 #include "topic_impl.h"
 
 #include <stdlib.h>

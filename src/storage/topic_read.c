@@ -4,7 +4,7 @@
  * read that starts inside it never touches the disk (a cache hit); otherwise the log is read
  * up to the ring's first offset (the limit every tlog reader respects) and the ring continues
  * from there. Tombstones and offsets below the log start are filtered here, in one place, so
- * cache and disk give identical results. Main thread. */
+ * cache and disk give identical results. Main thread (reads never run during store_open). */
 #include "topic_impl.h"
 
 #include "base/status.h"

@@ -1,5 +1,6 @@
 /* tstate.c - stream state beside the entries, its replay rules and the checkpoint codec (layout
- * in tstate.h). Owned by whoever holds the struct: a topic on the main thread, or recovery.
+ * in tstate.h). Owned by whoever holds the struct: recovery, which builds a topic's state inside
+ * store_open (the server's loader thread), then the topic on the main thread.
  *
  * Replay rules: DATA must continue the dense offsets exactly (base_offset == end_offset) with
  * IDs above the last ID; DELETE adds tombstones and raises max_deleted; TRIM moves the log
