@@ -301,12 +301,71 @@ static uint64_t replay_log(struct cg_state *cg, const uint8_t *b, size_t len, ui
     return pos;
 }
 
+/* Applies groups.snap (b, len) to *cg; *gen is its generation. A damaged snapshot is refused
+ * (OBK_ERR_DAMAGED) unless repair, which drops the group state: *cg becomes a new empty state,
+ * *gen 0 and *kept 0, as if there were no snapshot. */
+static int load_snapshot(const uint8_t *b, size_t len, int repair, struct cg_state **cg,
+                         uint64_t *gen, int *kept, struct cgstore_report *rep) {
+    *kept = 1;
+    int rc = decode_snapshot(b, len, *cg, gen);
+    if (rc == OBK_OK || rc == OBK_ERR_NOMEM) return rc;
+    rep->snap_damaged = 1;
+    snprintf(rep->damage, sizeof rep->damage, "%s: %s", CG_SNAP_NAME,
+             rc == OBK_ERR_VERSION ? "unknown version" : "bad checksum or contents");
+    if (!repair) return OBK_ERR_DAMAGED;
+    log_msg(LOG_WARNING, "recovery: %s: consumer groups dropped by the repair", rep->damage);
+    cgs_free(*cg);
+    *cg = NULL;
+    *kept = 0;
+    *gen = 0;
+    return cgs_new(cg);
+}
+
+/* Judges groups.log (b, len; has_log 0 when there is none) against the snapshot's generation
+ * and replays it onto cg when it follows that snapshot: up to its first bad record, whose
+ * start is *good_log. A log without a valid header was cut short at its creation; an older
+ * log is stale (all of it is in the snapshot); a newer one follows a missing snapshot
+ * (refused unless repair, which ignores it). Sets log->gen. */
+static int load_log(struct cg_state *cg, const uint8_t *b, size_t len, int has_log, int has_snap,
+                    uint64_t snap_gen, int repair, struct cgstore_log *log, uint64_t *good_log,
+                    struct cgstore_report *rep) {
+    uint64_t log_gen = 0;
+    int log_ok = has_log && len >= CG_LOG_HEADER && codec_get_u32(b) == CG_LOG_MAGIC &&
+                 codec_get_u16(b + 4) == CG_VERSION && codec_get_u32(b + 16) == crc32c(0, b, 16);
+    if (log_ok) log_gen = codec_get_u64(b + 8);
+    log->gen = (log_ok && log_gen > snap_gen ? log_gen : snap_gen);
+    if (has_log && !log_ok) {
+        /* only a log whose creation was cut short has no valid header: nothing in it was
+         * acknowledged, as the header and the first record share one write and fsync */
+        rep->truncated_bytes = len;
+    } else if (log_ok && log_gen < snap_gen) {
+        rep->log_stale = 1; /* a compaction stopped after its snapshot: all of it is there */
+    } else if (log_ok && (log_gen > snap_gen || (!has_snap && log_gen > 0))) {
+        rep->log_damaged = 1;
+        snprintf(rep->damage, sizeof rep->damage,
+                 "%s: generation %" PRIu64 " follows a missing snapshot (have %" PRIu64 ")",
+                 CG_LOG_NAME, log_gen, snap_gen);
+        if (!repair) return OBK_ERR_DAMAGED;
+        log_msg(LOG_WARNING, "recovery: %s: log ignored by the repair", rep->damage);
+        rep->truncated_bytes = len;
+    } else if (log_ok) {
+        int semantic;
+        uint64_t good = replay_log(cg, b, len, &rep->records, &semantic);
+        if (semantic)
+            snprintf(rep->damage, sizeof rep->damage, "%s: inconsistent record at byte %" PRIu64,
+                     CG_LOG_NAME, good);
+        rep->truncated_bytes = len - good;
+        *good_log = good;
+    }
+    return OBK_OK;
+}
+
 int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out,
                  struct cgstore_log *log, uint64_t *good_log, struct cgstore_report *rep) {
     uint8_t *sb = NULL, *lb = NULL;
     size_t slen = 0, llen = 0;
     struct cg_state *cg = NULL;
-    uint64_t snap_gen = 0, log_gen = 0;
+    uint64_t snap_gen = 0;
     int has_snap = 0, has_log = 0;
     (void)readonly;
     memset(rep, 0, sizeof *rep);
@@ -324,56 +383,12 @@ int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out,
     rep->found = 1;
     if ((rc = cgs_new(&cg)) != OBK_OK) goto done;
     if (has_snap) {
-        rc = decode_snapshot(sb, slen, cg, &snap_gen);
-        if (rc == OBK_ERR_NOMEM) goto done;
-        if (rc != OBK_OK) {
-            rep->snap_damaged = 1;
-            snprintf(rep->damage, sizeof rep->damage, "%s: %s", CG_SNAP_NAME,
-                     rc == OBK_ERR_VERSION ? "unknown version" : "bad checksum or contents");
-            if (!repair) {
-                rc = OBK_ERR_DAMAGED;
-                goto done;
-            }
-            log_msg(LOG_WARNING, "recovery: %s: consumer groups dropped by the repair",
-                    rep->damage);
-            cgs_free(cg);
-            cg = NULL;
-            if ((rc = cgs_new(&cg)) != OBK_OK) goto done;
-            has_snap = 0;
-            snap_gen = 0;
-        }
+        if ((rc = load_snapshot(sb, slen, repair, &cg, &snap_gen, &has_snap, rep)) != OBK_OK)
+            goto done;
         log->snap_size = slen;
     }
-    int log_ok = has_log && llen >= CG_LOG_HEADER && codec_get_u32(lb) == CG_LOG_MAGIC &&
-                 codec_get_u16(lb + 4) == CG_VERSION && codec_get_u32(lb + 16) == crc32c(0, lb, 16);
-    if (log_ok) log_gen = codec_get_u64(lb + 8);
-    log->gen = (log_ok && log_gen > snap_gen ? log_gen : snap_gen);
-    if (has_log && !log_ok) {
-        /* only a log whose creation was cut short has no valid header: nothing in it was
-         * acknowledged, as the header and the first record share one write and fsync */
-        rep->truncated_bytes = llen;
-    } else if (log_ok && log_gen < snap_gen) {
-        rep->log_stale = 1; /* a compaction stopped after its snapshot: all of it is there */
-    } else if (log_ok && (log_gen > snap_gen || (!has_snap && log_gen > 0))) {
-        rep->log_damaged = 1;
-        snprintf(rep->damage, sizeof rep->damage,
-                 "%s: generation %" PRIu64 " follows a missing snapshot (have %" PRIu64 ")",
-                 CG_LOG_NAME, log_gen, snap_gen);
-        if (!repair) {
-            rc = OBK_ERR_DAMAGED;
-            goto done;
-        }
-        log_msg(LOG_WARNING, "recovery: %s: log ignored by the repair", rep->damage);
-        rep->truncated_bytes = llen;
-    } else if (log_ok) {
-        int semantic;
-        uint64_t good = replay_log(cg, lb, llen, &rep->records, &semantic);
-        if (semantic)
-            snprintf(rep->damage, sizeof rep->damage, "%s: inconsistent record at byte %" PRIu64,
-                     CG_LOG_NAME, good);
-        rep->truncated_bytes = llen - good;
-        *good_log = good;
-    }
+    rc = load_log(cg, lb, llen, has_log, has_snap, snap_gen, repair, log, good_log, rep);
+    if (rc != OBK_OK) goto done;
     *out = cg;
     cg = NULL;
 done:
