@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
 
@@ -456,8 +457,13 @@ static int px_sync_dirty(struct persist *p) {
 
 static void px_publish(struct persist *p, uint64_t last_seq, int ok) {
     pthread_mutex_lock(&p->mu);
+    /* published sequences never go down, and never pass what was submitted */
+    OBK_ASSERT(last_seq >= p->finished_seq && last_seq <= p->submitted_seq);
     p->finished_seq = last_seq;
-    if (ok && p->thread_error == OBK_OK) p->durable_seq = last_seq;
+    if (ok && p->thread_error == OBK_OK) {
+        OBK_ASSERT(last_seq >= p->durable_seq);
+        p->durable_seq = last_seq;
+    }
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
     p->st.error = p->error;
     pthread_cond_broadcast(&p->cv);
@@ -497,6 +503,9 @@ static void *persist_main(void *arg) {
         uint64_t count = 0;
         uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
         for (struct psub *s = batch; s; s = s->next) {
+            /* submissions run in the order of their strictly increasing sequences (finished_seq
+             * is written only by this thread) */
+            OBK_ASSERT(s->seq > last_seq && s->seq > p->finished_seq);
             sizes[bucket_of(s->bytes, batch_bounds_bytes, NBOUNDS(batch_bounds_bytes))]++;
             size_total += s->bytes;
             for (struct pop *op = s->head; op; op = op->next) {
@@ -569,6 +578,7 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
 int persist_submit(struct persist *p, struct psub *s, uint64_t *seq) {
     pthread_mutex_lock(&p->mu);
     s->seq = ++p->submitted_seq;
+    OBK_ASSERT(!p->qtail || p->qtail->seq < s->seq); /* the queue ascends */
     s->next = NULL;
     if (p->qtail)
         p->qtail->next = s;

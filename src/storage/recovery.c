@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "storage/fsutil.h"
 
@@ -158,6 +159,9 @@ static int scan_cb(void *ctx, const uint8_t *batch, const struct batch_header *h
     if (sc->apply) {
         if (batch_check_records(h, batch) != OBK_OK) return 1;
         if (tstate_apply(sc->st, h, batch) != OBK_OK) return 1;
+        /* recovered entries keep the dense offsets contiguous: the state's end is now just
+         * past this batch (a DATA batch's entries, none for the other types) */
+        OBK_ASSERT(sc->st->end_offset == h->base_offset + (h->type == BATCH_DATA ? h->count : 0));
     }
     sc->batches++;
     if (h->type != BATCH_DATA) return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 
 /* First capacity of a ring's pointer array. */
@@ -144,6 +145,7 @@ int ring_push(struct ring *r, sid_t id, uint64_t offset, uint32_t nfields, const
 }
 
 void ring_mark_submitted(struct ring *r, uint64_t seq) {
+    OBK_ASSERT(r->unsubmitted <= r->n); /* the unsubmitted entries are the newest ones */
     for (size_t i = r->n - r->unsubmitted; i < r->n; i++) ring_at(r, i)->seq = seq;
     r->unsubmitted = 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
 #include "storage/cgstore.h"
@@ -314,6 +315,7 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
 }
 
 void topic_submitted(struct topic *t, uint64_t seq) {
+    OBK_ASSERT(seq > t->last_seq); /* a topic's submissions strictly increase */
     t->last_seq = seq;
     ring_mark_submitted(&t->ring, seq);
     t->dirty = 0;
