@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,22 @@ static int unhex(const char *s, uint8_t **out, size_t *len) {
     return OBK_OK;
 }
 
+/* Formats into buf, cutting a text longer than size (through vsnprintf, which the compiler's
+ * truncation check leaves alone: here a cut is expected, not a mistake). */
+static void format_cut(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void format_cut(char *buf, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+/* rep->damage = "db<N>/<name>: <what>", cut to the report's size when longer. */
+static void set_damage(struct store_open_report *rep, int db, const char *name, const char *what) {
+    format_cut(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name, what);
+}
+
 /* What a topic directory's topic.meta says (read_meta). */
 enum meta_result {
     META_MATCHES,  /* it holds the key the directory name stands for */
@@ -167,8 +184,8 @@ static int read_meta(int db, const char *name, int tdfd, struct topic_meta *m,
             goto done;
         }
     }
-    snprintf(rep->damage, sizeof rep->damage, "db%d/%s: topic.meta %s", db, name,
-             rc == OBK_OK ? "holds another key" : "is missing or corrupt");
+    set_damage(rep, db, name,
+               rc == OBK_OK ? "topic.meta holds another key" : "topic.meta is missing or corrupt");
     rc = rc == OBK_OK ? OBK_ERR_KEYMISMATCH : OBK_ERR_DAMAGED;
 done:
     free(buf);
@@ -186,16 +203,13 @@ static int recover_topic(struct store *s, int db, const char *name, int clean, s
     rep->entries_lost += rr.entries_lost;
     if (!rr.clean) rep->topics_scanned++;
     if (rc != OBK_OK) {
-        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
-                 rr.damage[0] ? rr.damage : obk_strerror(rc));
+        set_damage(rep, db, name, rr.damage[0] ? rr.damage : obk_strerror(rc));
         return rc;
     }
     struct cgstore_report gr;
     rc = topic_open_groups(t, s->cfg.repair, &gr);
     rep->truncated_bytes += gr.truncated_bytes;
-    if (rc != OBK_OK)
-        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
-                 gr.damage[0] ? gr.damage : obk_strerror(rc));
+    if (rc != OBK_OK) set_damage(rep, db, name, gr.damage[0] ? gr.damage : obk_strerror(rc));
     return rc;
 }
 
