@@ -133,7 +133,8 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 # Layer rules (docs/architecture.md): storage speaks no RESP and knows no libevent; the protocol
-# layer knows no storage or server; base knows nothing above it.
+# layer knows no storage or server; base knows nothing above it. Inside storage
+# (docs/storage.md): store -> keyspace -> topic -> cgstore -> cgroup, and no include circle.
 check-deps:
 	@scripts/check-deps.sh
 

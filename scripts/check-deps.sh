@@ -4,7 +4,9 @@
 #   protocol  -> base (+ libevent's buffer for the reply writer)
 #   storage   -> base (no RESP, no libevent, no server)
 #   server    -> everything below it; inside src/server, the levels of scripts/server-layers.txt
-#   and no include circle anywhere in src (scripts/check_deps.py)
+# and, inside storage, the direction of docs/storage.md: store -> keyspace -> topic -> cgstore
+# -> cgroup, every one of them over the lower storage modules; and no include circle anywhere
+# in src (scripts/check_deps.py).
 set -u
 cd "$(dirname "$0")/.."
 bad=0
@@ -16,6 +18,53 @@ check() { # folder, forbidden regex, rule
 check "src/base/*.c include/base/*.h" "protocol/|storage/|server/|event2/" "base must not include higher layers or libevent"
 check "src/protocol/*.c include/protocol/*.h" "storage/|server/" "protocol must not include storage or server"
 check "src/storage/*.c include/storage/*.h" "protocol/|server/|event2/" "storage must not include RESP, server or libevent headers"
+
+# Storage's topic family: a file includes headers of its own module, of the family members to
+# its right, and of the lower storage modules (persist, tlog, recovery, tstate, fsutil, ...).
+#   store -> keyspace -> topic (topic*.c, topic.h, topic_impl.h) -> cgstore -> cgroup
+#   (cgroup.c, cgroup.h, cgroup_state.h); the lower modules include none of them.
+inc='(storage/)?' # "storage/x.h" from anywhere, or "x.h" beside the file (topic_impl.h)
+check "src/storage/cgroup.c include/storage/cgroup.h include/storage/cgroup_state.h" \
+  "$inc(cgstore|topic|topic_impl|keyspace|store)\.h\"" \
+  "storage: cgroup includes no cgstore, topic, keyspace or store header"
+check "src/storage/cgstore.c include/storage/cgstore.h" \
+  "$inc(topic|topic_impl|keyspace|store)\.h\"" \
+  "storage: cgstore includes no topic, keyspace or store header"
+check "src/storage/topic*.c src/storage/topic_impl.h include/storage/topic.h" \
+  "$inc(keyspace|store)\.h\"" "storage: topic includes no keyspace or store header"
+check "src/storage/keyspace.c include/storage/keyspace.h" "${inc}store\.h\"" \
+  "storage: keyspace includes no store header"
+lower=""
+for f in src/storage/*.c src/storage/*.h include/storage/*.h; do
+  case "${f##*/}" in
+    cgroup.* | cgroup_state.h | cgstore.* | topic*.* | keyspace.* | store.*) ;;
+    *) lower="$lower $f" ;;
+  esac
+done
+check "$lower" "$inc(cgroup|cgroup_state|cgstore|topic|topic_impl|keyspace|store)\.h\"" \
+  "storage: the lower storage modules include no topic-family header"
+check "src/server/*.c include/server/*.h src/tools/*.c bench/*.c" "([^\"]*/)?(src/storage/|topic_impl\.h)" \
+  "only storage (and its white-box tests) includes the private topic header"
+
+# No include circle between storage modules (a module is a .c with its headers; topic_read,
+# topic_groups and topic_impl belong to topic, cgroup_state to cgroup): tsort finds loops.
+module_of() { # path or header name -> module
+  local b=${1##*/}
+  b=${b%.*}
+  case $b in topic_*) b=topic ;; cgroup_*) b=cgroup ;; esac
+  echo "$b"
+}
+edges=$(for f in src/storage/*.c src/storage/*.h include/storage/*.h; do
+  m=$(module_of "$f")
+  grep -oE '#include "(storage/)?[a-z0-9_]+\.h"' "$f" | sed -E 's/#include "(storage\/)?([a-z0-9_]+)\.h"/\2/' |
+    while read -r h; do
+      if [ -e "include/storage/$h.h" ] || [ -e "src/storage/$h.h" ]; then echo "$m $(module_of "$h")"; fi
+    done
+done)
+loops=$(echo "$edges" | tsort 2>&1 >/dev/null)
+if [ -n "$loops" ]; then echo "check-deps: storage has an include circle"; echo "$loops"; bad=1; fi
+
+
 python3 scripts/check_deps.py || bad=1
 [ $bad -eq 0 ] && echo "check-deps: ok"
 exit $bad

@@ -1,6 +1,7 @@
 /* keyspace.h - one database's keys: a chained hash table of topics with a SCAN cursor that
  * survives growth (the reverse-binary cursor walk: every key present for the whole scan is
- * returned at least once). Main thread. */
+ * returned at least once). Filled inside store_open (the server's loader thread), then used by
+ * the main thread only. */
 #ifndef OBK_KEYSPACE_H
 #define OBK_KEYSPACE_H
 

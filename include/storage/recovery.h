@@ -1,6 +1,7 @@
 /* recovery.h - opening a topic's log from disk: fast when the last stop was clean, otherwise a
  * scan from the checkpoint that verifies every batch, cuts a torn tail of the last segment and
- * refuses damage in an earlier one unless a repair is asked for. */
+ * refuses damage in an earlier one unless a repair is asked for. Called inside store_open (the
+ * server's loader thread) before the persist thread starts, and by obelisk-check. */
 #ifndef OBK_RECOVERY_H
 #define OBK_RECOVERY_H
 

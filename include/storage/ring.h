@@ -1,5 +1,6 @@
 /* ring.h - the ring cache: each topic's most recent entries in memory, under one byte budget
- * shared by every topic. Main thread only.
+ * shared by every topic. Created empty inside store_open (the server's loader thread), used by
+ * the main thread only.
  *
  * A ring holds a contiguous run of dense offsets [first, first + n). Entries are pushed at the
  * end and evicted from the front, oldest topic first (the rings form a list ordered by their

@@ -32,7 +32,7 @@
 
 struct pfile;
 
-/* The main thread's view of a segment. */
+/* A segment as its topic knows it (built by recovery or a roll; see tlog.h for the threads). */
 struct segment {
     uint64_t base_offset;
     uint64_t end_offset;     /* offset after its last DATA record */

@@ -1,6 +1,7 @@
 /* store.h - the data directory: databases of topics, the persist thread, group commit,
- * retention and counters. The server's one entry point into storage. Main thread, except
- * that the persist thread runs behind it.
+ * retention and counters. The server's one entry point into storage. store_open runs on the
+ * caller's thread (the server's loader thread) and starts the persist thread; every later call
+ * comes from one thread at a time (the main thread), with the persist thread behind it.
  *
  * Directory: <dir>/OBELISK (format marker), <dir>/clean_shutdown (written last on a clean
  * close, removed at open), <dir>/db<N>/<t_hex | h_sha256>/ (topic.meta, checkpoint, segments). */

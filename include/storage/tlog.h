@@ -1,6 +1,7 @@
 /* tlog.h - a topic's log: its ordered segments, where each new batch goes (roll), the sparse
- * index upkeep, reads of DATA entries by ID or offset, and retention. Main thread; the persist
- * thread only receives the operations tlog_append_batch emits. */
+ * index upkeep, reads of DATA entries by ID or offset, and retention. Filled by recovery inside
+ * store_open (the server's loader thread), then used by the main thread; the persist thread only
+ * receives the operations tlog_append_batch emits. */
 #ifndef OBK_TLOG_H
 #define OBK_TLOG_H
 

@@ -1,6 +1,9 @@
 /* topic.h - one stream key: appends, deletes, trims and XSETID over the ring cache and the
- * topic log, reads that merge disk and cache, and the hand-off of its filled batches to a
- * persist submission. Main thread only; no locks.
+ * topic log, reads that merge disk and cache, its consumer groups, and what the server reads
+ * about it. struct topic is private to the storage library (src/storage/topic_impl.h): the
+ * server holds pointers it gets from store.h and uses the calls below. Owned by the thread
+ * that holds the store, the main thread once the store is open (docs/storage.md, Threads);
+ * no locks.
  *
  * Every mutation lands in the topic's filling batch (one batch per type run) and marks the
  * topic dirty; store_flush moves the batches of every dirty topic into one persist submission.
@@ -11,68 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage/batch_format.h"
 #include "storage/entry.h"
 #include "storage/keydir.h"
-#include "storage/persist.h"
-#include "storage/ring.h"
-#include "storage/tlog.h"
-#include "storage/tstate.h"
+#include "storage/sid.h"
 
 struct topic;
-struct cg_state;
-
-/* Shared by every topic of a store (owned by the store). */
-struct topic_env {
-    struct tlog_config tlog;
-    struct ring_budget budget;
-    uint64_t cache_hits, cache_misses;
-    int64_t retention_bytes, retention_ms; /* defaults, -1 = off */
-    uint32_t node_max_entries;             /* stream-node-max-entries (approximate trims) */
-    size_t batch_max_bytes;                /* a filling batch is closed past this */
-    int error;                             /* sticky: writes refused */
-    uint64_t next_seq;                     /* the sequence the next submission will get */
-    struct topic *dirty_head;              /* topics with unsubmitted changes */
-    struct psub *pending;                  /* operations queued outside topics */
-    uint64_t touch_seq; /* highest submission the state looked up or changed since the last
-                           store_touch_begin depends on (the server's reply rule) */
-};
-
-/* Raises the touch mark to seq (see store_touch_begin). */
-static inline void topic_env_touch(struct topic_env *env, uint64_t seq) {
-    if (seq > env->touch_seq) env->touch_seq = seq;
-}
-
-struct topic {
-    struct topic_env *env;
-    int db;
-    uint8_t *key;
-    size_t keylen;
-    char name[KEYDIR_NAME_MAX];
-    int dbfd;  /* borrowed from the store */
-    int dirfd; /* the topic directory */
-    struct tlog log;
-    struct tstate st;
-    struct ring ring;
-    struct batch_builder bb;
-    int bb_open;
-    uint8_t *pend; /* closed batches not yet submitted, back to back */
-    size_t pend_len, pend_cap;
-    uint64_t last_seq; /* submission holding its latest change */
-    int dirty, meta_dirty;
-    struct topic *dirty_next;
-    int64_t created_ms, retention_bytes, retention_ms;
-    uint64_t appended_since_ckpt;
-    struct cg_state *cg; /* consumer groups (cgroup.h), NULL until the first one */
-    uint64_t hash;       /* keyspace */
-    struct topic *hnext;
-};
-
-/* Creates the in-memory topic (the directory must exist and dirfd be open). */
-int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int dbfd, int dirfd,
-              struct topic **out);
-/* Frees memory; write handles are released through s (closing files) when given. */
-void topic_free(struct topic *t, struct psub *s);
+struct cg_group;
+struct cg_consumer;
 
 /* ---- writes (each returns OBK_ERR_STICKY after an I/O error) ---- */
 /* Appends an entry with ID id (> topic_last_id, else OBK_ERR_RANGE). OBK_ERR_AGAIN when the
@@ -120,38 +68,80 @@ int topic_lower_bound_offset(struct topic *t, sid_t id, uint64_t *offset);
  * tombstones in range: O(log n) plus a binary search of the tombstones (exact lag). */
 int topic_count_after(struct topic *t, sid_t id, uint64_t *n);
 
-static inline uint64_t topic_length(const struct topic *t) {
-    return tstate_length(&t->st);
-}
-static inline sid_t topic_last_id(const struct topic *t) {
-    return t->st.last_id;
-}
-static inline uint64_t topic_entries_added(const struct topic *t) {
-    return t->st.entries_added;
-}
-static inline sid_t topic_max_deleted(const struct topic *t) {
-    return t->st.max_deleted;
-}
+/* ---- what the server reads about a topic ---- */
+/* The key's bytes (owned by the topic; valid until it is renamed or deleted) and length. */
+const uint8_t *topic_key(const struct topic *t, size_t *len);
+/* The database the key lives in. */
+int topic_db(const struct topic *t);
+/* Live entries (XLEN): end - start - deleted. */
+uint64_t topic_length(const struct topic *t);
+sid_t topic_last_id(const struct topic *t);
+uint64_t topic_entries_added(const struct topic *t);
+sid_t topic_max_deleted(const struct topic *t);
 /* Dense offset of the first entry still in the log, and one past the last. */
-static inline uint64_t topic_start_offset(const struct topic *t) {
-    return t->st.start_offset;
-}
-static inline uint64_t topic_end_offset(const struct topic *t) {
-    return t->st.end_offset;
-}
+uint64_t topic_start_offset(const struct topic *t);
+uint64_t topic_end_offset(const struct topic *t);
 /* The submission a reply touching this topic must see durable. */
-static inline uint64_t topic_wait_seq(const struct topic *t) {
-    return t->dirty ? t->env->next_seq : t->last_seq;
-}
+uint64_t topic_wait_seq(const struct topic *t);
+/* Bytes of the topic's segment files, as written or queued for writing. */
+uint64_t topic_disk_bytes(const struct topic *t);
+/* The per-topic retention overrides as set by topic_set_retention: RETENTION_DEFAULT (the
+ * store's setting applies), RETENTION_NONE, or a value. */
+int64_t topic_retention_bytes(const struct topic *t);
+int64_t topic_retention_ms(const struct topic *t);
+/* When the key was created (ms since the epoch; kept in topic.meta). */
+int64_t topic_created_ms(const struct topic *t);
+/* 1 when the topic has at least one consumer group. */
+int topic_has_groups(const struct topic *t);
 
-/* ---- persistence (store.c) ---- */
-void topic_mark_dirty(struct topic *t);
-/* Closes the filling batch and adds the topic's writes (meta, batches, index, roll, checkpoint)
- * to s. */
-int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms);
-/* After submission seq: remember it and release the ring entries for eviction once written. */
-void topic_submitted(struct topic *t, uint64_t seq);
-/* Adds a checkpoint of the current state to s (after syncing the active segment). */
-int topic_checkpoint_into(struct topic *t, struct psub *s);
+/* ---- consumer groups (topic_groups.c; reading a group: cgroup.h) ---- */
+/* Opens the command's record (nesting is not allowed). */
+void cg_record_begin(struct topic *t);
+/* Closes it: an empty record writes nothing; otherwise the topic is marked dirty so the record
+ * joins the next submission. Returns OBK_OK or OBK_ERR_STICKY / OBK_ERR_NOMEM. */
+int cg_record_end(struct topic *t);
+
+struct cg_group *cg_group_find(struct topic *t, const void *name, size_t len);
+size_t cg_group_count(const struct topic *t);
+/* Calls cb for every group in name order; cb returns nonzero to stop. */
+void cg_group_foreach(struct topic *t, int (*cb)(void *ctx, struct cg_group *g), void *ctx);
+/* XGROUP CREATE: OBK_ERR_EXISTS when the name is taken. entries_read -1 = unknown. */
+int cg_group_create(struct topic *t, const void *name, size_t len, sid_t last_id,
+                    int64_t entries_read, struct cg_group **out);
+/* XGROUP DESTROY (frees g). */
+int cg_group_destroy(struct topic *t, struct cg_group *g);
+/* XGROUP SETID. */
+int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t entries_read);
+
+/* Creates the consumer if missing (*created says whether it did). seen_ms is its creation and
+ * seen time. */
+int cg_consumer_get(struct topic *t, struct cg_group *g, const void *name, size_t len,
+                    int64_t now_ms, struct cg_consumer **out, int *created);
+/* XGROUP DELCONSUMER: removes the consumer and its pending entries; *pending says how many. */
+int cg_consumer_delete(struct topic *t, struct cg_group *g, struct cg_consumer *c,
+                       uint64_t *pending);
+/* Marks the consumer seen now (a read or claim attempt, as Redis updates seen-time). */
+int cg_consumer_seen(struct topic *t, struct cg_group *g, struct cg_consumer *c, int64_t now_ms);
+
+/* XREADGROUP ... > : the group's last delivered ID becomes last_id and entries-read
+ * entries_read; unless noack, each ID enters the PEL owned by c with delivery time now and
+ * count 1 (an ID already pending elsewhere moves to c, as Redis does). */
+int cg_deliver_new(struct topic *t, struct cg_group *g, struct cg_consumer *c, const sid_t *ids,
+                   size_t n, sid_t last_id, int64_t entries_read, int noack, int64_t now_ms);
+/* XREADGROUP with an explicit ID (history): each ID, pending for c, gets delivery time now and
+ * its count incremented. */
+int cg_deliver_again(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n,
+                     int64_t now_ms);
+/* XACK: removes the IDs that are pending; *acked says how many were. */
+int cg_ack(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n, uint64_t *acked);
+/* XCLAIM/XAUTOCLAIM: makes id pending for c with this delivery time and count, creating the
+ * entry when it was not pending (XCLAIM FORCE). */
+int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t id,
+             int64_t delivery_ms, uint64_t delivery_count);
+/* Drops one pending entry without acknowledging it (an entry deleted from the stream that
+ * XCLAIM/XAUTOCLAIM finds). */
+int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id);
+/* XCOMMIT: the group's committed offset becomes id. */
+int cg_commit(struct topic *t, struct cg_group *g, sid_t id);
 
 #endif

@@ -258,8 +258,10 @@ static void obelisk_groups(struct sbuf *b) {
         topic_count_after(refs[i].topic, committed, &lag);
         char id[SID_STRLEN] = "none";
         if (has) sid_format(committed, id);
-        sbuf_printf(b, "group%zu:db=%d,key=", i, refs[i].topic->db);
-        metrics_add_name(b, refs[i].topic->key, refs[i].topic->keylen);
+        size_t klen;
+        const uint8_t *key = topic_key(refs[i].topic, &klen);
+        sbuf_printf(b, "group%zu:db=%d,key=", i, topic_db(refs[i].topic));
+        metrics_add_name(b, key, klen);
         sbuf_printf(b, ",group=");
         metrics_add_name(b, g, glen);
         sbuf_printf(b, ",committed=%s,lag=%llu,pending=%llu\r\n", id, (unsigned long long)lag,

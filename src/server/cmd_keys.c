@@ -63,8 +63,10 @@ struct keys_ctx {
 
 static void keys_each(void *ctx, struct topic *t) {
     struct keys_ctx *k = ctx;
-    if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)t->key, t->keylen, 0)) return;
-    reply_bulk(&k->c->reply, t->key, t->keylen);
+    size_t klen;
+    const uint8_t *key = topic_key(t, &klen);
+    if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)key, klen, 0)) return;
+    reply_bulk(&k->c->reply, key, klen);
     k->n++;
 }
 
@@ -89,7 +91,9 @@ struct scan_ctx {
 
 static void scan_each(void *ctx, struct topic *t) {
     struct scan_ctx *k = ctx;
-    if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)t->key, t->keylen, 0)) return;
+    size_t klen;
+    const uint8_t *key = topic_key(t, &klen);
+    if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)key, klen, 0)) return;
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 16;
         struct topic **nf = realloc(k->found, cap * sizeof(*nf));
@@ -163,7 +167,9 @@ void cmd_scan(CMD_ARGS) {
     reply_bulk(R, buf, (size_t)n);
     reply_array(R, (long)k.n);
     for (size_t i = 0; i < k.n; i++) {
-        reply_bulk(R, k.found[i]->key, k.found[i]->keylen);
+        size_t klen;
+        const uint8_t *key = topic_key(k.found[i], &klen);
+        reply_bulk(R, key, klen);
     }
     free(k.found);
 }

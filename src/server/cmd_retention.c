@@ -51,15 +51,14 @@ static void reply_override(struct client *c, int64_t v) {
 }
 
 static void reply_settings(struct client *c, const struct topic *t) {
-    long long eb = t->retention_bytes == RETENTION_DEFAULT ? server_config.retention_bytes
-                                                           : (long long)t->retention_bytes;
-    long long em = t->retention_ms == RETENTION_DEFAULT ? server_config.retention_ms
-                                                        : (long long)t->retention_ms;
+    int64_t rb = topic_retention_bytes(t), rm = topic_retention_ms(t);
+    long long eb = rb == RETENTION_DEFAULT ? server_config.retention_bytes : (long long)rb;
+    long long em = rm == RETENTION_DEFAULT ? server_config.retention_ms : (long long)rm;
     reply_map(R, 4);
     reply_bulk_cstr(R, "bytes");
-    reply_override(c, t->retention_bytes);
+    reply_override(c, rb);
     reply_bulk_cstr(R, "ms");
-    reply_override(c, t->retention_ms);
+    reply_override(c, rm);
     reply_bulk_cstr(R, "effective-bytes");
     reply_int(R, eb < 0 ? -1 : eb);
     reply_bulk_cstr(R, "effective-ms");
@@ -87,8 +86,8 @@ static void cmd_xretention(CMD_ARGS) {
         return;
     }
     if (set_bytes || set_ms) {
-        int rc = topic_set_retention(t, set_bytes ? bytes : t->retention_bytes,
-                                     set_ms ? ms : t->retention_ms);
+        int rc = topic_set_retention(t, set_bytes ? bytes : topic_retention_bytes(t),
+                                     set_ms ? ms : topic_retention_ms(t));
         if (rc != OBK_OK) {
             xutil_reply_status(c, rc);
             return;

@@ -163,7 +163,7 @@ static int collect_group(void *ctx, struct cg_group *g) {
 
 static void collect_groups_of(void *ctx, struct topic *t) {
     struct collect_groups *c = ctx;
-    if (!t->cg || cg_group_count(t) == 0) return;
+    if (!topic_has_groups(t)) return;
     c->t = t;
     cg_group_foreach(t, collect_group, c);
 }
@@ -185,16 +185,20 @@ size_t metrics_collect_groups(size_t max, struct metrics_group_ref **out,
 }
 
 static void topic_labels(struct sbuf *b, const char *name, const struct topic *t) {
-    sbuf_printf(b, "%s{db=\"%d\",topic=\"", name, t->db);
-    metrics_add_name(b, t->key, t->keylen);
+    size_t klen;
+    const uint8_t *key = topic_key(t, &klen);
+    sbuf_printf(b, "%s{db=\"%d\",topic=\"", name, topic_db(t));
+    metrics_add_name(b, key, klen);
     sbuf_add(b, "\"}", 2);
 }
 
 static void group_labels(struct sbuf *b, const char *name, const struct metrics_group_ref *r) {
     size_t len;
     const char *g = cg_group_name(r->group, &len);
-    sbuf_printf(b, "%s{db=\"%d\",topic=\"", name, r->topic->db);
-    metrics_add_name(b, r->topic->key, r->topic->keylen);
+    size_t klen;
+    const uint8_t *key = topic_key(r->topic, &klen);
+    sbuf_printf(b, "%s{db=\"%d\",topic=\"", name, topic_db(r->topic));
+    metrics_add_name(b, key, klen);
     sbuf_add(b, "\",group=\"", 9);
     metrics_add_name(b, g, len);
     sbuf_add(b, "\"}", 2);
@@ -225,7 +229,7 @@ static void per_topic(struct sbuf *b, struct store *s, unsigned long long *omitt
     family(b, "obelisk_topic_disk_bytes", "gauge", "Bytes of the topic's segment files.");
     for (size_t i = 0; i < c.n; i++) {
         topic_labels(b, "obelisk_topic_disk_bytes", c.topics[i]);
-        sbuf_printf(b, " %llu\n", (unsigned long long)c.topics[i]->log.bytes);
+        sbuf_printf(b, " %llu\n", (unsigned long long)topic_disk_bytes(c.topics[i]));
     }
     free(c.topics);
 }

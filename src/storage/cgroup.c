@@ -1,6 +1,6 @@
-/* cgroup.c - a topic's consumer groups in memory and the mutation API of cgroup.h: each
+/* cgroup.c - a stream's consumer groups in memory (cgroup_state.h) and their mutations: each
  * mutation changes the state and appends its effect, as idempotent operations carrying the
- * resulting values (layout in cgstore.h), to the record of the current command.
+ * resulting values, to the record of the current command; the read calls of cgroup.h.
  *
  * Design: groups and each group's consumers are arrays sorted by name (byte-wise, as Redis's
  * rax orders them; they are few). A group's pending entries list is an idmap (skip list) that
@@ -8,10 +8,14 @@
  * structs, so per-consumer ranges and counts cost O(log n). Records: the open record lives at
  * the end of cg->buf after the closed ones; room is reserved before the state changes, so an
  * operation is never half recorded. A record holding only seen-time updates is dropped at
- * cg_record_end (no write, no fsync for a read that delivered nothing): those times reach the
- * disk with the next record or snapshot. Allocation failure after the state changed part way
- * makes the store's error sticky (memory and disk would disagree). A mutation called outside
- * cg_record_begin/end makes a record of its own. Main thread. */
+ * cgroup_record_end (no write, no fsync for a read that delivered nothing): those times reach
+ * the disk with the next record or snapshot. Allocation failure after the state changed part
+ * way makes the owner's error sticky (memory and disk would disagree). A mutation called
+ * outside cgroup_record_begin/end makes a record of its own.
+ *
+ * This module knows no stream and no file: the owner (topic_groups.c) hands it the sticky
+ * error and asks cgroup_record_ready() whether to join the next submission; cgstore.c writes
+ * the records. Owned by the thread that holds the store (docs/storage.md, Threads). */
 #include "storage/cgroup.h"
 
 #include <stdlib.h>
@@ -19,9 +23,9 @@
 
 #include "base/codec.h"
 #include "base/crc32c.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
-#include "storage/cgstore.h"
-#include "storage/topic.h"
+#include "storage/cgroup_state.h"
 
 /* ---- names ---- */
 
@@ -61,15 +65,20 @@ static void group_free(struct cg_group *g) {
     free(g);
 }
 
-void cgs_free(struct cg_state *cg, struct psub *s) {
+void cgs_free(struct cg_state *cg) {
     if (!cg) return;
     for (size_t i = 0; i < cg->ngroups; i++) group_free(cg->groups[i]);
     free(cg->groups);
     free(cg->buf);
-    if (cg->log_pf) {
-        if (!s || psub_free_file(s, cg->log_pf, 0) != OBK_OK) free(cg->log_pf);
-    }
     free(cg);
+}
+
+void cgs_set_sticky(struct cg_state *cg, int *sticky) {
+    cg->sticky = sticky;
+}
+
+static int sticky_set(const struct cg_state *cg) {
+    return cg->sticky && *cg->sticky != OBK_OK;
 }
 
 /* Index of the first group whose name is >= name. */
@@ -304,9 +313,7 @@ static void put_pending_set(struct cg_state *cg, const struct cg_pending *p) {
     put_uv(cg, p->delivery_count);
 }
 
-void cg_record_begin(struct topic *t) {
-    if (!t->cg && cgs_new(&t->cg) != OBK_OK) return; /* cg_record_end reports it */
-    struct cg_state *cg = t->cg;
+void cgroup_record_begin(struct cg_state *cg) {
     if (cg->rec_open) return;
     cg->rec_open = 1;
     cg->rec_hard = 0;
@@ -316,44 +323,50 @@ void cg_record_begin(struct topic *t) {
     if (rec_reserve(cg, CG_RECORD_HEADER) == OBK_OK) cg->len += CG_RECORD_HEADER;
 }
 
-int cg_record_end(struct topic *t) {
-    struct cg_state *cg = t->cg;
-    if (!cg) return OBK_ERR_NOMEM;
+int cgroup_record_end(struct cg_state *cg) {
     if (!cg->rec_open) return OBK_OK;
     cg->rec_open = 0;
     cg->sel_g = NULL;
     cg->sel_c = NULL;
     if (cg->len <= cg->rec_start + CG_RECORD_HEADER || !cg->rec_hard) {
         cg->len = cg->rec_start; /* nothing durable to say */
-        return t->env->error ? OBK_ERR_STICKY : OBK_OK;
+        return sticky_set(cg) ? OBK_ERR_STICKY : OBK_OK;
     }
     uint8_t *r = cg->buf + cg->rec_start;
     size_t body = cg->len - cg->rec_start - CG_RECORD_HEADER;
     codec_put_u32(r, (uint32_t)(body + 4));
     codec_put_u32(r + 4, crc32c(0, r + CG_RECORD_HEADER, body));
-    topic_mark_dirty(t);
-    return t->env->error ? OBK_ERR_STICKY : OBK_OK;
+    cg->rec_ready = 1;
+    return sticky_set(cg) ? OBK_ERR_STICKY : OBK_OK;
+}
+
+int cgroup_record_ready(struct cg_state *cg) {
+    int ready = cg->rec_ready;
+    cg->rec_ready = 0;
+    return ready;
 }
 
 /* Every mutation: refuses after an error, opens a record of its own when none is open, and
  * reserves room for its operations. */
-static int mut_begin(struct topic *t, size_t room, int *implicit) {
+static int mut_begin(struct cg_state *cg, size_t room, int *implicit) {
     *implicit = 0;
-    if (t->env->error) return OBK_ERR_STICKY;
-    if (!t->cg || !t->cg->rec_open) {
-        cg_record_begin(t);
-        if (!t->cg || !t->cg->rec_open) return OBK_ERR_NOMEM;
+    if (sticky_set(cg)) return OBK_ERR_STICKY;
+    if (!cg->rec_open) {
+        cgroup_record_begin(cg);
         *implicit = 1;
     }
-    if (t->cg->len < t->cg->rec_start + CG_RECORD_HEADER) return OBK_ERR_NOMEM;
-    return rec_reserve(t->cg, room);
+    if (cg->len < cg->rec_start + CG_RECORD_HEADER) return OBK_ERR_NOMEM;
+    return rec_reserve(cg, room);
 }
 
 /* changed: the state was modified before rc failed (out of memory half way: sticky). */
-static int mut_end(struct topic *t, int implicit, int rc, int changed) {
-    if (rc == OBK_ERR_NOMEM && changed && !t->env->error) t->env->error = OBK_ERR_NOMEM;
-    if (implicit && t->cg) {
-        int rc2 = cg_record_end(t);
+static int mut_end(struct cg_state *cg, int implicit, int rc, int changed) {
+    /* every operation stayed inside the room mut_begin reserved */
+    OBK_ASSERT(cg->len <= cg->cap);
+    if (rc == OBK_ERR_NOMEM && changed && cg->sticky && *cg->sticky == OBK_OK)
+        *cg->sticky = OBK_ERR_NOMEM;
+    if (implicit) {
+        int rc2 = cgroup_record_end(cg);
         if (rc == OBK_OK) rc = rc2;
     }
     return rc;
@@ -361,58 +374,56 @@ static int mut_end(struct topic *t, int implicit, int rc, int changed) {
 
 /* ---- groups ---- */
 
-struct cg_group *cg_group_find(struct topic *t, const void *name, size_t len) {
-    return cgs_group_find(t->cg, name, len);
+size_t cgroup_group_count(const struct cg_state *cg) {
+    return cg ? cg->ngroups : 0;
 }
 
-size_t cg_group_count(const struct topic *t) {
-    return t->cg ? t->cg->ngroups : 0;
+void cgroup_group_foreach(struct cg_state *cg, int (*cb)(void *ctx, struct cg_group *g),
+                          void *ctx) {
+    for (size_t i = 0; cg && i < cg->ngroups; i++)
+        if (cb(ctx, cg->groups[i])) break;
 }
 
-void cg_group_foreach(struct topic *t, int (*cb)(void *ctx, struct cg_group *g), void *ctx) {
-    for (size_t i = 0; t->cg && i < t->cg->ngroups; i++)
-        if (cb(ctx, t->cg->groups[i])) break;
-}
-
-int cg_group_create(struct topic *t, const void *name, size_t len, sid_t last_id,
-                    int64_t entries_read, struct cg_group **out) {
-    int implicit, rc = mut_begin(t, OP_FIXED + len, &implicit);
+int cgroup_group_create(struct cg_state *cg, const void *name, size_t len, sid_t last_id,
+                        int64_t entries_read, struct cg_group **out) {
+    int implicit, rc = mut_begin(cg, OP_FIXED + len, &implicit);
     struct cg_group *g = NULL;
     if (rc != OBK_OK) goto done;
-    if (cgs_group_find(t->cg, name, len)) {
+    if (cgs_group_find(cg, name, len)) {
         rc = OBK_ERR_EXISTS;
         goto done;
     }
-    if ((rc = cgs_group_add(t->cg, name, len, &g)) != OBK_OK) goto done;
+    if ((rc = cgs_group_add(cg, name, len, &g)) != OBK_OK) goto done;
     g->last_id = last_id;
     g->entries_read = entries_read;
-    put_group_set(t->cg, g);
-    t->cg->rec_hard = 1;
+    put_group_set(cg, g);
+    cg->rec_hard = 1;
     if (out) *out = g;
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_group_destroy(struct topic *t, struct cg_group *g) {
-    int implicit, rc = mut_begin(t, OP_FIXED + g->len, &implicit);
+int cgroup_group_destroy(struct cg_state *cg, struct cg_group *g) {
+    int implicit, rc = mut_begin(cg, OP_FIXED + g->len, &implicit);
     if (rc != OBK_OK) goto done;
-    put_u8(t->cg, CG_OP_GROUP_DEL);
-    put_str(t->cg, g->name, g->len);
-    t->cg->rec_hard = 1;
-    cgs_group_remove(t->cg, g);
+    put_u8(cg, CG_OP_GROUP_DEL);
+    put_str(cg, g->name, g->len);
+    cg->rec_hard = 1;
+    cgs_group_remove(cg, g);
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t entries_read) {
-    int implicit, rc = mut_begin(t, OP_FIXED + g->len, &implicit);
+int cgroup_group_setid(struct cg_state *cg, struct cg_group *g, sid_t last_id,
+                       int64_t entries_read) {
+    int implicit, rc = mut_begin(cg, OP_FIXED + g->len, &implicit);
     if (rc != OBK_OK) goto done;
     g->last_id = last_id;
     g->entries_read = entries_read;
-    put_group_set(t->cg, g);
-    t->cg->rec_hard = 1;
+    put_group_set(cg, g);
+    cg->rec_hard = 1;
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
 const char *cg_group_name(const struct cg_group *g, size_t *len) {
@@ -441,57 +452,58 @@ struct cg_consumer *cg_consumer_find(struct cg_group *g, const void *name, size_
     return NULL;
 }
 
-int cg_consumer_get(struct topic *t, struct cg_group *g, const void *name, size_t len,
-                    int64_t now_ms, struct cg_consumer **out, int *created) {
+int cgroup_consumer_get(struct cg_state *cg, struct cg_group *g, const void *name, size_t len,
+                        int64_t now_ms, struct cg_consumer **out, int *created) {
     struct cg_consumer *c = cg_consumer_find(g, name, len);
     if (created) *created = 0;
     if (c) {
         *out = c;
         return OBK_OK;
     }
-    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + len, &implicit);
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED + len, &implicit);
     if (rc != OBK_OK) goto done;
     if ((rc = cgs_consumer_add(g, name, len, &c)) != OBK_OK) goto done;
     c->seen_ms = now_ms;
-    sel(t->cg, g, NULL);
-    put_u8(t->cg, CG_OP_CONSUMER_SET);
-    put_str(t->cg, c->name, c->len);
-    put_sv(t->cg, now_ms);
-    t->cg->sel_c = c;
-    t->cg->rec_hard = 1;
+    sel(cg, g, NULL);
+    put_u8(cg, CG_OP_CONSUMER_SET);
+    put_str(cg, c->name, c->len);
+    put_sv(cg, now_ms);
+    cg->sel_c = c;
+    cg->rec_hard = 1;
     *out = c;
     if (created) *created = 1;
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_consumer_delete(struct topic *t, struct cg_group *g, struct cg_consumer *c,
-                       uint64_t *pending) {
-    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
+int cgroup_consumer_delete(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c,
+                           uint64_t *pending) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
     if (pending) *pending = 0;
     if (rc != OBK_OK) goto done;
-    sel(t->cg, g, NULL);
-    put_u8(t->cg, CG_OP_CONSUMER_DEL);
-    put_str(t->cg, c->name, c->len);
-    t->cg->rec_hard = 1;
-    if (t->cg->sel_c == c) t->cg->sel_c = NULL;
+    sel(cg, g, NULL);
+    put_u8(cg, CG_OP_CONSUMER_DEL);
+    put_str(cg, c->name, c->len);
+    cg->rec_hard = 1;
+    if (cg->sel_c == c) cg->sel_c = NULL;
     uint64_t n = cgs_consumer_remove(g, c);
     if (pending) *pending = n;
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_consumer_seen(struct topic *t, struct cg_group *g, struct cg_consumer *c, int64_t now_ms) {
-    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
+int cgroup_consumer_seen(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c,
+                         int64_t now_ms) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED + c->len, &implicit);
     if (rc != OBK_OK) goto done;
     c->seen_ms = now_ms;
-    sel(t->cg, g, NULL);
-    put_u8(t->cg, CG_OP_CONSUMER_SET);
-    put_str(t->cg, c->name, c->len);
-    put_sv(t->cg, now_ms);
-    t->cg->sel_c = c; /* a soft update: leaves rec_hard alone */
+    sel(cg, g, NULL);
+    put_u8(cg, CG_OP_CONSUMER_SET);
+    put_str(cg, c->name, c->len);
+    put_sv(cg, now_ms);
+    cg->sel_c = c; /* a soft update: leaves rec_hard alone */
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
 void cg_consumer_foreach(struct cg_group *g, int (*cb)(void *ctx, struct cg_consumer *c),
@@ -513,81 +525,78 @@ uint64_t cg_consumer_pending_count(const struct cg_consumer *c) {
 
 /* ---- deliveries, acknowledgements, claims ---- */
 
-int cg_deliver_new(struct topic *t, struct cg_group *g, struct cg_consumer *c, const sid_t *ids,
-                   size_t n, sid_t last_id, int64_t entries_read, int noack, int64_t now_ms) {
+int cgroup_deliver_new(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c,
+                       const sid_t *ids, size_t n, sid_t last_id, int64_t entries_read, int noack,
+                       int64_t now_ms) {
     int changed = 0;
-    int implicit, rc = mut_begin(t, sel_room(g, c) + OP_FIXED + g->len + n * OP_FIXED, &implicit);
+    int implicit, rc = mut_begin(cg, sel_room(g, c) + OP_FIXED + g->len + n * OP_FIXED, &implicit);
     if (rc != OBK_OK) goto done;
     changed = 1;
     g->last_id = last_id;
     g->entries_read = entries_read;
-    put_group_set(t->cg, g);
-    t->cg->rec_hard = 1;
+    put_group_set(cg, g);
+    cg->rec_hard = 1;
     if (noack) goto done;
-    sel(t->cg, g, c);
+    sel(cg, g, c);
     for (size_t i = 0; i < n; i++) {
         if ((rc = cgs_pending_set(g, c, ids[i], now_ms, 1)) != OBK_OK) goto done;
-        put_pending_set(t->cg, idmap_get(&g->pel, ids[i].ms, ids[i].seq));
+        put_pending_set(cg, idmap_get(&g->pel, ids[i].ms, ids[i].seq));
     }
 done:
-    return mut_end(t, implicit, rc, changed);
+    return mut_end(cg, implicit, rc, changed);
 }
 
-int cg_deliver_again(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n,
-                     int64_t now_ms) {
+int cgroup_deliver_again(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t n,
+                         int64_t now_ms) {
     size_t room = sel_room(g, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
         if (p) room += 2 * OP_FIXED + p->consumer->len;
     }
-    int implicit, rc = mut_begin(t, room, &implicit);
+    int implicit, rc = mut_begin(cg, room, &implicit);
     if (rc != OBK_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
         if (!p) continue;
         p->delivery_ms = now_ms;
         p->delivery_count++;
-        sel(t->cg, g, p->consumer);
-        put_pending_set(t->cg, p);
-        t->cg->rec_hard = 1;
+        sel(cg, g, p->consumer);
+        put_pending_set(cg, p);
+        cg->rec_hard = 1;
     }
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_ack(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n, uint64_t *acked) {
-    int implicit, rc = mut_begin(t, sel_room(g, NULL) + n * OP_FIXED, &implicit);
+int cgroup_ack(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t n,
+               uint64_t *acked) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + n * OP_FIXED, &implicit);
     uint64_t k = 0;
     if (rc != OBK_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         if (!cgs_pending_del(g, ids[i])) continue;
-        sel(t->cg, g, NULL);
-        put_u8(t->cg, CG_OP_PENDING_DEL);
-        put_uv(t->cg, ids[i].ms);
-        put_uv(t->cg, ids[i].seq);
-        t->cg->rec_hard = 1;
+        sel(cg, g, NULL);
+        put_u8(cg, CG_OP_PENDING_DEL);
+        put_uv(cg, ids[i].ms);
+        put_uv(cg, ids[i].seq);
+        cg->rec_hard = 1;
         k++;
     }
 done:
     if (acked) *acked = k;
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
-int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t id,
-             int64_t delivery_ms, uint64_t delivery_count) {
-    int implicit, rc = mut_begin(t, sel_room(g, c) + OP_FIXED, &implicit);
+int cgroup_claim(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c, sid_t id,
+                 int64_t delivery_ms, uint64_t delivery_count) {
+    int implicit, rc = mut_begin(cg, sel_room(g, c) + OP_FIXED, &implicit);
     if (rc != OBK_OK) goto done;
     if ((rc = cgs_pending_set(g, c, id, delivery_ms, delivery_count)) != OBK_OK) goto done;
-    sel(t->cg, g, c);
-    put_pending_set(t->cg, idmap_get(&g->pel, id.ms, id.seq));
-    t->cg->rec_hard = 1;
+    sel(cg, g, c);
+    put_pending_set(cg, idmap_get(&g->pel, id.ms, id.seq));
+    cg->rec_hard = 1;
 done:
-    return mut_end(t, implicit, rc, 0);
-}
-
-int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id) {
-    uint64_t acked;
-    return cg_ack(t, g, &id, 1, &acked);
+    return mut_end(cg, implicit, rc, 0);
 }
 
 const struct cg_pending *cg_pending_get(const struct cg_group *g, sid_t id) {
@@ -614,18 +623,18 @@ int cg_pending_bounds(const struct cg_group *g, sid_t *first, sid_t *last) {
 
 /* ---- committed offsets ---- */
 
-int cg_commit(struct topic *t, struct cg_group *g, sid_t id) {
-    int implicit, rc = mut_begin(t, sel_room(g, NULL) + OP_FIXED, &implicit);
+int cgroup_commit(struct cg_state *cg, struct cg_group *g, sid_t id) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED, &implicit);
     if (rc != OBK_OK) goto done;
     g->has_commit = 1;
     g->committed = id;
-    sel(t->cg, g, NULL);
-    put_u8(t->cg, CG_OP_COMMIT_SET);
-    put_uv(t->cg, id.ms);
-    put_uv(t->cg, id.seq);
-    t->cg->rec_hard = 1;
+    sel(cg, g, NULL);
+    put_u8(cg, CG_OP_COMMIT_SET);
+    put_uv(cg, id.ms);
+    put_uv(cg, id.seq);
+    cg->rec_hard = 1;
 done:
-    return mut_end(t, implicit, rc, 0);
+    return mut_end(cg, implicit, rc, 0);
 }
 
 int cg_committed(const struct cg_group *g, sid_t *id) {

@@ -1,6 +1,8 @@
-/* cgstore.c - persistence of consumer groups (layouts in cgstore.h): record replay, the
- * snapshot codec, loading at open (with the clamp to the recovered stream), appending records
- * to groups.log in the topic's submission, and compaction.
+/* cgstore.c - persistence of consumer groups (file layouts in cgstore.h, records in
+ * cgroup_state.h): record replay, the snapshot codec, loading at open (with the clamp to the
+ * recovered stream), appending records to groups.log in the topic's submission, and
+ * compaction. It is handed the group state, the file state (struct cgstore_log), the topic
+ * directory and the stream facts it needs; it knows no topic.
  *
  * Durability order of a compaction (one submission, after any records it covers):
  *   1. groups.snap.tmp written, fsync, renamed over groups.snap, directory fsync
@@ -18,8 +20,15 @@
  * log (a torn or garbage tail: cut and logged). Then the clamp: nothing may point past the
  * recovered stream (a crash can keep a group record whose stream data was lost). When
  * anything was cut, clamped or stale, a new snapshot and log are written before the server
- * starts, so the clamp is itself durable. Main thread (open runs before the persist thread
- * touches the topic, so it writes its files itself). */
+ * starts, so the clamp is itself durable.
+ *
+ * Threads: cgstore_open (and the cgstore_load it calls) runs inside store_open, which the
+ * server calls on its loader thread, before store_open starts the persist thread: it reads,
+ * truncates, writes and fsyncs the files itself. obelisk-check calls cgstore_load, read-only,
+ * on its only thread. cgstore_flush_into and
+ * cgstore_compact_into run on the main thread once the store is open and only queue
+ * operations in a submission; the persist thread then owns those bytes and the write handle's
+ * descriptor. */
 #include "storage/cgstore.h"
 
 #include <errno.h>
@@ -37,8 +46,6 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "storage/fsutil.h"
-#include "storage/recovery.h"
-#include "storage/topic.h"
 
 /* ---- operations ---- */
 
@@ -294,15 +301,75 @@ static uint64_t replay_log(struct cg_state *cg, const uint8_t *b, size_t len, ui
     return pos;
 }
 
-int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out, uint64_t *good_log,
-                 struct cgstore_report *rep) {
+/* Applies groups.snap (b, len) to *cg; *gen is its generation. A damaged snapshot is refused
+ * (OBK_ERR_DAMAGED) unless repair, which drops the group state: *cg becomes a new empty state,
+ * *gen 0 and *kept 0, as if there were no snapshot. */
+static int load_snapshot(const uint8_t *b, size_t len, int repair, struct cg_state **cg,
+                         uint64_t *gen, int *kept, struct cgstore_report *rep) {
+    *kept = 1;
+    int rc = decode_snapshot(b, len, *cg, gen);
+    if (rc == OBK_OK || rc == OBK_ERR_NOMEM) return rc;
+    rep->snap_damaged = 1;
+    snprintf(rep->damage, sizeof rep->damage, "%s: %s", CG_SNAP_NAME,
+             rc == OBK_ERR_VERSION ? "unknown version" : "bad checksum or contents");
+    if (!repair) return OBK_ERR_DAMAGED;
+    log_msg(LOG_WARNING, "recovery: %s: consumer groups dropped by the repair", rep->damage);
+    cgs_free(*cg);
+    *cg = NULL;
+    *kept = 0;
+    *gen = 0;
+    return cgs_new(cg);
+}
+
+/* Judges groups.log (b, len; has_log 0 when there is none) against the snapshot's generation
+ * and replays it onto cg when it follows that snapshot: up to its first bad record, whose
+ * start is *good_log. A log without a valid header was cut short at its creation; an older
+ * log is stale (all of it is in the snapshot); a newer one follows a missing snapshot
+ * (refused unless repair, which ignores it). Sets log->gen. */
+static int load_log(struct cg_state *cg, const uint8_t *b, size_t len, int has_log, int has_snap,
+                    uint64_t snap_gen, int repair, struct cgstore_log *log, uint64_t *good_log,
+                    struct cgstore_report *rep) {
+    uint64_t log_gen = 0;
+    int log_ok = has_log && len >= CG_LOG_HEADER && codec_get_u32(b) == CG_LOG_MAGIC &&
+                 codec_get_u16(b + 4) == CG_VERSION && codec_get_u32(b + 16) == crc32c(0, b, 16);
+    if (log_ok) log_gen = codec_get_u64(b + 8);
+    log->gen = (log_ok && log_gen > snap_gen ? log_gen : snap_gen);
+    if (has_log && !log_ok) {
+        /* only a log whose creation was cut short has no valid header: nothing in it was
+         * acknowledged, as the header and the first record share one write and fsync */
+        rep->truncated_bytes = len;
+    } else if (log_ok && log_gen < snap_gen) {
+        rep->log_stale = 1; /* a compaction stopped after its snapshot: all of it is there */
+    } else if (log_ok && (log_gen > snap_gen || (!has_snap && log_gen > 0))) {
+        rep->log_damaged = 1;
+        snprintf(rep->damage, sizeof rep->damage,
+                 "%s: generation %" PRIu64 " follows a missing snapshot (have %" PRIu64 ")",
+                 CG_LOG_NAME, log_gen, snap_gen);
+        if (!repair) return OBK_ERR_DAMAGED;
+        log_msg(LOG_WARNING, "recovery: %s: log ignored by the repair", rep->damage);
+        rep->truncated_bytes = len;
+    } else if (log_ok) {
+        int semantic;
+        uint64_t good = replay_log(cg, b, len, &rep->records, &semantic);
+        if (semantic)
+            snprintf(rep->damage, sizeof rep->damage, "%s: inconsistent record at byte %" PRIu64,
+                     CG_LOG_NAME, good);
+        rep->truncated_bytes = len - good;
+        *good_log = good;
+    }
+    return OBK_OK;
+}
+
+int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out,
+                 struct cgstore_log *log, uint64_t *good_log, struct cgstore_report *rep) {
     uint8_t *sb = NULL, *lb = NULL;
     size_t slen = 0, llen = 0;
     struct cg_state *cg = NULL;
-    uint64_t snap_gen = 0, log_gen = 0;
+    uint64_t snap_gen = 0;
     int has_snap = 0, has_log = 0;
     (void)readonly;
     memset(rep, 0, sizeof *rep);
+    memset(log, 0, sizeof *log);
     *out = NULL;
     *good_log = 0;
     int rc = fsutil_read_file(dirfd, CG_SNAP_NAME, SIZE_MAX, &sb, &slen);
@@ -316,60 +383,16 @@ int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out, uin
     rep->found = 1;
     if ((rc = cgs_new(&cg)) != OBK_OK) goto done;
     if (has_snap) {
-        rc = decode_snapshot(sb, slen, cg, &snap_gen);
-        if (rc == OBK_ERR_NOMEM) goto done;
-        if (rc != OBK_OK) {
-            rep->snap_damaged = 1;
-            snprintf(rep->damage, sizeof rep->damage, "%s: %s", CG_SNAP_NAME,
-                     rc == OBK_ERR_VERSION ? "unknown version" : "bad checksum or contents");
-            if (!repair) {
-                rc = OBK_ERR_DAMAGED;
-                goto done;
-            }
-            log_msg(LOG_WARNING, "recovery: %s: consumer groups dropped by the repair",
-                    rep->damage);
-            cgs_free(cg, NULL);
-            cg = NULL;
-            if ((rc = cgs_new(&cg)) != OBK_OK) goto done;
-            has_snap = 0;
-            snap_gen = 0;
-        }
-        cg->snap_size = slen;
-    }
-    int log_ok = has_log && llen >= CG_LOG_HEADER && codec_get_u32(lb) == CG_LOG_MAGIC &&
-                 codec_get_u16(lb + 4) == CG_VERSION && codec_get_u32(lb + 16) == crc32c(0, lb, 16);
-    if (log_ok) log_gen = codec_get_u64(lb + 8);
-    cg->gen = (log_ok && log_gen > snap_gen ? log_gen : snap_gen);
-    if (has_log && !log_ok) {
-        /* only a log whose creation was cut short has no valid header: nothing in it was
-         * acknowledged, as the header and the first record share one write and fsync */
-        rep->truncated_bytes = llen;
-    } else if (log_ok && log_gen < snap_gen) {
-        rep->log_stale = 1; /* a compaction stopped after its snapshot: all of it is there */
-    } else if (log_ok && (log_gen > snap_gen || (!has_snap && log_gen > 0))) {
-        rep->log_damaged = 1;
-        snprintf(rep->damage, sizeof rep->damage,
-                 "%s: generation %" PRIu64 " follows a missing snapshot (have %" PRIu64 ")",
-                 CG_LOG_NAME, log_gen, snap_gen);
-        if (!repair) {
-            rc = OBK_ERR_DAMAGED;
+        if ((rc = load_snapshot(sb, slen, repair, &cg, &snap_gen, &has_snap, rep)) != OBK_OK)
             goto done;
-        }
-        log_msg(LOG_WARNING, "recovery: %s: log ignored by the repair", rep->damage);
-        rep->truncated_bytes = llen;
-    } else if (log_ok) {
-        int semantic;
-        uint64_t good = replay_log(cg, lb, llen, &rep->records, &semantic);
-        if (semantic)
-            snprintf(rep->damage, sizeof rep->damage, "%s: inconsistent record at byte %" PRIu64,
-                     CG_LOG_NAME, good);
-        rep->truncated_bytes = llen - good;
-        *good_log = good;
+        log->snap_size = slen;
     }
+    rc = load_log(cg, lb, llen, has_log, has_snap, snap_gen, repair, log, good_log, rep);
+    if (rc != OBK_OK) goto done;
     *out = cg;
     cg = NULL;
 done:
-    cgs_free(cg, NULL);
+    cgs_free(cg);
     free(sb);
     free(lb);
     return rc;
@@ -377,12 +400,15 @@ done:
 
 /* ---- open ---- */
 
-int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
+int cgstore_open(int dirfd, sid_t last_id, uint64_t entries_added, int repair,
+                 struct cg_state **out, struct cgstore_log *log, struct cgstore_report *rep) {
     struct cg_state *cg = NULL;
+    struct cgstore_log lg = {0};
     uint64_t good = 0;
     uint8_t *snap = NULL;
     size_t slen;
-    int rc = cgstore_load(t->dirfd, 0, repair, &cg, &good, rep);
+    *out = NULL;
+    int rc = cgstore_load(dirfd, 0, repair, &cg, &lg, &good, rep);
     if (rc != OBK_OK || !cg) goto done;
     if (rep->truncated_bytes)
         log_msg(LOG_WARNING, "recovery: %s: torn or bad tail, %" PRIu64 " bytes dropped%s%s",
@@ -390,7 +416,7 @@ int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
     if (rep->log_stale)
         log_msg(LOG_NOTICE, "recovery: %s: older than %s (compaction cut short): replaced",
                 CG_LOG_NAME, CG_SNAP_NAME);
-    rep->clamped = cgs_clamp(cg, t->st.last_id, t->st.entries_added);
+    rep->clamped = cgs_clamp(cg, last_id, entries_added);
     if (rep->clamped)
         log_msg(LOG_WARNING,
                 "recovery: consumer groups pointed past the recovered stream: %" PRIu64
@@ -398,7 +424,7 @@ int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
                 rep->clamped);
     if (good && !rep->clamped) {
         if (rep->truncated_bytes) {
-            int fd = openat(t->dirfd, CG_LOG_NAME, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+            int fd = openat(dirfd, CG_LOG_NAME, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
             int ok = fd >= 0 && ftruncate(fd, (off_t)good) == 0 && fdatasync(fd) == 0;
             if (fd >= 0) close(fd);
             if (!ok) {
@@ -406,88 +432,90 @@ int cgstore_open(struct topic *t, int repair, struct cgstore_report *rep) {
                 goto done;
             }
         }
-        cg->log_size = good;
+        lg.size = good;
     } else {
         /* new generation: snapshot first, then an empty log (see the order above) */
         uint8_t hdr[CG_LOG_HEADER];
-        if ((rc = cgs_encode_snapshot(cg, cg->gen + 1, &snap, &slen)) != OBK_OK) goto done;
-        if ((rc = fsutil_write_file_sync(t->dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
-        cgs_encode_log_header(hdr, cg->gen + 1);
-        if ((rc = fsutil_write_file_sync(t->dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK)
-            goto done;
-        cg->gen++;
-        cg->snap_size = slen;
-        cg->log_size = CG_LOG_HEADER;
+        if ((rc = cgs_encode_snapshot(cg, lg.gen + 1, &snap, &slen)) != OBK_OK) goto done;
+        if ((rc = fsutil_write_file_sync(dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
+        cgs_encode_log_header(hdr, lg.gen + 1);
+        if ((rc = fsutil_write_file_sync(dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK) goto done;
+        lg.gen++;
+        lg.snap_size = slen;
+        lg.size = CG_LOG_HEADER;
     }
-    cg->log_exists = 1;
-    if (!(cg->log_pf = pfile_new(t->dirfd, CG_LOG_NAME))) {
+    lg.exists = 1;
+    if (!(lg.pf = pfile_new(dirfd, CG_LOG_NAME))) {
         rc = OBK_ERR_NOMEM;
         goto done;
     }
-    cgs_free(t->cg, NULL);
-    t->cg = cg;
+    *out = cg;
+    *log = lg;
     cg = NULL;
 done:
-    cgs_free(cg, NULL);
+    cgs_free(cg);
     free(snap);
     return rc;
 }
 
 /* ---- running ---- */
 
-int cgstore_compact_into(struct topic *t, struct psub *s) {
-    struct cg_state *cg = t->cg;
+void cgstore_log_release(struct cgstore_log *log, struct psub *s) {
+    if (log->pf && (!s || psub_free_file(s, log->pf, 0) != OBK_OK)) free(log->pf);
+    log->pf = NULL;
+}
+
+int cgstore_compact_into(struct cg_state *cg, struct cgstore_log *log, int dirfd, struct psub *s) {
     uint8_t *snap = NULL, hdr[CG_LOG_HEADER];
     size_t slen = 0;
     if (!cg) return OBK_OK;
-    int rc = cgs_encode_snapshot(cg, cg->gen + 1, &snap, &slen);
+    int rc = cgs_encode_snapshot(cg, log->gen + 1, &snap, &slen);
     if (rc != OBK_OK) goto done;
-    if ((rc = psub_replace(s, t->dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
-    if (cg->log_pf && (rc = psub_free_file(s, cg->log_pf, 0)) != OBK_OK) goto done;
-    cg->log_pf = NULL;
-    cgs_encode_log_header(hdr, cg->gen + 1);
-    if ((rc = psub_replace(s, t->dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK) goto done;
-    if (!(cg->log_pf = pfile_new(t->dirfd, CG_LOG_NAME))) {
+    if ((rc = psub_replace(s, dirfd, CG_SNAP_NAME, snap, slen)) != OBK_OK) goto done;
+    if (log->pf && (rc = psub_free_file(s, log->pf, 0)) != OBK_OK) goto done;
+    log->pf = NULL;
+    cgs_encode_log_header(hdr, log->gen + 1);
+    if ((rc = psub_replace(s, dirfd, CG_LOG_NAME, hdr, sizeof hdr)) != OBK_OK) goto done;
+    if (!(log->pf = pfile_new(dirfd, CG_LOG_NAME))) {
         rc = OBK_ERR_NOMEM;
         goto done;
     }
-    cg->gen++;
-    cg->snap_size = slen;
-    cg->log_size = CG_LOG_HEADER;
-    cg->log_exists = 1;
+    log->gen++;
+    log->snap_size = slen;
+    log->size = CG_LOG_HEADER;
+    log->exists = 1;
 done:
     free(snap);
     return rc;
 }
 
-int cgstore_flush_into(struct topic *t, struct psub *s) {
-    struct cg_state *cg = t->cg;
+int cgstore_flush_into(struct cg_state *cg, struct cgstore_log *log, int dirfd, struct psub *s) {
     int rc = OBK_OK;
     if (!cg) return OBK_OK;
     size_t n = cg->rec_open ? cg->rec_start : cg->len;
     if (n == 0) return OBK_OK;
-    if (!cg->log_pf && !(cg->log_pf = pfile_new(t->dirfd, CG_LOG_NAME))) return OBK_ERR_NOMEM;
-    if (!cg->log_exists) {
+    if (!log->pf && !(log->pf = pfile_new(dirfd, CG_LOG_NAME))) return OBK_ERR_NOMEM;
+    if (!log->exists) {
         uint8_t hdr[CG_LOG_HEADER];
-        cgs_encode_log_header(hdr, cg->gen);
-        if ((rc = psub_write(s, cg->log_pf, 0, hdr, sizeof hdr)) != OBK_OK) return rc;
-        cg->log_exists = 1;
-        cg->log_size = CG_LOG_HEADER;
+        cgs_encode_log_header(hdr, log->gen);
+        if ((rc = psub_write(s, log->pf, 0, hdr, sizeof hdr)) != OBK_OK) return rc;
+        log->exists = 1;
+        log->size = CG_LOG_HEADER;
     }
     if (!cg->rec_open) {
-        rc = psub_write_owned(s, cg->log_pf, cg->log_size, cg->buf, n);
+        rc = psub_write_owned(s, log->pf, log->size, cg->buf, n);
         cg->buf = NULL;
         cg->len = cg->cap = 0;
     } else {
-        rc = psub_write(s, cg->log_pf, cg->log_size, cg->buf, n);
+        rc = psub_write(s, log->pf, log->size, cg->buf, n);
         memmove(cg->buf, cg->buf + n, cg->len - n);
         cg->len -= n;
         cg->rec_start -= n;
     }
     if (rc != OBK_OK) return rc;
-    cg->log_size += n;
+    log->size += n;
     uint64_t limit = CG_COMPACT_MIN_BYTES;
-    if (2 * cg->snap_size > limit) limit = 2 * cg->snap_size;
-    if (cg->log_size >= limit && !cg->rec_open) rc = cgstore_compact_into(t, s);
+    if (2 * log->snap_size > limit) limit = 2 * log->snap_size;
+    if (log->size >= limit && !cg->rec_open) rc = cgstore_compact_into(cg, log, dirfd, s);
     return rc;
 }

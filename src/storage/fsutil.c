@@ -1,5 +1,8 @@
 /* fsutil.c - small-file helpers shared by the store, recovery and the group store (see
- * fsutil.h). Main thread (the persist thread writes through its own file-operation table). */
+ * fsutil.h). Used where the persist thread does not write: inside store_open (the server's
+ * loader thread, before the persist thread starts), by store_close on the main thread after the
+ * persist thread stopped (the clean-shutdown marker), and by obelisk-check. The persist thread
+ * writes through its own file-operation table. */
 #include "storage/fsutil.h"
 
 #include <errno.h>

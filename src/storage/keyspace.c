@@ -4,14 +4,15 @@
  * are few compared with entries). Hash: FNV-1a over the key bytes mixed with a per-store random
  * seed and a final avalanche, enough against accidental clustering. SCAN walks bucket indexes
  * with the high bits incremented first (reverse binary), so a growth between two calls never
- * skips a bucket already due. Main thread. */
+ * skips a bucket already due. Filled inside store_open (the server's loader thread), then used by
+ * the main thread only. */
 #include "storage/keyspace.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
-#include "storage/topic.h"
+#include "topic_impl.h"
 
 #define KEYSPACE_MIN_SIZE 16
 

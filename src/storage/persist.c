@@ -462,9 +462,11 @@ static int px_sync_dirty(struct persist *p) {
  * sequences only go up (asserted): replies are released against them. */
 static void px_publish(struct persist *p, uint64_t finished) {
     pthread_mutex_lock(&p->mu);
-    OBK_ASSERT(finished >= p->finished_seq);
+    /* published sequences never go down, and never pass what was submitted */
+    OBK_ASSERT(finished >= p->finished_seq && finished <= p->submitted_seq);
     p->finished_seq = finished;
     if (p->thread_error == OBK_OK) {
+        OBK_ASSERT(finished >= p->written_seq);
         p->written_seq = finished;
         if (p->ndirty == 0) p->synced_seq = finished;
     }
@@ -508,6 +510,9 @@ static void *persist_main(void *arg) {
         uint64_t count = 0;
         uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
         for (struct psub *s = batch; s; s = s->next) {
+            /* submissions run in the order of their strictly increasing sequences (finished_seq
+             * is written only by this thread) */
+            OBK_ASSERT(s->seq > last_seq && s->seq > p->finished_seq);
             sizes[bucket_of(s->bytes, batch_bounds_bytes, NBOUNDS(batch_bounds_bytes))]++;
             size_total += s->bytes;
             for (struct pop *op = s->head; op; op = op->next) {
@@ -582,6 +587,7 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
 int persist_submit(struct persist *p, struct psub *s, uint64_t *seq) {
     pthread_mutex_lock(&p->mu);
     s->seq = ++p->submitted_seq;
+    OBK_ASSERT(!p->qtail || p->qtail->seq < s->seq); /* the queue ascends */
     s->next = NULL;
     if (p->qtail)
         p->qtail->next = s;

@@ -1,5 +1,9 @@
-/* recovery.c - topic log recovery (see recovery.h). Runs on the main thread before the persist
- * thread touches the topic, so it may write, truncate and fsync files itself.
+/* recovery.c - topic log recovery (see recovery.h).
+ *
+ * Threads: recovery_open_log runs inside store_open, on the thread that calls it: the server's
+ * loader thread (obelisk-check, the benchmark and the tests call it on their own thread). The
+ * persist thread does not exist yet (store_open starts it after every topic is open) and no
+ * other thread sees the topic, so recovery reads, truncates, writes and fsyncs files itself.
  *
  * Clean open: the clean-shutdown marker, a valid checkpoint, and a recovery point equal to the
  * last segment's size: segment headers are read (one pread each), nothing else; indexes load
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "storage/fsutil.h"
 
@@ -154,6 +159,9 @@ static int scan_cb(void *ctx, const uint8_t *batch, const struct batch_header *h
     if (sc->apply) {
         if (batch_check_records(h, batch) != OBK_OK) return 1;
         if (tstate_apply(sc->st, h, batch) != OBK_OK) return 1;
+        /* recovered entries keep the dense offsets contiguous: the state's end is now just
+         * past this batch (a DATA batch's entries, none for the other types) */
+        OBK_ASSERT(sc->st->end_offset == h->base_offset + (h->type == BATCH_DATA ? h->count : 0));
     }
     sc->batches++;
     if (h->type != BATCH_DATA) return 0;
@@ -187,69 +195,89 @@ static uint64_t count_entries(struct segment *seg, uint64_t pos) {
     return sc.data_entries;
 }
 
+/* Opens the segment file of base and reads its header. *out is the new segment (the caller
+ * adds it to the log), or NULL when the header is missing or names another base; *size is the
+ * file's size either way. */
+static int open_segment(int dirfd, uint64_t base, struct segment **out, uint64_t *size) {
+    char name[SEGMENT_NAME_MAX];
+    struct stat stt;
+    *out = NULL;
+    segment_name(name, base, "log");
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &stt) != 0) {
+        if (fd >= 0) close(fd);
+        return OBK_ERR_IO;
+    }
+    *size = (uint64_t)stt.st_size;
+    uint8_t hb[SEGMENT_HEADER_SIZE];
+    uint64_t hbase = 0;
+    sid_t first;
+    int64_t created;
+    if (pread(fd, hb, sizeof hb, 0) != (ssize_t)sizeof hb ||
+        segment_decode_header(hb, &hbase, &first, &created) != OBK_OK || hbase != base) {
+        close(fd);
+        return OBK_OK;
+    }
+    struct segment *seg = calloc(1, sizeof *seg);
+    if (!seg) {
+        close(fd);
+        return OBK_ERR_NOMEM;
+    }
+    seg->base_offset = seg->end_offset = base;
+    seg->first_id = first;
+    seg->created_ms = created;
+    seg->modified_ms = (int64_t)stt.st_mtim.tv_sec * 1000 + stt.st_mtim.tv_nsec / 1000000;
+    seg->size = *size;
+    seg->rfd = fd;
+    segindex_init(&seg->idx);
+    *out = seg;
+    return OBK_OK;
+}
+
+/* Segment logs[i] of n has a bad header. The last one is a roll stopped before the new
+ * segment's header reached the disk: removed (nothing in it was acknowledged). An earlier one
+ * is damage: refused without a repair, else it and every later segment are dropped. */
+static int bad_header(int dirfd, int flags, const uint64_t *logs, size_t i, size_t n, uint64_t size,
+                      struct recovery_report *rep) {
+    char name[SEGMENT_NAME_MAX];
+    segment_name(name, logs[i], "log");
+    if (i + 1 == n) {
+        log_msg(LOG_WARNING, "recovery: segment %s has no valid header: removed (%lld bytes)", name,
+                (long long)size);
+        rep->truncated_bytes += size;
+        if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[i]);
+        return OBK_OK;
+    }
+    rep->damaged = 1;
+    snprintf(rep->damage, sizeof rep->damage, "segment %s: bad header", name);
+    if (!(flags & RECOVERY_REPAIR)) return OBK_ERR_DAMAGED;
+    for (size_t j = i; j < n; j++) {
+        if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[j]);
+        rep->dropped_segments++;
+    }
+    return OBK_OK;
+}
+
+/* Opens every segment file of the directory in base order (up to a bad header) and adds it to
+ * t; every segment but the last is sealed and ends where the next begins. */
 static int open_segments(int dirfd, int flags, struct tlog *t, struct recovery_report *rep) {
     uint64_t *logs = NULL;
     size_t n = 0;
     int rc = list_dir(dirfd, flags & RECOVERY_READONLY, &logs, &n);
     if (rc != OBK_OK) return rc;
     if (!(flags & RECOVERY_READONLY)) remove_orphan_indexes(dirfd, logs, n);
-    for (size_t i = 0; i < n && rc == OBK_OK; i++) {
-        char name[SEGMENT_NAME_MAX];
-        segment_name(name, logs[i], "log");
-        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat stt;
-        if (fd < 0 || fstat(fd, &stt) != 0) {
-            if (fd >= 0) close(fd);
-            rc = OBK_ERR_IO;
-            break;
-        }
-        uint8_t hb[SEGMENT_HEADER_SIZE];
-        uint64_t hbase = 0;
-        sid_t first;
-        int64_t created;
-        int hok = pread(fd, hb, sizeof hb, 0) == (ssize_t)sizeof hb &&
-                  segment_decode_header(hb, &hbase, &first, &created) == OBK_OK && hbase == logs[i];
-        if (!hok) {
-            close(fd);
-            if (i + 1 == n) {
-                /* a roll stopped before the new segment's header reached the disk */
-                log_msg(LOG_WARNING,
-                        "recovery: segment %s has no valid header: removed (%lld "
-                        "bytes)",
-                        name, (long long)stt.st_size);
-                rep->truncated_bytes += (uint64_t)stt.st_size;
-                if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[i]);
-                break;
-            }
-            rep->damaged = 1;
-            snprintf(rep->damage, sizeof rep->damage, "segment %s: bad header", name);
-            if (!(flags & RECOVERY_REPAIR)) {
-                rc = OBK_ERR_DAMAGED;
-                break;
-            }
-            /* repair: drop this segment and every later one */
-            for (size_t j = i; j < n; j++) {
-                if (!(flags & RECOVERY_READONLY)) unlink_segment(dirfd, logs[j]);
-                rep->dropped_segments++;
-            }
-            break;
-        }
-        struct segment *seg = calloc(1, sizeof *seg);
+    for (size_t i = 0; i < n; i++) {
+        struct segment *seg;
+        uint64_t size = 0;
+        if ((rc = open_segment(dirfd, logs[i], &seg, &size)) != OBK_OK) break;
         if (!seg) {
-            close(fd);
-            rc = OBK_ERR_NOMEM;
+            rc = bad_header(dirfd, flags, logs, i, n, size, rep);
             break;
         }
-        seg->base_offset = seg->end_offset = logs[i];
-        seg->first_id = first;
-        seg->created_ms = created;
-        seg->modified_ms = (int64_t)stt.st_mtim.tv_sec * 1000 + stt.st_mtim.tv_nsec / 1000000;
-        seg->size = (uint64_t)stt.st_size;
-        seg->rfd = fd;
-        segindex_init(&seg->idx);
         if ((rc = tlog_add_segment(t, seg)) != OBK_OK) {
-            close(fd);
+            close(seg->rfd);
             free(seg);
+            break;
         }
     }
     free(logs);
@@ -297,156 +325,230 @@ static int prefix_index(struct tlog *t, struct segment *seg, uint64_t pos, uint3
     return sc.rc;
 }
 
-int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
-                      struct recovery_report *rep) {
-    uint8_t *cpbuf = NULL;
-    size_t cplen = 0;
-    uint64_t cp_base = 0, cp_pos = 0;
-    struct tstate cp;
-    int cp_ok = 0, rc;
-    int ro = flags & RECOVERY_READONLY;
-    memset(rep, 0, sizeof *rep);
-    tstate_init(&cp, 0);
-    tstate_init(st, 0);
-    if ((rc = open_segments(dirfd, flags, t, rep)) != OBK_OK) goto done;
-    if (fsutil_read_file(dirfd, CHECKPOINT_NAME, CHECKPOINT_MAX_SIZE, &cpbuf, &cplen) == OBK_OK &&
-        tstate_decode_checkpoint(cpbuf, cplen, &cp, &cp_base, &cp_pos) == OBK_OK) {
-        long k = find_seg(t, cp_base);
-        cp_ok = (t->nsegs == 0 && cp_pos == 0) ||
-                (k >= 0 && cp_pos >= SEGMENT_HEADER_SIZE && cp_pos <= t->segs[k]->size &&
-                 cp.end_offset >= cp_base);
+/* ---- the checkpoint at open ---- */
+
+/* The checkpoint file as read at open: usable when it decodes and its recovery point lies in a
+ * segment that was found (or there are no segments and the point is 0). */
+struct checkpoint {
+    struct tstate st;
+    uint64_t seg_base, pos;
+    int usable;
+};
+
+static void checkpoint_load(int dirfd, const struct tlog *t, struct checkpoint *cp) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    tstate_init(&cp->st, 0);
+    cp->seg_base = cp->pos = 0;
+    cp->usable = 0;
+    if (fsutil_read_file(dirfd, CHECKPOINT_NAME, CHECKPOINT_MAX_SIZE, &buf, &len) == OBK_OK &&
+        tstate_decode_checkpoint(buf, len, &cp->st, &cp->seg_base, &cp->pos) == OBK_OK) {
+        long k = find_seg(t, cp->seg_base);
+        cp->usable = (t->nsegs == 0 && cp->pos == 0) ||
+                     (k >= 0 && cp->pos >= SEGMENT_HEADER_SIZE && cp->pos <= t->segs[k]->size &&
+                      cp->st.end_offset >= cp->seg_base);
     }
+    free(buf);
+}
+
+/* Moves the checkpoint's state into st. */
+static void checkpoint_take(struct checkpoint *cp, struct tstate *st) {
+    tstate_free(st);
+    *st = cp->st;
+    tstate_init(&cp->st, 0);
+}
+
+/* ---- clean open ---- */
+
+/* The clean-shutdown marker, a usable checkpoint, and a recovery point at the end of the last
+ * segment (or no segment and point 0): the checkpoint is the state, nothing is scanned. */
+static int clean_open_applies(int flags, const struct tlog *t, const struct checkpoint *cp) {
+    const struct segment *last = tlog_active(t);
+    if (!(flags & RECOVERY_CLEAN) || (flags & RECOVERY_FULL) || !cp->usable) return 0;
+    return last ? cp->seg_base == last->base_offset && cp->pos == last->size : cp->pos == 0;
+}
+
+static void open_clean(struct tlog *t, struct tstate *st, struct checkpoint *cp) {
     struct segment *last = tlog_active(t);
-    if ((flags & RECOVERY_CLEAN) && !(flags & RECOVERY_FULL) && cp_ok &&
-        (last ? (cp_base == last->base_offset && cp_pos == last->size) : cp_pos == 0)) {
-        tstate_free(st);
-        *st = cp;
-        tstate_init(&cp, 0);
-        if (last) {
-            last->end_offset = st->end_offset;
-            last->has_data = st->end_offset > last->base_offset;
-        }
-        t->end_offset = st->end_offset;
-        rep->clean = 1;
-        goto done;
+    checkpoint_take(cp, st);
+    if (last) {
+        last->end_offset = st->end_offset;
+        last->has_data = st->end_offset > last->base_offset;
     }
-    /* unclean: replay */
-    size_t k = 0;
-    uint64_t pos = SEGMENT_HEADER_SIZE;
-    if (cp_ok && !(flags & RECOVERY_FULL) && t->nsegs) {
-        k = (size_t)find_seg(t, cp_base);
-        pos = cp_pos;
-        tstate_free(st);
-        *st = cp;
-        tstate_init(&cp, 0);
-    } else if (t->nsegs) {
+    t->end_offset = st->end_offset;
+}
+
+/* ---- unclean open: replay ---- */
+
+/* replay_segment's *cut when the segment has no damage to cut. */
+#define NO_CUT UINT64_MAX
+
+/* Where the replay starts: the checkpoint's recovery point when it is usable and no full scan
+ * was asked, else the first segment's header. st becomes the state at that point; returns the
+ * segment's index and sets *pos. */
+static size_t replay_start(int flags, const struct tlog *t, struct tstate *st,
+                           struct checkpoint *cp, uint64_t *pos) {
+    *pos = SEGMENT_HEADER_SIZE;
+    if (cp->usable && !(flags & RECOVERY_FULL) && t->nsegs) {
+        *pos = cp->pos;
+        checkpoint_take(cp, st);
+        return (size_t)find_seg(t, cp->seg_base);
+    }
+    if (t->nsegs)
         tstate_init(st, t->segs[0]->base_offset);
-    } else if (cp_ok) {
-        tstate_free(st);
-        *st = cp;
-        tstate_init(&cp, 0);
+    else if (cp->usable)
+        checkpoint_take(cp, st);
+    return 0;
+}
+
+/* Replays segment i from byte from (first: the segment of the recovery point, whose index
+ * before from is kept or rebuilt by prefix_index): every good batch is applied to st and
+ * indexed. A torn tail of the last segment is cut here. *cut is where damage starts in a
+ * segment that is not the last one, or its header when it does not follow the previous one
+ * (rep->damage says which); NO_CUT otherwise. */
+static int replay_segment(int dirfd, int ro, struct tlog *t, size_t i, int first, uint64_t from,
+                          struct tstate *st, struct recovery_report *rep, uint64_t *cut) {
+    struct segment *seg = t->segs[i];
+    char name[SEGMENT_NAME_MAX];
+    int rc;
+    segment_name(name, seg->base_offset, "log");
+    *cut = NO_CUT;
+    if (first && from > SEGMENT_HEADER_SIZE) {
+        if ((rc = prefix_index(t, seg, from, t->cfg->index_interval)) != OBK_OK) return rc;
+    } else {
+        segindex_free(&seg->idx);
+        seg->last_index_pos = 0;
     }
-    for (size_t i = k; i < t->nsegs; i++) {
-        struct segment *seg = t->segs[i];
-        char name[SEGMENT_NAME_MAX];
-        segment_name(name, seg->base_offset, "log");
-        uint64_t from = i == k ? pos : SEGMENT_HEADER_SIZE;
-        if (i == k && from > SEGMENT_HEADER_SIZE) {
-            if ((rc = prefix_index(t, seg, from, t->cfg->index_interval)) != OBK_OK) goto done;
-        } else {
-            segindex_free(&seg->idx);
-            seg->last_index_pos = 0;
-        }
-        if (i > k && seg->base_offset != st->end_offset) {
-            rep->damaged = 1;
-            snprintf(rep->damage, sizeof rep->damage,
-                     "segment %s: base offset does not follow %" PRIu64, name, st->end_offset);
-            from = SEGMENT_HEADER_SIZE;
-            goto cut_before;
-        }
-        struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK};
-        uint64_t good;
-        tlog_scan_file(seg->rfd, seg->size, from, scan_cb, &sc, &good);
-        if (sc.rc == OBK_ERR_NOMEM) {
-            rc = OBK_ERR_NOMEM;
-            goto done;
-        }
-        rep->scanned_bytes += good - from;
-        rep->batches += sc.batches;
-        seg->idx_state = SEGIDX_READY;
-        rep->indexes_rebuilt++;
-        if (good == seg->size) {
-            if (!ro) write_index(dirfd, seg);
-            continue;
-        }
-        if (i + 1 == t->nsegs) {
-            log_msg(LOG_WARNING,
-                    "recovery: %s: torn or bad tail at byte %" PRIu64 ", %" PRIu64 " bytes dropped",
-                    name, good, seg->size - good);
-            rep->truncated_bytes += seg->size - good;
-            if (!ro && (rc = truncate_segment(dirfd, seg, good)) != OBK_OK) goto done;
-            t->bytes -= seg->size - good;
-            seg->size = good;
-            if (!ro) write_index(dirfd, seg);
-            break;
-        }
+    if (!first && seg->base_offset != st->end_offset) {
+        rep->damaged = 1;
+        snprintf(rep->damage, sizeof rep->damage,
+                 "segment %s: base offset does not follow %" PRIu64, name, st->end_offset);
+        *cut = SEGMENT_HEADER_SIZE;
+        return OBK_OK;
+    }
+    struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK};
+    uint64_t good;
+    tlog_scan_file(seg->rfd, seg->size, from, scan_cb, &sc, &good);
+    if (sc.rc == OBK_ERR_NOMEM) return OBK_ERR_NOMEM;
+    rep->scanned_bytes += good - from;
+    rep->batches += sc.batches;
+    seg->idx_state = SEGIDX_READY;
+    rep->indexes_rebuilt++;
+    if (good < seg->size && i + 1 < t->nsegs) {
         rep->damaged = 1;
         snprintf(rep->damage, sizeof rep->damage, "segment %s: bad batch at byte %" PRIu64, name,
                  good);
-        from = good;
-    cut_before:
-        if (!(flags & RECOVERY_REPAIR)) {
-            log_msg(LOG_WARNING, "recovery: damage in %s; refusing to open (repair needed)",
-                    rep->damage);
-            rc = OBK_ERR_DAMAGED;
-            goto done;
-        }
-        /* repair: cut here, drop every later segment */
-        /* entries lost: from the cut to the end of the last segment that still reads (the
-         * damaged batch itself cannot be trusted to say how many it held) */
-        if (i + 1 < t->nsegs) {
-            struct segment *ls = tlog_active(t);
-            rep->entries_lost +=
-                ls->base_offset + count_entries(ls, SEGMENT_HEADER_SIZE) - st->end_offset;
-        }
-        rep->truncated_bytes += seg->size - from;
-        if (!ro && from > SEGMENT_HEADER_SIZE) {
-            if ((rc = truncate_segment(dirfd, seg, from)) != OBK_OK) goto done;
-            write_index(dirfd, seg);
-        }
-        t->bytes -= seg->size - from;
-        seg->size = from;
-        size_t first_drop = from > SEGMENT_HEADER_SIZE || i == 0 ? i + 1 : i;
-        for (size_t j = first_drop; j < t->nsegs; j++) {
-            if (!ro) unlink_segment(dirfd, t->segs[j]->base_offset);
-            t->bytes -= t->segs[j]->size;
-            close(t->segs[j]->rfd);
-            segindex_free(&t->segs[j]->idx);
-            free(t->segs[j]);
-            rep->dropped_segments++;
-        }
-        t->nsegs = first_drop;
-        log_msg(LOG_WARNING, "recovery: repaired %s: %" PRIu64 " entries lost", rep->damage,
-                rep->entries_lost);
-        break;
+        *cut = good;
+        return OBK_OK;
     }
-    if (t->nsegs) {
-        struct segment *a = tlog_active(t);
+    if (good < seg->size) {
+        log_msg(LOG_WARNING,
+                "recovery: %s: torn or bad tail at byte %" PRIu64 ", %" PRIu64 " bytes dropped",
+                name, good, seg->size - good);
+        rep->truncated_bytes += seg->size - good;
+        if (!ro && (rc = truncate_segment(dirfd, seg, good)) != OBK_OK) return rc;
+        t->bytes -= seg->size - good;
+        seg->size = good;
+    }
+    if (!ro) write_index(dirfd, seg);
+    return OBK_OK;
+}
+
+/* Forgets segments from index first on, removing their files unless read-only. */
+static void drop_segments(int dirfd, int ro, struct tlog *t, size_t first,
+                          struct recovery_report *rep) {
+    for (size_t j = first; j < t->nsegs; j++) {
+        if (!ro) unlink_segment(dirfd, t->segs[j]->base_offset);
+        t->bytes -= t->segs[j]->size;
+        close(t->segs[j]->rfd);
+        segindex_free(&t->segs[j]->idx);
+        free(t->segs[j]);
+        rep->dropped_segments++;
+    }
+    t->nsegs = first;
+}
+
+/* Damage at byte cut of segment i (not the last segment's torn tail): refused without a repair
+ * (OBK_ERR_DAMAGED). A repair cuts segment i there, dropping it whole when nothing good is
+ * left in it (unless it is the first), and drops every later segment. */
+static int repair_damage(int dirfd, int flags, struct tlog *t, size_t i, uint64_t cut,
+                         const struct tstate *st, struct recovery_report *rep) {
+    struct segment *seg = t->segs[i];
+    int ro = flags & RECOVERY_READONLY, rc;
+    if (!(flags & RECOVERY_REPAIR)) {
+        log_msg(LOG_WARNING, "recovery: damage in %s; refusing to open (repair needed)",
+                rep->damage);
+        return OBK_ERR_DAMAGED;
+    }
+    /* entries lost: from the cut to the end of the last segment that still reads (the
+     * damaged batch itself cannot be trusted to say how many it held) */
+    if (i + 1 < t->nsegs) {
+        struct segment *ls = tlog_active(t);
+        rep->entries_lost +=
+            ls->base_offset + count_entries(ls, SEGMENT_HEADER_SIZE) - st->end_offset;
+    }
+    rep->truncated_bytes += seg->size - cut;
+    if (!ro && cut > SEGMENT_HEADER_SIZE) {
+        if ((rc = truncate_segment(dirfd, seg, cut)) != OBK_OK) return rc;
+        write_index(dirfd, seg);
+    }
+    t->bytes -= seg->size - cut;
+    seg->size = cut;
+    drop_segments(dirfd, ro, t, cut > SEGMENT_HEADER_SIZE || i == 0 ? i + 1 : i, rep);
+    log_msg(LOG_WARNING, "recovery: repaired %s: %" PRIu64 " entries lost", rep->damage,
+            rep->entries_lost);
+    return OBK_OK;
+}
+
+/* After the replay: the last segment is the active one and the log starts at the first segment
+ * left (segments removed by retention); unless read-only, the log is made durable and a
+ * checkpoint written for the new end. */
+static int finish_replay(int dirfd, int ro, struct tlog *t, struct tstate *st) {
+    struct segment *a = tlog_active(t);
+    if (a) {
         a->sealed = 0;
-        /* segments removed by retention: the log starts at the first one left */
         tstate_set_start(st, t->segs[0]->base_offset);
     }
     t->end_offset = st->end_offset;
-    if (!ro && t->nsegs) {
-        struct segment *a = tlog_active(t);
-        if (fdatasync(a->rfd) != 0) { /* a read-only descriptor syncs the file all the same */
-            rc = OBK_ERR_IO;
-            goto done;
-        }
-        rc = recovery_write_checkpoint(dirfd, st, a->base_offset, a->size);
+    if (ro || !a) return OBK_OK;
+    if (fdatasync(a->rfd) != 0) return OBK_ERR_IO; /* a read-only descriptor syncs all the same */
+    return recovery_write_checkpoint(dirfd, st, a->base_offset, a->size);
+}
+
+/* Unclean open: replays from the recovery point to the end of the log, cutting a torn tail and
+ * refusing or repairing damage, then writes the checkpoint. */
+static int replay_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
+                      struct checkpoint *cp, struct recovery_report *rep) {
+    int ro = flags & RECOVERY_READONLY, rc;
+    uint64_t pos;
+    size_t k = replay_start(flags, t, st, cp, &pos);
+    for (size_t i = k; i < t->nsegs; i++) {
+        uint64_t cut;
+        rc = replay_segment(dirfd, ro, t, i, i == k, i == k ? pos : SEGMENT_HEADER_SIZE, st, rep,
+                            &cut);
+        if (rc != OBK_OK) return rc;
+        if (cut == NO_CUT) continue;
+        if ((rc = repair_damage(dirfd, flags, t, i, cut, st, rep)) != OBK_OK) return rc;
+        break;
+    }
+    return finish_replay(dirfd, ro, t, st);
+}
+
+int recovery_open_log(int dirfd, int flags, struct tlog *t, struct tstate *st,
+                      struct recovery_report *rep) {
+    struct checkpoint cp = {0};
+    memset(rep, 0, sizeof *rep);
+    tstate_init(st, 0);
+    int rc = open_segments(dirfd, flags, t, rep);
+    if (rc != OBK_OK) goto done;
+    checkpoint_load(dirfd, t, &cp);
+    if (clean_open_applies(flags, t, &cp)) {
+        open_clean(t, st, &cp);
+        rep->clean = 1;
+    } else {
+        rc = replay_log(dirfd, flags, t, st, &cp, rep);
     }
 done:
-    free(cpbuf);
-    tstate_free(&cp);
+    tstate_free(&cp.st);
     return rc;
 }

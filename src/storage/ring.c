@@ -4,12 +4,14 @@
  * entry pointers that doubles when full. The budget keeps the rings in a list ordered by their
  * last push; room is made by evicting written entries from the front of the least recently
  * pushed rings first, so a busy topic keeps its tail hot while idle topics give memory back.
- * Main thread only. */
+ * Rings are created empty inside store_open (the server's loader thread); every push, eviction
+ * and read happens on the main thread. */
 #include "storage/ring.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 
 /* First capacity of a ring's pointer array. */
@@ -143,6 +145,7 @@ int ring_push(struct ring *r, sid_t id, uint64_t offset, uint32_t nfields, const
 }
 
 void ring_mark_submitted(struct ring *r, uint64_t seq) {
+    OBK_ASSERT(r->unsubmitted <= r->n); /* the unsubmitted entries are the newest ones */
     for (size_t i = r->n - r->unsubmitted; i < r->n; i++) ring_at(r, i)->seq = seq;
     r->unsubmitted = 0;
 }

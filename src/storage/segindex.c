@@ -1,7 +1,9 @@
 /* segindex.c - sparse segment index: in-memory lookups and the .idx file (layout in
- * segindex.h). Owned by the main thread; the persist thread only receives encoded entries to
- * append to the file. Lookups are binary searches over fixed-size little-endian entries, so a
- * mapped file is searched without being decoded or copied. */
+ * segindex.h). Rebuilt by an unclean recovery inside store_open (the server's loader thread),
+ * otherwise loaded lazily by the main thread, which owns every index once the store is open;
+ * the persist thread only receives encoded entries to append to the file. Lookups are binary
+ * searches over fixed-size little-endian entries, so a mapped file is searched without being
+ * decoded or copied. */
 #include "storage/segindex.h"
 
 #include <errno.h>

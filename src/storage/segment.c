@@ -2,7 +2,8 @@
  *
  * The reader reads ahead SEGREADER_CHUNK bytes per pread so a forward scan of small batches
  * costs one system call per chunk, and grows its buffer for a batch larger than that. Used by
- * the main thread (reads, recovery) and by obelisk-check; never by the persist thread. */
+ * recovery (inside store_open, on the server's loader thread), by reads on the main thread and by
+ * obelisk-check; never by the persist thread. */
 #include "storage/segment.h"
 
 #include <errno.h>

@@ -2,18 +2,25 @@
  * (see store.h).
  *
  * Directory operations (mkdir of a new topic, rename for RENAME, rename to a ".trash-N" name
- * for DEL) run on the main thread at once, so the keyspace and the file names always agree;
+ * for DEL) run at once on the calling thread, so the keyspace and the file names always agree;
  * their durability (directory fsync, topic.meta, removing the trash) travels in the next
  * submission, so a reply that waits for it is sent only once it is on disk. The persist thread
  * writes through descriptors of directories, which stay valid across those renames.
  *
  * Group commit: every mutation marks its topic dirty; store_flush moves every dirty topic's
  * batches (and the queued directory work) into one submission, so all changes made while the
- * previous submission was being written share the next one and its fsyncs. Main thread. */
+ * previous submission was being written share the next one and its fsyncs.
+ *
+ * Threads: store_open runs on the thread that calls it (the server's loader thread): it opens
+ * every topic, recovering logs and group files synchronously, and starts the persist thread
+ * last. The server joins the loader before its main thread makes any other call; from then on
+ * the main thread is the only caller and owns every topic, ring, segment and keyspace, while
+ * the persist thread works behind it on the submissions store_flush hands over. */
 #include "storage/store.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +35,7 @@
 #include "storage/fsutil.h"
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
+#include "topic_impl.h"
 
 /* Redis's default of 16 databases is the usual case; more are allowed up to this. */
 #define STORE_MAX_DBS 1024
@@ -121,78 +129,120 @@ static int unhex(const char *s, uint8_t **out, size_t *len) {
     return OBK_OK;
 }
 
-static int load_topic(struct store *s, int db, const char *name, int clean,
-                      struct store_open_report *rep) {
-    int rc = OBK_OK, tdfd;
+/* Formats into buf, cutting a text longer than size (through vsnprintf, which the compiler's
+ * truncation check leaves alone: here a cut is expected, not a mistake). */
+static void format_cut(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void format_cut(char *buf, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+/* rep->damage = "db<N>/<name>: <what>", cut to the report's size when longer. */
+static void set_damage(struct store_open_report *rep, int db, const char *name, const char *what) {
+    format_cut(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name, what);
+}
+
+/* What a topic directory's topic.meta says (read_meta). */
+enum meta_result {
+    META_MATCHES,  /* it holds the key the directory name stands for */
+    META_REBUILT,  /* missing, corrupt or for another key, and the name holds the key: rebuilt */
+    META_NO_TOPIC, /* no valid topic.meta and no data: nothing was ever acknowledged */
+};
+
+/* Reads the topic.meta of directory name (open as tdfd) into *m (m->key malloc'd). A name that
+ * holds the key ("t_" + hex) stands in for a missing, corrupt or mismatched file (a create or
+ * RENAME stopped before its topic.meta was written): *m is rebuilt from it and the file is
+ * rewritten at the next flush. Refused otherwise: OBK_ERR_KEYMISMATCH or OBK_ERR_DAMAGED with
+ * rep->damage set. */
+static int read_meta(int db, const char *name, int tdfd, struct topic_meta *m,
+                     enum meta_result *res, struct store_open_report *rep) {
     uint8_t *buf = NULL;
     size_t len;
-    struct topic_meta m = {0};
-    struct topic *t = NULL;
-    int dbfd = s->dbfd[db];
-    if ((tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        return OBK_ERR_IO;
-    rc = fsutil_read_file(tdfd, TOPIC_META_NAME, META_MAX_SIZE, &buf, &len);
-    if (rc == OBK_OK) rc = keydir_decode_meta(buf, len, &m);
     char expect[KEYDIR_NAME_MAX];
-    if (rc == OBK_OK) keydir_name(m.key, m.keylen, expect);
-    if (rc != OBK_OK || strcmp(expect, name) != 0) {
-        if (rc == OBK_ERR_NOMEM) goto done;
-        if (rc != OBK_OK && !has_segments(tdfd)) {
-            /* a create stopped before its topic.meta was durable: nothing was acknowledged */
-            log_msg(LOG_WARNING, "open: db%d/%s has no valid topic.meta and no data: removed", db,
-                    name);
-            close(tdfd);
-            tdfd = -1;
-            rmtree_now(dbfd, name);
-            rc = OBK_OK;
-            goto done;
-        }
-        if (name[0] == 't') {
-            /* the name holds the key: a RENAME stopped before its topic.meta was written */
-            free(m.key);
-            m.key = NULL;
-            if ((rc = unhex(name + 2, &m.key, &m.keylen)) != OBK_OK) goto bad;
-            if (!m.created_ms) m.created_ms = util_mstime();
-            if (!m.retention_bytes) m.retention_bytes = m.retention_ms = RETENTION_DEFAULT;
+    *res = META_MATCHES;
+    int rc = fsutil_read_file(tdfd, TOPIC_META_NAME, META_MAX_SIZE, &buf, &len);
+    if (rc == OBK_OK) rc = keydir_decode_meta(buf, len, m);
+    if (rc == OBK_OK) keydir_name(m->key, m->keylen, expect);
+    if ((rc == OBK_OK && strcmp(expect, name) == 0) || rc == OBK_ERR_NOMEM) goto done;
+    if (rc != OBK_OK && !has_segments(tdfd)) {
+        *res = META_NO_TOPIC;
+        rc = OBK_OK;
+        goto done;
+    }
+    if (name[0] == 't') {
+        free(m->key);
+        m->key = NULL;
+        if ((rc = unhex(name + 2, &m->key, &m->keylen)) == OBK_OK) {
+            if (!m->created_ms) m->created_ms = util_mstime();
+            if (!m->retention_bytes) m->retention_bytes = m->retention_ms = RETENTION_DEFAULT;
             log_msg(LOG_WARNING, "open: db%d/%s: topic.meta did not match the name: rewritten", db,
                     name);
-            rc = OBK_OK;
-        } else {
-        bad:
-            snprintf(rep->damage, sizeof rep->damage, "db%d/%s: topic.meta %s", db, name,
-                     rc == OBK_OK ? "holds another key" : "is missing or corrupt");
-            rc = rc == OBK_OK ? OBK_ERR_KEYMISMATCH : OBK_ERR_DAMAGED;
+            *res = META_REBUILT;
             goto done;
         }
+    }
+    set_damage(rep, db, name,
+               rc == OBK_OK ? "topic.meta holds another key" : "topic.meta is missing or corrupt");
+    rc = rc == OBK_OK ? OBK_ERR_KEYMISMATCH : OBK_ERR_DAMAGED;
+done:
+    free(buf);
+    return rc;
+}
+
+/* Recovers a new topic's log, then its consumer groups (clamped to the recovered stream). */
+static int recover_topic(struct store *s, int db, const char *name, int clean, struct topic *t,
+                         struct store_open_report *rep) {
+    struct recovery_report rr;
+    int flags = (clean ? RECOVERY_CLEAN : 0) | (s->cfg.repair ? RECOVERY_REPAIR : 0);
+    int rc = recovery_open_log(t->dirfd, flags, &t->log, &t->st, &rr);
+    rep->segments += rr.segments;
+    rep->truncated_bytes += rr.truncated_bytes;
+    rep->entries_lost += rr.entries_lost;
+    if (!rr.clean) rep->topics_scanned++;
+    if (rc != OBK_OK) {
+        set_damage(rep, db, name, rr.damage[0] ? rr.damage : obk_strerror(rc));
+        return rc;
+    }
+    struct cgstore_report gr;
+    rc = topic_open_groups(t, s->cfg.repair, &gr);
+    rep->truncated_bytes += gr.truncated_bytes;
+    if (rc != OBK_OK) set_damage(rep, db, name, gr.damage[0] ? gr.damage : obk_strerror(rc));
+    return rc;
+}
+
+/* Opens topic directory dbN/name into the keyspace. */
+static int load_topic(struct store *s, int db, const char *name, int clean,
+                      struct store_open_report *rep) {
+    struct topic_meta m = {0};
+    struct topic *t = NULL;
+    enum meta_result meta;
+    int dbfd = s->dbfd[db];
+    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tdfd < 0) return OBK_ERR_IO;
+    int rc = read_meta(db, name, tdfd, &m, &meta, rep);
+    if (rc != OBK_OK) goto done;
+    if (meta == META_NO_TOPIC) {
+        /* a create stopped before its topic.meta was durable: nothing was acknowledged */
+        log_msg(LOG_WARNING, "open: db%d/%s has no valid topic.meta and no data: removed", db,
+                name);
+        close(tdfd);
+        tdfd = -1;
+        rmtree_now(dbfd, name);
+        goto done;
     }
     if ((rc = topic_new(&s->env, db, m.key, m.keylen, dbfd, tdfd, &t)) != OBK_OK) goto done;
     t->created_ms = m.created_ms;
     t->retention_bytes = m.retention_bytes;
     t->retention_ms = m.retention_ms;
     tdfd = -1; /* owned by t */
-    struct recovery_report rr;
-    int flags = (clean ? RECOVERY_CLEAN : 0) | (s->cfg.repair ? RECOVERY_REPAIR : 0);
-    rc = recovery_open_log(t->dirfd, flags, &t->log, &t->st, &rr);
-    rep->segments += rr.segments;
-    rep->truncated_bytes += rr.truncated_bytes;
-    rep->entries_lost += rr.entries_lost;
-    if (!rr.clean) rep->topics_scanned++;
-    if (rc != OBK_OK) {
-        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
-                 rr.damage[0] ? rr.damage : obk_strerror(rc));
-        goto done;
+    if ((rc = recover_topic(s, db, name, clean, t, rep)) != OBK_OK) goto done;
+    if (meta == META_REBUILT) {
+        t->meta_dirty = 1;
+        topic_mark_dirty(t);
     }
-    struct cgstore_report gr;
-    rc = cgstore_open(t, s->cfg.repair, &gr);
-    rep->truncated_bytes += gr.truncated_bytes;
-    if (rc != OBK_OK) {
-        snprintf(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name,
-                 gr.damage[0] ? gr.damage : obk_strerror(rc));
-        goto done;
-    }
-    if (buf && strcmp(expect, name) != 0) t->meta_dirty = 1;
-    if (!buf) t->meta_dirty = 1;
-    if (t->meta_dirty) topic_mark_dirty(t);
     if ((rc = keyspace_insert(&s->ks[db], t)) != OBK_OK) goto done;
     rep->topics++;
     t = NULL;
@@ -202,7 +252,6 @@ done:
         topic_free(t, NULL);
     }
     if (tdfd >= 0) close(tdfd);
-    free(buf);
     free(m.key);
     return rc;
 }
@@ -370,7 +419,7 @@ int store_close(struct store *s) {
                     if (err == OBK_OK) {
                         topic_checkpoint_into(t, sub);
                         /* a clean open then reads only the snapshot */
-                        if (t->cg && t->cg->log_size > CG_LOG_HEADER) cgstore_compact_into(t, sub);
+                        topic_compact_groups_into(t, sub);
                     }
         }
         free_all_topics(s, sub);

@@ -1,7 +1,13 @@
 /* tlog.c - a topic's segments: placement of batches (roll), index upkeep, reads, retention.
  *
- * Invariants (main thread):
+ * Threads: recovery fills a tlog inside store_open (the server's loader thread); appends, reads,
+ * index loads and retention run on the main thread; the persist thread only receives the
+ * operations tlog_append_batch emits.
+ *
+ * Invariants:
  * - segs[] ascend by base offset; only the last one (active) receives batches.
+ * - Every batch placed continues the dense offsets: its base offset is the log's end offset
+ *   (a DATA batch's first entry is the next offset; other batches carry the end they follow).
  * - A DATA batch is indexed when it is the first DATA batch of its segment or starts at least
  *   index_interval bytes after the last indexed batch.
  * - Readers are given a limit offset: every DATA entry below it is written (the ring cache keeps
@@ -16,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 
 void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset) {
@@ -117,6 +124,8 @@ int tlog_append_batch(struct tlog *t, const uint8_t *batch, size_t len,
                       const struct batch_header *h, int64_t now_ms, struct psub *s) {
     int rc = OBK_OK;
     struct segment *seg = tlog_active(t);
+    /* dense offsets stay contiguous: nothing skipped, nothing placed twice */
+    OBK_ASSERT(h->base_offset == t->end_offset);
     if (seg && seg->idx_state != SEGIDX_READY && (rc = tlog_segment_index(t, seg)) != OBK_OK)
         goto done;
     if (need_roll(t, seg, h, len, now_ms)) {

@@ -5,13 +5,16 @@
  * the state (tstate), so a failure part way leaves the topic as it was. Batches are closed when
  * the record type changes or past batch_max_bytes and wait in t->pend until store_flush.
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
- * an fdatasync of the active segment (data, fdatasync, then the commit mark). Main thread. */
-#include "storage/topic.h"
+ * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
+ * inside store_open (the server's loader thread) or by store_create; every mutation and flush
+ * runs on the main thread. */
+#include "topic_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
 #include "storage/cgstore.h"
@@ -50,7 +53,8 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
 void topic_free(struct topic *t, struct psub *s) {
     if (!t) return;
     tlog_free(&t->log, s);
-    cgs_free(t->cg, s);
+    cgstore_log_release(&t->cglog, s);
+    cgs_free(t->cg);
     tstate_free(&t->st);
     ring_free(&t->ring);
     batch_builder_free(&t->bb);
@@ -305,14 +309,75 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     }
     t->pend_len = 0;
     /* group records after the data they may refer to, in the same submission */
-    if ((rc = cgstore_flush_into(t, s)) != OBK_OK) return rc;
+    if ((rc = cgstore_flush_into(t->cg, &t->cglog, t->dirfd, s)) != OBK_OK) return rc;
     if ((t->log.nsegs > nsegs && nsegs > 0) || t->appended_since_ckpt >= TOPIC_CHECKPOINT_BYTES)
         rc = topic_checkpoint_into(t, s);
     return rc;
 }
 
 void topic_submitted(struct topic *t, uint64_t seq) {
+    OBK_ASSERT(seq > t->last_seq); /* a topic's submissions strictly increase */
     t->last_seq = seq;
     ring_mark_submitted(&t->ring, seq);
     t->dirty = 0;
+}
+
+/* ---- what the server reads about a topic ---- */
+
+const uint8_t *topic_key(const struct topic *t, size_t *len) {
+    *len = t->keylen;
+    return t->key;
+}
+
+int topic_db(const struct topic *t) {
+    return t->db;
+}
+
+uint64_t topic_length(const struct topic *t) {
+    return tstate_length(&t->st);
+}
+
+sid_t topic_last_id(const struct topic *t) {
+    return t->st.last_id;
+}
+
+uint64_t topic_entries_added(const struct topic *t) {
+    return t->st.entries_added;
+}
+
+sid_t topic_max_deleted(const struct topic *t) {
+    return t->st.max_deleted;
+}
+
+uint64_t topic_start_offset(const struct topic *t) {
+    return t->st.start_offset;
+}
+
+uint64_t topic_end_offset(const struct topic *t) {
+    return t->st.end_offset;
+}
+
+uint64_t topic_wait_seq(const struct topic *t) {
+    /* a dirty topic's changes travel in the next submission */
+    return t->dirty ? t->env->next_seq : t->last_seq;
+}
+
+uint64_t topic_disk_bytes(const struct topic *t) {
+    return t->log.bytes;
+}
+
+int64_t topic_retention_bytes(const struct topic *t) {
+    return t->retention_bytes;
+}
+
+int64_t topic_retention_ms(const struct topic *t) {
+    return t->retention_ms;
+}
+
+int64_t topic_created_ms(const struct topic *t) {
+    return t->created_ms;
+}
+
+int topic_has_groups(const struct topic *t) {
+    return cg_group_count(t) > 0;
 }

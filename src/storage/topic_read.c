@@ -4,9 +4,10 @@
  * read that starts inside it never touches the disk (a cache hit); otherwise the log is read
  * up to the ring's first offset (the limit every tlog reader respects) and the ring continues
  * from there. Tombstones and offsets below the log start are filtered here, in one place, so
- * cache and disk give identical results. Main thread. */
-#include "storage/topic.h"
+ * cache and disk give identical results. Main thread (reads never run during store_open). */
+#include "topic_impl.h"
 
+#include "base/obk_assert.h"
 #include "base/status.h"
 
 struct rctx {
@@ -42,7 +43,14 @@ stop:
 /* The first offset no log reader may reach: the ring's first entry (every unwritten entry is
  * in the ring), or the end when the ring is empty. */
 static uint64_t disk_limit(const struct topic *t) {
-    return ring_count(&t->ring) ? ring_first_offset(&t->ring) : t->st.end_offset;
+    size_t n = ring_count(&t->ring);
+    uint64_t limit = n ? ring_first_offset(&t->ring) : t->st.end_offset;
+    /* the ring is one run of offsets ending at the stream's end: the log serves [start, limit)
+     * and the ring [limit, end), so no offset is served by both or by neither */
+    OBK_ASSERT(limit + n == t->st.end_offset);
+    /* every offset the log may serve was placed in the log (handed to a submission) */
+    OBK_ASSERT(limit <= t->log.end_offset);
+    return limit;
 }
 
 static int ring_emit(struct topic *t, size_t i, struct ring_scratch *sc, struct rctx *r) {

@@ -1,5 +1,6 @@
 /* tstate.c - stream state beside the entries, its replay rules and the checkpoint codec (layout
- * in tstate.h). Owned by whoever holds the struct: a topic on the main thread, or recovery.
+ * in tstate.h). Owned by whoever holds the struct: recovery, which builds a topic's state inside
+ * store_open (the server's loader thread), then the topic on the main thread.
  *
  * Replay rules: DATA must continue the dense offsets exactly (base_offset == end_offset) with
  * IDs above the last ID; DELETE adds tombstones and raises max_deleted; TRIM moves the log
@@ -11,6 +12,7 @@
 
 #include "base/codec.h"
 #include "base/crc32c.h"
+#include "base/obk_assert.h"
 #include "base/status.h"
 
 void tstate_init(struct tstate *st, uint64_t start_offset) {
@@ -74,6 +76,9 @@ int tstate_is_deleted(const struct tstate *st, sid_t id) {
 }
 
 int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset) {
+    /* a tombstone marks an entry still in the log: callers skip offsets below the start, and
+     * only existing offsets (below the end) can be deleted */
+    OBK_ASSERT(offset >= st->start_offset && offset < st->end_offset);
     size_t i = tomb_lower(st, id);
     if (i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0) return OBK_OK;
     if (st->ntomb == st->tcap) {

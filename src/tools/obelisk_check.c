@@ -134,9 +134,10 @@ static int check_groups(int tdfd, const char *label, int repair, const struct ts
                         struct totals *tot, int *repaired) {
     struct cg_state *cg = NULL;
     struct cgstore_report gr;
+    struct cgstore_log log;
     uint64_t good = 0;
     int damaged = 0;
-    int rc = cgstore_load(tdfd, 1, 0, &cg, &good, &gr);
+    int rc = cgstore_load(tdfd, 1, 0, &cg, &log, &good, &gr);
     if (rc != OBK_OK) {
         printf("  %s: consumer groups: %s\n", label, gr.damage[0] ? gr.damage : obk_strerror(rc));
         return 1;
@@ -166,7 +167,7 @@ static int check_groups(int tdfd, const char *label, int repair, const struct ts
                    " changes; the server clamps them at open)\n",
                    label, past);
     }
-    cgs_free(cg, NULL);
+    cgs_free(cg);
     return damaged;
 }
 

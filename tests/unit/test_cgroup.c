@@ -23,6 +23,8 @@
 #include "storage/cgroup.h"
 #include "storage/cgstore.h"
 #include "storage/store.h"
+/* white-box: the topic's group state and group log (private to the storage library) */
+#include "../../src/storage/topic_impl.h"
 
 static char dir[256];
 static unsigned seed;
@@ -409,8 +411,8 @@ static void test_random_roundtrip(void **state) {
     s = open_store(&c, NULL);
     t = store_lookup(s, 0, "r", 1);
     assert_state(t, want);
-    assert_int_equal(t->cg->log_size, CG_LOG_HEADER); /* clean close compacted */
-    assert_true(t->cg->gen >= 1);
+    assert_int_equal(t->cglog.size, CG_LOG_HEADER); /* clean close compacted */
+    assert_true(t->cglog.gen >= 1);
     /* continue after a clean reopen, then crash */
     random_ops(t, 200);
     commit(s);
@@ -457,7 +459,7 @@ static void test_compaction_running(void **state) {
         assert_int_equal(cg_ack(t, g, ids, 990, &acked), OBK_OK);
         assert_int_equal(acked, 990);
         if (round % 10 == 9) commit(s);
-        if (t->cg->gen != gen0) compactions++, gen0 = t->cg->gen;
+        if (t->cglog.gen != gen0) compactions++, gen0 = t->cglog.gen;
     }
     commit(s);
     assert_true(compactions >= 1);
@@ -497,10 +499,10 @@ static void test_crash_log_cuts(void **state) {
     ends[0] = 0;
     for (int i = 1; i <= NREC; i++) {
         random_ops(t, 1);
-        while (!t->cg || (t->cg->len == 0 && t->cg->log_size == ends[i - 1])) random_ops(t, 1);
+        while (!t->cg || (t->cg->len == 0 && t->cglog.size == ends[i - 1])) random_ops(t, 1);
         commit(s);
         states[i] = state_of(t);
-        ends[i] = t->cg->log_size;
+        ends[i] = t->cglog.size;
     }
     char td[KEYDIR_NAME_MAX], lp[600], sp[600], cp[600];
     topic_dir("x", td);
@@ -629,8 +631,8 @@ static void test_snapshot_cases(void **state) {
     s = open_store(&c, &rep);
     t = store_lookup(s, 0, "s", 1);
     assert_state(t, want);
-    assert_int_equal(t->cg->gen, 2);
-    assert_int_equal(t->cg->log_size, CG_LOG_HEADER);
+    assert_int_equal(t->cglog.gen, 2);
+    assert_int_equal(t->cglog.size, CG_LOG_HEADER);
     /* later records land in the new log and survive a crash */
     uint64_t acked;
     g = cg_group_find(t, "g", 1);

@@ -1,0 +1,97 @@
+/* topic_impl.h - the inside of a topic, private to the storage library: struct topic, the
+ * store-wide struct topic_env, and the calls the store makes to create, free and submit
+ * topics. The server sees struct topic only through the functions of storage/topic.h.
+ *
+ * Included by the topic modules (topic.c, topic_read.c, topic_groups.c), by keyspace.c (the
+ * hash chain lives in the topic) and by store.c (creation, the dirty list, retention, stats);
+ * storage's white-box unit tests include it too. No header under include/ includes it.
+ *
+ * Ownership: the thread that holds the store, which is the loader thread inside store_open and
+ * the main thread after it (see docs/storage.md, Threads); no locks. */
+#ifndef OBK_TOPIC_IMPL_H
+#define OBK_TOPIC_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/batch_format.h"
+#include "storage/cgstore.h"
+#include "storage/keydir.h"
+#include "storage/persist.h"
+#include "storage/ring.h"
+#include "storage/tlog.h"
+#include "storage/topic.h"
+#include "storage/tstate.h"
+
+/* Shared by every topic of a store (owned by the store). */
+struct topic_env {
+    struct tlog_config tlog;
+    struct ring_budget budget;
+    uint64_t cache_hits, cache_misses;
+    int64_t retention_bytes, retention_ms; /* defaults, -1 = off */
+    uint32_t node_max_entries;             /* stream-node-max-entries (approximate trims) */
+    size_t batch_max_bytes;                /* a filling batch is closed past this */
+    int error;                             /* sticky: writes refused */
+    uint64_t next_seq;                     /* the sequence the next submission will get */
+    struct topic *dirty_head;              /* topics with unsubmitted changes */
+    struct psub *pending;                  /* operations queued outside topics */
+    uint64_t touch_seq; /* highest submission the state looked up or changed since the last
+                           store_touch_begin depends on (the server's reply rule) */
+};
+
+/* Raises the touch mark to seq (see store_touch_begin). */
+static inline void topic_env_touch(struct topic_env *env, uint64_t seq) {
+    if (seq > env->touch_seq) env->touch_seq = seq;
+}
+
+struct topic {
+    struct topic_env *env;
+    int db;
+    uint8_t *key;
+    size_t keylen;
+    char name[KEYDIR_NAME_MAX];
+    int dbfd;  /* borrowed from the store */
+    int dirfd; /* the topic directory */
+    struct tlog log;
+    struct tstate st;
+    struct ring ring;
+    struct batch_builder bb;
+    int bb_open;
+    uint8_t *pend; /* closed batches not yet submitted, back to back */
+    size_t pend_len, pend_cap;
+    uint64_t last_seq; /* submission holding its latest change */
+    int dirty, meta_dirty;
+    struct topic *dirty_next;
+    int64_t created_ms, retention_bytes, retention_ms;
+    uint64_t appended_since_ckpt;
+    struct cg_state *cg;      /* consumer groups (cgroup_state.h), NULL until the first one */
+    struct cgstore_log cglog; /* groups.log / groups.snap as far as written or queued */
+    uint64_t hash;            /* keyspace */
+    struct topic *hnext;
+};
+
+/* Creates the in-memory topic (the directory must exist and dirfd be open). */
+int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int dbfd, int dirfd,
+              struct topic **out);
+/* Frees memory; write handles are released through s (closing files) when given. */
+void topic_free(struct topic *t, struct psub *s);
+
+/* ---- persistence (store.c) ---- */
+void topic_mark_dirty(struct topic *t);
+/* Closes the filling batch and adds the topic's writes (meta, batches, index, roll, checkpoint,
+ * group records) to s. */
+int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms);
+/* After submission seq: remember it and release the ring entries for eviction once written. */
+void topic_submitted(struct topic *t, uint64_t seq);
+/* Adds a checkpoint of the current state to s (after syncing the active segment). */
+int topic_checkpoint_into(struct topic *t, struct psub *s);
+
+/* ---- consumer groups at open and close (topic_groups.c) ---- */
+/* Open time, after the stream's recovery: loads the topic's groups (cgstore_open) clamped to
+ * the recovered stream and attaches them. */
+int topic_open_groups(struct topic *t, int repair, struct cgstore_report *rep);
+/* Adds a compaction of the groups to s when groups.log holds records, so a clean open reads
+ * only the snapshot (store_close). */
+int topic_compact_groups_into(struct topic *t, struct psub *s);
+
+#endif
