@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Obelisk needs on Debian 12, only what is missing, so `make run` and `make test`
-# work on a fresh machine. Usage: scripts/install-deps.sh build|test
+# work on a fresh machine (test adds clang and its libFuzzer and sanitizer runtimes for fuzz/).
+# Usage: scripts/install-deps.sh build|test
 set -euo pipefail
 what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libzstd-dev libssl-dev)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
            python3-prometheus-client curl nodejs npm
-           clang-format)
+           clang-format clang libclang-rt-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 
