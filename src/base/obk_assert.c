@@ -12,8 +12,8 @@
 
 void obk_assert_fail(const char *cond, const char *file, int line, const char *func) {
     char msg[512];
-    int n = snprintf(msg, sizeof(msg), "=== OBELISK ASSERTION FAILED: %s:%d %s(): %s\n", file,
-                     line, func, cond);
+    int n = snprintf(msg, sizeof(msg), "=== OBELISK ASSERTION FAILED: %s:%d %s(): %s\n", file, line,
+                     func, cond);
     if (n > 0) {
         ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
         (void)w;
