@@ -35,8 +35,7 @@ static void same_entries(const struct batch_header *h, const uint8_t *batch, con
         if (sid_cmp(ea.id, eb.id) != 0 || ea.offset != eb.offset || ea.nfields != eb.nfields)
             abort();
         for (uint32_t i = 0; i < 2 * ea.nfields; i++)
-            if (ea.fvlen[i] != eb.fvlen[i] || memcmp(ea.fv[i], eb.fv[i], ea.fvlen[i]) != 0)
-                abort();
+            if (ea.fvlen[i] != eb.fvlen[i] || memcmp(ea.fv[i], eb.fv[i], ea.fvlen[i]) != 0) abort();
     } while (1);
     if (ra != 0) abort();
     batch_iter_free(&a);

@@ -2,8 +2,8 @@
  *
  * Input: config file text, then optionally a NUL byte and CONFIG SET arguments separated by
  * NUL bytes. The text is loaded as the command-line lines are (config_load), the arguments go
- * to config_set. Then every directive's CONFIG GET value must load back (through
- * config_args_to_lines, as "--name value" on the command line) and read back unchanged.
+ * to config_set. Then every directive's CONFIG GET value must load back (as a quoted config
+ * file line) and read back unchanged.
  * Inputs with an "include" line are skipped: that directive opens files. */
 #include <ctype.h>
 #include <stddef.h>
@@ -33,6 +33,26 @@ static int has_include(const char *text) {
         if (*p == '\n') p++;
     }
     return 0;
+}
+
+/* "name \"value\"\n" with the value quoted as a config file line takes it: \\, \" and \xHH
+ * for other bytes outside printable ASCII. (Not config_args_to_lines: on the command line a
+ * value that starts with "--" is read as the next option, as Redis's command line does.) */
+static char *quoted_line(const char *name, const char *value) {
+    size_t n = strlen(name), v = strlen(value);
+    char *line = malloc(n + 4 * v + 8);
+    if (!line) abort();
+    char *o = line + sprintf(line, "%s \"", name);
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            o += sprintf(o, "\\%c", *c);
+        else if (*c >= 0x20 && *c < 0x7f)
+            *o++ = (char)*c;
+        else
+            o += sprintf(o, "\\x%02x", *c);
+    }
+    strcpy(o, "\"\n");
+    return line;
 }
 
 struct got {
@@ -88,11 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct got before, after;
     get_all(&before);
     for (int i = 0; i < before.n; i++) {
-        char opt[128];
-        snprintf(opt, sizeof opt, "--%s", before.name[i]);
-        char *args[2] = {opt, before.value[i]};
-        char *lines = config_args_to_lines(2, args);
-        if (!lines) abort();
+        char *lines = quoted_line(before.name[i], before.value[i]);
         if (config_load(NULL, lines, err, sizeof err) != 0) {
             fprintf(stderr, "CONFIG GET %s gave a value that does not load back:%s\n",
                     before.name[i], err);
