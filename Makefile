@@ -4,6 +4,7 @@
 #   src/tools/obelisk_check.c               -> obelisk-check
 #   tests/unit/test_*.c                     -> build/tests/unit/test_*     (cmocka, no sockets)
 #   tests/integration/test_*.c              -> build/tests/integration/... (cmocka + hiredis)
+#   fuzz/fuzz_*.c                           -> build-fuzz/fuzz/fuzz_* (libFuzzer, clang, make fuzz)
 
 CC      ?= cc
 BUILD   ?= build
@@ -39,7 +40,8 @@ CHECK  := obelisk-check
 CONF   ?= conf/obelisk.conf
 
 .PHONY: all deps test-deps run test unit integration redis-tests asan tsan format format-check \
-        check-deps clean bench bench-scale bench-scale-big crash-long
+        check-deps clean bench bench-scale bench-scale-big crash-long fuzz fuzz-build fuzz-bins \
+        fuzz-merge
 
 all: $(SERVER) $(CHECK)
 
@@ -80,19 +82,22 @@ run:
 	@$(MAKE) --no-print-directory all
 	./$(SERVER) $(CONF)
 
-# The README's test command: every unit, integration and real-client test; ends with
-# "N passed, N failed".
+# The README's test command: every unit, integration and real-client test, and each fuzz
+# target on its corpus plus FUZZ_TEST_TIME seconds of new inputs; ends with "N passed, N failed".
+FUZZ_TEST_TIME ?= 20
 test: test-deps
 	@$(MAKE) --no-print-directory check-deps format-check
 	@$(MAKE) --no-print-directory tests-build
-	@scripts/run-tests.sh $(BUILD) $(TESTS)
+	@$(MAKE) --no-print-directory fuzz-build
+	@OBELISK_FUZZ_DIR=$(CURDIR)/$(FUZZ_BUILD)/fuzz OBELISK_FUZZ_TIME=$(FUZZ_TEST_TIME) \
+	  scripts/run-tests.sh $(BUILD) $(TESTS)
 
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" SERVER=build-asan/obelisk-server \
 	  CHECK=build-asan/obelisk-check tests-build
-	@OBELISK_SERVER=build-asan/obelisk-server OBELISK_CHECK=build-asan/obelisk-check \
+	@OBELISK_SERVER=build-asan/obelisk-server OBELISK_CHECK=build-asan/obelisk-check OBELISK_FUZZ_DIR= \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests.sh build-asan $(TESTS)
 
@@ -107,6 +112,31 @@ tsan: test-deps
 	@OBELISK_SERVER=build-tsan/obelisk-server OBELISK_CHECK=build-tsan/obelisk-check \
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 	  scripts/run-tests.sh build-tsan $(or $(TESTS),build-tsan/tests/)
+
+# Fuzzing (fuzz/README.md): libFuzzer targets built by clang with ASan and UBSan over a clang
+# build of the library. make fuzz runs each target FUZZ_TIME seconds (new inputs are kept in
+# build-fuzz/new/, make fuzz-merge adds those that reach new code to fuzz/corpus/).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BINS  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_BINS:%=%.o)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 \
+	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+
+fuzz: fuzz-build
+	@fuzz/run.sh --keep $(FUZZ_BUILD)/new $(FUZZ_BUILD)/fuzz $(FUZZ_TIME)
+
+fuzz-merge:
+	@fuzz/run.sh --merge $(FUZZ_BUILD)/new $(FUZZ_BUILD)/fuzz
 
 # Side-by-side benchmark against a redis-server it starts itself (docs/benchmarks.md).
 bench: all tests-build
@@ -139,6 +169,6 @@ check-deps:
 	@scripts/check-deps.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan $(SERVER) $(CHECK)
+	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD) $(SERVER) $(CHECK)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -2,14 +2,15 @@
 # Installs what Obelisk needs on Debian 12, only what is missing, so `make run` and `make test`
 # work on a fresh machine. Usage: scripts/install-deps.sh build|run|test
 #   build: what compiling needs; run: also redis-cli and curl, which the README's next steps
-#   use; test: also the test libraries, redis-server and the clients.
+#   use; test: also the test libraries, redis-server, the clients, and clang with its libFuzzer
+#   and sanitizer runtimes for fuzz/.
 set -euo pipefail
 what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libssl-dev)
 run_pkgs=(redis-tools curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
            python3-prometheus-client curl nodejs npm
-           clang-format)
+           clang-format clang libclang-rt-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

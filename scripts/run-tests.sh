@@ -2,7 +2,9 @@
 # Runs every test program and adds up their TAP lines ("ok N ..." / "not ok N ...").
 #   scripts/run-tests.sh BUILD_DIR [NAME_FILTER]
 # Unit tests (cmocka), integration tests (cmocka + hiredis against a real obelisk-server) and
-# redis-tests/ (real clients, compared with a real redis-server) all print TAP. A program that
+# redis-tests/ (real clients, compared with a real redis-server) all print TAP, and so does
+# fuzz/run.sh, which runs each libFuzzer target (when built: make fuzz-build) on its corpus and
+# then OBELISK_FUZZ_TIME seconds (default 20) of new inputs; OBELISK_FUZZ_DIR= skips them. A program that
 # exits non-zero without reporting a failing case (a crash, a sanitizer report) counts as one
 # failure. The last line is "N passed, N failed".
 set -u
@@ -60,6 +62,16 @@ for t in redis-tests/test_*; do
     *.sh) run_one "$t" bash "$t" ;;
   esac
 done
+
+fuzzdir=${OBELISK_FUZZ_DIR-$top/build-fuzz/fuzz}
+if [ -n "$fuzzdir" ] && [ -d "$fuzzdir" ]; then
+  for t in "$fuzzdir"/fuzz_*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case "fuzz/$name" in *"$filter"*) ;; *) continue ;; esac
+    run_one "fuzz/$name" fuzz/run.sh "$fuzzdir" "${OBELISK_FUZZ_TIME:-20}" "$name"
+  done
+fi
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed"

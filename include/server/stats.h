@@ -24,6 +24,7 @@ struct server_stats {
     long long reads_processed;
     long long entries_appended; /* by XADD (metrics, INFO obelisk) */
     long long entries_served;   /* by XRANGE, XREVRANGE, XREAD, XREADGROUP */
+    long long read_errors;      /* stream reads answered with an error (damage, I/O) */
     struct errorstat errors[ERRORSTATS_MAX];
     int nerrors;
     /* instantaneous ops/sec: samples taken by the cron */

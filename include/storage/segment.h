@@ -47,6 +47,7 @@ struct segment {
     int rfd;               /* read-only descriptor, opened on first read; -1 */
     int idx_state;         /* SEGIDX_* */
     int idx_force_rebuild; /* the .idx file failed a check on use: scan instead */
+    int damage_logged;     /* a read met damage here and said so (once) */
     struct segindex idx;
     struct pfile *log_pf; /* persist-thread handles (NULL until written by this process) */
     struct pfile *idx_pf;

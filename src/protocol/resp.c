@@ -82,6 +82,9 @@ static enum resp_result parse_inline(struct resp_parser *p, const char *buf, siz
         return RESP_NEED_MORE;
     }
     size_t linelen = (size_t)(nl - buf);
+    /* the same limit as while the line is incomplete, so where the bytes were cut never
+     * changes the answer */
+    if (linelen > RESP_INLINE_MAX) return fail(p, "Protocol error: too big inline request");
     size_t used = linelen + 1;
     if (linelen > 0 && buf[linelen - 1] == '\r') linelen--;
     char **args;
@@ -104,11 +107,14 @@ static enum resp_result parse_inline(struct resp_parser *p, const char *buf, siz
 }
 
 /* Finds a complete "<prefix><digits>\r\n" line. Returns its length without CRLF, -1 when more
- * bytes are needed. Like Redis, looks for '\r' and then requires one more byte after it. */
+ * bytes are needed, -2 when the line is too big. Like Redis, looks for '\r' and then requires
+ * one more byte after it. Too big: more than RESP_INLINE_MAX bytes without a complete line, or
+ * a complete line that, cut one byte earlier, would have been that (its first RESP_INLINE_MAX
+ * + 1 bytes hold no complete line), so the answer is the same wherever the bytes are cut. */
 static long find_line(const char *buf, size_t len) {
     const char *cr = memchr(buf, '\r', len);
-    if (!cr) return -1;
-    if ((size_t)(cr - buf) + 2 > len) return -1;
+    if (!cr || (size_t)(cr - buf) + 2 > len) return len > RESP_INLINE_MAX ? -2 : -1;
+    if ((size_t)(cr - buf) >= RESP_INLINE_MAX) return -2;
     return cr - buf;
 }
 
@@ -146,10 +152,8 @@ static enum resp_result parse_multibulk(struct resp_parser *p, const char *buf, 
     enum resp_result rc = RESP_NEED_MORE;
     if (p->mbulk_left == 0) {
         long line = find_line(buf, len);
-        if (line < 0) {
-            if (len > RESP_INLINE_MAX) return fail(p, "Protocol error: too big mbulk count string");
-            return RESP_NEED_MORE;
-        }
+        if (line == -2) return fail(p, "Protocol error: too big mbulk count string");
+        if (line < 0) return RESP_NEED_MORE;
         if (!util_parse_ll(buf + 1, (size_t)line - 1, &ll) || ll > INT_MAX)
             return fail(p, "Protocol error: invalid multibulk length");
         if (ll > RESP_UNAUTH_MAX_ARGS && !p->authenticated)
@@ -163,11 +167,8 @@ static enum resp_result parse_multibulk(struct resp_parser *p, const char *buf, 
     while (p->mbulk_left > 0) {
         if (p->bulk_len == -1) {
             long line = find_line(buf + pos, len - pos);
-            if (line < 0) {
-                if (len - pos > RESP_INLINE_MAX)
-                    return fail(p, "Protocol error: too big bulk count string");
-                break;
-            }
+            if (line == -2) return fail(p, "Protocol error: too big bulk count string");
+            if (line < 0) break;
             if (buf[pos] != '$') {
                 char text[64];
                 snprintf(text, sizeof(text), "Protocol error: expected '$', got '%c'", buf[pos]);

@@ -399,9 +399,12 @@ static int entry_seen(void *ctx, const struct obk_entry *e) {
     return 1;
 }
 
-/* Does the stream still hold id? (A pending entry may point at a deleted or trimmed one.) */
+/* Does the stream still hold id? (A pending entry may point at a deleted or trimmed one.)
+ * 1 or 0, or a negative status when it cannot be read: never taken for deleted, since the
+ * caller would then drop the pending entry for good. */
 static int entry_exists(struct topic *t, sid_t id) {
-    return topic_get(t, id, entry_seen, NULL) == OBK_OK;
+    int rc = topic_get(t, id, entry_seen, NULL);
+    return rc == OBK_OK ? 1 : rc == OBK_ERR_NOTFOUND ? 0 : rc;
 }
 
 struct claim_opts {
@@ -480,7 +483,12 @@ void cmd_xclaim(CMD_ARGS) {
         sid_t id;
         sid_parse(argv[k], argvlen[k], 0, SID_PARSE_STRICT, &id, NULL, NULL);
         const struct cg_pending *p = cg_pending_get(g, id);
-        if (!entry_exists(t, id)) {
+        int exists = entry_exists(t, id);
+        if (exists < 0) {
+            rc = exists;
+            break;
+        }
+        if (!exists) {
             if (p) rc = cg_pending_drop(t, g, id);
             continue;
         }
@@ -498,10 +506,13 @@ void cmd_xclaim(CMD_ARGS) {
         else if (!o.justid)
             count++;
         if ((rc = cg_claim(t, g, cons, id, o.deliverytime, count)) != OBK_OK) break;
-        if (o.justid)
+        if (o.justid) {
             xutil_reply_id(c, id);
-        else if (topic_get(t, id, reply_claimed_entry, c) != OBK_OK)
+        } else if ((rc = topic_get(t, id, reply_claimed_entry, c)) != OBK_OK) {
+            if (rc != OBK_ERR_NOTFOUND) break;
+            rc = OBK_OK;
             reply_null(R);
+        }
         n++;
     }
     int rc2 = cg_record_end(t);
@@ -594,7 +605,12 @@ void cmd_xautoclaim(CMD_ARGS) {
     for (; i < x.n && count > 0 && rc == OBK_OK; i++) {
         sid_t id = x.ids[i];
         const struct cg_pending *p = cg_pending_get(g, id);
-        if (!entry_exists(t, id)) {
+        int exists = entry_exists(t, id);
+        if (exists < 0) {
+            rc = exists;
+            break;
+        }
+        if (!exists) {
             rc = cg_pending_drop(t, g, id);
             deleted[ndeleted++] = id;
             count--;

@@ -284,14 +284,14 @@ static void section_obelisk(struct sbuf *b) {
                 "cache_max_bytes:%llu\r\ncache_max_bytes_human:%s\r\ncache_hits:%llu\r\n"
                 "cache_misses:%llu\r\ncache_evictions:%llu\r\nrecovery_time_usec:%llu\r\n"
                 "recovery_clean:%d\r\nheld_replies:%llu\r\nentries_appended:%lld\r\n"
-                "entries_served:%lld\r\nhttp_port:%d\r\n",
+                "entries_served:%lld\r\nstream_read_errors:%lld\r\nhttp_port:%d\r\n",
                 (unsigned long long)st.topics, (unsigned long long)st.segments,
                 (unsigned long long)st.disk_bytes, h1, (unsigned long long)st.cache_bytes, h2,
                 (unsigned long long)st.cache_max_bytes, h3, (unsigned long long)st.cache_hits,
                 (unsigned long long)st.cache_misses, (unsigned long long)st.cache_evictions,
                 (unsigned long long)st.recovery_us, st.recovery_clean,
                 (unsigned long long)commit_held_total(), server_stats.entries_appended,
-                server_stats.entries_served, http_bound_port());
+                server_stats.entries_served, server_stats.read_errors, http_bound_port());
     obelisk_groups(b);
 }
 

@@ -27,11 +27,14 @@ static int reply_one_entry(void *ctx, const struct obk_entry *e) {
     return 1; /* one is enough */
 }
 
-/* The first or last live entry as [id, fields], or null. */
-static void reply_edge_entry(struct client *c, struct topic *t, int last) {
+/* The first or last live entry as [id, fields], or null; a failed read is returned (and
+ * nothing written) so the command answers with the error, never with a null. */
+static int reply_edge_entry(struct client *c, struct topic *t, int last) {
     sid_t id;
     int rc = last ? topic_last_entry_id(t, &id) : topic_first_id(t, &id);
-    if (rc != OBK_OK || topic_get(t, id, reply_one_entry, c) != OBK_OK) reply_null(R);
+    if (rc == OBK_OK) rc = topic_get(t, id, reply_one_entry, c);
+    if (rc == OBK_ERR_NOTFOUND) reply_null(R);
+    return rc == OBK_ERR_NOTFOUND ? OBK_OK : rc;
 }
 
 static void reply_radix_standins(struct client *c, struct topic *t) {
@@ -44,8 +47,11 @@ static void reply_radix_standins(struct client *c, struct topic *t) {
     reply_int(R, (long long)keys + 1);
 }
 
-static void reply_head_fields(struct client *c, struct topic *t) {
+static int reply_head_fields(struct client *c, struct topic *t) {
     sid_t first = SID_MIN;
+    int rc = topic_length(t) == 0 ? OBK_ERR_NOTFOUND : topic_first_id(t, &first);
+    if (rc != OBK_OK && rc != OBK_ERR_NOTFOUND) return rc;
+    if (rc != OBK_OK) first = SID_MIN;
     reply_bulk_cstr(R, "length");
     reply_int(R, (long long)topic_length(t));
     reply_radix_standins(c, t);
@@ -56,8 +62,8 @@ static void reply_head_fields(struct client *c, struct topic *t) {
     reply_bulk_cstr(R, "entries-added");
     reply_int(R, (long long)topic_entries_added(t));
     reply_bulk_cstr(R, "recorded-first-entry-id");
-    if (topic_length(t) == 0 || topic_first_id(t, &first) != OBK_OK) first = SID_MIN;
     xutil_reply_id(c, first);
+    return OBK_OK;
 }
 
 /* ---- groups (XINFO STREAM FULL, XINFO GROUPS, XINFO CONSUMERS) ---- */
@@ -240,28 +246,26 @@ void cmd_xinfo_stream(CMD_ARGS) {
             if (count < 0) count = 0;
         }
     }
+    int outer = reply_defer_len(R), rc;
     if (!full) {
-        reply_map(R, 10);
-        reply_head_fields(c, t);
+        if ((rc = reply_head_fields(c, t)) != OBK_OK) goto read_failed;
         reply_bulk_cstr(R, "groups");
         reply_int(R, (long long)cg_group_count(t));
         reply_bulk_cstr(R, "first-entry");
-        reply_edge_entry(c, t, 0);
+        if ((rc = reply_edge_entry(c, t, 0)) != OBK_OK) goto read_failed;
         reply_bulk_cstr(R, "last-entry");
-        reply_edge_entry(c, t, 1);
+        if ((rc = reply_edge_entry(c, t, 1)) != OBK_OK) goto read_failed;
+        reply_set_map_len(R, outer, 10);
         return;
     }
-    int outer = reply_defer_len(R);
-    reply_head_fields(c, t);
+    if ((rc = reply_head_fields(c, t)) != OBK_OK) goto read_failed;
     reply_bulk_cstr(R, "entries");
     struct xutil_range r = {c, 0};
     int h = reply_defer_len(R);
-    int rc = topic_range(t, SID_MIN, SID_MAX, (uint64_t)count, 0, xutil_range_cb, &r);
+    rc = topic_range(t, SID_MIN, SID_MAX, (uint64_t)count, 0, xutil_range_cb, &r);
     if (rc != OBK_OK) {
         reply_discard_deferred(R, h);
-        reply_discard_deferred(R, outer);
-        xutil_reply_read_error(c, rc);
-        return;
+        goto read_failed;
     }
     reply_set_array_len(R, h, r.n);
     reply_bulk_cstr(R, "groups");
@@ -269,6 +273,10 @@ void cmd_xinfo_stream(CMD_ARGS) {
     reply_array(R, (long)cg_group_count(t));
     cg_group_foreach(t, full_group, &f);
     reply_set_map_len(R, outer, 9);
+    return;
+read_failed: /* nothing of it was sent: answer the error instead */
+    reply_discard_deferred(R, outer);
+    xutil_reply_read_error(c, rc);
 }
 
 void cmd_xinfo_help(CMD_ARGS) {

@@ -19,15 +19,25 @@
 
 #define R (&c->reply)
 
+/* 1 when t's last live entry is above gt, 0 when not (or no stream), or the status of a failed
+ * read (a stream whose last entry cannot be read is an error, never "nothing new"). */
+static int last_entry_after(struct topic *t, sid_t gt, sid_t *last) {
+    if (!t || topic_length(t) == 0) return 0;
+    int rc = topic_last_entry_id(t, last);
+    if (rc == OBK_ERR_NOTFOUND) return 0;
+    if (rc != OBK_OK) return rc;
+    return sid_cmp(*last, gt) > 0;
+}
+
 /* Replies [key, entries after gt] for one stream (RESP3: the key then the entries, as one map
  * pair). Returns 1 when the stream had something after gt, 0 (nothing written) otherwise, or a
  * negative status when the read failed (the caller discards the whole reply). */
 static int reply_stream_after(struct client *c, const char *key, size_t keylen, struct topic *t,
                               sid_t gt, long long count) {
     sid_t last, start = gt;
-    if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
-        sid_cmp(last, gt) <= 0 || sid_incr(&start) != OBK_OK)
-        return 0;
+    int found = last_entry_after(t, gt, &last);
+    if (found <= 0) return found;
+    if (sid_incr(&start) != OBK_OK) return 0;
     if (c->proto == 2) reply_array(R, 2);
     reply_bulk(R, key, keylen);
     struct xutil_range r = {c, 0};
@@ -43,9 +53,12 @@ static int xread_serve_blocked(struct client *c, int idx) {
     const struct blocking_request *req = blocking_request_of(c);
     struct topic *t = xutil_lookup(c, req->keys[idx], req->keylens[idx]);
     sid_t last;
-    if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
-        sid_cmp(last, req->ids[idx]) <= 0)
-        return 0;
+    int found = last_entry_after(t, req->ids[idx], &last);
+    if (found < 0) {
+        xutil_reply_read_error(c, found);
+        return 1;
+    }
+    if (!found) return 0;
     int h = reply_defer_len(R);
     int rc = reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count);
     if (rc < 0) {
@@ -86,9 +99,13 @@ void cmd_xread(CMD_ARGS) {
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
         sid_t last;
-        if (!t || topic_length(t) == 0 || topic_last_entry_id(t, &last) != OBK_OK ||
-            sid_cmp(last, ids[i]) <= 0)
-            continue;
+        int found = last_entry_after(t, ids[i], &last);
+        if (found < 0) {
+            if (served) reply_discard_deferred(R, h);
+            xutil_reply_read_error(c, found);
+            goto out;
+        }
+        if (!found) continue;
         if (++served == 1) h = reply_defer_len(R);
         int rc = reply_stream_after(c, key, keylen, t, ids[i], count);
         if (rc < 0) {

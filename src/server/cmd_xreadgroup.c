@@ -33,6 +33,7 @@ struct served {
     struct topic *t;
     long long count; /* 0 = no limit */
     long n;          /* replied */
+    int err;         /* a history read failed (the reply is discarded) */
     sid_t *ids;      /* delivered (they change the PEL) */
     size_t nids, cap;
 };
@@ -65,8 +66,12 @@ static int reply_entry_once(void *ctx, const struct obk_entry *e) {
 static int history_cb(void *ctx, const struct cg_pending *p) {
     struct served *s = ctx;
     if (s->count > 0 && s->n >= s->count) return 1;
-    if (topic_get(s->t, p->id, reply_entry_once, s->c) == OBK_OK) {
+    int rc = topic_get(s->t, p->id, reply_entry_once, s->c);
+    if (rc == OBK_OK) {
         if (served_add(s, p->id) != OBK_OK) return 1;
+    } else if (rc != OBK_ERR_NOTFOUND) { /* unreadable is not deleted: the command fails */
+        s->err = rc;
+        return 1;
     } else { /* pending, but deleted from the stream since */
         reply_array(&s->c->reply, 2);
         xutil_reply_id(s->c, p->id);
@@ -77,12 +82,15 @@ static int history_cb(void *ctx, const struct cg_pending *p) {
 }
 
 /* Is there something to serve? History reads always are; ">" when the stream has an entry
- * after the group's last delivered ID. */
+ * after the group's last delivered ID, or when the last entry cannot be read (the read then
+ * answers with the error instead of waiting or replying empty). */
 static int can_serve(struct topic *t, struct cg_group *g, sid_t id) {
     sid_t last;
     if (sid_cmp(id, ID_NEW) != 0) return 1;
-    return topic_length(t) > 0 && topic_last_entry_id(t, &last) == OBK_OK &&
-           sid_cmp(last, cg_group_last_id(g)) > 0;
+    if (topic_length(t) == 0) return 0;
+    int rc = topic_last_entry_id(t, &last);
+    if (rc != OBK_OK) return rc != OBK_ERR_NOTFOUND;
+    return sid_cmp(last, cg_group_last_id(g)) > 0;
 }
 
 /* Serves one stream: writes [key, entries] (RESP3: the key and entries as one map pair) and
@@ -91,7 +99,7 @@ static int can_serve(struct topic *t, struct cg_group *g, sid_t id) {
 static int serve_stream(struct client *c, const char *key, size_t keylen, struct topic *t,
                         struct cg_group *g, const char *cname, size_t cnamelen, sid_t id,
                         long long count, int noack) {
-    struct served s = {c, t, count, 0, NULL, 0, 0};
+    struct served s = {c, t, count, 0, 0, NULL, 0, 0};
     struct cg_consumer *cons;
     int created, rc, h;
     long long now = util_mstime();
@@ -115,7 +123,8 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
     } else {
         sid_t start = id;
         if (sid_incr(&start) == OBK_OK) cg_pending_range(g, cons, start, SID_MAX, history_cb, &s);
-        if (s.nids > 0) rc = cg_deliver_again(t, g, s.ids, s.nids, now);
+        if (s.err) rc = s.err;
+        if (rc == OBK_OK && s.nids > 0) rc = cg_deliver_again(t, g, s.ids, s.nids, now);
     }
     reply_set_array_len(R, h, s.n);
     server_stats.entries_served += s.n; /* metrics and INFO obelisk */

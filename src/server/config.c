@@ -190,6 +190,17 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
             snprintf(err, errlen, "Too many bind addresses specified.");
             return -1;
         }
+        /* CONFIG GET joins the addresses with spaces, so each must come back as itself */
+        for (int i = 0; i < argc; i++) {
+            const char *a = argv[i] + (argv[i][0] == '-'); /* "-" prefix: optional */
+            int ok = *a != '\0';
+            for (; *a && ok; a++)
+                ok = isgraph((unsigned char)*a) && *a != '"' && *a != '\'' && *a != '\\';
+            if (!ok) {
+                snprintf(err, errlen, "Invalid bind address '%.64s'", argv[i]);
+                return -1;
+            }
+        }
         free_bind();
         for (int i = 0; i < argc; i++) server_config.bind[i] = strdup(argv[i]);
         server_config.bind_count = argc;

@@ -339,6 +339,9 @@ void metrics_render(struct sbuf *b) {
     one(b, "obelisk_entries_served_total", "counter",
         "Entries sent to clients by XRANGE, XREVRANGE, XREAD and XREADGROUP.",
         (unsigned long long)s->entries_served);
+    one(b, "obelisk_stream_read_errors_total", "counter",
+        "Stream reads answered with an error: damage found on disk (see the log) or an I/O error.",
+        (unsigned long long)s->read_errors);
     one(b, "obelisk_held_replies", "gauge",
         "Replies held until their batch is durable (fsync always).",
         (unsigned long long)commit_held_total());

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/durable.h"
 #include "server/errors.h"
+#include "server/stats.h"
 #include "storage/store.h"
 
 int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing_seq, int flags,
@@ -67,6 +69,10 @@ int xutil_range_cb(void *ctx, const struct obk_entry *e) {
 }
 
 void xutil_reply_status(struct client *c, int status) {
+    if (status == OBK_ERR_CORRUPT) { /* only reads find damage */
+        xutil_reply_read_error(c, status);
+        return;
+    }
     if (status == OBK_ERR_STICKY && durable_error_text()[0]) {
         reply_error(&c->reply, durable_error_text());
         return;
@@ -78,7 +84,20 @@ void xutil_reply_status(struct client *c, int status) {
     reply_errorf(&c->reply, ERR_STORAGE_ERROR, obk_strerror(status));
 }
 
+/* Every failed stream read is counted (INFO obelisk stream_read_errors, metrics) and logged,
+ * at most once a second (the storage layer logged where the damage is, once per segment). */
 void xutil_reply_read_error(struct client *c, int status) {
+    static long long last_ms, quiet;
+    long long now = util_mstime();
+    server_stats.read_errors++;
+    if (now - last_ms >= 1000) {
+        log_msg(LOG_WARNING, "%s: stream read failed: %s (%lld more since the last report)",
+                c->last_cmd_name ? c->last_cmd_name : "read", obk_strerror(status), quiet);
+        last_ms = now;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
     reply_errorf(&c->reply, ERR_STREAM_READ_FAILED, obk_strerror(status));
 }
 

@@ -144,6 +144,23 @@ static int truncate_segment(int dirfd, struct segment *seg, uint64_t size) {
     return rc;
 }
 
+/* A repair that keeps a segment without any batch left (damage in the first batch of the
+ * first segment, kept because its name holds the log's base offset): the file is cut to its
+ * header, and the header rewritten with first ID 0-0 as for a segment that began without
+ * DATA, since none of its entries is left to start it. */
+static int empty_segment(int dirfd, struct segment *seg) {
+    char name[SEGMENT_NAME_MAX];
+    uint8_t hdr[SEGMENT_HEADER_SIZE];
+    segment_name(name, seg->base_offset, "log");
+    segment_encode_header(hdr, seg->base_offset, SID_MIN, seg->created_ms);
+    int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return OBK_ERR_IO;
+    int ok = ftruncate(fd, SEGMENT_HEADER_SIZE) == 0 &&
+             pwrite(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr && fdatasync(fd) == 0;
+    close(fd);
+    return ok ? OBK_OK : OBK_ERR_IO;
+}
+
 struct scan_ctx {
     struct segment *seg;
     struct tstate *st;
@@ -488,13 +505,23 @@ static int repair_damage(int dirfd, int flags, struct tlog *t, size_t i, uint64_
             ls->base_offset + count_entries(ls, SEGMENT_HEADER_SIZE) - st->end_offset;
     }
     rep->truncated_bytes += seg->size - cut;
-    if (!ro && cut > SEGMENT_HEADER_SIZE) {
+    /* the damaged segment stays when something of it is good, and always when it is the
+     * first (its name holds the log's base offset); then it is cut on disk too */
+    int keep = cut > SEGMENT_HEADER_SIZE || i == 0;
+    if (keep && cut == SEGMENT_HEADER_SIZE) {
+        seg->first_id = SID_MIN;
+        seg->has_data = 0;
+        seg->end_offset = seg->base_offset;
+        segindex_free(&seg->idx);
+        seg->last_index_pos = 0;
+        if (!ro && (rc = empty_segment(dirfd, seg)) != OBK_OK) return rc;
+    } else if (keep && !ro) {
         if ((rc = truncate_segment(dirfd, seg, cut)) != OBK_OK) return rc;
-        write_index(dirfd, seg);
     }
+    if (keep && !ro) write_index(dirfd, seg);
     t->bytes -= seg->size - cut;
     seg->size = cut;
-    drop_segments(dirfd, ro, t, cut > SEGMENT_HEADER_SIZE || i == 0 ? i + 1 : i, rep);
+    drop_segments(dirfd, ro, t, keep ? i + 1 : i, rep);
     log_msg(LOG_WARNING, "recovery: repaired %s: %" PRIu64 " entries lost", rep->damage,
             rep->entries_lost);
     return OBK_OK;

@@ -13,15 +13,22 @@
  * - Readers are given a limit offset: every DATA entry below it is written (the ring cache keeps
  *   every unwritten entry). A reader stops right after the batch that reaches the limit and so
  *   never parses bytes the persist thread may still be writing.
- * - A batch whose CRC fails during a read is an error (OBK_ERR_CORRUPT), never data. */
+ * - A batch whose CRC fails during a read is an error (OBK_ERR_CORRUPT), never data.
+ * - A read never ends early without an error: below the limit every batch is whole on disk,
+ *   so a batch that runs past the end of its segment (or, backward, past the next index
+ *   entry), DATA offsets that do not follow each other, a segment whose DATA ends before its
+ *   end offset, and an index entry that points at another batch are all damage
+ *   (OBK_ERR_CORRUPT, logged once per segment), for sealed segments as for the active one. */
 #include "storage/tlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/obk_assert.h"
 #include "base/status.h"
 
@@ -282,10 +289,25 @@ int tlog_segment_index(struct tlog *t, struct segment *seg) {
     return OBK_OK;
 }
 
-/* Position to start reading seg for id (the batch holding it or before), checked against the
- * batch found there; a mismatch rebuilds the index once. */
+/* Damage met by a read: logged once per segment (every read through it fails the same way
+ * until obelisk-check --repair or the server's repair cuts it). */
+static int read_damage(struct segment *seg, uint64_t pos, const char *what) {
+    if (!seg->damage_logged) {
+        char name[SEGMENT_NAME_MAX];
+        segment_name(name, seg->base_offset, "log");
+        log_msg(LOG_WARNING,
+                "read: %s: %s at byte %" PRIu64 "; reads through it fail (obelisk-check finds and "
+                "repairs it)",
+                name, what, pos);
+        seg->damage_logged = 1;
+    }
+    return OBK_ERR_CORRUPT;
+}
+
+/* Position to start reading seg for id (the batch holding it or before) and the offset of the
+ * first DATA batch there, checked against the batch found; a mismatch rebuilds the index once. */
 static int seg_start_pos(struct tlog *t, struct segment *seg, sid_t id, int by_offset,
-                         uint64_t offset, uint64_t *pos) {
+                         uint64_t offset, uint64_t *pos, uint64_t *first_offset) {
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc = tlog_segment_index(t, seg);
         if (rc != OBK_OK) return rc;
@@ -297,6 +319,7 @@ static int seg_start_pos(struct tlog *t, struct segment *seg, sid_t id, int by_o
                 : segindex_lookup_id(&seg->idx, id);
         if (k < 0) {
             *pos = SEGMENT_HEADER_SIZE;
+            *first_offset = seg->base_offset;
             return OBK_OK;
         }
         struct segindex_entry e = segindex_get(&seg->idx, (size_t)k);
@@ -308,6 +331,7 @@ static int seg_start_pos(struct tlog *t, struct segment *seg, sid_t id, int by_o
             h.type == BATCH_DATA && sid_cmp(h.first_id, e.id) == 0 &&
             h.base_offset == seg->base_offset + e.rel_offset) {
             *pos = e.pos;
+            *first_offset = h.base_offset;
             return OBK_OK;
         }
         /* the index lied: rebuild it from the log (the file is fixed at the next recovery
@@ -331,8 +355,9 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
     for (int first = 1; si < t->nsegs && !stop && rc == OBK_OK; si++, first = 0) {
         struct segment *seg = t->segs[si];
         if (seg->base_offset >= limit) break; /* everything in it is at or past the limit */
-        uint64_t pos = SEGMENT_HEADER_SIZE;
-        if (first && (rc = seg_start_pos(t, seg, from, by_offset, from_offset, &pos)) != OBK_OK)
+        uint64_t pos = SEGMENT_HEADER_SIZE, expect = seg->base_offset;
+        if (first &&
+            (rc = seg_start_pos(t, seg, from, by_offset, from_offset, &pos, &expect)) != OBK_OK)
             goto done;
         if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) goto done;
         struct segreader r;
@@ -341,13 +366,19 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
             const uint8_t *b;
             struct batch_header h;
             rc = segreader_batch(&r, pos, &b, &h);
-            if (rc == OBK_ERR_AGAIN) { /* the file ends early: nothing more written here */
-                rc = OBK_OK;
-                break;
-            }
+            /* below the limit every batch is whole on disk: one that is not is damage (a
+             * length past the end of the segment, or a file shorter than it should be) */
+            if (rc == OBK_ERR_AGAIN) rc = read_damage(seg, pos, "batch runs past the segment end");
+            if (rc == OBK_ERR_CORRUPT) read_damage(seg, pos, "batch fails its length or CRC check");
             if (rc != OBK_OK) break;
+            uint64_t at = pos;
             pos += batch_total_size(&h);
             if (h.type != BATCH_DATA) continue;
+            if (h.base_offset != expect) {
+                rc = read_damage(seg, at, "DATA batch out of offset order");
+                break;
+            }
+            expect = h.base_offset + h.count;
             if (h.base_offset >= limit) break;
             if (sid_cmp(h.last_id, from) >= 0 && h.base_offset + h.count > from_offset) {
                 struct obk_entry e;
@@ -371,6 +402,10 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
             if (h.base_offset + h.count >= limit) stop = 1; /* never parse past the limit */
         }
         segreader_free(&r);
+        /* read to its end: its DATA must reach its end offset (or the limit) */
+        if (rc == OBK_OK && !stop && pos >= seg->size &&
+            expect < (seg->end_offset < limit ? seg->end_offset : limit))
+            rc = read_damage(seg, pos, "segment ends before its last entry");
     }
 done:
     batch_iter_free(&it);
@@ -429,11 +464,34 @@ static int chunk_add(struct chunk *c, const struct obk_entry *e) {
     return OBK_OK;
 }
 
-/* Reads [start, end) of seg into the chunk and decodes its DATA entries with id <= to and
- * offset < limit, stopping after the batch that reaches the limit. */
-static int chunk_load(struct tlog *t, struct segment *seg, uint64_t start, uint64_t end, sid_t to,
+/* Index chunk k of seg: bytes [start, end), DATA offsets [first_offset, end_offset), and the
+ * ID its first batch must start with. */
+struct chunk_span {
+    uint64_t start, end, first_offset, end_offset;
+    sid_t first_id;
+};
+
+static struct chunk_span chunk_span(const struct segment *seg, size_t k) {
+    struct segindex_entry e = segindex_get(&seg->idx, k);
+    struct chunk_span sp = {e.pos, seg->size, seg->base_offset + e.rel_offset, seg->end_offset,
+                            e.id};
+    if (k + 1 < seg->idx.n) {
+        struct segindex_entry n = segindex_get(&seg->idx, k + 1);
+        sp.end = n.pos;
+        sp.end_offset = seg->base_offset + n.rel_offset;
+    }
+    return sp;
+}
+
+/* Reads the span of seg into the chunk and decodes its DATA entries with id <= to and
+ * offset < limit, stopping after the batch that reaches the limit. Below the limit the batches
+ * must tile the span exactly, the first one be the indexed batch, and the DATA offsets run
+ * from the span's first offset to its end offset: anything else is damage (of the log, or of
+ * the index: the caller rebuilds that and tries once more). */
+static int chunk_load(struct tlog *t, struct segment *seg, const struct chunk_span *sp, sid_t to,
                       uint64_t limit, struct chunk *c) {
-    int rc = OBK_OK;
+    int rc = OBK_OK, reached = 0;
+    uint64_t start = sp->start, end = sp->end, expect = sp->first_offset;
     struct batch_iter it;
     memset(&it, 0, sizeof it);
     c->n = c->nfv = 0;
@@ -458,14 +516,30 @@ static int chunk_load(struct tlog *t, struct segment *seg, uint64_t start, uint6
         struct batch_header h;
         rc = batch_verify(c->buf + p, got - p, &h);
         if (rc == OBK_ERR_AGAIN) {
-            rc = OBK_OK;
+            rc = read_damage(seg, start + p, "batch runs past the next index entry");
             break;
         }
+        if (rc == OBK_ERR_CORRUPT)
+            read_damage(seg, start + p, "batch fails its length or CRC check");
         if (rc != OBK_OK) break;
+        if (p == 0 && (h.type != BATCH_DATA || sid_cmp(h.first_id, sp->first_id) != 0 ||
+                       h.base_offset != sp->first_offset)) {
+            rc = OBK_ERR_CORRUPT; /* the index entry points at another batch */
+            break;
+        }
         const uint8_t *b = c->buf + p;
         p += batch_total_size(&h);
         if (h.type != BATCH_DATA) continue;
-        if (h.base_offset >= limit) break;
+        if (h.base_offset != expect) {
+            rc = read_damage(seg, start + p - batch_total_size(&h),
+                             "DATA batch out of offset order");
+            break;
+        }
+        expect = h.base_offset + h.count;
+        if (h.base_offset >= limit) {
+            reached = 1;
+            break;
+        }
         struct obk_entry e;
         int r2;
         batch_iter_free(&it);
@@ -478,8 +552,15 @@ static int chunk_load(struct tlog *t, struct segment *seg, uint64_t start, uint6
             rc = r2;
             break;
         }
-        if (h.base_offset + h.count >= limit) break;
+        if (h.base_offset + h.count >= limit) {
+            reached = 1;
+            break;
+        }
     }
+    if (rc == OBK_OK && !reached && (got < len || expect != sp->end_offset))
+        rc = read_damage(seg, start + p,
+                         got < len ? "segment file shorter than its size"
+                                   : "entries missing before the next index entry");
 done:
     batch_iter_free(&it);
     return rc;
@@ -488,6 +569,7 @@ done:
 int tlog_read_backward(struct tlog *t, sid_t to, uint64_t limit, obk_entry_cb cb, void *ctx) {
     int rc = OBK_OK;
     struct chunk c;
+    uint64_t below = UINT64_MAX; /* entries at or above this offset were handed out */
     memset(&c, 0, sizeof c);
     if (!t->nsegs || limit == 0) return OBK_OK;
     size_t si = tlog_find_segment_id(t, to);
@@ -495,6 +577,7 @@ int tlog_read_backward(struct tlog *t, sid_t to, uint64_t limit, obk_entry_cb cb
     if (sl < si) si = sl;
     for (int first = 1;; first = 0) {
         struct segment *seg = t->segs[si];
+    again:
         if ((rc = tlog_segment_index(t, seg)) != OBK_OK) goto done;
         long k = (long)seg->idx.n - 1;
         if (first) {
@@ -506,13 +589,22 @@ int tlog_read_backward(struct tlog *t, sid_t to, uint64_t limit, obk_entry_cb cb
             k = ki < ko ? ki : ko;
         }
         for (; k >= 0; k--) {
-            uint64_t start = segindex_get(&seg->idx, (size_t)k).pos;
-            uint64_t end =
-                (size_t)k + 1 < seg->idx.n ? segindex_get(&seg->idx, (size_t)k + 1).pos : seg->size;
-            if ((rc = chunk_load(t, seg, start, end, to, limit, &c)) != OBK_OK) goto done;
+            struct chunk_span sp = chunk_span(seg, (size_t)k);
+            rc = chunk_load(t, seg, &sp, to, limit, &c);
+            if (rc == OBK_ERR_CORRUPT && seg->sealed && !seg->idx_force_rebuild) {
+                /* the index may be what lies: rebuild it from the log (a damaged log fails
+                 * that scan) and read the segment again, skipping what was handed out */
+                segindex_free(&seg->idx);
+                seg->idx_state = SEGIDX_UNLOADED;
+                seg->idx_force_rebuild = 1;
+                goto again;
+            }
+            if (rc != OBK_OK) goto done;
             for (size_t i = c.n; i-- > 0;) {
+                if (c.e[i].offset >= below) continue;
                 struct obk_entry e = {c.e[i].id, c.e[i].offset, c.e[i].nfields, c.fv + c.e[i].first,
                                       c.fvlen + c.e[i].first};
+                below = e.offset;
                 int r = cb(ctx, &e);
                 if (r != 0) {
                     rc = r < 0 ? r : OBK_OK;

@@ -80,7 +80,13 @@ int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset) {
      * only existing offsets (below the end) can be deleted */
     OBK_ASSERT(offset >= st->start_offset && offset < st->end_offset);
     size_t i = tomb_lower(st, id);
-    if (i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0) return OBK_OK;
+    if (i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0)
+        return st->tomb[i].offset == offset ? OBK_OK : OBK_ERR_CORRUPT;
+    /* IDs grow with offsets, so tombstones ordered by ID are ordered by offset too; a pair that
+     * breaks that (one offset under two IDs) is damage, not a state to keep */
+    if ((i > 0 && st->tomb[i - 1].offset >= offset) ||
+        (i < st->ntomb && st->tomb[i].offset <= offset))
+        return OBK_ERR_CORRUPT;
     if (st->ntomb == st->tcap) {
         size_t cap = st->tcap ? st->tcap * 2 : 16;
         struct tomb *nt = realloc(st->tomb, cap * sizeof *nt);
@@ -123,6 +129,10 @@ int tstate_apply(struct tstate *st, const struct batch_header *h, const uint8_t 
         batch_iter_init(&it, h, batch);
         while ((rc = batch_iter_next_id(&it, &id, &off)) == 1) {
             if (sid_cmp(id, st->last_id) > 0) {
+                rc = OBK_ERR_CORRUPT;
+                break;
+            }
+            if (off >= st->end_offset) { /* deletes only entries before the batch */
                 rc = OBK_ERR_CORRUPT;
                 break;
             }

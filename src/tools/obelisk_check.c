@@ -139,7 +139,9 @@ static int check_groups(int tdfd, const char *label, int repair, const struct ts
     int damaged = 0;
     int rc = cgstore_load(tdfd, 1, 0, &cg, &log, &good, &gr);
     if (rc != OBK_OK) {
-        printf("  %s: consumer groups: %s\n", label, gr.damage[0] ? gr.damage : obk_strerror(rc));
+        printf("  %s: consumer groups: %s%s\n", label, gr.damage[0] ? gr.damage : obk_strerror(rc),
+               repair ? " (not repaired here: the server's --repair start drops the group state)"
+                      : "");
         return 1;
     }
     if (!cg) return 0;
@@ -210,6 +212,21 @@ static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
             repaired = 1;
             if (rr.entries_lost)
                 printf("  %s: repair dropped %" PRIu64 " entries\n", label, rr.entries_lost);
+            /* a repair must leave a log that checks clean: check again, read-only */
+            struct tlog t2;
+            struct tstate st2;
+            struct recovery_report r2;
+            tlog_init(&t2, tdfd, &check_tlog, 0);
+            int rc2 = recovery_open_log(tdfd, RECOVERY_FULL | RECOVERY_READONLY, &t2, &st2, &r2);
+            if (rc2 != OBK_OK || r2.damaged || r2.truncated_bytes) {
+                repaired = 0;
+                printf("  %s: still damaged after the repair: %s\n", label,
+                       r2.damaged           ? r2.damage
+                       : r2.truncated_bytes ? "bad tail left"
+                                            : obk_strerror(rc2));
+            }
+            tlog_free(&t2, NULL);
+            tstate_free(&st2);
         }
     }
     if (rc == OBK_OK) {

@@ -143,6 +143,61 @@ static void test_limits(void **state) {
     resp_parser_free(&p);
 }
 
+/* A line just over the limit with its end in the same read was taken whole (an inline request)
+ * or refused with another text (count lines), while the same bytes arriving in pieces were
+ * refused as too big: the result depended on how the bytes were cut. At and below the limit
+ * every cut agrees too. */
+static void expect_cuts_agree(const char *buf, size_t n, const char *want) {
+    size_t cap = n + 256;
+    char *out = malloc(cap);
+    size_t *ones = malloc((n + 1) * sizeof *ones);
+    for (size_t i = 0; i < n; i++) ones[i] = 1;
+    ones[n] = 0;
+    size_t pages[64];
+    for (size_t i = 0; i < 63; i++) pages[i] = 4096;
+    pages[63] = 0;
+    parse_all(buf, n, NULL, out, cap);
+    assert_string_equal(out, want);
+    parse_all(buf, n, ones, out, cap);
+    assert_string_equal(out, want);
+    parse_all(buf, n, pages, out, cap);
+    assert_string_equal(out, want);
+    free(ones);
+    free(out);
+}
+
+static void test_long_lines_any_cut(void **state) {
+    (void)state;
+    size_t max = RESP_INLINE_MAX;
+    char *big = malloc(max + 64);
+    char *want = malloc(max + 64);
+    /* inline: max bytes before "\r\n" are taken, max + 1 are not */
+    memset(big, 'a', max + 1);
+    memcpy(big + max - 1, "\r\n", 2);
+    memset(want, 'a', max - 1);
+    strcpy(want + max - 1, ";");
+    expect_cuts_agree(big, max + 1, want);
+    memset(big, 'a', max + 1);
+    memcpy(big + max + 1, "\r\n", 2);
+    expect_cuts_agree(big, max + 3, "ERR:Protocol error: too big inline request");
+    /* count lines: max bytes before the "\r" and the byte after it are too big */
+    memset(big, '1', max + 2);
+    big[0] = '*';
+    memcpy(big + max, "\r\n", 2);
+    expect_cuts_agree(big, max + 2, "ERR:Protocol error: too big mbulk count string");
+    memcpy(big, "*1\r\n$", 5);
+    memset(big + 5, '1', max);
+    memcpy(big + 4 + max, "\r\n", 2);
+    expect_cuts_agree(big, max + 6, "ERR:Protocol error: too big bulk count string");
+    /* one byte shorter: an ordinary (invalid) length, whatever the cut */
+    memset(big, '1', max + 2);
+    big[0] = '*';
+    memcpy(big + max - 1, "\r\n", 2);
+    expect_cuts_agree(big, max + 1, "ERR:Protocol error: invalid multibulk length");
+    free(big);
+    free(want);
+}
+
 /* A large bulk arriving in pieces is held by the parser (counted as pending bytes) and the
  * caller keeps nothing: the bytes are consumed as they come. */
 static void test_big_bulk_streaming(void **state) {
@@ -199,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_big_bulk_streaming),
         cmocka_unit_test(test_random_splits),
+        cmocka_unit_test(test_long_lines_any_cut),
     };
     return cmocka_run_group_tests_name("resp", tests, NULL, NULL);
 }
