@@ -164,6 +164,22 @@ bad:
     return -1;
 }
 
+/* CONFIG GET joins the addresses with spaces, so each must come back as itself: not empty, no
+ * spaces, quotes, backslashes or control bytes. Returns 0, or -1 with the reason. */
+static int check_addrs(char **argv, int argc, char *err, size_t errlen) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i] + (argv[i][0] == '-'); /* "-" prefix: optional */
+        int ok = *a != '\0';
+        for (; *a && ok; a++)
+            ok = isgraph((unsigned char)*a) && *a != '"' && *a != '\'' && *a != '\\';
+        if (!ok) {
+            snprintf(err, errlen, "Invalid bind address '%.64s'", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int parse_addrs(const struct directive *d, char **argv, int argc, char *err, size_t errlen) {
     struct sbuf b;
     sbuf_init(&b);
@@ -171,6 +187,7 @@ static int parse_addrs(const struct directive *d, char **argv, int argc, char *e
         snprintf(err, errlen, "Too many bind addresses specified.");
         return -1;
     }
+    if (check_addrs(argv, argc, err, errlen) != 0) return -1;
     for (int i = 0; i < argc; i++) sbuf_printf(&b, "%s%s", i ? " " : "", argv[i]);
     if (b.failed || !b.p) {
         sbuf_free(&b);
@@ -190,17 +207,7 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
             snprintf(err, errlen, "Too many bind addresses specified.");
             return -1;
         }
-        /* CONFIG GET joins the addresses with spaces, so each must come back as itself */
-        for (int i = 0; i < argc; i++) {
-            const char *a = argv[i] + (argv[i][0] == '-'); /* "-" prefix: optional */
-            int ok = *a != '\0';
-            for (; *a && ok; a++)
-                ok = isgraph((unsigned char)*a) && *a != '"' && *a != '\'' && *a != '\\';
-            if (!ok) {
-                snprintf(err, errlen, "Invalid bind address '%.64s'", argv[i]);
-                return -1;
-            }
-        }
+        if (check_addrs(argv, argc, err, errlen) != 0) return -1;
         free_bind();
         for (int i = 0; i < argc; i++) server_config.bind[i] = strdup(argv[i]);
         server_config.bind_count = argc;
