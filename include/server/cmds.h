@@ -13,6 +13,7 @@ struct client;
 /* The tables server.c hands to command_table_init: cmd_table.c's and cmd_retention.c's. */
 extern struct command server_commands[];
 extern struct command retention_commands[];
+extern struct command pubsub_commands[]; /* pubsub.c */
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

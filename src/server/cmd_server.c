@@ -36,10 +36,15 @@ void cmd_ping(CMD_ARGS) {
         reply_errorf(R, ERR_WRONG_ARITY, "ping");
         return;
     }
-    if (argc == 2)
+    if ((c->flags & CLIENT_PUBSUB) && c->proto == 2) { /* a subscriber's PING, as Redis */
+        reply_array(R, 2);
+        reply_bulk_cstr(R, "pong");
+        reply_bulk(R, argc == 2 ? argv[1] : "", argc == 2 ? argvlen[1] : 0);
+    } else if (argc == 2) {
         reply_bulk(R, argv[1], argvlen[1]);
-    else
+    } else {
         reply_simple(R, "PONG");
+    }
 }
 
 void cmd_echo(CMD_ARGS) {
