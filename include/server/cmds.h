@@ -37,6 +37,7 @@ void cmd_security_warning(CMD_ARGS);
 void cmd_config_get(CMD_ARGS);
 void cmd_config_set(CMD_ARGS);
 void cmd_config_resetstat(CMD_ARGS);
+void cmd_config_rewrite(CMD_ARGS);
 void cmd_config_help(CMD_ARGS);
 
 /* cmd_client.c */

@@ -88,10 +88,10 @@ static void reply_command_info(struct client *c, const struct command *cmd) {
     reply_int(R, cmd->key_step);
     reply_categories(c, cmd);
     reply_tips(c, cmd->tips);
-    reply_array(R, 0); /* key specifications */
+    reply_set(R, 0); /* key specifications (a set in RESP3, as Redis sends it) */
     int nsub = 0;
     for (const struct command *s = cmd->subcommands; s && s->name; s++) nsub++;
-    reply_array(R, nsub);
+    reply_set(R, nsub);
     for (const struct command *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);
 }
 

@@ -47,6 +47,8 @@ static struct command config_subcommands[] = {
      .args = "[data: parameter:string value:string]..."},
     {"resetstat", cmd_config_resetstat, 2, F(ADMIN) | F(NOSCRIPT) | F(LOADING) | F(STALE), 0, 0, 0,
      "server", "2.0.0", "Zeroes the counters INFO reports.", "O(1)"},
+    {"rewrite", cmd_config_rewrite, 2, F(ADMIN) | F(NOSCRIPT) | F(LOADING) | F(STALE), 0, 0, 0,
+     "server", "2.8.0", "Writes the running configuration back into the config file.", "O(1)"},
     {"help", cmd_config_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "5.0.0",
      "Lists the subcommands and what they do.", "O(1)"},
     {0},
