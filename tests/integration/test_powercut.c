@@ -238,7 +238,7 @@ static void shim_child(int run, const char *root) {
 
 static void write_file(const char *dir, const char *name, char ch, size_t n) {
     char path[PATH_MAX], buf[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     memset(buf, ch, n);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
@@ -248,7 +248,7 @@ static void write_file(const char *dir, const char *name, char ch, size_t n) {
 
 static void write_text(const char *dir, const char *name, const char *text) {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -258,7 +258,7 @@ static void write_text(const char *dir, const char *name, const char *text) {
 /* The file's content ("" when empty), or NULL when it does not exist. */
 static char *content(const char *dir, const char *name) {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
     char *p = calloc(1, 4096);
@@ -827,8 +827,8 @@ static void check_round(struct run *run, struct round *rd) {
                   NAME_OF(k), SIDA(ids[k][i]));
         int written = k == 0 || keys[k].round == rd->r;
         size_t pre = keys[k].nseen <= nids[k] ? keys[k].nseen : nids[k];
-        int same =
-            keys[k].nseen <= nids[k] && !memcmp(keys[k].seen, ids[k], pre * sizeof(struct sid));
+        int same = keys[k].nseen <= nids[k] &&
+                   (pre == 0 || !memcmp(keys[k].seen, ids[k], pre * sizeof(struct sid)));
         CHECK(same && (written || nids[k] == keys[k].nseen),
               "%.40s: %zu entries seen at the previous restart, now %zu%s", NAME_OF(k),
               keys[k].nseen, nids[k],

@@ -165,6 +165,13 @@ static int plain_name(const char *s) {
 
 /* The parent directory (inode) and last component of dirfd/path, when the parent is on the
  * data directory's filesystem. Returns 0 then, -1 otherwise. */
+static int set_name(char *base, const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > NAME_MAX) return -1;
+    memcpy(base, name, n + 1);
+    return 0;
+}
+
 static int parent_of(int dirfd, const char *path, ino_t *pino, char *base) {
     char buf[PATH_MAX];
     struct stat st;
@@ -175,17 +182,17 @@ static int parent_of(int dirfd, const char *path, ino_t *pino, char *base) {
     char *slash = strrchr(buf, '/');
     int rc;
     if (!slash) {
-        snprintf(base, NAME_MAX + 1, "%s", buf);
+        if (set_name(base, buf) != 0) return -1;
         rc = dirfd == AT_FDCWD ? stat(".", &st) : fstat(dirfd, &st);
     } else {
-        snprintf(base, NAME_MAX + 1, "%s", slash + 1);
+        if (set_name(base, slash + 1) != 0) return -1;
         if (slash == buf)
             buf[1] = '\0';
         else
             *slash = '\0';
         rc = fstatat(dirfd, buf, &st, 0);
     }
-    if (rc != 0 || st.st_dev != root_dev || !base[0] || !plain_name(base)) return -1;
+    if (rc != 0 || st.st_dev != root_dev || !plain_name(base)) return -1;
     *pino = st.st_ino;
     return 0;
 }
@@ -467,6 +474,7 @@ struct write_ctx {
 static void write_pre(int fd, long long off, struct write_ctx *w) {
     struct stat st;
     w->overwrite = 0;
+    w->ino = 0;
     if (logfd < 0 || off < 0 || fstat(fd, &st) != 0) return;
     if (st.st_dev != root_dev || !S_ISREG(st.st_mode) || off >= (long long)st.st_size) return;
     w->overwrite = 1;
