@@ -53,7 +53,8 @@ struct store;
 
 int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep);
 /* Submits everything, waits for it, writes checkpoints and the clean-shutdown marker (only
- * when no I/O error happened), stops the persist thread, frees. Returns the sticky error. */
+ * when no error made the store sticky), stops the persist thread, frees. Returns the sticky
+ * error. */
 int store_close(struct store *s);
 
 /* ---- keyspace ---- */
@@ -85,7 +86,8 @@ void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
 
 /* ---- group commit ---- */
 /* Hands the filled batches of every dirty topic to the persist thread when it is idle, when
- * more than flush_max_bytes wait, or when force is set. Call from before_sleep. */
+ * more than flush_max_bytes wait, or when force is set. Call from before_sleep. After a sticky
+ * error it hands over nothing and returns that first error. */
 int store_flush(struct store *s, int force);
 /* The eventfd to watch; on readability call store_poll. */
 int store_eventfd(struct store *s);

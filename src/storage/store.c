@@ -410,6 +410,8 @@ int store_close(struct store *s) {
     int err = OBK_OK;
     store_flush(s, 1);
     err = persist_drain(s->p);
+    /* after a sticky error memory may be ahead of the disk: no checkpoint, no clean marker */
+    if (err == OBK_OK) err = s->env.error;
     struct psub *sub = psub_new();
     if (sub) {
         for (int db = 0; db < s->cfg.ndbs; db++) {
@@ -610,7 +612,7 @@ static size_t waiting_bytes(const struct store *s) {
 int store_flush(struct store *s, int force) {
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return OBK_OK;
-    if (s->env.error) return OBK_ERR_STICKY;
+    if (s->env.error) return s->env.error; /* the first error, for the server's message */
     if (!force && !persist_idle(s->p) && waiting_bytes(s) < s->cfg.flush_max_bytes) return OBK_OK;
     struct psub *sub = pending(s);
     if (!sub) return OBK_ERR_NOMEM;
