@@ -379,12 +379,14 @@ static int px_replace(struct persist *p, struct pop *op) {
 }
 
 static int px_rmtree(struct persist *p, struct pop *op) {
-    int dfd = openat(op->dirfd, op->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dfd =
+        p->ops->openat(op->dirfd, op->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (dfd < 0) return errno == ENOENT ? OBK_OK : px_fail(p, errno, "open", op->name);
     DIR *d = fdopendir(dfd);
     if (!d) {
-        close(dfd);
-        return px_fail(p, errno, "opendir", op->name);
+        int err = errno;
+        p->ops->close(dfd);
+        return px_fail(p, err, "opendir", op->name);
     }
     struct dirent *de;
     int rc = OBK_OK;
@@ -429,7 +431,7 @@ static int px_run(struct persist *p, struct pop **opp) {
     case POP_REPLACE: return failed ? p->thread_error : px_replace(p, op);
     case POP_SYNC_DIR: return failed ? p->thread_error : px_sync_dir(p, op->dirfd);
     case POP_RMTREE: return failed ? p->thread_error : px_rmtree(p, op);
-    case POP_CLOSE_DIR: close(op->dirfd); return OBK_OK;
+    case POP_CLOSE_DIR: p->ops->close(op->dirfd); return OBK_OK;
     }
     return OBK_ERR_INVAL;
 }

@@ -1,6 +1,7 @@
 /* test_persist.c - the persist thread: ordered writes, completions through the eventfd, fsync
  * policies, and error injection through the file-operation table (EIO on fdatasync, ENOSPC and
- * short writes): nothing failed is reported durable, and the error is sticky. */
+ * short writes, EIO opening a directory to remove it): nothing failed is reported durable, and
+ * the error is sticky. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,24 @@ static int inj_syncfs(int fd) {
     return syncfs(fd);
 }
 
+/* openat fails with this errno for the name fail_open_name (0 = never); closes are recorded */
+static _Atomic int fail_openat;
+static char fail_open_name[64];
+static _Atomic int closed_fd = -1;
+
+static int inj_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    if (fail_openat && !strcmp(path, fail_open_name)) {
+        errno = fail_openat;
+        return -1;
+    }
+    return openat(dirfd, path, flags, mode);
+}
+
+static int inj_close(int fd) {
+    closed_fd = fd;
+    return close(fd);
+}
+
 static struct fileops inj_ops;
 
 static int setup(void **state) {
@@ -74,7 +93,10 @@ static int setup(void **state) {
     inj_ops.pwritev = inj_pwritev;
     inj_ops.fdatasync = inj_fdatasync;
     inj_ops.syncfs = inj_syncfs;
-    fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = 0;
+    inj_ops.openat = inj_openat;
+    inj_ops.close = inj_close;
+    fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = fail_openat = 0;
+    closed_fd = -1;
     fdatasync_calls = pwritev_calls = syncfs_calls = 0;
     return 0;
 }
@@ -324,6 +346,36 @@ static void test_everysec(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* Removing a directory opens it, and closing a directory descriptor closes it, through the
+ * file-operation table like every other call, so a fault injected there reaches them. */
+static void test_directory_ops_use_the_table(void **state) {
+    (void)state;
+    struct persist *p;
+    uint64_t seq, durable;
+    int err;
+    assert_int_equal(mkdirat(dfd, "gone", 0755), 0);
+    int d2 = openat(dfd, "gone", O_RDONLY | O_DIRECTORY);
+    assert_true(d2 >= 0);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct psub *s = psub_new();
+    assert_int_equal(psub_close_dir(s, d2), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_int_equal(closed_fd, d2);
+    fail_openat = EIO;
+    snprintf(fail_open_name, sizeof fail_open_name, "gone");
+    s = psub_new();
+    assert_int_equal(psub_rmtree(s, dfd, "gone"), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_true(durable < seq);
+    struct stat st;
+    assert_int_equal(fstatat(dfd, "gone", &st, 0), 0); /* nothing was removed */
+    persist_stop(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -332,6 +384,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_enospc_and_short_then_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_everysec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syncfs_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_ops_use_the_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
