@@ -48,6 +48,7 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
     t->dirfd = dirfd;
     keydir_name(key, keylen, t->name);
     tlog_init(&t->log, dirfd, &env->tlog, 0);
+    t->log.rfds = &env->rfds;
     tstate_init(&t->st, 0);
     ring_init(&t->ring, &env->budget);
     batch_builder_init(&t->bb);
