@@ -444,13 +444,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     if ((rc = persist_start(cfg->fsync, cfg->ops, &s->p)) != OBK_OK) goto fail;
     if ((rc = persist_set_syncfs(s->p, s->dirfd, cfg->syncfs_min_files)) != OBK_OK) goto fail;
     persist_set_max_files(s->p, s->fdb.write_cap);
-    if (rep->topics > fdbudget_max_topics(&s->fdb))
+    if (rep->topics >= fdbudget_max_topics(&s->fdb))
         log_msg(LOG_WARNING,
-                "storage: %llu topics need at least %llu file descriptors, but "
-                "max-open-files-storage is %llu: new topics are refused until it is raised",
-                (unsigned long long)rep->topics,
-                (unsigned long long)fdbudget_min_share(cfg->ndbs, rep->topics),
-                (unsigned long long)cfg->max_open_files);
+                "storage: max-open-files-storage is %llu, but %llu topics and one more need %llu "
+                "file descriptors: new topics are refused until it is raised",
+                (unsigned long long)cfg->max_open_files, (unsigned long long)rep->topics,
+                (unsigned long long)fdbudget_min_share(cfg->ndbs, rep->topics + 1));
     rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
     s->recovery_us = rep->duration_us;
     s->recovery_clean = clean;
