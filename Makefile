@@ -23,7 +23,7 @@ TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS)
+LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS) $(TEST_WRAP)
 
 LIB_SRCS  := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/storage/*.c src/server/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -64,6 +64,10 @@ $(CHECK): $(BUILD)/src/tools/obelisk_check.o $(LIB)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+# test_nomem fails chosen allocations: the linker sends the program's and the library's calls
+# to malloc, calloc and realloc through the test's __wrap_ functions (nothing else changes).
+$(BUILD)/tests/unit/test_nomem: TEST_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)

@@ -31,8 +31,9 @@ struct config {
     char *requirepass; /* "" = no password */
     int databases;
     int maxclients;
-    int timeout;       /* seconds of idleness before a client is closed; 0 = never */
-    int tcp_keepalive; /* seconds; 0 = off */
+    int max_open_files_storage; /* storage's descriptor share; clients get the rest */
+    int timeout;                /* seconds of idleness before a client is closed; 0 = never */
+    int tcp_keepalive;          /* seconds; 0 = off */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_CLASSES];

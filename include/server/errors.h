@@ -93,6 +93,9 @@
 #define ERR_MISCONF_DETAIL  "MISCONF Errors writing to the data directory: %s"
 #define ERR_CACHE_FULL                                                                             \
     "BUSY the stream cache is full of entries not yet written to disk; retry shortly"
+#define ERR_NOFILES                                                                                \
+    "ERR too many open files: storage has no file descriptor free for this stream; retry "         \
+    "later, or raise max-open-files-storage"
 #define ERR_NOGROUP_BLOCKED_GONE                                                                   \
     "NOGROUP the consumer group this client was blocked on no longer exists"
 #define ERR_NOGROUP_FOR_KEY      "NOGROUP No such consumer group '%s' for key name '%s'"

@@ -295,6 +295,18 @@ static void section_obelisk(struct sbuf *b) {
                 (unsigned long long)st.recovery_us, st.recovery_clean,
                 (unsigned long long)commit_held_total(), server_stats.entries_appended,
                 server_stats.entries_served, server_stats.read_errors, http_bound_port());
+    /* the descriptor budget (docs/storage.md): what storage holds, its share, the segment and
+     * write descriptors closed to stay within it, and streams refused for want of one */
+    sbuf_printf(
+        b,
+        "storage_open_files:%llu\r\nstorage_open_files_max:%llu\r\n"
+        "storage_read_fds:%llu\r\nstorage_read_fd_evictions:%llu\r\n"
+        "storage_write_fds:%llu\r\nstorage_write_fd_evictions:%llu\r\n"
+        "storage_open_files_refusals:%llu\r\nstorage_open_files_waits:%llu\r\n",
+        (unsigned long long)st.open_files, (unsigned long long)st.max_open_files,
+        (unsigned long long)st.read_fds, (unsigned long long)st.read_fd_evictions,
+        (unsigned long long)st.persist.write_fds, (unsigned long long)st.persist.write_fd_evictions,
+        (unsigned long long)st.nofile_refusals, (unsigned long long)st.persist.nofile_waits);
     obelisk_groups(b);
 }
 

@@ -53,6 +53,9 @@ static const struct directive directives[] = {
     {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
     {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
     {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
+    /* Descriptors for storage (topic directories, segment and group files, docs/storage.md):
+     * maxclients gets the rest of the limit, and is lowered when the limit is short. */
+    {"max-open-files-storage", D_INT, C(max_open_files_storage), 32, INT_MAX, "4096", 0, NULL},
     {"timeout", D_INT, C(timeout), 0, INT_MAX, "0", 0, NULL},
     {"tcp-keepalive", D_INT, C(tcp_keepalive), 0, INT_MAX, "300", 0, NULL},
     {"proto-max-bulk-len", D_MEMORY, C(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", 0,

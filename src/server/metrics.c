@@ -297,6 +297,17 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
         st->cache_misses);
     one(b, "obelisk_cache_evictions_total", "counter", "Entries evicted from the ring caches.",
         st->cache_evictions);
+    one(b, "obelisk_storage_open_files", "gauge",
+        "File descriptors storage holds (directories, segment reads, the persist thread's "
+        "writes).",
+        st->open_files);
+    one(b, "obelisk_storage_open_files_max", "gauge",
+        "Storage's share of the descriptor limit (max-open-files-storage).", st->max_open_files);
+    one(b, "obelisk_storage_fd_evictions_total", "counter",
+        "Segment read and write descriptors closed to stay within the share.",
+        st->read_fd_evictions + st->persist.write_fd_evictions);
+    one(b, "obelisk_storage_open_files_refusals_total", "counter",
+        "Streams refused because storage had no descriptor free (retryable).", st->nofile_refusals);
     one(b, "obelisk_topics", "gauge", "Topics (stream keys) in all databases.", st->topics);
     one(b, "obelisk_segments", "gauge", "Segment files of all topics.", st->segments);
     one(b, "obelisk_disk_bytes", "gauge", "Bytes of all segment files.", st->disk_bytes);
