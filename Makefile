@@ -8,7 +8,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto
+PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2

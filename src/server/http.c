@@ -28,6 +28,7 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/http_api.h"
 #include "server/listen.h"
 #include "server/metrics.h"
 #include "server/conn.h"
@@ -37,7 +38,6 @@
 
 #define HTTP_TIMEOUT_SECONDS   10
 #define HTTP_MAX_HEADERS_BYTES 8192
-#define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_ALLOW             "GET, HEAD"
 
 /* Addresses http-bind may list. */
@@ -214,6 +214,12 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     (void)arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1"))) {
+        /* the JSON API: bodies up to http-api-max-body on connections opened from now on */
+        evhttp_set_max_body_size(face.http, server_config.http_api_max_body);
+        http_api_handle(req, path);
+        return;
+    }
     const struct route *r = NULL;
     for (size_t i = 0; path && i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!strcmp(path, routes[i].path)) r = &routes[i];
@@ -246,7 +252,7 @@ static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_timeout(http, HTTP_TIMEOUT_SECONDS);
     evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(http, HTTP_MAX_BODY_BYTES);
+    evhttp_set_max_body_size(http, server_config.http_api_max_body);
     evhttp_set_gencb(http, dispatch, NULL);
     /* http-bind is a list, as bind is: "127.0.0.1 -::1" (IPv6 listeners are IPv6-only) */
     char **addrs = NULL;
@@ -289,7 +295,10 @@ int http_start(char *err, size_t errlen) {
 }
 
 void http_stop(void) {
-    if (face.http) evhttp_free(face.http);
+    if (face.http) {
+        http_api_stop();
+        evhttp_free(face.http);
+    }
     face.http = NULL;
     face.port = 0;
 }
@@ -309,7 +318,10 @@ int http_restart(char *err, size_t errlen) {
         face.port = old_port;
         return -1;
     }
-    if (old) evhttp_free(old);
+    if (old) {
+        http_api_stop();
+        evhttp_free(old);
+    }
     return 0;
 }
 
