@@ -43,7 +43,7 @@
 #define MAX_SEGMENTS       8
 #define DEFAULT_COUNT      100
 #define SEARCH_SLICE       1000
-#define SSE_BLOCK_MS       15000
+#define SSE_BLOCK_MS       5000
 #define SSE_MAX_BACKLOG    (8u << 20)
 #define SSE_COUNT_PER_READ 1000
 
@@ -67,7 +67,7 @@ struct areq {
     char *field, *match;
     size_t fieldlen, matchlen;
     int exact;
-    long long limit, scanned, budget;
+    long long limit, scanned, budget, slice;
     char end[64];
     json_t *found;
     struct respv *scan; /* topics: the SCAN reply while the XINFOs run */
@@ -709,11 +709,11 @@ static void done_search(struct areq *a, struct respv *r, size_t n) {
         if (entry_matches(a, e)) {
             json_array_append_new(a->found, hj_entry(e));
             if ((long long)json_array_size(a->found) >= a->limit)
-                return search_answer(a, i + 1 < v->n || v->n == SEARCH_SLICE);
+                return search_answer(a, i + 1 < v->n || (long long)v->n == a->slice);
         }
     }
-    if (v->n < SEARCH_SLICE) return search_answer(a, 0);     /* the end of the range */
-    if (a->scanned >= a->budget) return search_answer(a, 1); /* the budget: a cursor */
+    if ((long long)v->n < a->slice) return search_answer(a, 0); /* the end of the range */
+    if (a->scanned >= a->budget) return search_answer(a, 1);    /* the budget: a cursor */
     search_slice(a);
 }
 
@@ -726,7 +726,8 @@ static void search_slice(struct areq *a) {
     hargs_addstr(&args, a->id);
     hargs_addstr(&args, a->end);
     hargs_addstr(&args, "COUNT");
-    hargs_addll(&args, left < SEARCH_SLICE ? left : SEARCH_SLICE);
+    a->slice = left < SEARCH_SLICE ? left : SEARCH_SLICE;
+    hargs_addll(&args, a->slice);
     add(a, &args);
     run(a, done_search);
 }
