@@ -20,6 +20,7 @@
  * Thread: main thread only (evhttp callbacks on the server's loop). */
 #include "server/http_api.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -770,6 +771,38 @@ static void api_search(struct areq *a) {
 
 /* ---- topics ---- */
 
+/* Append rates: entries-added of a topic sampled when it is listed; the rate is the change
+ * between two samples at least RATE_MIN_MS apart (a dashboard polling every few seconds keeps
+ * it fresh). A fixed table indexed by a hash of (db, key); a collision replaces the slot. */
+#define RATE_SLOTS  4096
+#define RATE_MIN_MS 1000
+
+static struct rate_slot {
+    uint64_t hash;
+    uint64_t added;
+    long long ms;
+    double rate;
+    int used, has_rate;
+} rates[RATE_SLOTS];
+
+static json_t *append_rate(int db, const char *key, size_t len, long long added) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)db;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    struct rate_slot *sl = &rates[h % RATE_SLOTS];
+    long long now = util_mstime();
+    if (!sl->used || sl->hash != h || (uint64_t)added < sl->added) {
+        *sl = (struct rate_slot){.hash = h, .added = (uint64_t)added, .ms = now, .used = 1};
+        return json_null();
+    }
+    if (now - sl->ms >= RATE_MIN_MS) {
+        sl->rate = (double)((uint64_t)added - sl->added) * 1000.0 / (double)(now - sl->ms);
+        sl->added = (uint64_t)added;
+        sl->ms = now;
+        sl->has_rate = 1;
+    }
+    return sl->has_rate ? json_real(sl->rate) : json_null();
+}
+
 static void done_topics_infos(struct areq *a, struct respv *r, size_t n);
 static void done_topics_scan(struct areq *a, struct respv *r, size_t n);
 static void done_topic_info(struct areq *a, struct respv *r, size_t n);
@@ -799,6 +832,8 @@ static void done_topics(struct areq *a, struct respv *r, size_t n) {
         json_object_set_new(t, "last_id",
                             le && respv_is_string(le) ? json_string(le->str) : json_null());
         json_object_set_new(t, "entries_added", json_integer(ea ? ea->integer : 0));
+        json_object_set_new(t, "append_rate",
+                            append_rate(a->db, k->str, k->len, ea ? ea->integer : 0));
         json_object_set_new(t, "groups", json_integer(g ? g->integer : 0));
         struct topic *tp = st ? store_lookup(st, a->db, k->str, k->len) : NULL;
         json_object_set_new(t, "disk_bytes",
@@ -895,6 +930,8 @@ static void done_topic_info(struct areq *a, struct respv *r, size_t n) {
     struct store *st = db_store();
     struct topic *tp = st ? store_lookup(st, a->db, KEY(a)) : NULL;
     json_object_set_new(info, "disk_bytes", json_integer(tp ? (long long)topic_disk_bytes(tp) : 0));
+    const struct respv *ea = respv_map_get(&r[0], "entries-added");
+    json_object_set_new(info, "append_rate", append_rate(a->db, KEY(a), ea ? ea->integer : 0));
     send_json(a, 200, info);
 }
 
@@ -1186,6 +1223,29 @@ static void done_lag(struct areq *a, struct respv *r, size_t n) {
     send_json(a, 200, v->type == '*' && v->n == 1 ? hj_value(&v->elems[0]) : hj_value(v));
 }
 
+/* XPENDING's summary [count, min, max, [[consumer, n] ...]] as an object. */
+static void done_pending(struct areq *a, struct respv *r, size_t n) {
+    const struct respv *e = first_error(r, n);
+    if (e) return send_cmd_error(a, e);
+    const struct respv *v = &r[n - 1];
+    if (v->type != '*' || v->n != 4) return send_json(a, 200, hj_value(v));
+    json_t *consumers = json_array();
+    const struct respv *cs = &v->elems[3];
+    for (size_t i = 0; cs->type == '*' && i < cs->n; i++) {
+        const struct respv *c = &cs->elems[i];
+        if (c->type != '*' || c->n != 2) continue;
+        long long cnt = 0;
+        util_parse_ll(c->elems[1].str ? c->elems[1].str : "0", c->elems[1].len, &cnt);
+        json_array_append_new(consumers, json_pack("{s:o,s:I}", "name",
+                                                   hj_bytes(c->elems[0].str, c->elems[0].len),
+                                                   "pending", (json_int_t)cnt));
+    }
+    send_json(a, 200,
+              json_pack("{s:o,s:o,s:o,s:o}", "count", hj_value(&v->elems[0]), "min",
+                        hj_value(&v->elems[1]), "max", hj_value(&v->elems[2]), "consumers",
+                        consumers));
+}
+
 /* ---- routing ---- */
 
 static int is(const struct areq *a, int i, const char *s) {
@@ -1249,7 +1309,7 @@ static void route(struct areq *a, enum evhttp_cmd_type m) {
         if (is(a, 4, "lag"))
             return get ? api_group_simple(a, "XLAG", NULL, done_lag) : method_not_allowed(a, "GET");
         if (is(a, 4, "pending"))
-            return get ? api_group_simple(a, "XPENDING", NULL, done_value)
+            return get ? api_group_simple(a, "XPENDING", NULL, done_pending)
                        : method_not_allowed(a, "GET");
     }
     send_err(a, 404, HTTP_ERR_NOT_FOUND);
