@@ -41,3 +41,17 @@ if [ "$what" = test ]; then
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi
+
+# The dashboard's npm packages in web/: uPlot, embedded in the binary at build time (without
+# it the build still works and the dashboard has no charts), and playwright-core for the
+# browser test. Needed by the test run; installed for a build too when npm is there.
+web=$(cd "$(dirname "$0")/../web" && pwd)
+if [ -f "$web/package.json" ] && { [ ! -d "$web/node_modules/uplot" ] || [ ! -d "$web/node_modules/playwright-core" ]; }; then
+  if command -v npm >/dev/null; then
+    echo "install-deps: npm install in web/"
+    (cd "$web" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  elif [ "$what" = test ]; then
+    echo "install-deps: npm is needed for web/ (the dashboard's charts and its browser test)" >&2
+    exit 1
+  fi
+fi

@@ -29,6 +29,7 @@
 #include "server/db.h"
 #include "server/durable.h"
 #include "server/http_api.h"
+#include "server/http_dash.h"
 #include "server/listen.h"
 #include "server/metrics.h"
 #include "server/conn.h"
@@ -220,6 +221,7 @@ static void dispatch(struct evhttp_request *req, void *arg) {
         http_api_handle(req, path);
         return;
     }
+    if (path && http_dash_serve(req, path)) return;
     const struct route *r = NULL;
     for (size_t i = 0; path && i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!strcmp(path, routes[i].path)) r = &routes[i];
@@ -289,8 +291,10 @@ int http_start(char *err, size_t errlen) {
     face.http = open_face(&port, err, errlen);
     if (!face.http) return -1;
     face.port = port;
-    log_msg(LOG_NOTICE, "HTTP face listening on %s:%d (/health, /metrics)", server_config.http_bind,
-            port);
+    log_msg(
+        LOG_NOTICE,
+        "HTTP face listening on %s:%d (/health, /metrics, the API under /v1, the dashboard at /)",
+        server_config.http_bind, port);
     return 0;
 }
 
