@@ -5,12 +5,17 @@ produce (single, batch, explicit IDs, trimming, binary values), the durability r
 while the persist thread is held), reads, long polls, the live tail (SSE) with Last-Event-ID and
 disconnects, consumer groups, topics (paging, info, delete, retention), search with its budget
 and cursor, ?db=N, percent-encoded binary keys, and the errors: bad JSON, wrong types, unknown
-members, huge bodies, too large batches, 404, 405, 409, the SSE limit and a slow tail reader."""
+members, huge bodies, too large batches, 404, 405, 409, the SSE limit, a slow tail reader, 503
+while loading and 503 (MISCONF) after a storage I/O error; and that docs/openapi.yaml's routes
+are all served."""
 import base64
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -359,5 +364,47 @@ with servers.Obelisk(ARGS) as o:
     tap.ok(r.ping() and s.get(f"http://127.0.0.1:{http_port}/health").status_code == 200,
            "a tail that does not read: the server still answers")
     sock.close()
+
+# ---- 503 while loading ----
+lport, hport = servers.free_port(), servers.free_port()
+tmp = tempfile.mkdtemp(prefix="rt-obelisk-loading-")
+proc = subprocess.Popen([servers.OBELISK, "--port", str(lport), "--http-port", str(hport),
+                         "--dir", os.path.join(tmp, "data"), "--debug-loading-delay-ms", "3000"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    status, body = None, ""
+    end = time.time() + 5
+    while time.time() < end:
+        try:
+            resp = requests.post(f"http://127.0.0.1:{hport}/v1/topics/k/entries",
+                                 json={"fields": {"a": "1"}}, timeout=2)
+            status, body = resp.status_code, resp.text
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    tap.ok(status == 503 and "LOADING" in body and '"unavailable"' in body,
+           "produce while loading: 503 with the LOADING text", f"{status} {body}")
+finally:
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+# ---- 503 when read-only after an I/O error ----
+http_port = servers.free_port()
+with servers.Obelisk(["--http-port", str(http_port), "--on-io-error", "readonly"]) as o:
+    r = redis.Redis(port=o.port)
+    B = f"http://127.0.0.1:{http_port}/v1"
+    requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "1"}})
+    r.execute_command("DEBUG", "IO-FAULT", "FSYNC-EIO")
+    first = requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "2"}}, timeout=10)
+    tap.ok(first.status_code == 503 and "MISCONF" in first.text,
+           "a produce whose fsync fails: 503 MISCONF, never 201", first.text)
+    r.execute_command("DEBUG", "IO-FAULT", "NONE")
+    later = requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "3"}}, timeout=10)
+    tap.ok(later.status_code == 503 and err_code(later) == "unavailable",
+           "read-only after the error: produce is 503", later.text)
+    rd = requests.get(f"{B}/topics/k/entries")
+    tap.ok(rd.status_code == 503 and "MISCONF" in rd.text,
+           "a read of the topic whose last batch failed: 503, nothing not durable shown", rd.text)
 
 tap.done()
