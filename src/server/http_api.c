@@ -1373,9 +1373,9 @@ void http_api_handle(struct evhttp_request *req, const char *path) {
 
 void http_api_stop(void) {
     while (live) {
-        struct areq *a = live;
-        a->evcon = NULL; /* the connection and the request go with the HTTP server */
-        areq_free(a);
+        /* the request itself goes with the HTTP server; areq_free only unhooks the close
+         * callback from its connection and abandons the command connection */
+        areq_free(live);
     }
     hcmd_close_idle();
 }
