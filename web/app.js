@@ -231,13 +231,17 @@
     // lag over time
     const now = Date.now() / 1000;
     push(lagHist.t, now);
+    // two series per group: its lag and its pending count
     for (const g of groups) {
-      const name = shown(g.group);
-      if (!lagHist.groups.has(name)) lagHist.groups.set(name, new Array(lagHist.t.length - 1).fill(null));
+      for (const what of ['lag', 'pending']) {
+        const name = `${shown(g.group)} ${what}`;
+        if (!lagHist.groups.has(name)) lagHist.groups.set(name, new Array(lagHist.t.length - 1).fill(null));
+      }
     }
     for (const [name, arr] of lagHist.groups) {
-      const g = groups.find((x) => shown(x.group) === name);
-      push(arr, g ? g.lag : null);
+      const sp = name.lastIndexOf(' ');
+      const g = groups.find((x) => shown(x.group) === name.slice(0, sp));
+      push(arr, g ? g[name.slice(sp + 1)] : null);
       while (arr.length > lagHist.t.length) arr.shift();
     }
     if (hasPlot && lagHist.groups.size) {
