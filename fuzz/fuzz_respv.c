@@ -1,7 +1,8 @@
 /* fuzz_respv.c - libFuzzer target for the RESP reply parser (src/protocol/respv.c), which the
  * HTTP API reads its internal connections' replies with.
  *
- * Input: the bytes a server sends. Properties: a value that parses is not complete at any
+ * Input: the bytes a server sends. Properties: respv_complete (no allocation) agrees with
+ * respv_parse on every input; a value that parses is not complete at any
  * shorter cut (a cut answers "need more", never an error or another value); and the tree,
  * written back as RESP3 and parsed again, gives the same bytes when written again. */
 #include <stddef.h>
@@ -71,7 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *buf = (const char *)data;
     struct respv v;
     size_t used;
-    if (respv_parse(buf, size, &v, &used) != 1) return 0;
+    long whole = respv_complete(buf, size);
+    int r = respv_parse(buf, size, &v, &used);
+    /* the allocation-free check agrees with the parser */
+    if ((r == 1) != (whole > 0) || (r == 0) != (whole == 0) || (r == 1 && (size_t)whole != used))
+        abort();
+    if (r != 1) return 0;
     if (used > size) abort();
     /* every shorter cut needs more bytes (at most 64 cuts, spread over the value) */
     size_t step = used / 64 + 1;

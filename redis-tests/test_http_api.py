@@ -106,6 +106,27 @@ with servers.Obelisk(ARGS) as o:
     tap.ok(got["text"] == "h\u00e9llo" and base64.b64decode(got["blob"]["base64"]) == raw,
            "non-UTF-8 value read back as base64, UTF-8 as a string", json.dumps(got))
 
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [
+        [{"base64": base64.b64encode(b"\xffname").decode()}, "v1"], ["n", "v2"], ["n", "v3"]]})
+    tap.eq(resp.status_code, 201, "pairs: a name that is not UTF-8 and a repeated name")
+    tap.eq(r.xrange("names")[0][1], {b"\xffname": b"v1", b"n": b"v3"},
+           "pairs: stored as given (redis-py keeps the last of a repeated name)")
+    e = s.get(f"{B}/topics/names/entries").json()["entries"][0]
+    tap.ok("fields" not in e and e["pairs"][0][0] == {"base64": base64.b64encode(
+        b"\xffname").decode()} and [p[1] for p in e["pairs"]] == ["v1", "v2", "v3"],
+        "pairs: read back as pairs, in order, nothing lost", json.dumps(e))
+    resp = s.post(f"{B}/topics/names/entries", json={"fields": {"k": "a\u0000b"}})
+    tap.ok(resp.status_code == 201 and r.xrange("names")[-1][1] == {b"k": b"a\x00b"},
+           "a value with \\u0000 is kept whole (and read back as base64)")
+    resp = s.post(f"{B}/topics/names/entries", json={"fields": {"a\u0000b": "v"}})
+    tap.ok(resp.status_code == 400 and err_code(resp) == "bad_json",
+           "a NUL in an object key is refused (such names go in pairs)", resp.text)
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [["a\u0000b", "v"]]})
+    tap.ok(resp.status_code == 201 and r.xrange("names")[-1][1] == {b"a\x00b": b"v"},
+           "a name with NUL given in pairs is kept whole")
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [["only-a-name"]]})
+    tap.eq(resp.status_code, 400, "pairs: a pair without its value is 400")
+
     # ---- durability: no 201 while the persist thread is held ----
     r.execute_command("DEBUG", "PERSIST-HOLD", "1")
     result = {}

@@ -24,6 +24,10 @@ struct respv {
 /* Parses one complete value from buf[0..len). Returns 1 and sets *used (the bytes it took),
  * 0 when the value is not complete yet, -1 when the bytes are not RESP. */
 int respv_parse(const char *buf, size_t len, struct respv *out, size_t *used);
+/* Whether buf holds one complete value, without building it (no allocation): its length, 0
+ * when more bytes are needed, -1 when the bytes are not RESP. A reader calls it as bytes
+ * arrive and parses only once it is complete, so a large reply costs linear work. */
+long respv_complete(const char *buf, size_t len);
 /* Frees what a parsed value owns (not v itself). */
 void respv_free(struct respv *v);
 /* The value of a map (or flat key/value array) under a key, NULL when absent. */

@@ -91,6 +91,7 @@ static int parse_at(const char *p, const char *end, struct respv *v, const char 
     case '>':
     case '|': {
         if (parse_ll(line, n, &num) != 0 || num < -1 || num > RESPV_MAX_ELEMS) return -1;
+        if (num == -1 && t == '|') return -1; /* an attribute has no null form */
         if (num == -1) {
             v->type = '_';
             *next = body;
@@ -121,6 +122,67 @@ static int parse_at(const char *p, const char *end, struct respv *v, const char 
     }
     default: return -1;
     }
+}
+
+/* The end of the value at p without building it: 1 (and *next), 0 incomplete, -1 not RESP. */
+static int skip_at(const char *p, const char *end, const char **next, int depth) {
+    if (p >= end) return 0;
+    if (depth > RESPV_MAX_DEPTH) return -1;
+    char t = *p;
+    const char *body;
+    long n = line_len(p + 1, end, &body);
+    if (n < 0) return 0;
+    long long num;
+    switch (t) {
+    case ':':
+        if (parse_ll(p + 1, n, &num) != 0) return -1;
+        *next = body;
+        return 1;
+    case '#':
+        if (n != 1 || (p[1] != 't' && p[1] != 'f')) return -1;
+        *next = body;
+        return 1;
+    case '+':
+    case '-':
+    case ',':
+    case '(':
+    case '_': *next = body; return 1;
+    case '$':
+    case '=':
+    case '!':
+        if (parse_ll(p + 1, n, &num) != 0 || num < -1) return -1;
+        if (num == -1) {
+            *next = body;
+            return 1;
+        }
+        if ((long long)(end - body) < num + 2) return 0;
+        *next = body + num + 2;
+        return 1;
+    case '*':
+    case '%':
+    case '~':
+    case '>':
+    case '|': {
+        if (parse_ll(p + 1, n, &num) != 0 || num < -1 || num > RESPV_MAX_ELEMS) return -1;
+        if (num == -1 && t == '|') return -1;
+        long long count = num < 0 ? 0 : num * ((t == '%' || t == '|') ? 2 : 1);
+        const char *q = body;
+        for (long long i = 0; i < count; i++) {
+            int r = skip_at(q, end, &q, depth + 1);
+            if (r != 1) return r;
+        }
+        if (t == '|') return skip_at(q, end, next, depth + 1);
+        *next = q;
+        return 1;
+    }
+    default: return -1;
+    }
+}
+
+long respv_complete(const char *buf, size_t len) {
+    const char *next = buf;
+    int r = skip_at(buf, buf + len, &next, 0);
+    return r == 1 ? (long)(next - buf) : r;
 }
 
 int respv_parse(const char *buf, size_t len, struct respv *out, size_t *used) {

@@ -243,7 +243,7 @@ static json_t *body_object(struct areq *a, const char *const *allowed) {
     if (len == 0) return json_object();
     const char *p = (const char *)evbuffer_pullup(in, -1);
     json_error_t jerr;
-    json_t *o = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = json_loadb(p, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!o) {
         char msg[256];
         snprintf(msg, sizeof(msg), "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
@@ -358,8 +358,12 @@ static void done_produce(struct areq *a, struct respv *r, size_t n) {
 }
 
 /* Adds the XADD of one entry object (or of the single-entry body). */
+/* fields is an object {name: value} or, for names that are not UTF-8, an array of
+ * [name, value] pairs; names and values are strings or {"base64": ...}. */
 static int queue_xadd(struct areq *a, json_t *opts, json_t *fields, json_t *idv) {
-    if (!json_is_object(fields) || json_object_size(fields) == 0) {
+    int pairs = json_is_array(fields);
+    if (pairs ? json_array_size(fields) == 0
+              : !json_is_object(fields) || json_object_size(fields) == 0) {
         send_err(a, 400, HTTP_ERR_FIELDS);
         return -1;
     }
@@ -388,19 +392,41 @@ static int queue_xadd(struct areq *a, json_t *opts, json_t *fields, json_t *idv)
         }
     }
     hargs_addstr(&args, idv ? json_string_value(idv) : "*");
-    const char *k;
-    json_t *v;
-    json_object_foreach(fields, k, v) {
-        char *val;
-        size_t vlen;
-        if (hj_get_bytes(v, &val, &vlen) != 0) {
-            hargs_free(&args);
-            send_err(a, 400, HTTP_ERR_FIELDS);
-            return -1;
+    if (pairs) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(fields, i, p) {
+            char *name = NULL, *val = NULL;
+            size_t nlen, vlen;
+            if (!json_is_array(p) || json_array_size(p) != 2 ||
+                hj_get_bytes(json_array_get(p, 0), &name, &nlen) != 0 ||
+                hj_get_bytes(json_array_get(p, 1), &val, &vlen) != 0) {
+                free(name);
+                hargs_free(&args);
+                send_err(a, 400, HTTP_ERR_PAIRS);
+                return -1;
+            }
+            hargs_add(&args, name, nlen);
+            hargs_add(&args, val, vlen);
+            free(name);
+            free(val);
         }
-        hargs_addstr(&args, k);
-        hargs_add(&args, val, vlen);
-        free(val);
+    } else {
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach(fields, k, klen, v) {
+            char *val;
+            size_t vlen;
+            if (hj_get_bytes(v, &val, &vlen) != 0) {
+                hargs_free(&args);
+                send_err(a, 400, HTTP_ERR_FIELDS);
+                return -1;
+            }
+            hargs_add(&args, k, klen);
+            hargs_add(&args, val, vlen);
+            free(val);
+        }
     }
     add(a, &args);
     a->nsent++;
@@ -408,11 +434,13 @@ static int queue_xadd(struct areq *a, json_t *opts, json_t *fields, json_t *idv)
 }
 
 static void api_produce(struct areq *a) {
-    static const char *const allowed[] = {"fields",      "entries", "id",         "maxlen", "minid",
-                                          "approximate", "limit",   "nomkstream", NULL};
+    static const char *const allowed[] = {"fields",     "pairs", "entries",     "id",
+                                          "maxlen",     "minid", "approximate", "limit",
+                                          "nomkstream", NULL};
     json_t *o = body_object(a, allowed);
     if (!o) return;
     json_t *fields = json_object_get(o, "fields"), *entries = json_object_get(o, "entries");
+    json_t *pairs = json_object_get(o, "pairs");
     long long tmp;
     int present, flag;
     const char *s;
@@ -424,12 +452,12 @@ static void api_produce(struct areq *a) {
         send_err(a, 400, "bad_request", "give maxlen or minid, not both");
         goto out;
     }
-    if (!!fields == !!entries) {
+    if (!!fields + !!pairs + !!entries != 1) {
         send_err(a, 400, HTTP_ERR_FIELDS_OR_BATCH);
         goto out;
     }
-    if (fields) {
-        if (queue_xadd(a, o, fields, json_object_get(o, "id")) != 0) goto out;
+    if (fields || pairs) {
+        if (queue_xadd(a, o, fields ? fields : pairs, json_object_get(o, "id")) != 0) goto out;
     } else {
         if (json_object_get(o, "id")) {
             send_err(a, 400, "bad_request", "id goes inside each entry of a batch");
@@ -453,13 +481,17 @@ static void api_produce(struct areq *a) {
             const char *k;
             json_t *v;
             json_object_foreach(e, k, v) {
-                if (strcmp(k, "fields") && strcmp(k, "id")) {
-                    send_err(a, 400, "bad_request", "an entry has only fields and id");
+                if (strcmp(k, "fields") && strcmp(k, "pairs") && strcmp(k, "id")) {
+                    send_err(a, 400, "bad_request", "an entry has only fields (or pairs) and id");
                     goto out;
                 }
             }
-            if (queue_xadd(a, o, json_object_get(e, "fields"), json_object_get(e, "id")) != 0)
+            json_t *ef = json_object_get(e, "fields"), *ep = json_object_get(e, "pairs");
+            if (!!ef == !!ep) {
+                send_err(a, 400, HTTP_ERR_FIELDS_OR_BATCH);
                 goto out;
+            }
+            if (queue_xadd(a, o, ef ? ef : ep, json_object_get(e, "id")) != 0) goto out;
         }
     }
     json_decref(o);

@@ -157,10 +157,12 @@ static void read_cb(struct bufferevent *bev, void *arg) {
         size_t len = evbuffer_get_length(in);
         if (len == 0) break;
         const char *p = (const char *)evbuffer_pullup(in, -1);
+        /* check completeness without allocating; build the tree only once it is whole */
+        long whole = respv_complete(p, len);
+        if (whole == 0) break;
         struct respv v;
         size_t used;
-        int r = respv_parse(p, len, &v, &used);
-        if (r == 0) break;
+        int r = whole < 0 ? -1 : respv_parse(p, (size_t)whole, &v, &used);
         if (r < 0) {
             log_msg(LOG_WARNING, "HTTP API: unreadable reply on an internal connection");
             fail_run(h);

@@ -73,7 +73,19 @@ static void test_incomplete_and_bad(void **state) {
     const char *s = "*2\r\n$5\r\nhello\r\n%1\r\n+k\r\n:1\r\n";
     size_t n = strlen(s), used;
     struct respv v;
-    for (size_t cut = 0; cut < n; cut++) assert_int_equal(respv_parse(s, cut, &v, &used), 0);
+    for (size_t cut = 0; cut < n; cut++) {
+        assert_int_equal(respv_parse(s, cut, &v, &used), 0);
+        assert_int_equal(respv_complete(s, cut), 0);
+    }
+    assert_int_equal(respv_complete(s, n), (long)n);
+    assert_int_equal(respv_complete("?x\r\n", 4), -1);
+    /* found by fuzz_respv: the allocation-free check must refuse what the parser refuses */
+    const char *bad = "~2\r\n(123\r\n:-~2\r\n(123\r\n:-4\r\n4\r\n";
+    assert_int_equal(respv_complete(bad, strlen(bad)), -1);
+    assert_int_equal(parse(bad, &v, &used), -1);
+    assert_int_equal(respv_complete("#x\r\n", 4), -1);
+    assert_int_equal(respv_complete("|-1\r\n+a\r\n", 9), -1); /* also found by fuzz_respv */
+    assert_int_equal(parse("|-1\r\n+a\r\n", &v, &used), -1);
     assert_int_equal(respv_parse(s, n, &v, &used), 1);
     respv_free(&v);
     assert_int_equal(parse("?x\r\n", &v, &used), -1);
