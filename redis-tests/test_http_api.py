@@ -202,6 +202,8 @@ with servers.Obelisk(ARGS) as o:
     time.sleep(0.3)
     before = len(http_clients(r))
     tails = [requests.get(f"{B}/topics/tailme/tail", stream=True, timeout=10) for _ in range(3)]
+    metrics = s.get(f"http://127.0.0.1:{http_port}/metrics").text
+    tap.ok("\nobelisk_http_api_tails 3\n" in metrics, "metrics: obelisk_http_api_tails counts them")
     resp = s.get(f"{B}/topics/tailme/tail")
     tap.ok(resp.status_code == 503 and err_code(resp) == "unavailable",
            "tail: more than http-api-max-sse is 503", resp.text)
