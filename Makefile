@@ -10,7 +10,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto
+PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2
@@ -26,7 +26,10 @@ ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS) $(TEST_WRAP)
 
 LIB_SRCS  := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/storage/*.c src/server/*.c))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/dash_assets.o
+# The dashboard (web/) embedded in the binary; uPlot from web/node_modules when installed.
+WEB_SRCS  := $(wildcard web/*.html web/*.js web/*.css) \
+             $(wildcard web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css)
 LIB       := $(BUILD)/libobelisk.a
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
@@ -51,6 +54,12 @@ all: $(SERVER) $(CHECK)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/dash_assets.c: $(WEB_SRCS) scripts/embed-web.sh
+	@scripts/embed-web.sh $@
+
+$(BUILD)/gen/dash_assets.o: $(BUILD)/gen/dash_assets.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@

@@ -63,6 +63,13 @@ struct config {
     char *http_bind;              /* addresses separated by one space (as bind) */
     long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
     long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
+    /* the JSON API under /v1 (http_api.c): limits */
+    long long http_api_max_body;    /* bytes of a request body (413 above) */
+    long long http_api_max_batch;   /* entries in one produce request */
+    long long http_api_max_count;   /* entries or topics in one answer */
+    long long http_api_max_wait_ms; /* wait_ms of a long poll */
+    long long http_api_max_sse;     /* open live tails (SSE streams) */
+    long long http_api_scan_budget; /* entries one search request may scan */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of
      * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */
     int compat_save;       /* always "": no RDB snapshots */

@@ -87,8 +87,10 @@ void conn_set_request_handler(conn_request_fn fn);
 #define CONN_MAX_RELEASE_HOOKS 8
 int conn_add_release_hook(conn_release_fn fn);
 
-/* Accepts a new socket (called by the listener). */
-void conn_accept(int fd, const struct sockaddr *sa, int salen);
+/* Accepts a new socket (called by the listener, and by the HTTP API for its socket pairs,
+ * which count as local). Returns the client, or NULL when it was refused (maxclients,
+ * protected mode) or could not be set up; the socket is closed then. */
+struct client *conn_accept(int fd, const struct sockaddr *sa, int salen);
 /* Every connection: the first, then c->next. */
 struct client *conn_first(void);
 int conn_count(void);

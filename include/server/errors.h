@@ -158,4 +158,28 @@
     "ERR The entries_added specified in XSETID is smaller than the target stream length"
 #define ERR_XTRIM_NO_STRATEGY "ERR syntax error, XTRIM must be called with a trimming strategy"
 
+/* The HTTP API (http_api.c): the "code" and "message" of {"error": {...}} bodies. Errors of
+ * the commands it runs keep their text above, with a code derived from the error word. */
+#define HTTP_ERR_NOT_FOUND       "not_found", "no such route"
+#define HTTP_ERR_METHOD          "method_not_allowed", "method not allowed on this route"
+#define HTTP_ERR_BAD_JSON        "bad_json", "the body is not valid JSON"
+#define HTTP_ERR_NOT_OBJECT      "bad_request", "the body must be a JSON object"
+#define HTTP_ERR_UNKNOWN_MEMBER  "bad_request", "unknown member in the body"
+#define HTTP_ERR_FIELDS          "bad_request", "fields must be a non-empty object of strings"
+#define HTTP_ERR_ENTRIES         "bad_request", "entries must be a non-empty array of objects"
+#define HTTP_ERR_FIELDS_OR_BATCH "bad_request", "give one of fields, pairs or entries"
+#define HTTP_ERR_PAIRS           "bad_request", "pairs must be a non-empty array of [name, value]"
+#define HTTP_ERR_BATCH_LIMIT     "payload_too_large", "too many entries in one request"
+#define HTTP_ERR_BODY_LIMIT      "payload_too_large", "the body is larger than http-api-max-body"
+#define HTTP_ERR_BAD_PARAM       "bad_request", "invalid query parameter"
+#define HTTP_ERR_BAD_MEMBER      "bad_request", "a member has the wrong type or value"
+#define HTTP_ERR_BAD_DB          "bad_request", "db must be a database index"
+#define HTTP_ERR_BAD_KEY         "bad_request", "bad percent-encoding in the path"
+#define HTTP_ERR_COUNT_LIMIT     "bad_request", "count is above http-api-max-count"
+#define HTTP_ERR_SSE_LIMIT       "unavailable", "too many live tails open (http-api-max-sse)"
+#define HTTP_ERR_NO_CONN         "unavailable", "no internal connection available (maxclients)"
+#define HTTP_ERR_LOST            "internal", "the command connection was lost"
+#define HTTP_ERR_RANGE_REQUIRED  "bad_request", "search needs start and end"
+#define HTTP_ERR_NO_KEY          "not_found", "no such topic"
+
 #endif

@@ -78,6 +78,13 @@ static const struct directive directives[] = {
     /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
     {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
     {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},
+    /* Limits of the JSON API on the HTTP face (docs/http-api.md); enforced per request. */
+    {"http-api-max-body", D_MEMORY, C(http_api_max_body), 1024, 1LL << 30, "8mb", 0, NULL},
+    {"http-api-max-batch", D_LL, C(http_api_max_batch), 1, 1000000, "10000", 0, NULL},
+    {"http-api-max-count", D_LL, C(http_api_max_count), 1, 1000000, "10000", 0, NULL},
+    {"http-api-max-wait-ms", D_LL, C(http_api_max_wait_ms), 0, 3600000, "60000", 0, NULL},
+    {"http-api-max-sse", D_LL, C(http_api_max_sse), 0, 100000, "1000", 0, NULL},
+    {"http-api-scan-budget", D_LL, C(http_api_scan_budget), 1, 100000000, "100000", 0, NULL},
     /* The data directory cannot move under a running server (unlike Redis's dir). */
     {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
     /* Storage. fsync has appendfsync's meanings; "always" holds every reply that touched a

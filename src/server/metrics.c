@@ -25,6 +25,8 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/http_api.h"
+#include "server/http_cmd.h"
 #include "server/runtime.h"
 #include "server/stats.h"
 #include "storage/cgroup.h"
@@ -356,6 +358,12 @@ void metrics_render(struct sbuf *b) {
     one(b, "obelisk_held_replies", "gauge",
         "Replies held until their batch is durable (fsync always).",
         (unsigned long long)commit_held_total());
+    one(b, "obelisk_http_api_tails", "gauge",
+        "Live tails (Server-Sent Events streams) open on the HTTP API.",
+        (unsigned long long)http_api_sse_count());
+    one(b, "obelisk_http_api_connections", "gauge",
+        "Internal command connections of the HTTP API, in use or idle (they count as clients).",
+        (unsigned long long)hcmd_count());
     unsigned long long omitted_topics = 0, omitted_groups = 0;
     struct store *st = db_store();
     if (st) {
