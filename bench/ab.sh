@@ -4,7 +4,8 @@
 #
 #   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"]
 #
-# Each round starts a fresh server of each build (temp dir, free loopback port) per fsync
+# Each round starts a fresh server of each build (A first in odd rounds, B first in even ones, so
+# that whatever one run leaves behind, such as writeback, does not always fall on the same build) (temp dir, free loopback port) per fsync
 # policy and runs, calibrated to about S seconds each (redis-benchmark, 50 clients):
 #   XADD 16 B unpipelined, XADD 16 B -P 16, XADD 1 KiB -P 16, and single-client XADD p50 (ms).
 # Output: one Markdown table per policy with the median of the rounds for A and B and B/A
@@ -82,7 +83,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 rows=("XADD 16 B, P1" "XADD 16 B, P16" "XADD 1 KiB, P16" "XADD 1 client, p50 ms")
 for pol in $passes; do
   for r in $(seq 1 "$rounds"); do
-    for side in A B; do
+    order="A B"
+    [ $((r % 2)) -eq 0 ] && order="B A"
+    for side in $order; do
       bin=$A
       [ $side = B ] && bin=$B
       start "$bin" "$pol" "$side"
