@@ -48,6 +48,16 @@ void cmd_client_info(CMD_ARGS);
 void cmd_client_kill(CMD_ARGS);
 void cmd_client_help(CMD_ARGS);
 
+/* cmd_diag.c */
+void cmd_slowlog_get(CMD_ARGS);
+void cmd_slowlog_len(CMD_ARGS);
+void cmd_slowlog_reset(CMD_ARGS);
+void cmd_slowlog_help(CMD_ARGS);
+void cmd_latency_latest(CMD_ARGS);
+void cmd_latency_history(CMD_ARGS);
+void cmd_latency_reset(CMD_ARGS);
+void cmd_latency_help(CMD_ARGS);
+
 /* cmd_info.c */
 void cmd_info(CMD_ARGS);
 

@@ -65,6 +65,10 @@ void command_release_client(struct client *c);
 /* Calls fn for every top-level command. */
 void command_foreach(void (*fn)(struct command *cmd, void *ctx), void *ctx);
 int command_count(void);
+/* Marks in redact[0..31] the arguments the slow log and MONITOR must not show (AUTH's, HELLO's
+ * AUTH credentials, CONFIG SET requirepass's value), as Redis redacts them. */
+void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
+                    unsigned char *redact);
 /* Clears commandstats (CONFIG RESETSTAT). */
 void command_reset_stats(void);
 

@@ -151,4 +151,9 @@
     "ERR The entries_added specified in XSETID is smaller than the target stream length"
 #define ERR_XTRIM_NO_STRATEGY "ERR syntax error, XTRIM must be called with a trimming strategy"
 
+/* SLOWLOG, LATENCY, MEMORY, OBJECT and the other operator's commands */
+#define ERR_SLOWLOG_COUNT "ERR count should be greater than or equal to -1"
+#define ERR_SLOWLOG_GET_ARITY                                                                      \
+    "ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP."
+
 #endif

@@ -127,5 +127,7 @@ struct store_stats {
     int recovery_clean;
 };
 void store_stats(struct store *s, struct store_stats *st);
+/* Only the persist thread's counters (cheap: no walk over the topics). */
+void store_persist_stats(struct store *s, struct persist_stats *st);
 
 #endif

@@ -200,7 +200,24 @@ def rule_xinfo_full_times(raw):
                   raw)
 
 
+def rule_slowlog(raw):
+    """SLOWLOG GET: each entry's id, unix time, duration and client address are masked; the
+    arguments (cut and redacted as Redis does) and the client name still compare."""
+    raw = re.sub(rb"\*6\r\n:\d+\r\n:\d+\r\n:\d+\r\n", b"*6\r\n:<id>\r\n:<time>\r\n:<us>\r\n", raw)
+    return re.sub(rb"\$\d+\r\n127\.0\.0\.1:\d+\r\n", b"$6\r\n<peer>\r\n", raw)
+
+
+def rule_latency(raw):
+    """LATENCY LATEST / HISTORY: sample times and latencies are masked; the event names and the
+    number and shape of the samples still compare."""
+    raw = re.sub(rb"(\*4\r\n\$\d+\r\n[a-z-]+\r\n):\d+\r\n:\d+\r\n:\d+\r\n",
+                 rb"\1:<time>\r\n:<ms>\r\n:<max>\r\n", raw)
+    return re.sub(rb"\*2\r\n:\d+\r\n:\d+\r\n", b"*2\r\n:<time>\r\n:<ms>\r\n", raw)
+
+
 RULES = {
+    "slowlog": rule_slowlog,
+    "latency": rule_latency,
     "sort-pairs": rule_sort_pairs,
     "time": rule_time,
     "int": rule_int,

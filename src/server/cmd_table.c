@@ -84,6 +84,39 @@ static struct command function_subcommands[] = {
     {0},
 };
 
+#define ADMIN_LS F(ADMIN) | F(LOADING) | F(STALE)
+
+static struct command slowlog_subcommands[] = {
+    {"get", cmd_slowlog_get, -2, ADMIN_LS, 0, 0, 0, "server", "2.2.12",
+     "Shows the newest entries of the slow log.", "O(N) where N is the number of entries returned",
+     .tips = "request_policy:all_nodes nondeterministic_output", .args = "count:integer?"},
+    {"len", cmd_slowlog_len, 2, ADMIN_LS, 0, 0, 0, "server", "2.2.12",
+     "Counts the entries of the slow log.", "O(1)",
+     .tips = "request_policy:all_nodes response_policy:agg_sum nondeterministic_output"},
+    {"reset", cmd_slowlog_reset, 2, ADMIN_LS, 0, 0, 0, "server", "2.2.12", "Empties the slow log.",
+     "O(N) where N is the number of entries in the slowlog",
+     .tips = "request_policy:all_nodes response_policy:all_succeeded"},
+    {"help", cmd_slowlog_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "6.2.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command latency_subcommands[] = {
+    {"latest", cmd_latency_latest, 2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Shows the latest latency sample of every event.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_nodes response_policy:special"},
+    {"history", cmd_latency_history, 3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Shows the latency samples of one event.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_nodes response_policy:special",
+     .args = "event:string"},
+    {"reset", cmd_latency_reset, -2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Forgets the latency samples of events.", "O(1)",
+     .tips = "request_policy:all_nodes response_policy:all_succeeded", .args = "event:string?..."},
+    {"help", cmd_latency_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "2.8.13",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
 static struct command xgroup_subcommands[] = {
     {"create", cmd_xgroup_create, -5, F(WRITE) | F(DENYOOM), 2, 2, 1, "stream", "5.0.0",
      "Adds a consumer group to a stream.", "O(1)",
@@ -239,6 +272,10 @@ struct command server_commands[] = {
      .tips = "nondeterministic_output_order"},
     {"function", NULL, -2, 0, 0, 0, 0, "scripting", "7.0.0", "The FUNCTION subcommands.",
      "Depends on subcommand.", function_subcommands},
+    {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "2.2.12", "The SLOWLOG subcommands.",
+     "Depends on subcommand.", slowlog_subcommands},
+    {"latency", NULL, -2, 0, 0, 0, 0, "server", "2.8.13", "The LATENCY subcommands.",
+     "Depends on subcommand.", latency_subcommands},
     {"info", cmd_info, -1, F(LOADING) | F(STALE) | F(SENTINEL_OK), 0, 0, 0, "server", "1.0.0",
      "Reports the server's state and counters by section.", "O(1)",
      .tips = "nondeterministic_output request_policy:all_shards response_policy:special",

@@ -32,7 +32,9 @@
 #include "server/conn.h"
 #include "server/durable.h"
 #include "server/errors.h"
+#include "server/latency.h"
 #include "server/runtime.h"
+#include "server/slowlog.h"
 #include "server/stats.h"
 
 /* One queued command of a MULTI block. */
@@ -48,6 +50,8 @@ struct cmd_session {
     int mcount, mcap;
     struct client *retry_next, *retry_prev; /* on the retry list while CLIENT_RETRY */
     struct command *blocked_cmd;            /* the command the client blocked in */
+    struct slowlog_entry *blocked_args;     /* its arguments, for the slow log at the end */
+    long long blocked_ns;                   /* the time it ran before it blocked */
 };
 
 static struct client *retry_head; /* clients whose request waits for cache space */
@@ -181,6 +185,7 @@ void command_release_client(struct client *c) {
     if (!c->session) return;
     if (c->flags & CLIENT_RETRY) retry_unlink(c);
     command_discard_multi(c);
+    slowlog_entry_free(c->session->blocked_args);
     free(c->session);
     c->session = NULL;
 }
@@ -260,6 +265,52 @@ static void count_call(struct command *cmd, long long ns, int failed) {
     if (failed) cmd->failed_calls++;
 }
 
+/* Marks the arguments that the slow log and MONITOR never show (Redis's redaction): AUTH's
+ * arguments, HELLO's AUTH username and password, and CONFIG SET requirepass's value. Only the
+ * first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
+void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
+                    unsigned char *redact) {
+    memset(redact, 0, SLOWLOG_ENTRY_MAX_ARGC);
+    int lim = argc < SLOWLOG_ENTRY_MAX_ARGC ? argc : SLOWLOG_ENTRY_MAX_ARGC;
+    if (!strcmp(cmd->fullname, "auth")) {
+        for (int i = 1; i < lim; i++) redact[i] = 1;
+    } else if (!strcmp(cmd->fullname, "hello")) {
+        for (int i = 2; i + 2 < argc; i++)
+            if (util_eq_nocase(argv[i], argvlen[i], "auth")) {
+                if (i + 1 < lim) redact[i + 1] = 1;
+                if (i + 2 < lim) redact[i + 2] = 1;
+                break;
+            }
+    } else if (!strcmp(cmd->fullname, "config|set")) {
+        for (int i = 2; i + 1 < lim; i += 2)
+            if (util_eq_nocase(argv[i], argvlen[i], "requirepass")) redact[i + 1] = 1;
+    }
+}
+
+static struct slowlog_entry *slowlog_args(struct command *cmd, int argc, char **argv,
+                                          size_t *argvlen) {
+    unsigned char redact[SLOWLOG_ENTRY_MAX_ARGC];
+    command_redact(cmd, argc, argv, argvlen, redact);
+    return slowlog_entry_new(argc, argv, argvlen, redact);
+}
+
+static int slowlog_wants(struct command *cmd, long long ns) {
+    long long limit = server_config.slowlog_log_slower_than;
+    return limit >= 0 && ns / 1000 >= limit && strcmp(cmd->fullname, "exec") != 0;
+}
+
+static void slowlog_record(struct client *c, struct slowlog_entry *e, long long ns) {
+    if (e) slowlog_push(e, ns / 1000, c->addr, c->name, server_config.slowlog_max_len);
+}
+
+/* The latency monitor's command events, as Redis names them. */
+static void latency_record(struct command *cmd, long long ns) {
+    long long ms = ns / 1000000, limit = server_config.latency_monitor_threshold;
+    if (limit > 0 && ms >= limit)
+        latency_add_sample(cmd->flags & CMD_FAST ? "fast-command" : "command",
+                           ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+}
+
 /* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. A
  * call that parked (retry) is counted when it runs for real; one that blocked is counted when
  * it is unblocked (command_continue_blocked), as Redis counts blocked commands. */
@@ -274,9 +325,16 @@ static void command_call(struct client *c, struct command *cmd, int argc, char *
     server_stats.commands_processed++;
     if ((c->flags & CLIENT_BLOCKED) && session_of(c)) {
         c->session->blocked_cmd = cmd;
+        c->session->blocked_ns = ns;
+        slowlog_entry_free(c->session->blocked_args);
+        c->session->blocked_args = server_config.slowlog_log_slower_than >= 0
+                                       ? slowlog_args(cmd, argc, argv, argvlen)
+                                       : NULL;
         return;
     }
     count_call(cmd, ns, server_stats.error_replies != errors_before);
+    latency_record(cmd, ns);
+    if (slowlog_wants(cmd, ns)) slowlog_record(c, slowlog_args(cmd, argc, argv, argvlen), ns);
 }
 
 void command_exec_queued(struct client *c) {
@@ -423,8 +481,17 @@ int command_continue_blocked(struct client *c, int (*fn)(struct client *c, int a
     finish_reply(c, mark, wait);
     struct command *cmd = c->session ? c->session->blocked_cmd : NULL;
     if (cmd) {
+        long long ns = util_monotonic_ns() - start;
+        struct slowlog_entry *args = c->session->blocked_args;
         c->session->blocked_cmd = NULL;
-        count_call(cmd, util_monotonic_ns() - start, server_stats.error_replies != errors_before);
+        c->session->blocked_args = NULL;
+        count_call(cmd, ns, server_stats.error_replies != errors_before);
+        /* Redis logs a blocked command when it ends, with the time it ran (not waited) */
+        ns += c->session->blocked_ns;
+        if (slowlog_wants(cmd, ns))
+            slowlog_record(c, args, ns);
+        else
+            slowlog_entry_free(args);
     }
     return 1;
 }

@@ -95,6 +95,11 @@ static const struct directive directives[] = {
     {"save", D_ENUM, C(compat_save), 0, 0, "", D_IMMUTABLE, save_names},
     {"appendonly", D_ENUM, C(compat_appendonly), 0, 0, "no", D_IMMUTABLE, no_names},
     {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
+    /* SLOWLOG and LATENCY (command.c): microseconds (-1 = log nothing, 0 = everything), entries
+     * kept, and milliseconds (0 = the latency monitor is off), with Redis's bounds. */
+    {"slowlog-log-slower-than", D_LL, C(slowlog_log_slower_than), -1, LLONG_MAX, "10000", 0, NULL},
+    {"slowlog-max-len", D_LL, C(slowlog_max_len), 0, LONG_MAX, "128", 0, NULL},
+    {"latency-monitor-threshold", D_LL, C(latency_monitor_threshold), 0, LLONG_MAX, "0", 0, NULL},
     /* Test hook: stretches the loading phase so tests can see -LOADING and loading:1. */
     {"debug-loading-delay-ms", D_LL, C(debug_loading_delay_ms), 0, 60000, "0", D_IMMUTABLE, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
