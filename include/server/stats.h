@@ -22,6 +22,7 @@ struct server_stats {
     long long rejected_connections;
     long long error_replies;
     long long reads_processed;
+    long long writes_processed; /* socket writes of replies (INFO total_writes_processed) */
     long long entries_appended; /* by XADD (metrics, INFO obelisk) */
     long long entries_served;   /* by XRANGE, XREVRANGE, XREAD, XREADGROUP */
     long long read_errors;      /* stream reads answered with an error (damage, I/O) */
