@@ -58,6 +58,17 @@ void cmd_latency_history(CMD_ARGS);
 void cmd_latency_reset(CMD_ARGS);
 void cmd_latency_help(CMD_ARGS);
 
+/* cmd_memory.c */
+void cmd_memory_usage(CMD_ARGS);
+void cmd_memory_stats(CMD_ARGS);
+void cmd_memory_doctor(CMD_ARGS);
+void cmd_memory_help(CMD_ARGS);
+void cmd_object_encoding(CMD_ARGS);
+void cmd_object_freq(CMD_ARGS);
+void cmd_object_idletime(CMD_ARGS);
+void cmd_object_refcount(CMD_ARGS);
+void cmd_object_help(CMD_ARGS);
+
 /* cmd_info.c */
 void cmd_info(CMD_ARGS);
 

@@ -155,5 +155,10 @@
 #define ERR_SLOWLOG_COUNT "ERR count should be greater than or equal to -1"
 #define ERR_SLOWLOG_GET_ARITY                                                                      \
     "ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP."
+#define ERR_OBJECT_FREQ_NO_LFU                                                                     \
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that " \
+    "when switching between policies at runtime LRU and LFU data will take some time to adjust."
+#define ERR_OBJECT_IDLETIME                                                                        \
+    "ERR Obelisk keeps no access time per key (it never evicts keys), so IDLETIME is not tracked."
 
 #endif

@@ -1,7 +1,6 @@
 /* cmd_info.c - INFO with Redis 7's sections and field names, so tools that parse INFO (redis-cli,
  * client libraries, exporters) work unchanged. Fields Obelisk has no counterpart for (RDB
  * saving, replication) report the idle state they truly are in. Main thread only. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,26 +31,6 @@
 #include "server/xgroup.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
-
-static long long peak_memory;
-
-/* Bytes the allocator has handed out (glibc's mallinfo2: small blocks plus mmapped ones). */
-static long long used_memory(void) {
-    struct mallinfo2 mi = mallinfo2();
-    long long used = (long long)(mi.uordblks + mi.hblkhd);
-    if (used > peak_memory) peak_memory = used;
-    return used;
-}
-
-static long long rss_memory(void) {
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
 
 /* Redis's human-readable byte counts: 1.04M, 32.00K, 200B. */
 static void human_bytes(char *buf, size_t cap, long long n) {
@@ -110,7 +89,8 @@ static void section_clients(struct sbuf *b) {
  * Lua, scripts, replication backlog or defragmenter: those are zero. */
 static void section_memory(struct sbuf *b) {
     char h1[32], h2[32], h3[32], h4[32];
-    long long used = used_memory(), rss = rss_memory();
+    long long used = stats_used_memory(), rss = stats_rss_memory(),
+              peak_memory = server_stats.peak_memory;
     long long total = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
     struct store_stats st;
     memset(&st, 0, sizeof(st));

@@ -117,6 +117,40 @@ static struct command latency_subcommands[] = {
     {0},
 };
 
+static struct command memory_subcommands[] = {
+    {"usage", cmd_memory_usage, -3, F(READONLY), 2, 2, 1, "server", "4.0.0",
+     "Shows the bytes of memory Obelisk holds for a key (not its bytes on disk).",
+     "O(N) where N is the number of segments and consumers of the topic",
+     .args = "key:key SAMPLES=count:integer?"},
+    {"stats", cmd_memory_stats, 2, 0, 0, 0, 0, "server", "4.0.0",
+     "Shows the server's memory use by kind.", "O(N) where N is the number of keys",
+     .tips = "nondeterministic_output request_policy:all_shards response_policy:special"},
+    {"doctor", cmd_memory_doctor, 2, 0, 0, 0, 0, "server", "4.0.0",
+     "Reports what could make memory grow.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_shards response_policy:special"},
+    {"help", cmd_memory_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "4.0.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command object_subcommands[] = {
+    {"encoding", cmd_object_encoding, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Shows how a key's value is stored (stream).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"freq", cmd_object_freq, 3, F(READONLY), 2, 2, 1, "generic", "4.0.0",
+     "Access frequency: not tracked (no LFU policy).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"idletime", cmd_object_idletime, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Idle time: not tracked (no access times are kept).", "O(1)",
+     .tips = "nondeterministic_output", .args = "key:key"},
+    {"refcount", cmd_object_refcount, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Shows the references to a key's value (1).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"help", cmd_object_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "generic", "6.2.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
 static struct command xgroup_subcommands[] = {
     {"create", cmd_xgroup_create, -5, F(WRITE) | F(DENYOOM), 2, 2, 1, "stream", "5.0.0",
      "Adds a consumer group to a stream.", "O(1)",
@@ -276,6 +310,10 @@ struct command server_commands[] = {
      "Depends on subcommand.", slowlog_subcommands},
     {"latency", NULL, -2, 0, 0, 0, 0, "server", "2.8.13", "The LATENCY subcommands.",
      "Depends on subcommand.", latency_subcommands},
+    {"memory", NULL, -2, 0, 0, 0, 0, "server", "4.0.0", "The MEMORY subcommands.",
+     "Depends on subcommand.", memory_subcommands},
+    {"object", NULL, -2, 0, 0, 0, 0, "generic", "2.2.3", "The OBJECT subcommands.",
+     "Depends on subcommand.", object_subcommands},
     {"info", cmd_info, -1, F(LOADING) | F(STALE) | F(SENTINEL_OK), 0, 0, 0, "server", "1.0.0",
      "Reports the server's state and counters by section.", "O(1)",
      .tips = "nondeterministic_output request_policy:all_shards response_policy:special",
