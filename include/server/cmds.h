@@ -47,8 +47,14 @@ void cmd_client_list(CMD_ARGS);
 void cmd_client_info(CMD_ARGS);
 void cmd_client_kill(CMD_ARGS);
 void cmd_client_help(CMD_ARGS);
+void cmd_client_no_evict(CMD_ARGS);
+void cmd_client_no_touch(CMD_ARGS);
+void cmd_client_pause(CMD_ARGS);
+void cmd_client_unpause(CMD_ARGS);
+void cmd_reset(CMD_ARGS);
 
 /* cmd_diag.c */
+void cmd_monitor(CMD_ARGS);
 void cmd_slowlog_get(CMD_ARGS);
 void cmd_slowlog_len(CMD_ARGS);
 void cmd_slowlog_reset(CMD_ARGS);

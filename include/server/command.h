@@ -87,6 +87,12 @@ void command_exec_queued(struct client *c);
 void command_retry_later(struct client *c);
 /* Runs the requests parked for cache space again (db.c, after a persist completion). */
 void command_retry_waiting(void);
+/* CLIENT PAUSE: until end_ms (unix ms), the commands of every client but monitors wait (all) or
+ * only those that write (EXEC with a queued write included); a later pause never shortens or
+ * weakens an earlier one. CLIENT UNPAUSE ends it; the waiting requests run at the next loop
+ * turn. */
+void command_pause(long long end_ms, int all);
+void command_unpause(void);
 /* Runs fn(c, arg) for a blocked client (blocking.c: data arrived, or the timeout) as the
  * continuation of the command that blocked: fn replies and returns 1, or returns 0 to keep
  * waiting. A reply is sent or held by the durability rule, and the blocked command's call is

@@ -234,7 +234,14 @@ def rule_latency(raw):
     return re.sub(rb"\*2\r\n:\d+\r\n:\d+\r\n", b"*2\r\n:<time>\r\n:<ms>\r\n", raw)
 
 
+def rule_monitor(raw):
+    """A MONITOR line: its time and client address are masked; the database and the quoted
+    arguments still compare."""
+    return re.sub(rb"^\+\d+\.\d{6} \[(\d+) [^\]]+\]", rb"+<time> [\1 <addr>]", raw)
+
+
 RULES = {
+    "monitor": rule_monitor,
     "slowlog": rule_slowlog,
     "latency": rule_latency,
     "sort-pairs": rule_sort_pairs,

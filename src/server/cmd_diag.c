@@ -1,6 +1,6 @@
-/* cmd_diag.c - SLOWLOG (GET, LEN, RESET, HELP) and LATENCY (LATEST, HISTORY, RESET, HELP) with
- * Redis 7's replies, over the stores of slowlog.c and latency.c. What is recorded, and when, is
- * command.c's (commands) and db.c's (fsync) business. Main thread only. */
+/* cmd_diag.c - MONITOR, SLOWLOG (GET, LEN, RESET, HELP) and LATENCY (LATEST, HISTORY, RESET,
+ * HELP) with Redis 7's replies, over monitor.c, slowlog.c and latency.c. What is recorded, and
+ * when, is command.c's (commands) and db.c's (fsync) business. Main thread only. */
 #include <string.h>
 
 #include "base/util.h"
@@ -8,6 +8,7 @@
 #include "server/conn.h"
 #include "server/errors.h"
 #include "server/latency.h"
+#include "server/monitor.h"
 #include "server/slowlog.h"
 
 #define R (&c->reply)
@@ -121,4 +122,14 @@ void cmd_latency_help(CMD_ARGS) {
         NULL,
     };
     reply_help(c, "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
+
+void cmd_monitor(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    if (c->flags & CLIENT_IN_EXEC) {
+        reply_error(R, ERR_MONITOR_IN_EXEC);
+        return;
+    }
+    if (monitor_add(c) != 0) return; /* already a monitor: no reply, as in Redis */
+    reply_simple(R, "OK");
 }

@@ -4,8 +4,9 @@
 #include "server/command.h"
 #include "server/cmds.h"
 
-#define F(x) CMD_##x
-#define CONN F(FAST) | F(LOADING) | F(STALE)
+#define F(x)     CMD_##x
+#define CONN     F(FAST) | F(LOADING) | F(STALE)
+#define ADMIN_LS F(ADMIN) | F(LOADING) | F(STALE)
 
 static struct command client_subcommands[] = {
     {"id", cmd_client_id, 2, F(NOSCRIPT) | CONN, 0, 0, 0, "connection", "5.0.0",
@@ -30,6 +31,17 @@ static struct command client_subcommands[] = {
      .args = "(filter: old-format:string | [new-format: ID=client-id:integer? TYPE=(client-type: "
              "NORMAL! | MASTER! | REPLICA! | PUBSUB!)? USER=username:string? ADDR=addr:string? "
              "LADDR=laddr:string? SKIPME=(yes-no: YES! | NO!)?]...)"},
+    {"no-evict", cmd_client_no_evict, 3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "7.0.0",
+     "Sets the connection's no-evict switch (Obelisk never evicts clients).", "O(1)",
+     .args = "enabled:(ON! | OFF!)"},
+    {"no-touch", cmd_client_no_touch, 3, F(NOSCRIPT) | CONN, 0, 0, 0, "connection", "7.2.0",
+     "Sets the connection's no-touch switch (Obelisk keeps no access times).", "O(1)",
+     .args = "enabled:(ON! | OFF!)"},
+    {"pause", cmd_client_pause, -3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "3.0.0",
+     "Holds the commands of every client, or only the writes, for a time.", "O(1)",
+     .args = "timeout:integer (mode: WRITE! | ALL!)?"},
+    {"unpause", cmd_client_unpause, 2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "6.2.0",
+     "Ends a CLIENT PAUSE.", "O(N) Where N is the number of paused clients"},
     {"help", cmd_client_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "connection", "5.0.0",
      "Lists the subcommands and what they do.", "O(1)"},
     {0},
@@ -83,8 +95,6 @@ static struct command function_subcommands[] = {
      "Lists the subcommands and what they do.", "O(1)"},
     {0},
 };
-
-#define ADMIN_LS F(ADMIN) | F(LOADING) | F(STALE)
 
 static struct command slowlog_subcommands[] = {
     {"get", cmd_slowlog_get, -2, ADMIN_LS, 0, 0, 0, "server", "2.2.12",
@@ -282,6 +292,14 @@ struct command server_commands[] = {
      .tips = "request_policy:all_shards response_policy:all_succeeded", .args = "message:string?"},
     {"echo", cmd_echo, 2, F(FAST) | F(LOADING) | F(STALE), 0, 0, 0, "connection", "1.0.0",
      "Answers with its argument.", "O(1)", .args = "message:string"},
+    {"reset", cmd_reset, 1,
+     F(NOSCRIPT) | F(LOADING) | F(STALE) | F(FAST) | F(NO_AUTH) | F(ALLOW_BUSY) | F(NO_MULTI), 0, 0,
+     0, "connection", "6.2.0",
+     "Returns the connection to its initial state: no MULTI or MONITOR, database 0, RESP2, no "
+     "name.",
+     "O(1)"},
+    {"monitor", cmd_monitor, 1, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "1.0.0",
+     "Shows every command the server runs, as it runs it.", "O(1)"},
     {"quit", cmd_quit, -1,
      F(ALLOW_BUSY) | F(NOSCRIPT) | F(LOADING) | F(STALE) | F(FAST) | F(NO_AUTH) | F(NO_MULTI), 0, 0,
      0, "connection", "1.0.0", "Answers OK, then closes the connection.", "O(1)"},

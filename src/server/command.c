@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "base/histogram.h"
 #include "base/log.h"
@@ -33,6 +34,7 @@
 #include "server/durable.h"
 #include "server/errors.h"
 #include "server/latency.h"
+#include "server/monitor.h"
 #include "server/runtime.h"
 #include "server/slowlog.h"
 #include "server/stats.h"
@@ -54,7 +56,14 @@ struct cmd_session {
     long long blocked_ns;                   /* the time it ran before it blocked */
 };
 
-static struct client *retry_head; /* clients whose request waits for cache space */
+static struct client *retry_head; /* clients whose request waits for cache space or a pause */
+
+/* CLIENT PAUSE: until pause_end_ms (unix ms), every command (pause_all) or only the writes of
+ * clients other than monitors wait on the retry list; a timer (or CLIENT UNPAUSE, through the
+ * same timer at the next loop turn) runs them again. */
+static long long pause_end_ms;
+static int pause_all;
+static struct event *pause_ev;
 
 static struct cmd_session *session_of(struct client *c) {
     if (!c->session) c->session = calloc(1, sizeof(*c->session));
@@ -178,7 +187,7 @@ static void retry_unlink(struct client *c) {
         retry_head = s->retry_next;
     if (s->retry_next) s->retry_next->session->retry_prev = s->retry_prev;
     s->retry_next = s->retry_prev = NULL;
-    c->flags &= ~CLIENT_RETRY;
+    c->flags &= ~(CLIENT_RETRY | CLIENT_PAUSED);
 }
 
 void command_release_client(struct client *c) {
@@ -323,6 +332,11 @@ static void command_call(struct client *c, struct command *cmd, int argc, char *
     long long ns = util_monotonic_ns() - start;
     if (c->flags & CLIENT_RETRY) return;
     server_stats.commands_processed++;
+    if (monitor_active() && !(cmd->flags & CMD_ADMIN)) { /* Redis never shows admin commands */
+        unsigned char redact[SLOWLOG_ENTRY_MAX_ARGC];
+        command_redact(cmd, argc, argv, argvlen, redact);
+        monitor_feed(c, argc, argv, argvlen, redact);
+    }
     if ((c->flags & CLIENT_BLOCKED) && session_of(c)) {
         c->session->blocked_cmd = cmd;
         c->session->blocked_ns = ns;
@@ -354,6 +368,61 @@ void command_exec_queued(struct client *c) {
             command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
     free_queue(q, n);
     c->flags &= ~CLIENT_IN_EXEC;
+}
+
+/* 1 when cmd (or, for EXEC, a queued command) writes. */
+static int writes(struct client *c, struct command *cmd) {
+    if (cmd->flags & CMD_WRITE) return 1;
+    if (strcmp(cmd->fullname, "exec") != 0 || !c->session) return 0;
+    for (int i = 0; i < c->session->mcount; i++)
+        if (c->session->mstate[i].cmd->flags & CMD_WRITE) return 1;
+    return 0;
+}
+
+static int paused_for(struct client *c, struct command *cmd) {
+    if (!pause_end_ms || (c->flags & CLIENT_MONITOR)) return 0;
+    if (util_mstime() >= pause_end_ms) {
+        pause_end_ms = 0;
+        pause_all = 0;
+        return 0;
+    }
+    return pause_all || writes(c, cmd);
+}
+
+static void pause_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    if (pause_end_ms && util_mstime() < pause_end_ms) { /* extended: wait again */
+        struct timeval tv = {0, 0};
+        long long left = pause_end_ms - util_mstime();
+        tv.tv_sec = left / 1000;
+        tv.tv_usec = (left % 1000) * 1000;
+        evtimer_add(pause_ev, &tv);
+        return;
+    }
+    pause_end_ms = 0;
+    pause_all = 0;
+    command_retry_waiting();
+}
+
+static void pause_arm(long long delay_ms) {
+    if (!pause_ev) pause_ev = evtimer_new(runtime.base, pause_timer_cb, NULL);
+    if (!pause_ev) return;
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    evtimer_add(pause_ev, &tv);
+}
+
+void command_pause(long long end_ms, int all) {
+    /* as Redis: a second pause never shortens or weakens the first */
+    if (all) pause_all = 1;
+    if (end_ms > pause_end_ms) pause_end_ms = end_ms;
+    long long left = pause_end_ms - util_mstime();
+    pause_arm(left > 0 ? left : 0);
+}
+
+void command_unpause(void) {
+    pause_end_ms = 0;
+    pause_all = 0;
+    pause_arm(0); /* the paused requests run at the next loop turn, not inside this one */
 }
 
 static void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
@@ -393,6 +462,11 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
     }
     if ((flags & CMD_WRITE) && durable_readonly()) { /* after an I/O error, never pretend */
         reject(c, cmd, durable_error_text());
+        return;
+    }
+    if (paused_for(c, cmd)) {
+        command_retry_later(c);
+        c->flags |= CLIENT_PAUSED;
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(flags & CMD_NO_MULTI)) {
@@ -461,7 +535,7 @@ void command_retry_waiting(void) {
         struct client *c = list;
         list = c->session->retry_next;
         c->session->retry_next = c->session->retry_prev = NULL;
-        c->flags &= ~CLIENT_RETRY;
+        c->flags &= ~(CLIENT_RETRY | CLIENT_PAUSED);
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         if (command_handle_request(c, c->parser.argc, c->parser.argv, c->parser.argvlen))
             continue; /* still no space: waits for the next completion */

@@ -37,6 +37,7 @@
 #include "server/db.h"
 #include "server/http.h"
 #include "server/listen.h"
+#include "server/monitor.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
@@ -188,6 +189,7 @@ static void wire_levels(void) {
     conn_add_release_hook(blocking_remove);
     conn_add_release_hook(commit_drop_client);
     conn_add_release_hook(command_release_client);
+    conn_add_release_hook(monitor_remove);
 }
 
 /* Takes the data directory's lock before anything in it is read: a second server on the same
