@@ -221,6 +221,30 @@ static void test_info_save_fields(void **state) {
     redisFree(c);
 }
 
+static void test_config_save_appendonly(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    redisReply *r = must_cmd(c, "CONFIG SET save %s", "");
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    ok(c, "CONFIG SET appendonly no");
+    r = must_cmd(c, "CONFIG SET save %s", "900 1");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "argument 'save') - Obelisk takes no RDB snapshots"));
+    freeReplyObject(r);
+    r = must_cmd(c, "CONFIG SET appendonly yes");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "argument 'appendonly') - Obelisk has no append-only file"));
+    freeReplyObject(r);
+    r = must_cmd(c, "CONFIG GET save");
+    assert_string_equal(r->element[1]->str, "");
+    freeReplyObject(r);
+    r = must_cmd(c, "CONFIG GET appendonly");
+    assert_string_equal(r->element[1]->str, "no");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_pause),
@@ -229,6 +253,7 @@ int main(void) {
         cmocka_unit_test(test_monitor_lines),
         cmocka_unit_test(test_memory_usage),
         cmocka_unit_test(test_info_save_fields),
+        cmocka_unit_test(test_config_save_appendonly),
     };
     return cmocka_run_group_tests_name("operator", tests, shared_server_setup,
                                        shared_server_teardown);
