@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libssl-dev)
 run_pkgs=(redis-tools curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
-           python3-prometheus-client curl nodejs npm
+           python3-prometheus-client prometheus-redis-exporter curl nodejs npm
            clang-format clang libclang-rt-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")
