@@ -99,4 +99,11 @@ void config_set_apply_hook(config_apply_fn fn);
 
 void config_free(void);
 
+/* The longest value CONFIG GET formats. */
+#define CONFIG_VALUE_MAX 1024
+/* For CONFIG REWRITE: the name of the i-th directive (NULL past the last), its config-file line
+ * for the current value in out ("name args", quoted where needed; "" if it does not fit), and
+ * whether that value is the default. */
+const char *config_directive_line(size_t i, char *out, size_t cap, int *is_default);
+
 #endif

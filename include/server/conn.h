@@ -22,6 +22,7 @@ struct evbuffer;
 struct held_queue;
 struct blocked;
 struct cmd_session;
+struct pubsub_client;
 
 /* Flags. The transport owns the first three and reads CLIENT_STOP_INPUT; the layers above own
  * the rest (named for CLIENT LIST and for their own checks). */
@@ -33,10 +34,11 @@ struct cmd_session;
 #define CLIENT_IN_EXEC           (1u << 5)  /* command.c: running the queued commands of EXEC */
 #define CLIENT_BLOCKED           (1u << 6)  /* blocking.c: waiting for data on keys */
 #define CLIENT_RETRY             (1u << 7)  /* command.c: the request waits for cache space */
-#define CLIENT_MONITOR           (1u << 8)  /* monitor.c: receives every command (MONITOR) */
-#define CLIENT_NO_EVICT          (1u << 9)  /* CLIENT NO-EVICT on (shown; nothing evicts clients) */
-#define CLIENT_NO_TOUCH          (1u << 10) /* CLIENT NO-TOUCH on (shown; no access times kept) */
-#define CLIENT_PAUSED            (1u << 11) /* command.c: the request waits for CLIENT UNPAUSE */
+#define CLIENT_PUBSUB            (1u << 8)  /* pubsub.c: has subscriptions */
+#define CLIENT_MONITOR           (1u << 9)  /* monitor.c: receives every command (MONITOR) */
+#define CLIENT_NO_EVICT          (1u << 10) /* CLIENT NO-EVICT on (shown; nothing evicts clients) */
+#define CLIENT_NO_TOUCH          (1u << 11) /* CLIENT NO-TOUCH on (shown; no access times kept) */
+#define CLIENT_PAUSED            (1u << 12) /* command.c: the request waits for CLIENT UNPAUSE */
 /* A layer above parked the current request: the transport processes no more input until it is
  * told to resume (conn_resume_input). */
 #define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)
@@ -71,9 +73,10 @@ struct client {
     char *name, *lib_name, *lib_ver;
     const char *last_cmd_name; /* for CLIENT LIST cmd= */
     /* state of the layers above, each owned and freed (release hook) by one module */
-    struct held_queue *held;     /* commit.c */
-    struct blocked *blocked;     /* blocking.c */
-    struct cmd_session *session; /* command.c: MULTI queue, the retry list */
+    struct held_queue *held;      /* commit.c */
+    struct blocked *blocked;      /* blocking.c */
+    struct cmd_session *session;  /* command.c: MULTI queue, the retry list */
+    struct pubsub_client *pubsub; /* pubsub.c: channels and patterns */
 };
 
 /* Runs one parsed request. Returns 0 when it is finished (the transport frees its arguments),

@@ -21,13 +21,17 @@
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
-#define ERR_NOPROTO             "NOPROTO unsupported protocol version"
-#define ERR_DB_RANGE            "ERR DB index is out of range"
-#define ERR_MULTI_NESTED        "ERR MULTI calls can not be nested"
-#define ERR_EXEC_NO_MULTI       "ERR EXEC without MULTI"
-#define ERR_DISCARD_NO_MULTI    "ERR DISCARD without MULTI"
-#define ERR_EXECABORT           "EXECABORT Transaction discarded because of previous errors."
-#define ERR_EXECABORT_BECAUSE   "EXECABORT Transaction discarded because of: %s"
+#define ERR_NOPROTO            "NOPROTO unsupported protocol version"
+#define ERR_DB_RANGE           "ERR DB index is out of range"
+#define ERR_MULTI_NESTED       "ERR MULTI calls can not be nested"
+#define ERR_EXEC_NO_MULTI      "ERR EXEC without MULTI"
+#define ERR_DISCARD_NO_MULTI   "ERR DISCARD without MULTI"
+#define ERR_EXECABORT          "EXECABORT Transaction discarded because of previous errors."
+#define ERR_EXECABORT_BECAUSE  "EXECABORT Transaction discarded because of: %s"
+#define ERR_NOT_IN_TRANSACTION "ERR Command not allowed inside a transaction"
+#define ERR_PUBSUB_CONTEXT                                                                         \
+    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "    \
+    "allowed in this context"
 #define ERR_MAXCLIENTS          "ERR max number of clients reached"
 #define ERR_LOADING             "LOADING Obelisk is loading the dataset in memory"
 #define ERR_NO_SUCH_CLIENT      "ERR No such client"

@@ -24,6 +24,7 @@
 #include "server/durable.h"
 #include "server/errors.h"
 #include "server/http.h"
+#include "server/pubsub.h"
 #include "server/metrics.h"
 #include "server/sdnotify.h"
 #include "server/runtime.h"
@@ -171,8 +172,8 @@ static void section_stats(struct sbuf *b) {
                 "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nsync_full:0\r\n"
                 "sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:0\r\n"
                 "expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n"
-                "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:0\r\n"
-                "pubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
+                "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
+                "pubsub_patterns:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
                 "migrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n"
                 "active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\n"
                 "active_defrag_key_misses:0\r\ntracking_total_keys:0\r\n"
@@ -182,8 +183,8 @@ static void section_stats(struct sbuf *b) {
                 "total_writes_processed:%lld\r\nio_threaded_reads_processed:0\r\n"
                 "io_threaded_writes_processed:0\r\n",
                 s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, s->error_replies, s->reads_processed,
-                s->writes_processed);
+                s->net_output_bytes, s->rejected_connections, pubsub_total_channels(),
+                pubsub_total_patterns(), s->error_replies, s->reads_processed, s->writes_processed);
 }
 
 static void section_replication(struct sbuf *b) {

@@ -275,7 +275,7 @@ void conn_free(struct client *c) {
     if (c->next) c->next->prev = c->prev;
     nclients--;
     for (int i = 0; i < nrelease_hooks; i++) release_hooks[i](c);
-    OBK_ASSERT(!c->held && !c->blocked && !c->session); /* every layer let go */
+    OBK_ASSERT(!c->held && !c->blocked && !c->session && !c->pubsub); /* every layer let go */
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
     resp_parser_free(&c->parser);
@@ -298,7 +298,9 @@ void conn_free_closed(void) {
 /* Drops the client when its output passes the configured hard limit, or stays over the soft
  * limit longer than allowed. Returns 1 when it was scheduled for closing. */
 static int check_output_limits(struct client *c, long long now_ms) {
-    const struct obuf_limit *l = &server_config.obuf[OBUF_NORMAL];
+    /* a subscriber is held to the pubsub class, as in Redis */
+    const struct obuf_limit *l =
+        &server_config.obuf[(c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL];
     long long used = (long long)conn_output_bytes(c);
     int over = 0;
     if (l->hard_bytes && used >= l->hard_bytes) over = 1;

@@ -38,6 +38,7 @@
 #include "server/http.h"
 #include "server/listen.h"
 #include "server/monitor.h"
+#include "server/pubsub.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
@@ -183,13 +184,14 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);
     conn_add_release_hook(commit_drop_client);
     conn_add_release_hook(command_release_client);
     conn_add_release_hook(monitor_remove);
+    conn_add_release_hook(pubsub_release_client);
 }
 
 /* Takes the data directory's lock before anything in it is read: a second server on the same

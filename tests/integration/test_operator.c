@@ -2,7 +2,7 @@
  * UNPAUSE (writes or everything held for the time, monitors never), the slow log of a command
  * that blocked, MONITOR across clients that go away, MEMORY USAGE and STATS as topics grow, and
  * INFO's save fields. Replies and errors that Redis also has are compared with redis-server by
- * the differential scripts (redis-tests/scripts/default/23-25). */
+ * the differential scripts (redis-tests/scripts/default/23, 25, 26). */
 #include <stdio.h>
 #include <sys/time.h>
 #include <unistd.h>
