@@ -5,6 +5,8 @@
 #   tests/unit/test_*.c                     -> build/tests/unit/test_*     (cmocka, no sockets)
 #   tests/integration/test_*.c              -> build/tests/integration/... (cmocka + hiredis)
 #   fuzz/fuzz_*.c                           -> build-fuzz/fuzz/fuzz_* (libFuzzer, clang, make fuzz)
+#   tests/tools/powercut_shim.c             -> build/tests/powercut_shim.so (LD_PRELOAD, for
+#                                              the power-cut test; never sanitized)
 
 CC      ?= cc
 BUILD   ?= build
@@ -32,6 +34,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 INT_SRCS  := $(wildcard tests/integration/test_*.c)
 INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
+SHIM      := $(BUILD)/tests/powercut_shim.so
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
@@ -68,7 +71,13 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJS) $(L
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS)
+# Loaded into sanitized servers too: built without EXTRA_CFLAGS and without the test packages'
+# flags (hiredis brings -D_FILE_OFFSET_BITS=64, which would rename open to open64 here).
+$(SHIM): tests/tools/powercut_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS) $(SHIM)
 
 # Set-up: install what is missing (Debian), then build. Safe to run again.
 deps:

@@ -347,7 +347,7 @@ static int list_files(int wdir, struct wal_file **out, size_t *n) {
         free(fs);
         return rc;
     }
-    qsort(fs, cnt, sizeof(*fs), cmp_file);
+    if (cnt > 1) qsort(fs, cnt, sizeof(*fs), cmp_file);
     *out = fs;
     *n = cnt;
     return OBK_OK;
