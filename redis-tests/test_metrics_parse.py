@@ -96,8 +96,18 @@ with servers.Obelisk(["--http-port", str(http_port), "--metrics-max-topics", "3"
     tap.eq(value("obelisk_metrics_omitted_series", kind="topic"), 2.0, "omitted topics counted")
     tap.eq(value("obelisk_group_pending_entries", db="0", topic="orders", group="billing"), 5.0,
            "group pending")
+    tap.eq(value("obelisk_group_lag_entries", db="0", topic="orders", group="billing"), 15.0,
+           "group lag as XINFO GROUPS reports it (20 entries, 5 delivered)")
+    tap.eq(value("obelisk_group_lag_entries", db="0", topic="orders", group="billing"),
+           float(r.xinfo_groups("orders")[0]["lag"]), "group lag equals XINFO GROUPS lag")
     tap.eq(value("obelisk_group_committed_lag_entries", db="0", topic="orders", group="billing"),
-           20.0, "group committed lag (never committed: the whole stream)")
+           None, "no committed lag for a group that never committed")
+    r.execute_command("XCOMMIT", "orders", "billing", r.xrange("orders", count=2)[1][0])
+    _, _, text = get(http_port, "/metrics")
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    clag = [s.value for s in fams["obelisk_group_committed_lag_entries"].samples
+            if s.labels.get("group") == "billing"]
+    tap.eq(clag, [18.0], "committed lag once the group committed (20 entries, 2 committed)")
 
     # The odd key, alone under the cap, shows up percent-encoded.
     r.config_set("metrics-max-topics", "1000")

@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev)
 run_pkgs=(redis-tools curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
-           python3-prometheus-client python3-requests python3-yaml curl nodejs npm chromium
+           python3-prometheus-client python3-requests python3-yaml prometheus-redis-exporter curl nodejs npm chromium
            clang-format clang libclang-rt-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")

@@ -49,6 +49,33 @@ void cmd_client_list(CMD_ARGS);
 void cmd_client_info(CMD_ARGS);
 void cmd_client_kill(CMD_ARGS);
 void cmd_client_help(CMD_ARGS);
+void cmd_client_no_evict(CMD_ARGS);
+void cmd_client_no_touch(CMD_ARGS);
+void cmd_client_pause(CMD_ARGS);
+void cmd_client_unpause(CMD_ARGS);
+void cmd_reset(CMD_ARGS);
+
+/* cmd_diag.c */
+void cmd_monitor(CMD_ARGS);
+void cmd_slowlog_get(CMD_ARGS);
+void cmd_slowlog_len(CMD_ARGS);
+void cmd_slowlog_reset(CMD_ARGS);
+void cmd_slowlog_help(CMD_ARGS);
+void cmd_latency_latest(CMD_ARGS);
+void cmd_latency_history(CMD_ARGS);
+void cmd_latency_reset(CMD_ARGS);
+void cmd_latency_help(CMD_ARGS);
+
+/* cmd_memory.c */
+void cmd_memory_usage(CMD_ARGS);
+void cmd_memory_stats(CMD_ARGS);
+void cmd_memory_doctor(CMD_ARGS);
+void cmd_memory_help(CMD_ARGS);
+void cmd_object_encoding(CMD_ARGS);
+void cmd_object_freq(CMD_ARGS);
+void cmd_object_idletime(CMD_ARGS);
+void cmd_object_refcount(CMD_ARGS);
+void cmd_object_help(CMD_ARGS);
 
 /* cmd_info.c */
 void cmd_info(CMD_ARGS);

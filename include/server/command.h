@@ -68,6 +68,10 @@ void command_release_client(struct client *c);
 /* Calls fn for every top-level command. */
 void command_foreach(void (*fn)(struct command *cmd, void *ctx), void *ctx);
 int command_count(void);
+/* Marks in redact[0..31] the arguments the slow log and MONITOR must not show (AUTH's, HELLO's
+ * AUTH credentials, CONFIG SET requirepass's value), as Redis redacts them. */
+void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
+                    unsigned char *redact);
 /* Clears commandstats (CONFIG RESETSTAT). */
 void command_reset_stats(void);
 
@@ -86,6 +90,12 @@ void command_exec_queued(struct client *c);
 void command_retry_later(struct client *c);
 /* Runs the requests parked for cache space again (db.c, after a persist completion). */
 void command_retry_waiting(void);
+/* CLIENT PAUSE: until end_ms (unix ms), the commands of every client but monitors wait (all) or
+ * only those that write (EXEC with a queued write included); a later pause never shortens or
+ * weakens an earlier one. CLIENT UNPAUSE ends it; the waiting requests run at the next loop
+ * turn. */
+void command_pause(long long end_ms, int all);
+void command_unpause(void);
 /* Runs fn(c, arg) for a blocked client (blocking.c: data arrived, or the timeout) as the
  * continuation of the command that blocked: fn replies and returns 1, or returns 0 to keep
  * waiting. A reply is sent or held by the durability rule, and the blocked command's call is

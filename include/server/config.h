@@ -44,8 +44,11 @@ struct config {
     int supervised; /* enum supervised_mode */
     char *dir;
     int enable_debug_command;
-    int latency_tracking;             /* per-command latency histograms for INFO latencystats */
-    long long debug_loading_delay_ms; /* test hook: the loader waits this long before opening */
+    int latency_tracking;              /* per-command latency histograms for INFO latencystats */
+    long long slowlog_log_slower_than; /* microseconds; -1 = off */
+    long long slowlog_max_len;
+    long long latency_monitor_threshold; /* milliseconds; 0 = off */
+    long long debug_loading_delay_ms;    /* test hook: the loader waits this long before opening */
     /* storage */
     int fsync;                  /* enum fsync_mode */
     int on_io_error;            /* enum io_error_mode */

@@ -26,15 +26,19 @@ struct pubsub_client;
 
 /* Flags. The transport owns the first three and reads CLIENT_STOP_INPUT; the layers above own
  * the rest (named for CLIENT LIST and for their own checks). */
-#define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* close once the output is written */
-#define CLIENT_CLOSE_ASAP        (1u << 1) /* close without writing more */
-#define CLIENT_READ_PAUSED       (1u << 4) /* input not read: output over its watermark */
-#define CLIENT_MULTI             (1u << 2) /* command.c: inside MULTI, commands are queued */
-#define CLIENT_DIRTY_EXEC        (1u << 3) /* command.c: an error while queuing, EXEC aborts */
-#define CLIENT_IN_EXEC           (1u << 5) /* command.c: running the queued commands of EXEC */
-#define CLIENT_BLOCKED           (1u << 6) /* blocking.c: waiting for data on keys */
-#define CLIENT_RETRY             (1u << 7) /* command.c: the request waits for cache space */
-#define CLIENT_PUBSUB            (1u << 8) /* pubsub.c: has subscriptions */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 0)  /* close once the output is written */
+#define CLIENT_CLOSE_ASAP        (1u << 1)  /* close without writing more */
+#define CLIENT_READ_PAUSED       (1u << 4)  /* input not read: output over its watermark */
+#define CLIENT_MULTI             (1u << 2)  /* command.c: inside MULTI, commands are queued */
+#define CLIENT_DIRTY_EXEC        (1u << 3)  /* command.c: an error while queuing, EXEC aborts */
+#define CLIENT_IN_EXEC           (1u << 5)  /* command.c: running the queued commands of EXEC */
+#define CLIENT_BLOCKED           (1u << 6)  /* blocking.c: waiting for data on keys */
+#define CLIENT_RETRY             (1u << 7)  /* command.c: the request waits for cache space */
+#define CLIENT_PUBSUB            (1u << 8)  /* pubsub.c: has subscriptions */
+#define CLIENT_MONITOR           (1u << 9)  /* monitor.c: receives every command (MONITOR) */
+#define CLIENT_NO_EVICT          (1u << 10) /* CLIENT NO-EVICT on (shown; nothing evicts clients) */
+#define CLIENT_NO_TOUCH          (1u << 11) /* CLIENT NO-TOUCH on (shown; no access times kept) */
+#define CLIENT_PAUSED            (1u << 12) /* command.c: the request waits for CLIENT UNPAUSE */
 /* A layer above parked the current request: the transport processes no more input until it is
  * told to resume (conn_resume_input). */
 #define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)

@@ -181,5 +181,20 @@
 #define HTTP_ERR_LOST            "internal", "the command connection was lost"
 #define HTTP_ERR_RANGE_REQUIRED  "bad_request", "search needs start and end"
 #define HTTP_ERR_NO_KEY          "not_found", "no such topic"
+/* SLOWLOG, LATENCY, MEMORY, OBJECT and the other operator's commands */
+#define ERR_SLOWLOG_COUNT "ERR count should be greater than or equal to -1"
+#define ERR_SLOWLOG_GET_ARITY                                                                      \
+    "ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP."
+#define ERR_TIMEOUT_NEGATIVE     "ERR timeout is negative"
+#define ERR_TIMEOUT_OUT_OF_RANGE "ERR timeout is out of range"
+#define ERR_CLIENT_PAUSE_MODE    "ERR CLIENT PAUSE mode must be WRITE or ALL"
+#define ERR_CLIENT_PAUSE_ARITY                                                                     \
+    "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP."
+#define ERR_MONITOR_IN_EXEC "ERR MONITOR isn't allowed for DENY BLOCKING client"
+#define ERR_OBJECT_FREQ_NO_LFU                                                                     \
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that " \
+    "when switching between policies at runtime LRU and LFU data will take some time to adjust."
+#define ERR_OBJECT_IDLETIME                                                                        \
+    "ERR Obelisk keeps no access time per key (it never evicts keys), so IDLETIME is not tracked."
 
 #endif

@@ -22,6 +22,7 @@ struct server_stats {
     long long rejected_connections;
     long long error_replies;
     long long reads_processed;
+    long long writes_processed; /* socket writes of replies (INFO total_writes_processed) */
     long long entries_appended; /* by XADD (metrics, INFO obelisk) */
     long long entries_served;   /* by XRANGE, XREVRANGE, XREAD, XREADGROUP */
     long long read_errors;      /* stream reads answered with an error (damage, I/O) */
@@ -31,6 +32,7 @@ struct server_stats {
     long long ops_sample_last_count;
     long long ops_sample_last_ms;
     long long ops_per_sec;
+    long long peak_memory; /* the most stats_used_memory() has seen */
 };
 
 extern struct server_stats server_stats;
@@ -39,6 +41,11 @@ extern struct server_stats server_stats;
 void stats_count_error(const char *msg, size_t len);
 /* Clears every counter (CONFIG RESETSTAT; commandstats are command.c's). */
 void stats_reset(void);
+/* Bytes the allocator has handed out (glibc's mallinfo2: small blocks plus mmapped ones); also
+ * raises peak_memory. */
+long long stats_used_memory(void);
+/* The process's resident set size in bytes (/proc/self/statm). */
+long long stats_rss_memory(void);
 /* Samples the instantaneous ops/sec (the cron, at most once a second). */
 void stats_sample(long long now_ms);
 

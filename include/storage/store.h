@@ -143,5 +143,7 @@ struct store_stats {
     uint64_t read_fds, read_fd_evictions, nofile_refusals;
 };
 void store_stats(struct store *s, struct store_stats *st);
+/* Only the persist thread's counters (cheap: no walk over the topics). */
+void store_persist_stats(struct store *s, struct persist_stats *st);
 
 #endif

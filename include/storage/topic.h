@@ -85,6 +85,10 @@ uint64_t topic_end_offset(const struct topic *t);
 uint64_t topic_wait_seq(const struct topic *t);
 /* Bytes of the topic's segment files, as written or queued for writing. */
 uint64_t topic_disk_bytes(const struct topic *t);
+/* Bytes of memory the topic holds: its structure and key, the entries in its cache, batches not
+ * yet submitted, its segments' bookkeeping and heap indexes, and its consumer groups. Mapped
+ * index files are page cache and not counted. */
+uint64_t topic_memory_bytes(const struct topic *t);
 /* The per-topic retention overrides as set by topic_set_retention: RETENTION_DEFAULT (the
  * store's setting applies), RETENTION_NONE, or a value. */
 int64_t topic_retention_bytes(const struct topic *t);

@@ -11,12 +11,31 @@ INFO_REQUIRED = {
                "executable", "config_file"],
     "Clients": ["connected_clients", "maxclients", "blocked_clients"],
     "Memory": ["used_memory", "used_memory_human", "used_memory_rss", "used_memory_peak",
-               "maxmemory", "maxmemory_policy", "mem_allocator"],
-    "Persistence": ["loading", "aof_enabled"],
+               "maxmemory", "maxmemory_policy", "mem_allocator", "used_memory_overhead",
+               "used_memory_dataset", "mem_fragmentation_bytes", "mem_clients_normal",
+               "mem_clients_slaves", "used_memory_lua", "used_memory_scripts",
+               "number_of_cached_scripts", "mem_not_counted_for_evict",
+               "active_defrag_running", "lazyfree_pending_objects"],
+    # The fields prometheus-redis-exporter reads: Obelisk gives them with its own meanings
+    # (docs/operations.md), so the exporter finds every one.
+    "Persistence": ["loading", "aof_enabled", "rdb_changes_since_last_save",
+                    "rdb_last_save_time", "rdb_last_bgsave_status", "rdb_last_bgsave_time_sec",
+                    "rdb_current_bgsave_time_sec", "rdb_last_cow_size",
+                    "aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec",
+                    "aof_last_bgrewrite_status", "aof_last_cow_size", "module_fork_in_progress",
+                    "module_fork_last_cow_size"],
     "Stats": ["total_connections_received", "total_commands_processed",
               "instantaneous_ops_per_sec", "total_net_input_bytes", "total_net_output_bytes",
-              "rejected_connections", "total_error_replies"],
-    "Replication": ["role", "connected_slaves", "master_replid", "master_repl_offset"],
+              "rejected_connections", "total_error_replies", "sync_full", "sync_partial_ok",
+              "sync_partial_err", "expired_stale_perc", "expired_time_cap_reached_count",
+              "latest_fork_usec", "migrate_cached_sockets", "slave_expires_tracked_keys",
+              "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
+              "active_defrag_key_misses", "tracking_total_keys", "tracking_total_items",
+              "tracking_total_prefixes", "unexpected_error_replies",
+              "dump_payload_sanitizations", "total_reads_processed", "total_writes_processed",
+              "io_threaded_reads_processed", "io_threaded_writes_processed"],
+    "Replication": ["role", "connected_slaves", "master_replid", "master_repl_offset",
+                    "repl_backlog_size", "repl_backlog_first_byte_offset", "repl_backlog_histlen"],
     "CPU": ["used_cpu_sys", "used_cpu_user"],
     "Cluster": ["cluster_enabled"],
 }
@@ -200,7 +219,31 @@ def rule_xinfo_full_times(raw):
                   raw)
 
 
+def rule_slowlog(raw):
+    """SLOWLOG GET: each entry's id, unix time, duration and client address are masked; the
+    arguments (cut and redacted as Redis does) and the client name still compare."""
+    raw = re.sub(rb"\*6\r\n:\d+\r\n:\d+\r\n:\d+\r\n", b"*6\r\n:<id>\r\n:<time>\r\n:<us>\r\n", raw)
+    return re.sub(rb"\$\d+\r\n127\.0\.0\.1:\d+\r\n", b"$6\r\n<peer>\r\n", raw)
+
+
+def rule_latency(raw):
+    """LATENCY LATEST / HISTORY: sample times and latencies are masked; the event names and the
+    number and shape of the samples still compare."""
+    raw = re.sub(rb"(\*4\r\n\$\d+\r\n[a-z-]+\r\n):\d+\r\n:\d+\r\n:\d+\r\n",
+                 rb"\1:<time>\r\n:<ms>\r\n:<max>\r\n", raw)
+    return re.sub(rb"\*2\r\n:\d+\r\n:\d+\r\n", b"*2\r\n:<time>\r\n:<ms>\r\n", raw)
+
+
+def rule_monitor(raw):
+    """A MONITOR line: its time and client address are masked; the database and the quoted
+    arguments still compare."""
+    return re.sub(rb"^\+\d+\.\d{6} \[(\d+) [^\]]+\]", rb"+<time> [\1 <addr>]", raw)
+
+
 RULES = {
+    "monitor": rule_monitor,
+    "slowlog": rule_slowlog,
+    "latency": rule_latency,
     "sort-pairs": rule_sort_pairs,
     "time": rule_time,
     "int": rule_int,

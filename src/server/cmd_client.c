@@ -1,5 +1,6 @@
 /* cmd_client.c - CLIENT ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL and HELP, with Redis
  * 7's replies (CLIENT LIST and INFO as verbatim text in RESP3). Main thread only. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,9 @@
 #include "base/util.h"
 #include "server/cmds.h"
 #include "server/conn.h"
+#include "server/config.h"
 #include "server/errors.h"
+#include "server/monitor.h"
 #include "server/pubsub.h"
 #include "server/runtime.h"
 #include "server/stats.h"
@@ -17,12 +20,15 @@
 /* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
 static void client_describe(const struct client *c, char *buf, size_t cap) {
     long long now = util_mstime();
-    char flags[8];
+    char flags[16];
     int nf = 0;
+    if (c->flags & CLIENT_MONITOR) flags[nf++] = 'O';
     if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
-    if (c->flags & CLIENT_BLOCKED) flags[nf++] = 'b';
+    if (c->flags & (CLIENT_BLOCKED | CLIENT_PAUSED)) flags[nf++] = 'b';
     if (c->flags & CLIENT_CLOSE_ASAP) flags[nf++] = 'A';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
+    if (c->flags & CLIENT_NO_EVICT) flags[nf++] = 'e';
+    if (c->flags & CLIENT_NO_TOUCH) flags[nf++] = 'T';
     if (nf == 0) flags[nf++] = 'N';
     flags[nf] = '\0';
     size_t qbuf = c->qlen - c->qpos;
@@ -298,6 +304,15 @@ void cmd_client_help(CMD_ARGS) {
         "    * SKIPME (YES|NO)",
         "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
         "    Return information about client connections.",
+        "NO-EVICT (ON|OFF)",
+        "    Set the connection's no-evict switch (flag e; Obelisk never evicts clients).",
+        "NO-TOUCH (ON|OFF)",
+        "    Set the connection's no-touch switch (flag T; Obelisk keeps no access times).",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Hold the commands of every client (ALL, the default) or only the writes (WRITE)",
+        "    for <timeout> milliseconds. Monitors are never held.",
+        "UNPAUSE",
+        "    End a CLIENT PAUSE.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client library name or version.",
         "SETNAME <name>",
@@ -307,4 +322,98 @@ void cmd_client_help(CMD_ARGS) {
         NULL,
     };
     reply_help(c, "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
+
+/* RESET: back to a fresh connection's state, as Redis's resetCommand: out of MULTI and MONITOR,
+ * no subscriptions, database 0, RESP2, no name, the NO-EVICT and NO-TOUCH switches off, and logged
+ * out when the server wants a password. */
+void cmd_reset(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    command_discard_multi(c);
+    monitor_remove(c);
+    pubsub_unsubscribe_all(c);
+    c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    c->db = 0;
+    c->proto = 2;
+    c->reply.proto = 2;
+    free(c->name);
+    c->name = NULL;
+    c->authenticated = server_config.requirepass[0] == '\0';
+    reply_simple(R, "RESET");
+}
+
+/* ON/OFF switches: 0 with *on set, or -1 after replying the syntax error. */
+static int on_off(struct client *c, const char *arg, size_t len, int *on) {
+    if (util_eq_nocase(arg, len, "on"))
+        *on = 1;
+    else if (util_eq_nocase(arg, len, "off"))
+        *on = 0;
+    else {
+        reply_error(R, ERR_SYNTAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* Obelisk never evicts clients (no maxmemory-clients): the switch is kept and shown (flag e). */
+void cmd_client_no_evict(CMD_ARGS) {
+    (void)argc;
+    int on;
+    if (on_off(c, argv[2], argvlen[2], &on) != 0) return;
+    if (on)
+        c->flags |= CLIENT_NO_EVICT;
+    else
+        c->flags &= ~CLIENT_NO_EVICT;
+    reply_simple(R, "OK");
+}
+
+/* Obelisk keeps no access times (OBJECT IDLETIME), so nothing is touched either way; the switch
+ * is kept and shown (flag T), as Redis 7.2 does. */
+void cmd_client_no_touch(CMD_ARGS) {
+    (void)argc;
+    int on;
+    if (on_off(c, argv[2], argvlen[2], &on) != 0) return;
+    if (on)
+        c->flags |= CLIENT_NO_TOUCH;
+    else
+        c->flags &= ~CLIENT_NO_TOUCH;
+    reply_simple(R, "OK");
+}
+
+void cmd_client_pause(CMD_ARGS) {
+    long long ms;
+    int all = 1;
+    if (argc > 4) {
+        reply_error(R, ERR_CLIENT_PAUSE_ARITY);
+        return;
+    }
+    if (!util_parse_ll(argv[2], argvlen[2], &ms)) {
+        reply_error(R, ERR_TIMEOUT_NOT_INTEGER);
+        return;
+    }
+    if (ms < 0) {
+        reply_error(R, ERR_TIMEOUT_NEGATIVE);
+        return;
+    }
+    long long now = util_mstime();
+    if (ms > LLONG_MAX - now) {
+        reply_error(R, ERR_TIMEOUT_OUT_OF_RANGE);
+        return;
+    }
+    if (argc == 4) {
+        if (util_eq_nocase(argv[3], argvlen[3], "write"))
+            all = 0;
+        else if (!util_eq_nocase(argv[3], argvlen[3], "all")) {
+            reply_error(R, ERR_CLIENT_PAUSE_MODE);
+            return;
+        }
+    }
+    command_pause(now + ms, all);
+    reply_simple(R, "OK");
+}
+
+void cmd_client_unpause(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    command_unpause();
+    reply_simple(R, "OK");
 }

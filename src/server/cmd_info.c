@@ -1,7 +1,6 @@
 /* cmd_info.c - INFO with Redis 7's sections and field names, so tools that parse INFO (redis-cli,
  * client libraries, exporters) work unchanged. Fields Obelisk has no counterpart for (RDB
  * saving, replication) report the idle state they truly are in. Main thread only. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,28 +29,9 @@
 #include "server/sdnotify.h"
 #include "server/runtime.h"
 #include "server/stats.h"
+#include "server/xgroup.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
-
-static long long peak_memory;
-
-/* Bytes the allocator has handed out (glibc's mallinfo2: small blocks plus mmapped ones). */
-static long long used_memory(void) {
-    struct mallinfo2 mi = mallinfo2();
-    long long used = (long long)(mi.uordblks + mi.hblkhd);
-    if (used > peak_memory) peak_memory = used;
-    return used;
-}
-
-static long long rss_memory(void) {
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
 
 /* Redis's human-readable byte counts: 1.04M, 32.00K, 200B. */
 static void human_bytes(char *buf, size_t cap, long long n) {
@@ -104,10 +84,22 @@ static void section_clients(struct sbuf *b) {
                 blocking_count());
 }
 
+/* Redis's fields, with Obelisk's meanings: the dataset is what the stream cache holds (entries
+ * kept in memory; the logs on disk are in INFO obelisk), the overhead everything else the
+ * allocator handed out; clients count their query buffers and unsent output. Obelisk has no
+ * Lua, scripts, replication backlog or defragmenter: those are zero. */
 static void section_memory(struct sbuf *b) {
     char h1[32], h2[32], h3[32], h4[32];
-    long long used = used_memory(), rss = rss_memory();
+    long long used = stats_used_memory(), rss = stats_rss_memory(),
+              peak_memory = server_stats.peak_memory;
     long long total = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    struct store_stats st;
+    memset(&st, 0, sizeof(st));
+    if (db_store()) store_stats(db_store(), &st);
+    long long dataset = (long long)st.cache_bytes, clients = 0;
+    if (dataset > used) dataset = used;
+    for (struct client *c = conn_first(); c; c = c->next)
+        clients += (long long)(sizeof(*c) + c->qcap + conn_output_bytes(c));
     human_bytes(h1, sizeof(h1), used);
     human_bytes(h2, sizeof(h2), rss);
     human_bytes(h3, sizeof(h3), peak_memory);
@@ -115,11 +107,16 @@ static void section_memory(struct sbuf *b) {
     sbuf_printf(b,
                 "# Memory\r\nused_memory:%lld\r\nused_memory_human:%s\r\nused_memory_rss:%lld\r\n"
                 "used_memory_rss_human:%s\r\nused_memory_peak:%lld\r\nused_memory_peak_human:%s\r\n"
-                "total_system_memory:%lld\r\ntotal_system_memory_human:%s\r\nmaxmemory:0\r\n"
-                "maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
-                "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
-                used, h1, rss, h2, peak_memory, h3, total, h4,
-                used ? (double)rss / (double)used : 0.0);
+                "used_memory_overhead:%lld\r\nused_memory_dataset:%lld\r\n"
+                "total_system_memory:%lld\r\ntotal_system_memory_human:%s\r\n"
+                "used_memory_lua:0\r\nnumber_of_cached_scripts:0\r\nused_memory_scripts:0\r\n"
+                "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
+                "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%lld\r\n"
+                "mem_not_counted_for_evict:0\r\nmem_clients_slaves:0\r\n"
+                "mem_clients_normal:%lld\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n"
+                "lazyfree_pending_objects:0\r\n",
+                used, h1, rss, h2, peak_memory, h3, used - dataset, dataset, total, h4,
+                used ? (double)rss / (double)used : 0.0, rss - used, clients);
 }
 
 /* The store's counters, zero while loading. */
@@ -135,11 +132,26 @@ static void section_persistence(struct sbuf *b) {
     static const char *const fsync_names[] = {"always", "everysec", "no"};
     struct store_stats st;
     store_counters(&st);
+    /* Obelisk has no RDB or AOF: its topics are written by the persist thread as they change.
+     * The "save" fields say that truthfully: the last save is the last successful fsync of
+     * data (the start time before the first), and the changes since then are the submissions
+     * (group commits) not yet durable. No fork ever runs. */
+    long long last_save = st.persist.last_fsync_ms ? (long long)(st.persist.last_fsync_ms / 1000)
+                                                   : runtime.start_ms / 1000;
+    unsigned long long unsaved = st.submitted_seq > st.durable_seq
+                                     ? (unsigned long long)(st.submitted_seq - st.durable_seq)
+                                     : 0;
     sbuf_printf(b,
-                "# Persistence\r\nloading:%d\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\n"
-                "rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-                "aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
-                runtime.loading);
+                "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n"
+                "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
+                "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
+                "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\n"
+                "rdb_last_cow_size:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
+                "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
+                "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
+                "aof_rewrites:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n"
+                "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                runtime.loading, unsaved, last_save);
     sbuf_printf(
         b,
         "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
@@ -154,16 +166,25 @@ static void section_persistence(struct sbuf *b) {
 
 static void section_stats(struct sbuf *b) {
     const struct server_stats *s = &server_stats;
-    sbuf_printf(
-        b,
-        "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
-        "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
-        "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nexpired_keys:0\r\n"
-        "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
-        "pubsub_patterns:%lld\r\ntotal_error_replies:%lld\r\ntotal_reads_processed:%lld\r\n",
-        s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
-        s->net_output_bytes, s->rejected_connections, pubsub_total_channels(),
-        pubsub_total_patterns(), s->error_replies, s->reads_processed);
+    sbuf_printf(b,
+                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+                "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
+                "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nsync_full:0\r\n"
+                "sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:0\r\n"
+                "expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n"
+                "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
+                "pubsub_patterns:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
+                "migrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n"
+                "active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\n"
+                "active_defrag_key_misses:0\r\ntracking_total_keys:0\r\n"
+                "tracking_total_items:0\r\ntracking_total_prefixes:0\r\n"
+                "unexpected_error_replies:0\r\ntotal_error_replies:%lld\r\n"
+                "dump_payload_sanitizations:0\r\ntotal_reads_processed:%lld\r\n"
+                "total_writes_processed:%lld\r\nio_threaded_reads_processed:0\r\n"
+                "io_threaded_writes_processed:0\r\n",
+                s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
+                s->net_output_bytes, s->rejected_connections, pubsub_total_channels(),
+                pubsub_total_patterns(), s->error_replies, s->reads_processed, s->writes_processed);
 }
 
 static void section_replication(struct sbuf *b) {
@@ -171,7 +192,9 @@ static void section_replication(struct sbuf *b) {
                 "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
                 "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                 "master_replid2:0000000000000000000000000000000000000000\r\n"
-                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
+                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+                "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\n"
+                "repl_backlog_histlen:0\r\n",
                 runtime.run_id);
 }
 
@@ -246,7 +269,9 @@ static void section_keyspace(struct sbuf *b) {
 }
 
 /* One line per consumer group, at most metrics-max-groups of them (a field name per index, as
- * INFO parsers want unique names; keys and group names written by metrics_add_name). */
+ * INFO parsers want unique names; keys and group names written by metrics_add_name). lag is
+ * Redis's (XINFO GROUPS; "none" while unknown), committed_lag the entries after the XCOMMIT
+ * position ("none" for a group that never committed). */
 static void obelisk_groups(struct sbuf *b) {
     struct metrics_group_ref *refs;
     unsigned long long omitted;
@@ -257,18 +282,24 @@ static void obelisk_groups(struct sbuf *b) {
         const char *g = cg_group_name(refs[i].group, &glen);
         sid_t committed = SID_MIN;
         int has = cg_committed(refs[i].group, &committed);
-        uint64_t lag = 0;
-        topic_count_after(refs[i].topic, committed, &lag);
-        char id[SID_STRLEN] = "none";
-        if (has) sid_format(committed, id);
+        uint64_t clag = 0;
+        long long lag;
+        char id[SID_STRLEN] = "none", lagtext[24] = "none", clagtext[24] = "none";
+        if (has) {
+            sid_format(committed, id);
+            topic_count_after(refs[i].topic, committed, &clag);
+            snprintf(clagtext, sizeof(clagtext), "%llu", (unsigned long long)clag);
+        }
+        if (xgroup_lag(refs[i].topic, refs[i].group, &lag))
+            snprintf(lagtext, sizeof(lagtext), "%lld", lag);
         size_t klen;
         const uint8_t *key = topic_key(refs[i].topic, &klen);
         sbuf_printf(b, "group%zu:db=%d,key=", i, topic_db(refs[i].topic));
         metrics_add_name(b, key, klen);
         sbuf_printf(b, ",group=");
         metrics_add_name(b, g, glen);
-        sbuf_printf(b, ",committed=%s,lag=%llu,pending=%llu\r\n", id, (unsigned long long)lag,
-                    (unsigned long long)cg_group_pending_count(refs[i].group));
+        sbuf_printf(b, ",committed=%s,lag=%s,committed_lag=%s,pending=%llu\r\n", id, lagtext,
+                    clagtext, (unsigned long long)cg_group_pending_count(refs[i].group));
     }
     free(refs);
 }

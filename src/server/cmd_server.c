@@ -305,8 +305,8 @@ void cmd_debug(CMD_ARGS) {
         return;
     }
     if (util_eq_nocase(argv[1], argvlen[1], "IO-FAULT") && argc == 3) {
-        static const char *const modes[] = {"none", "fsync-eio", "write-enospc"};
-        for (int m = 0; m < 3; m++) {
+        static const char *const modes[] = {"none", "fsync-eio", "write-enospc", "fsync-slow"};
+        for (int m = 0; m < 4; m++) {
             if (util_eq_nocase(argv[2], argvlen[2], modes[m])) {
                 iofault_set(m);
                 reply_simple(R, "OK");
@@ -329,8 +329,9 @@ void cmd_debug(CMD_ARGS) {
         static const char *const lines[] = {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
-            "IO-FAULT NONE|FSYNC-EIO|WRITE-ENOSPC",
-            "    Make the next data-file syncs or writes fail (tests of the I/O error path).",
+            "IO-FAULT NONE|FSYNC-EIO|WRITE-ENOSPC|FSYNC-SLOW",
+            "    Make the next data-file syncs or writes fail (tests of the I/O error path), or",
+            "    each sync 25 ms slower (tests of the latency monitor's fsync event).",
             "PERSIST-HOLD 1|0",
             "    Hold the persist thread still (1) or let it go (0): nothing becomes durable",
             "    meanwhile (tests of held replies).",

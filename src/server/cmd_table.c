@@ -4,8 +4,9 @@
 #include "server/command.h"
 #include "server/cmds.h"
 
-#define F(x) CMD_##x
-#define CONN F(FAST) | F(LOADING) | F(STALE)
+#define F(x)     CMD_##x
+#define CONN     F(FAST) | F(LOADING) | F(STALE)
+#define ADMIN_LS F(ADMIN) | F(LOADING) | F(STALE)
 
 static struct command client_subcommands[] = {
     {"id", cmd_client_id, 2, F(NOSCRIPT) | CONN, 0, 0, 0, "connection", "5.0.0",
@@ -30,6 +31,17 @@ static struct command client_subcommands[] = {
      .args = "(filter: old-format:string | [new-format: ID=client-id:integer? TYPE=(client-type: "
              "NORMAL! | MASTER! | REPLICA! | PUBSUB!)? USER=username:string? ADDR=addr:string? "
              "LADDR=laddr:string? SKIPME=(yes-no: YES! | NO!)?]...)"},
+    {"no-evict", cmd_client_no_evict, 3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "7.0.0",
+     "Sets the connection's no-evict switch (Obelisk never evicts clients).", "O(1)",
+     .args = "enabled:(ON! | OFF!)"},
+    {"no-touch", cmd_client_no_touch, 3, F(NOSCRIPT) | CONN, 0, 0, 0, "connection", "7.2.0",
+     "Sets the connection's no-touch switch (Obelisk keeps no access times).", "O(1)",
+     .args = "enabled:(ON! | OFF!)"},
+    {"pause", cmd_client_pause, -3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "3.0.0",
+     "Holds the commands of every client, or only the writes, for a time.", "O(1)",
+     .args = "timeout:integer (mode: WRITE! | ALL!)?"},
+    {"unpause", cmd_client_unpause, 2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "connection", "6.2.0",
+     "Ends a CLIENT PAUSE.", "O(N) Where N is the number of paused clients"},
     {"help", cmd_client_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "connection", "5.0.0",
      "Lists the subcommands and what they do.", "O(1)"},
     {0},
@@ -82,6 +94,71 @@ static struct command function_subcommands[] = {
      .tips = "request_policy:all_shards response_policy:all_succeeded",
      .args = "(flush-type: ASYNC! | SYNC!)?"},
     {"help", cmd_function_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "scripting", "7.0.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command slowlog_subcommands[] = {
+    {"get", cmd_slowlog_get, -2, ADMIN_LS, 0, 0, 0, "server", "2.2.12",
+     "Shows the newest entries of the slow log.", "O(N) where N is the number of entries returned",
+     .tips = "request_policy:all_nodes nondeterministic_output", .args = "count:integer?"},
+    {"len", cmd_slowlog_len, 2, ADMIN_LS, 0, 0, 0, "server", "2.2.12",
+     "Counts the entries of the slow log.", "O(1)",
+     .tips = "request_policy:all_nodes response_policy:agg_sum nondeterministic_output"},
+    {"reset", cmd_slowlog_reset, 2, ADMIN_LS, 0, 0, 0, "server", "2.2.12", "Empties the slow log.",
+     "O(N) where N is the number of entries in the slowlog",
+     .tips = "request_policy:all_nodes response_policy:all_succeeded"},
+    {"help", cmd_slowlog_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "6.2.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command latency_subcommands[] = {
+    {"latest", cmd_latency_latest, 2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Shows the latest latency sample of every event.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_nodes response_policy:special"},
+    {"history", cmd_latency_history, 3, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Shows the latency samples of one event.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_nodes response_policy:special",
+     .args = "event:string"},
+    {"reset", cmd_latency_reset, -2, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "2.8.13",
+     "Forgets the latency samples of events.", "O(1)",
+     .tips = "request_policy:all_nodes response_policy:all_succeeded", .args = "event:string?..."},
+    {"help", cmd_latency_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "2.8.13",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command memory_subcommands[] = {
+    {"usage", cmd_memory_usage, -3, F(READONLY), 2, 2, 1, "server", "4.0.0",
+     "Shows the bytes of memory Obelisk holds for a key (not its bytes on disk).",
+     "O(N) where N is the number of segments and consumers of the topic",
+     .args = "key:key SAMPLES=count:integer?"},
+    {"stats", cmd_memory_stats, 2, 0, 0, 0, 0, "server", "4.0.0",
+     "Shows the server's memory use by kind.", "O(N) where N is the number of keys",
+     .tips = "nondeterministic_output request_policy:all_shards response_policy:special"},
+    {"doctor", cmd_memory_doctor, 2, 0, 0, 0, 0, "server", "4.0.0",
+     "Reports what could make memory grow.", "O(1)",
+     .tips = "nondeterministic_output request_policy:all_shards response_policy:special"},
+    {"help", cmd_memory_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "server", "4.0.0",
+     "Lists the subcommands and what they do.", "O(1)"},
+    {0},
+};
+
+static struct command object_subcommands[] = {
+    {"encoding", cmd_object_encoding, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Shows how a key's value is stored (stream).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"freq", cmd_object_freq, 3, F(READONLY), 2, 2, 1, "generic", "4.0.0",
+     "Access frequency: not tracked (no LFU policy).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"idletime", cmd_object_idletime, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Idle time: not tracked (no access times are kept).", "O(1)",
+     .tips = "nondeterministic_output", .args = "key:key"},
+    {"refcount", cmd_object_refcount, 3, F(READONLY), 2, 2, 1, "generic", "2.2.3",
+     "Shows the references to a key's value (1).", "O(1)", .tips = "nondeterministic_output",
+     .args = "key:key"},
+    {"help", cmd_object_help, 2, F(LOADING) | F(STALE), 0, 0, 0, "generic", "6.2.0",
      "Lists the subcommands and what they do.", "O(1)"},
     {0},
 };
@@ -217,6 +294,15 @@ struct command server_commands[] = {
      .tips = "request_policy:all_shards response_policy:all_succeeded", .args = "message:string?"},
     {"echo", cmd_echo, 2, F(FAST) | F(LOADING) | F(STALE), 0, 0, 0, "connection", "1.0.0",
      "Answers with its argument.", "O(1)", .args = "message:string"},
+    {"reset", cmd_reset, 1,
+     F(NOSCRIPT) | F(LOADING) | F(STALE) | F(FAST) | F(NO_AUTH) | F(ALLOW_BUSY) | F(TX_CONTROL) |
+         F(PUBSUB_OK),
+     0, 0, 0, "connection", "6.2.0",
+     "Returns the connection to its initial state: no MULTI, MONITOR or subscriptions, "
+     "database 0, RESP2, no name.",
+     "O(1)"},
+    {"monitor", cmd_monitor, 1, ADMIN_LS | F(NOSCRIPT), 0, 0, 0, "server", "1.0.0",
+     "Shows every command the server runs, as it runs it.", "O(1)"},
     {"quit", cmd_quit, -1,
      F(ALLOW_BUSY) | F(NOSCRIPT) | F(LOADING) | F(STALE) | F(FAST) | F(NO_AUTH) | F(TX_CONTROL) |
          F(PUBSUB_OK),
@@ -242,6 +328,14 @@ struct command server_commands[] = {
      .tips = "nondeterministic_output_order"},
     {"function", NULL, -2, 0, 0, 0, 0, "scripting", "7.0.0", "The FUNCTION subcommands.",
      "Depends on subcommand.", function_subcommands},
+    {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "2.2.12", "The SLOWLOG subcommands.",
+     "Depends on subcommand.", slowlog_subcommands},
+    {"latency", NULL, -2, 0, 0, 0, 0, "server", "2.8.13", "The LATENCY subcommands.",
+     "Depends on subcommand.", latency_subcommands},
+    {"memory", NULL, -2, 0, 0, 0, 0, "server", "4.0.0", "The MEMORY subcommands.",
+     "Depends on subcommand.", memory_subcommands},
+    {"object", NULL, -2, 0, 0, 0, 0, "generic", "2.2.3", "The OBJECT subcommands.",
+     "Depends on subcommand.", object_subcommands},
     {"info", cmd_info, -1, F(LOADING) | F(STALE) | F(SENTINEL_OK), 0, 0, 0, "server", "1.0.0",
      "Reports the server's state and counters by section.", "O(1)",
      .tips = "nondeterministic_output request_policy:all_shards response_policy:special",

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "base/histogram.h"
 #include "base/log.h"
@@ -32,7 +33,10 @@
 #include "server/conn.h"
 #include "server/durable.h"
 #include "server/errors.h"
+#include "server/latency.h"
+#include "server/monitor.h"
 #include "server/runtime.h"
+#include "server/slowlog.h"
 #include "server/stats.h"
 
 /* One queued command of a MULTI block. */
@@ -48,9 +52,18 @@ struct cmd_session {
     int mcount, mcap;
     struct client *retry_next, *retry_prev; /* on the retry list while CLIENT_RETRY */
     struct command *blocked_cmd;            /* the command the client blocked in */
+    struct slowlog_entry *blocked_args;     /* its arguments, for the slow log at the end */
+    long long blocked_ns;                   /* the time it ran before it blocked */
 };
 
-static struct client *retry_head; /* clients whose request waits for cache space */
+static struct client *retry_head; /* clients whose request waits for cache space or a pause */
+
+/* CLIENT PAUSE: until pause_end_ms (unix ms), every command (pause_all) or only the writes of
+ * clients other than monitors wait on the retry list; a timer (or CLIENT UNPAUSE, through the
+ * same timer at the next loop turn) runs them again. */
+static long long pause_end_ms;
+static int pause_all;
+static struct event *pause_ev;
 
 static struct cmd_session *session_of(struct client *c) {
     if (!c->session) c->session = calloc(1, sizeof(*c->session));
@@ -174,13 +187,14 @@ static void retry_unlink(struct client *c) {
         retry_head = s->retry_next;
     if (s->retry_next) s->retry_next->session->retry_prev = s->retry_prev;
     s->retry_next = s->retry_prev = NULL;
-    c->flags &= ~CLIENT_RETRY;
+    c->flags &= ~(CLIENT_RETRY | CLIENT_PAUSED);
 }
 
 void command_release_client(struct client *c) {
     if (!c->session) return;
     if (c->flags & CLIENT_RETRY) retry_unlink(c);
     command_discard_multi(c);
+    slowlog_entry_free(c->session->blocked_args);
     free(c->session);
     c->session = NULL;
 }
@@ -260,6 +274,52 @@ static void count_call(struct command *cmd, long long ns, int failed) {
     if (failed) cmd->failed_calls++;
 }
 
+/* Marks the arguments that the slow log and MONITOR never show (Redis's redaction): AUTH's
+ * arguments, HELLO's AUTH username and password, and CONFIG SET requirepass's value. Only the
+ * first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
+void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
+                    unsigned char *redact) {
+    memset(redact, 0, SLOWLOG_ENTRY_MAX_ARGC);
+    int lim = argc < SLOWLOG_ENTRY_MAX_ARGC ? argc : SLOWLOG_ENTRY_MAX_ARGC;
+    if (!strcmp(cmd->fullname, "auth")) {
+        for (int i = 1; i < lim; i++) redact[i] = 1;
+    } else if (!strcmp(cmd->fullname, "hello")) {
+        for (int i = 2; i + 2 < argc; i++)
+            if (util_eq_nocase(argv[i], argvlen[i], "auth")) {
+                if (i + 1 < lim) redact[i + 1] = 1;
+                if (i + 2 < lim) redact[i + 2] = 1;
+                break;
+            }
+    } else if (!strcmp(cmd->fullname, "config|set")) {
+        for (int i = 2; i + 1 < lim; i += 2)
+            if (util_eq_nocase(argv[i], argvlen[i], "requirepass")) redact[i + 1] = 1;
+    }
+}
+
+static struct slowlog_entry *slowlog_args(struct command *cmd, int argc, char **argv,
+                                          size_t *argvlen) {
+    unsigned char redact[SLOWLOG_ENTRY_MAX_ARGC];
+    command_redact(cmd, argc, argv, argvlen, redact);
+    return slowlog_entry_new(argc, argv, argvlen, redact);
+}
+
+static int slowlog_wants(struct command *cmd, long long ns) {
+    long long limit = server_config.slowlog_log_slower_than;
+    return limit >= 0 && ns / 1000 >= limit && strcmp(cmd->fullname, "exec") != 0;
+}
+
+static void slowlog_record(struct client *c, struct slowlog_entry *e, long long ns) {
+    if (e) slowlog_push(e, ns / 1000, c->addr, c->name, server_config.slowlog_max_len);
+}
+
+/* The latency monitor's command events, as Redis names them. */
+static void latency_record(struct command *cmd, long long ns) {
+    long long ms = ns / 1000000, limit = server_config.latency_monitor_threshold;
+    if (limit > 0 && ms >= limit)
+        latency_add_sample(cmd->flags & CMD_FAST ? "fast-command" : "command",
+                           ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+}
+
 /* Runs a handler with statistics: calls, time, and failed_calls when it replied an error. A
  * call that parked (retry) is counted when it runs for real; one that blocked is counted when
  * it is unblocked (command_continue_blocked), as Redis counts blocked commands. */
@@ -272,11 +332,23 @@ static void command_call(struct client *c, struct command *cmd, int argc, char *
     long long ns = util_monotonic_ns() - start;
     if (c->flags & CLIENT_RETRY) return;
     server_stats.commands_processed++;
+    if (monitor_active() && !(cmd->flags & CMD_ADMIN)) { /* Redis never shows admin commands */
+        unsigned char redact[SLOWLOG_ENTRY_MAX_ARGC];
+        command_redact(cmd, argc, argv, argvlen, redact);
+        monitor_feed(c, argc, argv, argvlen, redact);
+    }
     if ((c->flags & CLIENT_BLOCKED) && session_of(c)) {
         c->session->blocked_cmd = cmd;
+        c->session->blocked_ns = ns;
+        slowlog_entry_free(c->session->blocked_args);
+        c->session->blocked_args = server_config.slowlog_log_slower_than >= 0
+                                       ? slowlog_args(cmd, argc, argv, argvlen)
+                                       : NULL;
         return;
     }
     count_call(cmd, ns, server_stats.error_replies != errors_before);
+    latency_record(cmd, ns);
+    if (slowlog_wants(cmd, ns)) slowlog_record(c, slowlog_args(cmd, argc, argv, argvlen), ns);
 }
 
 void command_exec_queued(struct client *c) {
@@ -296,6 +368,61 @@ void command_exec_queued(struct client *c) {
             command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
     free_queue(q, n);
     c->flags &= ~CLIENT_IN_EXEC;
+}
+
+/* 1 when cmd (or, for EXEC, a queued command) writes. */
+static int writes(struct client *c, struct command *cmd) {
+    if (cmd->flags & CMD_WRITE) return 1;
+    if (strcmp(cmd->fullname, "exec") != 0 || !c->session) return 0;
+    for (int i = 0; i < c->session->mcount; i++)
+        if (c->session->mstate[i].cmd->flags & CMD_WRITE) return 1;
+    return 0;
+}
+
+static int paused_for(struct client *c, struct command *cmd) {
+    if (!pause_end_ms || (c->flags & CLIENT_MONITOR)) return 0;
+    if (util_mstime() >= pause_end_ms) {
+        pause_end_ms = 0;
+        pause_all = 0;
+        return 0;
+    }
+    return pause_all || writes(c, cmd);
+}
+
+static void pause_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    if (pause_end_ms && util_mstime() < pause_end_ms) { /* extended: wait again */
+        struct timeval tv = {0, 0};
+        long long left = pause_end_ms - util_mstime();
+        tv.tv_sec = left / 1000;
+        tv.tv_usec = (left % 1000) * 1000;
+        evtimer_add(pause_ev, &tv);
+        return;
+    }
+    pause_end_ms = 0;
+    pause_all = 0;
+    command_retry_waiting();
+}
+
+static void pause_arm(long long delay_ms) {
+    if (!pause_ev) pause_ev = evtimer_new(runtime.base, pause_timer_cb, NULL);
+    if (!pause_ev) return;
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    evtimer_add(pause_ev, &tv);
+}
+
+void command_pause(long long end_ms, int all) {
+    /* as Redis: a second pause never shortens or weakens the first */
+    if (all) pause_all = 1;
+    if (end_ms > pause_end_ms) pause_end_ms = end_ms;
+    long long left = pause_end_ms - util_mstime();
+    pause_arm(left > 0 ? left : 0);
+}
+
+void command_unpause(void) {
+    pause_end_ms = 0;
+    pause_all = 0;
+    pause_arm(0); /* the paused requests run at the next loop turn, not inside this one */
 }
 
 static void command_process(struct client *c, int argc, char **argv, size_t *argvlen) {
@@ -344,6 +471,11 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
     }
     if ((flags & CMD_WRITE) && durable_readonly()) { /* after an I/O error, never pretend */
         reject(c, cmd, durable_error_text());
+        return;
+    }
+    if (paused_for(c, cmd)) {
+        command_retry_later(c);
+        c->flags |= CLIENT_PAUSED;
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(flags & CMD_TX_CONTROL)) {
@@ -412,7 +544,7 @@ void command_retry_waiting(void) {
         struct client *c = list;
         list = c->session->retry_next;
         c->session->retry_next = c->session->retry_prev = NULL;
-        c->flags &= ~CLIENT_RETRY;
+        c->flags &= ~(CLIENT_RETRY | CLIENT_PAUSED);
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         if (command_handle_request(c, c->parser.argc, c->parser.argv, c->parser.argvlen))
             continue; /* still no space: waits for the next completion */
@@ -432,8 +564,17 @@ int command_continue_blocked(struct client *c, int (*fn)(struct client *c, int a
     finish_reply(c, mark, wait);
     struct command *cmd = c->session ? c->session->blocked_cmd : NULL;
     if (cmd) {
+        long long ns = util_monotonic_ns() - start;
+        struct slowlog_entry *args = c->session->blocked_args;
         c->session->blocked_cmd = NULL;
-        count_call(cmd, util_monotonic_ns() - start, server_stats.error_replies != errors_before);
+        c->session->blocked_args = NULL;
+        count_call(cmd, ns, server_stats.error_replies != errors_before);
+        /* Redis logs a blocked command when it ends, with the time it ran (not waited) */
+        ns += c->session->blocked_ns;
+        if (slowlog_wants(cmd, ns))
+            slowlog_record(c, args, ns);
+        else
+            slowlog_entry_free(args);
     }
     return 1;
 }

@@ -35,6 +35,7 @@ struct directive {
     const char *deflt;
     unsigned flags;
     const char *const *names; /* D_ENUM: value i is names[i], NULL-terminated */
+    const char *refusal;      /* D_ENUM: the reason given for any other value, else the list */
 };
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
@@ -102,9 +103,18 @@ static const struct directive directives[] = {
     {"stream-node-max-entries", D_LL, C(stream_node_max_entries), 0, LLONG_MAX, "100", 0, NULL},
     {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
     /* Redis's RDB and AOF switches: Obelisk has neither, and says so. */
-    {"save", D_ENUM, C(compat_save), 0, 0, "", D_IMMUTABLE, save_names},
-    {"appendonly", D_ENUM, C(compat_appendonly), 0, 0, "no", D_IMMUTABLE, no_names},
+    {"save", D_ENUM, C(compat_save), 0, 0, "", 0, save_names,
+     "Obelisk takes no RDB snapshots (topics are written as they change, see fsync): only \"\" "
+     "is accepted"},
+    {"appendonly", D_ENUM, C(compat_appendonly), 0, 0, "no", 0, no_names,
+     "Obelisk has no append-only file (topics are written as they change, see fsync): only "
+     "'no' is accepted"},
     {"latency-tracking", D_BOOL, C(latency_tracking), 0, 1, "yes", 0, NULL},
+    /* SLOWLOG and LATENCY (command.c): microseconds (-1 = log nothing, 0 = everything), entries
+     * kept, and milliseconds (0 = the latency monitor is off), with Redis's bounds. */
+    {"slowlog-log-slower-than", D_LL, C(slowlog_log_slower_than), -1, LLONG_MAX, "10000", 0, NULL},
+    {"slowlog-max-len", D_LL, C(slowlog_max_len), 0, LONG_MAX, "128", 0, NULL},
+    {"latency-monitor-threshold", D_LL, C(latency_monitor_threshold), 0, LLONG_MAX, "0", 0, NULL},
     /* Test hook: stretches the loading phase so tests can see -LOADING and loading:1. */
     {"debug-loading-delay-ms", D_LL, C(debug_loading_delay_ms), 0, 60000, "0", D_IMMUTABLE, NULL},
     {"enable-debug-command", D_ENUM, C(enable_debug_command), 0, 0, "no", D_IMMUTABLE,
@@ -263,6 +273,10 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
                 *(int *)d->ptr = i;
                 return 0;
             }
+        }
+        if (d->refusal) {
+            snprintf(err, errlen, "%s", d->refusal);
+            return -1;
         }
         {
             int n = snprintf(err, errlen, "argument(s) must be one of the following: ");

@@ -242,7 +242,10 @@ void conn_write_pending(void) {
         evbuffer_unfreeze(out, 1);
         while (evbuffer_get_length(out) > 0) {
             int n = evbuffer_write(out, c->fd);
-            if (n > 0) continue;
+            if (n > 0) {
+                server_stats.writes_processed++;
+                continue;
+            }
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 conn_close_async(c); /* the peer is gone; the read side will report it */
                 break;

@@ -36,6 +36,7 @@
 #include "server/durable.h"
 #include "server/errors.h"
 #include "server/iofault.h"
+#include "server/latency.h"
 #include "server/runtime.h"
 #include "storage/store.h"
 
@@ -120,6 +121,23 @@ static void set_io_error(int status) {
             "Shutting down after a storage I/O error (on-io-error exit)");
 }
 
+/* The latency monitor's "fsync" event: the mean time of the fsyncs the persist thread made
+ * since the previous completion (it publishes totals, not each call), when at least
+ * latency-monitor-threshold milliseconds. */
+static void latency_sample_fsync(void) {
+    static uint64_t seen_fsyncs, seen_us;
+    struct persist_stats ps;
+    if (server_config.latency_monitor_threshold <= 0) return;
+    store_persist_stats(db.store, &ps);
+    uint64_t n = ps.fsyncs - seen_fsyncs, us = ps.fsync_us_total - seen_us;
+    seen_fsyncs = ps.fsyncs;
+    seen_us = ps.fsync_us_total;
+    if (n == 0) return; /* no fsync since the last look */
+    uint64_t ms = us / n / 1000;
+    if ((long long)ms >= server_config.latency_monitor_threshold)
+        latency_add_sample("fsync", ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+}
+
 static void completion_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
     uint64_t durable, written, synced;
@@ -127,6 +145,7 @@ static void completion_cb(evutil_socket_t fd, short what, void *arg) {
     store_poll(db.store, &durable, &err);
     store_progress(db.store, &written, &synced);
     durable_publish(written, synced);
+    latency_sample_fsync();
     commit_release(durable_seq());
     if (err != OBK_OK)
         set_io_error(err);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <time.h>
 
 static atomic_int fault_mode;
 
@@ -14,6 +15,14 @@ void iofault_set(int mode) {
 
 int iofault_get(void) {
     return atomic_load(&fault_mode);
+}
+
+/* IOFAULT_FSYNC_SLOW: a slow disk, for the latency monitor's fsync event. */
+static void maybe_slow(void) {
+    if (atomic_load(&fault_mode) != IOFAULT_FSYNC_SLOW) return;
+    struct timespec ts = {0, IOFAULT_SLOW_MS * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 static int f_openat(int dirfd, const char *path, int flags, mode_t mode) {
@@ -29,6 +38,7 @@ static ssize_t f_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offs
 }
 
 static int f_fdatasync(int fd) {
+    maybe_slow();
     if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
         errno = EIO;
         return -1;
@@ -37,6 +47,7 @@ static int f_fdatasync(int fd) {
 }
 
 static int f_fsync(int fd) {
+    maybe_slow();
     if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
         errno = EIO;
         return -1;
@@ -45,6 +56,7 @@ static int f_fsync(int fd) {
 }
 
 static int f_syncfs(int fd) {
+    maybe_slow();
     if (atomic_load(&fault_mode) == IOFAULT_FSYNC_EIO) {
         errno = EIO;
         return -1;

@@ -29,6 +29,7 @@
 #include "server/http_cmd.h"
 #include "server/runtime.h"
 #include "server/stats.h"
+#include "server/xgroup.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
 
@@ -245,13 +246,27 @@ static void per_group(struct sbuf *b, unsigned long long *omitted) {
         group_labels(b, "obelisk_group_pending_entries", &refs[i]);
         sbuf_printf(b, " %llu\n", (unsigned long long)cg_group_pending_count(refs[i].group));
     }
+    /* Two lags, named for what they are: Redis's (what XINFO GROUPS shows: entries not yet
+     * delivered to the group, falling as it reads) for every group whose lag Redis could
+     * compute, and the committed lag (entries after the XCOMMIT position) only for groups that
+     * commit, so a group that reads and XACKs without XCOMMIT never shows a lag that cannot
+     * fall. */
+    family(b, "obelisk_group_lag_entries", "gauge",
+           "Entries not yet delivered to the group (XINFO GROUPS lag; absent while Redis's lag is "
+           "unknown).");
+    for (size_t i = 0; i < n; i++) {
+        long long lag;
+        if (!xgroup_lag(refs[i].topic, refs[i].group, &lag)) continue;
+        group_labels(b, "obelisk_group_lag_entries", &refs[i]);
+        sbuf_printf(b, " %lld\n", lag);
+    }
     family(b, "obelisk_group_committed_lag_entries", "gauge",
-           "Live entries after the group's committed offset (XLAG lag; from the start when "
-           "it never committed).");
+           "Live entries after the group's committed offset (XLAG lag); only for groups that "
+           "have committed with XCOMMIT.");
     for (size_t i = 0; i < n; i++) {
         sid_t committed = SID_MIN;
         uint64_t lag = 0;
-        cg_committed(refs[i].group, &committed);
+        if (!cg_committed(refs[i].group, &committed)) continue;
         topic_count_after(refs[i].topic, committed, &lag);
         group_labels(b, "obelisk_group_committed_lag_entries", &refs[i]);
         sbuf_printf(b, " %llu\n", (unsigned long long)lag);
@@ -285,7 +300,7 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
         "Submissions (group commits) the persist thread completed.", p->submissions);
     one(b, "obelisk_persist_written_bytes_total", "counter",
         "Bytes the persist thread wrote to data files.", p->bytes_written);
-    histogram(b, "obelisk_group_commit_batch_bytes",
+    histogram(b, "obelisk_persist_submission_bytes",
               "Bytes per submission: how much one group commit carried.", batch_bounds,
               p->batch_buckets, PERSIST_BATCH_BUCKETS - 1, 1.0, (double)p->batch_bytes_total);
     one(b, "obelisk_storage_io_error", "gauge",

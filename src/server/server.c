@@ -37,6 +37,7 @@
 #include "server/db.h"
 #include "server/http.h"
 #include "server/listen.h"
+#include "server/monitor.h"
 #include "server/pubsub.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
@@ -260,6 +261,7 @@ static void wire_levels(void) {
     conn_add_release_hook(blocking_remove);
     conn_add_release_hook(commit_drop_client);
     conn_add_release_hook(command_release_client);
+    conn_add_release_hook(monitor_remove);
     conn_add_release_hook(pubsub_release_client);
 }
 

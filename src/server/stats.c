@@ -1,7 +1,10 @@
 /* stats.c - the server's counters (see stats.h). Main thread only. */
 #include "server/stats.h"
 
+#include <malloc.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 
@@ -37,4 +40,21 @@ void stats_sample(long long now_ms) {
     s->ops_per_sec = (s->commands_processed - s->ops_sample_last_count) * 1000 / (dt ? dt : 1);
     s->ops_sample_last_count = s->commands_processed;
     s->ops_sample_last_ms = now_ms;
+}
+
+long long stats_used_memory(void) {
+    struct mallinfo2 mi = mallinfo2();
+    long long used = (long long)(mi.uordblks + mi.hblkhd);
+    if (used > server_stats.peak_memory) server_stats.peak_memory = used;
+    return used;
+}
+
+long long stats_rss_memory(void) {
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
 }

@@ -816,6 +816,10 @@ void store_retention(struct store *s, int64_t now_ms) {
     }
 }
 
+void store_persist_stats(struct store *s, struct persist_stats *st) {
+    persist_get_stats(s->p, st);
+}
+
 void store_stats(struct store *s, struct store_stats *st) {
     memset(st, 0, sizeof *st);
     for (int db = 0; db < s->cfg.ndbs; db++) {

@@ -408,6 +408,19 @@ uint64_t topic_disk_bytes(const struct topic *t) {
     return t->log.bytes;
 }
 
+uint64_t topic_memory_bytes(const struct topic *t) {
+    uint64_t n = sizeof(*t) + t->keylen;
+    n += t->ring.bytes + t->ring.cap * sizeof(*t->ring.e); /* cached entries */
+    n += t->pend_cap;                                      /* batches not yet submitted */
+    n += t->log.cap * sizeof(*t->log.segs);
+    for (size_t i = 0; i < t->log.nsegs; i++) {
+        const struct segment *sg = t->log.segs[i];
+        n += sizeof(*sg);
+        if (!sg->idx.map) n += sg->idx.cap * SEGINDEX_ENTRY_SIZE; /* an index read to the heap */
+    }
+    return n + topic_groups_memory_bytes(t);
+}
+
 int64_t topic_retention_bytes(const struct topic *t) {
     return t->retention_bytes;
 }

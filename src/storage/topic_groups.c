@@ -142,3 +142,20 @@ int topic_compact_groups_into(struct topic *t, struct psub *s) {
     if (!t->cg || t->cglog.size <= CG_LOG_HEADER) return OBK_OK;
     return cgstore_compact_into(t->cg, &t->cglog, t->dirfd, s);
 }
+
+/* A skip-list node of base/idmap with the mean number of level pointers (two, at p = 1/2). */
+#define IDMAP_NODE_BYTES (sizeof(struct idmap_node) + 2 * sizeof(struct idmap_node *))
+
+uint64_t topic_groups_memory_bytes(const struct topic *t) {
+    const struct cg_state *cs = t->cg;
+    if (!cs) return 0;
+    uint64_t n = sizeof(*cs) + cs->cap + cs->gcap * sizeof(*cs->groups);
+    for (size_t i = 0; i < cs->ngroups; i++) {
+        const struct cg_group *g = cs->groups[i];
+        n += sizeof(*g) + g->len + g->ccap * sizeof(*g->cons);
+        /* each pending entry: its record and a node in the group's and its consumer's maps */
+        n += g->pel.count * (sizeof(struct cg_pending) + 2 * IDMAP_NODE_BYTES);
+        for (size_t j = 0; j < g->ncons; j++) n += sizeof(*g->cons[j]) + g->cons[j]->len;
+    }
+    return n;
+}

@@ -91,6 +91,9 @@ int topic_checkpoint_into(struct topic *t, struct psub *s);
 /* Open time, after the stream's recovery: loads the topic's groups (cgstore_open) clamped to
  * the recovered stream and attaches them. */
 int topic_open_groups(struct topic *t, int repair, struct cgstore_report *rep);
+/* Heap bytes of the topic's consumer groups: groups, consumers, pending entries (counted with
+ * the nodes of both maps that hold them) and records not yet submitted. */
+uint64_t topic_groups_memory_bytes(const struct topic *t);
 /* Adds a compaction of the groups to s when groups.log holds records, so a clean open reads
  * only the snapshot (store_close). */
 int topic_compact_groups_into(struct topic *t, struct psub *s);

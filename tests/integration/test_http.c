@@ -235,6 +235,13 @@ static void test_metrics_values_and_caps(void **state) {
     freeReplyObject(client_cmd(c, "XGROUP CREATE t0 g 0"));
     freeReplyObject(client_cmd(c, "XREADGROUP GROUP g alice COUNT 3 STREAMS t0 >")); /* 3 */
     freeReplyObject(client_cmd(c, "XCOMMIT t0 g 5-0"));
+    /* Group h reads everything and acknowledges it without XCOMMIT: lag 0, nothing pending,
+     * and no committed lag (it never committed), so no alert that never clears. */
+    freeReplyObject(client_cmd(c, "XGROUP CREATE t1 h 0"));
+    redisReply *rr = client_cmd(c, "XREADGROUP GROUP h bob STREAMS t1 >");
+    freeReplyObject(
+        client_cmd(c, "XACK t1 h %s", rr->element[0]->element[1]->element[0]->element[0]->str));
+    freeReplyObject(rr);
     freeReplyObject(client_cmd(c, "NOPE"));
     struct http_answer a;
     assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
@@ -242,16 +249,16 @@ static void test_metrics_values_and_caps(void **state) {
     assert_non_null(strstr(a.raw, "Content-Type: text/plain; version=0.0.4"));
     const char *m = a.body;
     assert_true(metric_value(m, "obelisk_entries_appended_total ") == 8);
-    assert_true(metric_value(m, "obelisk_entries_served_total ") == 8);
+    assert_true(metric_value(m, "obelisk_entries_served_total ") == 9);
     assert_true(metric_value(m, "obelisk_command_calls_total{command=\"xadd\"} ") == 8);
-    assert_true(metric_value(m, "obelisk_command_calls_total{command=\"xgroup|create\"} ") == 1);
+    assert_true(metric_value(m, "obelisk_command_calls_total{command=\"xgroup|create\"} ") == 2);
     assert_true(metric_value(m, "obelisk_errors_total{type=\"ERR\"} ") == 1);
     assert_true(metric_value(m, "obelisk_connected_clients ") == 1);
     assert_true(metric_value(m, "obelisk_topics ") == 5);
     assert_true(metric_value(m, "obelisk_fsyncs_total ") > 0);
     assert_true(metric_value(m, "obelisk_fsync_duration_seconds_count ") ==
                 metric_value(m, "obelisk_fsyncs_total "));
-    assert_true(metric_value(m, "obelisk_group_commit_batch_bytes_count ") ==
+    assert_true(metric_value(m, "obelisk_persist_submission_bytes_count ") ==
                 metric_value(m, "obelisk_persist_submissions_total "));
     /* Capped: 2 of 5 topics, the rest counted. Group g on t0 is listed (groups are not capped
      * here), with 3 pending and lag 3 after committing 5-0 (entries after it: 3). */
@@ -262,10 +269,22 @@ static void test_metrics_values_and_caps(void **state) {
     assert_true(metric_value(
                     m, "obelisk_group_committed_lag_entries{db=\"0\",topic=\"t0\",group=\"g\"} ") ==
                 3);
+    /* Redis's lag (XINFO GROUPS): g was delivered 3 of t0's 4 entries */
+    assert_true(metric_value(m, "obelisk_group_lag_entries{db=\"0\",topic=\"t0\",group=\"g\"} ") ==
+                1);
+    assert_true(metric_value(m, "obelisk_group_lag_entries{db=\"0\",topic=\"t1\",group=\"h\"} ") ==
+                0);
+    assert_true(
+        metric_value(m, "obelisk_group_pending_entries{db=\"0\",topic=\"t1\",group=\"h\"} ") == 0);
+    assert_null(strstr(m, "obelisk_group_committed_lag_entries{db=\"0\",topic=\"t1\""));
+    assert_null(strstr(m, "obelisk_group_commit_batch_bytes"));
     free(a.raw);
-    /* INFO obelisk lists the group with the same figures. */
+    /* INFO obelisk lists the groups with the same figures. */
     redisReply *r = client_cmd(c, "INFO obelisk");
-    assert_non_null(strstr(r->str, "group0:db=0,key=t0,group=g,committed=5-0,lag=3,pending=3\r\n"));
+    assert_non_null(
+        strstr(r->str, ":db=0,key=t0,group=g,committed=5-0,lag=1,committed_lag=3,pending=3\r\n"));
+    assert_non_null(strstr(
+        r->str, ":db=0,key=t1,group=h,committed=none,lag=0,committed_lag=none,pending=0\r\n"));
     assert_non_null(strstr(r->str, "topics:5\r\n"));
     assert_non_null(strstr(r->str, "entries_appended:8\r\n"));
     freeReplyObject(r);
@@ -273,7 +292,7 @@ static void test_metrics_values_and_caps(void **state) {
     freeReplyObject(client_cmd(c, "CONFIG SET metrics-max-groups 0"));
     assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
     assert_int_equal(count_lines_starting(a.body, "obelisk_group_pending_entries{"), 0);
-    assert_true(metric_value(a.body, "obelisk_metrics_omitted_series{kind=\"group\"} ") == 1);
+    assert_true(metric_value(a.body, "obelisk_metrics_omitted_series{kind=\"group\"} ") == 2);
     free(a.raw);
     redisFree(c);
     assert_int_equal(server_stop(&s), 0);
