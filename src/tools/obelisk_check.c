@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "storage/cgstore.h"
+#include "storage/dirlock.h"
 #include "storage/keydir.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
@@ -35,6 +36,7 @@
 #define EXIT_REPAIRED 1
 #define EXIT_DAMAGED  2
 #define EXIT_ERROR    3
+#define EXIT_IN_USE   5
 /* Databases probed when --db is not given (db0 .. db<n-1> that exist). */
 #define CHECK_MAX_DBS 1024
 
@@ -258,6 +260,35 @@ static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
     return damaged ? (repaired ? EXIT_REPAIRED : EXIT_DAMAGED) : EXIT_CLEAN;
 }
 
+/* --repair: takes the directory's lock (kept until the process ends) or refuses; a plain check
+ * only warns when another process holds it. Returns 0, or the exit code when the run stops. */
+static int lock_dir(const char *dirpath, int repair, int *fd, int *in_use) {
+    pid_t holder = 0;
+    if (!repair) {
+        if ((*in_use = dirlock_held_by_other(dirpath, &holder)))
+            fprintf(stderr,
+                    "obelisk-check: %s is in use by another process (pid %ld, a running server "
+                    "or repair): findings may be stale, as it writes while this reads; stop it "
+                    "for a certain result\n",
+                    dirpath, (long)holder);
+        return 0;
+    }
+    int rc = dirlock_acquire(dirpath, fd, &holder);
+    if (rc == OBK_ERR_BUSY) {
+        fprintf(stderr,
+                "obelisk-check: %s is in use by another process (pid %ld, a running server or "
+                "repair): --repair refused; stop that process first\n",
+                dirpath, (long)holder);
+        return EXIT_IN_USE;
+    }
+    if (rc != OBK_OK) {
+        fprintf(stderr, "obelisk-check: cannot lock %s/%s: %s\n", dirpath, DIRLOCK_NAME,
+                strerror(errno));
+        return EXIT_ERROR;
+    }
+    return 0;
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: obelisk-check DIR [--repair] [--dump KEY] [--db N]\n");
     return EXIT_ERROR;
@@ -305,6 +336,11 @@ int main(int argc, char **argv) {
         return EXIT_ERROR;
     }
     free(marker);
+    int lockfd = -1, in_use = 0, locked = lock_dir(dirpath, repair, &lockfd, &in_use);
+    if (locked != 0) {
+        close(dirfd);
+        return locked;
+    }
     printf("obelisk-check %s (format %d, %s stop)%s\n", dirpath, major,
            faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0 ? "clean" : "unclean",
            repair ? " --repair" : "");
@@ -331,6 +367,7 @@ int main(int argc, char **argv) {
         close(dbfd);
     }
     close(dirfd);
+    dirlock_release(lockfd);
     if (dumpkey && tot.topics == 0) {
         fprintf(stderr, "obelisk-check: no topic %s in db%d\n", dumpkey, onlydb);
         return EXIT_ERROR;
@@ -342,9 +379,11 @@ int main(int argc, char **argv) {
            tot.group_records);
     printf("damaged topics %" PRIu64 ", repaired %" PRIu64 ", bad indexes %" PRIu64 "\n",
            tot.damaged, tot.repaired, tot.bad_indexes);
-    printf("%s\n", worst == EXIT_CLEAN      ? "result: clean"
-                   : worst == EXIT_REPAIRED ? "result: repaired"
-                   : worst == EXIT_DAMAGED  ? "result: damaged"
-                                            : "result: error");
+    printf("%s%s\n",
+           worst == EXIT_CLEAN      ? "result: clean"
+           : worst == EXIT_REPAIRED ? "result: repaired"
+           : worst == EXIT_DAMAGED  ? "result: damaged"
+                                    : "result: error",
+           in_use ? " (the directory was in use: findings may be stale)" : "");
     return worst;
 }
