@@ -1,7 +1,10 @@
 /* test_check.c - obelisk-check as an operator meets it: --repair refuses a data directory a
  * running server (or any holder of its lock) owns, and names the holder's pid (exit 5); a plain
  * check of a directory in use says so and that its findings may be stale; once the owner is
- * gone both run as before. */
+ * gone both run as before. A torn tail left by a crash (segment or groups.log) is reported as
+ * cut by the server at its next start (exit 4, not "damaged"), and the start does cut it with
+ * every acknowledged entry kept; a bad last batch after a clean stop, which the clean start does
+ * not read, is damage (exit 2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,8 +18,10 @@
 
 #include "testutil.h"
 
-#define EXIT_CLEAN  0
-#define EXIT_IN_USE 5
+#define EXIT_CLEAN   0
+#define EXIT_DAMAGED 2
+#define EXIT_TORN    4
+#define EXIT_IN_USE  5
 
 /* Runs obelisk-check with args (NULL-terminated), stdout and stderr into out (malloc'd, NUL
  * ended); returns the exit status (-1 when it did not exit normally). */
@@ -119,10 +124,81 @@ static void test_repair_refuses_any_holder(void **state) {
     server_cleanup(&s);
 }
 
+/* Appends what a write cut short leaves: a batch length promising more than follows. */
+static void append_torn(const struct test_server *s, const char *file) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/db0/t_6b/%s", s->datadir, file);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    uint8_t torn[24] = {200, 0, 0, 0}; /* length 200, then only 20 bytes */
+    for (int i = 4; i < 24; i++) torn[i] = (uint8_t)(i * 37);
+    assert_int_equal(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
+    close(fd);
+}
+
+static void test_torn_tail_is_cut_at_start(void **state) {
+    (void)state;
+    struct test_server s;
+    char *out;
+    make_data(&s);
+    redisContext *c = client_connect(&s);
+    freeReplyObject(must_cmd(c, "XGROUP CREATE k g 0"));
+    freeReplyObject(must_cmd(c, "XREADGROUP GROUP g c COUNT 2 STREAMS k >"));
+    redisFree(c);
+    server_kill(&s); /* a crash: no clean-shutdown marker */
+    append_torn(&s, "00000000000000000000.log");
+    const char *plain[] = {s.datadir, NULL};
+    assert_int_equal(run_check(&out, plain), EXIT_TORN);
+    expect_text(out, "bytes of torn or bad tail (the server cuts it at start)");
+    expect_text(out, "result: torn tails only");
+    free(out);
+    append_torn(&s, "groups.log");
+    assert_int_equal(run_check(&out, plain), EXIT_TORN);
+    expect_text(out, "groups.log: 24 bytes of torn or bad tail");
+    free(out);
+    /* the start cuts both, and every acknowledged entry and delivery is there */
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    assert_true(server_log_contains(&s, "torn or bad tail"));
+    c = client_connect(&s);
+    redisReply *r = must_cmd(c, "XLEN k");
+    assert_int_equal(r->integer, 5);
+    freeReplyObject(r);
+    r = must_cmd(c, "XPENDING k g");
+    assert_int_equal(r->element[0]->integer, 2);
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    assert_int_equal(run_check(&out, plain), EXIT_CLEAN);
+    free(out);
+    /* after a clean stop, bytes past the recorded size are still cut at start */
+    append_torn(&s, "00000000000000000000.log");
+    assert_int_equal(run_check(&out, plain), EXIT_TORN);
+    free(out);
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    assert_int_equal(server_stop(&s), 0);
+    /* but a byte changed in the last batch keeps the size: the clean start reads no batch, so
+     * that is damage for --repair */
+    char path[600];
+    snprintf(path, sizeof path, "%s/db0/t_6b/00000000000000000000.log", s.datadir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    off_t end = lseek(fd, 0, SEEK_END);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, end - 3), 1);
+    b ^= 0x5a;
+    assert_int_equal(pwrite(fd, &b, 1, end - 3), 1);
+    close(fd);
+    assert_int_equal(run_check(&out, plain), EXIT_DAMAGED);
+    expect_text(out, "(not scanned by the clean start: --repair cuts it)");
+    free(out);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repair_refuses_a_live_server),
         cmocka_unit_test(test_repair_refuses_any_holder),
+        cmocka_unit_test(test_torn_tail_is_cut_at_start),
     };
     return cmocka_run_group_tests_name("check", tests, NULL, NULL);
 }
