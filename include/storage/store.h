@@ -41,6 +41,7 @@ void store_config_defaults(struct store_config *c);
 
 struct store_open_report {
     int clean; /* the previous stop was clean */
+    int fresh; /* a new data directory (no format marker, no topic): a first start */
     uint64_t topics, segments;
     uint64_t topics_scanned;  /* opened by scanning (unclean) */
     uint64_t truncated_bytes; /* torn tails cut */
@@ -124,7 +125,7 @@ struct store_stats {
     uint64_t submitted_seq, durable_seq;
     struct persist_stats persist; /* batches, bytes, fsyncs, latencies, last fsync, error */
     uint64_t recovery_us;
-    int recovery_clean;
+    int recovery_clean; /* the last start found a clean stop, or a new data directory */
 };
 void store_stats(struct store *s, struct store_stats *st);
 

@@ -185,7 +185,9 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
     runtime.loading = 0;
     log_msg(LOG_NOTICE, "DB loaded from disk: %.3f seconds (%llu topics, %s)",
             (double)db.report.duration_us / 1e6, (unsigned long long)db.report.topics,
-            db.report.clean ? "clean shutdown" : "recovered after an unclean stop");
+            db.report.fresh   ? "new data directory"
+            : db.report.clean ? "clean shutdown"
+                              : "recovered after an unclean stop");
     log_msg(LOG_NOTICE, "Ready to accept connections tcp");
 }
 

@@ -256,10 +256,12 @@ done:
     return rc;
 }
 
-static int check_marker(struct store *s) {
+/* Reads the format marker, or writes it in a new directory (*created = 1). */
+static int check_marker(struct store *s, int *created) {
     uint8_t *buf = NULL;
     size_t len;
     int rc = fsutil_read_file(s->dirfd, STORE_MARKER_NAME, 4096, &buf, &len);
+    *created = rc == OBK_ERR_NOTFOUND;
     if (rc == OBK_ERR_NOTFOUND) {
         char text[64];
         int n = snprintf(text, sizeof text, "obelisk-data %d\n", STORE_FORMAT_MAJOR);
@@ -370,7 +372,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     rc = OBK_ERR_IO;
     if (mkdir(cfg->dir, 0755) != 0 && errno != EEXIST) goto fail;
     if ((s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) goto fail;
-    if ((rc = check_marker(s)) != OBK_OK) {
+    int created;
+    if ((rc = check_marker(s, &created)) != OBK_OK) {
         snprintf(rep->damage, sizeof rep->damage, "%s: %s", STORE_MARKER_NAME, obk_strerror(rc));
         goto fail;
     }
@@ -378,7 +381,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     rep->clean = clean;
     for (int db = 0; db < cfg->ndbs; db++)
         if ((rc = open_db(s, db, clean, rep)) != OBK_OK) goto fail;
-    if (fsync(s->dirfd) != 0) { /* the db<N> directories just created */
+    rep->fresh = created && rep->topics == 0; /* a first start: nothing to recover */
+    if (fsync(s->dirfd) != 0) {               /* the db<N> directories just created */
         rc = OBK_ERR_IO;
         goto fail;
     }
@@ -391,10 +395,13 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     if ((rc = persist_set_syncfs(s->p, s->dirfd, cfg->syncfs_min_files)) != OBK_OK) goto fail;
     rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
     s->recovery_us = rep->duration_us;
-    s->recovery_clean = clean;
-    log_msg(LOG_NOTICE, "storage: %llu topics, %llu segments opened in %.3f s (%s stop%s)",
+    s->recovery_clean = clean || rep->fresh;
+    log_msg(LOG_NOTICE, "storage: %llu topics, %llu segments opened in %.3f s (%s%s)",
             (unsigned long long)rep->topics, (unsigned long long)rep->segments,
-            rep->duration_us / 1e6, clean ? "clean" : "unclean",
+            rep->duration_us / 1e6,
+            rep->fresh ? "new data directory"
+            : clean    ? "clean stop"
+                       : "unclean stop",
             rep->truncated_bytes ? ", torn tails cut" : "");
     *out = s;
     return OBK_OK;

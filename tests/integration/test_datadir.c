@@ -1,0 +1,86 @@
+/* test_datadir.c - the data directory as an operator sees it: a first start in a new directory
+ * is a fresh start (log, INFO, /health and /metrics), not a recovery after an unclean stop,
+ * while a crash and a clean stop are still told apart. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* A loopback port that was free a moment ago (http-port 0 means "off"). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* The answer to GET path (headers and body; caller frees). */
+static char *http_get(int port, const char *path) {
+    int fd = raw_connect(port);
+    assert_true(fd >= 0);
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    raw_send_str(fd, req);
+    size_t len;
+    char *a = raw_read(fd, 1 << 22, 5000, &len);
+    close(fd);
+    assert_non_null(a);
+    return a;
+}
+
+/* What the server says about its last start: the INFO field, /health and /metrics agree. */
+static void expect_clean_start(const struct test_server *s, int http_port, int clean) {
+    redisContext *c = client_connect(s);
+    redisReply *r = must_cmd(c, "INFO obelisk");
+    assert_non_null(strstr(r->str, clean ? "recovery_clean:1" : "recovery_clean:0"));
+    freeReplyObject(r);
+    redisFree(c);
+    char *a = http_get(http_port, "/health");
+    assert_non_null(strstr(a, clean ? "\"clean_start\":true" : "\"clean_start\":false"));
+    free(a);
+    a = http_get(http_port, "/metrics");
+    assert_non_null(strstr(a, clean ? "\nobelisk_recovery_clean 1" : "\nobelisk_recovery_clean 0"));
+    free(a);
+}
+
+static void test_new_directory_is_a_fresh_start(void **state) {
+    (void)state;
+    struct test_server s;
+    char ps[16];
+    int port = free_port();
+    snprintf(ps, sizeof(ps), "%d", port);
+    const char *argv[] = {"--http-port", ps, NULL};
+    assert_int_equal(server_start_argv(&s, argv, 0), 0);
+    assert_true(server_log_contains(&s, "new data directory"));
+    assert_false(server_log_contains(&s, "unclean"));
+    expect_clean_start(&s, port, 1);
+    redisContext *c = client_connect(&s);
+    freeReplyObject(must_cmd(c, "XADD k 1-1 f v"));
+    redisFree(c);
+    /* a crash is still a recovery */
+    server_kill(&s);
+    assert_int_equal(server_start_argv(&s, argv, 1), 0);
+    assert_true(server_log_contains(&s, "recovered after an unclean stop"));
+    expect_clean_start(&s, port, 0);
+    /* and a clean stop a clean start */
+    assert_int_equal(server_stop(&s), 0);
+    assert_int_equal(server_start_argv(&s, argv, 1), 0);
+    assert_true(server_log_contains(&s, "(1 topics, clean shutdown)"));
+    expect_clean_start(&s, port, 1);
+    server_cleanup(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_directory_is_a_fresh_start),
+    };
+    return cmocka_run_group_tests_name("datadir", tests, NULL, NULL);
+}
