@@ -145,6 +145,19 @@ static void set_damage(struct store_open_report *rep, int db, const char *name, 
     format_cut(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name, what);
 }
 
+/* After an I/O error opening dirfd/name (a database or topic directory, the format marker): a
+ * symbolic link there is named as the cause, since nothing in a data directory is opened
+ * through one (O_NOFOLLOW). prefix is what rep->damage puts before name ("db<N>/" or ""). */
+static void name_link(struct store_open_report *rep, int dirfd, const char *prefix,
+                      const char *name) {
+    char link[600];
+    if (!fsutil_find_link(dirfd, name, link, sizeof link)) return;
+    format_cut(rep->damage, sizeof rep->damage,
+               "%s%s is a symbolic link: nothing inside a data directory is opened through a "
+               "link (put the real directory or file there, or link the data directory itself)",
+               prefix, link);
+}
+
 /* What a topic directory's topic.meta says (read_meta). */
 enum meta_result {
     META_MATCHES,  /* it holds the key the directory name stands for */
@@ -219,11 +232,14 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     struct topic_meta m = {0};
     struct topic *t = NULL;
     enum meta_result meta;
-    int dbfd = s->dbfd[db];
+    int dbfd = s->dbfd[db], rc;
     int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tdfd < 0) return OBK_ERR_IO;
-    int rc = read_meta(db, name, tdfd, &m, &meta, rep);
-    if (rc != OBK_OK) goto done;
+    if (tdfd < 0) {
+        set_damage(rep, db, name, strerror(errno));
+        rc = OBK_ERR_IO;
+        goto done;
+    }
+    if ((rc = read_meta(db, name, tdfd, &m, &meta, rep)) != OBK_OK) goto done;
     if (meta == META_NO_TOPIC) {
         /* a create stopped before its topic.meta was durable: nothing was acknowledged */
         log_msg(LOG_WARNING, "open: db%d/%s has no valid topic.meta and no data: removed", db,
@@ -247,6 +263,11 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     rep->topics++;
     t = NULL;
 done:
+    if (rc == OBK_ERR_IO) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "db%d/", db);
+        name_link(rep, dbfd, prefix, name);
+    }
     if (t) {
         close(t->dirfd);
         topic_free(t, NULL);
@@ -281,9 +302,13 @@ static int check_marker(struct store *s, int *created) {
 static int open_db(struct store *s, int db, int clean, struct store_open_report *rep) {
     char name[32];
     snprintf(name, sizeof name, "db%d", db);
-    if (mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST) return OBK_ERR_IO;
-    s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (s->dbfd[db] < 0) return OBK_ERR_IO;
+    if ((mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST) ||
+        (s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+            0) {
+        format_cut(rep->damage, sizeof rep->damage, "%s: %s", name, strerror(errno));
+        name_link(rep, s->dirfd, "", name);
+        return OBK_ERR_IO;
+    }
     int dfd = dup(s->dbfd[db]);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -375,6 +400,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     int created;
     if ((rc = check_marker(s, &created)) != OBK_OK) {
         snprintf(rep->damage, sizeof rep->damage, "%s: %s", STORE_MARKER_NAME, obk_strerror(rc));
+        if (rc == OBK_ERR_IO) name_link(rep, s->dirfd, "", STORE_MARKER_NAME);
         goto fail;
     }
     int clean = faccessat(s->dirfd, STORE_CLEAN_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;

@@ -1,10 +1,12 @@
 /* test_datadir.c - the data directory as an operator sees it: a first start in a new directory
  * is a fresh start (log, INFO, /health and /metrics), not a recovery after an unclean stop,
- * while a crash and a clean stop are still told apart. */
+ * while a crash and a clean stop are still told apart; a symbolic link where the server opens
+ * a database, topic or file (it follows none) stops the start with the entry named. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -78,9 +80,67 @@ static void test_new_directory_is_a_fresh_start(void **state) {
     server_cleanup(&s);
 }
 
+/* Moves datadir/rel out of the data directory and puts a symbolic link to it in its place, or
+ * undoes that (back = 1). */
+static void swap_link(const struct test_server *s, const char *rel, int back) {
+    char at[700], away[700];
+    snprintf(at, sizeof at, "%s/%s", s->datadir, rel);
+    snprintf(away, sizeof away, "%s/moved", s->dir);
+    if (!back) {
+        assert_int_equal(rename(at, away), 0);
+        assert_int_equal(symlink(away, at), 0);
+    } else {
+        assert_int_equal(unlink(at), 0);
+        assert_int_equal(rename(away, at), 0);
+    }
+}
+
+/* The start fails, and its log names rel as a symbolic link. */
+static void expect_refused(struct test_server *s, const char *rel) {
+    char want[300];
+    assert_int_not_equal(server_start_argv(s, NULL, 1), 0);
+    snprintf(want, sizeof want, "%s is a symbolic link", rel);
+    if (!server_log_contains(s, want)) fail_msg("the log does not say \"%s\"", want);
+}
+
+static void test_symlink_is_named(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    freeReplyObject(must_cmd(c, "XADD k 1-1 f v"));
+    freeReplyObject(must_cmd(c, "XADD k2 1-1 f v"));
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    static const char *const rels[] = {"db0/t_6b", "db0/t_6b32/00000000000000000000.log", "db0",
+                                       "db0/t_6b/groups.log"};
+    c = NULL;
+    for (size_t i = 0; i < sizeof rels / sizeof rels[0]; i++) {
+        if (i == 3) { /* a topic with consumer groups */
+            assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+            c = client_connect(&s);
+            freeReplyObject(must_cmd(c, "XGROUP CREATE k g 0"));
+            redisFree(c);
+            assert_int_equal(server_stop(&s), 0);
+        }
+        swap_link(&s, rels[i], 0);
+        expect_refused(&s, rels[i]);
+        swap_link(&s, rels[i], 1);
+    }
+    /* the links gone, the data is all there */
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    c = client_connect(&s);
+    redisReply *r = must_cmd(c, "DBSIZE");
+    assert_int_equal(r->integer, 2);
+    freeReplyObject(r);
+    redisFree(c);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_directory_is_a_fresh_start),
+        cmocka_unit_test(test_symlink_is_named),
     };
     return cmocka_run_group_tests_name("datadir", tests, NULL, NULL);
 }
