@@ -46,7 +46,7 @@ int fsutil_write_file_sync(int dirfd, const char *name, const void *data, size_t
     char tmp[300];
     int rc = OBK_ERR_IO;
     snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return OBK_ERR_IO;
     if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
         renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)

@@ -302,7 +302,7 @@ static int check_marker(struct store *s, int *created) {
 static int open_db(struct store *s, int db, int clean, struct store_open_report *rep) {
     char name[32];
     snprintf(name, sizeof name, "db%d", db);
-    if ((mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST) ||
+    if ((mkdirat(s->dirfd, name, 0700) != 0 && errno != EEXIST) ||
         (s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
             0) {
         format_cut(rep->damage, sizeof rep->damage, "%s: %s", name, strerror(errno));
@@ -395,7 +395,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     s->env.batch_max_bytes = cfg->batch_max_bytes;
     s->env.next_seq = 1;
     rc = OBK_ERR_IO;
-    if (mkdir(cfg->dir, 0755) != 0 && errno != EEXIST) goto fail;
+    if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) goto fail;
     if ((s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) goto fail;
     int created;
     if ((rc = check_marker(s, &created)) != OBK_OK) {
@@ -500,12 +500,12 @@ int store_create(struct store *s, int db, const void *key, size_t keylen, struct
     if (!pending(s)) return OBK_ERR_NOMEM;
     keydir_name(key, keylen, name);
     int dbfd = s->dbfd[db];
-    if (mkdirat(dbfd, name, 0755) != 0) {
+    if (mkdirat(dbfd, name, 0700) != 0) {
         if (errno != EEXIST) return OBK_ERR_IO;
         /* a directory without a topic (never loaded): move it out of the way */
         char trash[64];
         snprintf(trash, sizeof trash, ".trash-%llu", (unsigned long long)++s->trash_seq);
-        if (renameat(dbfd, name, dbfd, trash) != 0 || mkdirat(dbfd, name, 0755) != 0)
+        if (renameat(dbfd, name, dbfd, trash) != 0 || mkdirat(dbfd, name, 0700) != 0)
             return OBK_ERR_IO;
         psub_rmtree(s->env.pending, dbfd, trash);
     }

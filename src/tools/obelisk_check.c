@@ -109,7 +109,7 @@ static int check_index(int tdfd, struct segment *seg, const char *topic, int rep
            rc == OBK_OK ? "points at the wrong batch" : obk_strerror(rc),
            repair ? " (rewritten)" : " (rebuilt in memory by the server)");
     if (repair) {
-        int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+        int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
         if (fd >= 0) {
             uint8_t hdr[SEGINDEX_HEADER_SIZE];
             segindex_encode_header(hdr, seg->base_offset);

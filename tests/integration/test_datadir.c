@@ -1,8 +1,10 @@
 /* test_datadir.c - the data directory as an operator sees it: a first start in a new directory
  * is a fresh start (log, INFO, /health and /metrics), not a recovery after an unclean stop,
  * while a crash and a clean stop are still told apart; a symbolic link where the server opens
- * a database, topic or file (it follows none) stops the start with the entry named. */
+ * a database, topic or file (it follows none) stops the start with the entry named; every
+ * directory the server creates is 0700 and every file 0600 (under a umask of 022). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -137,10 +139,65 @@ static void test_symlink_is_named(void **state) {
     server_cleanup(&s);
 }
 
+/* Every entry under path: directories 0700, files 0600. Returns how many were checked. */
+static int check_modes(const char *path) {
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char p[1200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        assert_int_equal(lstat(p, &st), 0);
+        unsigned want = S_ISDIR(st.st_mode) ? 0700 : 0600;
+        if ((st.st_mode & 0777) != want)
+            fail_msg("%s has mode %03o, not %03o", p, st.st_mode & 0777, want);
+        n++;
+        if (S_ISDIR(st.st_mode)) n += check_modes(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_files_are_private(void **state) {
+    (void)state;
+    struct test_server s;
+    mode_t old = umask(022); /* the usual umask: the server must not rely on a stricter one */
+    assert_int_equal(server_start(&s, "--segment-bytes", "64kb", NULL), 0);
+    redisContext *c = client_connect(&s);
+    static char big[20000];
+    memset(big, 'x', sizeof big - 1);
+    for (int i = 1; i <= 8; i++) /* about 160 KB: three segments */
+        freeReplyObject(must_cmd(c, "XADD k %d-1 field %s", i, big));
+    freeReplyObject(must_cmd(c, "XGROUP CREATE k g 0"));
+    freeReplyObject(must_cmd(c, "XREADGROUP GROUP g c COUNT 3 STREAMS k >"));
+    freeReplyObject(must_cmd(c, "XRETENTION k BYTES 1000000"));
+    freeReplyObject(must_cmd(c, "DEL gone"));
+    redisFree(c);
+    struct stat st;
+    assert_int_equal(stat(s.datadir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* running: segments, indexes, topic.meta, groups.log, LOCK, OBELISK */
+    int running = check_modes(s.datadir);
+    /* a crash, then a start that scans and rewrites indexes and checkpoints */
+    server_kill(&s);
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    /* a clean stop: checkpoints, group snapshots, the clean-shutdown marker */
+    assert_int_equal(server_stop(&s), 0);
+    int stopped = check_modes(s.datadir);
+    printf("# %d entries checked while running, %d after the stop\n", running, stopped);
+    assert_true(running >= 20 && stopped >= 20);
+    umask(old);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_directory_is_a_fresh_start),
         cmocka_unit_test(test_symlink_is_named),
+        cmocka_unit_test(test_files_are_private),
     };
     return cmocka_run_group_tests_name("datadir", tests, NULL, NULL);
 }
