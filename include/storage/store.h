@@ -94,8 +94,14 @@ int store_eventfd(struct store *s);
  * write is refused with OBK_ERR_STICKY. */
 void store_poll(struct store *s, uint64_t *durable_seq, int *err);
 /* The submission that carries the changes made so far: the next one when anything is not yet
- * submitted, else the last one submitted. */
+ * submitted, else the last one submitted (after store_settle: the durable one). */
 uint64_t store_pending_seq(const struct store *s);
+/* After the sticky error (once; nothing before it): rolls every topic back to what the last
+ * durable submission left, so that reads show exactly the durable data and wait for nothing.
+ * Topics created after it leave the keyspace; a topic whose state cannot be rebuilt keeps
+ * pointing at a failed submission, so replies that read it fail. Key-space changes done on
+ * directories at once (DEL, RENAME, FLUSHDB) stand, as a restart would find them. */
+void store_settle(struct store *s);
 /* Test hook (DEBUG PERSIST-HOLD): holds the persist thread still (persist_hold). */
 void store_hold_persist(struct store *s, int hold);
 /* The persist thread's written and synced sequences (persist_progress). */

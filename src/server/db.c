@@ -114,6 +114,7 @@ static void set_io_error(int status) {
     log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
             obk_strerror(status));
     commit_fail(durable_error_text());
+    if (db.store) store_settle(db.store); /* reads go on over what was durable */
     if (server_config.on_io_error == ON_IO_ERROR_EXIT)
         runtime_request_fatal_shutdown(
             "Shutting down after a storage I/O error (on-io-error exit)");

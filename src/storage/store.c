@@ -53,6 +53,9 @@ struct store {
     uint64_t durable_seq, written_seq;
     uint64_t recovery_us;
     int recovery_clean;
+    int settled;           /* store_settle ran: reads show what settled_seq left */
+    uint64_t settled_seq;  /* the durable submission they were rolled back to */
+    struct topic *dropped; /* created after it: out of the keyspace, freed at close */
 };
 
 void store_config_defaults(struct store_config *c) {
@@ -255,6 +258,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t->retention_ms = m.retention_ms;
     tdfd = -1; /* owned by t */
     if ((rc = recover_topic(s, db, name, clean, t, rep)) != OBK_OK) goto done;
+    topic_keep_state(t, 0); /* what it recovered is durable */
     if (meta == META_REBUILT) {
         t->meta_dirty = 1;
         topic_mark_dirty(t);
@@ -348,6 +352,11 @@ static void free_all_topics(struct store *s, struct psub *sub) {
             ks->b[i] = NULL;
         }
         ks->count = 0;
+    }
+    while (s->dropped) {
+        struct topic *t = s->dropped;
+        s->dropped = t->hnext;
+        release_topic(t, sub);
     }
     s->env.dirty_head = NULL;
 }
@@ -681,18 +690,56 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
     uint64_t synced;
     persist_poll(s->p, durable_seq, err);
     persist_progress(s->p, &s->written_seq, &synced);
-    s->durable_seq = *durable_seq;
+    s->durable_seq = s->env.durable_seq = *durable_seq;
     s->env.budget.written_seq = s->written_seq; /* written entries may leave the cache */
     if (*err && !s->env.error) s->env.error = *err;
     if (!*err && s->env.error) *err = s->env.error;
 }
 
 uint64_t store_pending_seq(const struct store *s) {
+    if (s->settled) return s->settled_seq; /* nothing is submitted after an error */
     /* With nothing unsubmitted, a change "made now" was already part of the last submission:
      * waiting for next_seq would wait for a submission that may never come. */
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return s->env.next_seq - 1;
     return s->env.next_seq;
+}
+
+void store_settle(struct store *s) {
+    uint64_t n[3] = {0, 0, 0}, failed = 0;
+    if (s->settled || !s->env.error) return;
+    s->settled = 1;
+    s->settled_seq = s->durable_seq;
+    for (int db = 0; db < s->cfg.ndbs; db++) {
+        struct keyspace *ks = &s->ks[db];
+        for (size_t i = 0; i < ks->size; i++) {
+            for (struct topic *t = ks->b[i], *next; t; t = next) {
+                next = t->hnext;
+                int rc = topic_settle(t, s->settled_seq);
+                if (rc >= 0) n[rc]++;
+                if (rc == TOPIC_SETTLE_NEVER_DURABLE) {
+                    keyspace_remove(ks, t);
+                    t->hnext = s->dropped;
+                    s->dropped = t;
+                } else if (rc < 0) {
+                    failed++; /* its reads wait for a submission that failed: they fail */
+                    t->dirty = 0;
+                    t->last_seq = s->env.next_seq;
+                }
+            }
+        }
+    }
+    for (struct topic *t = s->env.dirty_head, *next; t; t = next) {
+        next = t->dirty_next;
+        t->dirty_next = NULL;
+    }
+    s->env.dirty_head = NULL;
+    log_msg(LOG_WARNING,
+            "storage: after the I/O error, reads show the data as of submission %llu: %llu topics "
+            "rolled back, %llu created since dropped, %llu unchanged, %llu unreadable",
+            (unsigned long long)s->settled_seq, (unsigned long long)n[TOPIC_SETTLE_ROLLED],
+            (unsigned long long)n[TOPIC_SETTLE_NEVER_DURABLE],
+            (unsigned long long)n[TOPIC_SETTLE_KEPT], (unsigned long long)failed);
 }
 
 void store_hold_persist(struct store *s, int hold) {
@@ -750,6 +797,7 @@ void store_retention(struct store *s, int64_t now_ms) {
                                     t->st.start_offset, s->env.pending, &start);
                 if (n <= 0) continue;
                 if (start > t->st.start_offset) {
+                    topic_tombs_changing(t);
                     tstate_set_start(&t->st, start);
                     ring_drop_written_before(&t->ring, start);
                 }

@@ -55,6 +55,7 @@ void topic_free(struct topic *t, struct psub *s) {
     tlog_free(&t->log, s);
     cgstore_log_release(&t->cglog, s);
     cgs_free(t->cg);
+    topic_marks_free(t);
     tstate_free(&t->st);
     ring_free(&t->ring);
     batch_builder_free(&t->bb);
@@ -154,6 +155,7 @@ int topic_delete_ids(struct topic *t, const sid_t *ids, size_t n, uint64_t *dele
         sid_cmp(found[0].id, t->bb.last_id) <= 0 && (rc = close_batch(t)) != OBK_OK)
         goto done;
     if ((rc = open_batch(t, BATCH_DELETE)) != OBK_OK) goto done;
+    topic_tombs_changing(t);
     for (size_t i = 0; i < nf; i++) {
         if ((rc = batch_builder_add_delete(&t->bb, found[i].id, found[i].offset)) != OBK_OK)
             goto done; /* only out of memory: the store turns that into a sticky error */
@@ -232,6 +234,7 @@ int topic_trim(struct topic *t, const struct topic_trim *tr, uint64_t *removed) 
         (rc = batch_builder_add_trim(&t->bb, x, st->last_id)) != OBK_OK ||
         (rc = close_batch(t)) != OBK_OK)
         return rc;
+    topic_tombs_changing(t);
     tstate_set_start(st, x);
     ring_drop_written_before(&t->ring, x);
     *removed = before - tstate_length(st);
@@ -320,6 +323,7 @@ void topic_submitted(struct topic *t, uint64_t seq) {
     t->last_seq = seq;
     ring_mark_submitted(&t->ring, seq);
     t->dirty = 0;
+    topic_keep_state(t, seq); /* what a roll back after an I/O error returns to */
 }
 
 /* ---- what the server reads about a topic ---- */
