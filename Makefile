@@ -5,10 +5,12 @@
 #   tests/unit/test_*.c                     -> build/tests/unit/test_*     (cmocka, no sockets)
 #   tests/integration/test_*.c              -> build/tests/integration/... (cmocka + hiredis)
 #   fuzz/fuzz_*.c                           -> build-fuzz/fuzz/fuzz_* (libFuzzer, clang, make fuzz)
+#   tests/tools/powercut_shim.c             -> build/tests/powercut_shim.so (LD_PRELOAD, for
+#                                              the power-cut test; never sanitized)
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto
+PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2
@@ -21,10 +23,13 @@ TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS)
+LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS) $(TEST_WRAP)
 
 LIB_SRCS  := $(filter-out src/server/main.c,$(wildcard src/base/*.c src/protocol/*.c src/storage/*.c src/server/*.c))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/dash_assets.o
+# The dashboard (web/) embedded in the binary; uPlot from web/node_modules when installed.
+WEB_SRCS  := $(wildcard web/*.html web/*.js web/*.css) \
+             $(wildcard web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css)
 LIB       := $(BUILD)/libobelisk.a
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
@@ -32,6 +37,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 INT_SRCS  := $(wildcard tests/integration/test_*.c)
 INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
+SHIM      := $(BUILD)/tests/powercut_shim.so
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
@@ -49,6 +55,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
+$(BUILD)/gen/dash_assets.c: $(WEB_SRCS) scripts/embed-web.sh
+	@scripts/embed-web.sh $@
+
+$(BUILD)/gen/dash_assets.o: $(BUILD)/gen/dash_assets.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcsT $@ $^
@@ -62,13 +74,23 @@ $(CHECK): $(BUILD)/src/tools/obelisk_check.o $(LIB)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
+# test_nomem fails chosen allocations: the linker sends the program's and the library's calls
+# to malloc, calloc and realloc through the test's __wrap_ functions (nothing else changes).
+$(BUILD)/tests/unit/test_nomem: TEST_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS)
+# Loaded into sanitized servers too: built without EXTRA_CFLAGS and without the test packages'
+# flags (hiredis brings -D_FILE_OFFSET_BITS=64, which would rename open to open64 here).
+$(SHIM): tests/tools/powercut_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS) $(SHIM)
 
 # Set-up: install what is missing (Debian), then build. Safe to run again.
 deps:

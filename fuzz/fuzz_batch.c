@@ -50,7 +50,7 @@ static void roundtrip(const struct batch_header *h, const uint8_t *batch) {
     if (h->type == BATCH_DATA) {
         struct batch_builder b;
         batch_builder_init(&b);
-        batch_builder_begin(&b, BATCH_DATA, h->base_offset);
+        if (batch_builder_begin(&b, BATCH_DATA, h->base_offset) != OBK_OK) abort();
         batch_iter_init(&it, h, batch);
         while ((rc = batch_iter_next_data(&it, &e)) == 1) {
             if (e.nfields > MAX_FIELDS) break;
@@ -62,7 +62,7 @@ static void roundtrip(const struct batch_header *h, const uint8_t *batch) {
             const uint8_t *out;
             size_t len;
             struct batch_header h2;
-            batch_builder_finish(&b, h->append_ms, &out, &len);
+            if (batch_builder_finish(&b, h->append_ms, &out, &len) != OBK_OK) abort();
             if (batch_verify(out, len, &h2) != OBK_OK || batch_total_size(&h2) != len) abort();
             if (h2.count != h->count || sid_cmp(h2.first_id, h->first_id) != 0 ||
                 sid_cmp(h2.last_id, h->last_id) != 0 || h2.base_offset != h->base_offset)

@@ -30,7 +30,15 @@ from lib import servers  # noqa: E402
 from lib.tap import Tap  # noqa: E402
 
 tap = Tap()
+# A polling loop that has not finished after this long reports a failure instead of spinning.
+POLL_LIMIT_S = 60
 tap.diag(f"redis-py {redis.__version__}")
+
+
+def sid(s):
+    """A stream ID as a sortable pair: "5-10" sorts after "5-9" (as text it would not)."""
+    ms, _, seq = s.partition("-")
+    return (int(ms), int(seq))
 
 
 def connect(srv):
@@ -119,8 +127,12 @@ def group_poll(c, key, group, name, processed, stop_after=None, ack_until=None):
     stop_after entries; entries past ack_until processed entries are not acknowledged (the
     consumer "dies" before XACK)."""
     n = 0
+    deadline = time.monotonic() + POLL_LIMIT_S
     for start in ("0", ">"):
         while True:
+            if time.monotonic() > deadline:
+                tap.ok(False, f"{name}: group polling ended within {POLL_LIMIT_S} s")
+                return
             reply = c.xreadgroup(group, name, {key: start}, count=7, block=200 if start == ">" else None)
             entries = reply[0][1] if reply else []
             if not entries:
@@ -157,9 +169,9 @@ def group_polling_with_consumer_restart(srv, label):
     second = []
     group_poll(c2, key, "workers", "w1", second)
     seen = first + second
-    tap.eq(sorted(set(seen)), sorted(ids), f"{label}: group polling with a restarted consumer "
-           "processed every entry")
-    dups = sorted(x for x in set(seen) if seen.count(x) > 1)
+    tap.eq(sorted(set(seen), key=sid), sorted(ids, key=sid),
+           f"{label}: group polling with a restarted consumer processed every entry")
+    dups = sorted((x for x in set(seen) if seen.count(x) > 1), key=sid)
     tap.eq(dups, ids[65:70], f"{label}: re-processed only the 5 entries delivered but not acked")
     tap.eq(c2.xpending(key, "workers")["pending"], 0, f"{label}: nothing left pending")
     c2.close()
@@ -180,8 +192,9 @@ def group_polling_with_server_restart(srv, hard):
     second = []
     group_poll(c, key, "workers", "w1", second)
     seen = first + second
-    tap.eq(sorted(set(seen)), sorted(ids), f"group polling across a server {label}: every entry")
-    dups = sorted(x for x in set(seen) if seen.count(x) > 1)
+    tap.eq(sorted(set(seen), key=sid), sorted(ids, key=sid),
+           f"group polling across a server {label}: every entry")
+    dups = sorted((x for x in set(seen) if seen.count(x) > 1), key=sid)
     tap.eq(dups, ids[52:60], f"group polling across a server {label}: re-processed only the "
            "unacknowledged deliveries")
     tap.eq(c.xpending(key, "workers")["pending"], 0, f"{label}: nothing left pending")
@@ -196,7 +209,12 @@ def commit_poll(c, key, group, processed, until_n, die_after=None):
     without committing the last batch)."""
     pos = c.execute_command("XCOMMITTED", key, group) or "0-0"
     n = 0
+    deadline = time.monotonic() + POLL_LIMIT_S
     while len(set(processed)) < until_n:
+        if time.monotonic() > deadline:
+            tap.ok(False, f"{group}: commit polling reached {until_n} entries within "
+                   f"{POLL_LIMIT_S} s (got {len(set(processed))})")
+            return
         reply = c.xread({key: pos}, count=5, block=200)
         if not reply:
             continue
@@ -262,18 +280,18 @@ def commit_polling(srv, mode):
         stop.set()
     tap.eq(len(added), total, f"commit polling ({mode}): the writer added {total} entries")
     uniq = list(dict.fromkeys(processed))
-    tap.eq(sorted(uniq), sorted(added), f"commit polling ({mode}): every entry processed")
-    tap.eq(uniq, sorted(uniq, key=lambda s: tuple(map(int, s.split("-")))),
+    tap.eq(sorted(uniq, key=sid), sorted(added, key=sid),
+           f"commit polling ({mode}): every entry processed")
+    tap.eq(uniq, sorted(uniq, key=sid),
            f"commit polling ({mode}): in order")
     dups = [x for x in uniq if processed.count(x) > 1]
     # only what came after the last commit before the consumer died is read again
-    after_commit = [x for x in processed[:first_run]
-                    if tuple(map(int, x.split("-"))) > tuple(map(int, (committed_before or "0-0").split("-")))]
+    after_commit = [x for x in processed[:first_run] if sid(x) > sid(committed_before or "0-0")]
     tap.eq(dups, after_commit, f"commit polling ({mode}): re-processed only the entries after the "
            "last commit")
     lag = c.execute_command("XLAG", key, "billing")[0]
     info = dict(zip(lag[0::2], lag[1::2]))
-    tap.eq((info["lag"], info["committed"]), (0, max(added, key=lambda s: tuple(map(int, s.split("-"))))),
+    tap.eq((info["lag"], info["committed"]), (0, max(added, key=sid)),
            f"commit polling ({mode}): XLAG lag 0 at the end")
     c.close()
 

@@ -6,10 +6,10 @@
 #   and sanitizer runtimes for fuzz/.
 set -euo pipefail
 what=${1:-build}
-build_pkgs=(build-essential pkg-config libevent-dev libssl-dev)
+build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev)
 run_pkgs=(redis-tools curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-tools python3 python3-redis
-           python3-prometheus-client curl nodejs npm
+           python3-prometheus-client python3-requests python3-yaml curl nodejs npm chromium
            clang-format clang libclang-rt-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")
@@ -39,5 +39,19 @@ if [ "$what" = test ]; then
   if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules/ioredis" ]; then
     echo "install-deps: npm install in redis-tests/"
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi
+
+# The dashboard's npm packages in web/: uPlot, embedded in the binary at build time (without
+# it the build still works and the dashboard has no charts), and playwright-core for the
+# browser test. Needed by the test run; installed for a build too when npm is there.
+web=$(cd "$(dirname "$0")/../web" && pwd)
+if [ -f "$web/package.json" ] && { [ ! -d "$web/node_modules/uplot" ] || [ ! -d "$web/node_modules/playwright-core" ]; }; then
+  if command -v npm >/dev/null; then
+    echo "install-deps: npm install in web/"
+    (cd "$web" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  elif [ "$what" = test ]; then
+    echo "install-deps: npm is needed for web/ (the dashboard's charts and its browser test)" >&2
+    exit 1
   fi
 fi

@@ -7,9 +7,20 @@
 # then OBELISK_FUZZ_TIME seconds (default 20) of new inputs; OBELISK_FUZZ_DIR= skips them. A program that
 # exits non-zero without reporting a failing case (a crash, a sanitizer report) counts as one
 # failure. The last line is "N passed, N failed".
+#
+# Each program gets OBELISK_TEST_TIMEOUT seconds (default 300). One still running then gets
+# SIGTERM, with its process group (the servers it started), and SIGKILL 10 s later; it counts as
+# at least one failure and the runner says "TIMED OUT".
 set -u
 build=${1:-build}
 filter=${2:-}
+limit=${OBELISK_TEST_TIMEOUT:-300}
+case "$limit" in
+  '' | *[!0-9]* | 0)
+    echo "OBELISK_TEST_TIMEOUT must be a positive number of seconds (got '$limit')" >&2
+    exit 2
+    ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export CMOCKA_MESSAGE_OUTPUT=TAP
@@ -26,18 +37,28 @@ run_one() { # name, command...
   local name=$1; shift
   local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
   local start=$SECONDS
-  "$@" >"$log" 2>&1
+  # (the shell's own "Killed" notice for a SIGKILLed program is not wanted on the terminal)
+  { timeout -k 10 "$limit" "$@" >"$log" 2>&1; } 2>/dev/null
   local rc=$?
-  local ok notok
+  local ok notok timed_out=0
+  # 124: the limit passed and SIGTERM ended it; 137: it ignored SIGTERM and got SIGKILL
+  if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then
+    timed_out=1
+  fi
   ok=$(grep -cE '^ok [0-9]+' "$log")
   notok=$(grep -cE '^not ok [0-9]+' "$log")
   if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; fi
   passed=$((passed + ok))
   failed=$((failed + notok))
-  printf '%-44s %4d passed %3d failed  (%ds)\n' "$name" "$ok" "$notok" $((SECONDS - start))
+  printf '%-44s %4d passed %3d failed  (%ds)%s\n' "$name" "$ok" "$notok" $((SECONDS - start)) \
+    "$([ "$timed_out" -eq 1 ] && echo "  TIMED OUT after ${limit}s")"
   if [ "$notok" -gt 0 ]; then
     failed_names+=("$name")
-    echo "---- $name (exit $rc) ----"
+    if [ "$timed_out" -eq 1 ]; then
+      echo "---- $name TIMED OUT: still running after ${limit}s (OBELISK_TEST_TIMEOUT), stopped ----"
+    else
+      echo "---- $name (exit $rc) ----"
+    fi
     grep -vE '^ok [0-9]+' "$log" | tail -n 60
     echo "----"
   fi

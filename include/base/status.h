@@ -23,6 +23,8 @@ enum obk_status {
     OBK_ERR_KEYMISMATCH = -14, /* a topic directory holds another key (hash collision) */
     OBK_ERR_DAMAGED = -15,     /* damage before the last segment: repair needed */
     OBK_ERR_BUSY = -16,        /* held by another process (the data directory's lock) */
+    OBK_ERR_NOFILES = -17,     /* out of file descriptors (EMFILE, ENFILE, storage's share used
+                                  up): retry later; never an I/O error, never sticky */
 };
 
 /* obk_strerror returns a static, human-readable text for a status code. */

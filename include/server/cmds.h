@@ -13,6 +13,7 @@ struct client;
 /* The tables server.c hands to command_table_init: cmd_table.c's and cmd_retention.c's. */
 extern struct command server_commands[];
 extern struct command retention_commands[];
+extern struct command pubsub_commands[]; /* pubsub.c */
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);
@@ -36,6 +37,7 @@ void cmd_security_warning(CMD_ARGS);
 void cmd_config_get(CMD_ARGS);
 void cmd_config_set(CMD_ARGS);
 void cmd_config_resetstat(CMD_ARGS);
+void cmd_config_rewrite(CMD_ARGS);
 void cmd_config_help(CMD_ARGS);
 
 /* cmd_client.c */

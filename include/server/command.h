@@ -23,13 +23,16 @@ typedef void (*command_proc)(struct client *c, int argc, char **argv, size_t *ar
 #define CMD_STALE       (1u << 5)
 #define CMD_FAST        (1u << 6)
 #define CMD_NO_AUTH     (1u << 7) /* allowed before authentication */
-#define CMD_NO_MULTI    (1u << 8) /* runs at once even inside MULTI (EXEC, DISCARD, MULTI, QUIT) */
+#define CMD_NO_MULTI    (1u << 8) /* refused inside MULTI (SHUTDOWN), as Redis's no_multi */
 #define CMD_BLOCKING    (1u << 9)
 #define CMD_DENYOOM     (1u << 10)
 #define CMD_SENTINEL_OK (1u << 11)
 #define CMD_ALLOW_BUSY  (1u << 12)
 #define CMD_MOVABLEKEYS (1u << 13)
 #define CMD_DANGEROUS   (1u << 14) /* only the @dangerous ACL category, no flag of its own */
+#define CMD_PUBSUB      (1u << 15)
+#define CMD_PUBSUB_OK   (1u << 16) /* may run on a RESP2 connection that has subscriptions */
+#define CMD_TX_CONTROL  (1u << 17) /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT */
 
 struct command {
     const char *name;  /* lower case */

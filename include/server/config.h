@@ -31,8 +31,9 @@ struct config {
     char *requirepass; /* "" = no password */
     int databases;
     int maxclients;
-    int timeout;       /* seconds of idleness before a client is closed; 0 = never */
-    int tcp_keepalive; /* seconds; 0 = off */
+    int max_open_files_storage; /* storage's descriptor share; clients get the rest */
+    int timeout;                /* seconds of idleness before a client is closed; 0 = never */
+    int tcp_keepalive;          /* seconds; 0 = off */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_CLASSES];
@@ -62,6 +63,13 @@ struct config {
     char *http_bind;              /* addresses separated by one space (as bind) */
     long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
     long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
+    /* the JSON API under /v1 (http_api.c): limits */
+    long long http_api_max_body;    /* bytes of a request body (413 above) */
+    long long http_api_max_batch;   /* entries in one produce request */
+    long long http_api_max_count;   /* entries or topics in one answer */
+    long long http_api_max_wait_ms; /* wait_ms of a long poll */
+    long long http_api_max_sse;     /* open live tails (SSE streams) */
+    long long http_api_scan_budget; /* entries one search request may scan */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of
      * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */
     int compat_save;       /* always "": no RDB snapshots */
@@ -95,5 +103,12 @@ typedef int (*config_apply_fn)(const char *name, char *err, size_t errlen);
 void config_set_apply_hook(config_apply_fn fn);
 
 void config_free(void);
+
+/* The longest value CONFIG GET formats. */
+#define CONFIG_VALUE_MAX 1024
+/* For CONFIG REWRITE: the name of the i-th directive (NULL past the last), its config-file line
+ * for the current value in out ("name args", quoted where needed; "" if it does not fit), and
+ * whether that value is the default. */
+const char *config_directive_line(size_t i, char *out, size_t cap, int *is_default);
 
 #endif

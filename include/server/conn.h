@@ -22,6 +22,7 @@ struct evbuffer;
 struct held_queue;
 struct blocked;
 struct cmd_session;
+struct pubsub_client;
 
 /* Flags. The transport owns the first three and reads CLIENT_STOP_INPUT; the layers above own
  * the rest (named for CLIENT LIST and for their own checks). */
@@ -33,6 +34,7 @@ struct cmd_session;
 #define CLIENT_IN_EXEC           (1u << 5) /* command.c: running the queued commands of EXEC */
 #define CLIENT_BLOCKED           (1u << 6) /* blocking.c: waiting for data on keys */
 #define CLIENT_RETRY             (1u << 7) /* command.c: the request waits for cache space */
+#define CLIENT_PUBSUB            (1u << 8) /* pubsub.c: has subscriptions */
 /* A layer above parked the current request: the transport processes no more input until it is
  * told to resume (conn_resume_input). */
 #define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)
@@ -67,9 +69,10 @@ struct client {
     char *name, *lib_name, *lib_ver;
     const char *last_cmd_name; /* for CLIENT LIST cmd= */
     /* state of the layers above, each owned and freed (release hook) by one module */
-    struct held_queue *held;     /* commit.c */
-    struct blocked *blocked;     /* blocking.c */
-    struct cmd_session *session; /* command.c: MULTI queue, the retry list */
+    struct held_queue *held;      /* commit.c */
+    struct blocked *blocked;      /* blocking.c */
+    struct cmd_session *session;  /* command.c: MULTI queue, the retry list */
+    struct pubsub_client *pubsub; /* pubsub.c: channels and patterns */
 };
 
 /* Runs one parsed request. Returns 0 when it is finished (the transport frees its arguments),
@@ -84,8 +87,10 @@ void conn_set_request_handler(conn_request_fn fn);
 #define CONN_MAX_RELEASE_HOOKS 8
 int conn_add_release_hook(conn_release_fn fn);
 
-/* Accepts a new socket (called by the listener). */
-void conn_accept(int fd, const struct sockaddr *sa, int salen);
+/* Accepts a new socket (called by the listener, and by the HTTP API for its socket pairs,
+ * which count as local). Returns the client, or NULL when it was refused (maxclients,
+ * protected mode) or could not be set up; the socket is closed then. */
+struct client *conn_accept(int fd, const struct sockaddr *sa, int salen);
 /* Every connection: the first, then c->next. */
 struct client *conn_first(void);
 int conn_count(void);

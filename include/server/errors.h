@@ -21,13 +21,17 @@
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
-#define ERR_NOPROTO             "NOPROTO unsupported protocol version"
-#define ERR_DB_RANGE            "ERR DB index is out of range"
-#define ERR_MULTI_NESTED        "ERR MULTI calls can not be nested"
-#define ERR_EXEC_NO_MULTI       "ERR EXEC without MULTI"
-#define ERR_DISCARD_NO_MULTI    "ERR DISCARD without MULTI"
-#define ERR_EXECABORT           "EXECABORT Transaction discarded because of previous errors."
-#define ERR_EXECABORT_BECAUSE   "EXECABORT Transaction discarded because of: %s"
+#define ERR_NOPROTO            "NOPROTO unsupported protocol version"
+#define ERR_DB_RANGE           "ERR DB index is out of range"
+#define ERR_MULTI_NESTED       "ERR MULTI calls can not be nested"
+#define ERR_EXEC_NO_MULTI      "ERR EXEC without MULTI"
+#define ERR_DISCARD_NO_MULTI   "ERR DISCARD without MULTI"
+#define ERR_EXECABORT          "EXECABORT Transaction discarded because of previous errors."
+#define ERR_EXECABORT_BECAUSE  "EXECABORT Transaction discarded because of: %s"
+#define ERR_NOT_IN_TRANSACTION "ERR Command not allowed inside a transaction"
+#define ERR_PUBSUB_CONTEXT                                                                         \
+    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "    \
+    "allowed in this context"
 #define ERR_MAXCLIENTS          "ERR max number of clients reached"
 #define ERR_LOADING             "LOADING Obelisk is loading the dataset in memory"
 #define ERR_NO_SUCH_CLIENT      "ERR No such client"
@@ -89,6 +93,9 @@
 #define ERR_MISCONF_DETAIL  "MISCONF Errors writing to the data directory: %s"
 #define ERR_CACHE_FULL                                                                             \
     "BUSY the stream cache is full of entries not yet written to disk; retry shortly"
+#define ERR_NOFILES                                                                                \
+    "ERR too many open files: storage has no file descriptor free for this stream; retry "         \
+    "later, or raise max-open-files-storage"
 #define ERR_NOGROUP_BLOCKED_GONE                                                                   \
     "NOGROUP the consumer group this client was blocked on no longer exists"
 #define ERR_NOGROUP_FOR_KEY      "NOGROUP No such consumer group '%s' for key name '%s'"
@@ -150,5 +157,29 @@
 #define ERR_XSETID_ENTRIES_ADDED                                                                   \
     "ERR The entries_added specified in XSETID is smaller than the target stream length"
 #define ERR_XTRIM_NO_STRATEGY "ERR syntax error, XTRIM must be called with a trimming strategy"
+
+/* The HTTP API (http_api.c): the "code" and "message" of {"error": {...}} bodies. Errors of
+ * the commands it runs keep their text above, with a code derived from the error word. */
+#define HTTP_ERR_NOT_FOUND       "not_found", "no such route"
+#define HTTP_ERR_METHOD          "method_not_allowed", "method not allowed on this route"
+#define HTTP_ERR_BAD_JSON        "bad_json", "the body is not valid JSON"
+#define HTTP_ERR_NOT_OBJECT      "bad_request", "the body must be a JSON object"
+#define HTTP_ERR_UNKNOWN_MEMBER  "bad_request", "unknown member in the body"
+#define HTTP_ERR_FIELDS          "bad_request", "fields must be a non-empty object of strings"
+#define HTTP_ERR_ENTRIES         "bad_request", "entries must be a non-empty array of objects"
+#define HTTP_ERR_FIELDS_OR_BATCH "bad_request", "give one of fields, pairs or entries"
+#define HTTP_ERR_PAIRS           "bad_request", "pairs must be a non-empty array of [name, value]"
+#define HTTP_ERR_BATCH_LIMIT     "payload_too_large", "too many entries in one request"
+#define HTTP_ERR_BODY_LIMIT      "payload_too_large", "the body is larger than http-api-max-body"
+#define HTTP_ERR_BAD_PARAM       "bad_request", "invalid query parameter"
+#define HTTP_ERR_BAD_MEMBER      "bad_request", "a member has the wrong type or value"
+#define HTTP_ERR_BAD_DB          "bad_request", "db must be a database index"
+#define HTTP_ERR_BAD_KEY         "bad_request", "bad percent-encoding in the path"
+#define HTTP_ERR_COUNT_LIMIT     "bad_request", "count is above http-api-max-count"
+#define HTTP_ERR_SSE_LIMIT       "unavailable", "too many live tails open (http-api-max-sse)"
+#define HTTP_ERR_NO_CONN         "unavailable", "no internal connection available (maxclients)"
+#define HTTP_ERR_LOST            "internal", "the command connection was lost"
+#define HTTP_ERR_RANGE_REQUIRED  "bad_request", "search needs start and end"
+#define HTTP_ERR_NO_KEY          "not_found", "no such topic"
 
 #endif

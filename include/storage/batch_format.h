@@ -74,11 +74,17 @@ struct batch_builder {
 
 void batch_builder_init(struct batch_builder *b);
 void batch_builder_free(struct batch_builder *b);
-/* Starts a batch (keeps the buffer's memory). */
-void batch_builder_begin(struct batch_builder *b, uint8_t type, uint64_t base_offset);
+/* Starts a batch (keeps the buffer's memory; reserves room for the header). OBK_ERR_NOMEM
+ * leaves no batch started: adds fail until a begin succeeds. */
+int batch_builder_begin(struct batch_builder *b, uint8_t type, uint64_t base_offset);
+/* Makes room for more bytes of records, so that adds of that size cannot run out of memory
+ * half way through a change (XDEL reserves for all its IDs first). */
+int batch_builder_reserve(struct batch_builder *b, size_t more);
 /* DATA: id must be greater than the previous record's. fv/fvlen hold 2*nfields items. */
 int batch_builder_add_data(struct batch_builder *b, sid_t id, uint32_t nfields,
                            const uint8_t *const *fv, const size_t *fvlen);
+/* Bytes a DELETE record takes at most (ms delta, seq part, offset). */
+#define BATCH_DELETE_RECORD_MAX (3 * 10)
 int batch_builder_add_delete(struct batch_builder *b, sid_t id, uint64_t offset);
 int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t last_id);
 int batch_builder_add_meta(struct batch_builder *b, sid_t last_id, uint64_t entries_added,
@@ -87,9 +93,11 @@ int batch_builder_add_meta(struct batch_builder *b, sid_t last_id, uint64_t entr
 static inline size_t batch_builder_size(const struct batch_builder *b) {
     return b->len;
 }
-/* Writes the header. *out points into the builder (valid until the next begin). */
-void batch_builder_finish(struct batch_builder *b, uint64_t append_ms, const uint8_t **out,
-                          size_t *outlen);
+/* Writes the header. *out points into the builder (valid until the next begin).
+ * OBK_ERR_INVAL when the batch has no record: a batch on disk holds at least one, so an empty
+ * one is dropped by its owner, never written. */
+int batch_builder_finish(struct batch_builder *b, uint64_t append_ms, const uint8_t **out,
+                         size_t *outlen);
 
 /* Decodes the fixed header from p (avail bytes). OBK_ERR_AGAIN when fewer than
  * BATCH_HEADER_SIZE bytes (or fewer than the claimed length) are available, OBK_ERR_CORRUPT when

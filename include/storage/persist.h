@@ -5,7 +5,8 @@
  * remove a directory). persist_submit queues it and gives it the next sequence number. The
  * thread runs the operations in order, fsyncs per policy, then publishes the highest sequence
  * number completed and wakes the main loop through an eventfd. Files are named by struct pfile
- * handles the main thread creates and the persist thread owns (opens, writes, closes, frees).
+ * handles the main thread creates and the persist thread owns (opens, writes, closes, frees);
+ * it keeps at most persist_set_max_files of them open, reopening by name on demand.
  * The first I/O error is sticky: that submission and every later one fail, and no fsync is
  * retried. */
 #ifndef OBK_PERSIST_H
@@ -72,6 +73,10 @@ struct persist_stats {
     uint64_t fsync_buckets[PERSIST_FSYNC_BUCKETS]; /* fsyncs by latency (PERSIST_FSYNC_BOUNDS_US) */
     uint64_t batch_buckets[PERSIST_BATCH_BUCKETS]; /* submissions by bytes (..._BOUNDS_BYTES) */
     uint64_t batch_bytes_total;                    /* sum of those submissions' bytes */
+    uint64_t write_fds;          /* write descriptors open (as of the last round) */
+    uint64_t write_fd_evictions; /* closed to stay under the cap */
+    uint64_t nofile_waits;       /* waits for a descriptor after EMFILE/ENFILE */
+    uint64_t dirs_closed;        /* directory descriptors closed by psub_close_dir */
 };
 
 /* Starts the thread. ops may be NULL (the real system calls). */
@@ -103,6 +108,12 @@ void persist_hold(struct persist *p, int hold);
  * keeps a duplicate of it; make it before the first write so that syncfs reports every
  * writeback error after it (later calls only change min_files; pass dirfd -1 then). */
 int persist_set_syncfs(struct persist *p, int dirfd, unsigned min_files);
+/* Write descriptors the thread keeps open at most (0: no cap): past it the least recently used
+ * is closed (synced first when it has unsynced writes) and reopened by name when needed. Takes
+ * effect from the next round. */
+void persist_set_max_files(struct persist *p, size_t max_files);
+/* Directory descriptors closed so far by psub_close_dir operations. */
+uint64_t persist_dirs_closed(struct persist *p);
 void persist_get_stats(struct persist *p, struct persist_stats *st);
 /* Drains, stops and joins the thread, frees everything. Returns the sticky error. */
 int persist_stop(struct persist *p);

@@ -62,7 +62,8 @@ void segindex_encode_header(uint8_t *buf, uint64_t base_offset);
 void segindex_encode_entry(uint8_t *buf, const struct segindex_entry *e);
 /* Maps and checks an index file: header (magic, version, base, CRC), whole entries, every
  * field ascending, positions below seg_size. OBK_ERR_NOTFOUND when missing, OBK_ERR_CORRUPT
- * when a check fails (the caller rebuilds). A trailing partial entry is ignored. */
+ * when a check fails (the caller rebuilds), OBK_ERR_NOFILES when out of descriptors. A
+ * trailing partial entry is ignored. The descriptor is closed before it returns. */
 int segindex_load(int dirfd, const char *name, uint64_t base_offset, uint64_t seg_size,
                   struct segindex *out);
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "storage/batch_format.h"
+#include "storage/fdlru.h"
 #include "storage/segindex.h"
 #include "storage/sid.h"
 
@@ -43,11 +44,12 @@ struct segment {
     int64_t created_ms;
     int64_t modified_ms; /* last append (sealed segments after open: the file's mtime) */
     int sealed;
-    int has_data;          /* holds at least one DATA batch */
-    int rfd;               /* read-only descriptor, opened on first read; -1 */
-    int idx_state;         /* SEGIDX_* */
-    int idx_force_rebuild; /* the .idx file failed a check on use: scan instead */
-    int damage_logged;     /* a read met damage here and said so (once) */
+    int has_data;            /* holds at least one DATA batch */
+    int rfd;                 /* read-only descriptor, opened on demand (tlog_segment_fd); -1 */
+    struct fdlru_node rnode; /* rfd's place in the log's read LRU */
+    int idx_state;           /* SEGIDX_* */
+    int idx_force_rebuild;   /* the .idx file failed a check on use: scan instead */
+    int damage_logged;       /* a read met damage here and said so (once) */
     struct segindex idx;
     struct pfile *log_pf; /* persist-thread handles (NULL until written by this process) */
     struct pfile *idx_pf;

@@ -33,6 +33,7 @@ struct store_config {
     size_t batch_max_bytes;    /* a filling batch is closed past this */
     size_t flush_max_bytes;    /* submit even while the persist thread is busy past this */
     unsigned syncfs_min_files; /* a sync round over this many files is one syncfs (0 = never) */
+    uint64_t max_open_files;   /* storage's descriptor share (fdbudget.h; 0 = no budget) */
     int repair;                /* cut damage in earlier segments at open */
     const struct fileops *ops; /* NULL: the real system calls */
 };
@@ -54,7 +55,8 @@ struct store;
 
 int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep);
 /* Submits everything, waits for it, writes checkpoints and the clean-shutdown marker (only
- * when no I/O error happened), stops the persist thread, frees. Returns the sticky error. */
+ * when no error made the store sticky), stops the persist thread, frees. Returns the sticky
+ * error. */
 int store_close(struct store *s);
 
 /* ---- keyspace ---- */
@@ -68,7 +70,9 @@ struct topic *store_lookup(struct store *s, int db, const void *key, size_t keyl
  * brackets each command with the pair, so no handler can forget its wait. */
 void store_touch_begin(struct store *s);
 uint64_t store_touch_end(struct store *s);
-/* OBK_ERR_EXISTS when present. */
+/* OBK_ERR_EXISTS when present. OBK_ERR_NOFILES (retryable, nothing changed) when the
+ * descriptor share has no room for the topic's directory, or the process is out of
+ * descriptors. */
 int store_create(struct store *s, int db, const void *key, size_t keylen, struct topic **out);
 /* OBK_ERR_NOTFOUND when absent. */
 int store_delete(struct store *s, int db, const void *key, size_t keylen);
@@ -86,7 +90,8 @@ void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
 
 /* ---- group commit ---- */
 /* Hands the filled batches of every dirty topic to the persist thread when it is idle, when
- * more than flush_max_bytes wait, or when force is set. Call from before_sleep. */
+ * more than flush_max_bytes wait, or when force is set. Call from before_sleep. After a sticky
+ * error it hands over nothing and returns that first error. */
 int store_flush(struct store *s, int force);
 /* The eventfd to watch; on readability call store_poll. */
 int store_eventfd(struct store *s);
@@ -122,6 +127,12 @@ struct store_tuning {
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);
 
+/* Storage's descriptor share (CONFIG SET max-open-files-storage; 0 = no budget). OBK_ERR_RANGE,
+ * changing nothing, when it cannot hold the open topics: store_min_open_files says how many
+ * they need. */
+int store_set_max_open_files(struct store *s, uint64_t max_open_files);
+uint64_t store_min_open_files(struct store *s);
+
 /* Deletes sealed segments by retention (and fully trimmed ones); call from a timer. */
 void store_retention(struct store *s, int64_t now_ms);
 
@@ -132,6 +143,11 @@ struct store_stats {
     struct persist_stats persist; /* batches, bytes, fsyncs, latencies, last fsync, error */
     uint64_t recovery_us;
     int recovery_clean; /* the last start found a clean stop, or a new data directory */
+    /* descriptors: held now (data and database directories, topic directories, segment reads,
+     * the persist thread's writes; short-lived ones not counted), the share, read descriptors
+     * open and closed to make room, topics refused for want of a descriptor */
+    uint64_t open_files, max_open_files;
+    uint64_t read_fds, read_fd_evictions, nofile_refusals;
 };
 void store_stats(struct store *s, struct store_stats *st);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "storage/entry.h"
+#include "storage/fdlru.h"
 #include "storage/persist.h"
 #include "storage/segment.h"
 
@@ -25,6 +26,7 @@ struct tlog_config {
 struct tlog {
     int dirfd; /* the topic directory (owned by the topic) */
     const struct tlog_config *cfg;
+    struct fdlru *rfds; /* segment read descriptors, shared by the store's topics (NULL: no cap) */
     struct segment **segs;
     size_t nsegs, cap;
     uint64_t end_offset; /* next dense offset */
@@ -50,7 +52,19 @@ size_t tlog_find_segment_id(const struct tlog *t, sid_t id);
 size_t tlog_find_segment_offset(const struct tlog *t, uint64_t offset);
 /* Loads a sealed segment's index (mapped) or rebuilds it by scanning. */
 int tlog_segment_index(struct tlog *t, struct segment *seg);
+/* Opens seg's read descriptor unless open (the least recently used read descriptor of rfds is
+ * closed first when the cap is reached) and marks it used. Out of descriptors (EMFILE, ENFILE)
+ * every idle read descriptor is closed and the open tried again; OBK_ERR_NOFILES when it still
+ * fails. */
 int tlog_segment_fd(struct tlog *t, struct segment *seg);
+/* Closes seg's read descriptor if open. */
+void tlog_segment_fd_close(struct tlog *t, struct segment *seg);
+/* Closes read descriptors of rfds (any topic's), least recently used first, until at most keep
+ * are open (the store, when the budget's read share shrinks). */
+void tlog_read_fds_shrink(struct fdlru *rfds, size_t keep);
+/* What a flush needs before it places batches: the active segment's index loaded, so that
+ * placing cannot fail for want of a descriptor (OBK_ERR_NOFILES here changes nothing). */
+int tlog_prepare_append(struct tlog *t);
 
 /* Forward read of DATA entries with id >= from and offset >= from_offset (seeking by offset
  * when by_offset is set, else by ID), stopping before offset limit (entries at or past it may

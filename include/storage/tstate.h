@@ -57,6 +57,8 @@ static inline uint64_t tstate_length(const struct tstate *st) {
 }
 int tstate_is_deleted(const struct tstate *st, sid_t id);
 int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset);
+/* Makes room for n more tombstones, so that the next n adds cannot run out of memory. */
+int tstate_tomb_reserve(struct tstate *st, size_t n);
 /* Tombstones at or after offset. */
 size_t tstate_tombs_from(const struct tstate *st, uint64_t offset);
 /* Moves the log start (never back) and drops tombstones below it. */

@@ -8,6 +8,7 @@ Script format (one step per line; see scripts/README.md):
   @conn NAME                     switch to connection NAME (opened on both servers on first use)
   @raw "bytes"                   send raw bytes (quoted like an argument), read one reply
   @send "bytes"                  send raw bytes, read nothing
+  @recv                          send nothing, read one reply (a pub/sub message)
   @closed                        both servers must have closed the current connection
   @open                          both servers must keep the current connection open
   @let VAR [FIELD]               store the next reply per server (an integer, a bulk, or FIELD=
@@ -169,6 +170,8 @@ def run_script(tap, path, redis, obelisk, allow, name=None):
                 if word in ("@raw", "@send"):
                     data = b"".join(resp.split_args(rest))
                     payloads = [data, data]
+                elif word == "@recv":
+                    payloads = [None, None]
                 else:
                     tap.ok(False, f"{where} unknown directive {word}")
                     continue
@@ -180,7 +183,8 @@ def run_script(tap, path, redis, obelisk, allow, name=None):
             for s, p in zip(sides, payloads):
                 c = s.conn(cur)
                 try:
-                    c.send(p)
+                    if p is not None:
+                        c.send(p)
                 except OSError:
                     replies.append("<send failed>")
                     continue

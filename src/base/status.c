@@ -20,6 +20,7 @@ const char *obk_strerror(int status) {
     case OBK_ERR_KEYMISMATCH: return "topic directory holds a different key";
     case OBK_ERR_DAMAGED: return "damage found in a sealed segment (repair needed)";
     case OBK_ERR_BUSY: return "in use by another process";
+    case OBK_ERR_NOFILES: return "too many open files";
     }
     return "unknown status";
 }

@@ -8,6 +8,7 @@
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/pubsub.h"
 #include "server/runtime.h"
 #include "server/stats.h"
 
@@ -27,14 +28,15 @@ static void client_describe(const struct client *c, char *buf, size_t cap) {
     size_t qbuf = c->qlen - c->qpos;
     size_t obl = conn_output_bytes(c);
     snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d "
+             "psub=%d ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
              "rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
              "resp=%d lib-name=%s lib-ver=%s",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->db,
-             command_queued_count(c), qbuf, c->qcap - qbuf, resp_parser_pending_bytes(&c->parser),
-             c->qcap, obl, obl, sizeof(*c) + c->qcap + obl, obl ? "w" : "",
+             pubsub_channel_count(c), pubsub_pattern_count(c), command_queued_count(c), qbuf,
+             c->qcap - qbuf, resp_parser_pending_bytes(&c->parser), c->qcap, obl, obl,
+             sizeof(*c) + c->qcap + obl, obl ? "w" : "",
              c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto, c->lib_name ? c->lib_name : "",
              c->lib_ver ? c->lib_ver : "");
 }

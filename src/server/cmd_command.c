@@ -17,29 +17,41 @@ static const struct {
     const char *name;
 } flag_names[] = {
     /* In the order Redis prints them. */
-    {CMD_WRITE, "write"},           {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-    {CMD_ADMIN, "admin"},           {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
-    {CMD_LOADING, "loading"},       {CMD_STALE, "stale"},       {CMD_FAST, "fast"},
-    {CMD_NO_AUTH, "no_auth"},       {CMD_NO_MULTI, "no_multi"}, {CMD_MOVABLEKEYS, "movablekeys"},
+    {CMD_WRITE, "write"},
+    {CMD_READONLY, "readonly"},
+    {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},
+    {CMD_PUBSUB, "pubsub"},
+    {CMD_NOSCRIPT, "noscript"},
+    {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},
+    {CMD_STALE, "stale"},
+    {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"},
+    {CMD_NO_MULTI, "no_multi"},
+    {CMD_MOVABLEKEYS, "movablekeys"},
     {CMD_ALLOW_BUSY, "allow_busy"},
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 
-/* ACL categories, derived from flags and group as Redis derives @fast/@slow/@write... */
+/* ACL categories, derived from flags and group as Redis derives them, in the order of Redis's
+ * category bits (keyspace, read, write, stream, pubsub, admin, fast/slow, blocking, dangerous,
+ * connection, transaction). */
 static void reply_categories(struct client *c, const struct command *cmd) {
-    const char *cats[6];
+    const char *cats[12];
     int n = 0;
-    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    unsigned f = cmd->flags;
     if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
-    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
-    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin", cats[n++] = "@dangerous";
-    cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
-    if (!strcmp(cmd->group, "connection"))
-        cats[n++] = "@connection";
-    else if (!strcmp(cmd->group, "transactions"))
-        cats[n++] = "@transaction";
-    else if (!strcmp(cmd->group, "stream"))
-        cats[n++] = "@stream";
+    if (f & CMD_READONLY) cats[n++] = "@read";
+    if (f & CMD_WRITE) cats[n++] = "@write";
+    if (!strcmp(cmd->group, "stream")) cats[n++] = "@stream";
+    if (f & CMD_PUBSUB) cats[n++] = "@pubsub";
+    if (f & CMD_ADMIN) cats[n++] = "@admin";
+    cats[n++] = (f & CMD_FAST) ? "@fast" : "@slow";
+    if (f & CMD_BLOCKING) cats[n++] = "@blocking";
+    if (f & (CMD_ADMIN | CMD_DANGEROUS)) cats[n++] = "@dangerous";
+    if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
+    if (!strcmp(cmd->group, "transactions")) cats[n++] = "@transaction";
     reply_set(R, n);
     for (int i = 0; i < n; i++) reply_simple(R, cats[i]);
 }
@@ -76,10 +88,10 @@ static void reply_command_info(struct client *c, const struct command *cmd) {
     reply_int(R, cmd->key_step);
     reply_categories(c, cmd);
     reply_tips(c, cmd->tips);
-    reply_array(R, 0); /* key specifications */
+    reply_set(R, 0); /* key specifications (a set in RESP3, as Redis sends it) */
     int nsub = 0;
     for (const struct command *s = cmd->subcommands; s && s->name; s++) nsub++;
-    reply_array(R, nsub);
+    reply_set(R, nsub);
     for (const struct command *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);
 }
 

@@ -411,110 +411,129 @@ struct claim_opts {
     long long minidle, retrycount, deliverytime;
     int force, justid;
     sid_t lastid;
+    int last_id_arg; /* argv index of the last ID to claim (they start at 5) */
 };
 
-void cmd_xclaim(CMD_ARGS) {
-    struct claim_opts o = {0, -1, -1, 0, 0, SID_MIN};
-    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
-    struct cg_group *g = t ? cg_group_find(t, argv[2], argvlen[2]) : NULL;
-    if (!g) {
-        reply_nogroup_key(c, argv[1], argv[2]);
-        return;
-    }
-    if (!util_parse_ll(argv[4], argvlen[4], &o.minidle)) {
+/* XCLAIM's min-idle-time, IDs and options, with Redis's errors. Returns 0, or -1 after
+ * replying the error. */
+static int parse_xclaim(struct client *c, int argc, char **argv, size_t *argvlen, long long now,
+                        struct claim_opts *o) {
+    *o = (struct claim_opts){0, -1, -1, 0, 0, SID_MIN, 0};
+    if (!util_parse_ll(argv[4], argvlen[4], &o->minidle)) {
         reply_error(R, ERR_XCLAIM_MIN_IDLE);
-        return;
+        return -1;
     }
-    if (o.minidle < 0) o.minidle = 0;
+    if (o->minidle < 0) o->minidle = 0;
     int j = 5;
-    for (; j < argc; j++) {
-        sid_t id;
+    for (sid_t id; j < argc; j++)
         if (sid_parse(argv[j], argvlen[j], 0, SID_PARSE_STRICT, &id, NULL, NULL) != OBK_OK) break;
-    }
-    int last_id_arg = j - 1;
-    long long now = util_mstime();
+    o->last_id_arg = j - 1;
     for (; j < argc; j++) {
         int more = argc - 1 - j;
         const char *opt = argv[j];
         size_t ol = argvlen[j];
         if (util_eq_nocase(opt, ol, "FORCE")) {
-            o.force = 1;
+            o->force = 1;
         } else if (util_eq_nocase(opt, ol, "JUSTID")) {
-            o.justid = 1;
+            o->justid = 1;
         } else if (util_eq_nocase(opt, ol, "IDLE") && more) {
             j++;
-            if (!util_parse_ll(argv[j], argvlen[j], &o.deliverytime)) {
+            if (!util_parse_ll(argv[j], argvlen[j], &o->deliverytime)) {
                 reply_error(R, ERR_XCLAIM_IDLE);
-                return;
+                return -1;
             }
-            o.deliverytime = now - o.deliverytime;
+            o->deliverytime = now - o->deliverytime;
         } else if (util_eq_nocase(opt, ol, "TIME") && more) {
             j++;
-            if (!util_parse_ll(argv[j], argvlen[j], &o.deliverytime)) {
+            if (!util_parse_ll(argv[j], argvlen[j], &o->deliverytime)) {
                 reply_error(R, ERR_XCLAIM_TIME);
-                return;
+                return -1;
             }
         } else if (util_eq_nocase(opt, ol, "RETRYCOUNT") && more) {
             j++;
-            if (!util_parse_ll(argv[j], argvlen[j], &o.retrycount)) {
+            if (!util_parse_ll(argv[j], argvlen[j], &o->retrycount)) {
                 reply_error(R, ERR_XCLAIM_RETRYCOUNT);
-                return;
+                return -1;
             }
         } else if (util_eq_nocase(opt, ol, "LASTID") && more) {
             j++;
-            if (xutil_parse_id(c, argv[j], argvlen[j], 0, SID_PARSE_STRICT, &o.lastid, NULL,
+            if (xutil_parse_id(c, argv[j], argvlen[j], 0, SID_PARSE_STRICT, &o->lastid, NULL,
                                NULL) != 0)
-                return;
+                return -1;
         } else {
             reply_errorf(R, ERR_XCLAIM_OPTION, opt);
-            return;
+            return -1;
         }
     }
     /* A bogus delivery time (in the future, negative) means now, as Redis does. */
-    if (o.deliverytime == -1 || o.deliverytime < 0 || o.deliverytime > now) o.deliverytime = now;
-    cg_record_begin(t);
-    int rc = OBK_OK;
-    if (sid_cmp(o.lastid, cg_group_last_id(g)) > 0)
-        rc = cg_group_setid(t, g, o.lastid, cg_group_entries_read(g));
+    if (o->deliverytime < 0 || o->deliverytime > now) o->deliverytime = now;
+    return 0;
+}
+
+/* The claiming consumer, created (or its seen-time updated) at the first claim only, as Redis
+ * does. Returns a storage status. */
+static int claiming_consumer(struct topic *t, struct cg_group *g, const char *name, size_t len,
+                             long long now, struct cg_consumer **cons) {
+    if (*cons) return OBK_OK;
+    int created;
+    int rc = cg_consumer_get(t, g, name, len, now, cons, &created);
+    if (rc == OBK_OK && !created) rc = cg_consumer_seen(t, g, *cons, now);
+    return rc;
+}
+
+/* Claims argv[5..last_id_arg] for the consumer argv[3], replying each claimed entry (or ID).
+ * Returns a storage status; *n counts the replies written. */
+static int xclaim_ids(struct client *c, char **argv, size_t *argvlen, struct topic *t,
+                      struct cg_group *g, const struct claim_opts *o, long long now, long *n) {
     struct cg_consumer *cons = NULL;
-    long n = 0;
-    int h = reply_defer_len(R);
-    for (int k = 5; k <= last_id_arg && rc == OBK_OK; k++) {
+    int rc = OBK_OK;
+    if (sid_cmp(o->lastid, cg_group_last_id(g)) > 0)
+        rc = cg_group_setid(t, g, o->lastid, cg_group_entries_read(g));
+    for (int k = 5; k <= o->last_id_arg && rc == OBK_OK; k++) {
         sid_t id;
         sid_parse(argv[k], argvlen[k], 0, SID_PARSE_STRICT, &id, NULL, NULL);
         const struct cg_pending *p = cg_pending_get(g, id);
         int exists = entry_exists(t, id);
-        if (exists < 0) {
-            rc = exists;
-            break;
-        }
+        if (exists < 0) return exists;
         if (!exists) {
             if (p) rc = cg_pending_drop(t, g, id);
             continue;
         }
+        if (!p && !o->force) continue;
+        if (p && p->consumer && o->minidle && now - p->delivery_ms < o->minidle) continue;
+        if ((rc = claiming_consumer(t, g, argv[3], argvlen[3], now, &cons)) != OBK_OK) break;
         uint64_t count = p ? p->delivery_count : 1;
-        if (!p && !o.force) continue;
-        if (p && p->consumer && o.minidle && now - p->delivery_ms < o.minidle) continue;
-        if (!cons) {
-            int created;
-            rc = cg_consumer_get(t, g, argv[3], argvlen[3], now, &cons, &created);
-            if (rc == OBK_OK && !created) rc = cg_consumer_seen(t, g, cons, now);
-            if (rc != OBK_OK) break;
-        }
-        if (o.retrycount >= 0)
-            count = (uint64_t)o.retrycount;
-        else if (!o.justid)
+        if (o->retrycount >= 0)
+            count = (uint64_t)o->retrycount;
+        else if (!o->justid)
             count++;
-        if ((rc = cg_claim(t, g, cons, id, o.deliverytime, count)) != OBK_OK) break;
-        if (o.justid) {
+        if ((rc = cg_claim(t, g, cons, id, o->deliverytime, count)) != OBK_OK) break;
+        if (o->justid) {
             xutil_reply_id(c, id);
         } else if ((rc = topic_get(t, id, reply_claimed_entry, c)) != OBK_OK) {
             if (rc != OBK_ERR_NOTFOUND) break;
             rc = OBK_OK;
             reply_null(R);
         }
-        n++;
+        (*n)++;
     }
+    return rc;
+}
+
+void cmd_xclaim(CMD_ARGS) {
+    struct claim_opts o;
+    struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
+    struct cg_group *g = t ? cg_group_find(t, argv[2], argvlen[2]) : NULL;
+    if (!g) {
+        reply_nogroup_key(c, argv[1], argv[2]);
+        return;
+    }
+    long long now = util_mstime();
+    if (parse_xclaim(c, argc, argv, argvlen, now, &o) != 0) return;
+    long n = 0;
+    int h = reply_defer_len(R);
+    cg_record_begin(t);
+    int rc = xclaim_ids(c, argv, argvlen, t, g, &o, now, &n);
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK) {
@@ -544,37 +563,105 @@ static int autoclaim_collect(void *ctx, const struct cg_pending *p) {
     return 0;
 }
 
-void cmd_xautoclaim(CMD_ARGS) {
-    long long minidle, count = XAUTOCLAIM_DEFAULT_COUNT;
-    sid_t start;
-    int startex, justid = 0;
-    if (!util_parse_ll(argv[4], argvlen[4], &minidle)) {
+/* XAUTOCLAIM's arguments after the consumer, with Redis's errors. Returns 0, or -1 after
+ * replying the error. */
+static int parse_xautoclaim(struct client *c, int argc, char **argv, size_t *argvlen,
+                            long long *minidle, sid_t *start, long long *count, int *justid) {
+    int startex;
+    *count = XAUTOCLAIM_DEFAULT_COUNT;
+    *justid = 0;
+    if (!util_parse_ll(argv[4], argvlen[4], minidle)) {
         reply_error(R, ERR_XAUTOCLAIM_MIN_IDLE);
-        return;
+        return -1;
     }
-    if (minidle < 0) minidle = 0;
-    if (xutil_parse_id(c, argv[5], argvlen[5], 0, SID_PARSE_EXCLUSIVE, &start, &startex, NULL) != 0)
-        return;
-    if (startex && sid_incr(&start) != OBK_OK) {
+    if (*minidle < 0) *minidle = 0;
+    if (xutil_parse_id(c, argv[5], argvlen[5], 0, SID_PARSE_EXCLUSIVE, start, &startex, NULL) != 0)
+        return -1;
+    if (startex && sid_incr(start) != OBK_OK) {
         reply_error(R, ERR_INVALID_START_ID);
-        return;
+        return -1;
     }
     for (int j = 6; j < argc; j++) {
         int more = argc - 1 - j;
         if (util_eq_nocase(argv[j], argvlen[j], "COUNT") && more) {
             long long max = 0x7fffffffffffffffLL / 16;
-            if (!util_parse_ll(argv[j + 1], argvlen[j + 1], &count) || count < 1 || count > max) {
+            if (!util_parse_ll(argv[j + 1], argvlen[j + 1], count) || *count < 1 || *count > max) {
                 reply_error(R, ERR_COUNT_POSITIVE);
-                return;
+                return -1;
             }
             j++;
         } else if (util_eq_nocase(argv[j], argvlen[j], "JUSTID")) {
-            justid = 1;
+            *justid = 1;
         } else {
             reply_error(R, ERR_SYNTAX);
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* What one XAUTOCLAIM did: the claimed IDs (written over x.ids from the front), the deleted
+ * ones, and the cursor. */
+struct autoclaim_run {
+    struct autoclaim_ctx x;
+    sid_t *deleted;
+    size_t nclaimed, ndeleted;
+    sid_t next;
+};
+
+/* Examines at most count pending entries from the collected ones, claiming the idle ones for
+ * the consumer argv[3] and dropping those whose entry is gone. Returns a storage status. */
+static int autoclaim_entries(struct topic *t, struct cg_group *g, const char *cname,
+                             size_t cnamelen, long long minidle, long long count, int justid,
+                             struct autoclaim_run *a) {
+    long long now = util_mstime();
+    struct cg_consumer *cons = NULL;
+    struct autoclaim_ctx *x = &a->x;
+    size_t i = 0;
+    int rc = OBK_OK;
+    for (; i < x->n && count > 0 && rc == OBK_OK; i++) {
+        sid_t id = x->ids[i];
+        const struct cg_pending *p = cg_pending_get(g, id);
+        int exists = entry_exists(t, id);
+        if (exists < 0) return exists;
+        if (!exists) {
+            rc = cg_pending_drop(t, g, id);
+            a->deleted[a->ndeleted++] = id;
+            count--;
+            continue;
+        }
+        if (minidle && now - p->delivery_ms < minidle) continue;
+        if ((rc = claiming_consumer(t, g, cname, cnamelen, now, &cons)) != OBK_OK) break;
+        if ((rc = cg_claim(t, g, cons, id, now, p->delivery_count + (justid ? 0 : 1))) != OBK_OK)
+            break;
+        x->ids[a->nclaimed++] = id;
+        count--;
+    }
+    /* The cursor: the pending entry after the last one examined, 0-0 at the end. */
+    a->next = i < x->n ? x->ids[i] : (x->has_next ? x->next : SID_MIN);
+    return rc;
+}
+
+static void reply_autoclaim(struct client *c, struct topic *t, const struct autoclaim_run *a,
+                            int justid) {
+    reply_array(R, 3);
+    xutil_reply_id(c, a->next);
+    reply_array(R, (long)a->nclaimed);
+    for (size_t k = 0; k < a->nclaimed; k++) {
+        if (justid)
+            xutil_reply_id(c, a->x.ids[k]);
+        else if (topic_get(t, a->x.ids[k], reply_claimed_entry, c) != OBK_OK)
+            reply_null(R);
+    }
+    reply_array(R, (long)a->ndeleted);
+    for (size_t k = 0; k < a->ndeleted; k++) xutil_reply_id(c, a->deleted[k]);
+}
+
+void cmd_xautoclaim(CMD_ARGS) {
+    long long minidle, count;
+    sid_t start;
+    int justid;
+    if (parse_xautoclaim(c, argc, argv, argvlen, &minidle, &start, &count, &justid) != 0) return;
     struct topic *t = xutil_lookup(c, argv[1], argvlen[1]);
     struct cg_group *g = t ? cg_group_find(t, argv[2], argvlen[2]) : NULL;
     if (!g) {
@@ -582,72 +669,27 @@ void cmd_xautoclaim(CMD_ARGS) {
         return;
     }
     long long attempts = count * XAUTOCLAIM_ATTEMPTS_FACTOR;
-    struct autoclaim_ctx x = {NULL, 0, 0, SID_MIN, 0};
     uint64_t pending = cg_group_pending_count(g);
-    x.cap = (size_t)(attempts < (long long)pending ? attempts : (long long)pending);
-    x.ids = malloc((x.cap ? x.cap : 1) * sizeof(sid_t));
-    sid_t *deleted = malloc(
-        (size_t)(count < (long long)pending + 1 ? count : (long long)pending + 1) * sizeof(sid_t));
-    if (!x.ids || !deleted) {
-        free(x.ids);
-        free(deleted);
+    struct autoclaim_run a = {{NULL, 0, 0, SID_MIN, 0}, NULL, 0, 0, SID_MIN};
+    a.x.cap = (size_t)(attempts < (long long)pending ? attempts : (long long)pending);
+    a.x.ids = malloc((a.x.cap ? a.x.cap : 1) * sizeof(sid_t));
+    a.deleted = malloc((size_t)(count < (long long)pending + 1 ? count : (long long)pending + 1) *
+                       sizeof(sid_t));
+    if (!a.x.ids || !a.deleted) {
         reply_error(R, ERR_OUT_OF_MEMORY);
-        return;
-    }
-    cg_pending_range(g, NULL, start, SID_MAX, autoclaim_collect, &x);
-    long long now = util_mstime();
-    struct cg_consumer *cons = NULL;
-    size_t ndeleted = 0, nclaimed = 0, i = 0;
-    int rc = OBK_OK;
-    /* First the changes (claimed IDs overwrite x.ids from the front, never ahead of i), then
-     * the reply, which starts with the cursor known only at the end. */
-    cg_record_begin(t);
-    for (; i < x.n && count > 0 && rc == OBK_OK; i++) {
-        sid_t id = x.ids[i];
-        const struct cg_pending *p = cg_pending_get(g, id);
-        int exists = entry_exists(t, id);
-        if (exists < 0) {
-            rc = exists;
-            break;
-        }
-        if (!exists) {
-            rc = cg_pending_drop(t, g, id);
-            deleted[ndeleted++] = id;
-            count--;
-            continue;
-        }
-        if (minidle && now - p->delivery_ms < minidle) continue;
-        if (!cons) {
-            int created;
-            rc = cg_consumer_get(t, g, argv[3], argvlen[3], now, &cons, &created);
-            if (rc == OBK_OK && !created) rc = cg_consumer_seen(t, g, cons, now);
-            if (rc != OBK_OK) break;
-        }
-        if ((rc = cg_claim(t, g, cons, id, now, p->delivery_count + (justid ? 0 : 1))) != OBK_OK)
-            break;
-        x.ids[nclaimed++] = id;
-        count--;
-    }
-    /* The cursor: the pending entry after the last one examined, 0-0 at the end. */
-    sid_t next = i < x.n ? x.ids[i] : (x.has_next ? x.next : SID_MIN);
-    int rc2 = cg_record_end(t);
-    if (rc == OBK_OK) rc = rc2;
-    if (rc != OBK_OK) {
-        xutil_reply_status(c, rc);
         goto out;
     }
-    reply_array(R, 3);
-    xutil_reply_id(c, next);
-    reply_array(R, (long)nclaimed);
-    for (size_t k = 0; k < nclaimed; k++) {
-        if (justid)
-            xutil_reply_id(c, x.ids[k]);
-        else if (topic_get(t, x.ids[k], reply_claimed_entry, c) != OBK_OK)
-            reply_null(R);
-    }
-    reply_array(R, (long)ndeleted);
-    for (size_t k = 0; k < ndeleted; k++) xutil_reply_id(c, deleted[k]);
+    cg_pending_range(g, NULL, start, SID_MAX, autoclaim_collect, &a.x);
+    /* First the changes, then the reply, which starts with the cursor known only at the end. */
+    cg_record_begin(t);
+    int rc = autoclaim_entries(t, g, argv[3], argvlen[3], minidle, count, justid, &a);
+    int rc2 = cg_record_end(t);
+    if (rc == OBK_OK) rc = rc2;
+    if (rc != OBK_OK)
+        xutil_reply_status(c, rc);
+    else
+        reply_autoclaim(c, t, &a, justid);
 out:
-    free(x.ids);
-    free(deleted);
+    free(a.x.ids);
+    free(a.deleted);
 }

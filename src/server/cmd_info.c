@@ -25,6 +25,7 @@
 #include "server/durable.h"
 #include "server/errors.h"
 #include "server/http.h"
+#include "server/pubsub.h"
 #include "server/metrics.h"
 #include "server/sdnotify.h"
 #include "server/runtime.h"
@@ -153,14 +154,16 @@ static void section_persistence(struct sbuf *b) {
 
 static void section_stats(struct sbuf *b) {
     const struct server_stats *s = &server_stats;
-    sbuf_printf(b,
-                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
-                "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
-                "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nexpired_keys:0\r\n"
-                "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:0\r\n"
-                "pubsub_patterns:0\r\ntotal_error_replies:%lld\r\ntotal_reads_processed:%lld\r\n",
-                s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, s->error_replies, s->reads_processed);
+    sbuf_printf(
+        b,
+        "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+        "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
+        "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nexpired_keys:0\r\n"
+        "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
+        "pubsub_patterns:%lld\r\ntotal_error_replies:%lld\r\ntotal_reads_processed:%lld\r\n",
+        s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
+        s->net_output_bytes, s->rejected_connections, pubsub_total_channels(),
+        pubsub_total_patterns(), s->error_replies, s->reads_processed);
 }
 
 static void section_replication(struct sbuf *b) {
@@ -292,6 +295,18 @@ static void section_obelisk(struct sbuf *b) {
                 (unsigned long long)st.recovery_us, st.recovery_clean,
                 (unsigned long long)commit_held_total(), server_stats.entries_appended,
                 server_stats.entries_served, server_stats.read_errors, http_bound_port());
+    /* the descriptor budget (docs/storage.md): what storage holds, its share, the segment and
+     * write descriptors closed to stay within it, and streams refused for want of one */
+    sbuf_printf(
+        b,
+        "storage_open_files:%llu\r\nstorage_open_files_max:%llu\r\n"
+        "storage_read_fds:%llu\r\nstorage_read_fd_evictions:%llu\r\n"
+        "storage_write_fds:%llu\r\nstorage_write_fd_evictions:%llu\r\n"
+        "storage_open_files_refusals:%llu\r\nstorage_open_files_waits:%llu\r\n",
+        (unsigned long long)st.open_files, (unsigned long long)st.max_open_files,
+        (unsigned long long)st.read_fds, (unsigned long long)st.read_fd_evictions,
+        (unsigned long long)st.persist.write_fds, (unsigned long long)st.persist.write_fd_evictions,
+        (unsigned long long)st.nofile_refusals, (unsigned long long)st.persist.nofile_waits);
     obelisk_groups(b);
 }
 

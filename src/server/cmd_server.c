@@ -13,6 +13,7 @@
 #include "server/cmds.h"
 #include "server/command.h"
 #include "server/config.h"
+#include "server/config_rewrite.h"
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
@@ -36,10 +37,15 @@ void cmd_ping(CMD_ARGS) {
         reply_errorf(R, ERR_WRONG_ARITY, "ping");
         return;
     }
-    if (argc == 2)
+    if ((c->flags & CLIENT_PUBSUB) && c->proto == 2) { /* a subscriber's PING, as Redis */
+        reply_array(R, 2);
+        reply_bulk_cstr(R, "pong");
+        reply_bulk(R, argc == 2 ? argv[1] : "", argc == 2 ? argvlen[1] : 0);
+    } else if (argc == 2) {
         reply_bulk(R, argv[1], argvlen[1]);
-    else
+    } else {
         reply_simple(R, "PONG");
+    }
 }
 
 void cmd_echo(CMD_ARGS) {
@@ -398,6 +404,17 @@ void cmd_config_resetstat(CMD_ARGS) {
     reply_simple(R, "OK");
 }
 
+void cmd_config_rewrite(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    char err[512];
+    if (config_rewrite(err, sizeof(err)) != 0) {
+        reply_errorf(R, "ERR %s", err);
+        return;
+    }
+    log_msg(LOG_NOTICE, "CONFIG REWRITE executed with success.");
+    reply_simple(R, "OK");
+}
+
 void cmd_config_help(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     static const char *const lines[] = {
@@ -407,6 +424,8 @@ void cmd_config_help(CMD_ARGS) {
         "    Set the configuration <directive> to <value> (all or nothing).",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
         "HELP",
         "    Prints this help.",
         NULL,

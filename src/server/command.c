@@ -324,9 +324,18 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
         reject(c, cmd, msg);
         return;
     }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NO_MULTI)) {
+        reject(c, cmd, ERR_NOT_IN_TRANSACTION);
+        return;
+    }
     unsigned flags = cmd->flags | (cmd->parent ? cmd->parent->flags & CMD_NO_AUTH : 0);
     if (conn_auth_required(c) && !(flags & CMD_NO_AUTH)) {
         reject(c, cmd, ERR_NOAUTH);
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->proto == 2 && !(flags & CMD_PUBSUB_OK)) {
+        snprintf(msg, sizeof(msg), ERR_PUBSUB_CONTEXT, cmd->fullname);
+        reject(c, cmd, msg);
         return;
     }
     if (runtime.loading && !(flags & CMD_LOADING)) {
@@ -337,7 +346,7 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
         reject(c, cmd, durable_error_text());
         return;
     }
-    if ((c->flags & CLIENT_MULTI) && !(flags & CMD_NO_MULTI)) {
+    if ((c->flags & CLIENT_MULTI) && !(flags & CMD_TX_CONTROL)) {
         if (queue_command(c, cmd, argc, argv, argvlen) != 0) {
             reject(c, cmd, ERR_OUT_OF_MEMORY);
             return;

@@ -53,6 +53,9 @@ static const struct directive directives[] = {
     {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
     {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
     {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
+    /* Descriptors for storage (topic directories, segment and group files, docs/storage.md):
+     * maxclients gets the rest of the limit, and is lowered when the limit is short. */
+    {"max-open-files-storage", D_INT, C(max_open_files_storage), 32, INT_MAX, "4096", 0, NULL},
     {"timeout", D_INT, C(timeout), 0, INT_MAX, "0", 0, NULL},
     {"tcp-keepalive", D_INT, C(tcp_keepalive), 0, INT_MAX, "300", 0, NULL},
     {"proto-max-bulk-len", D_MEMORY, C(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", 0,
@@ -75,6 +78,13 @@ static const struct directive directives[] = {
     /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
     {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
     {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},
+    /* Limits of the JSON API on the HTTP face (docs/http-api.md); enforced per request. */
+    {"http-api-max-body", D_MEMORY, C(http_api_max_body), 1024, 1LL << 30, "8mb", 0, NULL},
+    {"http-api-max-batch", D_LL, C(http_api_max_batch), 1, 1000000, "10000", 0, NULL},
+    {"http-api-max-count", D_LL, C(http_api_max_count), 1, 1000000, "10000", 0, NULL},
+    {"http-api-max-wait-ms", D_LL, C(http_api_max_wait_ms), 0, 3600000, "60000", 0, NULL},
+    {"http-api-max-sse", D_LL, C(http_api_max_sse), 0, 100000, "1000", 0, NULL},
+    {"http-api-scan-budget", D_LL, C(http_api_scan_budget), 1, 100000000, "100000", 0, NULL},
     /* The data directory cannot move under a running server (unlike Redis's dir). */
     {"dir", D_STRING, C(dir), 0, 0, "./data", D_IMMUTABLE, NULL},
     /* Storage. fsync has appendfsync's meanings; "always" holds every reply that touched a
@@ -164,6 +174,22 @@ bad:
     return -1;
 }
 
+/* CONFIG GET joins the addresses with spaces, so each must come back as itself: not empty, no
+ * spaces, quotes, backslashes or control bytes. Returns 0, or -1 with the reason. */
+static int check_addrs(char **argv, int argc, char *err, size_t errlen) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i] + (argv[i][0] == '-'); /* "-" prefix: optional */
+        int ok = *a != '\0';
+        for (; *a && ok; a++)
+            ok = isgraph((unsigned char)*a) && *a != '"' && *a != '\'' && *a != '\\';
+        if (!ok) {
+            snprintf(err, errlen, "Invalid bind address '%.64s'", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int parse_addrs(const struct directive *d, char **argv, int argc, char *err, size_t errlen) {
     struct sbuf b;
     sbuf_init(&b);
@@ -171,6 +197,7 @@ static int parse_addrs(const struct directive *d, char **argv, int argc, char *e
         snprintf(err, errlen, "Too many bind addresses specified.");
         return -1;
     }
+    if (check_addrs(argv, argc, err, errlen) != 0) return -1;
     for (int i = 0; i < argc; i++) sbuf_printf(&b, "%s%s", i ? " " : "", argv[i]);
     if (b.failed || !b.p) {
         sbuf_free(&b);
@@ -190,17 +217,7 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
             snprintf(err, errlen, "Too many bind addresses specified.");
             return -1;
         }
-        /* CONFIG GET joins the addresses with spaces, so each must come back as itself */
-        for (int i = 0; i < argc; i++) {
-            const char *a = argv[i] + (argv[i][0] == '-'); /* "-" prefix: optional */
-            int ok = *a != '\0';
-            for (; *a && ok; a++)
-                ok = isgraph((unsigned char)*a) && *a != '"' && *a != '\'' && *a != '\\';
-            if (!ok) {
-                snprintf(err, errlen, "Invalid bind address '%.64s'", argv[i]);
-                return -1;
-            }
-        }
+        if (check_addrs(argv, argc, err, errlen) != 0) return -1;
         free_bind();
         for (int i = 0; i < argc; i++) server_config.bind[i] = strdup(argv[i]);
         server_config.bind_count = argc;
@@ -314,9 +331,15 @@ static void directive_set_default(const struct directive *d) {
     if (argc > 0) util_free_args(argv, lens, argc);
 }
 
+/* Each directive's default as CONFIG GET formats it (CONFIG REWRITE leaves defaults out). */
+static char default_text[NDIRECTIVES][CONFIG_VALUE_MAX];
+
 void config_init_defaults(void) {
     memset(&server_config, 0, sizeof(server_config));
-    for (size_t i = 0; i < NDIRECTIVES; i++) directive_set_default(&directives[i]);
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        directive_set_default(&directives[i]);
+        directive_format(&directives[i], default_text[i], sizeof(default_text[i]));
+    }
     server_config.config_file = strdup("");
 }
 
@@ -485,6 +508,29 @@ char *config_args_to_lines(int argc, char **argv) {
 fail:
     free(t.p);
     return NULL;
+}
+
+/* A value as config-file arguments: list types are already space-separated words; a single
+ * value is quoted when it needs to be. */
+static int directive_args(const struct directive *d, const char *value, struct text *t) {
+    if (d->type == D_BIND || d->type == D_ADDRS || d->type == D_OBUF)
+        return text_add(t, value, strlen(value));
+    return text_add_arg(t, value);
+}
+
+const char *config_directive_line(size_t i, char *out, size_t cap, int *is_default) {
+    if (i >= NDIRECTIVES) return NULL;
+    const struct directive *d = &directives[i];
+    char value[CONFIG_VALUE_MAX];
+    struct text t = {NULL, 0, 0};
+    directive_format(d, value, sizeof(value));
+    *is_default = !strcmp(value, default_text[i]);
+    if (text_add(&t, d->name, strlen(d->name)) != 0 || text_add(&t, " ", 1) != 0 ||
+        directive_args(d, value, &t) != 0)
+        t.len = 0;
+    snprintf(out, cap, "%s", t.len ? t.p : "");
+    free(t.p);
+    return d->name;
 }
 
 void config_get(const char *const *patterns, const size_t *patlens, int npatterns,

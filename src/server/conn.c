@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,11 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *i
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
         port = ntohs(in6->sin6_port);
         snprintf(buf, cap, "%s:%d", ip, port);
+    } else if (sa->sa_family == AF_UNIX) {
+        /* a socket pair inside the server (the HTTP API's command connections) */
+        snprintf(buf, cap, "/unix:0");
+        if (is_local) *is_local = 1;
+        return;
     } else {
         snprintf(buf, cap, "?:0");
     }
@@ -122,7 +128,7 @@ static void set_socket_options(int fd) {
     }
 }
 
-void conn_accept(int fd, const struct sockaddr *sa, int salen) {
+struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
     struct client *c = NULL;
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
@@ -131,12 +137,12 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     if (nclients >= server_config.maxclients) {
         server_stats.rejected_connections++;
         refuse(fd, ERR_MAXCLIENTS);
-        return;
+        return NULL;
     }
     c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        return;
+        return NULL;
     }
     format_addr(sa, c->addr, sizeof(c->addr), &c->is_local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
@@ -149,7 +155,7 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
         server_stats.rejected_connections++;
         free(c);
         refuse(fd, ERR_DENIED_PROTECTED);
-        return;
+        return NULL;
     }
     evutil_make_socket_nonblocking(fd);
     set_socket_options(fd);
@@ -157,7 +163,7 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     if (!c->bev) {
         free(c);
         close(fd);
-        return;
+        return NULL;
     }
     c->fd = fd;
     c->id = next_client_id++;
@@ -169,7 +175,7 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     if (!c->stage) {
         bufferevent_free(c->bev);
         free(c);
-        return;
+        return NULL;
     }
     reply_init(&c->reply, c->stage, 2);
     c->reply.on_error = on_reply_error;
@@ -184,6 +190,7 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen) {
     clients = c;
     nclients++;
     log_msg(LOG_VERBOSE, "Accepted %s", c->addr);
+    return c;
 }
 
 int conn_auth_required(const struct client *c) {
@@ -272,7 +279,7 @@ void conn_free(struct client *c) {
     if (c->next) c->next->prev = c->prev;
     nclients--;
     for (int i = 0; i < nrelease_hooks; i++) release_hooks[i](c);
-    OBK_ASSERT(!c->held && !c->blocked && !c->session); /* every layer let go */
+    OBK_ASSERT(!c->held && !c->blocked && !c->session && !c->pubsub); /* every layer let go */
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
     resp_parser_free(&c->parser);
@@ -295,7 +302,9 @@ void conn_free_closed(void) {
 /* Drops the client when its output passes the configured hard limit, or stays over the soft
  * limit longer than allowed. Returns 1 when it was scheduled for closing. */
 static int check_output_limits(struct client *c, long long now_ms) {
-    const struct obuf_limit *l = &server_config.obuf[OBUF_NORMAL];
+    /* a subscriber is held to the pubsub class, as in Redis */
+    const struct obuf_limit *l =
+        &server_config.obuf[(c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL];
     long long used = (long long)conn_output_bytes(c);
     int over = 0;
     if (l->hard_bytes && used >= l->hard_bytes) over = 1;

@@ -89,6 +89,7 @@ static void db_fill_config(struct store_config *c) {
     long long node = server_config.stream_node_max_entries;
     c->node_max_entries = node > UINT32_MAX ? UINT32_MAX : (uint32_t)node;
     c->syncfs_min_files = (unsigned)server_config.syncfs_min_files;
+    c->max_open_files = (uint64_t)server_config.max_open_files_storage;
     if (c->syncfs_min_files > 0 && !syncfs_reports_errors()) c->syncfs_min_files = 0;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
@@ -209,9 +210,19 @@ int db_start_loading(void) {
 }
 
 void db_before_sleep(void) {
+    static long long nofile_logged_ms;
     if (!db.store || durable_error()) return;
     int rc = store_flush(db.store, db.kick_flush);
     db.kick_flush = 0;
+    if (rc == OBK_ERR_NOFILES) { /* nothing was handed over: tried again next turn */
+        long long now = util_mstime();
+        if (now - nofile_logged_ms >= 1000) {
+            log_msg(LOG_WARNING, "Storage is out of file descriptors; writes wait for one (see "
+                                 "max-open-files-storage and 'ulimit -n')");
+            nofile_logged_ms = now;
+        }
+        return;
+    }
     if (rc != OBK_OK && rc != OBK_ERR_AGAIN) set_io_error(rc);
 }
 
@@ -292,6 +303,14 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
                                  c.retention_bytes, c.retention_ms,    c.node_max_entries,
                                  c.cache_max_bytes, c.syncfs_min_files};
         rc = store_set_tuning(db.store, &t);
+    }
+    if (!strcmp(name, "max-open-files-storage")) {
+        rc = store_set_max_open_files(db.store, (uint64_t)server_config.max_open_files_storage);
+        if (rc == OBK_ERR_RANGE) {
+            snprintf(err, errlen, "the open streams need at least %llu file descriptors",
+                     (unsigned long long)store_min_open_files(db.store));
+            return -1;
+        }
     }
     if (rc != OBK_OK) {
         snprintf(err, errlen, "%s", obk_strerror(rc));

@@ -28,6 +28,8 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/http_api.h"
+#include "server/http_dash.h"
 #include "server/listen.h"
 #include "server/metrics.h"
 #include "server/conn.h"
@@ -37,7 +39,6 @@
 
 #define HTTP_TIMEOUT_SECONDS   10
 #define HTTP_MAX_HEADERS_BYTES 8192
-#define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_ALLOW             "GET, HEAD"
 
 /* Addresses http-bind may list. */
@@ -214,6 +215,13 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     (void)arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1"))) {
+        /* the JSON API: bodies up to http-api-max-body on connections opened from now on */
+        evhttp_set_max_body_size(face.http, server_config.http_api_max_body);
+        http_api_handle(req, path);
+        return;
+    }
+    if (path && http_dash_serve(req, path)) return;
     const struct route *r = NULL;
     for (size_t i = 0; path && i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!strcmp(path, routes[i].path)) r = &routes[i];
@@ -246,7 +254,7 @@ static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_timeout(http, HTTP_TIMEOUT_SECONDS);
     evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(http, HTTP_MAX_BODY_BYTES);
+    evhttp_set_max_body_size(http, server_config.http_api_max_body);
     evhttp_set_gencb(http, dispatch, NULL);
     /* http-bind is a list, as bind is: "127.0.0.1 -::1" (IPv6 listeners are IPv6-only) */
     char **addrs = NULL;
@@ -283,13 +291,18 @@ int http_start(char *err, size_t errlen) {
     face.http = open_face(&port, err, errlen);
     if (!face.http) return -1;
     face.port = port;
-    log_msg(LOG_NOTICE, "HTTP face listening on %s:%d (/health, /metrics)", server_config.http_bind,
-            port);
+    log_msg(
+        LOG_NOTICE,
+        "HTTP face listening on %s:%d (/health, /metrics, the API under /v1, the dashboard at /)",
+        server_config.http_bind, port);
     return 0;
 }
 
 void http_stop(void) {
-    if (face.http) evhttp_free(face.http);
+    if (face.http) {
+        http_api_stop();
+        evhttp_free(face.http);
+    }
     face.http = NULL;
     face.port = 0;
 }
@@ -309,7 +322,10 @@ int http_restart(char *err, size_t errlen) {
         face.port = old_port;
         return -1;
     }
-    if (old) evhttp_free(old);
+    if (old) {
+        http_api_stop();
+        evhttp_free(old);
+    }
     return 0;
 }
 

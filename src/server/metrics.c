@@ -25,6 +25,8 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/http_api.h"
+#include "server/http_cmd.h"
 #include "server/runtime.h"
 #include "server/stats.h"
 #include "storage/cgroup.h"
@@ -297,6 +299,17 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
         st->cache_misses);
     one(b, "obelisk_cache_evictions_total", "counter", "Entries evicted from the ring caches.",
         st->cache_evictions);
+    one(b, "obelisk_storage_open_files", "gauge",
+        "File descriptors storage holds (directories, segment reads, the persist thread's "
+        "writes).",
+        st->open_files);
+    one(b, "obelisk_storage_open_files_max", "gauge",
+        "Storage's share of the descriptor limit (max-open-files-storage).", st->max_open_files);
+    one(b, "obelisk_storage_fd_evictions_total", "counter",
+        "Segment read and write descriptors closed to stay within the share.",
+        st->read_fd_evictions + st->persist.write_fd_evictions);
+    one(b, "obelisk_storage_open_files_refusals_total", "counter",
+        "Streams refused because storage had no descriptor free (retryable).", st->nofile_refusals);
     one(b, "obelisk_topics", "gauge", "Topics (stream keys) in all databases.", st->topics);
     one(b, "obelisk_segments", "gauge", "Segment files of all topics.", st->segments);
     one(b, "obelisk_disk_bytes", "gauge", "Bytes of all segment files.", st->disk_bytes);
@@ -346,6 +359,12 @@ void metrics_render(struct sbuf *b) {
     one(b, "obelisk_held_replies", "gauge",
         "Replies held until their batch is durable (fsync always).",
         (unsigned long long)commit_held_total());
+    one(b, "obelisk_http_api_tails", "gauge",
+        "Live tails (Server-Sent Events streams) open on the HTTP API.",
+        (unsigned long long)http_api_sse_count());
+    one(b, "obelisk_http_api_connections", "gauge",
+        "Internal command connections of the HTTP API, in use or idle (they count as clients).",
+        (unsigned long long)hcmd_count());
     unsigned long long omitted_topics = 0, omitted_groups = 0;
     struct store *st = db_store();
     if (st) {

@@ -37,6 +37,7 @@
 #include "server/db.h"
 #include "server/http.h"
 #include "server/listen.h"
+#include "server/pubsub.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
@@ -59,7 +60,8 @@ static struct {
 #define SERVER_CRON_MS 100
 /* How long the listeners pause when accept() runs out of descriptors or memory. */
 #define SERVER_ACCEPT_PAUSE_MS 100
-/* Descriptors kept for files and listeners beyond maxclients (Redis reserves 32). */
+/* Descriptors kept for listeners, the log, the HTTP face and the like, beyond maxclients and
+ * storage's share (Redis reserves 32 beyond maxclients). */
 #define SERVER_RESERVED_FDS 32
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -151,43 +153,114 @@ static void make_run_id(char *out) {
     }
 }
 
-/* Raises the descriptor limit to fit maxclients, or lowers maxclients to fit the limit. */
-static void adjust_open_files(void) {
+/* Raises the soft descriptor limit toward maxclients + SERVER_RESERVED_FDS +
+ * max-open-files-storage (up to the hard limit). Returns the limit, and in *err_no why it could
+ * not be raised (0 when it could). */
+static unsigned long long raise_open_files(unsigned long long want, int *err_no) {
     struct rlimit rl;
-    rlim_t want = (rlim_t)server_config.maxclients + SERVER_RESERVED_FDS;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    *err_no = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want; /* unknown: trust the settings */
+    unsigned long long had = rl.rlim_cur;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) return want;
     struct rlimit nrl = rl;
-    nrl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &nrl) == 0) rl = nrl;
-    if (rl.rlim_cur < want) {
-        int fit = (int)rl.rlim_cur - SERVER_RESERVED_FDS;
-        if (fit < 1) fit = 1;
-        log_msg(LOG_WARNING,
-                "You requested maxclients of %d requiring at least %llu max file descriptors; "
-                "maxclients lowered to %d.",
-                server_config.maxclients, (unsigned long long)want, fit);
-        server_config.maxclients = fit;
+    nrl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &nrl) != 0) {
+        *err_no = errno;
+        nrl.rlim_cur = rl.rlim_max; /* as far as the hard limit goes */
+        if (rl.rlim_max > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &nrl) != 0) nrl = rl;
     }
+    if (nrl.rlim_cur != had)
+        log_msg(LOG_NOTICE,
+                "Increased maximum number of open files to %llu (it was originally set to %llu).",
+                (unsigned long long)nrl.rlim_cur, had);
+    return nrl.rlim_cur;
+}
+
+/* The descriptor budget (docs/storage.md): storage gets max-open-files-storage, clients get
+ * maxclients, and SERVER_RESERVED_FDS are kept for the rest; the soft limit is raised to fit
+ * them. When the limit is short, at start-up: storage keeps its share when that leaves clients
+ * at least as many descriptors, and maxclients is lowered to the rest (with Redis's warnings);
+ * otherwise storage and clients split what is left evenly. On CONFIG SET of maxclients or
+ * max-open-files-storage (changed is its name) a value the limit cannot hold is refused, with
+ * the largest one that fits, as Redis refuses maxclients. Returns 0, or -1 with a reason. */
+static int adjust_open_files(const char *changed, char *err, size_t errlen) {
+    unsigned long long clients = (unsigned long long)server_config.maxclients;
+    unsigned long long storage = (unsigned long long)server_config.max_open_files_storage;
+    unsigned long long want = clients + SERVER_RESERVED_FDS + storage;
+    int err_no;
+    unsigned long long limit = raise_open_files(want, &err_no);
+    if (limit >= want) return 0;
+    unsigned long long avail = limit > SERVER_RESERVED_FDS ? limit - SERVER_RESERVED_FDS : 0;
+    if (changed) {
+        int storage_changed = !strcmp(changed, "max-open-files-storage");
+        unsigned long long other = storage_changed ? clients : storage;
+        unsigned long long fit = avail > other ? avail - other : 0;
+        if (storage_changed)
+            snprintf(err, errlen,
+                     "The operating system is not able to give storage that many file "
+                     "descriptors, try with %llu",
+                     fit);
+        else
+            snprintf(err, errlen,
+                     "The operating system is not able to handle the specified number of "
+                     "clients, try with %llu",
+                     fit);
+        return -1;
+    }
+    log_msg(LOG_WARNING,
+            "You requested maxclients of %llu requiring at least %llu max file descriptors "
+            "(with max-open-files-storage %llu).",
+            clients, want, storage);
+    if (err_no)
+        log_msg(LOG_WARNING, "Server can't set maximum open files to %llu because of OS error: %s.",
+                want, strerror(err_no));
+    if (avail < 2) {
+        log_msg(LOG_WARNING,
+                "Your current 'ulimit -n' of %llu is not enough for the server to start. Please "
+                "increase your open file limit to at least %llu. Exiting.",
+                limit, (unsigned long long)SERVER_RESERVED_FDS + 2);
+        return -1;
+    }
+    if (avail < 2 * storage) {
+        unsigned long long half = avail / 2, left = avail > clients ? avail - clients : 0;
+        unsigned long long share = half > left ? half : left;
+        log_msg(LOG_WARNING,
+                "max-open-files-storage has been reduced to %llu: storage and clients share the "
+                "%llu descriptors the limit leaves. If you need more increase 'ulimit -n'.",
+                share < storage ? share : storage, avail);
+        if (share < storage) storage = share;
+    }
+    if (avail - storage < clients) clients = avail - storage;
+    log_msg(LOG_WARNING,
+            "Current maximum open files is %llu. maxclients has been reduced to %llu to "
+            "compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+            limit, clients);
+    server_config.maxclients = (int)clients;
+    server_config.max_open_files_storage = (int)storage;
+    return 0;
 }
 
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
     if (!strcmp(name, "http-port") || !strcmp(name, "http-bind")) return http_restart(err, errlen);
+    if ((!strcmp(name, "maxclients") || !strcmp(name, "max-open-files-storage")) &&
+        adjust_open_files(name, err, errlen) != 0)
+        return -1;
     if (db_apply_config(name, err, errlen) != 0) return -1;
     if (!strcmp(name, "loglevel")) log_setup(server_config.loglevel, server_config.logfile);
-    if (!strcmp(name, "maxclients")) adjust_open_files();
     return 0;
 }
 
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);
     conn_add_release_hook(commit_drop_client);
     conn_add_release_hook(command_release_client);
+    conn_add_release_hook(pubsub_release_client);
 }
 
 /* Takes the data directory's lock before anything in it is read: a second server on the same
@@ -215,7 +288,7 @@ int server_init(void) {
     runtime.start_ms = util_mstime();
     make_run_id(runtime.run_id);
     signal(SIGPIPE, SIG_IGN);
-    adjust_open_files();
+    if (adjust_open_files(NULL, err, sizeof(err)) != 0) return -1;
     wire_levels();
     config_set_apply_hook(config_apply);
     runtime.base = event_base_new();

@@ -81,6 +81,10 @@ void xutil_reply_status(struct client *c, int status) {
         reply_error(&c->reply, ERR_CACHE_FULL);
         return;
     }
+    if (status == OBK_ERR_NOFILES) { /* retryable: never an I/O error */
+        reply_error(&c->reply, ERR_NOFILES);
+        return;
+    }
     reply_errorf(&c->reply, ERR_STORAGE_ERROR, obk_strerror(status));
 }
 
@@ -88,6 +92,10 @@ void xutil_reply_status(struct client *c, int status) {
  * at most once a second (the storage layer logged where the damage is, once per segment). */
 void xutil_reply_read_error(struct client *c, int status) {
     static long long last_ms, quiet;
+    if (status == OBK_ERR_NOFILES) { /* no damage: the read can be retried */
+        reply_error(&c->reply, ERR_NOFILES);
+        return;
+    }
     long long now = util_mstime();
     server_stats.read_errors++;
     if (now - last_ms >= 1000) {

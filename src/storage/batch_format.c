@@ -2,7 +2,9 @@
  * docs/format.md).
  *
  * A builder owns one growable buffer; the header space is reserved at begin and filled at
- * finish, so a batch is encoded once and handed to the persist thread as is. Decoding never
+ * finish, so a batch is encoded once and handed to the persist thread as is. Every add makes
+ * room before it writes, so an add that runs out of memory leaves the batch as it was; a batch
+ * with no record is never finished (it could not be read back). Decoding never
  * trusts a length before checking it against the bytes available, and record iteration checks
  * every varint and length against the batch end. Stateless apart from the objects passed in. */
 #include "storage/batch_format.h"
@@ -29,7 +31,9 @@ void batch_builder_free(struct batch_builder *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* Room for more bytes after len; the buffer is unchanged when that fails. */
 static int builder_reserve(struct batch_builder *b, size_t more) {
+    if (more > SIZE_MAX / 2 - b->len) return OBK_ERR_NOMEM; /* the doubling below could wrap */
     if (b->len + more <= b->cap) return OBK_OK;
     size_t cap = b->cap ? b->cap : BUILDER_MIN_CAP;
     while (cap < b->len + more) cap *= 2;
@@ -40,13 +44,20 @@ static int builder_reserve(struct batch_builder *b, size_t more) {
     return OBK_OK;
 }
 
-void batch_builder_begin(struct batch_builder *b, uint8_t type, uint64_t base_offset) {
+int batch_builder_reserve(struct batch_builder *b, size_t more) {
+    return builder_reserve(b, more);
+}
+
+int batch_builder_begin(struct batch_builder *b, uint8_t type, uint64_t base_offset) {
+    b->len = 0; /* not started until the header has room */
+    b->count = 0;
+    if (builder_reserve(b, BATCH_HEADER_SIZE) != OBK_OK) return OBK_ERR_NOMEM;
     b->len = BATCH_HEADER_SIZE;
     b->type = type;
     b->base_offset = base_offset;
-    b->count = 0;
     b->first_id = b->last_id = b->prev_id = SID_MIN;
     b->prev_nf = 0;
+    return OBK_OK;
 }
 
 static void builder_put_varint(struct batch_builder *b, uint64_t v) {
@@ -87,7 +98,7 @@ int batch_builder_add_data(struct batch_builder *b, sid_t id, uint32_t nfields,
                            const uint8_t *const *fv, const size_t *fvlen) {
     size_t need = 3 * CODEC_VARINT_MAX;
     for (uint32_t i = 0; i < 2 * nfields; i++) need += CODEC_VARINT_MAX + fvlen[i];
-    if (b->type != BATCH_DATA) return OBK_ERR_INVAL;
+    if (b->type != BATCH_DATA || b->len < BATCH_HEADER_SIZE) return OBK_ERR_INVAL;
     if (b->count && sid_cmp(id, b->prev_id) <= 0) return OBK_ERR_INVAL;
     if (builder_reserve(b, need) != OBK_OK) return OBK_ERR_NOMEM;
     if (nfields > b->prev_cap) {
@@ -118,8 +129,9 @@ int batch_builder_add_data(struct batch_builder *b, sid_t id, uint32_t nfields,
 }
 
 int batch_builder_add_delete(struct batch_builder *b, sid_t id, uint64_t offset) {
-    if (b->type != BATCH_DELETE) return OBK_ERR_INVAL;
-    if (builder_reserve(b, 3 * CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
+    if (b->type != BATCH_DELETE || b->len < BATCH_HEADER_SIZE) return OBK_ERR_INVAL;
+    _Static_assert(BATCH_DELETE_RECORD_MAX == 3 * CODEC_VARINT_MAX, "delete record size");
+    if (builder_reserve(b, BATCH_DELETE_RECORD_MAX) != OBK_OK) return OBK_ERR_NOMEM;
     int rc = builder_put_id(b, id);
     if (rc != OBK_OK) return rc;
     builder_put_varint(b, offset);
@@ -128,7 +140,7 @@ int batch_builder_add_delete(struct batch_builder *b, sid_t id, uint64_t offset)
 }
 
 int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t last_id) {
-    if (b->type != BATCH_TRIM || b->count) return OBK_ERR_INVAL;
+    if (b->type != BATCH_TRIM || b->count || b->len < BATCH_HEADER_SIZE) return OBK_ERR_INVAL;
     if (builder_reserve(b, CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
     builder_put_varint(b, start_offset);
     b->first_id = b->last_id = last_id;
@@ -138,7 +150,7 @@ int batch_builder_add_trim(struct batch_builder *b, uint64_t start_offset, sid_t
 
 int batch_builder_add_meta(struct batch_builder *b, sid_t last_id, uint64_t entries_added,
                            sid_t max_deleted) {
-    if (b->type != BATCH_META || b->count) return OBK_ERR_INVAL;
+    if (b->type != BATCH_META || b->count || b->len < BATCH_HEADER_SIZE) return OBK_ERR_INVAL;
     if (builder_reserve(b, 5 * CODEC_VARINT_MAX) != OBK_OK) return OBK_ERR_NOMEM;
     builder_put_varint(b, last_id.ms);
     builder_put_varint(b, last_id.seq);
@@ -150,13 +162,13 @@ int batch_builder_add_meta(struct batch_builder *b, sid_t last_id, uint64_t entr
     return OBK_OK;
 }
 
-void batch_builder_finish(struct batch_builder *b, uint64_t append_ms, const uint8_t **out,
-                          size_t *outlen) {
+int batch_builder_finish(struct batch_builder *b, uint64_t append_ms, const uint8_t **out,
+                         size_t *outlen) {
     uint8_t *p = b->buf;
-    if (!p) { /* begin on a fresh builder: make room for the header */
-        builder_reserve(b, BATCH_HEADER_SIZE);
-        p = b->buf;
-    }
+    /* a batch holds at least one record (a begin that failed, or adds that all failed, leave
+     * nothing to write), and a started batch has room for its header */
+    if (b->count == 0) return OBK_ERR_INVAL;
+    OBK_ASSERT(p != NULL && b->len >= BATCH_HEADER_SIZE && b->cap >= b->len);
     codec_put_u32(p, (uint32_t)(b->len - 4));
     p[8] = BATCH_MAGIC;
     p[9] = b->type;
@@ -171,6 +183,7 @@ void batch_builder_finish(struct batch_builder *b, uint64_t append_ms, const uin
     codec_put_u32(p + 4, crc32c(0, p + 8, b->len - 8));
     *out = p;
     *outlen = b->len;
+    return OBK_OK;
 }
 
 int batch_parse_header(const uint8_t *p, size_t avail, struct batch_header *h) {

@@ -10,8 +10,15 @@
  * tmp, fsync, rename, fsync the directory, so a crash leaves the old or the new file, never a
  * torn one.
  *
- * Ownership: the pfile handles, the dirty list and everything in a taken submission belong to
- * this thread; the main thread only builds submissions and reads the published counters. */
+ * Descriptors: write descriptors are opened on first use and kept in an LRU capped at the
+ * storage budget's write share (persist_set_max_files); the least recently used one is closed
+ * to make room, after an fdatasync when it has unsynced writes, and opened again by name when
+ * needed. Out of descriptors (EMFILE, ENFILE) is not an I/O error: the thread closes its idle
+ * descriptors and tries again, then waits for one to come back (px_openat).
+ *
+ * Ownership: the pfile handles, the dirty list, the write LRU and everything in a taken
+ * submission belong to this thread; the main thread only builds submissions and reads the
+ * published counters. */
 #include "storage/persist.h"
 
 #include <errno.h>
@@ -19,6 +26,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +38,21 @@
 #include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "storage/fdlru.h"
 
 /* everysec: the interval between fsyncs of written data, as Redis's appendfsync everysec. */
 #define PERSIST_EVERYSEC_US 1000000
 /* pwritev accepts at most IOV_MAX buffers; consecutive writes to one file are gathered. */
 #define PERSIST_IOV_MAX 64
 #define PFILE_NAME_MAX  64
+/* How long an open waits for a descriptor to come back before it counts as a failure. */
+#define PERSIST_NOFILE_WAIT_MS 10000
 
 struct pfile {
     int dirfd;
     int fd;
     int dirty;                     /* written since its last fsync */
+    struct fdlru_node lnode;       /* fd's place in the write LRU */
     char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
 };
 
@@ -89,12 +101,14 @@ struct persist {
     uint64_t synced_seq;     /* highest seq whose writes are also synced, under mu */
     int error;               /* sticky, under mu */
     struct persist_stats st; /* under mu */
+    size_t max_files;        /* write descriptors kept open (0: no cap), under mu */
     /* thread-owned */
     struct pfile **dirty;
     size_t ndirty, dirty_cap;
     long long last_sync_us;
     int thread_error;        /* the thread's copy of the sticky error */
     unsigned run_syncfs_min; /* syncfs_min as of the batch being run */
+    struct fdlru wfds;       /* open write descriptors, capped at max_files as of the batch */
     /* syncfs: set by persist_set_syncfs under mu; the descriptor is the thread's to use */
     int syncfs_fd;
     unsigned syncfs_min;
@@ -284,15 +298,76 @@ static void px_undirty(struct persist *p, struct pfile *pf) {
     pf->dirty = 0;
 }
 
-static int px_open(struct persist *p, struct pfile *pf) {
-    if (pf->fd >= 0) return OBK_OK;
+/* fdlru_shrink's close function: the least recently used write descriptor is closed, after
+ * an fdatasync when the file has unsynced writes (the descriptor that wrote them is the one
+ * that reports their writeback error; a failure there is sticky like any failed sync). */
+static void px_close_write(struct fdlru_node *x, void *ctx) {
+    struct persist *p = ctx;
+    struct pfile *pf = (struct pfile *)(void *)((char *)x - offsetof(struct pfile, lnode));
+    if (pf->dirty) {
+        px_undirty(p, pf);
+        if (p->thread_error == OBK_OK) px_sync_fd(p, pf->fd, pf->name);
+    }
+    fdlru_remove(&p->wfds, x);
+    p->ops->close(pf->fd);
+    pf->fd = -1;
+}
+
+/* openat through the table. Out of descriptors (EMFILE, ENFILE) is no I/O error: the storage
+ * budget keeps this thread within its share, so what holds them is outside it (a full system
+ * table, another program). The thread closes its idle write descriptors (none is in use while
+ * it opens) and tries again, then waits for descriptors to come back, 10 ms growing to 200 ms
+ * between tries and logged once a second, up to PERSIST_NOFILE_WAIT_MS; only then does the
+ * open fail (and the failure is sticky, as for any failed open). */
+static int px_openat(struct persist *p, int dirfd, const char *name, int flags, mode_t mode) {
+    long long start_ms = 0, logged_ms = 0;
+    long step_ms = 10;
+    for (;;) {
+        int fd = p->ops->openat(dirfd, name, flags, mode);
+        if (fd >= 0 || (errno != EMFILE && errno != ENFILE)) return fd;
+        int err = errno;
+        if (fdlru_shrink(&p->wfds, 0, px_close_write, p) > 0 && p->thread_error == OBK_OK) continue;
+        long long now = util_monotonic_us() / 1000;
+        if (!start_ms) start_ms = now;
+        if (now - start_ms >= PERSIST_NOFILE_WAIT_MS || p->thread_error != OBK_OK) {
+            errno = err;
+            return -1;
+        }
+        if (now - logged_ms >= 1000) {
+            log_msg(LOG_WARNING, "persist: out of file descriptors opening %s (%s); waiting", name,
+                    strerror(err));
+            logged_ms = now;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->st.nofile_waits++;
+        pthread_mutex_unlock(&p->mu);
+        struct timespec ts = {0, step_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        if (step_ms < 200) step_ms *= 2;
+    }
+}
+
+static int px_open_file(struct persist *p, struct pfile *pf) {
     int fl = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
-    pf->fd = p->ops->openat(pf->dirfd, pf->name, fl, 0600);
+    pf->fd = px_openat(p, pf->dirfd, pf->name, fl, 0600);
     if (pf->fd >= 0) return OBK_OK;
     if (errno != ENOENT) return px_fail(p, errno, "open", pf->name);
-    pf->fd = p->ops->openat(pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0600);
+    pf->fd = px_openat(p, pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0600);
     if (pf->fd < 0) return px_fail(p, errno, "create", pf->name);
     return px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
+}
+
+/* Opens pf unless open (closing the least recently used write descriptor first when the cap
+ * is reached) and marks it used. */
+static int px_open(struct persist *p, struct pfile *pf) {
+    int rc = OBK_OK;
+    if (pf->fd < 0) {
+        fdlru_make_room(&p->wfds, px_close_write, p);
+        if (p->thread_error != OBK_OK) return p->thread_error; /* a sync to make room failed */
+        rc = px_open_file(p, pf);
+    }
+    if (pf->fd >= 0) fdlru_touch(&p->wfds, &pf->lnode);
+    return rc;
 }
 
 /* Writes all bytes of iov at pos, continuing after short writes; a write of 0 bytes counts as
@@ -364,7 +439,7 @@ static int px_replace(struct persist *p, struct pop *op) {
     char tmp[PFILE_NAME_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
     int fd =
-        p->ops->openat(op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        px_openat(p, op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return px_fail(p, errno, "create", tmp);
     struct iovec iov = {op->data, op->len};
     struct pfile tmpf = {.dirfd = op->dirfd, .fd = fd};
@@ -379,12 +454,13 @@ static int px_replace(struct persist *p, struct pop *op) {
 }
 
 static int px_rmtree(struct persist *p, struct pop *op) {
-    int dfd = openat(op->dirfd, op->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dfd = px_openat(p, op->dirfd, op->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (dfd < 0) return errno == ENOENT ? OBK_OK : px_fail(p, errno, "open", op->name);
     DIR *d = fdopendir(dfd);
     if (!d) {
-        close(dfd);
-        return px_fail(p, errno, "opendir", op->name);
+        int err = errno;
+        p->ops->close(dfd);
+        return px_fail(p, err, "opendir", op->name);
     }
     struct dirent *de;
     int rc = OBK_OK;
@@ -416,7 +492,10 @@ static int px_run(struct persist *p, struct pop **opp) {
         int rc = OBK_OK;
         struct pfile *pf = op->pf;
         if (pf->dirty) px_undirty(p, pf);
-        if (pf->fd >= 0) p->ops->close(pf->fd);
+        if (pf->fd >= 0) {
+            fdlru_remove(&p->wfds, &pf->lnode);
+            p->ops->close(pf->fd);
+        }
         if (op->flag && !failed) {
             if (p->ops->unlinkat(pf->dirfd, pf->name, 0) != 0 && errno != ENOENT)
                 rc = px_fail(p, errno, "unlink", pf->name);
@@ -429,7 +508,12 @@ static int px_run(struct persist *p, struct pop **opp) {
     case POP_REPLACE: return failed ? p->thread_error : px_replace(p, op);
     case POP_SYNC_DIR: return failed ? p->thread_error : px_sync_dir(p, op->dirfd);
     case POP_RMTREE: return failed ? p->thread_error : px_rmtree(p, op);
-    case POP_CLOSE_DIR: close(op->dirfd); return OBK_OK;
+    case POP_CLOSE_DIR:
+        p->ops->close(op->dirfd);
+        pthread_mutex_lock(&p->mu);
+        p->st.dirs_closed++;
+        pthread_mutex_unlock(&p->mu);
+        return OBK_OK;
     }
     return OBK_ERR_INVAL;
 }
@@ -473,6 +557,8 @@ static void px_publish(struct persist *p, uint64_t finished) {
     OBK_ASSERT(p->synced_seq <= p->written_seq);
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
     p->st.error = p->error;
+    p->st.write_fds = p->wfds.n;
+    p->st.write_fd_evictions = p->wfds.evictions;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     uint64_t one = 1;
@@ -504,6 +590,7 @@ static void *persist_main(void *arg) {
         int stop = p->stop;
         int policy = p->policy;
         p->run_syncfs_min = p->syncfs_min;
+        fdlru_set_cap(&p->wfds, p->max_files);
         pthread_mutex_unlock(&p->mu);
 
         uint64_t last_seq = 0;
@@ -566,6 +653,7 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
     p->policy = fsync_policy;
     p->syncfs_fd = -1;
     p->last_sync_us = util_monotonic_us();
+    fdlru_init(&p->wfds, 0);
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
         free(p);
@@ -673,6 +761,19 @@ int persist_set_syncfs(struct persist *p, int dirfd, unsigned min_files) {
     p->syncfs_min = min_files;
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+void persist_set_max_files(struct persist *p, size_t max_files) {
+    pthread_mutex_lock(&p->mu);
+    p->max_files = max_files;
+    pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t persist_dirs_closed(struct persist *p) {
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = p->st.dirs_closed;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void persist_get_stats(struct persist *p, struct persist_stats *st) {

@@ -7,7 +7,9 @@
  *
  * Clean open: the clean-shutdown marker, a valid checkpoint, and a recovery point equal to the
  * last segment's size: segment headers are read (one pread each), nothing else; indexes load
- * lazily. Restart time grows with the number of segments, not with the data.
+ * lazily. Restart time grows with the number of segments, not with the data. Each segment's
+ * file is opened for its header and closed again; scans open it through tlog_segment_fd (the
+ * store's read descriptor LRU), so a topic of many segments never holds them all open.
  *
  * Unclean open: replay from the checkpoint (or the first segment when it is missing or bad):
  * every batch is length- and CRC-checked, its records decoded, its offsets and IDs checked
@@ -200,10 +202,12 @@ static int scan_cb(void *ctx, const uint8_t *batch, const struct batch_header *h
 }
 
 /* Counts the DATA entries a repair drops from seg (from pos). */
-static uint64_t count_entries(struct segment *seg, uint64_t pos) {
+static uint64_t count_entries(struct tlog *t, struct segment *seg, uint64_t pos) {
     struct tstate dummy;
     tstate_init(&dummy, 0);
+    if (tlog_segment_fd(t, seg) != OBK_OK) return 0;
     struct segment tmp = *seg;
+    tmp.rnode = (struct fdlru_node){0}; /* a copy for the scan: not in the LRU */
     segindex_init(&tmp.idx);
     struct scan_ctx sc = {&tmp, &dummy, UINT32_MAX, 0, 0, 0, OBK_OK};
     uint64_t end;
@@ -222,8 +226,9 @@ static int open_segment(int dirfd, uint64_t base, struct segment **out, uint64_t
     segment_name(name, base, "log");
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &stt) != 0) {
+        int nofiles = fd < 0 && (errno == EMFILE || errno == ENFILE);
         if (fd >= 0) close(fd);
-        return OBK_ERR_IO;
+        return nofiles ? OBK_ERR_NOFILES : OBK_ERR_IO;
     }
     *size = (uint64_t)stt.st_size;
     uint8_t hb[SEGMENT_HEADER_SIZE];
@@ -235,17 +240,15 @@ static int open_segment(int dirfd, uint64_t base, struct segment **out, uint64_t
         close(fd);
         return OBK_OK;
     }
+    close(fd); /* reads open it again through the read descriptor LRU */
     struct segment *seg = calloc(1, sizeof *seg);
-    if (!seg) {
-        close(fd);
-        return OBK_ERR_NOMEM;
-    }
+    if (!seg) return OBK_ERR_NOMEM;
     seg->base_offset = seg->end_offset = base;
     seg->first_id = first;
     seg->created_ms = created;
     seg->modified_ms = (int64_t)stt.st_mtim.tv_sec * 1000 + stt.st_mtim.tv_nsec / 1000000;
     seg->size = *size;
-    seg->rfd = fd;
+    seg->rfd = -1;
     segindex_init(&seg->idx);
     *out = seg;
     return OBK_OK;
@@ -292,7 +295,6 @@ static int open_segments(int dirfd, int flags, struct tlog *t, struct recovery_r
             break;
         }
         if ((rc = tlog_add_segment(t, seg)) != OBK_OK) {
-            close(seg->rfd);
             free(seg);
             break;
         }
@@ -337,6 +339,8 @@ static int prefix_index(struct tlog *t, struct segment *seg, uint64_t pos, uint3
     tstate_init(&dummy, 0);
     struct scan_ctx sc = {seg, &dummy, interval, 0, 0, 0, OBK_OK};
     uint64_t end;
+    int rc = tlog_segment_fd(t, seg);
+    if (rc != OBK_OK) return rc;
     tlog_scan_file(seg->rfd, pos, SEGMENT_HEADER_SIZE, scan_cb, &sc, &end);
     if (end != pos) log_msg(LOG_WARNING, "recovery: %s: damage before the recovery point", name);
     return sc.rc;
@@ -445,6 +449,7 @@ static int replay_segment(int dirfd, int ro, struct tlog *t, size_t i, int first
     }
     struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK};
     uint64_t good;
+    if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) return rc;
     tlog_scan_file(seg->rfd, seg->size, from, scan_cb, &sc, &good);
     if (sc.rc == OBK_ERR_NOMEM) return OBK_ERR_NOMEM;
     rep->scanned_bytes += good - from;
@@ -477,7 +482,7 @@ static void drop_segments(int dirfd, int ro, struct tlog *t, size_t first,
     for (size_t j = first; j < t->nsegs; j++) {
         if (!ro) unlink_segment(dirfd, t->segs[j]->base_offset);
         t->bytes -= t->segs[j]->size;
-        close(t->segs[j]->rfd);
+        tlog_segment_fd_close(t, t->segs[j]);
         segindex_free(&t->segs[j]->idx);
         free(t->segs[j]);
         rep->dropped_segments++;
@@ -502,7 +507,7 @@ static int repair_damage(int dirfd, int flags, struct tlog *t, size_t i, uint64_
     if (i + 1 < t->nsegs) {
         struct segment *ls = tlog_active(t);
         rep->entries_lost +=
-            ls->base_offset + count_entries(ls, SEGMENT_HEADER_SIZE) - st->end_offset;
+            ls->base_offset + count_entries(t, ls, SEGMENT_HEADER_SIZE) - st->end_offset;
     }
     rep->truncated_bytes += seg->size - cut;
     /* the damaged segment stays when something of it is good, and always when it is the
@@ -538,6 +543,8 @@ static int finish_replay(int dirfd, int ro, struct tlog *t, struct tstate *st) {
     }
     t->end_offset = st->end_offset;
     if (ro || !a) return OBK_OK;
+    int rc = tlog_segment_fd(t, a);
+    if (rc != OBK_OK) return rc;
     if (fdatasync(a->rfd) != 0) return OBK_ERR_IO; /* a read-only descriptor syncs all the same */
     return recovery_write_checkpoint(dirfd, st, a->base_offset, a->size);
 }

@@ -132,7 +132,9 @@ int segindex_load(int dirfd, const char *name, uint64_t base_offset, uint64_t se
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     segindex_init(out);
     if (fd < 0) {
-        rc = errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+        rc = errno == ENOENT                      ? OBK_ERR_NOTFOUND
+             : errno == EMFILE || errno == ENFILE ? OBK_ERR_NOFILES
+                                                  : OBK_ERR_IO;
         goto done;
     }
     if (fstat(fd, &st) != 0) {

@@ -11,6 +11,12 @@
  * batches (and the queued directory work) into one submission, so all changes made while the
  * previous submission was being written share the next one and its fsyncs.
  *
+ * Descriptors: the store spends its share (store_config.max_open_files, fdbudget.h) on the
+ * data and database directories, one directory descriptor per topic, the persist thread's
+ * write LRU and the main thread's read LRU (env.rfds, whose cap is what the topics leave). A
+ * topic that would not fit is refused with OBK_ERR_NOFILES before anything changes; a topic
+ * directory closed through the persist thread counts until that thread has closed it.
+ *
  * Threads: store_open runs on the thread that calls it (the server's loader thread): it opens
  * every topic, recovering logs and group files synchronously, and starts the persist thread
  * last. The server joins the loader before its main thread makes any other call; from then on
@@ -32,6 +38,7 @@
 #include "base/status.h"
 #include "base/util.h"
 #include "storage/cgstore.h"
+#include "storage/fdbudget.h"
 #include "storage/fsutil.h"
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
@@ -53,9 +60,12 @@ struct store {
     uint64_t durable_seq, written_seq;
     uint64_t recovery_us;
     int recovery_clean;
-    int settled;           /* store_settle ran: reads show what settled_seq left */
-    uint64_t settled_seq;  /* the durable submission they were rolled back to */
-    struct topic *dropped; /* created after it: out of the keyspace, freed at close */
+    struct fdbudget fdb;
+    uint64_t dir_closes;      /* topic directories handed to the persist thread to close */
+    uint64_t nofile_refusals; /* topics refused for want of a descriptor */
+    int settled;              /* store_settle ran: reads show what settled_seq left */
+    uint64_t settled_seq;     /* the durable submission they were rolled back to */
+    struct topic *dropped;    /* created after it: out of the keyspace, freed at close */
 };
 
 void store_config_defaults(struct store_config *c) {
@@ -73,6 +83,44 @@ void store_config_defaults(struct store_config *c) {
     c->syncfs_min_files = 2;
     c->batch_max_bytes = 1u << 20;
     c->flush_max_bytes = 8u << 20;
+}
+
+/* ---- descriptor budget ---- */
+
+static int out_of_fds(int err) {
+    return err == EMFILE || err == ENFILE;
+}
+
+static uint64_t topic_count(const struct store *s) {
+    uint64_t n = 0;
+    for (int db = 0; db < s->cfg.ndbs; db++) n += s->ks[db].count;
+    return n;
+}
+
+/* Topic directory descriptors held: the topics', and those of deleted topics the persist
+ * thread has not closed yet. */
+static uint64_t held_dirs(struct store *s) {
+    uint64_t closed = s->p ? persist_dirs_closed(s->p) : 0;
+    return topic_count(s) + (s->dir_closes > closed ? s->dir_closes - closed : 0);
+}
+
+/* The read LRU gets what the topics leave; descriptors over it are closed now. */
+static void fds_refresh(struct store *s) {
+    size_t cap = fdbudget_read_cap(&s->fdb, held_dirs(s));
+    fdlru_set_cap(&s->env.rfds, cap);
+    if (cap) tlog_read_fds_shrink(&s->env.rfds, cap);
+}
+
+/* openat of a directory; out of descriptors, the idle read descriptors are closed and it is
+ * tried once more (OBK_ERR_NOFILES when that fails too). */
+static int open_dir(struct store *s, int dirfd, const char *name, int *fd) {
+    for (int attempt = 0;; attempt++) {
+        *fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd >= 0) return OBK_OK;
+        if (!out_of_fds(errno)) return OBK_ERR_IO;
+        if (attempt > 0 || s->env.rfds.n == 0) return OBK_ERR_NOFILES;
+        tlog_read_fds_shrink(&s->env.rfds, 0);
+    }
 }
 
 /* Removes dirfd/name and its files (one level) synchronously (open time only). */
@@ -235,11 +283,10 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     struct topic_meta m = {0};
     struct topic *t = NULL;
     enum meta_result meta;
-    int dbfd = s->dbfd[db], rc;
-    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tdfd < 0) {
-        set_damage(rep, db, name, strerror(errno));
-        rc = OBK_ERR_IO;
+    int dbfd = s->dbfd[db], tdfd;
+    int rc = open_dir(s, dbfd, name, &tdfd);
+    if (rc != OBK_OK) {
+        if (rc == OBK_ERR_IO) set_damage(rep, db, name, strerror(errno));
         goto done;
     }
     if ((rc = read_meta(db, name, tdfd, &m, &meta, rep)) != OBK_OK) goto done;
@@ -266,6 +313,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     if ((rc = keyspace_insert(&s->ks[db], t)) != OBK_OK) goto done;
     rep->topics++;
     t = NULL;
+    fds_refresh(s);
 done:
     if (rc == OBK_ERR_IO) {
         char prefix[32];
@@ -333,10 +381,13 @@ static int open_db(struct store *s, int db, int clean, struct store_open_report 
 
 /* Frees a topic; its write handles and directory descriptor are closed through sub (by the
  * persist thread, after everything queued before) or at once when there is no sub. */
-static void release_topic(struct topic *t, struct psub *sub) {
+static void release_topic(struct store *s, struct topic *t, struct psub *sub) {
     int dfd = t->dirfd;
     topic_free(t, sub);
-    if (!sub || psub_close_dir(sub, dfd) != OBK_OK) close(dfd);
+    if (sub && psub_close_dir(sub, dfd) == OBK_OK)
+        s->dir_closes++;
+    else
+        close(dfd);
 }
 
 static void free_all_topics(struct store *s, struct psub *sub) {
@@ -346,7 +397,7 @@ static void free_all_topics(struct store *s, struct psub *sub) {
             struct topic *t = ks->b[i];
             while (t) {
                 struct topic *n = t->hnext;
-                release_topic(t, sub);
+                release_topic(s, t, sub);
                 t = n;
             }
             ks->b[i] = NULL;
@@ -356,7 +407,7 @@ static void free_all_topics(struct store *s, struct psub *sub) {
     while (s->dropped) {
         struct topic *t = s->dropped;
         s->dropped = t->hnext;
-        release_topic(t, sub);
+        release_topic(s, t, sub);
     }
     s->env.dirty_head = NULL;
 }
@@ -403,6 +454,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     s->env.node_max_entries = cfg->node_max_entries;
     s->env.batch_max_bytes = cfg->batch_max_bytes;
     s->env.next_seq = 1;
+    fdbudget_init(&s->fdb, cfg->max_open_files, cfg->ndbs);
+    fdlru_init(&s->env.rfds, fdbudget_read_cap(&s->fdb, 0));
     rc = OBK_ERR_IO;
     if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) goto fail;
     if ((s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) goto fail;
@@ -428,6 +481,13 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     }
     if ((rc = persist_start(cfg->fsync, cfg->ops, &s->p)) != OBK_OK) goto fail;
     if ((rc = persist_set_syncfs(s->p, s->dirfd, cfg->syncfs_min_files)) != OBK_OK) goto fail;
+    persist_set_max_files(s->p, s->fdb.write_cap);
+    if (rep->topics >= fdbudget_max_topics(&s->fdb))
+        log_msg(LOG_WARNING,
+                "storage: max-open-files-storage is %llu, but %llu topics and one more need %llu "
+                "file descriptors: new topics are refused until it is raised",
+                (unsigned long long)cfg->max_open_files, (unsigned long long)rep->topics,
+                (unsigned long long)fdbudget_min_share(cfg->ndbs, rep->topics + 1));
     rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
     s->recovery_us = rep->duration_us;
     s->recovery_clean = clean || rep->fresh;
@@ -452,6 +512,8 @@ int store_close(struct store *s) {
     int err = OBK_OK;
     store_flush(s, 1);
     err = persist_drain(s->p);
+    /* after a sticky error memory may be ahead of the disk: no checkpoint, no clean marker */
+    if (err == OBK_OK) err = s->env.error;
     struct psub *sub = psub_new();
     if (sub) {
         for (int db = 0; db < s->cfg.ndbs; db++) {
@@ -506,6 +568,10 @@ int store_create(struct store *s, int db, const void *key, size_t keylen, struct
     if (db < 0 || db >= s->cfg.ndbs) return OBK_ERR_INVAL;
     if (s->env.error) return OBK_ERR_STICKY;
     if (keyspace_find(&s->ks[db], key, keylen)) return OBK_ERR_EXISTS;
+    if (held_dirs(s) >= fdbudget_max_topics(&s->fdb)) {
+        s->nofile_refusals++; /* the share holds no more topic directories */
+        return OBK_ERR_NOFILES;
+    }
     if (!pending(s)) return OBK_ERR_NOMEM;
     keydir_name(key, keylen, name);
     int dbfd = s->dbfd[db];
@@ -518,9 +584,14 @@ int store_create(struct store *s, int db, const void *key, size_t keylen, struct
             return OBK_ERR_IO;
         psub_rmtree(s->env.pending, dbfd, trash);
     }
-    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tdfd < 0) return OBK_ERR_IO;
-    int rc = topic_new(&s->env, db, key, keylen, dbfd, tdfd, &t);
+    int tdfd;
+    int rc = open_dir(s, dbfd, name, &tdfd);
+    if (rc != OBK_OK) {
+        unlinkat(dbfd, name, AT_REMOVEDIR); /* nothing was created */
+        if (rc == OBK_ERR_NOFILES) s->nofile_refusals++;
+        return rc;
+    }
+    rc = topic_new(&s->env, db, key, keylen, dbfd, tdfd, &t);
     if (rc == OBK_OK) rc = keyspace_insert(&s->ks[db], t);
     if (rc != OBK_OK) {
         if (t) topic_free(t, NULL);
@@ -530,6 +601,7 @@ int store_create(struct store *s, int db, const void *key, size_t keylen, struct
     }
     t->meta_dirty = 1;
     topic_mark_dirty(t);
+    fds_refresh(s);
     *out = t;
     return OBK_OK;
 }
@@ -550,7 +622,7 @@ static int delete_topic(struct store *s, struct topic *t) {
     if (renameat(dbfd, t->name, dbfd, trash) != 0) return OBK_ERR_IO;
     keyspace_remove(&s->ks[t->db], t);
     dirty_unlink(s, t);
-    release_topic(t, s->env.pending);
+    release_topic(s, t, s->env.pending);
     psub_rmtree(s->env.pending, dbfd, trash);
     topic_env_touch(&s->env, s->env.next_seq); /* the removal rides in the next submission */
     return OBK_OK;
@@ -652,8 +724,12 @@ static size_t waiting_bytes(const struct store *s) {
 int store_flush(struct store *s, int force) {
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return OBK_OK;
-    if (s->env.error) return OBK_ERR_STICKY;
+    if (s->env.error) return s->env.error; /* the first error, for the server's message */
     if (!force && !persist_idle(s->p) && waiting_bytes(s) < s->cfg.flush_max_bytes) return OBK_OK;
+    /* what placing batches reads (an active segment's index) first: out of descriptors the
+     * flush changes nothing and is tried again at the next turn */
+    for (struct topic *t = s->env.dirty_head; t; t = t->dirty_next)
+        if (tlog_prepare_append(&t->log) == OBK_ERR_NOFILES) return OBK_ERR_NOFILES;
     struct psub *sub = pending(s);
     if (!sub) return OBK_ERR_NOMEM;
     s->env.pending = NULL;
@@ -692,6 +768,7 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
     persist_progress(s->p, &s->written_seq, &synced);
     s->durable_seq = s->env.durable_seq = *durable_seq;
     s->env.budget.written_seq = s->written_seq; /* written entries may leave the cache */
+    fds_refresh(s); /* closed topic directories give their descriptors back */
     if (*err && !s->env.error) s->env.error = *err;
     if (!*err && s->env.error) *err = s->env.error;
 }
@@ -780,6 +857,19 @@ int store_set_tuning(struct store *s, const struct store_tuning *t) {
     return persist_set_syncfs(s->p, -1, t->syncfs_min_files);
 }
 
+uint64_t store_min_open_files(struct store *s) {
+    return fdbudget_min_share(s->cfg.ndbs, held_dirs(s));
+}
+
+int store_set_max_open_files(struct store *s, uint64_t max_open_files) {
+    if (max_open_files && max_open_files < store_min_open_files(s)) return OBK_ERR_RANGE;
+    s->cfg.max_open_files = max_open_files;
+    fdbudget_init(&s->fdb, max_open_files, s->cfg.ndbs);
+    persist_set_max_files(s->p, s->fdb.write_cap);
+    fds_refresh(s);
+    return OBK_OK;
+}
+
 static int64_t pick(int64_t topic_value, int64_t dflt) {
     if (topic_value == RETENTION_DEFAULT) return dflt;
     return topic_value; /* RETENTION_NONE (-1) means off, like a negative default */
@@ -827,4 +917,10 @@ void store_stats(struct store *s, struct store_stats *st) {
     persist_get_stats(s->p, &st->persist);
     st->recovery_us = s->recovery_us;
     st->recovery_clean = s->recovery_clean;
+    st->read_fds = s->env.rfds.n;
+    st->read_fd_evictions = s->env.rfds.evictions;
+    st->nofile_refusals = s->nofile_refusals;
+    st->max_open_files = s->cfg.max_open_files;
+    st->open_files = fdbudget_fixed(s->cfg.ndbs) - FDBUDGET_TRANSIENT + held_dirs(s) +
+                     st->read_fds + st->persist.write_fds;
 }

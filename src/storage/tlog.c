@@ -18,12 +18,20 @@
  *   so a batch that runs past the end of its segment (or, backward, past the next index
  *   entry), DATA offsets that do not follow each other, a segment whose DATA ends before its
  *   end offset, and an index entry that points at another batch are all damage
- *   (OBK_ERR_CORRUPT, logged once per segment), for sealed segments as for the active one. */
+ *   (OBK_ERR_CORRUPT, logged once per segment), for sealed segments as for the active one.
+ *
+ * Read descriptors: a segment's is opened on demand and kept in the store's read LRU (rfds,
+ * docs/storage.md "Descriptor budget"); the least recently used one of any topic is closed
+ * when the cap is reached, and every idle one when the process runs out (EMFILE, ENFILE). A
+ * read opens one segment's descriptor at a time; tlog_read_forward pins it while it calls back
+ * per entry, so nothing a callback opens can close it. Recovery reads through the same calls,
+ * so a topic with thousands of segments opens them one at a time. */
 #include "storage/tlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,8 +47,36 @@ void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_
     t->end_offset = end_offset;
 }
 
-static void segment_destroy(struct segment *seg, struct psub *s) {
-    if (seg->rfd >= 0) close(seg->rfd);
+/* fdlru_shrink's close function: the segment holding node x closes its read descriptor. */
+static void close_read_fd(struct fdlru_node *x, void *ctx) {
+    (void)ctx;
+    struct segment *seg = (struct segment *)(void *)((char *)x - offsetof(struct segment, rnode));
+    close(seg->rfd);
+    seg->rfd = -1;
+}
+
+void tlog_segment_fd_close(struct tlog *t, struct segment *seg) {
+    if (seg->rfd < 0) return;
+    if (t->rfds) fdlru_remove(t->rfds, &seg->rnode);
+    close(seg->rfd);
+    seg->rfd = -1;
+}
+
+void tlog_read_fds_shrink(struct fdlru *rfds, size_t keep) {
+    fdlru_shrink(rfds, keep, close_read_fd, NULL);
+}
+
+static int out_of_fds(int err) {
+    return err == EMFILE || err == ENFILE;
+}
+
+/* Out of descriptors: closes every read descriptor not in use; 1 when it closed any. */
+static int close_idle_reads(struct tlog *t) {
+    return t->rfds && fdlru_shrink(t->rfds, 0, close_read_fd, NULL) > 0;
+}
+
+static void segment_destroy(struct tlog *t, struct segment *seg, struct psub *s) {
+    tlog_segment_fd_close(t, seg);
     segindex_free(&seg->idx);
     if (s && seg->log_pf) psub_free_file(s, seg->log_pf, 0);
     if (s && seg->idx_pf) psub_free_file(s, seg->idx_pf, 0);
@@ -48,7 +84,7 @@ static void segment_destroy(struct segment *seg, struct psub *s) {
 }
 
 void tlog_free(struct tlog *t, struct psub *s) {
-    for (size_t i = 0; i < t->nsegs; i++) segment_destroy(t->segs[i], s);
+    for (size_t i = 0; i < t->nsegs; i++) segment_destroy(t, t->segs[i], s);
     free(t->segs);
     t->segs = NULL;
     t->nsegs = t->cap = 0;
@@ -145,7 +181,7 @@ int tlog_append_batch(struct tlog *t, const uint8_t *batch, size_t len,
             goto done;
         }
         if ((rc = tlog_add_segment(t, seg)) != OBK_OK) {
-            segment_destroy(seg, NULL);
+            segment_destroy(t, seg, NULL);
             goto done;
         }
         if ((rc = seg_pfiles(t, seg)) != OBK_OK) goto done;
@@ -213,12 +249,32 @@ size_t tlog_find_segment_offset(const struct tlog *t, uint64_t offset) {
 }
 
 int tlog_segment_fd(struct tlog *t, struct segment *seg) {
-    if (seg->rfd >= 0) return OBK_OK;
-    char name[SEGMENT_NAME_MAX];
-    segment_name(name, seg->base_offset, "log");
-    seg->rfd = openat(t->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (seg->rfd < 0) return errno == ENOENT ? OBK_ERR_NOTFOUND : OBK_ERR_IO;
+    if (seg->rfd < 0) {
+        char name[SEGMENT_NAME_MAX];
+        segment_name(name, seg->base_offset, "log");
+        if (t->rfds) fdlru_make_room(t->rfds, close_read_fd, NULL);
+        while ((seg->rfd = openat(t->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+            if (errno == ENOENT) return OBK_ERR_NOTFOUND;
+            if (!out_of_fds(errno)) return OBK_ERR_IO;
+            if (!close_idle_reads(t)) return OBK_ERR_NOFILES;
+        }
+    }
+    if (t->rfds) fdlru_touch(t->rfds, &seg->rnode);
     return OBK_OK;
+}
+
+/* segindex_load, once more after closing the idle read descriptors when out of them. */
+static int load_index(struct tlog *t, struct segment *seg, const char *name) {
+    int rc = segindex_load(t->dirfd, name, seg->base_offset, seg->size, &seg->idx);
+    if (rc == OBK_ERR_NOFILES && close_idle_reads(t))
+        rc = segindex_load(t->dirfd, name, seg->base_offset, seg->size, &seg->idx);
+    return rc;
+}
+
+int tlog_prepare_append(struct tlog *t) {
+    struct segment *seg = tlog_active(t);
+    if (!seg || seg->idx_state == SEGIDX_READY) return OBK_OK;
+    return tlog_segment_index(t, seg);
 }
 
 int tlog_scan_file(int fd, uint64_t size, uint64_t pos, tlog_batch_cb cb, void *ctx,
@@ -267,9 +323,8 @@ int tlog_segment_index(struct tlog *t, struct segment *seg) {
     char name[SEGMENT_NAME_MAX];
     segment_name(name, seg->base_offset, "idx");
     segindex_free(&seg->idx);
-    int rc = seg->idx_force_rebuild
-                 ? OBK_ERR_CORRUPT
-                 : segindex_load(t->dirfd, name, seg->base_offset, seg->size, &seg->idx);
+    int rc = seg->idx_force_rebuild ? OBK_ERR_CORRUPT : load_index(t, seg, name);
+    if (rc == OBK_ERR_NOFILES) return rc; /* not the index's fault: nothing to rebuild */
     if (rc == OBK_OK && seg->has_data && seg->idx.n == 0) rc = OBK_ERR_CORRUPT;
     if (rc == OBK_OK) {
         if (seg->idx.n) seg->last_index_pos = segindex_get(&seg->idx, seg->idx.n - 1).pos;
@@ -362,6 +417,7 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
         if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) goto done;
         struct segreader r;
         segreader_init(&r, seg->rfd, seg->size);
+        fdlru_pin(&seg->rnode); /* the callbacks below may open other descriptors */
         while (pos < seg->size && !stop) {
             const uint8_t *b;
             struct batch_header h;
@@ -402,6 +458,7 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
             if (h.base_offset + h.count >= limit) stop = 1; /* never parse past the limit */
         }
         segreader_free(&r);
+        fdlru_unpin(&seg->rnode);
         /* read to its end: its DATA must reach its end offset (or the limit) */
         if (rc == OBK_OK && !stop && pos >= seg->size &&
             expect < (seg->end_offset < limit ? seg->end_offset : limit))
@@ -646,7 +703,7 @@ int tlog_retain(struct tlog *t, int64_t retention_bytes, int64_t retention_ms, i
             return OBK_ERR_NOMEM;
         }
         t->bytes -= seg->size;
-        segment_destroy(seg, s);
+        segment_destroy(t, seg, s);
         memmove(t->segs, t->segs + 1, (t->nsegs - 1) * sizeof *t->segs);
         t->nsegs--;
         removed++;

@@ -2,8 +2,14 @@
  * topic's batches to a persist submission (reads are in topic_read.c).
  *
  * Order of a mutation: validate, change the cache, encode into the filling batch, then change
- * the state (tstate), so a failure part way leaves the topic as it was. Batches are closed when
- * the record type changes or past batch_max_bytes and wait in t->pend until store_flush.
+ * the state (tstate), so a failure part way leaves the topic as it was. Out of memory: an add
+ * makes room before it writes; a batch left empty by a failed add is dropped, never written (a
+ * batch holds at least one record); a TRIM or META batch holds its one change only, so it is
+ * dropped when the change cannot be completed; XDEL makes room for every record and tombstone
+ * before it changes anything. A change that fails half way all the same cannot be undone: the
+ * store then refuses writes (sticky), as after an I/O error, instead of keeping a state the
+ * batch disagrees with. Batches are closed when the record type changes or past
+ * batch_max_bytes and wait in t->pend until store_flush.
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
  * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
  * inside store_open (the server's loader thread) or by store_create; every mutation and flush
@@ -14,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/obk_assert.h"
 #include "base/status.h"
 #include "base/util.h"
@@ -41,6 +48,7 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
     t->dirfd = dirfd;
     keydir_name(key, keylen, t->name);
     tlog_init(&t->log, dirfd, &env->tlog, 0);
+    t->log.rfds = &env->rfds;
     tstate_init(&t->st, 0);
     ring_init(&t->ring, &env->budget);
     batch_builder_init(&t->bb);
@@ -72,12 +80,16 @@ void topic_mark_dirty(struct topic *t) {
     t->env->dirty_head = t;
 }
 
-/* Moves the filling batch to t->pend. */
+/* Moves the filling batch to t->pend. A batch without records (its first add failed) is
+ * dropped: on disk a batch holds at least one. On failure the batch stays open, unchanged. */
 static int close_batch(struct topic *t) {
     if (!t->bb_open) return OBK_OK;
+    if (t->bb.count == 0) {
+        t->bb_open = 0;
+        return OBK_OK;
+    }
     const uint8_t *b;
-    size_t len;
-    batch_builder_finish(&t->bb, (uint64_t)util_mstime(), &b, &len);
+    size_t len = batch_builder_size(&t->bb);
     if (t->pend_len + len > t->pend_cap) {
         size_t cap = t->pend_cap ? t->pend_cap : 4096;
         while (cap < t->pend_len + len) cap *= 2;
@@ -86,6 +98,8 @@ static int close_batch(struct topic *t) {
         t->pend = np;
         t->pend_cap = cap;
     }
+    int rc = batch_builder_finish(&t->bb, (uint64_t)util_mstime(), &b, &len);
+    OBK_ASSERT(rc == OBK_OK); /* a started batch with records always finishes */
     memcpy(t->pend + t->pend_len, b, len);
     t->pend_len += len;
     t->bb_open = 0;
@@ -101,10 +115,23 @@ static int open_batch(struct topic *t, uint8_t type) {
         if (rc != OBK_OK) return rc;
     }
     if (!t->bb_open) {
-        batch_builder_begin(&t->bb, type, t->st.end_offset);
+        int rc = batch_builder_begin(&t->bb, type, t->st.end_offset);
+        if (rc != OBK_OK) return rc;
         t->bb_open = 1;
     }
     return OBK_OK;
+}
+
+/* A change that failed half way and cannot be undone: the topic's memory and its filling batch
+ * would disagree, so the store refuses writes from now on (no submission, checkpoint or clean
+ * marker follows; replies touching the topic wait for a submission that never comes, so the
+ * server fails them as after an I/O error). */
+static int fail_sticky(struct topic *t, int rc, const char *what) {
+    log_msg(LOG_WARNING, "storage: %s failed half way: %s; writes are refused from now on", what,
+            obk_strerror(rc));
+    if (t->env->error == OBK_OK) t->env->error = rc;
+    topic_mark_dirty(t);
+    return rc;
 }
 
 int topic_append(struct topic *t, sid_t id, uint32_t nfields, const uint8_t *const *fv,
@@ -117,6 +144,7 @@ int topic_append(struct topic *t, sid_t id, uint32_t nfields, const uint8_t *con
     if ((rc = open_batch(t, BATCH_DATA)) != OBK_OK ||
         (rc = batch_builder_add_data(&t->bb, id, nfields, fv, fvlen)) != OBK_OK) {
         ring_drop_from(&t->ring, off);
+        if (t->bb_open && t->bb.count == 0) t->bb_open = 0; /* the batch it started is empty */
         return rc;
     }
     t->st.end_offset++;
@@ -155,11 +183,19 @@ int topic_delete_ids(struct topic *t, const sid_t *ids, size_t n, uint64_t *dele
         sid_cmp(found[0].id, t->bb.last_id) <= 0 && (rc = close_batch(t)) != OBK_OK)
         goto done;
     if ((rc = open_batch(t, BATCH_DELETE)) != OBK_OK) goto done;
+    /* room for every record and tombstone before anything changes */
+    if ((rc = batch_builder_reserve(&t->bb, nf * BATCH_DELETE_RECORD_MAX)) != OBK_OK ||
+        (rc = tstate_tomb_reserve(&t->st, nf)) != OBK_OK) {
+        if (t->bb.count == 0) t->bb_open = 0; /* the batch it started is empty */
+        goto done;
+    }
     topic_tombs_changing(t);
     for (size_t i = 0; i < nf; i++) {
-        if ((rc = batch_builder_add_delete(&t->bb, found[i].id, found[i].offset)) != OBK_OK)
-            goto done; /* only out of memory: the store turns that into a sticky error */
-        if ((rc = tstate_tomb_add(&t->st, found[i].id, found[i].offset)) != OBK_OK) goto done;
+        if ((rc = batch_builder_add_delete(&t->bb, found[i].id, found[i].offset)) != OBK_OK ||
+            (rc = tstate_tomb_add(&t->st, found[i].id, found[i].offset)) != OBK_OK) {
+            fail_sticky(t, rc, "XDEL");
+            goto done;
+        }
     }
     *deleted = nf;
     topic_mark_dirty(t);
@@ -230,10 +266,13 @@ int topic_trim(struct topic *t, const struct topic_trim *tr, uint64_t *removed) 
     if (rc != OBK_OK) return rc;
     if (x <= st->start_offset) return OBK_OK;
     uint64_t before = tstate_length(st);
-    if ((rc = open_batch(t, BATCH_TRIM)) != OBK_OK ||
-        (rc = batch_builder_add_trim(&t->bb, x, st->last_id)) != OBK_OK ||
-        (rc = close_batch(t)) != OBK_OK)
+    if ((rc = open_batch(t, BATCH_TRIM)) != OBK_OK) return rc;
+    OBK_ASSERT(t->bb.count == 0); /* a TRIM batch holds this change only */
+    if ((rc = batch_builder_add_trim(&t->bb, x, st->last_id)) != OBK_OK ||
+        (rc = close_batch(t)) != OBK_OK) {
+        t->bb_open = 0; /* dropped: the topic stays as it was */
         return rc;
+    }
     topic_tombs_changing(t);
     tstate_set_start(st, x);
     ring_drop_written_before(&t->ring, x);
@@ -252,10 +291,13 @@ int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_
     struct tstate *st = &t->st;
     uint64_t added = set_added ? entries_added : st->entries_added;
     sid_t md = set_max_deleted ? max_deleted : st->max_deleted;
-    if ((rc = open_batch(t, BATCH_META)) != OBK_OK ||
-        (rc = batch_builder_add_meta(&t->bb, last_id, added, md)) != OBK_OK ||
-        (rc = close_batch(t)) != OBK_OK)
+    if ((rc = open_batch(t, BATCH_META)) != OBK_OK) return rc;
+    OBK_ASSERT(t->bb.count == 0); /* a META batch holds this change only */
+    if ((rc = batch_builder_add_meta(&t->bb, last_id, added, md)) != OBK_OK ||
+        (rc = close_batch(t)) != OBK_OK) {
+        t->bb_open = 0; /* dropped: the topic stays as it was */
         return rc;
+    }
     st->last_id = last_id;
     st->entries_added = added;
     st->max_deleted = md;

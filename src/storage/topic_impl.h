@@ -40,6 +40,7 @@ struct topic_env {
     struct psub *pending;                  /* operations queued outside topics */
     uint64_t touch_seq; /* highest submission the state looked up or changed since the last
                            store_touch_begin depends on (the server's reply rule) */
+    struct fdlru rfds;  /* every topic's segment read descriptors (the store sets the cap) */
 };
 
 /* Raises the touch mark to seq (see store_touch_begin). */

@@ -75,6 +75,18 @@ int tstate_is_deleted(const struct tstate *st, sid_t id) {
     return i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0;
 }
 
+int tstate_tomb_reserve(struct tstate *st, size_t n) {
+    if (n <= st->tcap - st->ntomb) return OBK_OK;
+    if (n > SIZE_MAX / (4 * sizeof *st->tomb) - st->ntomb) return OBK_ERR_NOMEM;
+    size_t cap = st->tcap ? st->tcap : 16;
+    while (cap < st->ntomb + n) cap *= 2;
+    struct tomb *nt = realloc(st->tomb, cap * sizeof *nt);
+    if (!nt) return OBK_ERR_NOMEM;
+    st->tomb = nt;
+    st->tcap = cap;
+    return OBK_OK;
+}
+
 int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset) {
     /* a tombstone marks an entry still in the log: callers skip offsets below the start, and
      * only existing offsets (below the end) can be deleted */
@@ -87,13 +99,8 @@ int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset) {
     if ((i > 0 && st->tomb[i - 1].offset >= offset) ||
         (i < st->ntomb && st->tomb[i].offset <= offset))
         return OBK_ERR_CORRUPT;
-    if (st->ntomb == st->tcap) {
-        size_t cap = st->tcap ? st->tcap * 2 : 16;
-        struct tomb *nt = realloc(st->tomb, cap * sizeof *nt);
-        if (!nt) return OBK_ERR_NOMEM;
-        st->tomb = nt;
-        st->tcap = cap;
-    }
+    int rc = tstate_tomb_reserve(st, 1);
+    if (rc != OBK_OK) return rc;
     memmove(st->tomb + i + 1, st->tomb + i, (st->ntomb - i) * sizeof *st->tomb);
     st->tomb[i] = (struct tomb){id, offset};
     st->ntomb++;

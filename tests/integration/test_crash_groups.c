@@ -10,14 +10,21 @@
  * in the same directory, and checked:
  *   - every acknowledged XADD is in the stream;
  *   - every acknowledged delivery is in the stream, and is pending for that consumer unless an
- *     XACK for it was sent (acknowledged or not);
+ *     XACK for it was sent (acknowledged or not), with a delivery count of 1 (consumers read
+ *     only with `>`);
  *   - every acknowledged XACK is reflected: the entry is not pending;
  *   - every PEL entry belongs to a consumer that was delivered it, or that had an XREADGROUP in
  *     flight at the kill (and is then above what that consumer was acknowledged);
  *   - no PEL entry points past the end of the log, and each is a live entry;
+ *   - each group's last-delivered-id is at least the last delivery its consumers received,
+ *     and equal to it unless a read was in flight (then at most the log end);
  *   - the committed offset is the last acknowledged XCOMMIT or the one in flight at the kill
  *     (nil only if none was acknowledged); committed and last-delivered IDs never exceed the log
  *     end; XLAG's lag is the count of entries after the committed ID.
+ * The kill comes only once every kind of reply (XADD, delivery to each consumer, XACK, XCOMMIT
+ * from each committer) has come back, and a round fails when a thread could not connect or got
+ * an error reply, when XGROUP CREATE or XINFO did not answer as expected, or when it has no
+ * acknowledged XADD, delivery, XACK or XCOMMIT to check.
  * Then the groups keep working, the server stops cleanly and `obelisk-check` ($OBELISK_CHECK)
  * must exit 0 on the directory.
  *
@@ -83,12 +90,28 @@ struct writer {
     int port;
     struct sid *acked;
     size_t n, cap;
+    atomic_long nacked;
+    int connect_failed;
+    char err[160];
 };
+
+static redisContext *connect_port(int port) {
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return NULL;
+    }
+    return c;
+}
 
 static void *writer_main(void *arg) {
     struct writer *w = arg;
-    redisContext *c = redisConnect("127.0.0.1", w->port);
-    if (!c || c->err) return NULL;
+    redisContext *c = connect_port(w->port);
+    if (!c) {
+        w->connect_failed = 1;
+        return NULL;
+    }
     for (uint32_t i = 0; !atomic_load(&stop_flag); i++) {
         redisReply *r = redisCommand(c, "XADD " KEY " * n %u", i);
         if (!r) break;
@@ -98,6 +121,10 @@ static void *writer_main(void *arg) {
                 w->acked = realloc(w->acked, w->cap * sizeof(*w->acked));
             }
             w->acked[w->n++] = sid_of(r->str);
+            atomic_fetch_add(&w->nacked, 1);
+        } else if (!w->err[0]) {
+            snprintf(w->err, sizeof(w->err), "XADD reply type %d: %s", r->type,
+                     r->str ? r->str : "");
         }
         freeReplyObject(r);
     }
@@ -128,13 +155,19 @@ struct consumer {
     int read_in_flight; /* an XREADGROUP was sent and no reply came */
     struct commit *commits;
     size_t ncommits, ccap;
+    atomic_long ndelivered, nxacked, ncommitted;
+    int connect_failed;
+    char err[160];
 };
 
 static void *consumer_main(void *arg) {
     struct consumer *co = arg;
     struct rng r = {co->seed};
-    redisContext *c = redisConnect("127.0.0.1", co->port);
-    if (!c || c->err) return NULL;
+    redisContext *c = connect_port(co->port);
+    if (!c) {
+        co->connect_failed = 1;
+        return NULL;
+    }
     int committer = co->idx == 0 || co->idx == 2;
     while (!atomic_load(&stop_flag)) {
         int count = 1 + rng_int(&r, 8);
@@ -156,8 +189,10 @@ static void *consumer_main(void *arg) {
                 co->d[co->n].state = D_DELIVERED;
                 co->n++;
             }
-        } else if (rep->type == REDIS_REPLY_ERROR) {
-            printf("# consumer %s: %s\n", co->name, rep->str);
+            atomic_fetch_add(&co->ndelivered, (long)ents->elements);
+        } else if (rep->type != REDIS_REPLY_NIL && !co->err[0]) {
+            snprintf(co->err, sizeof(co->err), "XREADGROUP reply type %d: %s", rep->type,
+                     rep->str ? rep->str : "");
         }
         freeReplyObject(rep);
         if (co->n == first) continue;
@@ -184,8 +219,13 @@ static void *consumer_main(void *arg) {
             for (int i = 0; i < k; i++) co->d[idx[i]].state = D_ACK_SENT;
             redisReply *ar = redisCommandArgv(c, n, argv, argl);
             if (!ar) goto out;
-            if (ar->type == REDIS_REPLY_INTEGER)
+            if (ar->type == REDIS_REPLY_INTEGER && ar->integer == k) {
                 for (int i = 0; i < k; i++) co->d[idx[i]].state = D_ACKED;
+                atomic_fetch_add(&co->nxacked, k);
+            } else if (!co->err[0]) {
+                snprintf(co->err, sizeof(co->err), "XACK of %d IDs: type %d, %lld %s", k, ar->type,
+                         ar->integer, ar->str ? ar->str : "");
+            }
             freeReplyObject(ar);
         }
         if (committer && rng_int(&r, 3) == 0) {
@@ -205,10 +245,13 @@ static void *consumer_main(void *arg) {
             redisReply *cr = redisCommand(c, "XCOMMIT " KEY " %s %" PRIu64 "-%" PRIu64, co->group,
                                           id.ms, id.seq);
             if (!cr) break;
-            if (cr->type == REDIS_REPLY_STATUS && !strcmp(cr->str, "OK"))
+            if (cr->type == REDIS_REPLY_STATUS && !strcmp(cr->str, "OK")) {
                 co->commits[co->ncommits - 1].acked = 1;
-            else
-                printf("# XCOMMIT error: %s\n", cr->str ? cr->str : "?");
+                atomic_fetch_add(&co->ncommitted, 1);
+            } else if (!co->err[0]) {
+                snprintf(co->err, sizeof(co->err), "XCOMMIT: type %d %s", cr->type,
+                         cr->str ? cr->str : "");
+            }
             freeReplyObject(cr);
         }
     }
@@ -256,10 +299,16 @@ static void run_round(uint64_t seed) {
     failures = 0;
     assert_int_equal(server_start(&cur, "--fsync", "always", NULL), 0);
     redisContext *c = client_connect(&cur);
-    redisReply *x = client_cmd(c, "XGROUP CREATE " KEY " ga $ MKSTREAM");
-    freeReplyObject(x);
-    x = client_cmd(c, "XGROUP CREATE " KEY " gb $");
-    freeReplyObject(x);
+    assert_non_null(c);
+    const char *creates[] = {"XGROUP CREATE " KEY " ga $ MKSTREAM", "XGROUP CREATE " KEY " gb $"};
+    for (int i = 0; i < 2; i++) {
+        redisReply *x = must_cmd(c, creates[i]);
+        if (x->type != REDIS_REPLY_STATUS || strcmp(x->str, "OK"))
+            printf("# %s: type %d %s\n", creates[i], x->type, x->str ? x->str : "");
+        assert_int_equal(x->type, REDIS_REPLY_STATUS);
+        assert_string_equal(x->str, "OK");
+        freeReplyObject(x);
+    }
     redisFree(c);
 
     atomic_store(&stop_flag, 0);
@@ -276,23 +325,72 @@ static void run_round(uint64_t seed) {
         assert_int_equal(pthread_create(&ct[i], NULL, consumer_main, &co[i]), 0);
     }
     assert_int_equal(pthread_create(&wt, NULL, writer_main, &w), 0);
+    /* the kill comes once every kind of reply has come back */
+    int ready = 0;
+    for (int waited = 0; !ready && waited < 15000; waited += 10) {
+        ready = atomic_load(&w.nacked) > 0;
+        for (int i = 0; i < NCONS; i++)
+            ready = ready && atomic_load(&co[i].ndelivered) > 0 &&
+                    atomic_load(&co[i].nxacked) > 0 &&
+                    (!(i == 0 || i == 2) || atomic_load(&co[i].ncommitted) > 0);
+        if (!ready) sleep_ms(10);
+    }
     sleep_ms(300 + rng_int(&r, 1200));
     assert_server_pid(&cur);
     server_kill(&cur);
     atomic_store(&stop_flag, 1);
     pthread_join(wt, NULL);
     for (int i = 0; i < NCONS; i++) pthread_join(ct[i], NULL);
+    CHECK(!w.connect_failed, "the writer could not connect");
+    CHECK(!w.err[0], "writer: %s", w.err);
+    for (int i = 0; i < NCONS; i++) {
+        CHECK(!co[i].connect_failed, "consumer %d could not connect", i);
+        CHECK(!co[i].err[0], "consumer %d: %s", i, co[i].err);
+    }
+    CHECK(ready, "no progress in 15 s: every kind of reply should have come back");
 
     assert_int_equal(server_start_argv(&cur, NULL, 1), 0);
     c = client_connect(&cur);
+    assert_non_null(c);
     size_t nids;
     struct sid *ids = stream_ids(c, &nids);
-    struct sid end = nids ? ids[nids - 1] : (struct sid){0, 0};
-    redisReply *info = client_cmd(c, "XINFO STREAM " KEY);
+    struct sid end = {0, 0};
+    redisReply *info = must_cmd(c, "XINFO STREAM " KEY);
+    assert_int_equal(info->type, REDIS_REPLY_ARRAY);
+    int have_end = 0;
     for (size_t i = 0; i + 1 < info->elements; i += 2)
-        if (!strcmp(info->element[i]->str, "last-generated-id"))
+        if (info->element[i]->str && !strcmp(info->element[i]->str, "last-generated-id")) {
             end = sid_of(info->element[i + 1]->str);
+            have_end = 1;
+        }
     freeReplyObject(info);
+    CHECK(have_end, "XINFO STREAM has no last-generated-id");
+    CHECK(!nids || sid_cmp(ids[nids - 1], end) <= 0,
+          "last-generated-id %" PRIu64 "-%" PRIu64 " below the last entry", end.ms, end.seq);
+    /* each group's last-delivered-id, from XINFO GROUPS */
+    struct sid last_delivered[2] = {{0, 0}, {0, 0}};
+    int have_ld[2] = {0, 0};
+    redisReply *groups = must_cmd(c, "XINFO GROUPS " KEY);
+    assert_int_equal(groups->type, REDIS_REPLY_ARRAY);
+    CHECK(groups->elements == 2, "XINFO GROUPS: %zu groups, want 2", groups->elements);
+    for (size_t g = 0; g < groups->elements; g++) {
+        redisReply *gr = groups->element[g];
+        const char *name = NULL, *ld = NULL;
+        for (size_t i = 0; gr->type == REDIS_REPLY_ARRAY && i + 1 < gr->elements; i += 2) {
+            if (!gr->element[i]->str) continue;
+            if (!strcmp(gr->element[i]->str, "name")) name = gr->element[i + 1]->str;
+            if (!strcmp(gr->element[i]->str, "last-delivered-id")) ld = gr->element[i + 1]->str;
+        }
+        int gi = name && !strcmp(name, "ga") ? 0 : name && !strcmp(name, "gb") ? 1 : -1;
+        CHECK(gi >= 0 && ld, "XINFO GROUPS: an entry without a known name or last-delivered-id");
+        if (gi < 0 || !ld) continue;
+        last_delivered[gi] = sid_of(ld);
+        have_ld[gi] = 1;
+    }
+    freeReplyObject(groups);
+    CHECK(have_ld[0] && have_ld[1], "XINFO GROUPS lacks group ga or gb");
+    struct sid max_recv[2] = {{0, 0}, {0, 0}}; /* the last delivery received, per group */
+    int in_flight[2] = {0, 0};
     size_t delivered = 0, acked = 0, commits = 0;
     /* acknowledged XADDs */
     for (size_t i = 0; i < w.n; i++)
@@ -304,10 +402,19 @@ static void run_round(uint64_t seed) {
         redisReply *p = client_cmd(c, "XPENDING " KEY " %s - + 1000000 %s", k->group, k->name);
         assert_int_equal(p->type, REDIS_REPLY_ARRAY);
         struct sid *pel = malloc((p->elements + 1) * sizeof(*pel));
-        for (size_t j = 0; j < p->elements; j++) pel[j] = sid_of(p->element[j]->element[0]->str);
+        for (size_t j = 0; j < p->elements; j++) {
+            redisReply *e = p->element[j];
+            pel[j] = sid_of(e->element[0]->str);
+            CHECK(e->elements >= 4 && e->element[3]->type == REDIS_REPLY_INTEGER &&
+                      e->element[3]->integer == 1,
+                  "%s/%s: PEL entry %s delivered %lld times (read once, with >)", k->group, k->name,
+                  e->element[0]->str, e->elements >= 4 ? e->element[3]->integer : -1);
+        }
         size_t npel = p->elements;
         freeReplyObject(p);
         struct sid maxdel = {0, 0};
+        int gi = i < 2 ? 0 : 1;
+        in_flight[gi] |= k->read_in_flight;
         for (size_t j = 0; j < k->n; j++) {
             struct delivery *d = &k->d[j];
             delivered++;
@@ -339,6 +446,7 @@ static void run_round(uint64_t seed) {
                   k->group, k->name, pel[j].ms, pel[j].seq);
         }
         free(pel);
+        if (sid_cmp(maxdel, max_recv[gi]) > 0) max_recv[gi] = maxdel;
         /* committed offsets (consumers 0 and 2 commit for their group) */
         if (k->idx == 0 || k->idx == 2) {
             long last_acked = -1;
@@ -384,6 +492,23 @@ static void run_round(uint64_t seed) {
             freeReplyObject(cm);
         }
     }
+    /* every delivery received was acknowledged (fsync always holds the reply until durable) */
+    for (int g = 0; g < 2; g++) {
+        struct sid hi = in_flight[g] ? end : max_recv[g];
+        CHECK(sid_cmp(last_delivered[g], max_recv[g]) >= 0,
+              "%s: last-delivered-id %" PRIu64 "-%" PRIu64 " below the last acknowledged "
+              "delivery %" PRIu64 "-%" PRIu64,
+              g ? "gb" : "ga", last_delivered[g].ms, last_delivered[g].seq, max_recv[g].ms,
+              max_recv[g].seq);
+        CHECK(sid_cmp(last_delivered[g], hi) <= 0,
+              "%s: last-delivered-id %" PRIu64 "-%" PRIu64 " past %s %" PRIu64 "-%" PRIu64,
+              g ? "gb" : "ga", last_delivered[g].ms, last_delivered[g].seq,
+              in_flight[g] ? "the log end" : "the last delivery received", hi.ms, hi.seq);
+    }
+    CHECK(w.n > 0, "no acknowledged XADD to check");
+    CHECK(delivered > 0, "no acknowledged delivery to check");
+    CHECK(acked > 0, "no acknowledged XACK to check");
+    CHECK(commits > 0, "no acknowledged XCOMMIT to check");
     /* the group summary: no PEL entry past the end */
     for (int g = 0; g < 2; g++) {
         redisReply *s = client_cmd(c, "XPENDING " KEY " %s", g ? "gb" : "ga");

@@ -47,7 +47,7 @@ static int first_segment(char *path, size_t cap) {
         size_t l = strlen(de->d_name);
         if (l != 24 || strcmp(de->d_name + 20, ".log") != 0) continue;
         n++;
-        if (!best[0] || strcmp(de->d_name, best) < 0) snprintf(best, sizeof best, "%s", de->d_name);
+        if (!best[0] || strcmp(de->d_name, best) < 0) memcpy(best, de->d_name, l + 1); /* l == 24 */
     }
     closedir(d);
     snprintf(path, cap, "%s/%s", tdir, best);

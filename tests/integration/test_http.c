@@ -125,7 +125,16 @@ static void test_health_endpoints(void **state) {
         assert_non_null(strstr(a.raw, "\r\nAllow: GET, HEAD\r\n"));
         free(a.raw);
     }
-    assert_int_equal(http_status(port, "GET", "/"), 404);
+    /* The dashboard (http_dash.c): the page and its assets, embedded; nothing else under it. */
+    assert_int_equal(http_request(port, "GET", "/", &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.raw, "\r\nContent-Type: text/html"));
+    assert_non_null(strstr(a.body, "/dashboard/app.js"));
+    free(a.raw);
+    assert_int_equal(http_status(port, "GET", "/dashboard/app.js"), 200);
+    assert_int_equal(http_status(port, "GET", "/dashboard/app.css"), 200);
+    assert_int_equal(http_status(port, "POST", "/"), 405);
+    assert_int_equal(http_status(port, "GET", "/dashboard/nope.js"), 404);
     assert_int_equal(http_status(port, "GET", "/healthz"), 404);
     assert_int_equal(http_status(port, "GET", "/health/"), 404);
     assert_int_equal(http_status(port, "POST", "/nope"), 404);

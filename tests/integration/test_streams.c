@@ -3,6 +3,7 @@
  * replies, key-space commands, and restart round trips (clean stop and kill -9) for every
  * command that changes state. */
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -329,19 +330,74 @@ static void test_binary_keys_and_values(void **state) {
     server_cleanup(&s);
 }
 
+/* INFO persistence's fsync_count: data-file syncs (an fdatasync, or one syncfs for several). */
+static long long fsync_count(redisContext *c) {
+    redisReply *r = must_cmd(c, "INFO persistence");
+    assert_non_null(r->str);
+    const char *p = strstr(r->str, "fsync_count:");
+    if (!p) printf("# no fsync_count in INFO persistence:\n%s\n", r->str);
+    assert_non_null(p);
+    long long n = atoll(p + strlen("fsync_count:"));
+    freeReplyObject(r);
+    return n;
+}
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The modes differ where they should, seen in the sync counter: `always` syncs before each
+ * reply (100 XADDs one after the other: at least 100 syncs); `everysec` syncs about once a
+ * second (the burst: at most one per second it lasted, plus one), and also when no write
+ * follows (a sync within 3 s of idling); `no` syncs no data file (none after the burst nor
+ * after 1.5 s idle) until CONFIG SET fsync always. In every mode a clean stop writes it all. */
 static void test_fsync_modes(void **state) {
     (void)state;
-    const char *modes[] = {"everysec", "no"};
-    for (int m = 0; m < 2; m++) {
+    const char *modes[] = {"always", "everysec", "no"};
+    for (int m = 0; m < 3; m++) {
         struct test_server s;
         assert_int_equal(server_start(&s, "--fsync", modes[m], NULL), 0);
         redisContext *c = client_connect(&s);
-        for (int i = 1; i <= 100; i++) freeReplyObject(must_cmd(c, "XADD m %d-1 f v", i));
+        assert_non_null(c);
+        long long f0 = fsync_count(c), t0 = mono_ms();
+        for (int i = 1; i <= 100; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "%d-1", i);
+            expect_str(c, id, "XADD m %d-1 f v", i);
+        }
+        long long burst_ms = mono_ms() - t0, f1 = fsync_count(c);
+        long long f2 = f1, idle_ms = 0;
+        t0 = mono_ms();
+        if (m == 1) { /* everysec: wait for the idle sync */
+            while (f2 == f1 && (idle_ms = mono_ms() - t0) < 3000) {
+                sleep_ms(50);
+                f2 = fsync_count(c);
+            }
+        } else {
+            sleep_ms(1500);
+            f2 = fsync_count(c);
+            idle_ms = mono_ms() - t0;
+        }
+        printf("# fsync %s: %lld syncs for 100 XADDs in %lld ms, %lld more in %lld ms idle\n",
+               modes[m], f1 - f0, burst_ms, f2 - f1, idle_ms);
+        if (m == 0) {
+            assert_true(f1 - f0 >= 100);
+            assert_int_equal(f2, f1); /* nothing left to sync */
+        } else if (m == 1) {
+            assert_true(f1 - f0 <= 1 + burst_ms / 1000 + 1);
+            assert_true(f2 > f1);
+        } else {
+            assert_int_equal(f1, f0);
+            assert_int_equal(f2, f1);
+        }
         redisReply *r = must_cmd(c, "CONFIG GET fsync");
         assert_string_equal(r->element[1]->str, modes[m]);
         freeReplyObject(r);
         expect_str(c, "OK", "CONFIG SET fsync always");
-        freeReplyObject(must_cmd(c, "XADD m 101-1 f v"));
+        expect_str(c, "101-1", "XADD m 101-1 f v");
+        assert_true(fsync_count(c) > f2); /* now `always`: synced before that reply */
         redisFree(c);
         assert_int_equal(server_stop(&s), 0); /* a clean stop writes everything */
         assert_int_equal(server_start_argv(&s, NULL, 1), 0);

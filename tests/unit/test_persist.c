@@ -1,6 +1,7 @@
 /* test_persist.c - the persist thread: ordered writes, completions through the eventfd, fsync
  * policies, and error injection through the file-operation table (EIO on fdatasync, ENOSPC and
- * short writes): nothing failed is reported durable, and the error is sticky. */
+ * short writes, EIO opening a directory to remove it): nothing failed is reported durable, and
+ * the error is sticky. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,31 @@ static int inj_syncfs(int fd) {
     return syncfs(fd);
 }
 
+/* openat fails with this errno for the name fail_open_name (0 = never); closes are recorded */
+static _Atomic int fail_openat;
+static char fail_open_name[64];
+static _Atomic int closed_fd = -1;
+
+static _Atomic int emfile_left; /* this many opens fail with EMFILE first */
+
+static int inj_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    if (fail_openat && !strcmp(path, fail_open_name)) {
+        errno = fail_openat;
+        return -1;
+    }
+    if (emfile_left > 0) {
+        emfile_left--;
+        errno = EMFILE;
+        return -1;
+    }
+    return openat(dirfd, path, flags, mode);
+}
+
+static int inj_close(int fd) {
+    closed_fd = fd;
+    return close(fd);
+}
+
 static struct fileops inj_ops;
 
 static int setup(void **state) {
@@ -74,7 +100,10 @@ static int setup(void **state) {
     inj_ops.pwritev = inj_pwritev;
     inj_ops.fdatasync = inj_fdatasync;
     inj_ops.syncfs = inj_syncfs;
-    fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = 0;
+    inj_ops.openat = inj_openat;
+    inj_ops.close = inj_close;
+    fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = fail_openat = emfile_left = 0;
+    closed_fd = -1;
     fdatasync_calls = pwritev_calls = syncfs_calls = 0;
     return 0;
 }
@@ -324,6 +353,131 @@ static void test_everysec(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* Removing a directory opens it, and closing a directory descriptor closes it, through the
+ * file-operation table like every other call, so a fault injected there reaches them. */
+static void test_directory_ops_use_the_table(void **state) {
+    (void)state;
+    struct persist *p;
+    uint64_t seq, durable;
+    int err;
+    assert_int_equal(mkdirat(dfd, "gone", 0755), 0);
+    int d2 = openat(dfd, "gone", O_RDONLY | O_DIRECTORY);
+    assert_true(d2 >= 0);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct psub *s = psub_new();
+    assert_int_equal(psub_close_dir(s, d2), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_int_equal(closed_fd, d2);
+    fail_openat = EIO;
+    snprintf(fail_open_name, sizeof fail_open_name, "gone");
+    s = psub_new();
+    assert_int_equal(psub_rmtree(s, dfd, "gone"), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_true(durable < seq);
+    struct stat st;
+    assert_int_equal(fstatat(dfd, "gone", &st, 0), 0); /* nothing was removed */
+    persist_stop(p);
+}
+
+static int open_fds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0) n++;
+    return n;
+}
+
+/* Under a cap of two write descriptors, five files written in turn: the least recently used is
+ * closed (synced first: under fsync no, only those syncs happen) and reopened by name, and
+ * every file ends up with every byte. */
+static void test_write_descriptor_cap(void **state) {
+    (void)state;
+    struct persist *p;
+    struct pfile *f[5];
+    uint64_t seq = 0, durable;
+    int err;
+    assert_int_equal(persist_start(PERSIST_FSYNC_NO, &inj_ops, &p), OBK_OK);
+    persist_set_max_files(p, 2);
+    int base = open_fds();
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        assert_non_null(f[i] = pfile_new(dfd, name));
+    }
+    for (int round = 0; round < 4; round++) {
+        struct psub *s = psub_new();
+        for (int i = 0; i < 5; i++) {
+            char b = (char)('a' + round);
+            assert_int_equal(psub_write(s, f[i], (uint64_t)round, &b, 1), OBK_OK);
+        }
+        assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+        wait_seq(p, seq, &durable, &err);
+        assert_int_equal(err, OBK_OK);
+        assert_true(open_fds() - base <= 2);
+    }
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    printf("# %llu write descriptors closed, %d fdatasyncs before them\n",
+           (unsigned long long)st.write_fd_evictions, (int)fdatasync_calls);
+    assert_true(st.write_fds <= 2);
+    assert_true(st.write_fd_evictions >= 12);
+    assert_true(fdatasync_calls >= 12); /* each closed file had unsynced writes */
+    for (int i = 0; i < 5; i++) {
+        char name[16], buf[16];
+        snprintf(name, sizeof name, "f%d", i);
+        assert_int_equal(read_file(name, buf, sizeof buf), 4);
+        assert_memory_equal(buf, "abcd", 4);
+    }
+    struct psub *s = psub_new();
+    for (int i = 0; i < 5; i++) assert_int_equal(psub_free_file(s, f[i], 0), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(open_fds(), base);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
+/* Out of descriptors is not an I/O error: the thread closes its idle write descriptors, waits
+ * and tries again; the submission completes and nothing is sticky. */
+static void test_emfile_waits_not_sticky(void **state) {
+    (void)state;
+    struct persist *p;
+    struct pfile *a = pfile_new(dfd, "a"), *b = pfile_new(dfd, "b");
+    uint64_t seq, durable;
+    int err;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct psub *s = psub_new();
+    assert_int_equal(psub_write(s, a, 0, "x", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    emfile_left = 4; /* the first retry follows closing a's descriptor, the rest wait */
+    s = psub_new();
+    assert_int_equal(psub_write(s, b, 0, "y", 1), OBK_OK);
+    assert_int_equal(psub_write(s, a, 1, "z", 1), OBK_OK);
+    assert_int_equal(psub_replace(s, dfd, "small", "w", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_true(durable >= seq);
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    assert_true(st.nofile_waits >= 1);
+    assert_int_equal(st.error, OBK_OK);
+    char buf[8];
+    assert_int_equal(read_file("a", buf, sizeof buf), 2);
+    assert_memory_equal(buf, "xz", 2);
+    assert_int_equal(read_file("b", buf, sizeof buf), 1);
+    assert_int_equal(read_file("small", buf, sizeof buf), 1);
+    s = psub_new();
+    psub_free_file(s, a, 0);
+    psub_free_file(s, b, 0);
+    persist_submit(p, s, &seq);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -332,6 +486,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_enospc_and_short_then_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_everysec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syncfs_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_ops_use_the_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_descriptor_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

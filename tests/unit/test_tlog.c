@@ -78,7 +78,7 @@ static void place(struct tlog *t, struct psub *s, uint8_t type, uint64_t base, u
                   uint64_t first_ms, size_t value_len, int64_t now) {
     struct batch_builder b;
     batch_builder_init(&b);
-    batch_builder_begin(&b, type, base);
+    assert_int_equal(batch_builder_begin(&b, type, base), OBK_OK);
     char *v = calloc(1, value_len + 1);
     memset(v, 'x', value_len);
     for (uint32_t i = 0; i < count; i++) {

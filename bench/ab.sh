@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench/ab.sh - A/B of two obelisk-server builds on the XADD rows of bench/streams.sh, run back
+# to back and interleaved (A, B, A, B ...) so that drift of the machine hits both alike.
+#
+#   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"]
+#
+# Each round starts a fresh server of each build (temp dir, free loopback port) per fsync
+# policy and runs, calibrated to about S seconds each (redis-benchmark, 50 clients):
+#   XADD 16 B unpipelined, XADD 16 B -P 16, XADD 1 KiB -P 16, and single-client XADD p50 (ms).
+# Output: one Markdown table per policy with the median of the rounds for A and B and B/A
+# (for the latency row, lower is better). Every process started here is killed by its pid.
+set -u
+set -f
+[ $# -ge 2 ] || { echo "usage: $0 A_BINARY B_BINARY [--rounds N] [--secs S] [--passes P]" >&2; exit 2; }
+A=$1
+B=$2
+shift 2
+rounds=3
+secs=3
+passes="always everysec"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --secs) secs=$2; shift 2 ;;
+    --passes) passes=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+RBENCH=${REDIS_BENCHMARK:-redis-benchmark}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-ab.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+v16=0123456789abcdef
+v1k=$(head -c 1024 /dev/zero | tr '\0' v)
+
+start() { # BINARY POLICY NAME -> PORT, PID
+  local d=$tmp/$3
+  rm -rf "$d"
+  mkdir -p "$d"
+  "$1" --port 0 --bind 127.0.0.1 --dir "$d/data" --fsync "$2" >"$d/log" 2>&1 &
+  PID=$!
+  pids+=("$PID")
+  for _ in $(seq 1 500); do
+    if grep -q "Ready to accept connections" "$d/log" 2>/dev/null; then
+      PORT=$(sed -n 's/.*Running mode=standalone, port=\([0-9]*\).*/\1/p' "$d/log" | tail -n 1)
+      return 0
+    fi
+    sleep 0.02
+  done
+  echo "ab.sh: $1 did not start" >&2
+  exit 1
+}
+
+rb() { # PORT N PIPELINE CMD... -> req/s
+  local port=$1 n=$2 p=$3
+  shift 3
+  "$RBENCH" -h 127.0.0.1 -p "$port" -n "$n" -c 50 -P "$p" -q "$@" 2>&1 | tr '\r' '\n' |
+    sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
+}
+
+measure() { # PORT PIPELINE CMD... -> req/s of a run of about $secs seconds
+  local port=$1 p=$2
+  shift 2
+  local est n
+  est=$(rb "$port" $((2000 * p)) "$p" "$@")
+  n=$(awk -v e="${est:-0}" -v s="$secs" 'BEGIN { n = int(e * s); if (n < 2000) n = 2000; print n }')
+  rb "$port" "$n" "$p" "$@"
+}
+
+p50() { # PORT -> single-client XADD p50 in ms
+  "$RBENCH" -h 127.0.0.1 -p "$1" -n 5000 -c 1 -P 1 --precision 3 XADD lat '*' f "$v16" 2>&1 |
+    tr '\r' '\n' | awk '/latency summary/ { getline; getline; print $3; exit }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+
+rows=("XADD 16 B, P1" "XADD 16 B, P16" "XADD 1 KiB, P16" "XADD 1 client, p50 ms")
+for pol in $passes; do
+  for r in $(seq 1 "$rounds"); do
+    for side in A B; do
+      bin=$A
+      [ $side = B ] && bin=$B
+      start "$bin" "$pol" "$side"
+      {
+        measure "$PORT" 1 XADD s1 '*' f "$v16"
+        measure "$PORT" 16 XADD s16 '*' f "$v16"
+        measure "$PORT" 16 XADD s1k '*' f "$v1k"
+        p50 "$PORT"
+      } >"$tmp/$pol-$side-$r"
+      kill "$PID"
+      wait "$PID" 2>/dev/null
+    done
+  done
+  echo
+  echo "fsync $pol, $rounds rounds (median), A = $A, B = $B"
+  echo
+  echo "| workload | A | B | B/A |"
+  echo "|---|---:|---:|---:|"
+  for i in 0 1 2 3; do
+    a=$(for r in $(seq 1 "$rounds"); do sed -n "$((i + 1))p" "$tmp/$pol-A-$r"; done | median)
+    b=$(for r in $(seq 1 "$rounds"); do sed -n "$((i + 1))p" "$tmp/$pol-B-$r"; done | median)
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", b / a; else print "-" }')
+    echo "| ${rows[$i]} | $a | $b | $ratio |"
+  done
+done

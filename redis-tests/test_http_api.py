@@ -1,0 +1,434 @@
+#!/usr/bin/python3
+"""The JSON API under /v1 (docs/http-api.md) through a real HTTP client library (Python's
+requests, keep-alive sessions), checked against what the server says over RESP (redis-py):
+produce (single, batch, explicit IDs, trimming, binary values), the durability rule (no 201
+while the persist thread is held), reads, long polls, the live tail (SSE) with Last-Event-ID and
+disconnects, consumer groups, topics (paging, info, delete, retention), search with its budget
+and cursor, ?db=N, percent-encoded binary keys, and the errors: bad JSON, wrong types, unknown
+members, huge bodies, too large batches, 404, 405, 409, the SSE limit, a slow tail reader, 503
+while loading and 503 (MISCONF) after a storage I/O error; and that docs/openapi.yaml's routes
+are all served."""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import servers  # noqa: E402
+from lib.tap import Tap  # noqa: E402
+
+import redis  # noqa: E402
+import requests  # noqa: E402
+import yaml  # noqa: E402
+
+tap = Tap()
+http_port = servers.free_port()
+B = f"http://127.0.0.1:{http_port}/v1"
+ARGS = ["--http-port", str(http_port), "--http-api-max-batch", "50", "--http-api-max-body",
+        "64kb", "--http-api-max-sse", "3", "--http-api-max-count", "500"]
+
+
+def err_code(resp):
+    try:
+        return resp.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def http_clients(r):
+    return [c for c in r.client_list() if c.get("name") == "http-api"]
+
+
+def sse_events(resp, want, timeout=5.0):
+    """Reads SSE events (dicts of id/event/data) until want of them arrived."""
+    events, cur = [], {}
+    end = time.time() + timeout
+    for line in resp.iter_lines(decode_unicode=True):
+        if line == "":
+            if "data" in cur:
+                events.append(cur)
+            cur = {}
+            if len(events) >= want or time.time() > end:
+                break
+            continue
+        if line.startswith(":"):
+            continue
+        k, _, v = line.partition(": ")
+        cur[k] = v
+    return events
+
+
+with servers.Obelisk(ARGS) as o:
+    r = redis.Redis(port=o.port)
+    s = requests.Session()
+
+    # ---- produce ----
+    resp = s.post(f"{B}/topics/orders/entries", json={"fields": {"sku": "a1", "qty": "2"}})
+    tap.eq(resp.status_code, 201, "produce: 201")
+    ids = resp.json().get("ids", [])
+    tap.ok(len(ids) == 1 and r.xrange("orders")[0][0].decode() == ids[0],
+           "produce: the ID is the one XRANGE shows", resp.text)
+    tap.eq(r.xrange("orders")[0][1], {b"sku": b"a1", b"qty": b"2"}, "produce: the fields")
+    batch = [{"fields": {"n": str(i)}} for i in range(20)]
+    resp = s.post(f"{B}/topics/orders/entries", json={"entries": batch})
+    tap.ok(resp.status_code == 201 and len(resp.json()["ids"]) == 20, "batch: 20 IDs", resp.text)
+    tap.eq(r.xlen("orders"), 21, "batch: XLEN 21")
+    resp = s.post(f"{B}/topics/ids/entries", json={"entries": [
+        {"id": "5-1", "fields": {"a": "1"}}, {"id": "5-*", "fields": {"a": "2"}}]})
+    tap.eq(resp.json().get("ids"), ["5-1", "5-2"], "batch: explicit IDs as XADD picks them")
+    resp = s.post(f"{B}/topics/ids/entries", json={"id": "4-0", "fields": {"a": "3"}})
+    tap.ok(resp.status_code == 409 and err_code(resp) == "conflict" and "equal or smaller" in
+           resp.json()["error"]["message"], "an ID below the top: 409 with XADD's text", resp.text)
+    resp = s.post(f"{B}/topics/ids/entries", json={"entries": [
+        {"id": "9-0", "fields": {"a": "1"}}, {"id": "8-0", "fields": {"a": "2"}}]})
+    tap.ok(resp.status_code == 409 and resp.json().get("ids") == ["9-0"],
+           "a batch that fails half way: 409, with the IDs written before", resp.text)
+    resp = s.post(f"{B}/topics/trim/entries",
+                  json={"maxlen": 3, "entries": [{"fields": {"i": str(i)}} for i in range(10)]})
+    tap.ok(resp.status_code == 201 and r.xlen("trim") == 3, "maxlen trims as XADD MAXLEN",
+           resp.text)
+    resp = s.post(f"{B}/topics/nomk/entries", json={"nomkstream": True, "fields": {"a": "1"}})
+    tap.ok(resp.status_code == 404 and not r.exists("nomk"), "nomkstream on a missing topic: 404")
+    raw = bytes(range(256))
+    resp = s.post(f"{B}/topics/bin/entries",
+                  json={"fields": {"blob": {"base64": base64.b64encode(raw).decode()},
+                                   "text": "h\u00e9llo"}})
+    tap.eq(resp.status_code, 201, "binary value given as base64: 201")
+    tap.eq(r.xrange("bin")[0][1], {b"blob": raw, b"text": "h\u00e9llo".encode()},
+           "binary value stored byte for byte")
+    got = s.get(f"{B}/topics/bin/entries").json()["entries"][0]["fields"]
+    tap.ok(got["text"] == "h\u00e9llo" and base64.b64decode(got["blob"]["base64"]) == raw,
+           "non-UTF-8 value read back as base64, UTF-8 as a string", json.dumps(got))
+
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [
+        [{"base64": base64.b64encode(b"\xffname").decode()}, "v1"], ["n", "v2"], ["n", "v3"]]})
+    tap.eq(resp.status_code, 201, "pairs: a name that is not UTF-8 and a repeated name")
+    tap.eq(r.xrange("names")[0][1], {b"\xffname": b"v1", b"n": b"v3"},
+           "pairs: stored as given (redis-py keeps the last of a repeated name)")
+    e = s.get(f"{B}/topics/names/entries").json()["entries"][0]
+    tap.ok("fields" not in e and e["pairs"][0][0] == {"base64": base64.b64encode(
+        b"\xffname").decode()} and [p[1] for p in e["pairs"]] == ["v1", "v2", "v3"],
+        "pairs: read back as pairs, in order, nothing lost", json.dumps(e))
+    resp = s.post(f"{B}/topics/names/entries", json={"fields": {"k": "a\u0000b"}})
+    tap.ok(resp.status_code == 201 and r.xrange("names")[-1][1] == {b"k": b"a\x00b"},
+           "a value with \\u0000 is kept whole (and read back as base64)")
+    resp = s.post(f"{B}/topics/names/entries", json={"fields": {"a\u0000b": "v"}})
+    tap.ok(resp.status_code == 400 and err_code(resp) == "bad_json",
+           "a NUL in an object key is refused (such names go in pairs)", resp.text)
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [["a\u0000b", "v"]]})
+    tap.ok(resp.status_code == 201 and r.xrange("names")[-1][1] == {b"a\x00b": b"v"},
+           "a name with NUL given in pairs is kept whole")
+    resp = s.post(f"{B}/topics/names/entries", json={"pairs": [["only-a-name"]]})
+    tap.eq(resp.status_code, 400, "pairs: a pair without its value is 400")
+
+    # ---- durability: no 201 while the persist thread is held ----
+    r.execute_command("DEBUG", "PERSIST-HOLD", "1")
+    result = {}
+
+    def produce_held():
+        result["resp"] = requests.post(f"{B}/topics/held/entries", json={"fields": {"a": "1"}},
+                                       timeout=10)
+
+    t = threading.Thread(target=produce_held)
+    t.start()
+    time.sleep(0.5)
+    tap.ok("resp" not in result, "no answer while the entry is not durable")
+    r.execute_command("DEBUG", "PERSIST-HOLD", "0")
+    t.join(10)
+    tap.ok("resp" in result and result["resp"].status_code == 201,
+           "201 once the persist thread writes it")
+
+    # ---- read ----
+    resp = s.get(f"{B}/topics/orders/entries", params={"count": 5})
+    es = resp.json()["entries"]
+    tap.ok(len(es) == 5 and es[0]["id"] == ids[0] and resp.json()["last_id"] == es[-1]["id"],
+           "read: count and order as XRANGE", resp.text)
+    resp = s.get(f"{B}/topics/orders/entries", params={"reverse": "true", "count": 2})
+    want = [e[0].decode() for e in r.xrevrange("orders", count=2)]
+    tap.eq([e["id"] for e in resp.json()["entries"]], want, "read: reverse as XREVRANGE")
+    resp = s.get(f"{B}/topics/orders/entries", params={"start": es[1]["id"], "end": es[2]["id"]})
+    tap.eq([e["id"] for e in resp.json()["entries"]], [es[1]["id"], es[2]["id"]],
+           "read: start and end bound the range")
+    resp = s.get(f"{B}/topics/orders/entries", params={"count": 501})
+    tap.ok(resp.status_code == 400 and err_code(resp) == "bad_request",
+           "read: count above http-api-max-count is 400")
+    resp = s.get(f"{B}/topics/orders/entries", params={"start": "nonsense"})
+    tap.ok(resp.status_code == 400 and "Invalid stream ID" in resp.text,
+           "read: a bad ID is 400 with XRANGE's text", resp.text)
+    tap.eq(s.get(f"{B}/topics/none/entries").json(), {"entries": []},
+           "read: a missing topic is empty, as XRANGE")
+
+    # ---- long poll ----
+    t0 = time.time()
+    resp = s.get(f"{B}/topics/orders/entries", params={"after": "$", "wait_ms": 300})
+    tap.ok(resp.json() == {"entries": []} and 0.25 < time.time() - t0 < 3,
+           "long poll: empty after wait_ms", resp.text)
+
+    def later():
+        time.sleep(0.3)
+        requests.post(f"{B}/topics/orders/entries", json={"fields": {"late": "1"}})
+
+    threading.Thread(target=later).start()
+    t0 = time.time()
+    resp = s.get(f"{B}/topics/orders/entries", params={"after": "$", "wait_ms": 5000})
+    tap.ok(len(resp.json()["entries"]) == 1 and time.time() - t0 < 3,
+           "long poll: woken by a new entry", resp.text)
+    resp = s.get(f"{B}/topics/orders/entries", params={"wait_ms": 10})
+    tap.eq(resp.status_code, 400, "wait_ms without after is 400")
+
+    # ---- live tail (SSE) ----
+    tail = requests.get(f"{B}/topics/tailme/tail", stream=True, timeout=10)
+    tap.ok(tail.status_code == 200 and
+           tail.headers.get("Content-Type") == "text/event-stream", "tail: an event stream")
+    time.sleep(0.2)
+    pid = s.post(f"{B}/topics/tailme/entries", json={"fields": {"x": "1"}}).json()["ids"][0]
+    ev = sse_events(tail, 1)
+    tap.ok(ev and ev[0].get("id") == pid and json.loads(ev[0]["data"])["fields"] == {"x": "1"},
+           "tail: a new entry arrives as an event with its ID", repr(ev))
+    tail.close()
+    s.post(f"{B}/topics/tailme/entries", json={"fields": {"x": "2"}})
+    tail = requests.get(f"{B}/topics/tailme/tail", stream=True, timeout=10,
+                        headers={"Last-Event-ID": pid})
+    ev = sse_events(tail, 1)
+    tap.ok(ev and json.loads(ev[0]["data"])["fields"] == {"x": "2"},
+           "tail: Last-Event-ID resumes after the last event seen", repr(ev))
+    tail.close()
+    time.sleep(0.3)
+    before = len(http_clients(r))
+    tails = [requests.get(f"{B}/topics/tailme/tail", stream=True, timeout=10) for _ in range(3)]
+    metrics = s.get(f"http://127.0.0.1:{http_port}/metrics").text
+    tap.ok("\nobelisk_http_api_tails 3\n" in metrics, "metrics: obelisk_http_api_tails counts them")
+    resp = s.get(f"{B}/topics/tailme/tail")
+    tap.ok(resp.status_code == 503 and err_code(resp) == "unavailable",
+           "tail: more than http-api-max-sse is 503", resp.text)
+    for tl in tails:
+        tl.close()
+    time.sleep(0.5)
+    tap.ok(len(http_clients(r)) <= before + 1,
+           "tail: disconnected tails drop their blocked connections",
+           f"{before} -> {len(http_clients(r))}")
+    tail = requests.get(f"{B}/topics/tailme/tail", stream=True, timeout=10)
+    tap.eq(tail.status_code, 200, "tail: a slot is free again after the disconnects")
+    tail.close()
+
+    # ---- consumer groups ----
+    g = f"{B}/topics/orders/groups/billing"
+    tap.eq(s.post(g, json={"id": "0"}).status_code, 201, "group create: 201")
+    resp = s.post(g, json={"id": "0"})
+    tap.ok(resp.status_code == 409 and "BUSYGROUP" in resp.text, "group create again: 409")
+    resp = s.post(f"{g}/read", json={"consumer": "alice", "count": 3})
+    got = resp.json()["entries"]
+    tap.ok(len(got) == 3 and got[0]["id"] == ids[0], "group read: 3 entries", resp.text)
+    tap.eq(r.xpending("orders", "billing")["pending"], 3, "group read: 3 pending (XPENDING)")
+    resp = s.post(f"{g}/ack", json={"ids": [got[0]["id"]]})
+    tap.eq(resp.json(), {"acked": 1}, "ack: 1")
+    resp = s.post(f"{g}/claim", json={"consumer": "bob", "min_idle_ms": 0, "ids": [got[1]["id"]]})
+    tap.ok(resp.json()["entries"][0]["id"] == got[1]["id"], "claim: the entry moves to bob",
+           resp.text)
+    tap.eq(s.post(f"{g}/commit", json={"id": got[0]["id"]}).status_code, 200, "commit: 200")
+    lag = s.get(f"{g}/lag").json()
+    tap.ok(lag["committed"] == got[0]["id"] and lag["lag"] == r.xlen("orders") - 1 and
+           lag["pending"] == 2, "lag: committed, lag and pending as XLAG", json.dumps(lag))
+    pend = s.get(f"{g}/pending").json()
+    tap.ok(pend["count"] == 2 and pend["min"] == got[1]["id"] and
+           sorted(c["name"] for c in pend["consumers"]) == ["alice", "bob"],
+           "pending: the XPENDING summary", json.dumps(pend))
+    groups = s.get(f"{B}/topics/orders/groups").json()
+    tap.ok(groups[0]["name"] == "billing" and groups[0]["pending"] == 2, "groups: XINFO GROUPS")
+    resp = s.post(f"{B}/topics/orders/groups/nope/read", json={"consumer": "a"})
+    tap.ok(resp.status_code == 404 and "NOGROUP" in resp.text, "read from a missing group: 404")
+    resp = s.post(f"{g}/read", json={"consumer": 7})
+    tap.eq(resp.status_code, 400, "group read: a consumer that is not a string is 400")
+    resp = s.post(f"{g}/read", json={"consumer": "carol", "count": 100})
+    t0 = time.time()
+    resp = s.post(f"{g}/read", json={"consumer": "carol", "wait_ms": 300})
+    tap.ok(resp.json() == {"entries": []} and time.time() - t0 >= 0.25,
+           "group read: blocks for wait_ms when nothing is new", resp.text)
+    tap.eq(s.delete(g).status_code, 204, "group destroy: 204")
+    tap.eq(s.delete(g).status_code, 404, "group destroy again: 404")
+
+    # ---- topics ----
+    for k in ("t1", "t2", "t3"):
+        r.xadd(k, {"f": "v"}, id="1-1")
+    seen, cursor, pages = set(), None, 0
+    while pages < 100:
+        params = {"count": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = s.get(f"{B}/topics", params=params).json()
+        pages += 1
+        for t in page["topics"]:
+            seen.add(t["key"] if isinstance(t["key"], str) else t["key"]["base64"])
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    tap.ok({"t1", "t2", "t3", "orders"} <= seen, "topics: paging with the cursor sees them all",
+           repr(seen))
+    t1 = [t for t in s.get(f"{B}/topics", params={"match": "t1"}).json()["topics"]]
+    tap.ok(len(t1) == 1 and t1[0]["length"] == 1 and "append_rate" in t1[0] and t1[0]["first_id"] == "1-1" and
+           t1[0]["last_id"] == "1-1" and t1[0]["disk_bytes"] > 0, "topics: one row's values",
+           repr(t1))
+    info = s.get(f"{B}/topics/orders").json()
+    tap.ok(info["length"] == r.xlen("orders") and "retention" in info and "disk_bytes" in info and
+           info["first-entry"]["id"] == ids[0], "topic info: XINFO STREAM plus retention, disk")
+    tap.eq(s.get(f"{B}/topics/none").status_code, 404, "topic info of a missing topic: 404")
+    resp = s.put(f"{B}/topics/t1/retention", json={"bytes": 1048576, "ms": None})
+    tap.eq(resp.status_code, 200, "retention set: 200")
+    tap.eq(s.get(f"{B}/topics/t1/retention").json()["bytes"], 1048576, "retention read back")
+    resp = s.put(f"{B}/topics/t1/retention", json={"bytes": "big"})
+    tap.eq(resp.status_code, 400, "retention: a string is 400")
+    tap.eq(s.delete(f"{B}/topics/t1").status_code, 204, "delete: 204")
+    tap.ok(not r.exists("t1"), "delete: the topic is gone")
+    tap.eq(s.delete(f"{B}/topics/t1").status_code, 404, "delete again: 404")
+
+    # ---- db and binary keys ----
+    key = b"a/b\x00c\xff"
+    enc = "".join(f"%{b:02X}" for b in key)
+    resp = s.post(f"{B}/topics/{enc}/entries?db=2", json={"fields": {"f": "v"}})
+    tap.eq(resp.status_code, 201, "a percent-encoded binary key in db 2: 201")
+    r2 = redis.Redis(port=o.port, db=2)
+    tap.eq(r2.xlen(key), 1, "the binary key exists in db 2, byte for byte")
+    rows = s.get(f"{B}/topics", params={"db": 2}).json()["topics"]
+    tap.ok(rows and base64.b64decode(rows[0]["key"]["base64"]) == key,
+           "a non-UTF-8 key is listed as base64", repr(rows))
+    tap.eq(s.get(f"{B}/topics?db=99").status_code, 400, "db out of range: 400")
+
+    # ---- search ----
+    for i in range(30):
+        r.xadd("logs", {"level": "error" if i % 10 == 3 else "info", "msg": f"m{i}"},
+               id=f"{i + 1}-0")
+    resp = s.get(f"{B}/topics/logs/search", params={"match": "error"})
+    tap.eq(resp.status_code, 400, "search without a range: 400")
+    resp = s.get(f"{B}/topics/logs/search", params={"start": "-", "end": "+", "match": "err",
+                                                    "field": "level"})
+    m = resp.json()
+    tap.ok([e["id"] for e in m["matches"]] == ["4-0", "14-0", "24-0"] and m["cursor"] is None and
+           m["scanned"] == 30, "search: contains in one field over the range", resp.text)
+    resp = s.get(f"{B}/topics/logs/search", params={"start": "-", "end": "+", "match": "m7",
+                                                    "mode": "equals"})
+    tap.eq([e["id"] for e in resp.json()["matches"]], ["8-0"], "search: equals in any field")
+    found, cursor, rounds = [], "-", 0
+    while cursor and rounds < 20:
+        page = s.get(f"{B}/topics/logs/search", params={"start": cursor, "end": "+",
+                                                         "match": "error", "budget": 7}).json()
+        rounds += 1
+        tap.ok(page["scanned"] <= 7, f"search: round {rounds} scans at most the budget") \
+            if rounds == 1 else None
+        found += [e["id"] for e in page["matches"]]
+        cursor = page["cursor"]
+    tap.ok(found == ["4-0", "14-0", "24-0"] and rounds >= 4,
+           "search: the cursor continues where the budget stopped", f"{found} in {rounds}")
+
+    # ---- request errors ----
+    u = f"{B}/topics/orders/entries"
+    resp = s.post(u, data=b'{"fields": ', headers={"Content-Type": "application/json"})
+    tap.ok(resp.status_code == 400 and err_code(resp) == "bad_json", "bad JSON: 400 bad_json")
+    resp = s.post(u, data=b"[1,2]")
+    tap.eq(resp.status_code, 400, "a body that is not an object: 400")
+    resp = s.post(u, json={"fields": {"a": 1}})
+    tap.eq(resp.status_code, 400, "a number as a value: 400")
+    resp = s.post(u, json={"fields": {}})
+    tap.eq(resp.status_code, 400, "empty fields: 400")
+    resp = s.post(u, json={"fields": {"a": "1"}, "colour": "red"})
+    tap.ok(resp.status_code == 400 and "colour" in resp.text, "an unknown member: 400 naming it")
+    resp = s.post(u, json={"fields": {"a": "1"}, "maxlen": "ten"})
+    tap.eq(resp.status_code, 400, "maxlen as a string: 400")
+    resp = s.post(u, json={"entries": [{"fields": {"a": "1"}}] * 51})
+    tap.ok(resp.status_code == 413 and err_code(resp) == "payload_too_large",
+           "more entries than http-api-max-batch: 413")
+    resp = s.post(u, json={"fields": {"a": "x" * 100000}})
+    tap.eq(resp.status_code, 413, "a body above http-api-max-body: 413")
+    s = requests.Session()  # evhttp closes the connection after a 413
+    tap.eq(s.get(f"{B}/nothing").status_code, 404, "an unknown route: 404")
+    resp = s.patch(u, json={})
+    tap.ok(resp.status_code == 405 and "POST" in resp.headers.get("Allow", ""),
+           "a wrong method: 405 with Allow")
+    tap.eq(s.get(f"http://127.0.0.1:{http_port}/health").status_code, 200,
+           "/health still answers")
+
+    # ---- docs/openapi.yaml: every route and method it lists exists ----
+    spec = yaml.safe_load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "..", "docs", "openapi.yaml")))
+    missing = []
+    for path, item in spec["paths"].items():
+        for method in ("get", "post", "put", "delete"):
+            if method not in item:
+                continue
+            url = f"http://127.0.0.1:{http_port}" + path.replace("{key}", "spec").replace(
+                "{group}", "g")
+            if path.endswith("/tail"):
+                url += "?after=0"
+                resp = requests.get(url, stream=True, timeout=5)
+                resp.close()
+            else:
+                resp = s.request(method.upper(), url, data=b"{}", timeout=5)
+            if resp.status_code == 405 or "no such route" in resp.text:
+                missing.append(f"{method.upper()} {path}: {resp.status_code}")
+    tap.ok(not missing, "every route of docs/openapi.yaml is served", "\n".join(missing))
+
+    # ---- a slow tail reader is dropped, the server goes on ----
+    sock = socket.create_connection(("127.0.0.1", http_port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /v1/topics/slow/tail HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.2)
+    big = "y" * 60000
+    for _ in range(40):
+        r.xadd("slow", {"v": big})
+        r.xadd("slow", {"v": big})
+    for _ in range(200):
+        r.xadd("slow", {"v": big})
+    time.sleep(1.0)
+    tap.ok(r.ping() and s.get(f"http://127.0.0.1:{http_port}/health").status_code == 200,
+           "a tail that does not read: the server still answers")
+    sock.close()
+
+# ---- 503 while loading ----
+lport, hport = servers.free_port(), servers.free_port()
+tmp = tempfile.mkdtemp(prefix="rt-obelisk-loading-")
+proc = subprocess.Popen([servers.OBELISK, "--port", str(lport), "--http-port", str(hport),
+                         "--dir", os.path.join(tmp, "data"), "--debug-loading-delay-ms", "3000"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    status, body = None, ""
+    end = time.time() + 5
+    while time.time() < end:
+        try:
+            resp = requests.post(f"http://127.0.0.1:{hport}/v1/topics/k/entries",
+                                 json={"fields": {"a": "1"}}, timeout=2)
+            status, body = resp.status_code, resp.text
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    tap.ok(status == 503 and "LOADING" in body and '"unavailable"' in body,
+           "produce while loading: 503 with the LOADING text", f"{status} {body}")
+finally:
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+# ---- 503 when read-only after an I/O error ----
+http_port = servers.free_port()
+with servers.Obelisk(["--http-port", str(http_port), "--on-io-error", "readonly"]) as o:
+    r = redis.Redis(port=o.port)
+    B = f"http://127.0.0.1:{http_port}/v1"
+    requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "1"}})
+    r.execute_command("DEBUG", "IO-FAULT", "FSYNC-EIO")
+    first = requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "2"}}, timeout=10)
+    tap.ok(first.status_code == 503 and "MISCONF" in first.text,
+           "a produce whose fsync fails: 503 MISCONF, never 201", first.text)
+    r.execute_command("DEBUG", "IO-FAULT", "NONE")
+    later = requests.post(f"{B}/topics/k/entries", json={"fields": {"a": "3"}}, timeout=10)
+    tap.ok(later.status_code == 503 and err_code(later) == "unavailable",
+           "read-only after the error: produce is 503", later.text)
+    rd = requests.get(f"{B}/topics/k/entries")
+    got = [e["fields"] for e in rd.json().get("entries", [])] if rd.status_code == 200 else None
+    tap.ok(got == [{"a": "1"}],
+           "a read of the topic whose last batch failed: 200 with the durable entry only", rd.text)
+
+tap.done()
