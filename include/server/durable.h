@@ -19,7 +19,9 @@
  *
  * The first storage I/O error is sticky: from then on nothing after the last durable
  * submission is acknowledged, writes are refused (read-only), and replies waiting on failed
- * submissions are answered with the error text kept here. Main thread only. */
+ * submissions are answered with the error text kept here. The store is then rolled back to its
+ * durable state (store_settle), so later reads touch only durable submissions and are served.
+ * Main thread only. */
 #ifndef OBK_DURABLE_H
 #define OBK_DURABLE_H
 

@@ -97,6 +97,11 @@ int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out,
  * On success *out is the state (NULL when the topic has no group files) and *log its files. */
 int cgstore_open(int dirfd, sid_t last_id, uint64_t entries_added, int repair,
                  struct cg_state **out, struct cgstore_log *log, struct cgstore_report *rep);
+/* The groups as they were when groups.log had log_size bytes in generation gen (a durable
+ * point, for the roll back after an I/O error): groups.snap of that generation, then the log's
+ * records up to exactly log_size. *out is NULL when log_size is 0 (no group file then);
+ * OBK_ERR_CORRUPT when the files no longer hold that point (replaced by a compaction since). */
+int cgstore_load_at(int dirfd, uint64_t gen, uint64_t log_size, struct cg_state **out);
 /* Adds the waiting records of cg to s (after the topic's data batches), and a compaction when
  * the log is past its threshold. */
 int cgstore_flush_into(struct cg_state *cg, struct cgstore_log *log, int dirfd, struct psub *s);

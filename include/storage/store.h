@@ -42,6 +42,7 @@ void store_config_defaults(struct store_config *c);
 
 struct store_open_report {
     int clean; /* the previous stop was clean */
+    int fresh; /* a new data directory (no format marker, no topic): a first start */
     uint64_t topics, segments;
     uint64_t topics_scanned;  /* opened by scanning (unclean) */
     uint64_t truncated_bytes; /* torn tails cut */
@@ -98,8 +99,14 @@ int store_eventfd(struct store *s);
  * write is refused with OBK_ERR_STICKY. */
 void store_poll(struct store *s, uint64_t *durable_seq, int *err);
 /* The submission that carries the changes made so far: the next one when anything is not yet
- * submitted, else the last one submitted. */
+ * submitted, else the last one submitted (after store_settle: the durable one). */
 uint64_t store_pending_seq(const struct store *s);
+/* After the sticky error (once; nothing before it): rolls every topic back to what the last
+ * durable submission left, so that reads show exactly the durable data and wait for nothing.
+ * Topics created after it leave the keyspace; a topic whose state cannot be rebuilt keeps
+ * pointing at a failed submission, so replies that read it fail. Key-space changes done on
+ * directories at once (DEL, RENAME, FLUSHDB) stand, as a restart would find them. */
+void store_settle(struct store *s);
 /* Test hook (DEBUG PERSIST-HOLD): holds the persist thread still (persist_hold). */
 void store_hold_persist(struct store *s, int hold);
 /* The persist thread's written and synced sequences (persist_progress). */
@@ -135,7 +142,7 @@ struct store_stats {
     uint64_t submitted_seq, durable_seq;
     struct persist_stats persist; /* batches, bytes, fsyncs, latencies, last fsync, error */
     uint64_t recovery_us;
-    int recovery_clean;
+    int recovery_clean; /* the last start found a clean stop, or a new data directory */
     /* descriptors: held now (data and database directories, topic directories, segment reads,
      * the persist thread's writes; short-lived ones not counted), the share, read descriptors
      * open and closed to make room, topics refused for want of a descriptor */

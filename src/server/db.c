@@ -116,6 +116,7 @@ static void set_io_error(int status) {
     log_msg(LOG_WARNING, "Storage I/O error: %s. Writes are refused from now on.",
             obk_strerror(status));
     commit_fail(durable_error_text());
+    if (db.store) store_settle(db.store); /* reads go on over what was durable */
     if (server_config.on_io_error == ON_IO_ERROR_EXIT)
         runtime_request_fatal_shutdown(
             "Shutting down after a storage I/O error (on-io-error exit)");
@@ -205,7 +206,9 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
     runtime.loading = 0;
     log_msg(LOG_NOTICE, "DB loaded from disk: %.3f seconds (%llu topics, %s)",
             (double)db.report.duration_us / 1e6, (unsigned long long)db.report.topics,
-            db.report.clean ? "clean shutdown" : "recovered after an unclean stop");
+            db.report.fresh   ? "new data directory"
+            : db.report.clean ? "clean shutdown"
+                              : "recovered after an unclean stop");
     log_msg(LOG_NOTICE, "Ready to accept connections tcp");
 }
 

@@ -332,7 +332,8 @@ static void storage(struct sbuf *b, const struct store_stats *st) {
           "How long opening the data directory took at the last start.",
           (double)st->recovery_us / 1e6);
     one(b, "obelisk_recovery_clean", "gauge",
-        "1 when the last start found a clean shutdown, 0 after a crash.", st->recovery_clean);
+        "1 when the last start found a clean shutdown or a new data directory, 0 after a crash.",
+        st->recovery_clean);
 }
 
 void metrics_render(struct sbuf *b) {

@@ -28,7 +28,8 @@
  * on its only thread. cgstore_flush_into and
  * cgstore_compact_into run on the main thread once the store is open and only queue
  * operations in a submission; the persist thread then owns those bytes and the write handle's
- * descriptor. */
+ * descriptor. cgstore_load_at (the roll back after a sticky I/O error) reads on the main thread,
+ * when nothing is written any more. */
 #include "storage/cgstore.h"
 
 #include <errno.h>
@@ -321,6 +322,15 @@ static int load_snapshot(const uint8_t *b, size_t len, int repair, struct cg_sta
     return cgs_new(cg);
 }
 
+/* 1 when b (len bytes) starts with a valid groups.log header; *gen is its generation. */
+static int log_header_ok(const uint8_t *b, size_t len, uint64_t *gen) {
+    if (len < CG_LOG_HEADER || codec_get_u32(b) != CG_LOG_MAGIC ||
+        codec_get_u16(b + 4) != CG_VERSION || codec_get_u32(b + 16) != crc32c(0, b, 16))
+        return 0;
+    *gen = codec_get_u64(b + 8);
+    return 1;
+}
+
 /* Judges groups.log (b, len; has_log 0 when there is none) against the snapshot's generation
  * and replays it onto cg when it follows that snapshot: up to its first bad record, whose
  * start is *good_log. A log without a valid header was cut short at its creation; an older
@@ -330,9 +340,7 @@ static int load_log(struct cg_state *cg, const uint8_t *b, size_t len, int has_l
                     uint64_t snap_gen, int repair, struct cgstore_log *log, uint64_t *good_log,
                     struct cgstore_report *rep) {
     uint64_t log_gen = 0;
-    int log_ok = has_log && len >= CG_LOG_HEADER && codec_get_u32(b) == CG_LOG_MAGIC &&
-                 codec_get_u16(b + 4) == CG_VERSION && codec_get_u32(b + 16) == crc32c(0, b, 16);
-    if (log_ok) log_gen = codec_get_u64(b + 8);
+    int log_ok = has_log && log_header_ok(b, len, &log_gen);
     log->gen = (log_ok && log_gen > snap_gen ? log_gen : snap_gen);
     if (has_log && !log_ok) {
         /* only a log whose creation was cut short has no valid header: nothing in it was
@@ -391,6 +399,37 @@ int cgstore_load(int dirfd, int readonly, int repair, struct cg_state **out,
     if (rc != OBK_OK) goto done;
     *out = cg;
     cg = NULL;
+done:
+    cgs_free(cg);
+    free(sb);
+    free(lb);
+    return rc;
+}
+
+int cgstore_load_at(int dirfd, uint64_t gen, uint64_t log_size, struct cg_state **out) {
+    uint8_t *sb = NULL, *lb = NULL;
+    size_t slen = 0, llen = 0;
+    struct cg_state *cg = NULL;
+    uint64_t snap_gen = 0, log_gen = 0, records = 0;
+    int semantic = 0;
+    *out = NULL;
+    if (log_size == 0) return OBK_OK;
+    int rc = cgs_new(&cg);
+    if (rc != OBK_OK) return rc;
+    if (gen > 0) {
+        if ((rc = fsutil_read_file(dirfd, CG_SNAP_NAME, SIZE_MAX, &sb, &slen)) != OBK_OK ||
+            (rc = decode_snapshot(sb, slen, cg, &snap_gen)) != OBK_OK)
+            goto done;
+    }
+    if ((rc = fsutil_read_file(dirfd, CG_LOG_NAME, SIZE_MAX, &lb, &llen)) != OBK_OK) goto done;
+    rc = OBK_ERR_CORRUPT;
+    if (snap_gen != gen || llen < log_size || !log_header_ok(lb, llen, &log_gen) ||
+        log_gen != gen || replay_log(cg, lb, (size_t)log_size, &records, &semantic) != log_size ||
+        semantic)
+        goto done;
+    *out = cg;
+    cg = NULL;
+    rc = OBK_OK;
 done:
     cgs_free(cg);
     free(sb);

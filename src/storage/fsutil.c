@@ -5,10 +5,12 @@
  * writes through its own file-operation table. */
 #include "storage/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,11 +46,39 @@ int fsutil_write_file_sync(int dirfd, const char *name, const void *data, size_t
     char tmp[300];
     int rc = OBK_ERR_IO;
     snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return OBK_ERR_IO;
     if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0 &&
         renameat(dirfd, tmp, dirfd, name) == 0 && fsync(dirfd) == 0)
         rc = OBK_OK;
     close(fd);
     return rc;
+}
+
+static int is_link(int dirfd, const char *name) {
+    struct stat st;
+    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+int fsutil_find_link(int dirfd, const char *name, char *out, size_t outlen) {
+    if (is_link(dirfd, name)) {
+        snprintf(out, outlen, "%s", name);
+        return 1;
+    }
+    int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    int found = 0;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return 0;
+    }
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (de->d_type != DT_LNK && (de->d_type != DT_UNKNOWN || !is_link(dfd, de->d_name)))
+            continue;
+        snprintf(out, outlen, "%s/%s", name, de->d_name);
+        found = 1;
+    }
+    closedir(d);
+    return found;
 }

@@ -349,10 +349,10 @@ static int px_openat(struct persist *p, int dirfd, const char *name, int flags, 
 
 static int px_open_file(struct persist *p, struct pfile *pf) {
     int fl = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
-    pf->fd = px_openat(p, pf->dirfd, pf->name, fl, 0644);
+    pf->fd = px_openat(p, pf->dirfd, pf->name, fl, 0600);
     if (pf->fd >= 0) return OBK_OK;
     if (errno != ENOENT) return px_fail(p, errno, "open", pf->name);
-    pf->fd = px_openat(p, pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0644);
+    pf->fd = px_openat(p, pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0600);
     if (pf->fd < 0) return px_fail(p, errno, "create", pf->name);
     return px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
 }
@@ -439,7 +439,7 @@ static int px_replace(struct persist *p, struct pop *op) {
     char tmp[PFILE_NAME_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
     int fd =
-        px_openat(p, op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        px_openat(p, op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return px_fail(p, errno, "create", tmp);
     struct iovec iov = {op->data, op->len};
     struct pfile tmpf = {.dirfd = op->dirfd, .fd = fd};

@@ -56,7 +56,7 @@ int recovery_write_checkpoint(int dirfd, const struct tstate *st, uint64_t seg_b
 static void write_index(int dirfd, const struct segment *seg) {
     char name[SEGMENT_NAME_MAX];
     segment_name(name, seg->base_offset, "idx");
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return;
     uint8_t hdr[SEGINDEX_HEADER_SIZE];
     segindex_encode_header(hdr, seg->base_offset);

@@ -63,6 +63,9 @@ struct store {
     struct fdbudget fdb;
     uint64_t dir_closes;      /* topic directories handed to the persist thread to close */
     uint64_t nofile_refusals; /* topics refused for want of a descriptor */
+    int settled;              /* store_settle ran: reads show what settled_seq left */
+    uint64_t settled_seq;     /* the durable submission they were rolled back to */
+    struct topic *dropped;    /* created after it: out of the keyspace, freed at close */
 };
 
 void store_config_defaults(struct store_config *c) {
@@ -193,6 +196,19 @@ static void set_damage(struct store_open_report *rep, int db, const char *name, 
     format_cut(rep->damage, sizeof rep->damage, "db%d/%s: %s", db, name, what);
 }
 
+/* After an I/O error opening dirfd/name (a database or topic directory, the format marker): a
+ * symbolic link there is named as the cause, since nothing in a data directory is opened
+ * through one (O_NOFOLLOW). prefix is what rep->damage puts before name ("db<N>/" or ""). */
+static void name_link(struct store_open_report *rep, int dirfd, const char *prefix,
+                      const char *name) {
+    char link[600];
+    if (!fsutil_find_link(dirfd, name, link, sizeof link)) return;
+    format_cut(rep->damage, sizeof rep->damage,
+               "%s%s is a symbolic link: nothing inside a data directory is opened through a "
+               "link (put the real directory or file there, or link the data directory itself)",
+               prefix, link);
+}
+
 /* What a topic directory's topic.meta says (read_meta). */
 enum meta_result {
     META_MATCHES,  /* it holds the key the directory name stands for */
@@ -269,9 +285,11 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     enum meta_result meta;
     int dbfd = s->dbfd[db], tdfd;
     int rc = open_dir(s, dbfd, name, &tdfd);
-    if (rc != OBK_OK) return rc;
-    rc = read_meta(db, name, tdfd, &m, &meta, rep);
-    if (rc != OBK_OK) goto done;
+    if (rc != OBK_OK) {
+        if (rc == OBK_ERR_IO) set_damage(rep, db, name, strerror(errno));
+        goto done;
+    }
+    if ((rc = read_meta(db, name, tdfd, &m, &meta, rep)) != OBK_OK) goto done;
     if (meta == META_NO_TOPIC) {
         /* a create stopped before its topic.meta was durable: nothing was acknowledged */
         log_msg(LOG_WARNING, "open: db%d/%s has no valid topic.meta and no data: removed", db,
@@ -287,6 +305,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t->retention_ms = m.retention_ms;
     tdfd = -1; /* owned by t */
     if ((rc = recover_topic(s, db, name, clean, t, rep)) != OBK_OK) goto done;
+    topic_keep_state(t, 0); /* what it recovered is durable */
     if (meta == META_REBUILT) {
         t->meta_dirty = 1;
         topic_mark_dirty(t);
@@ -296,6 +315,11 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t = NULL;
     fds_refresh(s);
 done:
+    if (rc == OBK_ERR_IO) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "db%d/", db);
+        name_link(rep, dbfd, prefix, name);
+    }
     if (t) {
         close(t->dirfd);
         topic_free(t, NULL);
@@ -305,10 +329,12 @@ done:
     return rc;
 }
 
-static int check_marker(struct store *s) {
+/* Reads the format marker, or writes it in a new directory (*created = 1). */
+static int check_marker(struct store *s, int *created) {
     uint8_t *buf = NULL;
     size_t len;
     int rc = fsutil_read_file(s->dirfd, STORE_MARKER_NAME, 4096, &buf, &len);
+    *created = rc == OBK_ERR_NOTFOUND;
     if (rc == OBK_ERR_NOTFOUND) {
         char text[64];
         int n = snprintf(text, sizeof text, "obelisk-data %d\n", STORE_FORMAT_MAJOR);
@@ -328,9 +354,13 @@ static int check_marker(struct store *s) {
 static int open_db(struct store *s, int db, int clean, struct store_open_report *rep) {
     char name[32];
     snprintf(name, sizeof name, "db%d", db);
-    if (mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST) return OBK_ERR_IO;
-    s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (s->dbfd[db] < 0) return OBK_ERR_IO;
+    if ((mkdirat(s->dirfd, name, 0700) != 0 && errno != EEXIST) ||
+        (s->dbfd[db] = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+            0) {
+        format_cut(rep->damage, sizeof rep->damage, "%s: %s", name, strerror(errno));
+        name_link(rep, s->dirfd, "", name);
+        return OBK_ERR_IO;
+    }
     int dfd = dup(s->dbfd[db]);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -373,6 +403,11 @@ static void free_all_topics(struct store *s, struct psub *sub) {
             ks->b[i] = NULL;
         }
         ks->count = 0;
+    }
+    while (s->dropped) {
+        struct topic *t = s->dropped;
+        s->dropped = t->hnext;
+        release_topic(s, t, sub);
     }
     s->env.dirty_head = NULL;
 }
@@ -422,17 +457,20 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     fdbudget_init(&s->fdb, cfg->max_open_files, cfg->ndbs);
     fdlru_init(&s->env.rfds, fdbudget_read_cap(&s->fdb, 0));
     rc = OBK_ERR_IO;
-    if (mkdir(cfg->dir, 0755) != 0 && errno != EEXIST) goto fail;
+    if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) goto fail;
     if ((s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) goto fail;
-    if ((rc = check_marker(s)) != OBK_OK) {
+    int created;
+    if ((rc = check_marker(s, &created)) != OBK_OK) {
         snprintf(rep->damage, sizeof rep->damage, "%s: %s", STORE_MARKER_NAME, obk_strerror(rc));
+        if (rc == OBK_ERR_IO) name_link(rep, s->dirfd, "", STORE_MARKER_NAME);
         goto fail;
     }
     int clean = faccessat(s->dirfd, STORE_CLEAN_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     rep->clean = clean;
     for (int db = 0; db < cfg->ndbs; db++)
         if ((rc = open_db(s, db, clean, rep)) != OBK_OK) goto fail;
-    if (fsync(s->dirfd) != 0) { /* the db<N> directories just created */
+    rep->fresh = created && rep->topics == 0; /* a first start: nothing to recover */
+    if (fsync(s->dirfd) != 0) {               /* the db<N> directories just created */
         rc = OBK_ERR_IO;
         goto fail;
     }
@@ -452,10 +490,13 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
                 (unsigned long long)fdbudget_min_share(cfg->ndbs, rep->topics + 1));
     rep->duration_us = (uint64_t)(util_monotonic_us() - t0);
     s->recovery_us = rep->duration_us;
-    s->recovery_clean = clean;
-    log_msg(LOG_NOTICE, "storage: %llu topics, %llu segments opened in %.3f s (%s stop%s)",
+    s->recovery_clean = clean || rep->fresh;
+    log_msg(LOG_NOTICE, "storage: %llu topics, %llu segments opened in %.3f s (%s%s)",
             (unsigned long long)rep->topics, (unsigned long long)rep->segments,
-            rep->duration_us / 1e6, clean ? "clean" : "unclean",
+            rep->duration_us / 1e6,
+            rep->fresh ? "new data directory"
+            : clean    ? "clean stop"
+                       : "unclean stop",
             rep->truncated_bytes ? ", torn tails cut" : "");
     *out = s;
     return OBK_OK;
@@ -534,12 +575,12 @@ int store_create(struct store *s, int db, const void *key, size_t keylen, struct
     if (!pending(s)) return OBK_ERR_NOMEM;
     keydir_name(key, keylen, name);
     int dbfd = s->dbfd[db];
-    if (mkdirat(dbfd, name, 0755) != 0) {
+    if (mkdirat(dbfd, name, 0700) != 0) {
         if (errno != EEXIST) return OBK_ERR_IO;
         /* a directory without a topic (never loaded): move it out of the way */
         char trash[64];
         snprintf(trash, sizeof trash, ".trash-%llu", (unsigned long long)++s->trash_seq);
-        if (renameat(dbfd, name, dbfd, trash) != 0 || mkdirat(dbfd, name, 0755) != 0)
+        if (renameat(dbfd, name, dbfd, trash) != 0 || mkdirat(dbfd, name, 0700) != 0)
             return OBK_ERR_IO;
         psub_rmtree(s->env.pending, dbfd, trash);
     }
@@ -725,7 +766,7 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
     uint64_t synced;
     persist_poll(s->p, durable_seq, err);
     persist_progress(s->p, &s->written_seq, &synced);
-    s->durable_seq = *durable_seq;
+    s->durable_seq = s->env.durable_seq = *durable_seq;
     s->env.budget.written_seq = s->written_seq; /* written entries may leave the cache */
     fds_refresh(s); /* closed topic directories give their descriptors back */
     if (*err && !s->env.error) s->env.error = *err;
@@ -733,11 +774,49 @@ void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
 }
 
 uint64_t store_pending_seq(const struct store *s) {
+    if (s->settled) return s->settled_seq; /* nothing is submitted after an error */
     /* With nothing unsubmitted, a change "made now" was already part of the last submission:
      * waiting for next_seq would wait for a submission that may never come. */
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return s->env.next_seq - 1;
     return s->env.next_seq;
+}
+
+void store_settle(struct store *s) {
+    uint64_t n[3] = {0, 0, 0}, failed = 0;
+    if (s->settled || !s->env.error) return;
+    s->settled = 1;
+    s->settled_seq = s->durable_seq;
+    for (int db = 0; db < s->cfg.ndbs; db++) {
+        struct keyspace *ks = &s->ks[db];
+        for (size_t i = 0; i < ks->size; i++) {
+            for (struct topic *t = ks->b[i], *next; t; t = next) {
+                next = t->hnext;
+                int rc = topic_settle(t, s->settled_seq);
+                if (rc >= 0) n[rc]++;
+                if (rc == TOPIC_SETTLE_NEVER_DURABLE) {
+                    keyspace_remove(ks, t);
+                    t->hnext = s->dropped;
+                    s->dropped = t;
+                } else if (rc < 0) {
+                    failed++; /* its reads wait for a submission that failed: they fail */
+                    t->dirty = 0;
+                    t->last_seq = s->env.next_seq;
+                }
+            }
+        }
+    }
+    for (struct topic *t = s->env.dirty_head, *next; t; t = next) {
+        next = t->dirty_next;
+        t->dirty_next = NULL;
+    }
+    s->env.dirty_head = NULL;
+    log_msg(LOG_WARNING,
+            "storage: after the I/O error, reads show the data as of submission %llu: %llu topics "
+            "rolled back, %llu created since dropped, %llu unchanged, %llu unreadable",
+            (unsigned long long)s->settled_seq, (unsigned long long)n[TOPIC_SETTLE_ROLLED],
+            (unsigned long long)n[TOPIC_SETTLE_NEVER_DURABLE],
+            (unsigned long long)n[TOPIC_SETTLE_KEPT], (unsigned long long)failed);
 }
 
 void store_hold_persist(struct store *s, int hold) {
@@ -808,6 +887,7 @@ void store_retention(struct store *s, int64_t now_ms) {
                                     t->st.start_offset, s->env.pending, &start);
                 if (n <= 0) continue;
                 if (start > t->st.start_offset) {
+                    topic_tombs_changing(t);
                     tstate_set_start(&t->st, start);
                     ring_drop_written_before(&t->ring, start);
                 }

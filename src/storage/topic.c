@@ -63,6 +63,7 @@ void topic_free(struct topic *t, struct psub *s) {
     tlog_free(&t->log, s);
     cgstore_log_release(&t->cglog, s);
     cgs_free(t->cg);
+    topic_marks_free(t);
     tstate_free(&t->st);
     ring_free(&t->ring);
     batch_builder_free(&t->bb);
@@ -188,6 +189,7 @@ int topic_delete_ids(struct topic *t, const sid_t *ids, size_t n, uint64_t *dele
         if (t->bb.count == 0) t->bb_open = 0; /* the batch it started is empty */
         goto done;
     }
+    topic_tombs_changing(t);
     for (size_t i = 0; i < nf; i++) {
         if ((rc = batch_builder_add_delete(&t->bb, found[i].id, found[i].offset)) != OBK_OK ||
             (rc = tstate_tomb_add(&t->st, found[i].id, found[i].offset)) != OBK_OK) {
@@ -271,6 +273,7 @@ int topic_trim(struct topic *t, const struct topic_trim *tr, uint64_t *removed) 
         t->bb_open = 0; /* dropped: the topic stays as it was */
         return rc;
     }
+    topic_tombs_changing(t);
     tstate_set_start(st, x);
     ring_drop_written_before(&t->ring, x);
     *removed = before - tstate_length(st);
@@ -362,6 +365,7 @@ void topic_submitted(struct topic *t, uint64_t seq) {
     t->last_seq = seq;
     ring_mark_submitted(&t->ring, seq);
     t->dirty = 0;
+    topic_keep_state(t, seq); /* what a roll back after an I/O error returns to */
 }
 
 /* ---- what the server reads about a topic ---- */

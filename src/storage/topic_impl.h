@@ -23,6 +23,8 @@
 #include "storage/topic.h"
 #include "storage/tstate.h"
 
+struct topic_mark;
+
 /* Shared by every topic of a store (owned by the store). */
 struct topic_env {
     struct tlog_config tlog;
@@ -33,6 +35,7 @@ struct topic_env {
     size_t batch_max_bytes;                /* a filling batch is closed past this */
     int error;                             /* sticky: writes refused */
     uint64_t next_seq;                     /* the sequence the next submission will get */
+    uint64_t durable_seq;                  /* the highest submission known durable */
     struct topic *dirty_head;              /* topics with unsubmitted changes */
     struct psub *pending;                  /* operations queued outside topics */
     uint64_t touch_seq; /* highest submission the state looked up or changed since the last
@@ -69,6 +72,9 @@ struct topic {
     struct cgstore_log cglog; /* groups.log / groups.snap as far as written or queued */
     uint64_t hash;            /* keyspace */
     struct topic *hnext;
+    struct topic_mark *marks; /* its state after each submission not known durable (settle) */
+    size_t nmarks, marks_cap;
+    int marks_lost; /* a mark could not be kept (out of memory): no roll back */
 };
 
 /* Creates the in-memory topic (the directory must exist and dirfd be open). */
@@ -97,5 +103,19 @@ uint64_t topic_groups_memory_bytes(const struct topic *t);
 /* Adds a compaction of the groups to s when groups.log holds records, so a clean open reads
  * only the snapshot (store_close). */
 int topic_compact_groups_into(struct topic *t, struct psub *s);
+
+/* ---- after a sticky I/O error (topic_settle.c) ---- */
+/* Keeps the topic's state as submission seq leaves it (topic_submitted; store_open with seq 0
+ * for what it recovered), dropping marks older than the newest one env->durable_seq covers. */
+void topic_keep_state(struct topic *t, uint64_t seq);
+/* Called before the tombstones change (XDEL, trim, retention moving the start): the marks
+ * that saw the current ones get a copy. */
+void topic_tombs_changing(struct topic *t);
+void topic_marks_free(struct topic *t);
+enum { TOPIC_SETTLE_KEPT = 0, TOPIC_SETTLE_ROLLED = 1, TOPIC_SETTLE_NEVER_DURABLE = 2 };
+/* Puts t back to its state after the last submission at or below durable: KEPT when every
+ * change was durable, ROLLED, NEVER_DURABLE when it was created after that submission (the
+ * store drops it), or a status when it cannot (t unchanged: its reads must keep failing). */
+int topic_settle(struct topic *t, uint64_t durable);
 
 #endif

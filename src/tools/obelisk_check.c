@@ -9,10 +9,22 @@
  * generation against the snapshot's). Nothing is changed unless --repair is given; then damage
  * is cut as the server's repair would (torn tails, damaged segments and what follows them, a
  * bad tail of groups.log), and bad indexes are rewritten. --dump prints one topic's live entries.
- * Run it only while the server is stopped.
+ *
+ * The data directory's lock (storage/dirlock.h): --repair takes it for its whole run and
+ * refuses a directory a running server (or another repair) holds; a plain check takes nothing,
+ * and on a directory in use says so, with the holder's pid: the server writes while the check
+ * reads, so what it finds may be stale (a tail being written can look torn).
+ *
+ * A torn tail (the last segment's, or groups.log's) after an unclean stop is what a crash
+ * leaves, and the server's next start cuts it by itself (the writes it held were never
+ * acknowledged): it is reported as such, with its own exit code, so that nobody runs --repair
+ * for it. Whether the start cuts it is found by opening the log as the server would: after a
+ * clean stop the server reads no batch when the last segment has its recorded size, so a bad
+ * tail then is damage.
  *
  * Exit codes: 0 clean, 1 damage found and repaired, 2 damage found (not repaired),
- * 3 usage or I/O error. Single-threaded. */
+ * 3 usage or I/O error, 4 only torn tails (the server cuts them at start), 5 --repair refused:
+ * the directory is in use. Single-threaded. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +39,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "storage/cgstore.h"
+#include "storage/dirlock.h"
 #include "storage/keydir.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
@@ -35,11 +48,13 @@
 #define EXIT_REPAIRED 1
 #define EXIT_DAMAGED  2
 #define EXIT_ERROR    3
+#define EXIT_TORN     4 /* only torn tails, which the server cuts when it starts */
+#define EXIT_IN_USE   5
 /* Databases probed when --db is not given (db0 .. db<n-1> that exist). */
 #define CHECK_MAX_DBS 1024
 
 struct totals {
-    uint64_t topics, segments, batches, bytes, entries, damaged, repaired, bad_indexes;
+    uint64_t topics, segments, batches, bytes, entries, damaged, torn, repaired, bad_indexes;
     uint64_t groups, group_records;
 };
 
@@ -94,7 +109,7 @@ static int check_index(int tdfd, struct segment *seg, const char *topic, int rep
            rc == OBK_OK ? "points at the wrong batch" : obk_strerror(rc),
            repair ? " (rewritten)" : " (rebuilt in memory by the server)");
     if (repair) {
-        int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+        int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
         if (fd >= 0) {
             uint8_t hdr[SEGINDEX_HEADER_SIZE];
             segindex_encode_header(hdr, seg->base_offset);
@@ -128,32 +143,37 @@ static int dump_cb(void *c, const struct obk_entry *e) {
     return 0;
 }
 
-/* groups.snap and groups.log: returns 1 when damaged. A bad log tail is cut by --repair (a
- * damaged snapshot is left to the server's repair, which drops the group state). */
+/* What check_groups found. */
+enum { GROUPS_CLEAN, GROUPS_TORN, GROUPS_DAMAGED };
+
+/* groups.snap and groups.log. A bad log tail is cut by the server at every start (and by
+ * --repair here): GROUPS_TORN without --repair. A damaged snapshot is left to the server's
+ * repair, which drops the group state. */
 static int check_groups(int tdfd, const char *label, int repair, const struct tstate *st,
                         struct totals *tot, int *repaired) {
     struct cg_state *cg = NULL;
     struct cgstore_report gr;
     struct cgstore_log log;
     uint64_t good = 0;
-    int damaged = 0;
+    int found = GROUPS_CLEAN;
     int rc = cgstore_load(tdfd, 1, 0, &cg, &log, &good, &gr);
     if (rc != OBK_OK) {
         printf("  %s: consumer groups: %s%s\n", label, gr.damage[0] ? gr.damage : obk_strerror(rc),
                repair ? " (not repaired here: the server's --repair start drops the group state)"
                       : "");
-        return 1;
+        return GROUPS_DAMAGED;
     }
-    if (!cg) return 0;
+    if (!cg) return GROUPS_CLEAN;
     tot->groups += cg->ngroups;
     tot->group_records += gr.records;
     if (gr.log_stale)
         printf("  %s: %s is older than %s (a compaction cut short; replaced at open)\n", label,
                CG_LOG_NAME, CG_SNAP_NAME);
     if (gr.truncated_bytes) {
-        damaged = 1;
-        printf("  %s: %s: %" PRIu64 " bytes of torn or bad tail%s%s%s\n", label, CG_LOG_NAME,
-               gr.truncated_bytes, gr.damage[0] ? " (" : "", gr.damage, gr.damage[0] ? ")" : "");
+        found = repair ? GROUPS_DAMAGED : GROUPS_TORN;
+        printf("  %s: %s: %" PRIu64 " bytes of torn or bad tail%s%s%s%s\n", label, CG_LOG_NAME,
+               gr.truncated_bytes, gr.damage[0] ? " (" : "", gr.damage, gr.damage[0] ? ")" : "",
+               repair ? "" : " (the server cuts it at start)");
         if (repair) {
             int fd = openat(tdfd, CG_LOG_NAME, O_WRONLY | O_NOFOLLOW);
             int ok = fd >= 0 && ftruncate(fd, (off_t)good) == 0 && fsync(fd) == 0;
@@ -170,16 +190,35 @@ static int check_groups(int tdfd, const char *label, int repair, const struct ts
                    label, past);
     }
     cgs_free(cg);
-    return damaged;
+    return found;
 }
 
-static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
+/* 1 when the server's next start cuts by itself the tail the full scan found: the log opened as
+ * the server opens it (from the checkpoint; without a scan when the clean-shutdown marker and
+ * the recorded size allow) loses the same bytes and finds nothing else. */
+static int cut_at_start(int tdfd, int clean_stop, const struct recovery_report *full) {
+    struct tlog t;
+    struct tstate st;
+    struct recovery_report rr;
+    tlog_init(&t, tdfd, &check_tlog, 0);
+    int flags = (clean_stop ? RECOVERY_CLEAN : 0) | RECOVERY_READONLY;
+    log_setup(LOG_WARNING + 1, NULL); /* the full scan logged what it found already */
+    int rc = recovery_open_log(tdfd, flags, &t, &st, &rr);
+    log_setup(LOG_NOTICE, NULL);
+    int cut = rc == OBK_OK && !rr.damaged && rr.truncated_bytes == full->truncated_bytes;
+    tlog_free(&t, NULL);
+    tstate_free(&st);
+    return cut;
+}
+
+/* clean_stop: the directory has the clean-shutdown marker. Returns the topic's exit code. */
+static int check_topic(int dbfd, int db, const char *name, int repair, int dump, int clean_stop,
                        struct totals *tot) {
     char label[300];
     snprintf(label, sizeof label, "db%d/%.250s", db, name);
     int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (tdfd < 0) return EXIT_ERROR;
-    int damaged = 0, repaired = 0;
+    int damaged = 0, repaired = 0, torn = 0;
     uint8_t *buf = NULL;
     size_t len;
     struct topic_meta m = {0};
@@ -202,11 +241,21 @@ static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
     int flags = RECOVERY_FULL | (repair ? RECOVERY_REPAIR : RECOVERY_READONLY);
     int rc = recovery_open_log(tdfd, flags, &t, &st, &rr);
     if (rc != OBK_OK || rr.damaged || rr.truncated_bytes) {
-        damaged = 1;
+        /* a tail the server's start cuts by itself needs no repair (after a crash it scans the
+         * last segment from the checkpoint); one a clean open would not scan is damage that
+         * reads would meet */
+        int start_cuts = rc == OBK_OK && !rr.damaged && cut_at_start(tdfd, clean_stop, &rr);
+        if (start_cuts && !repair)
+            torn = 1;
+        else
+            damaged = 1;
         if (rr.damaged) printf("  %s: %s\n", label, rr.damage);
         if (rr.truncated_bytes)
             printf("  %s: %" PRIu64 " bytes of torn or bad tail%s\n", label, rr.truncated_bytes,
-                   repair ? " cut" : "");
+                   repair       ? " cut"
+                   : start_cuts ? " (the server cuts it at start)"
+                   : clean_stop ? " (not scanned by the clean start: --repair cuts it)"
+                                : "");
         if (rc != OBK_OK && !rr.damaged) printf("  %s: %s\n", label, obk_strerror(rc));
         if (repair && rc == OBK_OK) {
             repaired = 1;
@@ -245,17 +294,59 @@ static int check_topic(int dbfd, int db, const char *name, int repair, int dump,
             }
         }
     }
-    if (check_groups(tdfd, label, repair, rc == OBK_OK ? &st : NULL, tot, &repaired) != 0)
-        damaged = 1;
+    int groups = check_groups(tdfd, label, repair, rc == OBK_OK ? &st : NULL, tot, &repaired);
+    if (groups == GROUPS_DAMAGED) damaged = 1;
+    if (groups == GROUPS_TORN) torn = 1;
     tot->topics++;
     if (damaged) tot->damaged++;
+    if (torn && !damaged) tot->torn++;
     if (repaired) tot->repaired++;
     tlog_free(&t, NULL);
     tstate_free(&st);
     free(buf);
     free(m.key);
     close(tdfd);
-    return damaged ? (repaired ? EXIT_REPAIRED : EXIT_DAMAGED) : EXIT_CLEAN;
+    return damaged ? (repaired ? EXIT_REPAIRED : EXIT_DAMAGED) : torn ? EXIT_TORN : EXIT_CLEAN;
+}
+
+/* Exit codes by severity: the run exits with the worst a topic gave. */
+static int severity(int code) {
+    switch (code) {
+    case EXIT_CLEAN: return 0;
+    case EXIT_TORN: return 1;
+    case EXIT_REPAIRED: return 2;
+    case EXIT_DAMAGED: return 3;
+    default: return 4;
+    }
+}
+
+/* --repair: takes the directory's lock (kept until the process ends) or refuses; a plain check
+ * only warns when another process holds it. Returns 0, or the exit code when the run stops. */
+static int lock_dir(const char *dirpath, int repair, int *fd, int *in_use) {
+    pid_t holder = 0;
+    if (!repair) {
+        if ((*in_use = dirlock_held_by_other(dirpath, &holder)))
+            fprintf(stderr,
+                    "obelisk-check: %s is in use by another process (pid %ld, a running server "
+                    "or repair): findings may be stale, as it writes while this reads; stop it "
+                    "for a certain result\n",
+                    dirpath, (long)holder);
+        return 0;
+    }
+    int rc = dirlock_acquire(dirpath, fd, &holder);
+    if (rc == OBK_ERR_BUSY) {
+        fprintf(stderr,
+                "obelisk-check: %s is in use by another process (pid %ld, a running server or "
+                "repair): --repair refused; stop that process first\n",
+                dirpath, (long)holder);
+        return EXIT_IN_USE;
+    }
+    if (rc != OBK_OK) {
+        fprintf(stderr, "obelisk-check: cannot lock %s/%s: %s\n", dirpath, DIRLOCK_NAME,
+                strerror(errno));
+        return EXIT_ERROR;
+    }
+    return 0;
 }
 
 static int usage(void) {
@@ -305,9 +396,14 @@ int main(int argc, char **argv) {
         return EXIT_ERROR;
     }
     free(marker);
+    int lockfd = -1, in_use = 0, locked = lock_dir(dirpath, repair, &lockfd, &in_use);
+    if (locked != 0) {
+        close(dirfd);
+        return locked;
+    }
+    int clean_stop = faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0;
     printf("obelisk-check %s (format %d, %s stop)%s\n", dirpath, major,
-           faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0 ? "clean" : "unclean",
-           repair ? " --repair" : "");
+           clean_stop ? "clean" : "unclean", repair ? " --repair" : "");
     struct totals tot = {0};
     int worst = EXIT_CLEAN;
     char dumpname[KEYDIR_NAME_MAX] = "";
@@ -324,13 +420,14 @@ int main(int argc, char **argv) {
         while (d && (de = readdir(d)) != NULL) {
             if (!keydir_is_topic_name(de->d_name)) continue;
             if (dumpkey && strcmp(de->d_name, dumpname)) continue;
-            int r = check_topic(dbfd, db, de->d_name, repair, dumpkey != NULL, &tot);
-            if (r > worst) worst = r;
+            int r = check_topic(dbfd, db, de->d_name, repair, dumpkey != NULL, clean_stop, &tot);
+            if (severity(r) > severity(worst)) worst = r;
         }
         if (d) closedir(d);
         close(dbfd);
     }
     close(dirfd);
+    dirlock_release(lockfd);
     if (dumpkey && tot.topics == 0) {
         fprintf(stderr, "obelisk-check: no topic %s in db%d\n", dumpkey, onlydb);
         return EXIT_ERROR;
@@ -340,11 +437,16 @@ int main(int argc, char **argv) {
            tot.topics, tot.segments, tot.batches, tot.bytes, tot.entries);
     printf("consumer groups %" PRIu64 ", group log records %" PRIu64 "\n", tot.groups,
            tot.group_records);
-    printf("damaged topics %" PRIu64 ", repaired %" PRIu64 ", bad indexes %" PRIu64 "\n",
-           tot.damaged, tot.repaired, tot.bad_indexes);
-    printf("%s\n", worst == EXIT_CLEAN      ? "result: clean"
-                   : worst == EXIT_REPAIRED ? "result: repaired"
-                   : worst == EXIT_DAMAGED  ? "result: damaged"
-                                            : "result: error");
+    printf("damaged topics %" PRIu64 ", torn tails %" PRIu64 ", repaired %" PRIu64
+           ", bad indexes %" PRIu64 "\n",
+           tot.damaged, tot.torn, tot.repaired, tot.bad_indexes);
+    printf("%s%s\n",
+           worst == EXIT_CLEAN      ? "result: clean"
+           : worst == EXIT_TORN     ? "result: torn tails only, which the server cuts when it "
+                                      "starts (no repair needed)"
+           : worst == EXIT_REPAIRED ? "result: repaired"
+           : worst == EXIT_DAMAGED  ? "result: damaged"
+                                    : "result: error",
+           in_use ? " (the directory was in use: findings may be stale)" : "");
     return worst;
 }
