@@ -166,6 +166,16 @@ struct command server_commands[] = {
     {"xack", cmd_xack, -4, F(WRITE) | F(FAST), 1, 1, 1, "stream", "5.0.0",
      "Acknowledges entries of a consumer group.", "O(1) per ID",
      .args = "key:key group:string id:string..."},
+    {"xackdel", cmd_xackdel, -6, F(WRITE) | F(FAST), 1, 1, 1, "stream", "8.2.0",
+     "Acknowledges and conditionally deletes entries for a consumer group.",
+     "O(1) for each entry ID processed.",
+     .args = "key:key group:string (condition: KEEPREF! | DELREF! | ACKED!)? "
+             "IDS=[ids: numids:integer id:string...]"},
+    {"xdelex", cmd_xdelex, -5, F(WRITE) | F(FAST), 1, 1, 1, "stream", "8.2.0",
+     "Deletes entries from a stream, with control over consumer group references.",
+     "O(1) for each single item to delete in the stream, regardless of the stream size.",
+     .args = "key:key (condition: KEEPREF! | DELREF! | ACKED!)? "
+             "IDS=[ids: numids:integer id:string...]"},
     {"xpending", cmd_xpending, -3, F(READONLY), 1, 1, 1, "stream", "5.0.0",
      "Returns the pending entries of a consumer group.", "O(N) for N entries returned",
      .tips = "nondeterministic_output",
