@@ -58,13 +58,20 @@ int xutil_entry_referenced(struct topic *t, sid_t id);
 /* Removes id from the PEL of every group (DELREF); call between cg_record_begin/end. Returns
  * the storage status. */
 int xutil_drop_refs(struct topic *t, sid_t id);
+/* Removes every pending ID within [lo, hi] from every group's PEL (DELREF after a trim); call
+ * between cg_record_begin/end. Returns the storage status. */
+int xutil_drop_refs_range(struct topic *t, sid_t lo, sid_t hi);
+/* The smallest last delivered ID of the topic's groups (SID_MAX when it has none): every entry
+ * above it is still to be delivered to some group. */
+sid_t xutil_min_group_last_id(struct topic *t);
 /* Result codes of XDELEX and XACKDEL per ID. */
 #define XDEL_NOT_FOUND  (-1)
 #define XDEL_DELETED    1
 #define XDEL_REFERENCED 2
 /* Deletes one entry under a policy; *code is XDEL_DELETED, XDEL_NOT_FOUND (no such live entry)
  * or XDEL_REFERENCED (ACKED, and a group still needs it: nothing changes). DELREF also drops
- * the deleted entry from every group's PEL; call between cg_record_begin/end when the topic has
+ * the ID from every group's PEL, even when the entry itself was already gone (dangling
+ * references, as redis.io documents); call between cg_record_begin/end when the topic has
  * groups. Returns the storage status. */
 int xutil_delete_with_policy(struct topic *t, sid_t id, enum xutil_refpolicy p, int *code);
 

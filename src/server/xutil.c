@@ -2,6 +2,7 @@
 #include "server/xutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -208,6 +209,59 @@ int xutil_drop_refs(struct topic *t, sid_t id) {
     return x.rc;
 }
 
+/* The pending IDs of one group within a range, collected before any is dropped. */
+struct range_ctx {
+    struct topic *t;
+    sid_t lo, hi;
+    sid_t *ids;
+    size_t n, cap;
+    int rc;
+};
+
+static int collect_pending_cb(void *ctx, const struct cg_pending *p) {
+    struct range_ctx *x = ctx;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 64;
+        sid_t *ids = realloc(x->ids, cap * sizeof(*ids));
+        if (!ids) {
+            x->rc = OBK_ERR_NOMEM;
+            return 1;
+        }
+        x->ids = ids;
+        x->cap = cap;
+    }
+    x->ids[x->n++] = p->id;
+    return 0;
+}
+
+static int drop_range_cb(void *ctx, struct cg_group *g) {
+    struct range_ctx *x = ctx;
+    uint64_t acked;
+    x->n = 0;
+    cg_pending_range(g, NULL, x->lo, x->hi, collect_pending_cb, x);
+    if (x->rc == OBK_OK && x->n) x->rc = cg_ack(x->t, g, x->ids, x->n, &acked);
+    return x->rc != OBK_OK;
+}
+
+int xutil_drop_refs_range(struct topic *t, sid_t lo, sid_t hi) {
+    struct range_ctx x = {t, lo, hi, NULL, 0, 0, OBK_OK};
+    if (topic_has_groups(t)) cg_group_foreach(t, drop_range_cb, &x);
+    free(x.ids);
+    return x.rc;
+}
+
+static int min_last_cb(void *ctx, struct cg_group *g) {
+    sid_t *min = ctx;
+    if (sid_cmp(cg_group_last_id(g), *min) < 0) *min = cg_group_last_id(g);
+    return 0;
+}
+
+sid_t xutil_min_group_last_id(struct topic *t) {
+    sid_t min = SID_MAX;
+    cg_group_foreach(t, min_last_cb, &min);
+    return min;
+}
+
 static int ignore_entry(void *ctx, const struct obk_entry *e) {
     (void)ctx;
     (void)e;
@@ -225,6 +279,6 @@ int xutil_delete_with_policy(struct topic *t, sid_t id, enum xutil_refpolicy p, 
     int rc = topic_delete_ids(t, &id, 1, &deleted);
     if (rc != OBK_OK) return rc;
     if (deleted) *code = XDEL_DELETED;
-    if (p == XREF_DELREF && deleted) rc = xutil_drop_refs(t, id);
+    if (p == XREF_DELREF) rc = xutil_drop_refs(t, id); /* dangling references too */
     return rc;
 }

@@ -161,6 +161,12 @@ static void test_xdelex_policies(void **state) {
     expect_raw("XDELEX x DELREF IDS 2 1-0 3-0\r\nXLEN x\r\nXPENDING x g1\r\nXPENDING x g2\r\n",
                "*2\r\n:1\r\n:1\r\n:1\r\n" PENDING("1", "2-0", "2-0", "consumer1")
                    PENDING("1", "2-0", "2-0", "consumer2"));
+    /* DELREF on an entry already deleted (KEEPREF left references): not found (-1), and
+     * the dangling references are removed all the same. */
+    two_groups("x");
+    expect_raw("XDEL x 2-0\r\nXDELEX x DELREF IDS 1 2-0\r\nXPENDING x g1\r\n",
+               ":1\r\n*1\r\n:-1\r\n"
+               "*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n3-0\r\n*1\r\n*2\r\n$9\r\nconsumer1\r\n$1\r\n2\r\n");
     /* ACKED: kept (2) while any group has it pending; deleted once every group acknowledged. */
     two_groups("x");
     expect_raw("XDELEX x ACKED IDS 1 1-0\r\nXACK x g1 1-0\r\nXDELEX x ACKED IDS 1 1-0\r\n"
@@ -199,7 +205,8 @@ static void test_xackdel_policies(void **state) {
                "*2\r\n:1\r\n:1\r\n:1\r\n*1\r\n" ENTRY("3-0", "f", "v"));
 }
 
-/* What XDELEX and XACKDEL changed (tombstones, PELs of every group) is durable once they answer:
+/* What XDELEX, XACKDEL and a DELREF trim changed (tombstones, PELs of every group) is durable
+ * once they answer:
  * a kill -9 right after the replies loses none of it. */
 static void test_xdelex_xackdel_survive_kill9(void **state) {
     (void)state;
@@ -214,12 +221,14 @@ static void test_xdelex_xackdel_survive_kill9(void **state) {
     freeReplyObject(must_cmd(c, "XDELEX k DELREF IDS 1 1-0"));
     freeReplyObject(must_cmd(c, "XACKDEL k g1 ACKED IDS 2 2-0 3-0"));
     freeReplyObject(must_cmd(c, "XACKDEL k g2 KEEPREF IDS 1 2-0"));
+    freeReplyObject(must_cmd(c, "XADD k 5-0 f v"));
+    freeReplyObject(must_cmd(c, "XTRIM k MAXLEN 2 DELREF")); /* 3-0 leaves g2's PEL */
     const char *probes[] = {"XRANGE k - +", "XPENDING k g1", "XPENDING k g2"};
     char *before[3];
     for (int i = 0; i < 3; i++) before[i] = dump_cmd(c, probes[i]);
-    assert_string_equal(before[0], "[[3-0,[f,v,]][4-0,[f,v,]]]");
+    assert_string_equal(before[0], "[[4-0,[f,v,]][5-0,[f,v,]]]");
     assert_string_equal(before[1], "[1,4-0,4-0,[[c1,1,]]]");
-    assert_string_equal(before[2], "[2,3-0,4-0,[[c2,2,]]]");
+    assert_string_equal(before[2], "[1,4-0,4-0,[[c2,1,]]]");
     redisFree(c);
     server_kill(&s);
     assert_int_equal(server_start_argv(&s, NULL, 1), 0);
@@ -264,6 +273,54 @@ static void test_command_entries(void **state) {
     close(fd);
 }
 
+/* XADD and XTRIM with KEEPREF (the default), DELREF and ACKED (Redis 8.2). */
+static void test_trim_policies(void **state) {
+    (void)state;
+    /* No group: the policies change nothing. */
+    expect_raw("XADD n 1-0 f v\r\nXADD n 2-0 f v\r\nXADD n 3-0 f v\r\nXTRIM n MAXLEN 1 ACKED\r\n"
+               "XTRIM n MAXLEN 0 DELREF\r\n",
+               "$3\r\n1-0\r\n$3\r\n2-0\r\n$3\r\n3-0\r\n:2\r\n:1\r\n");
+    /* DELREF: the trimmed entries leave every PEL, by XTRIM and by XADD's trim. */
+    two_groups("t");
+    expect_raw(
+        "XTRIM t MAXLEN = 2 DELREF\r\nXPENDING t g1\r\nXPENDING t g2\r\n"
+        "XADD t DELREF MAXLEN 2 4-0 f v\r\nXPENDING t g1\r\nXTRIM t MINID 9-0 KEEPREF\r\n"
+        "XPENDING t g2\r\n",
+        ":1\r\n" PENDING("2", "2-0", "3-0", "consumer1")
+            PENDING("2", "2-0", "3-0", "consumer2") "$3\r\n4-0\r\n" PENDING(
+                "1", "3-0", "3-0", "consumer1") ":2\r\n" PENDING("1", "3-0", "3-0", "consumer2"));
+    /* An approximate trim with DELREF: whole nodes of stream-node-max-entries (100) go, and
+     * their IDs leave the PELs. */
+    expect_raw("DEL big\r\n", ":0\r\n");
+    redisContext *c = client_connect(&shared_server);
+    for (int i = 1; i <= 250; i++) freeReplyObject(must_cmd(c, "XADD big %d-0 f v", i));
+    freeReplyObject(must_cmd(c, "XGROUP CREATE big g 0"));
+    freeReplyObject(must_cmd(c, "XREADGROUP GROUP g consumer1 STREAMS big >"));
+    redisFree(c);
+    expect_raw("XTRIM big MAXLEN ~ 120 DELREF\r\nXPENDING big g\r\n",
+               ":100\r\n*4\r\n:150\r\n$5\r\n101-0\r\n$5\r\n250-0\r\n*1\r\n*2\r\n$9\r\nconsumer1\r\n"
+               "$3\r\n150\r\n");
+    /* ACKED: nothing goes while both groups have everything pending. */
+    two_groups("t");
+    expect_raw("XTRIM t MAXLEN 0 ACKED\r\nXACK t g1 1-0 3-0\r\nXACK t g2 1-0 3-0\r\n"
+               "XTRIM t MAXLEN 0 ACKED\r\nXRANGE t - +\r\n",
+               ":0\r\n:2\r\n:2\r\n:2\r\n*1\r\n" ENTRY("2-0", "f", "v"));
+    /* Oldest first, skipping what is still needed, until MAXLEN is reached. */
+    two_groups("t");
+    expect_raw("XADD t 4-0 f v\r\nXACK t g1 1-0 3-0\r\nXACK t g2 1-0 3-0\r\n"
+               "XTRIM t MAXLEN 3 ACKED\r\nXRANGE t - +\r\n",
+               "$3\r\n4-0\r\n:2\r\n:2\r\n:1\r\n*3\r\n" ENTRY("2-0", "f", "v") ENTRY("3-0", "f", "v")
+                   ENTRY("4-0", "f", "v"));
+    /* 4-0 was never delivered to the groups: ACKED keeps it; MINID stops at its bound. */
+    expect_raw("XTRIM t MINID 4-0 ACKED\r\nXTRIM t MINID ~ 9-0 ACKED\r\nXRANGE t - +\r\n",
+               ":1\r\n:0\r\n*2\r\n" ENTRY("2-0", "f", "v") ENTRY("4-0", "f", "v"));
+    /* XADD with ACKED, and a policy given twice to XTRIM. */
+    expect_raw("XACK t g1 2-0\r\nXACK t g2 2-0\r\nXADD t ACKED MAXLEN 1 5-0 f v\r\nXLEN t\r\n"
+               "XTRIM t MAXLEN 1 KEEPREF DELREF\r\nXTRIM t ACKED KEEPREF\r\n",
+               ":1\r\n:1\r\n$3\r\n5-0\r\n:2\r\n-ERR syntax error\r\n"
+               "-ERR syntax error\r\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xread_plus_last_entry),
@@ -273,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_xdelex_policies),
         cmocka_unit_test(test_xackdel_policies),
         cmocka_unit_test(test_xdelex_xackdel_survive_kill9),
+        cmocka_unit_test(test_trim_policies),
         cmocka_unit_test(test_command_entries),
     };
     return cmocka_run_group_tests_name("stream_breadth", tests, shared_server_setup,
