@@ -94,20 +94,22 @@ static int delete_each(struct topic *t, const struct xdelex_args *a, int *codes)
 }
 
 /* Acknowledges each ID pending in g, then deletes it under the policy: -1 when it was not
- * pending in g, 2 when ACKED finds another reference, else 1 (also when the entry itself was
- * already gone, as Redis answers). */
+ * pending in g, 2 when ACKED finds another group still needing it, else 1 (also when the entry
+ * itself was already gone: the acknowledgement is what counts). */
 static int ack_delete_each(struct topic *t, struct cg_group *g, const struct xdelex_args *a,
                            int *codes) {
     for (size_t i = 0; i < a->n; i++) {
-        uint64_t acked = 0;
-        int rc = cg_ack(t, g, &a->ids[i], 1, &acked);
+        uint64_t acked = 0, deleted;
+        sid_t id = a->ids[i];
+        int rc = cg_ack(t, g, &id, 1, &acked);
         codes[i] = XDEL_NOT_FOUND;
         if (rc != OBK_OK) return rc;
         if (!acked) continue;
-        if ((rc = xutil_delete_with_policy(t, a->ids[i], a->policy, &codes[i])) != OBK_OK)
-            return rc;
-        if (a->policy == XREF_DELREF && (rc = xutil_drop_refs(t, a->ids[i])) != OBK_OK) return rc;
-        if (codes[i] == XDEL_NOT_FOUND) codes[i] = XDEL_DELETED;
+        codes[i] = XDEL_REFERENCED;
+        if (a->policy == XREF_ACKED && xutil_entry_referenced(t, id)) continue;
+        if ((rc = topic_delete_ids(t, &id, 1, &deleted)) != OBK_OK) return rc;
+        if (a->policy == XREF_DELREF && (rc = xutil_drop_refs(t, id)) != OBK_OK) return rc;
+        codes[i] = XDEL_DELETED;
     }
     return OBK_OK;
 }

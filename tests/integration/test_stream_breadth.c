@@ -203,6 +203,12 @@ static void test_xackdel_policies(void **state) {
                "*2\r\n:2\r\n:2\r\n:3\r\n" PENDING("1", "3-0", "3-0", "consumer1"));
     expect_raw("XACKDEL a g2 ACKED IDS 2 1-0 2-0\r\nXLEN a\r\nXRANGE a - +\r\n",
                "*2\r\n:1\r\n:1\r\n:1\r\n*1\r\n" ENTRY("3-0", "f", "v"));
+    /* ACKED looks at the references, not at the entry: deleted already (XDEL) but still
+     * pending in g2, it answers 2 for g1 and 1 once g2 acknowledges it too. */
+    two_groups("a");
+    expect_raw("XDEL a 1-0\r\nXACKDEL a g1 ACKED IDS 1 1-0\r\nXACKDEL a g2 ACKED IDS 1 1-0\r\n"
+               "XPENDING a g2\r\n",
+               ":1\r\n*1\r\n:2\r\n*1\r\n:1\r\n" PENDING("2", "2-0", "3-0", "consumer2"));
 }
 
 /* What XDELEX, XACKDEL and a DELREF trim changed (tombstones, PELs of every group) is durable
