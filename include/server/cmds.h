@@ -116,6 +116,10 @@ void cmd_xpending(CMD_ARGS);
 void cmd_xclaim(CMD_ARGS);
 void cmd_xautoclaim(CMD_ARGS);
 
+/* cmd_xdelex.c */
+void cmd_xdelex(CMD_ARGS);
+void cmd_xackdel(CMD_ARGS);
+
 /* cmd_xreadgroup.c */
 void cmd_xreadgroup(CMD_ARGS);
 

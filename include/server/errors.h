@@ -139,12 +139,19 @@
     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of "   \
     "this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID "      \
     "would just return an empty result set."
+#define ERR_XREADGROUP_PLUS                                                                        \
+    "ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of "   \
+    "this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID "      \
+    "would just return an empty result set."
 #define ERR_XREADGROUP_NO_GROUP "ERR Missing GROUP option for XREADGROUP"
 #define ERR_XREAD_GROUP_OPTION                                                                     \
     "ERR The %s option is only supported by XREADGROUP. You called XREAD instead."
 #define ERR_XREAD_GT_ID                                                                            \
     "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "          \
     "<consumer> option."
+#define ERR_IDS_NOT_POSITIVE   "ERR Number of IDs must be a positive integer"
+#define ERR_IDS_COUNT_MISMATCH "ERR The `numids` parameter must match the number of arguments"
+#define ERR_XREAD_PLUS_ZERO    "ERR the stream last element ID is 0-0"
 #define ERR_XREAD_UNBALANCED                                                                       \
     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
 #define ERR_XSETID_BELOW_MAX_DELETED                                                               \

@@ -47,6 +47,34 @@ void xutil_reply_id(struct client *c, sid_t id);
 void xutil_reply_status(struct client *c, int status);
 /* Replies the error for a failed read (a batch that fails its checks is never handed out). */
 void xutil_reply_read_error(struct client *c, int status);
+/* What deleting an entry does to the consumer groups' references to it (Redis 8.2's
+ * KEEPREF | DELREF | ACKED of XDELEX, XACKDEL, XADD and XTRIM). */
+enum xutil_refpolicy { XREF_KEEPREF = 0, XREF_DELREF, XREF_ACKED };
+/* Parses KEEPREF, DELREF or ACKED (any case): 1 and *p when s is one of them, else 0. */
+int xutil_parse_refpolicy(const char *s, size_t len, enum xutil_refpolicy *p);
+/* 1 when a consumer group still needs id: pending in a group's PEL, or not yet delivered to a
+ * group (above its last delivered ID). 0 when the topic has no groups. */
+int xutil_entry_referenced(struct topic *t, sid_t id);
+/* Removes id from the PEL of every group (DELREF); call between cg_record_begin/end. Returns
+ * the storage status. */
+int xutil_drop_refs(struct topic *t, sid_t id);
+/* Removes every pending ID within [lo, hi] from every group's PEL (DELREF after a trim); call
+ * between cg_record_begin/end. Returns the storage status. */
+int xutil_drop_refs_range(struct topic *t, sid_t lo, sid_t hi);
+/* The smallest last delivered ID of the topic's groups (SID_MAX when it has none): every entry
+ * above it is still to be delivered to some group. */
+sid_t xutil_min_group_last_id(struct topic *t);
+/* Result codes of XDELEX and XACKDEL per ID. */
+#define XDEL_NOT_FOUND  (-1)
+#define XDEL_DELETED    1
+#define XDEL_REFERENCED 2
+/* Deletes one entry under a policy; *code is XDEL_DELETED, XDEL_NOT_FOUND (no such live entry)
+ * or XDEL_REFERENCED (ACKED, and a group still needs it: nothing changes). DELREF also drops
+ * the ID from every group's PEL, even when the entry itself was already gone (dangling
+ * references, as redis.io documents); call between cg_record_begin/end when the topic has
+ * groups. Returns the storage status. */
+int xutil_delete_with_policy(struct topic *t, sid_t id, enum xutil_refpolicy p, int *code);
+
 /* Entries replied by topic_range into the client's reply (ctx = struct xutil_range). */
 struct xutil_range {
     struct client *c;

@@ -1,5 +1,6 @@
 /* cmd_stream.c - XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM and XSETID over durable topics,
- * with Redis 7.0's argument rules, replies and error texts.
+ * with Redis 7.0's argument rules, replies and error texts, plus Redis 8.2's KEEPREF | DELREF |
+ * ACKED trimming policies for XADD and XTRIM.
  *
  * Design: arguments are parsed into a typed struct before any state is touched (so a bad
  * argument never half-applies a command), then one storage call does the work. What the reply
@@ -36,6 +37,8 @@ struct xtrim_args {
     int nomkstream;
     int id_given, seq_auto;
     sid_t id;
+    int policy_given;
+    enum xutil_refpolicy policy; /* what trimming does to the groups' references */
 };
 
 /* Parses the options from argv[2] on. Returns the index of the ID (XADD) or of the end (XTRIM),
@@ -84,6 +87,8 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
             }
             limit_given = 1;
             i++;
+        } else if (!a->policy_given && xutil_parse_refpolicy(opt, ol, &a->policy)) {
+            a->policy_given = 1;
         } else if (xadd && util_eq_nocase(opt, ol, "NOMKSTREAM")) {
             a->nomkstream = 1;
         } else if (xadd) {
@@ -119,8 +124,9 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
     return i;
 }
 
-/* Applies a parsed MAXLEN/MINID to the topic; returns the storage status. */
-static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
+/* Applies a parsed MAXLEN/MINID to the topic (the groups' references stay); returns the
+ * storage status. */
+static int trim_prefix(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
     struct topic_trim tr;
     memset(&tr, 0, sizeof(tr));
     tr.strategy = a->strategy;
@@ -129,6 +135,84 @@ static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *rem
     tr.approx = a->approx;
     tr.limit = (uint64_t)a->limit;
     return topic_trim(t, &tr, removed);
+}
+
+/* ACKED trimming: the entries a trim may remove, oldest first, that no group still needs. */
+struct acked_scan {
+    struct topic *t;
+    const struct xtrim_args *a;
+    uint64_t want;            /* MAXLEN: how many must go to reach it */
+    uint64_t limit, examined; /* '~': entries examined at most (its LIMIT; 0 = no bound) */
+    sid_t *ids;
+    size_t n, cap;
+    int rc;
+};
+
+static int acked_scan_cb(void *ctx, const struct obk_entry *e) {
+    struct acked_scan *x = ctx;
+    if (x->a->strategy == TOPIC_TRIM_MAXLEN && x->n >= x->want) return 1;
+    if (x->limit && x->examined++ >= x->limit) return 1;
+    if (!xutil_entry_referenced(x->t, e->id)) {
+        if (x->n == x->cap) {
+            size_t cap = x->cap ? 2 * x->cap : 64;
+            sid_t *ids = realloc(x->ids, cap * sizeof(*ids));
+            if (!ids) {
+                x->rc = OBK_ERR_NOMEM;
+                return 1;
+            }
+            x->ids = ids;
+            x->cap = cap;
+        }
+        x->ids[x->n++] = e->id;
+    }
+    return 0;
+}
+
+/* ACKED: deletes, oldest first, the entries the trim would remove that every group has been
+ * delivered and has acknowledged, skipping the others (they stay), until the stream is at
+ * MAXLEN or no entry below MINID is left to take. */
+static int trim_acked(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
+    uint64_t len = topic_length(t);
+    struct acked_scan x = {t, a, 0, a->approx ? (uint64_t)a->limit : 0, 0, NULL, 0, 0, OBK_OK};
+    if (a->strategy == TOPIC_TRIM_MAXLEN) {
+        if (len <= (uint64_t)a->maxlen) return OBK_OK;
+        x.want = len - (uint64_t)a->maxlen;
+    }
+    /* Above the smallest last delivered ID every entry is still needed: no need to look. */
+    sid_t end = xutil_min_group_last_id(t);
+    if (a->strategy == TOPIC_TRIM_MINID) {
+        sid_t below = a->minid;
+        if (sid_decr(&below) != OBK_OK) return OBK_OK; /* MINID 0-0: nothing is below */
+        if (sid_cmp(below, end) < 0) end = below;
+    }
+    int rc = topic_range(t, SID_MIN, end, 0, 0, acked_scan_cb, &x);
+    if (rc == OBK_OK) rc = x.rc;
+    if (rc == OBK_OK && x.n) rc = topic_delete_ids(t, x.ids, x.n, removed);
+    free(x.ids);
+    return rc;
+}
+
+/* DELREF: after a trim moved the start from offset s0, the PELs lose every ID it passed. */
+static int drop_trimmed_refs(struct topic *t, uint64_t s0) {
+    uint64_t s1 = topic_start_offset(t);
+    sid_t lo, hi;
+    if (s1 <= s0) return OBK_OK;
+    int rc = topic_id_at(t, s0, &lo);
+    if (rc == OBK_OK) rc = topic_id_at(t, s1 - 1, &hi);
+    return rc == OBK_OK ? xutil_drop_refs_range(t, lo, hi) : rc;
+}
+
+/* Applies a parsed MAXLEN/MINID to the topic under its reference policy (which changes nothing
+ * when the stream has no group); returns the storage status. */
+static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
+    *removed = 0;
+    if (a->policy == XREF_KEEPREF || !topic_has_groups(t)) return trim_prefix(t, a, removed);
+    cg_record_begin(t);
+    uint64_t s0 = topic_start_offset(t);
+    int rc = a->policy == XREF_ACKED ? trim_acked(t, a, removed) : trim_prefix(t, a, removed);
+    if (rc == OBK_OK && a->policy == XREF_DELREF) rc = drop_trimmed_refs(t, s0);
+    int rc2 = cg_record_end(t);
+    return rc != OBK_OK ? rc : rc2;
 }
 
 /* Appends. When the cache is full of entries not yet written, the batches are handed to the

@@ -204,9 +204,9 @@ struct command server_commands[] = {
     {"xadd", cmd_xadd, -5, F(WRITE) | F(DENYOOM) | F(FAST), 1, 1, 1, "stream", "5.0.0",
      "Appends a new entry to a stream, creating it when missing.",
      "O(1) to add, O(N) to trim N entries", .tips = "nondeterministic_output",
-     .args = "key:key NOMKSTREAM!? [trim: (strategy: MAXLEN! | MINID!) (operator: =! | ~!)? "
-             "threshold:string LIMIT=count:integer?]? (id-or-auto: *! | id:string) [data: "
-             "field:string value:string]..."},
+     .args = "key:key NOMKSTREAM!? (condition: KEEPREF! | DELREF! | ACKED!)? [trim: (strategy: "
+             "MAXLEN! | MINID!) (operator: =! | ~!)? threshold:string LIMIT=count:integer?]? "
+             "(id-or-auto: *! | id:string) [data: field:string value:string]..."},
     {"xrange", cmd_xrange, -4, F(READONLY), 1, 1, 1, "stream", "5.0.0",
      "Returns the entries of a stream within a range of IDs.", "O(N) for N entries returned",
      .args = "key:key start:string end:string COUNT=count:integer?"},
@@ -221,7 +221,7 @@ struct command server_commands[] = {
      "Deletes the oldest entries of a stream (MAXLEN or MINID).", "O(N) for N entries removed",
      .tips = "nondeterministic_output",
      .args = "key:key [trim: (strategy: MAXLEN! | MINID!) (operator: =! | ~!)? threshold:string "
-             "LIMIT=count:integer?]"},
+             "LIMIT=count:integer?] (condition: KEEPREF! | DELREF! | ACKED!)?"},
     {"xsetid", cmd_xsetid, -3, F(WRITE) | F(DENYOOM) | F(FAST), 1, 1, 1, "stream", "5.0.0",
      "Sets the last ID (and counters) of a stream.", "O(1)",
      .args = "key:key last-id:string ENTRIESADDED=entries-added:integer? "
@@ -243,6 +243,16 @@ struct command server_commands[] = {
     {"xack", cmd_xack, -4, F(WRITE) | F(FAST), 1, 1, 1, "stream", "5.0.0",
      "Acknowledges entries of a consumer group.", "O(1) per ID",
      .args = "key:key group:string id:string..."},
+    {"xackdel", cmd_xackdel, -6, F(WRITE) | F(FAST), 1, 1, 1, "stream", "8.2.0",
+     "Acknowledges and conditionally deletes entries for a consumer group.",
+     "O(1) for each entry ID processed.",
+     .args = "key:key group:string (condition: KEEPREF! | DELREF! | ACKED!)? "
+             "IDS=[ids: numids:integer id:string...]"},
+    {"xdelex", cmd_xdelex, -5, F(WRITE) | F(FAST), 1, 1, 1, "stream", "8.2.0",
+     "Deletes entries from a stream, with control over consumer group references.",
+     "O(1) for each single item to delete in the stream, regardless of the stream size.",
+     .args = "key:key (condition: KEEPREF! | DELREF! | ACKED!)? "
+             "IDS=[ids: numids:integer id:string...]"},
     {"xpending", cmd_xpending, -3, F(READONLY), 1, 1, 1, "stream", "5.0.0",
      "Returns the pending entries of a consumer group.", "O(N) for N entries returned",
      .tips = "nondeterministic_output",

@@ -1,7 +1,9 @@
 /* cmd_xread.c - XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ..., with Redis 7.0's parsing,
  * replies (RESP2 array of [key, entries], RESP3 map) and blocking rules: "$" is the stream's
  * last ID when the command arrives (0-0 for a missing key), a stream is served when it has an
- * entry after the ID, BLOCK 0 waits forever, and inside MULTI a block is a timeout.
+ * entry after the ID, BLOCK 0 waits forever, and inside MULTI a block is a timeout. "+" (Redis
+ * 7.4) is the ID just below the stream's last ID, so the last entry itself is returned; when
+ * that entry was deleted nothing is, and a BLOCK waits for the next one.
  * Main thread only. */
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,19 @@ static int xread_serve_blocked(struct client *c, int idx) {
     return 1;
 }
 
+/* Resolves the special IDs "$" and "+" for t (NULL: a missing key reads from 0-0). Returns 1
+ * when a was one of them (*id set), 0 when it was not, -1 after replying an error. */
+static int resolve_special_id(struct client *c, struct topic *t, const char *a, size_t al,
+                              sid_t *id) {
+    if (al != 1 || (a[0] != '$' && a[0] != '+')) return 0;
+    *id = t ? topic_last_id(t) : SID_MIN;
+    if (a[0] == '+' && t && sid_decr(id) != OBK_OK) { /* an empty stream that never had one */
+        reply_error(R, ERR_XREAD_PLUS_ZERO);
+        return -1;
+    }
+    return 1;
+}
+
 void cmd_xread(CMD_ARGS) {
     struct xread_opts o;
     if (xutil_parse_read_opts(c, argc, argv, argvlen, 0, &o) != 0) return;
@@ -84,8 +99,10 @@ void cmd_xread(CMD_ARGS) {
         const char *a = argv[streams_arg + nstreams + i];
         size_t al = argvlen[streams_arg + nstreams + i];
         struct topic *t = xutil_lookup(c, argv[streams_arg + i], argvlen[streams_arg + i]);
-        if (al == 1 && a[0] == '$') {
-            ids[i] = t ? topic_last_id(t) : SID_MIN;
+        int special = resolve_special_id(c, t, a, al, &ids[i]);
+        if (special < 0) goto out;
+        if (special) {
+            continue;
         } else if (al == 1 && a[0] == '>') {
             reply_error(R, ERR_XREAD_GT_ID);
             goto out;

@@ -232,8 +232,8 @@ void cmd_xreadgroup(CMD_ARGS) {
             reply_errorf(R, ERR_NOGROUP_XREADGROUP, key, names.group);
             goto out;
         }
-        if (al == 1 && a[0] == '$') {
-            reply_error(R, ERR_XREADGROUP_DOLLAR);
+        if (al == 1 && (a[0] == '$' || a[0] == '+')) {
+            reply_error(R, a[0] == '$' ? ERR_XREADGROUP_DOLLAR : ERR_XREADGROUP_PLUS);
             goto out;
         } else if (al == 1 && a[0] == '>') {
             ids[i] = ID_NEW;

@@ -2,6 +2,7 @@
 #include "server/xutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -12,6 +13,7 @@
 #include "server/durable.h"
 #include "server/errors.h"
 #include "server/stats.h"
+#include "storage/cgroup.h"
 #include "storage/store.h"
 
 int xutil_parse_id(struct client *c, const char *s, size_t len, uint64_t missing_seq, int flags,
@@ -161,4 +163,122 @@ void xutil_set_streams_len(struct client *c, int handle, long n) {
         reply_set_array_len(&c->reply, handle, n);
     else
         reply_set_map_len(&c->reply, handle, n);
+}
+
+int xutil_parse_refpolicy(const char *s, size_t len, enum xutil_refpolicy *p) {
+    if (util_eq_nocase(s, len, "KEEPREF"))
+        *p = XREF_KEEPREF;
+    else if (util_eq_nocase(s, len, "DELREF"))
+        *p = XREF_DELREF;
+    else if (util_eq_nocase(s, len, "ACKED"))
+        *p = XREF_ACKED;
+    else
+        return 0;
+    return 1;
+}
+
+struct ref_ctx {
+    struct topic *t;
+    sid_t id;
+    int found; /* referenced (xutil_entry_referenced) */
+    int rc;    /* status of the first failed drop (xutil_drop_refs) */
+};
+
+static int referenced_cb(void *ctx, struct cg_group *g) {
+    struct ref_ctx *x = ctx;
+    x->found = sid_cmp(x->id, cg_group_last_id(g)) > 0 || cg_pending_get(g, x->id) != NULL;
+    return x->found;
+}
+
+int xutil_entry_referenced(struct topic *t, sid_t id) {
+    struct ref_ctx x = {t, id, 0, OBK_OK};
+    if (topic_has_groups(t)) cg_group_foreach(t, referenced_cb, &x);
+    return x.found;
+}
+
+static int drop_cb(void *ctx, struct cg_group *g) {
+    struct ref_ctx *x = ctx;
+    uint64_t acked;
+    if (cg_pending_get(g, x->id)) x->rc = cg_ack(x->t, g, &x->id, 1, &acked);
+    return x->rc != OBK_OK;
+}
+
+int xutil_drop_refs(struct topic *t, sid_t id) {
+    struct ref_ctx x = {t, id, 0, OBK_OK};
+    if (topic_has_groups(t)) cg_group_foreach(t, drop_cb, &x);
+    return x.rc;
+}
+
+/* The pending IDs of one group within a range, collected before any is dropped. */
+struct range_ctx {
+    struct topic *t;
+    sid_t lo, hi;
+    sid_t *ids;
+    size_t n, cap;
+    int rc;
+};
+
+static int collect_pending_cb(void *ctx, const struct cg_pending *p) {
+    struct range_ctx *x = ctx;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 64;
+        sid_t *ids = realloc(x->ids, cap * sizeof(*ids));
+        if (!ids) {
+            x->rc = OBK_ERR_NOMEM;
+            return 1;
+        }
+        x->ids = ids;
+        x->cap = cap;
+    }
+    x->ids[x->n++] = p->id;
+    return 0;
+}
+
+static int drop_range_cb(void *ctx, struct cg_group *g) {
+    struct range_ctx *x = ctx;
+    uint64_t acked;
+    x->n = 0;
+    cg_pending_range(g, NULL, x->lo, x->hi, collect_pending_cb, x);
+    if (x->rc == OBK_OK && x->n) x->rc = cg_ack(x->t, g, x->ids, x->n, &acked);
+    return x->rc != OBK_OK;
+}
+
+int xutil_drop_refs_range(struct topic *t, sid_t lo, sid_t hi) {
+    struct range_ctx x = {t, lo, hi, NULL, 0, 0, OBK_OK};
+    if (topic_has_groups(t)) cg_group_foreach(t, drop_range_cb, &x);
+    free(x.ids);
+    return x.rc;
+}
+
+static int min_last_cb(void *ctx, struct cg_group *g) {
+    sid_t *min = ctx;
+    if (sid_cmp(cg_group_last_id(g), *min) < 0) *min = cg_group_last_id(g);
+    return 0;
+}
+
+sid_t xutil_min_group_last_id(struct topic *t) {
+    sid_t min = SID_MAX;
+    cg_group_foreach(t, min_last_cb, &min);
+    return min;
+}
+
+static int ignore_entry(void *ctx, const struct obk_entry *e) {
+    (void)ctx;
+    (void)e;
+    return 0;
+}
+
+int xutil_delete_with_policy(struct topic *t, sid_t id, enum xutil_refpolicy p, int *code) {
+    *code = XDEL_NOT_FOUND;
+    if (p == XREF_ACKED && xutil_entry_referenced(t, id)) {
+        int rc = topic_get(t, id, ignore_entry, NULL);
+        if (rc == OBK_OK) *code = XDEL_REFERENCED;
+        return rc == OBK_ERR_NOTFOUND ? OBK_OK : rc;
+    }
+    uint64_t deleted = 0;
+    int rc = topic_delete_ids(t, &id, 1, &deleted);
+    if (rc != OBK_OK) return rc;
+    if (deleted) *code = XDEL_DELETED;
+    if (p == XREF_DELREF) rc = xutil_drop_refs(t, id); /* dangling references too */
+    return rc;
 }
