@@ -5,7 +5,8 @@
 #   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"]
 #
 # Each round starts a fresh server of each build (A first in odd rounds, B first in even ones, so
-# that whatever one run leaves behind, such as writeback, does not always fall on the same build) (temp dir, free loopback port) per fsync
+# that whatever one run leaves behind does not always fall on the same build; each run's files
+# are removed and synced away before the next starts) (temp dir, free loopback port) per fsync
 # policy and runs, calibrated to about S seconds each (redis-benchmark, 50 clients):
 #   XADD 16 B unpipelined, XADD 16 B -P 16, XADD 1 KiB -P 16, and single-client XADD p50 (ms).
 # Output: one Markdown table per policy with the median of the rounds for A and B and B/A
@@ -97,6 +98,8 @@ for pol in $passes; do
       } >"$tmp/$pol-$side-$r"
       kill "$PID"
       wait "$PID" 2>/dev/null
+      rm -rf "$tmp/$side"
+      sync # the next run starts with no writeback of this one's files in flight
     done
   done
   echo
