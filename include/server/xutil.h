@@ -82,4 +82,7 @@ struct xutil_range {
 };
 int xutil_range_cb(void *ctx, const struct obk_entry *e);
 
+/* Appends id to a growable array (doubling from 64). Returns OBK_OK or OBK_ERR_NOMEM. */
+int xutil_ids_push(sid_t **ids, size_t *n, size_t *cap, sid_t id);
+
 #endif

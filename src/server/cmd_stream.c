@@ -152,19 +152,9 @@ static int acked_scan_cb(void *ctx, const struct obk_entry *e) {
     struct acked_scan *x = ctx;
     if (x->a->strategy == TOPIC_TRIM_MAXLEN && x->n >= x->want) return 1;
     if (x->limit && x->examined++ >= x->limit) return 1;
-    if (!xutil_entry_referenced(x->t, e->id)) {
-        if (x->n == x->cap) {
-            size_t cap = x->cap ? 2 * x->cap : 64;
-            sid_t *ids = realloc(x->ids, cap * sizeof(*ids));
-            if (!ids) {
-                x->rc = OBK_ERR_NOMEM;
-                return 1;
-            }
-            x->ids = ids;
-            x->cap = cap;
-        }
-        x->ids[x->n++] = e->id;
-    }
+    if (!xutil_entry_referenced(x->t, e->id) &&
+        (x->rc = xutil_ids_push(&x->ids, &x->n, &x->cap, e->id)) != OBK_OK)
+        return 1;
     return 0;
 }
 

@@ -218,20 +218,22 @@ struct range_ctx {
     int rc;
 };
 
+int xutil_ids_push(sid_t **ids, size_t *n, size_t *cap, sid_t id) {
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        sid_t *nids = realloc(*ids, ncap * sizeof(*nids));
+        if (!nids) return OBK_ERR_NOMEM;
+        *ids = nids;
+        *cap = ncap;
+    }
+    (*ids)[(*n)++] = id;
+    return OBK_OK;
+}
+
 static int collect_pending_cb(void *ctx, const struct cg_pending *p) {
     struct range_ctx *x = ctx;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 64;
-        sid_t *ids = realloc(x->ids, cap * sizeof(*ids));
-        if (!ids) {
-            x->rc = OBK_ERR_NOMEM;
-            return 1;
-        }
-        x->ids = ids;
-        x->cap = cap;
-    }
-    x->ids[x->n++] = p->id;
-    return 0;
+    x->rc = xutil_ids_push(&x->ids, &x->n, &x->cap, p->id);
+    return x->rc != OBK_OK;
 }
 
 static int drop_range_cb(void *ctx, struct cg_group *g) {
