@@ -133,7 +133,11 @@ try {
   // ---- entry browser ----
   await page.fill('#range-count', '5');
   await page.click('#btn-load');
-  await page.waitForFunction((id) => document.querySelector('#entries tbody tr td')?.textContent === id, ids[0], { timeout: 5000 });
+  // the page shown when the topic opened also starts at ids[0]: wait for the new page itself
+  await page.waitForFunction((id) => {
+    const rows = document.querySelectorAll('#entries tbody tr');
+    return rows.length === 5 && rows[0].querySelector('td')?.textContent === id;
+  }, ids[0], { timeout: 5000 }).catch(() => {});
   tap.eq(await page.locator('#entries tbody tr').count(), 5, 'entry browser: a page of 5 from the start');
   await page.click('#btn-next');
   await page.waitForFunction((id) => document.querySelector('#entries tbody tr td')?.textContent === id, ids[5], { timeout: 5000 });
