@@ -1019,7 +1019,11 @@ static void check_round(struct run *run, struct round *rd) {
 static void check_cut(const struct round *rd, const struct pc_stats *st) {
     CHECK(st->unsupported == 0, "the shim saw a call it cannot model: %s", st->problem);
     CHECK(st->overwrites == 0, "a write rewrote durable bytes: %s", st->problem);
-    CHECK(st->unknown == 0, "a file the record never named: %s", st->problem);
+    /* A SIGKILL can strike between a create and the shim's record line, at most once per
+     * thread that creates files (the persist thread and the main thread): such a file is left
+     * out of the cut like any create that was never made durable. More means a shim gap. */
+    CHECK(st->unknown <= 2, "%ld files the record never named (a create the shim misses?)",
+          st->unknown);
     CHECK(st->dir_fsyncs > 0, "the shim saw no directory fsync");
     if (!strcmp(rd->cfg->syncfs_min, "0"))
         CHECK(st->fdatasyncs > 0 && st->syncfs_calls == 0,

@@ -504,9 +504,12 @@ int pc_apply(const char *root, const char *log_path, const char *stash_dir, uint
     scan_dir(root, 0, &srcs, 0);
     for (size_t i = 0; i < srcs.n; i++) {
         if (obj_find(&m, srcs.v[i].ino) >= 0) continue;
-        if (!st->unknown)
-            problem(&m, "%s is in the tree but not in the record (a create the shim missed)",
-                    srcs.v[i].path);
+        /* Not in the record: created by a call whose record line the SIGKILL cut off (the
+         * shim writes its line after the call returns), or by a call the shim misses. The cut
+         * leaves it out either way (it is not in the durable tree); the caller judges the
+         * count, and the scripted model run, which is not killed, proves the shim sees every
+         * kind of create. */
+        fprintf(stderr, "# powercut: %s is in the tree but not in the record\n", srcs.v[i].path);
         st->unknown++;
     }
     scan_dir(stash_dir, 1, &srcs, 0);
