@@ -25,15 +25,14 @@
 #include "storage/store.h"
 /* white-box: the topic's group state and group log (private to the storage library) */
 #include "../../src/storage/topic_impl.h"
+#include "storetest.h"
 
 static char dir[256];
 static unsigned seed;
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_cg_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "cg");
     return 0;
 }
 
@@ -61,17 +60,7 @@ static struct store *open_store(struct store_config *c, struct store_open_report
 }
 
 static void commit(struct store *s) {
-    assert_int_equal(store_flush(s, 1), OBK_OK);
-    uint64_t want = store_pending_seq(s) /* the last submitted: nothing is pending after a flush */,
-             durable = 0;
-    int err = 0;
-    for (int i = 0; i < 5000 && durable < want; i++) {
-        struct pollfd p = {store_eventfd(s), POLLIN, 0};
-        poll(&p, 1, 10);
-        store_poll(s, &durable, &err);
-        assert_int_equal(err, OBK_OK);
-    }
-    assert_true(durable >= want);
+    storetest_commit(s);
 }
 
 static void append_n(struct topic *t, int n) {

@@ -31,6 +31,7 @@
 #include "storage/keydir.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 #define NENTRIES   600
 #define PER_COMMIT 9
@@ -39,18 +40,14 @@ static char dir[256], tdir[600];
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_damage_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "damage");
     log_setup(LOG_WARNING + 1, NULL); /* every case logs its damage: keep the output short */
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     log_setup(LOG_NOTICE, NULL);
     return 0;
 }
@@ -65,15 +62,7 @@ static void config(struct store_config *c) {
 }
 
 static void commit(struct store *s) {
-    uint64_t durable = 0;
-    int err = 0;
-    assert_int_equal(store_flush(s, 1), OBK_OK);
-    for (int i = 0; i < 5000 && durable < store_pending_seq(s); i++) {
-        struct pollfd p = {store_eventfd(s), POLLIN, 0};
-        poll(&p, 1, 10);
-        store_poll(s, &durable, &err);
-        assert_int_equal(err, OBK_OK);
-    }
+    storetest_commit(s);
 }
 
 static sid_t id_of(int i) {

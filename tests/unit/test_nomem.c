@@ -30,6 +30,7 @@
 #include "base/status.h"
 #include "storage/batch_format.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 /* ---- failing allocations ---- */
 
@@ -83,9 +84,7 @@ static char dir[256];
 static int setup(void **state) {
     (void)state;
     disarm(); /* a failed test may have left it armed */
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_nomem_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "nomem");
     return 0;
 }
 
@@ -98,9 +97,7 @@ static void wipe(void) {
 static int teardown(void **state) {
     (void)state;
     disarm();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "base/status.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 #define NENT      400
 #define PER_BATCH 5
@@ -106,16 +107,7 @@ static void config(struct store_config *c) {
 }
 
 static void commit(struct store *s) {
-    uint64_t want, durable = 0;
-    int err = 0;
-    assert_int_equal(store_flush(s, 1), OBK_OK);
-    want = store_pending_seq(s) /* the last submitted: nothing is pending after a flush */;
-    for (int i = 0; i < 5000 && durable < want; i++) {
-        struct pollfd p = {store_eventfd(s), POLLIN, 0};
-        poll(&p, 1, 10);
-        store_poll(s, &durable, &err);
-    }
-    assert_int_equal(err, OBK_OK);
+    storetest_commit(s);
 }
 
 static void val(int i, char *buf) {
@@ -125,9 +117,7 @@ static void val(int i, char *buf) {
 /* Writes NENT entries, PER_BATCH per commit, and keeps a crash image of the topic. */
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_recov_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "recov");
     snprintf(tdir, sizeof tdir, "%s/db0/t_73", dir); /* key "s" */
     struct store_config c;
     config(&c);
@@ -152,9 +142,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     for (size_t i = 0; i < nimage; i++) free(image[i].data);
     nimage = 0;
     return 0;

@@ -29,6 +29,7 @@
 #include "base/status.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 #define NKEYS      4
 #define MAX_FLUSH  64
@@ -98,18 +99,14 @@ static void faults_reset(void) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_settle_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "settle");
     faults_reset();
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include "base/status.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 static char dir[256];
 static unsigned seed;
@@ -27,17 +28,13 @@ static struct store *cur_store;
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_store_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "store");
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     return 0;
 }
 

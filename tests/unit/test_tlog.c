@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "storage/tlog.h"
+#include "storetest.h"
 
 static void test_index_lookups(void **state) {
     (void)state;
@@ -40,9 +41,7 @@ static void test_index_lookups(void **state) {
 
     /* the file form: loads, and fails its checks when damaged */
     char dir[256];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_tlog_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "tlog");
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     uint8_t buf[SEGINDEX_HEADER_SIZE + 3 * SEGINDEX_ENTRY_SIZE + 5];
     segindex_encode_header(buf, 1000);

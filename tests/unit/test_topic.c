@@ -17,22 +17,19 @@
 #include "base/status.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
+#include "storetest.h"
 
 static char dir[256];
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/obk_topic_XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    storetest_tmpdir(dir, sizeof dir, "topic");
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     return 0;
 }
 
@@ -50,16 +47,7 @@ static struct store *open_store(void) {
 
 /* Flushes and waits until everything submitted is durable. */
 static void commit(struct store *s) {
-    assert_int_equal(store_flush(s, 1), OBK_OK);
-    uint64_t want = store_pending_seq(s), durable = 0;
-    int err = 0;
-    for (int i = 0; i < 5000 && durable < want; i++) {
-        struct pollfd p = {store_eventfd(s), POLLIN, 0};
-        poll(&p, 1, 10);
-        store_poll(s, &durable, &err);
-        assert_int_equal(err, OBK_OK);
-    }
-    assert_true(durable >= want);
+    storetest_commit(s);
 }
 
 static void append(struct topic *t, uint64_t ms, size_t vlen) {
