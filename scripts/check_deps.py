@@ -11,10 +11,6 @@ import sys
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.chdir(top)
 INCLUDE = re.compile(r'#include "(?:([a-z]+)/)?([a-z0-9_]+)\.h"')
-# Files that belong to another module (the same list as check-deps.sh's storage check):
-# the topic's read path, group glue and private header, the group state's header.
-ALIASES = {("storage", "topic_read"): "topic", ("storage", "topic_groups"): "topic",
-           ("storage", "topic_impl"): "topic", ("storage", "cgroup_state"): "cgroup"}
 
 
 def module_files():
@@ -27,7 +23,7 @@ def module_files():
                 continue
             for f in sorted(os.listdir(d)):
                 if f.endswith((".c", ".h")):
-                    name = ALIASES.get((layer, f[:-2]), f[:-2])
+                    name = f[:-2]
                     mods.setdefault((layer, name), []).append(os.path.join(d, f))
     return mods
 
@@ -44,7 +40,7 @@ def edges(mods):
                     if not m:
                         continue
                     layer = m.group(1) or key[0]  # "x.h" beside the file: its own folder
-                    dep = (layer, ALIASES.get((layer, m.group(2)), m.group(2)))
+                    dep = (layer, m.group(2))
                     if dep != key:
                         e.setdefault(dep, "%s:%d" % (path, n))
     return out

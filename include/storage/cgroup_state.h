@@ -34,7 +34,6 @@
 #include <stdint.h>
 
 #include "base/idmap.h"
-#include "storage/cgroup.h"
 #include "storage/sid.h"
 
 #define CG_RECORD_HEADER 8

@@ -46,6 +46,7 @@
 #include "base/crc32c.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "storage/cgroup.h"
 #include "storage/fsutil.h"
 
 /* ---- operations ---- */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 #define KEYSPACE_MIN_SIZE 16

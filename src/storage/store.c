@@ -42,6 +42,7 @@
 #include "storage/fsutil.h"
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 /* Redis's default of 16 databases is the usual case; more are allowed up to this. */

@@ -14,6 +14,7 @@
  * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
  * inside store_open (the server's loader thread) or by store_create; every mutation and flush
  * runs on the main thread. */
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 #include <stdlib.h>

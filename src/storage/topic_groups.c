@@ -7,12 +7,14 @@
  * the recovered stream's last ID and entries_added for the clamp at open. The state is created
  * with the first record or group and stays NULL for a topic that never had one. Owned by the
  * thread that holds the store (docs/storage.md, Threads). */
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 #include <stdlib.h>
 
 #include "base/obk_assert.h"
 #include "base/status.h"
+#include "storage/cgroup.h"
 #include "storage/cgroup_state.h"
 #include "storage/cgstore.h"
 

@@ -20,7 +20,6 @@
 #include "storage/persist.h"
 #include "storage/ring.h"
 #include "storage/tlog.h"
-#include "storage/topic.h"
 #include "storage/tstate.h"
 
 struct topic_mark;

@@ -5,6 +5,7 @@
  * up to the ring's first offset (the limit every tlog reader respects) and the ring continues
  * from there. Tombstones and offsets below the log start are filtered here, in one place, so
  * cache and disk give identical results. Main thread (reads never run during store_open). */
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 #include "base/obk_assert.h"

@@ -22,6 +22,7 @@
  * written afterwards: the store refuses writes once the error is sticky.
  *
  * Owned by the thread that holds the store (the main thread once it is open). */
+#include "storage/topic.h"
 #include "topic_impl.h"
 
 #include <stdlib.h>
