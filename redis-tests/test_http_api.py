@@ -245,6 +245,12 @@ with servers.Obelisk(ARGS) as o:
     tap.ok(resp.status_code == 404 and "NOGROUP" in resp.text, "read from a missing group: 404")
     resp = s.post(f"{g}/read", json={"consumer": 7})
     tap.eq(resp.status_code, 400, "group read: a consumer that is not a string is 400")
+    for path, body, name in (("read", {"count": 1}, "consumer"),
+                             ("claim", {"min_idle_ms": 0, "ids": ["0-1"]}, "consumer"),
+                             ("commit", {}, "id")):
+        resp = s.post(f"{g}/{path}", json=body)
+        tap.ok(resp.status_code == 400 and f"{name} is required" in resp.text,
+               f"group {path}: a missing {name} is 400", resp.text)
     resp = s.post(f"{g}/read", json={"consumer": "carol", "count": 100})
     t0 = time.time()
     resp = s.post(f"{g}/read", json={"consumer": "carol", "wait_ms": 300})

@@ -287,6 +287,16 @@ static int member_str(struct areq *a, json_t *o, const char *name, const char **
     return 0;
 }
 
+/* member_str for a member the request cannot go without: its absence is a 400 too. */
+static int member_str_required(struct areq *a, json_t *o, const char *name, const char **out) {
+    if (member_str(a, o, name, out) != 0) return -1;
+    if (*out) return 0;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s is required", name);
+    send_err(a, 400, "bad_request", msg);
+    return -1;
+}
+
 static int member_int(struct areq *a, json_t *o, const char *name, long long lo, long long *out,
                       int *present) {
     json_t *v = json_object_get(o, name);
@@ -1098,14 +1108,10 @@ static void api_group_read(struct areq *a) {
     const char *consumer, *id;
     long long count = DEFAULT_COUNT, wait = -1;
     int pc, pw, noack;
-    if (member_str(a, o, "consumer", &consumer) || member_str(a, o, "id", &id) ||
+    if (member_str_required(a, o, "consumer", &consumer) || member_str(a, o, "id", &id) ||
         member_int(a, o, "count", 1, &count, &pc) || member_int(a, o, "wait_ms", 0, &wait, &pw) ||
         member_bool(a, o, "noack", &noack))
         goto out;
-    if (!consumer) {
-        send_err(a, 400, "bad_request", "consumer is required");
-        goto out;
-    }
     if (count > server_config.http_api_max_count) {
         send_err(a, 400, HTTP_ERR_COUNT_LIMIT);
         goto out;
@@ -1196,14 +1202,9 @@ static void api_group_claim(struct areq *a) {
     const char *consumer;
     long long idle = 0;
     int present;
-    if (member_str(a, o, "consumer", &consumer) ||
+    if (member_str_required(a, o, "consumer", &consumer) ||
         member_int(a, o, "min_idle_ms", 0, &idle, &present)) {
         json_decref(o);
-        return;
-    }
-    if (!consumer) {
-        json_decref(o);
-        send_err(a, 400, "bad_request", "consumer is required");
         return;
     }
     struct hargs args;
@@ -1228,13 +1229,8 @@ static void api_group_commit(struct areq *a) {
     json_t *o = body_object(a, allowed);
     if (!o) return;
     const char *id;
-    if (member_str(a, o, "id", &id)) {
+    if (member_str_required(a, o, "id", &id)) {
         json_decref(o);
-        return;
-    }
-    if (!id) {
-        json_decref(o);
-        send_err(a, 400, "bad_request", "id is required");
         return;
     }
     struct hargs args;
