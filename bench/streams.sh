@@ -30,9 +30,9 @@
 #     latency summary; lower is better, so a ratio above 1 there means Obelisk is slower).
 # Then the targets section starts Obelisk --fsync always next to Redis with persistence off (the
 # project's target: durable XADD at least as fast as Redis without persistence) and runs the XADD
-# rows and XREADGROUP. Then the topics section (design §4's open question) starts a fresh pair in
-# fsync always and runs XADD over 1, 10 and 1000 keys (t:__rand_int__ with -r), unpipelined and
-# with -P 16.
+# rows and XREADGROUP. Then the topics section starts a fresh pair per pass (fsync policy, Redis
+# as in that pass) and runs XADD over 1, 10, 1000 and 10000 keys (t:__rand_int__ with -r),
+# unpipelined and with -P 16.
 # Output: one Markdown table per section (workload, Redis, Obelisk, Obelisk/Redis).
 # Environment: OBELISK_SERVER, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI override the binaries.
 # Every process started here is killed by its pid and the temp dir removed on exit.
@@ -356,24 +356,29 @@ if [ "$do_targets" = 1 ]; then
 fi
 
 if [ "$do_topics" = 1 ]; then
-  start_redis redis-topics always
-  start_obelisk obelisk-topics always
-  echo
-  echo "## Active topics, fsync always (Redis appendfsync always): XADD t:__rand_int__ * f <16 B>"
-  echo
-  table_head
-  topic_loads=()
-  for k in 1 10 1000; do
-    for p in 1 16; do
-      topic_loads+=("t$k-$p|XADD over $k key(s), 50 clients, P$p|50|$p|$k|XADD t:__rand_int__ * f $v16")
+  for pol in $passes; do
+    start_redis "redis-topics-$pol" "$pol"
+    start_obelisk "obelisk-topics-$pol" "$pol"
+    echo
+    echo "## Active topics, fsync $pol (Redis as in the $pol pass): XADD t:__rand_int__ * f <16 B>"
+    echo
+    table_head
+    topic_loads=()
+    for k in 1 10 1000 10000; do
+      for p in 1 16; do
+        topic_loads+=("t$k-$p-$pol|XADD over $k key(s), 50 clients, P$p|50|$p|$k|XADD t:__rand_int__ * f $v16")
+      done
     done
+    run_workloads "$RDS_PORT" "$OBK_PORT" "${topic_loads[@]}"
+    echo
+    echo "Obelisk after the topics runs: $("$RCLI" -p "$OBK_PORT" DBSIZE) keys;" \
+      "Redis: $("$RCLI" -p "$RDS_PORT" DBSIZE) keys;" \
+      "Obelisk $(info_field "$OBK_PORT" wal_syncs) log syncs, $(info_field "$OBK_PORT" wal_checkpoints)" \
+      "checkpoints, $(info_field "$OBK_PORT" fsync_syncfs_count) syncfs"
+    stop_pid "$OBK_PID"
+    stop_pid "$RDS_PID"
+    rm -rf "$tmp/redis-topics-$pol" "$tmp/obelisk-topics-$pol"
   done
-  run_workloads "$RDS_PORT" "$OBK_PORT" "${topic_loads[@]}"
-  echo
-  echo "Obelisk after the topics runs: $("$RCLI" -p "$OBK_PORT" DBSIZE) keys;" \
-    "Redis: $("$RCLI" -p "$RDS_PORT" DBSIZE) keys"
-  stop_pid "$OBK_PID"
-  stop_pid "$RDS_PID"
 fi
 if [ -s "$tmp/xrg.log" ]; then
   echo

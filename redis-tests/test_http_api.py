@@ -413,6 +413,15 @@ try:
             time.sleep(0.05)
     tap.ok(status == 503 and "LOADING" in body and '"unavailable"' in body,
            "produce while loading: 503 with the LOADING text", f"{status} {body}")
+    # /health while loading: 503, and the load's progress as INFO persistence has it
+    resp = requests.get(f"http://127.0.0.1:{hport}/health", timeout=2)
+    rec = resp.json().get("components", {}).get("recovery", {}) if resp.status_code == 503 else {}
+    tap.ok(rec.get("loading") is True and
+           all(k in rec for k in ("loading_start_time", "loading_total_bytes",
+                                  "loading_loaded_bytes", "loading_loaded_perc")) and
+           abs(rec["loading_start_time"] - time.time()) < 30,
+           "/health while loading: 503 with loading_start_time, loading_total_bytes, "
+           "loading_loaded_bytes and loading_loaded_perc", f"{resp.status_code} {resp.text}")
 finally:
     proc.kill()
     proc.wait()

@@ -50,9 +50,13 @@ struct config {
     long long latency_monitor_threshold; /* milliseconds; 0 = off */
     long long debug_loading_delay_ms;    /* test hook: the loader waits this long before opening */
     /* storage */
-    int fsync;                  /* enum fsync_mode */
-    int on_io_error;            /* enum io_error_mode */
-    long long syncfs_min_files; /* 0 = one fdatasync per dirty file, always */
+    int fsync;                        /* enum fsync_mode */
+    int on_io_error;                  /* enum io_error_mode */
+    long long syncfs_min_files;       /* 0 = one fdatasync per dirty file, always */
+    int wal;                          /* the shared write-ahead log (docs/storage.md) */
+    long long wal_file_size;          /* bytes per log file */
+    long long wal_checkpoint_bytes;   /* checkpoint when this much log is pending ... */
+    long long wal_checkpoint_seconds; /* ... or when the oldest pending record is this old */
     long long cache_max_bytes;
     long long segment_bytes;
     long long segment_ms;

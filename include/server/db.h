@@ -25,6 +25,15 @@ int db_hold_persist(int hold);
 /* Flushes and closes the store (graceful shutdown). Returns 0, or -1 after an I/O error. */
 int db_close(void);
 
+/* Progress of the load, as Redis reports it while loading (INFO persistence, /health): what
+ * the load has to read (the write-ahead log left after the last checkpoint) and how far it is. */
+struct db_loading {
+    long long start_s;     /* wall clock when loading started */
+    uint64_t total_bytes;  /* log bytes to replay */
+    uint64_t loaded_bytes; /* replayed so far */
+};
+void db_loading_progress(struct db_loading *out);
+
 /* The open store, or NULL while loading (or if loading failed). */
 struct store *db_store(void);
 /* Recovery time of the last start, in microseconds, and whether it was clean. */

@@ -36,10 +36,11 @@
 #include <stdint.h>
 
 #include "storage/cgroup_state.h"
+#include "storage/keydir.h"
 #include "storage/persist.h"
 #include "storage/sid.h"
 
-#define CG_LOG_NAME   "groups.log"
+#define CG_LOG_NAME   TOPIC_GROUPS_LOG_NAME
 #define CG_SNAP_NAME  "groups.snap"
 #define CG_LOG_MAGIC  0x474B424Fu
 #define CG_SNAP_MAGIC 0x534B424Fu
@@ -58,6 +59,8 @@ struct cgstore_log {
     uint64_t size;      /* bytes of groups.log written or queued */
     uint64_t gen;       /* generation of the snapshot the log follows */
     uint64_t snap_size; /* bytes of the last snapshot */
+    int wal_db;         /* the names of groups.log in the write-ahead log (set by the topic) */
+    uint64_t wal_topic;
 };
 /* Releases the write handle through s (closing the file after everything queued before), or
  * frees it when s is NULL. */

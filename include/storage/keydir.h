@@ -4,17 +4,22 @@
  * bytes, "h_" + hex SHA-256 of the key for longer ones. The raw key lives in topic.meta and is
  * checked against the name on open.
  *
- * topic.meta (little-endian), written tmp + fsync + rename + directory fsync:
+ * topic.meta (little-endian), written tmp + fsync + rename + directory fsync (version 2; a
+ * version 1 file has no incarnation and keylen at 32, and is rewritten as version 2 at open):
  *   off size field
  *     0    4 magic            "OBKM" (0x4D4B424F)
- *     4    2 version          1
+ *     4    2 version          2
  *     6    2 reserved         zero
  *     8    8 created_ms
  *    16    8 retention_bytes  signed: -2 = store default, -1 = unlimited, else bytes
  *    24    8 retention_ms     signed: same convention
- *    32    4 keylen
- *    36    n key
- *  36+n    4 crc              CRC-32C of every byte before it */
+ *    32    8 incarnation      random, never 0: names this topic in the write-ahead log
+ *    40    4 keylen
+ *    44    n key
+ *  44+n    4 crc              CRC-32C of every byte before it
+ *
+ * The write-ahead log names a topic's files by a file id: the kind in the top byte, below it
+ * the segment's base offset (segment, index) or the generation of groups.log. */
 #ifndef OBK_KEYDIR_H
 #define OBK_KEYDIR_H
 
@@ -36,6 +41,7 @@ int keydir_is_topic_name(const char *name);
 
 struct topic_meta {
     int64_t created_ms;
+    uint64_t incarnation; /* 0: none yet (a version 1 file) */
     int64_t retention_bytes;
     int64_t retention_ms;
     uint8_t *key; /* malloc'd by decode */
@@ -45,5 +51,22 @@ struct topic_meta {
 int keydir_encode_meta(const struct topic_meta *m, uint8_t **out, size_t *len);
 /* Checks magic, version, length and CRC; m->key is malloc'd. */
 int keydir_decode_meta(const uint8_t *buf, size_t len, struct topic_meta *m);
+
+/* A new incarnation id: random, never 0. */
+uint64_t keydir_new_incarnation(void);
+
+enum topic_file_kind {
+    TOPIC_FILE_SEGMENT = 1,   /* <20-digit base offset>.log */
+    TOPIC_FILE_INDEX = 2,     /* <20-digit base offset>.idx */
+    TOPIC_FILE_GROUPS_LOG = 3 /* groups.log of that generation */
+};
+#define TOPIC_FILE_NUMBER_MASK ((UINT64_C(1) << 56) - 1)
+#define TOPIC_FILE_ID(kind, number)                                                                \
+    (((uint64_t)(kind) << 56) | ((uint64_t)(number)&TOPIC_FILE_NUMBER_MASK))
+#define TOPIC_GROUPS_LOG_NAME "groups.log"
+/* groups.log's header holds its generation here (cgstore.h; a unit test holds them equal). */
+#define TOPIC_GROUPS_LOG_GEN_OFFSET 8
+/* The name of the file with that id (n >= 32); OBK_ERR_INVAL for an unknown kind. */
+int keydir_file_name(uint64_t file_id, char *out, size_t n);
 
 #endif

@@ -17,6 +17,8 @@
 
 #include "storage/fileops.h"
 
+struct wal;
+
 enum persist_fsync { PERSIST_FSYNC_ALWAYS = 0, PERSIST_FSYNC_EVERYSEC = 1, PERSIST_FSYNC_NO = 2 };
 
 struct pfile;
@@ -61,6 +63,16 @@ size_t psub_bytes(const struct psub *s);
 #define PERSIST_BATCH_BOUNDS_BYTES                                                                 \
     { 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864 }
 
+struct persist_wal_stats {
+    int enabled;                 /* the write path goes through the log */
+    uint64_t records;            /* records appended */
+    uint64_t syncs;              /* fdatasyncs of the log */
+    uint64_t checkpoints;        /* checkpoints taken */
+    uint64_t last_checkpoint_us; /* how long the last one took */
+    uint64_t pending_bytes;      /* log after the checkpoint (what a crash would replay) */
+    uint64_t start_lsn, end_lsn; /* the log's checkpointed start and its end */
+};
+
 struct persist_stats {
     uint64_t submissions;    /* submissions completed (ok or failed) */
     uint64_t bytes_written;  /* payload bytes written by write operations */
@@ -77,6 +89,7 @@ struct persist_stats {
     uint64_t write_fd_evictions; /* closed to stay under the cap */
     uint64_t nofile_waits;       /* waits for a descriptor after EMFILE/ENFILE */
     uint64_t dirs_closed;        /* directory descriptors closed by psub_close_dir */
+    struct persist_wal_stats wal;
 };
 
 /* Starts the thread. ops may be NULL (the real system calls). */
@@ -112,6 +125,19 @@ int persist_set_syncfs(struct persist *p, int dirfd, unsigned min_files);
  * is closed (synced first when it has unsynced writes) and reopened by name when needed. Takes
  * effect from the next round. */
 void persist_set_max_files(struct persist *p, size_t max_files);
+/* Puts the write-ahead log w (opened, ownership passes) in front of the tagged files, before
+ * the first submission. From then on, under fsync always and everysec, writes to tagged files
+ * are appended to the log as records and the round is made durable by one fdatasync of the
+ * log (plus the untagged files); the tagged files are synced at checkpoints, when
+ * checkpoint_bytes of log are pending or the oldest pending record is checkpoint_ms old, and
+ * at every drain. Under fsync no, writes bypass the log. */
+void persist_set_wal(struct persist *p, struct wal *w, uint64_t checkpoint_bytes,
+                     unsigned checkpoint_ms);
+void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsigned checkpoint_ms);
+/* Names pf in the log: its writes become records of topic incarnation topic in database db,
+ * file file_id (keydir.h). Files without a tag are synced per round as without a log. Main
+ * thread, before the submission that writes pf (the thread reads it after). */
+void pfile_set_wal_tag(struct pfile *pf, int db, uint64_t topic, uint64_t file_id);
 /* Directory descriptors closed so far by psub_close_dir operations. */
 uint64_t persist_dirs_closed(struct persist *p);
 void persist_get_stats(struct persist *p, struct persist_stats *st);

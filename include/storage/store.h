@@ -21,20 +21,27 @@
 
 struct store_config {
     const char *dir;
-    int ndbs;                  /* databases (16 like Redis) */
-    int fsync;                 /* PERSIST_FSYNC_* */
-    size_t cache_max_bytes;    /* one ring budget for every topic */
-    uint64_t segment_bytes;    /* roll size */
-    int64_t segment_ms;        /* roll age, 0 = never */
-    uint32_t index_interval;   /* index-interval-bytes */
-    int64_t retention_bytes;   /* default per topic, -1 = unlimited */
-    int64_t retention_ms;      /* default per topic, -1 = forever */
-    uint32_t node_max_entries; /* stream-node-max-entries for approximate trims */
-    size_t batch_max_bytes;    /* a filling batch is closed past this */
-    size_t flush_max_bytes;    /* submit even while the persist thread is busy past this */
-    unsigned syncfs_min_files; /* a sync round over this many files is one syncfs (0 = never) */
-    uint64_t max_open_files;   /* storage's descriptor share (fdbudget.h; 0 = no budget) */
-    int repair;                /* cut damage in earlier segments at open */
+    int ndbs;                      /* databases (16 like Redis) */
+    int fsync;                     /* PERSIST_FSYNC_* */
+    size_t cache_max_bytes;        /* one ring budget for every topic */
+    uint64_t segment_bytes;        /* roll size */
+    int64_t segment_ms;            /* roll age, 0 = never */
+    uint32_t index_interval;       /* index-interval-bytes */
+    int64_t retention_bytes;       /* default per topic, -1 = unlimited */
+    int64_t retention_ms;          /* default per topic, -1 = forever */
+    uint32_t node_max_entries;     /* stream-node-max-entries for approximate trims */
+    size_t batch_max_bytes;        /* a filling batch is closed past this */
+    size_t flush_max_bytes;        /* submit even while the persist thread is busy past this */
+    unsigned syncfs_min_files;     /* a sync round over this many files is one syncfs (0 = never) */
+    uint64_t max_open_files;       /* storage's descriptor share (fdbudget.h; 0 = no budget) */
+    int repair;                    /* cut damage in earlier segments at open */
+    int wal;                       /* writes go through the write-ahead log (wal.h) */
+    uint64_t wal_file_bytes;       /* size of one log file */
+    uint64_t wal_checkpoint_bytes; /* checkpoint the log when this much is pending... */
+    unsigned wal_checkpoint_ms;    /* ... or when its oldest pending record is this old */
+    /* called while the log is replayed at open (may be NULL) */
+    void (*replay_progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
+    void *replay_ctx;
     const struct fileops *ops; /* NULL: the real system calls */
 };
 
@@ -47,6 +54,9 @@ struct store_open_report {
     uint64_t topics_scanned;  /* opened by scanning (unclean) */
     uint64_t truncated_bytes; /* torn tails cut */
     uint64_t entries_lost;    /* by repairs */
+    uint64_t wal_replayed;    /* write-ahead log records written again into their files */
+    uint64_t wal_replayed_bytes;
+    uint64_t wal_skipped; /* records of deleted topics and removed files */
     uint64_t duration_us;
     char damage[300]; /* when the open failed with OBK_ERR_DAMAGED */
 };
@@ -123,6 +133,8 @@ struct store_tuning {
     uint32_t node_max_entries;
     size_t cache_max_bytes;
     unsigned syncfs_min_files;
+    uint64_t wal_checkpoint_bytes;
+    unsigned wal_checkpoint_ms;
 };
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);

@@ -31,6 +31,8 @@ struct tlog {
     size_t nsegs, cap;
     uint64_t end_offset; /* next dense offset */
     uint64_t bytes;      /* sum of segment sizes */
+    int wal_db;          /* the names of its files in the write-ahead log (set by the topic) */
+    uint64_t wal_topic;
 };
 
 void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset);

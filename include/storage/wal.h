@@ -28,9 +28,11 @@
 #define WAL_VERSION          1
 
 enum wal_rec_type {
-    WAL_REC_BATCH = 1,  /* a topic's record batch (docs/format.md, record batches) */
-    WAL_REC_GROUPS = 2, /* a topic's group-log record: aux1 = log generation, aux2 = position */
-    WAL_REC_EOF = 3,    /* the last record of a full file: the log goes on in the next file */
+    /* bytes written to a topic's file: aux1 = the file id (keydir.h: kind and base offset or
+     * generation), aux2 = the position; the payload is what was written there (a record batch,
+     * a segment or index header, index entries, group-log records) */
+    WAL_REC_WRITE = 1,
+    WAL_REC_EOF = 3, /* the last record of a full file: the log goes on in the next file */
 };
 
 /* One record. append: the caller fills all but lsn; scan: everything is filled, and payload

@@ -152,16 +152,39 @@ static void section_persistence(struct sbuf *b) {
                 "aof_rewrites:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n"
                 "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 runtime.loading, unsaved, last_save);
+    if (runtime.loading) {
+        /* Redis's progress fields while loading, for the log replay (docs/storage.md) */
+        struct db_loading l;
+        db_loading_progress(&l);
+        long long elapsed = util_mstime() / 1000 - l.start_s;
+        uint64_t left = l.total_bytes > l.loaded_bytes ? l.total_bytes - l.loaded_bytes : 0;
+        sbuf_printf(b,
+                    "loading_start_time:%lld\r\nloading_total_bytes:%llu\r\n"
+                    "loading_rdb_used_mem:0\r\nloading_loaded_bytes:%llu\r\n"
+                    "loading_loaded_perc:%.2f\r\nloading_eta_seconds:%lld\r\n",
+                    l.start_s, (unsigned long long)l.total_bytes,
+                    (unsigned long long)l.loaded_bytes,
+                    (double)l.loaded_bytes / (double)(l.total_bytes + 1) * 100.0,
+                    (long long)((double)elapsed * (double)left / (double)(l.loaded_bytes + 1)));
+    }
     sbuf_printf(
         b,
         "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
         "fsync_count:%llu\r\nfsync_syncfs_count:%llu\r\nfsync_usec_total:%llu\r\n"
-        "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n",
+        "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n"
+        "wal_enabled:%d\r\nwal_records:%llu\r\nwal_syncs:%llu\r\nwal_checkpoints:%llu\r\n"
+        "wal_last_checkpoint_usec:%llu\r\nwal_pending_bytes:%llu\r\nwal_start_offset:%llu\r\n"
+        "wal_end_offset:%llu\r\n",
         fsync_names[server_config.fsync], durable_error() ? "err" : "ok",
         (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
         (unsigned long long)st.persist.syncfs_calls, (unsigned long long)st.persist.fsync_us_total,
         (unsigned long long)st.persist.fsync_us_max, (unsigned long long)st.persist.submissions,
-        (unsigned long long)st.persist.bytes_written);
+        (unsigned long long)st.persist.bytes_written, st.persist.wal.enabled,
+        (unsigned long long)st.persist.wal.records, (unsigned long long)st.persist.wal.syncs,
+        (unsigned long long)st.persist.wal.checkpoints,
+        (unsigned long long)st.persist.wal.last_checkpoint_us,
+        (unsigned long long)st.persist.wal.pending_bytes,
+        (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn);
 }
 
 static void section_stats(struct sbuf *b) {

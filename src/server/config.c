@@ -93,6 +93,15 @@ static const struct directive directives[] = {
     {"fsync", D_ENUM, C(fsync), 0, 0, "always", 0, fsync_names},
     /* A round of fsyncs over this many files or more is one syncfs() instead (0 = never). */
     {"syncfs-min-files", D_LL, C(syncfs_min_files), 0, 1000000, "2", 0, NULL},
+    /* The shared write-ahead log in front of the segments (docs/storage.md): a commit round is
+     * one sequential write and one fdatasync whatever the number of streams it touched; the
+     * segments are synced at checkpoints, which bound what a crash replays. */
+    {"wal", D_BOOL, C(wal), 0, 1, "yes", D_IMMUTABLE, NULL},
+    {"wal-file-size", D_MEMORY, C(wal_file_size), 1024 * 1024, 1LL << 30, "64mb", D_IMMUTABLE,
+     NULL},
+    {"wal-checkpoint-bytes", D_MEMORY, C(wal_checkpoint_bytes), 64 * 1024, 1LL << 40, "128mb", 0,
+     NULL},
+    {"wal-checkpoint-seconds", D_LL, C(wal_checkpoint_seconds), 1, 86400, "30", 0, NULL},
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},

@@ -43,6 +43,9 @@
 /* How often retention runs (Kafka checks every 5 minutes; topics here are smaller). */
 #define DB_RETENTION_INTERVAL_MS 1000
 
+/* The replay's progress is logged at most this often. */
+#define DB_REPLAY_LOG_MS 3000
+
 static struct {
     struct store *store;
     struct store_config cfg;
@@ -54,6 +57,11 @@ static struct {
     struct event *loaded_ev, *completion_ev, *retention_ev;
     int kick_flush;             /* hand the batches over at the next turn even if busy */
     long long loading_delay_ms; /* copied for the loader thread before it starts */
+    long long loading_start_s;  /* main thread */
+    /* written by the loader thread while it replays, read by the main thread: atomics */
+    uint64_t replay_total, replay_done;
+    long long replay_logged_ms; /* loader thread */
+    int replay_reported;        /* loader thread */
     struct {                    /* the loader thread's result: its thread only until joined */
         struct store *store;
         int rc;
@@ -91,17 +99,44 @@ static void db_fill_config(struct store_config *c) {
     c->node_max_entries = node > UINT32_MAX ? UINT32_MAX : (uint32_t)node;
     c->syncfs_min_files = (unsigned)server_config.syncfs_min_files;
     c->max_open_files = (uint64_t)server_config.max_open_files_storage;
+    c->wal = server_config.wal;
+    c->wal_file_bytes = (uint64_t)server_config.wal_file_size;
+    c->wal_checkpoint_bytes = (uint64_t)server_config.wal_checkpoint_bytes;
+    c->wal_checkpoint_ms = (unsigned)server_config.wal_checkpoint_seconds * 1000;
     if (c->syncfs_min_files > 0 && !syncfs_reports_errors()) c->syncfs_min_files = 0;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
+}
+
+/* store_open's replay progress (loader thread): published for INFO and /health, and logged
+ * at most every few seconds. */
+static void replay_progress(void *ctx, uint64_t done, uint64_t total) {
+    (void)ctx;
+    __atomic_store_n(&db.replay_total, total, __ATOMIC_RELAXED);
+    __atomic_store_n(&db.replay_done, done, __ATOMIC_RELAXED);
+    if (!db.replay_reported && db.loading_delay_ms > 0) {
+        /* test hook (debug-loading-delay-ms): the phase is stretched here, once the size of
+         * the replay is known, so that tests see the progress fields filled in */
+        struct timespec ts = {db.loading_delay_ms / 1000, (db.loading_delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    db.replay_reported = 1;
+    long long now = util_mstime();
+    if (now - db.replay_logged_ms < DB_REPLAY_LOG_MS) return;
+    if (db.replay_logged_ms)
+        log_msg(LOG_NOTICE, "Replaying the write-ahead log: %.1f of at most %.1f MB",
+                (double)done / 1e6, (double)total / 1e6);
+    db.replay_logged_ms = now;
+}
+
+void db_loading_progress(struct db_loading *out) {
+    out->start_s = db.loading_start_s;
+    out->total_bytes = __atomic_load_n(&db.replay_total, __ATOMIC_RELAXED);
+    out->loaded_bytes = __atomic_load_n(&db.replay_done, __ATOMIC_RELAXED);
 }
 
 static void *loader_main(void *arg) {
     (void)arg;
     log_set_role('L');
-    if (db.loading_delay_ms > 0) { /* test hook (debug-loading-delay-ms) */
-        struct timespec ts = {db.loading_delay_ms / 1000, (db.loading_delay_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-    }
     db.loaded.rc = store_open(&db.cfg, &db.loaded.store, &db.loaded.report);
     char one = 1;
     ssize_t w = write(db.pipefd[1], &one, 1);
@@ -215,6 +250,8 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
 int db_start_loading(void) {
     db_fill_config(&db.cfg);
     db.loading_delay_ms = server_config.debug_loading_delay_ms;
+    db.loading_start_s = util_mstime() / 1000;
+    db.cfg.replay_progress = replay_progress;
     if (pipe(db.pipefd) != 0) return -1;
     durable_reset(server_config.fsync);
     db.loaded_ev = event_new(runtime.base, db.pipefd[0], EV_READ, loaded_cb, NULL);
@@ -307,7 +344,8 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
     static const char *const tuning[] = {"segment-bytes",        "segment-ms",
                                          "index-interval-bytes", "retention-bytes",
                                          "retention-ms",         "stream-node-max-entries",
-                                         "cache-max-bytes",      "syncfs-min-files"};
+                                         "cache-max-bytes",      "syncfs-min-files",
+                                         "wal-checkpoint-bytes", "wal-checkpoint-seconds"};
     int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
     if (!strcmp(name, "fsync")) {
@@ -318,9 +356,10 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
         if (strcmp(name, tuning[i])) continue;
         struct store_config c;
         db_fill_config(&c);
-        struct store_tuning t = {c.segment_bytes,   c.segment_ms,      c.index_interval,
-                                 c.retention_bytes, c.retention_ms,    c.node_max_entries,
-                                 c.cache_max_bytes, c.syncfs_min_files};
+        struct store_tuning t = {c.segment_bytes,    c.segment_ms,       c.index_interval,
+                                 c.retention_bytes,  c.retention_ms,     c.node_max_entries,
+                                 c.cache_max_bytes,  c.syncfs_min_files, c.wal_checkpoint_bytes,
+                                 c.wal_checkpoint_ms};
         rc = store_set_tuning(db.store, &t);
     }
     if (!strcmp(name, "max-open-files-storage")) {

@@ -156,6 +156,16 @@ static void health_full(struct evhttp_request *req) {
     sbuf_printf(&b, "},\"recovery\":{\"status\":\"%s\",\"loading\":%s,",
                 h.loading ? "loading" : ok_or(h.storage_open, "failed"),
                 h.loading ? "true" : "false");
+    if (h.loading) { /* the log replay's progress, as INFO persistence's loading_* fields */
+        struct db_loading l;
+        db_loading_progress(&l);
+        sbuf_printf(&b,
+                    "\"loading_start_time\":%lld,\"loading_total_bytes\":%llu,"
+                    "\"loading_loaded_bytes\":%llu,\"loading_loaded_perc\":%.2f,",
+                    l.start_s, (unsigned long long)l.total_bytes,
+                    (unsigned long long)l.loaded_bytes,
+                    (double)l.loaded_bytes / (double)(l.total_bytes + 1) * 100.0);
+    }
     if (h.storage_open)
         sbuf_printf(&b, "\"last_recovery_seconds\":%.6f,\"clean_start\":%s},",
                     (double)st.recovery_us / 1e6, st.recovery_clean ? "true" : "false");

@@ -535,6 +535,10 @@ int cgstore_flush_into(struct cg_state *cg, struct cgstore_log *log, int dirfd, 
     size_t n = cg->rec_open ? cg->rec_start : cg->len;
     if (n == 0) return OBK_OK;
     if (!log->pf && !(log->pf = pfile_new(dirfd, CG_LOG_NAME))) return OBK_ERR_NOMEM;
+    /* named by its generation: a replay never puts an older generation's records into a newer
+     * groups.log (compaction replaces the file under the same name) */
+    pfile_set_wal_tag(log->pf, log->wal_db, log->wal_topic,
+                      TOPIC_FILE_ID(TOPIC_FILE_GROUPS_LOG, log->gen));
     if (!log->exists) {
         uint8_t hdr[CG_LOG_HEADER];
         cgs_encode_log_header(hdr, log->gen);

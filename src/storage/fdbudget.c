@@ -2,8 +2,9 @@
  * why). Stateless: the store keeps the numbers and the counts. */
 #include "storage/fdbudget.h"
 
-/* the data directory, the syncfs duplicate, the persist thread's eventfd */
-#define FDBUDGET_STORE_FDS 3
+/* the data directory, the syncfs duplicate, the persist thread's eventfd, the write-ahead log's
+ * directory and its current file */
+#define FDBUDGET_STORE_FDS 5
 
 uint64_t fdbudget_fixed(int ndbs) {
     return FDBUDGET_STORE_FDS + (uint64_t)(ndbs > 0 ? ndbs : 0) + FDBUDGET_TRANSIENT;

@@ -39,6 +39,7 @@
 #include "base/status.h"
 #include "base/util.h"
 #include "storage/fdlru.h"
+#include "storage/wal.h"
 
 /* everysec: the interval between fsyncs of written data, as Redis's appendfsync everysec. */
 #define PERSIST_EVERYSEC_US 1000000
@@ -51,7 +52,11 @@
 struct pfile {
     int dirfd;
     int fd;
-    int dirty;                     /* written since its last fsync */
+    int dirty;       /* written (not through the log) since its last fsync */
+    int behind;      /* written through the log since its last fsync */
+    int tagged;      /* its writes go through the log (pfile_set_wal_tag) */
+    uint16_t wal_db; /* the names its records carry */
+    uint64_t wal_topic, wal_file;
     struct fdlru_node lnode;       /* fd's place in the write LRU */
     char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
 };
@@ -85,6 +90,12 @@ struct psub {
     size_t bytes;
 };
 
+/* A set of files (dirty, behind): an array, each member's flag set while it is in. */
+struct pflist {
+    struct pfile **v;
+    size_t n, cap;
+};
+
 struct persist {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -95,16 +106,28 @@ struct persist {
     int hold; /* test hook: take no submission and sync nothing while set, under mu */
     int policy;
     struct psub *qhead, *qtail;
-    uint64_t submitted_seq;  /* main thread writes, under mu */
-    uint64_t finished_seq;   /* under mu */
-    uint64_t written_seq;    /* highest seq written without error, under mu */
-    uint64_t synced_seq;     /* highest seq whose writes are also synced, under mu */
-    int error;               /* sticky, under mu */
-    struct persist_stats st; /* under mu */
-    size_t max_files;        /* write descriptors kept open (0: no cap), under mu */
+    uint64_t submitted_seq;      /* main thread writes, under mu */
+    uint64_t finished_seq;       /* under mu */
+    uint64_t written_seq;        /* highest seq written without error, under mu */
+    uint64_t synced_seq;         /* highest seq whose writes are also synced, under mu */
+    int error;                   /* sticky, under mu */
+    struct persist_stats st;     /* under mu */
+    size_t max_files;            /* write descriptors kept open (0: no cap), under mu */
+    struct wal *wal;             /* the write-ahead log (NULL: none), the thread's once set */
+    uint64_t ckpt_bytes;         /* checkpoint when this much log is pending... */
+    long long ckpt_us;           /* ... or when the oldest pending record is this old */
+    int ckpt_request;            /* under mu: the next round checkpoints (drain) */
+    struct persist_wal_stats ws; /* under mu */
     /* thread-owned */
-    struct pfile **dirty;
-    size_t ndirty, dirty_cap;
+    struct pflist dirty;     /* files to sync per policy */
+    struct pflist behind;    /* files whose unsynced writes the log holds: synced at checkpoints */
+    int wal_unsynced;        /* records written but not yet fdatasynced */
+    uint64_t closed_behind;  /* files closed while behind the log, unsynced: syncfs at checkpoint */
+    int run_policy;          /* the policy as of the batch being run */
+    uint64_t round_records;  /* records appended to the log by the batch being run */
+    uint64_t run_ckpt_bytes; /* ckpt_bytes and ckpt_us as of the batch being run */
+    long long run_ckpt_us;
+    long long ckpt_start_us; /* when the log last went from empty to pending */
     long long last_sync_us;
     int thread_error;        /* the thread's copy of the sticky error */
     unsigned run_syncfs_min; /* syncfs_min as of the batch being run */
@@ -288,24 +311,67 @@ static int px_sync_dir(struct persist *p, int dirfd) {
     return OBK_OK;
 }
 
-static void px_undirty(struct persist *p, struct pfile *pf) {
-    for (size_t i = 0; i < p->ndirty; i++) {
-        if (p->dirty[i] == pf) {
-            p->dirty[i] = p->dirty[--p->ndirty];
+static int pflist_add(struct persist *p, struct pflist *l, struct pfile *pf, int *flag) {
+    if (*flag) return OBK_OK;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct pfile **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) return px_fail(p, ENOMEM, "track", pf->name);
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = pf;
+    *flag = 1;
+    return OBK_OK;
+}
+
+static void pflist_remove(struct pflist *l, struct pfile *pf, int *flag) {
+    if (!*flag) return;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i] == pf) {
+            l->v[i] = l->v[--l->n];
             break;
         }
     }
-    pf->dirty = 0;
+    *flag = 0;
+}
+
+/* Forgets that pf has unsynced writes (it is being synced, or its writes no longer matter);
+ * returns 1 when it had any. */
+static int px_forget_unsynced(struct persist *p, struct pfile *pf) {
+    int had = pf->dirty || pf->behind;
+    pflist_remove(&p->dirty, pf, &pf->dirty);
+    pflist_remove(&p->behind, pf, &pf->behind);
+    return had;
+}
+
+/* 1 when checkpoints sync with syncfs, which reaches the pages of closed files too. */
+static int px_has_syncfs(const struct persist *p) {
+    return p->syncfs_fd >= 0 && p->run_syncfs_min > 0;
+}
+
+/* Closing a file that is behind the log: with syncfs at checkpoints its pages are left to the
+ * next checkpoint's syncfs (counted in closed_behind, which forces it); without, it is synced
+ * now, since a checkpoint would sync only the files still open. */
+static int px_close_behind(struct persist *p, struct pfile *pf) {
+    pflist_remove(&p->behind, pf, &pf->behind);
+    if (px_has_syncfs(p)) {
+        p->closed_behind++;
+        return OBK_OK;
+    }
+    return p->thread_error == OBK_OK ? px_sync_fd(p, pf->fd, pf->name) : p->thread_error;
 }
 
 /* fdlru_shrink's close function: the least recently used write descriptor is closed, after
  * an fdatasync when the file has unsynced writes (the descriptor that wrote them is the one
- * that reports their writeback error; a failure there is sticky like any failed sync). */
+ * that reports their writeback error; a failure there is sticky like any failed sync); a file
+ * behind the log as px_close_behind says. */
 static void px_close_write(struct fdlru_node *x, void *ctx) {
     struct persist *p = ctx;
     struct pfile *pf = (struct pfile *)(void *)((char *)x - offsetof(struct pfile, lnode));
+    if (pf->behind) px_close_behind(p, pf);
     if (pf->dirty) {
-        px_undirty(p, pf);
+        pflist_remove(&p->dirty, pf, &pf->dirty);
         if (p->thread_error == OBK_OK) px_sync_fd(p, pf->fd, pf->name);
     }
     fdlru_remove(&p->wfds, x);
@@ -394,10 +460,38 @@ static int px_pwritev_all(struct persist *p, struct pfile *pf, struct iovec *iov
     return OBK_OK;
 }
 
+/* Under a log and a syncing policy, the writes first..last (one run of one tagged file) become
+ * records of the log; 1 when they did (the file is then behind the log), 0 when the file is
+ * synced per policy instead (no log, policy no, an untagged file, a record too large for a log
+ * file). A failed append is sticky and counts as logged: nothing after it is acknowledged. */
+static int px_logged(struct persist *p, struct pfile *pf, struct pop *first, struct pop *last) {
+    if (!p->wal || p->run_policy == PERSIST_FSYNC_NO || !pf->tagged) return 0;
+    uint64_t before = wal_pending_bytes(p->wal);
+    for (struct pop *op = first;; op = op->next) {
+        struct wal_rec r = {.type = WAL_REC_WRITE,
+                            .db = pf->wal_db,
+                            .topic = pf->wal_topic,
+                            .aux1 = pf->wal_file,
+                            .aux2 = op->pos,
+                            .payload = op->data,
+                            .len = (uint32_t)op->len};
+        int rc = op->len > UINT32_MAX ? OBK_ERR_TOOBIG : wal_append(p->wal, &r);
+        if (rc == OBK_ERR_TOOBIG && op == first && op == last) return 0; /* sync it instead */
+        if (rc != OBK_OK) {
+            px_fail(p, rc == OBK_ERR_TOOBIG ? EFBIG : EIO, "log write for", pf->name);
+            return 1;
+        }
+        p->round_records++;
+        if (op == last) break;
+    }
+    if (before == 0 && wal_pending_bytes(p->wal) > 0) p->ckpt_start_us = util_monotonic_us();
+    return 1;
+}
+
 /* Runs a POP_WRITE and the writes right after it that continue the same file; returns the last
  * operation consumed. */
 static int px_write(struct persist *p, struct pop **opp) {
-    struct pop *op = *opp;
+    struct pop *op = *opp, *first = op;
     struct pfile *pf = op->pf;
     struct iovec iov[PERSIST_IOV_MAX];
     int cnt = 0;
@@ -418,16 +512,10 @@ static int px_write(struct persist *p, struct pop **opp) {
     *opp = op;
     rc = px_pwritev_all(p, pf, iov, cnt, pos);
     if (rc != OBK_OK) return rc;
-    if (!pf->dirty) {
-        if (p->ndirty == p->dirty_cap) {
-            size_t cap = p->dirty_cap ? p->dirty_cap * 2 : 16;
-            struct pfile **nd = realloc(p->dirty, cap * sizeof *nd);
-            if (!nd) return px_fail(p, ENOMEM, "track", pf->name);
-            p->dirty = nd;
-            p->dirty_cap = cap;
-        }
-        p->dirty[p->ndirty++] = pf;
-        pf->dirty = 1;
+    if (px_logged(p, pf, first, op)) {
+        if ((rc = pflist_add(p, &p->behind, pf, &pf->behind)) != OBK_OK) return rc;
+    } else if ((rc = pflist_add(p, &p->dirty, pf, &pf->dirty)) != OBK_OK) {
+        return rc;
     }
     pthread_mutex_lock(&p->mu);
     p->st.bytes_written += total;
@@ -486,17 +574,21 @@ static int px_run(struct persist *p, struct pop **opp) {
     case POP_SYNC:
         if (failed) return p->thread_error;
         if (op->pf->fd < 0) return OBK_OK;
-        px_undirty(p, op->pf);
+        px_forget_unsynced(p, op->pf);
         return px_sync_fd(p, op->pf->fd, op->pf->name);
     case POP_FREE: {
         int rc = OBK_OK;
         struct pfile *pf = op->pf;
-        if (pf->dirty) px_undirty(p, pf);
+        /* a kept file behind the log is synced before its descriptor goes: the checkpoint that
+         * recycles its records syncs only open files. (Dirty writes to a file being freed were
+         * superseded by the operation that frees it, a seal syncs first.) */
+        if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_behind(p, pf);
+        px_forget_unsynced(p, pf);
         if (pf->fd >= 0) {
             fdlru_remove(&p->wfds, &pf->lnode);
             p->ops->close(pf->fd);
         }
-        if (op->flag && !failed) {
+        if (op->flag && !failed && rc == OBK_OK) {
             if (p->ops->unlinkat(pf->dirfd, pf->name, 0) != 0 && errno != ENOENT)
                 rc = px_fail(p, errno, "unlink", pf->name);
             else
@@ -525,20 +617,77 @@ static int px_run(struct persist *p, struct pop **opp) {
  * opened before any write, so it reports every writeback error on the filesystem since
  * (Linux 5.8 and later), including other programs' files: a false alarm stops writes, a miss
  * cannot happen. */
-static int px_sync_dirty(struct persist *p) {
+static int px_sync_list(struct persist *p, struct pflist *l, int behind) {
     int rc = OBK_OK;
-    if (p->syncfs_fd >= 0 && p->run_syncfs_min > 0 && p->ndirty >= p->run_syncfs_min) {
+    int closed = behind && p->closed_behind > 0; /* only a syncfs reaches those */
+    if (px_has_syncfs(p) && (l->n >= p->run_syncfs_min || closed)) {
+        p->closed_behind = 0;
         rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
-        while (p->ndirty > 0) p->dirty[--p->ndirty]->dirty = 0;
+        while (l->n > 0) {
+            struct pfile *pf = l->v[--l->n];
+            *(behind ? &pf->behind : &pf->dirty) = 0;
+        }
     }
-    while (p->ndirty > 0 && rc == OBK_OK) {
-        struct pfile *pf = p->dirty[p->ndirty - 1];
-        p->ndirty--;
-        pf->dirty = 0;
+    while (l->n > 0 && rc == OBK_OK) {
+        struct pfile *pf = l->v[--l->n];
+        *(behind ? &pf->behind : &pf->dirty) = 0;
         rc = px_sync_fd(p, pf->fd, pf->name);
     }
+    return rc;
+}
+
+/* Makes the round durable: the log's records (one fdatasync of the log) and the files
+ * written outside the log. */
+static int px_sync_dirty(struct persist *p) {
+    int rc = OBK_OK;
+    if (p->wal && p->wal_unsynced) {
+        long long t0 = util_monotonic_us();
+        rc = wal_sync(p->wal);
+        if (rc != OBK_OK) {
+            rc = px_fail(p, EIO, "fdatasync", "write-ahead log");
+        } else {
+            p->wal_unsynced = 0;
+            uint64_t us = (uint64_t)(util_monotonic_us() - t0);
+            pthread_mutex_lock(&p->mu);
+            p->ws.syncs++;
+            p->st.fsyncs++;
+            p->st.fsync_us_total += us;
+            if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
+            p->st.fsync_buckets[bucket_of(us, fsync_bounds_us, NBOUNDS(fsync_bounds_us))]++;
+            p->st.last_fsync_ms = util_mstime();
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    if (rc == OBK_OK) rc = px_sync_list(p, &p->dirty, 0);
     p->last_sync_us = util_monotonic_us();
     return rc;
+}
+
+/* A checkpoint of the log: the files behind it are synced (one syncfs when they are many),
+ * then the log records that it starts at its end, and its files before that are reused. After
+ * this a crash replays nothing written so far. */
+static int px_checkpoint(struct persist *p) {
+    if (!p->wal || p->thread_error != OBK_OK) return p->thread_error;
+    if (p->behind.n == 0 && !p->closed_behind && wal_pending_bytes(p->wal) == 0) return OBK_OK;
+    long long t0 = util_monotonic_us();
+    int rc = px_sync_list(p, &p->behind, 1);
+    if (rc != OBK_OK) return rc;
+    if ((rc = wal_checkpoint(p->wal, wal_end_lsn(p->wal))) != OBK_OK)
+        return px_fail(p, EIO, "checkpoint", "write-ahead log");
+    uint64_t us = (uint64_t)(util_monotonic_us() - t0);
+    pthread_mutex_lock(&p->mu);
+    p->ws.checkpoints++;
+    p->ws.last_checkpoint_us = us;
+    pthread_mutex_unlock(&p->mu);
+    return OBK_OK;
+}
+
+/* 1 when the log holds enough, or old enough, records for a checkpoint. */
+static int px_checkpoint_due(const struct persist *p, long long now_us) {
+    if (!p->wal) return 0;
+    uint64_t pending = wal_pending_bytes(p->wal);
+    if (pending == 0) return 0; /* nothing behind either: behind files have pending records */
+    return pending >= p->run_ckpt_bytes || now_us - p->ckpt_start_us >= p->run_ckpt_us;
 }
 
 /* Publishes a round: finished is the last sequence it ran. When the thread has no error, all
@@ -552,13 +701,18 @@ static void px_publish(struct persist *p, uint64_t finished) {
     if (p->thread_error == OBK_OK) {
         OBK_ASSERT(finished >= p->written_seq);
         p->written_seq = finished;
-        if (p->ndirty == 0) p->synced_seq = finished;
+        if (p->dirty.n == 0 && !p->wal_unsynced) p->synced_seq = finished;
     }
     OBK_ASSERT(p->synced_seq <= p->written_seq);
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
     p->st.error = p->error;
     p->st.write_fds = p->wfds.n;
     p->st.write_fd_evictions = p->wfds.evictions;
+    if (p->wal) {
+        p->ws.pending_bytes = wal_pending_bytes(p->wal);
+        p->ws.start_lsn = wal_start_lsn(p->wal);
+        p->ws.end_lsn = wal_end_lsn(p->wal);
+    }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     uint64_t one = 1;
@@ -572,8 +726,19 @@ static void *persist_main(void *arg) {
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while ((!p->qhead || p->hold) && !p->stop) {
-            if (!p->hold && p->policy == PERSIST_FSYNC_EVERYSEC && p->ndirty > 0) {
-                long long wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - util_monotonic_us();
+            /* until the next periodic sync or checkpoint, if any */
+            long long wait_us = 0, now = util_monotonic_us();
+            int timed = 0;
+            if (p->policy == PERSIST_FSYNC_EVERYSEC && (p->dirty.n > 0 || p->wal_unsynced)) {
+                wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - now;
+                timed = 1;
+            }
+            if (p->wal && wal_pending_bytes(p->wal) > 0) {
+                long long ck = p->ckpt_start_us + p->ckpt_us - now;
+                if (!timed || ck < wait_us) wait_us = ck;
+                timed = 1;
+            }
+            if (!p->hold && timed) {
                 if (wait_us <= 0) break;
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -589,6 +754,12 @@ static void *persist_main(void *arg) {
         p->qhead = p->qtail = NULL;
         int stop = p->stop;
         int policy = p->policy;
+        int ckpt_request = p->ckpt_request;
+        p->ckpt_request = 0;
+        p->run_policy = policy;
+        p->run_ckpt_bytes = p->ckpt_bytes;
+        p->run_ckpt_us = p->ckpt_us;
+        p->round_records = 0;
         p->run_syncfs_min = p->syncfs_min;
         fdlru_set_cap(&p->wfds, p->max_files);
         pthread_mutex_unlock(&p->mu);
@@ -609,13 +780,28 @@ static void *persist_main(void *arg) {
             last_seq = s->seq;
             count++;
         }
+        if (p->round_records > 0 && p->thread_error == OBK_OK) {
+            /* the round's records in one write; synced below with the other files */
+            if (wal_write(p->wal) != OBK_OK)
+                px_fail(p, EIO, "write", "write-ahead log");
+            else
+                p->wal_unsynced = 1;
+            pthread_mutex_lock(&p->mu);
+            p->ws.records += p->round_records;
+            pthread_mutex_unlock(&p->mu);
+        }
         int synced = 0;
-        if (p->thread_error == OBK_OK && p->ndirty > 0 &&
+        if (p->thread_error == OBK_OK && (p->dirty.n > 0 || p->wal_unsynced) &&
             (policy == PERSIST_FSYNC_ALWAYS ||
              (policy == PERSIST_FSYNC_EVERYSEC &&
               util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||
              (stop && !batch))) {
             px_sync_dirty(p); /* a failure is kept in thread_error */
+            synced = 1;
+        }
+        if (p->thread_error == OBK_OK &&
+            (ckpt_request || (stop && !batch) || px_checkpoint_due(p, util_monotonic_us()))) {
+            px_checkpoint(p); /* a failure is kept in thread_error */
             synced = 1;
         }
         while (batch) {
@@ -733,6 +919,7 @@ int persist_drain(struct persist *p) {
     p->hold = 0; /* a drain finishes everything */
     int policy = p->policy;
     p->policy = PERSIST_FSYNC_ALWAYS;
+    p->ckpt_request = 1; /* and leaves nothing for a replay */
     pthread_mutex_unlock(&p->mu);
     persist_submit(p, s, &seq);
     pthread_mutex_lock(&p->mu);
@@ -779,7 +966,34 @@ uint64_t persist_dirs_closed(struct persist *p) {
 void persist_get_stats(struct persist *p, struct persist_stats *st) {
     pthread_mutex_lock(&p->mu);
     *st = p->st;
+    st->wal = p->ws;
     pthread_mutex_unlock(&p->mu);
+}
+
+void persist_set_wal(struct persist *p, struct wal *w, uint64_t checkpoint_bytes,
+                     unsigned checkpoint_ms) {
+    pthread_mutex_lock(&p->mu);
+    OBK_ASSERT(!p->wal && p->submitted_seq == 0); /* before the first submission */
+    p->wal = w;
+    p->ws.enabled = 1;
+    p->ws.start_lsn = p->ws.end_lsn = wal_end_lsn(w);
+    pthread_mutex_unlock(&p->mu);
+    persist_set_checkpoint(p, checkpoint_bytes, checkpoint_ms);
+}
+
+void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsigned checkpoint_ms) {
+    pthread_mutex_lock(&p->mu);
+    p->ckpt_bytes = checkpoint_bytes ? checkpoint_bytes : 1;
+    p->ckpt_us = (long long)checkpoint_ms * 1000;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pfile_set_wal_tag(struct pfile *pf, int db, uint64_t topic, uint64_t file_id) {
+    pf->tagged = 1;
+    pf->wal_db = (uint16_t)db;
+    pf->wal_topic = topic;
+    pf->wal_file = file_id;
 }
 
 int persist_stop(struct persist *p) {
@@ -792,7 +1006,9 @@ int persist_stop(struct persist *p) {
     pthread_join(p->thread, NULL);
     /* files still open belong to topics that were not closed: close them, the handles are
      * freed by their owners' free operations only, so only the dirty list is released here */
-    free(p->dirty);
+    free(p->dirty.v);
+    free(p->behind.v);
+    if (p->wal) wal_close(p->wal);
     if (p->syncfs_fd >= 0) close(p->syncfs_fd);
     close(p->efd);
     pthread_mutex_destroy(&p->mu);

@@ -43,6 +43,8 @@
 #include "storage/keyspace.h"
 #include "storage/recovery.h"
 #include "storage/topic.h"
+#include "storage/wal.h"
+#include "storage/walreplay.h"
 #include "topic_impl.h"
 
 /* Redis's default of 16 databases is the usual case; more are allowed up to this. */
@@ -84,6 +86,10 @@ void store_config_defaults(struct store_config *c) {
     c->syncfs_min_files = 2;
     c->batch_max_bytes = 1u << 20;
     c->flush_max_bytes = 8u << 20;
+    c->wal = 1;
+    c->wal_file_bytes = 64u << 20;
+    c->wal_checkpoint_bytes = 128u << 20;
+    c->wal_checkpoint_ms = 30000;
 }
 
 /* ---- descriptor budget ---- */
@@ -304,7 +310,11 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t->created_ms = m.created_ms;
     t->retention_bytes = m.retention_bytes;
     t->retention_ms = m.retention_ms;
-    tdfd = -1; /* owned by t */
+    if (m.incarnation)
+        topic_set_incarnation(t, m.incarnation);
+    else
+        meta = META_REBUILT; /* a version 1 topic.meta: rewritten with the new id it got */
+    tdfd = -1;               /* owned by t */
     if ((rc = recover_topic(s, db, name, clean, t, rep)) != OBK_OK) goto done;
     topic_keep_state(t, 0); /* what it recovered is durable */
     if (meta == META_REBUILT) {
@@ -427,6 +437,38 @@ static void store_free(struct store *s) {
     free(s);
 }
 
+/* The write-ahead log's records since its checkpoint go back into their files before any topic
+ * is opened (walreplay.h), so the topics' own recovery sees what was acknowledged. */
+static int replay_log(struct store *s, struct walreplay_report *wr, struct store_open_report *rep) {
+    int rc = walreplay_run(s->dirfd, STORE_MAX_DBS, s->cfg.repair, s->cfg.replay_progress,
+                           s->cfg.replay_ctx, wr);
+    rep->wal_replayed = wr->applied;
+    rep->wal_replayed_bytes = wr->applied_bytes;
+    rep->wal_skipped = wr->skipped;
+    if (rc != OBK_OK)
+        format_cut(rep->damage, sizeof rep->damage, "write-ahead log: %s",
+                   wr->scan.damage[0] ? wr->scan.damage : obk_strerror(rc));
+    return rc;
+}
+
+/* Opens the log after the replay and checkpoints it at its end (what was replayed is synced in
+ * the files now), then puts it in front of the persist thread; with the log turned off, a log
+ * left by an earlier run is checkpointed the same way and closed. */
+static int open_log(struct store *s, const struct wal_scan_report *scan) {
+    struct wal_config wc = {s->cfg.wal_file_bytes, s->cfg.ops};
+    struct wal *w = NULL;
+    int had_log = faccessat(s->dirfd, WAL_DIR_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    if (!s->cfg.wal && !had_log) return OBK_OK;
+    int rc = wal_open(s->dirfd, &wc, scan, &w);
+    if (rc == OBK_OK && wal_pending_bytes(w) > 0) rc = wal_checkpoint(w, wal_end_lsn(w));
+    if (rc != OBK_OK || !s->cfg.wal) {
+        wal_close(w);
+        return rc;
+    }
+    persist_set_wal(s->p, w, s->cfg.wal_checkpoint_bytes, s->cfg.wal_checkpoint_ms);
+    return OBK_OK;
+}
+
 int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep) {
     int rc = OBK_ERR_NOMEM;
     long long t0 = util_monotonic_us();
@@ -468,6 +510,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     }
     int clean = faccessat(s->dirfd, STORE_CLEAN_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     rep->clean = clean;
+    struct walreplay_report wr;
+    if ((rc = replay_log(s, &wr, rep)) != OBK_OK) goto fail;
     for (int db = 0; db < cfg->ndbs; db++)
         if ((rc = open_db(s, db, clean, rep)) != OBK_OK) goto fail;
     rep->fresh = created && rep->topics == 0; /* a first start: nothing to recover */
@@ -482,6 +526,10 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     }
     if ((rc = persist_start(cfg->fsync, cfg->ops, &s->p)) != OBK_OK) goto fail;
     if ((rc = persist_set_syncfs(s->p, s->dirfd, cfg->syncfs_min_files)) != OBK_OK) goto fail;
+    if ((rc = open_log(s, &wr.scan)) != OBK_OK) {
+        snprintf(rep->damage, sizeof rep->damage, "write-ahead log: %s", obk_strerror(rc));
+        goto fail;
+    }
     persist_set_max_files(s->p, s->fdb.write_cap);
     if (rep->topics >= fdbudget_max_topics(&s->fdb))
         log_msg(LOG_WARNING,
@@ -838,7 +886,8 @@ int store_set_fsync(struct store *s, int fsync_policy) {
 
 int store_set_tuning(struct store *s, const struct store_tuning *t) {
     if (t->segment_bytes < 1024 || t->segment_bytes > TLOG_MAX_SEGMENT_BYTES ||
-        t->index_interval == 0 || t->cache_max_bytes == 0)
+        t->index_interval == 0 || t->cache_max_bytes == 0 || t->wal_checkpoint_bytes == 0 ||
+        t->wal_checkpoint_ms == 0)
         return OBK_ERR_INVAL;
     s->env.tlog.segment_bytes = t->segment_bytes;
     s->env.tlog.segment_ms = t->segment_ms;
@@ -855,6 +904,9 @@ int store_set_tuning(struct store *s, const struct store_tuning *t) {
     s->cfg.node_max_entries = t->node_max_entries;
     s->cfg.cache_max_bytes = t->cache_max_bytes;
     s->cfg.syncfs_min_files = t->syncfs_min_files;
+    s->cfg.wal_checkpoint_bytes = t->wal_checkpoint_bytes;
+    s->cfg.wal_checkpoint_ms = t->wal_checkpoint_ms;
+    persist_set_checkpoint(s->p, t->wal_checkpoint_bytes, t->wal_checkpoint_ms);
     return persist_set_syncfs(s->p, -1, t->syncfs_min_files);
 }
 

@@ -39,6 +39,7 @@
 #include "base/log.h"
 #include "base/obk_assert.h"
 #include "base/status.h"
+#include "storage/keydir.h"
 
 void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset) {
     memset(t, 0, sizeof *t);
@@ -126,10 +127,14 @@ static int seg_pfiles(struct tlog *t, struct segment *seg) {
     if (!seg->log_pf) {
         segment_name(name, seg->base_offset, "log");
         if (!(seg->log_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
+        pfile_set_wal_tag(seg->log_pf, t->wal_db, t->wal_topic,
+                          TOPIC_FILE_ID(TOPIC_FILE_SEGMENT, seg->base_offset));
     }
     if (!seg->idx_pf) {
         segment_name(name, seg->base_offset, "idx");
         if (!(seg->idx_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
+        pfile_set_wal_tag(seg->idx_pf, t->wal_db, t->wal_topic,
+                          TOPIC_FILE_ID(TOPIC_FILE_INDEX, seg->base_offset));
     }
     return OBK_OK;
 }

@@ -55,8 +55,15 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
     batch_builder_init(&t->bb);
     t->retention_bytes = t->retention_ms = RETENTION_DEFAULT;
     t->created_ms = util_mstime();
+    topic_set_incarnation(t, keydir_new_incarnation());
     *out = t;
     return OBK_OK;
+}
+
+void topic_set_incarnation(struct topic *t, uint64_t incarnation) {
+    t->incarnation = incarnation;
+    t->log.wal_db = t->cglog.wal_db = t->db;
+    t->log.wal_topic = t->cglog.wal_topic = incarnation;
 }
 
 void topic_free(struct topic *t, struct psub *s) {
@@ -333,8 +340,8 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     int rc = close_batch(t);
     if (rc != OBK_OK) return rc;
     if (t->meta_dirty) {
-        struct topic_meta m = {t->created_ms, t->retention_bytes, t->retention_ms, t->key,
-                               t->keylen};
+        struct topic_meta m = {t->created_ms,   t->incarnation, t->retention_bytes,
+                               t->retention_ms, t->key,         t->keylen};
         uint8_t *buf;
         size_t len;
         if ((rc = keydir_encode_meta(&m, &buf, &len)) != OBK_OK) return rc;

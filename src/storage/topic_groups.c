@@ -137,6 +137,7 @@ int topic_open_groups(struct topic *t, int repair, struct cgstore_report *rep) {
     cgs_set_sticky(cg, &t->env->error);
     t->cg = cg;
     t->cglog = log;
+    topic_set_incarnation(t, t->incarnation); /* the loaded log gets the topic's names */
     return OBK_OK;
 }
 

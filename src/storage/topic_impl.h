@@ -66,6 +66,7 @@ struct topic {
     int dirty, meta_dirty;
     struct topic *dirty_next;
     int64_t created_ms, retention_bytes, retention_ms;
+    uint64_t incarnation; /* topic.meta: names the topic in the write-ahead log */
     uint64_t appended_since_ckpt;
     struct cg_state *cg;      /* consumer groups (cgroup_state.h), NULL until the first one */
     struct cgstore_log cglog; /* groups.log / groups.snap as far as written or queued */
@@ -79,6 +80,9 @@ struct topic {
 /* Creates the in-memory topic (the directory must exist and dirfd be open). */
 int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int dbfd, int dirfd,
               struct topic **out);
+/* Sets the incarnation id (a new topic gets a random one) and names the topic's files in the
+ * write-ahead log with it. */
+void topic_set_incarnation(struct topic *t, uint64_t incarnation);
 /* Frees memory; write handles are released through s (closing files) when given. */
 void topic_free(struct topic *t, struct psub *s);
 

@@ -504,7 +504,7 @@ static int read_rec(struct scan *s, int fd, uint64_t size, uint64_t pos, uint64_
     r->lsn = lsn;
     r->payload = s->buf;
     r->len = plen;
-    return r->type >= WAL_REC_BATCH && r->type <= WAL_REC_EOF;
+    return r->type == WAL_REC_WRITE || r->type == WAL_REC_EOF;
 }
 
 /* The valid file whose first LSN is lsn, or SIZE_MAX. */

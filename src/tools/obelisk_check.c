@@ -22,6 +22,11 @@
  * clean stop the server reads no batch when the last segment has its recorded size, so a bad
  * tail then is damage.
  *
+ * The write-ahead log (storage/walreplay.h) comes first: --repair writes its records since the
+ * checkpoint into the topics' files (as the server's start would) and checkpoints it, so no
+ * repair cuts what the log restores; a plain check only reports those records, and damage in
+ * the log itself (which --repair ends the log at).
+ *
  * Exit codes: 0 clean, 1 damage found and repaired, 2 damage found (not repaired),
  * 3 usage or I/O error, 4 only torn tails (the server cuts them at start), 5 --repair refused:
  * the directory is in use. Single-threaded. */
@@ -43,6 +48,8 @@
 #include "storage/keydir.h"
 #include "storage/recovery.h"
 #include "storage/store.h"
+#include "storage/wal.h"
+#include "storage/walreplay.h"
 
 #define EXIT_CLEAN    0
 #define EXIT_REPAIRED 1
@@ -50,6 +57,8 @@
 #define EXIT_ERROR    3
 #define EXIT_TORN     4 /* only torn tails, which the server cuts when it starts */
 #define EXIT_IN_USE   5
+/* The size of a log file --repair makes if the log needs a new one (the server's default). */
+#define CHECK_WAL_FILE_BYTES (64u << 20)
 /* Databases probed when --db is not given (db0 .. db<n-1> that exist). */
 #define CHECK_MAX_DBS 1024
 
@@ -354,6 +363,62 @@ static int usage(void) {
     return EXIT_ERROR;
 }
 
+static int count_record(void *ctx, const struct wal_rec *r) {
+    (void)r;
+    (*(uint64_t *)ctx)++;
+    return OBK_OK;
+}
+
+/* The write-ahead log: its records since the checkpoint are acknowledged writes the topics'
+ * files may not hold yet, which the server's next start writes into them before it opens a
+ * topic. --repair does that replay now, before any topic is checked (a repair must never cut
+ * bytes the log restores), then checkpoints the log; a plain check changes nothing: it reads
+ * the log, reports its records and any damage in it. */
+static int check_log(int dirfd, int repair) {
+    if (faccessat(dirfd, WAL_DIR_NAME, F_OK, AT_SYMLINK_NOFOLLOW) != 0) return EXIT_CLEAN;
+    if (!repair) {
+        struct wal_scan_report rep;
+        uint64_t n = 0;
+        int rc = wal_scan(dirfd, 0, count_record, &n, &rep);
+        if (rc == OBK_ERR_DAMAGED) {
+            printf("write-ahead log: damaged: %s (--repair ends the log there)\n", rep.damage);
+            return EXIT_DAMAGED;
+        }
+        if (rc != OBK_OK) {
+            printf("write-ahead log: %s\n", obk_strerror(rc));
+            return EXIT_ERROR;
+        }
+        if (n)
+            printf("write-ahead log: %" PRIu64 " records (%" PRIu64
+                   " bytes) since its checkpoint: the next start (or --repair) writes them into "
+                   "the topics' files before it opens them, so a torn tail below may be bytes "
+                   "they restore\n",
+                   n, rep.bytes);
+        return EXIT_CLEAN;
+    }
+    struct walreplay_report wr;
+    int rc = walreplay_run(dirfd, CHECK_MAX_DBS, 1, NULL, NULL, &wr);
+    struct wal *w = NULL;
+    struct wal_config wc = {CHECK_WAL_FILE_BYTES, NULL};
+    if (rc == OBK_OK) rc = wal_open(dirfd, &wc, &wr.scan, &w);
+    if (rc == OBK_OK && wal_pending_bytes(w) > 0) rc = wal_checkpoint(w, wal_end_lsn(w));
+    wal_close(w);
+    if (rc != OBK_OK) {
+        printf("write-ahead log: replay failed: %s\n",
+               wr.scan.damage[0] ? wr.scan.damage : obk_strerror(rc));
+        return EXIT_ERROR;
+    }
+    if (wr.scan.records)
+        printf("write-ahead log: %" PRIu64 " records written again into %" PRIu64
+               " topics (%" PRIu64 " already there, %" PRIu64 " of deleted topics or files)\n",
+               wr.applied, wr.topics, wr.present, wr.skipped);
+    if (wr.scan.damaged) {
+        printf("write-ahead log: damaged: %s: the log now ends there\n", wr.scan.damage);
+        return EXIT_REPAIRED;
+    }
+    return EXIT_CLEAN;
+}
+
 int main(int argc, char **argv) {
     const char *dirpath = NULL, *dumpkey = NULL;
     int repair = 0, onlydb = -1;
@@ -405,7 +470,7 @@ int main(int argc, char **argv) {
     printf("obelisk-check %s (format %d, %s stop)%s\n", dirpath, major,
            clean_stop ? "clean" : "unclean", repair ? " --repair" : "");
     struct totals tot = {0};
-    int worst = EXIT_CLEAN;
+    int worst = check_log(dirfd, repair);
     char dumpname[KEYDIR_NAME_MAX] = "";
     if (dumpkey) keydir_name(dumpkey, strlen(dumpkey), dumpname);
     for (int db = 0; db < CHECK_MAX_DBS; db++) {

@@ -618,7 +618,27 @@ struct round {
     int kill_while_writing; /* 0: stop writers, kill the idle server */
     int damage;             /* D_* */
     uint64_t seed;
+    /* damage rounds: 0 = the write-ahead log is checkpointed before the kill, so the damage
+     * hits bytes only the segment holds (the segment rules apply); 1 = the log still holds the
+     * damaged batch, and the replay at start writes it again (nothing is cut or lost) */
+    int log_holds_damage;
 };
+
+/* Waits (up to 10 s) until INFO persistence shows wal_pending_bytes:0: a checkpoint synced
+ * the segments and left nothing in the write-ahead log to replay. */
+static void wait_log_checkpointed(void) {
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = client_connect(&cur);
+        redisReply *ir = c ? client_cmd(c, "INFO persistence") : NULL;
+        int done =
+            ir && ir->type == REDIS_REPLY_STRING && strstr(ir->str, "wal_pending_bytes:0\r\n");
+        if (ir) freeReplyObject(ir);
+        if (c) redisFree(c);
+        if (done) return;
+        sleep_ms(50);
+    }
+    fail_msg("the write-ahead log was not checkpointed within 10 s");
+}
 
 /* Per writer: where each sent entry was found after the restart. */
 struct found {
@@ -636,12 +656,17 @@ static void run_round(const struct round *rd) {
     extra[ne++] = "--fsync", extra[ne++] = rd->fsync;
     if (small_segments) extra[ne++] = "--segment-bytes", extra[ne++] = "64kb";
     if (small_cache) extra[ne++] = "--cache-max-bytes", extra[ne++] = "1mb";
+    int checkpoint_first = rd->damage && !rd->log_holds_damage;
+    if (checkpoint_first) extra[ne++] = "--wal-checkpoint-seconds", extra[ne++] = "1";
     extra[ne] = NULL;
     printf("# seed %" PRIu64 "\n", rd->seed);
-    printf("# round: fsync %s, %s%s%s%s\n", rd->fsync,
+    printf("# round: fsync %s, %s%s%s%s%s\n", rd->fsync,
            rd->kill_while_writing ? "kill while writing" : "kill when idle",
            rd->damage ? ", damage: " : "", rd->damage ? damage_names[rd->damage] : "",
-           small_segments ? ", 64kb segments" : "");
+           small_segments ? ", 64kb segments" : "",
+           !rd->damage        ? ""
+           : checkpoint_first ? ", log checkpointed before the kill"
+                              : ", the log still holds the damaged batch");
     if (small_cache) printf("# 1mb cache\n");
     fflush(stdout);
 
@@ -675,6 +700,7 @@ static void run_round(const struct round *rd) {
         atomic_store(&stop, 1);
         for (int i = 0; i < NWRITERS; i++) pthread_join(wt[i], NULL);
         for (int i = 0; i < nreaders; i++) pthread_join(rt[i], NULL);
+        if (checkpoint_first) wait_log_checkpointed();
     }
     /* no assertion may fail while the threads run: check the pid before the kill, assert
      * after the joins */
@@ -721,6 +747,8 @@ static void run_round(const struct round *rd) {
         assert_int_equal(crc, 0);
         char msg[300] = "";
         if (apply_damage(&cur, &dmg, &r, msg, sizeof msg) != 0) fail_msg("%s", msg);
+        /* the replay writes the batch again: every acknowledged entry of it must be back */
+        if (rd->log_holds_damage) dmg.cut_batch = 0;
         crc = run_obelisk_check(cur.datadir, 0);
         printf("# obelisk-check after the damage: exit %d\n", crc);
         /* a bad last batch after a crash is a tail the start cuts (4); a sealed segment's
@@ -740,7 +768,11 @@ static void run_round(const struct round *rd) {
     assert_server_pid(&cur);
     if (rd->damage != D_MIDDLE)
         assert_true(server_log_contains(&cur, "recovered after an unclean stop"));
-    if (rd->damage && rd->damage != D_MIDDLE) {
+    if (rd->damage && rd->log_holds_damage) {
+        /* the replay wrote the damaged batch again: nothing to cut */
+        assert_true(server_log_contains(&cur, "write-ahead log replayed"));
+        assert_false(server_log_contains(&cur, "torn or bad tail"));
+    } else if (rd->damage && rd->damage != D_MIDDLE) {
         char line[128];
         snprintf(line, sizeof line, "torn or bad tail at byte %" PRIu64 ",", dmg.cut_at);
         if (!server_log_contains(&cur, line)) fail_msg("server log lacks \"%s\"", line);
@@ -939,6 +971,18 @@ static void test_damaged_tail(void **state) {
     }
 }
 
+/* A truncated or flipped last batch while the write-ahead log still holds it: the replay
+ * writes the batch again (bytes appended after the last batch are no batch of the log, and are
+ * cut as before). */
+static void test_damage_rewritten_by_log(void **state) {
+    (void)state;
+    static const int kinds[] = {D_TRUNCATE, D_FLIP};
+    for (int i = 0; i < 2; i++) {
+        struct round rd = {"always", 0, kinds[i], base_seed + 7 + (uint64_t)i, 1};
+        run_round(&rd);
+    }
+}
+
 static void test_damaged_middle(void **state) {
     (void)state;
     int n = nrounds / 3 > 0 ? nrounds / 3 : 1;
@@ -968,6 +1012,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_kill_fsync_everysec, teardown),
         cmocka_unit_test_teardown(test_damaged_tail, teardown),
         cmocka_unit_test_teardown(test_damaged_middle, teardown),
+        cmocka_unit_test_teardown(test_damage_rewritten_by_log, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

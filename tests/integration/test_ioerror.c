@@ -242,12 +242,13 @@ static long long info_field(redisContext *c, const char *name) {
     return v;
 }
 
-/* A commit that dirtied several topics is made durable by one syncfs (syncfs-min-files 2 by
- * default): its failure must reach every waiting write like a failed fdatasync does. */
-static void test_syncfs_error_fails_every_topic(void **state) {
-    (void)state;
+/* A commit that dirtied several topics is made durable by one sync: without the write-ahead
+ * log one syncfs (syncfs-min-files 2 by default), with it one fdatasync of the log. Its failure
+ * must reach every waiting write like a failed fdatasync of the topic's own file does. */
+static void sync_error_fails_every_topic(int wal) {
     struct test_server s;
-    assert_int_equal(server_start(&s, "--on-io-error", "readonly", NULL), 0);
+    assert_int_equal(
+        server_start(&s, "--on-io-error", "readonly", "--wal", wal ? "yes" : "no", NULL), 0);
     redisContext *c = client_connect(&s);
     /* one pipeline, so the three writes share a commit (and a sync round) */
     for (int round = 0; round < 2; round++) {
@@ -260,7 +261,8 @@ static void test_syncfs_error_fails_every_topic(void **state) {
             freeReplyObject(r);
         }
         if (round == 0) {
-            assert_true(info_field(c, "fsync_syncfs_count:") >= 1);
+            assert_true(info_field(c, wal ? "wal_syncs:" : "fsync_syncfs_count:") >= 1);
+            if (wal) assert_int_equal(info_field(c, "fsync_syncfs_count:"), 0);
             freeReplyObject(must_cmd(c, "DEBUG IO-FAULT fsync-eio"));
         }
     }
@@ -269,11 +271,21 @@ static void test_syncfs_error_fails_every_topic(void **state) {
     server_cleanup(&s);
 }
 
-/* syncfs-min-files 0 keeps one fdatasync per file. */
+static void test_syncfs_error_fails_every_topic(void **state) {
+    (void)state;
+    sync_error_fails_every_topic(0);
+}
+
+static void test_log_sync_error_fails_every_topic(void **state) {
+    (void)state;
+    sync_error_fails_every_topic(1);
+}
+
+/* Without the write-ahead log, syncfs-min-files 0 keeps one fdatasync per file. */
 static void test_syncfs_off(void **state) {
     (void)state;
     struct test_server s;
-    assert_int_equal(server_start(&s, "--syncfs-min-files", "0", NULL), 0);
+    assert_int_equal(server_start(&s, "--syncfs-min-files", "0", "--wal", "no", NULL), 0);
     redisContext *c = client_connect(&s);
     for (int k = 0; k < 3; k++) redisAppendCommand(c, "XADD t%d * f v", k);
     for (int k = 0; k < 3; k++) {
@@ -323,6 +335,7 @@ int main(void) {
         cmocka_unit_test(test_write_error_readonly),
         cmocka_unit_test(test_exit_by_default),
         cmocka_unit_test(test_syncfs_error_fails_every_topic),
+        cmocka_unit_test(test_log_sync_error_fails_every_topic),
         cmocka_unit_test(test_syncfs_off),
     };
     return cmocka_run_group_tests_name("ioerror", tests, NULL, NULL);

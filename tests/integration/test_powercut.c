@@ -39,8 +39,10 @@
  * Rounds cycle through: always with one fdatasync per file (syncfs-min-files 0) and exact cuts;
  * always with syncfs, 64 KiB segments (rolls, checkpoints) and torn tails; always, fdatasync,
  * torn tails; everysec with syncfs, small segments, torn tails; everysec, fdatasync; always and
- * a clean stop. OBELISK_POWERCUT_ROUNDS=N runs N rounds (default 6), OBELISK_POWERCUT_CONFIG=I
- * makes every round the I-th kind (0-5); OBELISK_SEED=N fixes the random choices (thread
+ * a clean stop; with the write-ahead log (rounds 2, 3, 5, 6, 7; the others run with wal no),
+ * some checkpointing every 64 KiB of log so cuts land around checkpoints.
+ * OBELISK_POWERCUT_ROUNDS=N runs N rounds (default 8), OBELISK_POWERCUT_CONFIG=I
+ * makes every round the I-th kind (0-7); OBELISK_SEED=N fixes the random choices (thread
  * scheduling still varies). */
 #include <dlfcn.h>
 #include <errno.h>
@@ -651,12 +653,19 @@ struct round_cfg {
     const char *fsync, *syncfs_min, *segment_bytes;
     int tails, clean_stop;
     int run_min_ms, run_max_ms;
+    int wal;              /* the write-ahead log on (the default) or off */
+    const char *wal_ckpt; /* wal-checkpoint-bytes (NULL: the default, no checkpoint in a round) */
 };
 
 static const struct round_cfg pattern[] = {
-    {"always", "0", NULL, 0, 0, 200, 900},     {"always", "2", "64kb", 1, 0, 200, 900},
-    {"always", "0", NULL, 1, 0, 200, 900},     {"everysec", "2", "64kb", 1, 0, 2600, 3400},
-    {"everysec", "0", NULL, 0, 0, 2600, 3400}, {"always", "2", NULL, 1, 1, 200, 900},
+    {"always", "0", NULL, 0, 0, 200, 900, 0, NULL},
+    {"always", "2", "64kb", 1, 0, 200, 900, 0, NULL},
+    {"always", "0", NULL, 1, 0, 200, 900, 1, NULL},
+    {"everysec", "2", "64kb", 1, 0, 2600, 3400, 1, "64kb"},
+    {"everysec", "0", NULL, 0, 0, 2600, 3400, 0, NULL},
+    {"always", "2", NULL, 1, 1, 200, 900, 1, NULL},
+    {"always", "2", "64kb", 1, 0, 200, 900, 1, "64kb"},
+    {"always", "2", NULL, 0, 0, 200, 900, 1, "64kb"},
 };
 #define NPATTERN ((int)(sizeof(pattern) / sizeof(pattern[0])))
 
@@ -681,11 +690,13 @@ static void start_under_shim(struct run *run, const struct round_cfg *cfg) {
     snprintf(run->log, sizeof(run->log), "%s/pc-record-%d", run->s.dir, run->starts);
     snprintf(run->stash, sizeof(run->stash), "%s/pc-stash-%d", run->s.dir, run->starts);
     assert_int_equal(mkdir(run->stash, 0755), 0);
-    const char *argv[12];
+    const char *argv[16];
     int n = 0;
     argv[n++] = "--fsync", argv[n++] = cfg->fsync;
     argv[n++] = "--syncfs-min-files", argv[n++] = cfg->syncfs_min;
     if (cfg->segment_bytes) argv[n++] = "--segment-bytes", argv[n++] = cfg->segment_bytes;
+    argv[n++] = "--wal", argv[n++] = cfg->wal ? "yes" : "no";
+    if (cfg->wal_ckpt) argv[n++] = "--wal-checkpoint-bytes", argv[n++] = cfg->wal_ckpt;
     argv[n] = NULL;
     shim_env(run->log, run->s.datadir, run->stash);
     int rc = server_start_argv(&run->s, argv, 1);
@@ -806,9 +817,11 @@ static void run_workload(struct run *run, struct round *rd, struct rng *rng) {
           atomic_load(&rd->co[0].delivered), atomic_load(&rd->co[1].delivered),
           atomic_load(&rd->co[0].xacked), atomic_load(&rd->co[1].xacked),
           atomic_load(&rd->co[0].committed));
-    printf("# round %d (%s, syncfs-min-files %s%s%s): %s after %d ms\n", rd->r, rd->cfg->fsync,
-           rd->cfg->syncfs_min, rd->cfg->segment_bytes ? ", segment-bytes " : "",
-           rd->cfg->segment_bytes ? rd->cfg->segment_bytes : "",
+    printf("# round %d (%s, syncfs-min-files %s%s%s, wal %s%s%s): %s after %d ms\n", rd->r,
+           rd->cfg->fsync, rd->cfg->syncfs_min, rd->cfg->segment_bytes ? ", segment-bytes " : "",
+           rd->cfg->segment_bytes ? rd->cfg->segment_bytes : "", rd->cfg->wal ? "yes" : "no",
+           rd->cfg->wal_ckpt ? ", checkpoint every " : "",
+           rd->cfg->wal_ckpt ? rd->cfg->wal_ckpt : "",
            rd->cfg->clean_stop ? "clean stop" : "SIGKILL", (int)(rd->cut_t - t0));
 }
 
@@ -1029,9 +1042,13 @@ static void check_cut(const struct round *rd, const struct pc_stats *st) {
         CHECK(st->fdatasyncs > 0 && st->syncfs_calls == 0,
               "syncfs-min-files 0: the shim saw %ld fdatasync and %ld syncfs", st->fdatasyncs,
               st->syncfs_calls);
-    else
+    else if (!rd->cfg->wal || rd->cfg->wal_ckpt || rd->cfg->clean_stop)
+        /* with the log, files are synced only at checkpoints */
         CHECK(st->syncfs_calls > 0, "syncfs-min-files %s: the shim saw no syncfs",
               rd->cfg->syncfs_min);
+    if (!rd->cfg->wal)
+        CHECK(st->log_writes_undone == 0, "%ld writes into the write-ahead log with wal no",
+              st->log_writes_undone);
     if (rd->cfg->clean_stop)
         CHECK(st->files_dropped == 0 && st->dirs_dropped == 0 && st->bytes_cut == 0 &&
                   st->names_reverted == 0,

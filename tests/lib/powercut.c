@@ -43,9 +43,18 @@ struct entries {
     size_t n, cap;
 };
 
+/* A positioned write into durable bytes of a write-ahead log file not yet covered by a sync
+ * of that file (or a syncfs): a cut may undo it. */
+struct overwrite {
+    int obj;
+    long long off, len;
+};
+
 struct model {
     struct obj *objs;
     size_t nobjs, objcap;
+    struct overwrite *ow;
+    size_t now, owcap;
     struct entries cur, dur;
     int root;
     struct pc_stats *st;
@@ -214,6 +223,76 @@ static struct ev *parse(char *buf, size_t len, size_t *nev, uint64_t *root_ino) 
     return v;
 }
 
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* The current name of object o ("?" when it has none). */
+static const char *obj_name(const struct model *m, int o) {
+    for (size_t i = 0; i < m->cur.n; i++)
+        if (m->cur.v[i].obj == o) return m->cur.v[i].name;
+    return "?";
+}
+
+/* 1 when object o is (now) a file of a directory named "wal": the write-ahead log's. */
+static int in_log_dir(const struct model *m, int o) {
+    for (size_t i = 0; i < m->cur.n; i++) {
+        if (m->cur.v[i].obj != o) continue;
+        int parent = m->cur.v[i].parent;
+        for (size_t j = 0; j < m->cur.n; j++)
+            if (m->cur.v[j].obj == parent) return !strcmp(m->cur.v[j].name, "wal");
+    }
+    return 0;
+}
+
+/* Undoes the unsynced overwrites of object o in the copy outfd (of keep bytes): each becomes
+ * zeros (what a preallocated log file held before; the old records of a reused one read the
+ * same, as the end of the log), or with torn tails on, sometimes a random prefix of it stays. */
+static int undo_overwrites(struct model *m, int o, int outfd, long long keep, uint64_t *rng,
+                           int torn) {
+    static const char zeros[4096];
+    for (size_t k = 0; k < m->now; k++) {
+        if (m->ow[k].obj != o || m->ow[k].off >= keep) continue;
+        long long from = m->ow[k].off, end = from + m->ow[k].len;
+        if (end > keep) end = keep;
+        if (torn && rng_next(rng) % 2) from += (long long)(rng_next(rng) % (uint64_t)(end - from));
+        for (long long at = from; at < end;) {
+            size_t n =
+                (size_t)(end - at < (long long)sizeof zeros ? end - at : (long long)sizeof zeros);
+            if (pwrite(outfd, zeros, n, (off_t)at) != (ssize_t)n) return -1;
+            at += (long long)n;
+        }
+        m->st->log_writes_undone++;
+        m->st->log_bytes_undone += end - from;
+    }
+    return 0;
+}
+
+/* Files an earlier cut in this process left with a torn tail: their durable part ends where
+ * the cut kept it, not at their size (the tail is garbage a recovery may cut or rewrite). */
+static struct torn_file {
+    uint64_t ino;
+    long long keep;
+} * torn_files;
+static size_t ntorn_files, torn_cap;
+
+static void torn_remember(uint64_t ino, long long keep) {
+    if (ntorn_files == torn_cap) {
+        torn_cap = torn_cap ? torn_cap * 2 : 64;
+        torn_files = realloc(torn_files, torn_cap * sizeof *torn_files);
+    }
+    torn_files[ntorn_files++] = (struct torn_file){ino, keep};
+}
+
+static long long torn_kept(uint64_t ino, long long size) {
+    for (size_t i = 0; i < ntorn_files; i++)
+        if (torn_files[i].ino == ino && torn_files[i].keep < size) return torn_files[i].keep;
+    return size;
+}
+
 static void replay(struct model *m, struct ev *v, size_t n) {
     struct pc_stats *st = m->st;
     size_t zfrom = 0; /* the Z lines of the syncfs being read */
@@ -227,7 +306,7 @@ static void replay(struct model *m, struct ev *v, size_t n) {
             o = obj_find(m, e->b);
             if (o < 0) o = obj_new(m, e->b, e->kind, e->n1);
             m->objs[o].type = e->kind;
-            m->objs[o].dsize = e->n1;
+            m->objs[o].dsize = torn_kept(e->b, e->n1);
             ent_set(&m->cur, parent, e->s1, o);
             ent_set(&m->dur, parent, e->s1, o);
             break;
@@ -255,12 +334,19 @@ static void replay(struct model *m, struct ev *v, size_t n) {
             if ((o = obj_find(m, e->b)) >= 0 && e->n1 < m->objs[o].dsize) m->objs[o].dsize = e->n1;
             break;
         case 'O':
-            if ((o = obj_find(m, e->b)) >= 0 && e->n1 < m->objs[o].dsize) {
+            if ((o = obj_find(m, e->b)) >= 0 && e->n1 < m->objs[o].dsize && in_log_dir(m, o)) {
+                /* the write-ahead log writes into its preallocated files by design */
+                if (m->now == m->owcap) {
+                    m->owcap = m->owcap ? m->owcap * 2 : 256;
+                    m->ow = realloc(m->ow, m->owcap * sizeof *m->ow);
+                }
+                m->ow[m->now++] = (struct overwrite){o, e->n1, e->n2};
+            } else if (o >= 0 && e->n1 < m->objs[o].dsize) {
                 if (!st->overwrites)
                     problem(m,
-                            "a write at offset %lld rewrote durable bytes of inode %llu "
+                            "a write at offset %lld rewrote durable bytes of inode %llu, %s "
                             "(durable size %lld)",
-                            e->n1, (unsigned long long)e->b, m->objs[o].dsize);
+                            e->n1, (unsigned long long)e->b, obj_name(m, o), m->objs[o].dsize);
                 st->overwrites++;
             }
             break;
@@ -269,7 +355,14 @@ static void replay(struct model *m, struct ev *v, size_t n) {
                 st->fdatasyncs++;
             else
                 st->fsyncs++;
-            if ((o = obj_find(m, e->b)) >= 0) m->objs[o].dsize = e->n1;
+            if ((o = obj_find(m, e->b)) >= 0) {
+                m->objs[o].dsize = e->n1;
+                for (size_t k = 0; k < m->now;) /* its overwrites are durable now */
+                    if (m->ow[k].obj == o)
+                        m->ow[k] = m->ow[--m->now];
+                    else
+                        k++;
+            }
             break;
         case 'D':
             st->dir_fsyncs++;
@@ -281,6 +374,7 @@ static void replay(struct model *m, struct ev *v, size_t n) {
         case 'S':
             st->syncfs_calls++;
             all_sync(m);
+            m->now = 0;
             for (size_t j = zfrom; j < i; j++)
                 if (v[j].t == 'Z' && v[j].key == e->key && (o = obj_find(m, v[j].b)) >= 0)
                     m->objs[o].dsize = v[j].n1;
@@ -377,13 +471,6 @@ static const struct src *src_find(const struct srcs *s, uint64_t ino) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].ino == ino) return &s->v[i];
     return NULL;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
 }
 
 static int copy_range(int in, int out, long long from, long long len, long long zero_from,
@@ -486,6 +573,7 @@ int pc_apply(const char *root, const char *log_path, const char *stash_dir, uint
     qsort(v, nev, sizeof *v, cmp_ev);
     m.root = obj_new(&m, root_ino, 'd', 0);
     replay(&m, v, nev);
+    ntorn_files = 0; /* the record's start saw the last cut's files; this cut makes new ones */
     m.root = obj_find(&m, root_ino);
     if (m.root < 0) {
         problem(&m, "the data directory's inode was replaced");
@@ -561,7 +649,8 @@ int pc_apply(const char *root, const char *log_path, const char *stash_dir, uint
             close(outfd);
             goto out;
         }
-        int ok = copy_range(in, outfd, 0, keep, 0, 0) == 0;
+        int ok = copy_range(in, outfd, 0, keep, 0, 0) == 0 &&
+                 undo_overwrites(&m, dur.v[i].obj, outfd, keep, &rng, tail_seed != 0) == 0;
         long long tail = 0;
         if (ok && tail_seed && size > keep && rng_next(&rng) % 2) {
             tail = 1 + (long long)(rng_next(&rng) % (uint64_t)(size - keep));
@@ -573,6 +662,8 @@ int pc_apply(const char *root, const char *log_path, const char *stash_dir, uint
             ok = copy_range(in, outfd, keep, tail, zf, zl) == 0;
             st->torn_tails++;
             st->torn_bytes += tail;
+            struct stat ost;
+            if (ok && fstat(outfd, &ost) == 0) torn_remember(ost.st_ino, keep);
         }
         close(in);
         if (close(outfd) != 0) ok = 0;
@@ -598,6 +689,7 @@ out:
     free(buf);
     free(v);
     free(m.objs);
+    free(m.ow);
     free(m.cur.v);
     free(m.dur.v);
     free(dur.v);
@@ -617,4 +709,7 @@ void pc_stats_print(const struct pc_stats *st, const char *label) {
            label, st->files_kept, st->dirs_kept, st->files_dropped, st->dirs_dropped,
            st->names_reverted, st->restored, st->files_cut, st->bytes_cut, st->torn_tails,
            st->torn_bytes);
+    if (st->log_writes_undone)
+        printf("# %s: %ld unsynced writes into write-ahead log files undone (%lld bytes)\n", label,
+               st->log_writes_undone, st->log_bytes_undone);
 }

@@ -19,14 +19,20 @@
  * Events sort by key: an event that completed takes 2n, a sync 2n+1 with n read when it
  * started, so a sync covers exactly the events that completed before it began.
  *
- * The model (what POSIX promises, no more): a file's durable size is its size at its last
+ * The model (what POSIX promises, no more):
+ * writes into durable bytes are undone (zeroed) unless a sync of the file (or a syncfs) followed
+ * them, but only in the write-ahead log's directory "wal", which writes into preallocated files
+ * by design; anywhere else such a write is a failure the model reports (the segments only ever
+ * append); a file's durable size is its size at its last
  * fsync/fdatasync or syncfs (a truncate lowers it at once, a possible outcome of a cut); a
  * directory's durable entries are its entries at its last fsync or syncfs (a create, rename or
  * unlink not yet followed by one is undone: the new file disappears, the old name returns with
  * its own durable content, kept alive by the shim's stash). A durable directory's entries are
  * walked from the root; every durable file is copied at its durable size into a fresh tree that
  * replaces the data directory. With tails on, a file with bytes past its durable size keeps a
- * random part of them, sometimes with a zeroed stretch inside (a torn write). */
+ * random part of them, sometimes with a zeroed stretch inside (a torn write); the next
+ * application (same process) counts such a file durable only up to where the cut kept it, so a
+ * start that rewrites the torn part (the write-ahead log's replay) is no overwrite. */
 #ifndef OBK_TEST_POWERCUT_H
 #define OBK_TEST_POWERCUT_H
 
@@ -44,7 +50,10 @@ struct pc_stats {
     long long bytes_cut;              /* bytes removed in all (torn tails count as kept) */
     long torn_tails;
     long long torn_bytes;
-    long overwrites;  /* positioned writes into bytes that were durable (model cannot undo) */
+    long overwrites; /* positioned writes into bytes that were durable (model cannot undo) */
+    /* writes into the write-ahead log's preallocated files not yet synced: undone by the cut */
+    long log_writes_undone;
+    long long log_bytes_undone;
     long unsupported; /* "X" events */
     long unknown;     /* files in the tree after the kill that the record never named */
     /* The longest run of back-to-back sync calls (each starting within 5 ms of the end of the

@@ -335,13 +335,13 @@ static void test_keys(void **state) {
     assert_int_equal(store_dbsize(s, 1), 5);
     assert_null(store_lookup(s, 1, "a", 1)); /* "a\0/b" is not "a" */
     assert_int_equal(store_close(s), OBK_OK);
-    /* nothing escaped the data dir: only OBELISK, clean_shutdown and db0..15 at the top */
+    /* nothing escaped the data dir: only OBELISK, clean_shutdown, wal and db0..15 at the top */
     DIR *d = opendir(dir);
     struct dirent *de;
     while ((de = readdir(d)) != NULL)
         assert_true(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
                     !strcmp(de->d_name, "OBELISK") || !strcmp(de->d_name, "clean_shutdown") ||
-                    !strncmp(de->d_name, "db", 2));
+                    !strcmp(de->d_name, "wal") || !strncmp(de->d_name, "db", 2));
     closedir(d);
     s = open_store(&c, 1);
     for (size_t i = 0; i < 5; i++) {

@@ -43,7 +43,7 @@ static int teardown(void **state) {
 static void make_rec(int i, struct wal_rec *r, uint8_t *payload) {
     uint32_t len = (uint32_t)((i * 37) % 300);
     for (uint32_t k = 0; k < len; k++) payload[k] = (uint8_t)(i + k);
-    *r = (struct wal_rec){.type = WAL_REC_BATCH,
+    *r = (struct wal_rec){.type = WAL_REC_WRITE,
                           .db = (uint16_t)(i % 3),
                           .topic = (uint64_t)(i % 7),
                           .aux1 = (uint64_t)i,
@@ -271,7 +271,7 @@ static void test_sync_error_is_reported(void **state) {
     assert_int_equal(wal_sync(w), OBK_ERR_IO);
     fail_sync = 0;
     uint8_t big[FILE_BYTES];
-    struct wal_rec huge = {.type = WAL_REC_BATCH, .topic = 1, .payload = big, .len = FILE_BYTES};
+    struct wal_rec huge = {.type = WAL_REC_WRITE, .topic = 1, .payload = big, .len = FILE_BYTES};
     assert_int_equal(wal_append(w, &huge), OBK_ERR_TOOBIG);
     wal_close(w);
 }

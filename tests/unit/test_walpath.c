@@ -1,0 +1,413 @@
+/* test_walpath.c - the write-ahead log on the write path: a store whose topics' files lose
+ * everything the log holds (a power cut before any checkpoint synced them) comes back whole
+ * from the log; cuts at every byte of the log's last records leave a consistent prefix; a
+ * deleted topic's records are skipped; a checkpoint leaves nothing to replay.
+ *
+ * The crashes are real: a child process opens the store, commits (each commit is durable:
+ * storetest_commit waits for it) and dies with _exit without closing, so nothing is
+ * checkpointed after the writes; the parent then cuts the topics' files back and reopens. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/crc32c.h"
+#include "base/status.h"
+#include "storage/cgstore.h"
+#include "storage/keydir.h"
+#include "storage/cgroup.h"
+#include "storage/store.h"
+#include "storage/topic.h"
+#include "storage/wal.h"
+#include "storage/walreplay.h"
+#include "storetest.h"
+
+#define TOPICS     24
+#define CUT_TOPICS 4 /* the cut test reopens hundreds of times: a small store */
+#define ROUNDS     6
+#define PER        5 /* entries per topic per round */
+#define WAL_MIB    1
+
+static char dir[256];
+
+static int setup(void **state) {
+    (void)state;
+    storetest_tmpdir(dir, sizeof dir, "walpath");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    storetest_rmdir(dir);
+    return 0;
+}
+
+static void config(struct store_config *c, const char *d) {
+    store_config_defaults(c);
+    c->dir = d;
+    c->ndbs = 2;
+    c->fsync = PERSIST_FSYNC_ALWAYS;
+    c->wal_file_bytes = WAL_MIB << 20;    /* small: the rounds roll through several files */
+    c->wal_checkpoint_bytes = 1ull << 40; /* no checkpoint while the child writes */
+    c->wal_checkpoint_ms = 3600 * 1000;
+}
+
+static void key_of(int i, char *k) {
+    snprintf(k, 16, "k%02d", i);
+}
+
+/* Writes ROUNDS rounds into TOPICS topics of db 1 with a group on each, every round durable;
+ * deletes topic 0 in the last round. Runs in the child: exits 0 after the last commit without
+ * closing the store. */
+static void child_writes(const char *d, int topics) {
+    struct store_config c;
+    struct store *s;
+    struct store_open_report rep;
+    config(&c, d);
+    if (store_open(&c, &s, &rep) != OBK_OK) _exit(2);
+    char val[64];
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < topics; i++) {
+            char k[16];
+            key_of(i, k);
+            struct topic *t = store_lookup(s, 1, k, strlen(k));
+            if (!t && store_create(s, 1, k, strlen(k), &t) != OBK_OK) _exit(3);
+            for (int e = 0; e < PER; e++) {
+                int n = snprintf(val, sizeof val, "v-%d-%d-%d", i, r, e);
+                const uint8_t *fv[2] = {(const uint8_t *)"f", (const uint8_t *)val};
+                size_t fl[2] = {1, (size_t)n};
+                sid_t id = {(uint64_t)(r + 1), (uint64_t)e};
+                if (topic_append(t, id, 1, fv, fl) != OBK_OK) _exit(4);
+            }
+            /* a group that acknowledges every other round's entries */
+            struct cg_group *g = cg_group_find(t, "g", 1);
+            cg_record_begin(t);
+            if (!g && cg_group_create(t, "g", 1, (sid_t){0, 0}, 0, &g) != OBK_OK) _exit(5);
+            struct cg_consumer *cons;
+            int created;
+            if (cg_consumer_get(t, g, "c", 1, 1000, &cons, &created) != OBK_OK) _exit(6);
+            sid_t ids[PER];
+            for (int e = 0; e < PER; e++) ids[e] = (sid_t){(uint64_t)(r + 1), (uint64_t)e};
+            if (cg_deliver_new(t, g, cons, ids, PER, ids[PER - 1], (int64_t)((r + 1) * PER), 0,
+                               1000) != OBK_OK)
+                _exit(7);
+            uint64_t acked;
+            if (r % 2 == 0 && cg_ack(t, g, ids, PER, &acked) != OBK_OK) _exit(8);
+            if (cg_record_end(t) != OBK_OK) _exit(9);
+        }
+        if (r == ROUNDS - 1 && store_delete(s, 1, "k00", 3) != OBK_OK) _exit(10);
+        storetest_commit(s);
+    }
+    _exit(0);
+}
+
+static void crash_after_writes(const char *d, int topics) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) child_writes(d, topics);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Cuts every segment, index and group log of db1's topics to zero bytes: what a power cut
+ * leaves when none of them was synced since it was created. */
+static void cut_topic_files(const char *d) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/db1", d);
+    DIR *db = opendir(path);
+    assert_non_null(db);
+    struct dirent *de;
+    while ((de = readdir(db)) != NULL) {
+        if (de->d_name[0] != 't') continue;
+        char tdir[1024];
+        snprintf(tdir, sizeof tdir, "%s/%s", path, de->d_name);
+        DIR *td = opendir(tdir);
+        assert_non_null(td);
+        struct dirent *fe;
+        while ((fe = readdir(td)) != NULL) {
+            size_t n = strlen(fe->d_name);
+            int cut = (n > 4 && (!strcmp(fe->d_name + n - 4, ".log") ||
+                                 !strcmp(fe->d_name + n - 4, ".idx")));
+            if (!cut) continue;
+            char f[1400];
+            snprintf(f, sizeof f, "%s/%s", tdir, fe->d_name);
+            assert_int_equal(truncate(f, 0), 0);
+        }
+        closedir(td);
+    }
+    closedir(db);
+}
+
+struct collect {
+    int n;
+    char last[64];
+};
+
+static int collect_cb(void *ctx, const struct obk_entry *e) {
+    struct collect *c = ctx;
+    c->n++;
+    size_t l = e->fvlen[1] < sizeof c->last - 1 ? e->fvlen[1] : sizeof c->last - 1;
+    memcpy(c->last, e->fv[1], l);
+    c->last[l] = '\0';
+    return 0;
+}
+
+/* Every topic but k00 holds rounds entries of each round (in order, each once), and its group
+ * has delivered all of them with the odd rounds' entries pending. */
+static void check_store(struct store *s, int rounds) {
+    assert_null(store_lookup(s, 1, "k00", 3));
+    for (int i = 1; i < TOPICS; i++) {
+        char k[16], want[64];
+        key_of(i, k);
+        struct topic *t = store_lookup(s, 1, k, strlen(k));
+        assert_non_null(t);
+        struct collect c = {0};
+        assert_int_equal(topic_range(t, SID_MIN, SID_MAX, 0, 0, collect_cb, &c), OBK_OK);
+        assert_int_equal(c.n, rounds * PER);
+        snprintf(want, sizeof want, "v-%d-%d-%d", i, rounds - 1, PER - 1);
+        assert_string_equal(c.last, want);
+        struct cg_group *g = cg_group_find(t, "g", 1);
+        assert_non_null(g);
+        assert_int_equal(cg_group_entries_read(g), rounds * PER);
+        assert_int_equal(cg_group_pending_count(g), (uint64_t)(rounds / 2) * PER);
+    }
+}
+
+static struct store *reopen(const char *d, struct store_open_report *rep) {
+    struct store_config c;
+    struct store *s;
+    config(&c, d);
+    int rc = store_open(&c, &s, rep);
+    if (rc != OBK_OK) fail_msg("store_open: %s (%s)", obk_strerror(rc), rep->damage);
+    return s;
+}
+
+static void test_replay_restores_cut_files(void **state) {
+    (void)state;
+    crash_after_writes(dir, TOPICS);
+    cut_topic_files(dir);
+    struct store_open_report rep;
+    struct store *s = reopen(dir, &rep);
+    assert_false(rep.clean);
+    assert_true(rep.wal_replayed > 0);
+    assert_true(rep.wal_skipped > 0); /* k00's records: the topic was deleted */
+    check_store(s, ROUNDS);
+    assert_int_equal(store_close(s), OBK_OK);
+    /* the replay was checkpointed: a second open replays nothing and finds the same */
+    s = reopen(dir, &rep);
+    assert_int_equal(rep.wal_replayed, 0);
+    check_store(s, ROUNDS);
+    assert_int_equal(store_close(s), OBK_OK);
+}
+
+static void test_clean_close_leaves_nothing_to_replay(void **state) {
+    (void)state;
+    struct store_open_report rep;
+    struct store *s = reopen(dir, &rep);
+    struct topic *t;
+    assert_int_equal(store_create(s, 1, "x", 1, &t), OBK_OK);
+    const uint8_t *fv[2] = {(const uint8_t *)"f", (const uint8_t *)"v"};
+    size_t fl[2] = {1, 1};
+    assert_int_equal(topic_append(t, (sid_t){1, 0}, 1, fv, fl), OBK_OK);
+    storetest_commit(s);
+    struct store_stats st;
+    store_stats(s, &st);
+    assert_true(st.persist.wal.enabled);
+    assert_true(st.persist.wal.records > 0);
+    assert_true(st.persist.wal.pending_bytes > 0);
+    assert_int_equal(store_close(s), OBK_OK);
+    s = reopen(dir, &rep);
+    assert_true(rep.clean);
+    assert_int_equal(rep.wal_replayed, 0);
+    assert_int_equal(topic_length(store_lookup(s, 1, "x", 1)), 1);
+    assert_int_equal(store_close(s), OBK_OK);
+}
+
+/* The log's end: the last file (highest first LSN) and where its records end (the first
+ * record slot holding zeros). */
+static void log_end(const char *d, char *path, size_t cap, off_t *end) {
+    char wdir[512];
+    snprintf(wdir, sizeof wdir, "%s/%s", d, WAL_DIR_NAME);
+    DIR *w = opendir(wdir);
+    assert_non_null(w);
+    struct dirent *de;
+    char best[300] = "";
+    while ((de = readdir(w)) != NULL)
+        if (!strncmp(de->d_name, "wal-", 4) && strcmp(de->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", de->d_name);
+    closedir(w);
+    assert_true(best[0] != '\0');
+    snprintf(path, cap, "%s/%s", wdir, best);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    off_t pos = WAL_FILE_HEADER_SIZE;
+    for (;;) {
+        uint8_t h[4];
+        assert_int_equal(pread(fd, h, 4, pos), 4);
+        uint32_t len =
+            (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        if (len == 0) break;
+        pos += 4 + (off_t)len;
+    }
+    close(fd);
+    *end = pos;
+}
+
+static void copy_tree(const char *from, const char *to) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A cut anywhere in the log's last records (zeros from that byte on, as a torn write of a
+ * preallocated file leaves) opens, and leaves every topic a consistent prefix: whole rounds,
+ * the acknowledged ones before the last round always there. */
+static void test_log_cut_at_every_byte(void **state) {
+    (void)state;
+    crash_after_writes(dir, CUT_TOPICS);
+    cut_topic_files(dir);
+    char path[900], copy[300], cpath[1300];
+    off_t end;
+    log_end(dir, path, sizeof path, &end);
+    snprintf(copy, sizeof copy, "%s.cut", dir);
+    const char *rel = path + strlen(dir);
+    /* the last round's records are at the end; cut through the last 600 bytes of them */
+    off_t from = end - 600 > WAL_FILE_HEADER_SIZE ? end - 600 : WAL_FILE_HEADER_SIZE;
+    for (off_t cut = from; cut <= end; cut += (cut < end - 128 ? 5 : 1)) {
+        copy_tree(dir, copy);
+        snprintf(cpath, sizeof cpath, "%s%s", copy, rel);
+        int fd = open(cpath, O_WRONLY);
+        assert_true(fd >= 0);
+        static const uint8_t zeros[4096];
+        off_t z = cut;
+        while (z < end) {
+            size_t n = (size_t)(end - z) < sizeof zeros ? (size_t)(end - z) : sizeof zeros;
+            assert_int_equal(pwrite(fd, zeros, n, z), (ssize_t)n);
+            z += (off_t)n;
+        }
+        close(fd);
+        struct store_open_report rep;
+        struct store *s = reopen(copy, &rep);
+        for (int i = 1; i < CUT_TOPICS; i++) {
+            char k[16];
+            key_of(i, k);
+            struct topic *t = store_lookup(s, 1, k, strlen(k));
+            assert_non_null(t); /* its topic.meta was durable before its first record */
+            uint64_t n = topic_length(t);
+            /* the cut is inside the last round: each topic has that round's batch or not */
+            assert_true(n == (uint64_t)(ROUNDS - 1) * PER || n == (uint64_t)ROUNDS * PER);
+            if (cut == end) assert_int_equal(n, (uint64_t)ROUNDS * PER);
+            struct collect c = {0};
+            assert_int_equal(topic_range(t, SID_MIN, SID_MAX, 0, 0, collect_cb, &c), OBK_OK);
+            assert_int_equal((uint64_t)c.n, n);
+        }
+        assert_int_equal(store_close(s), OBK_OK);
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", copy);
+    assert_int_equal(system(cmd), 0);
+}
+
+static long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The replay's rules, on the files directly: a groups.log of another generation is left alone,
+ * a removed file is not created again, a renamed topic directory is found by its incarnation. */
+static void test_replay_skip_rules(void **state) {
+    (void)state;
+    crash_after_writes(dir, CUT_TOPICS);
+    cut_topic_files(dir);
+    char glog[600], seg2[600], from[600], to[600], seg3[700];
+    /* k01 = t_6b3031: its groups.log now claims generation 99 */
+    snprintf(glog, sizeof glog, "%s/db1/t_6b3031/groups.log", dir);
+    int fd = open(glog, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t gen[8] = {99, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(pwrite(fd, gen, 8, 8), 8);
+    close(fd);
+    long glog_size = file_size(glog);
+    /* k02: its segment is gone */
+    snprintf(seg2, sizeof seg2, "%s/db1/t_6b3032/00000000000000000000.log", dir);
+    assert_int_equal(unlink(seg2), 0);
+    /* k03: its directory renamed (as RENAME does before the new topic.meta is written) */
+    snprintf(from, sizeof from, "%s/db1/t_6b3033", dir);
+    snprintf(to, sizeof to, "%s/db1/t_7a7a", dir);
+    assert_int_equal(rename(from, to), 0);
+    snprintf(seg3, sizeof seg3, "%s/00000000000000000000.log", to);
+    assert_int_equal(file_size(seg3), 0);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    struct walreplay_report rep;
+    assert_int_equal(walreplay_run(dfd, 2, 0, NULL, NULL, &rep), OBK_OK);
+    close(dfd);
+    assert_true(rep.applied > 0 && rep.skipped > 0);
+    assert_int_equal(file_size(glog), glog_size); /* nothing went into it */
+    assert_int_equal(file_size(seg2), -1);        /* not created */
+    assert_true(file_size(seg3) > 0);             /* found under its new name */
+}
+
+/* topic.meta: version 2 carries the incarnation, version 1 reads as 0; file ids name files;
+ * groups.log keeps its generation where the replay looks for it. */
+static void test_meta_and_file_ids(void **state) {
+    (void)state;
+    struct topic_meta m = {5, 0x1122334455667788ull, -2, -1, (uint8_t *)"key", 3}, back;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(keydir_encode_meta(&m, &buf, &len), OBK_OK);
+    assert_int_equal(len, 44 + 3 + 4);
+    assert_int_equal(keydir_decode_meta(buf, len, &back), OBK_OK);
+    assert_true(back.incarnation == m.incarnation && back.keylen == 3 && back.created_ms == 5);
+    free(back.key);
+    /* the same topic as version 1: no incarnation field, keylen at 32 */
+    uint8_t v1[36 + 3 + 4];
+    memcpy(v1, buf, 32);
+    v1[4] = 1;
+    memcpy(v1 + 32, buf + 40, 4 + 3);
+    uint32_t crc = crc32c(0, v1, sizeof v1 - 4);
+    memcpy(v1 + sizeof v1 - 4, &crc, 4); /* little-endian machine, as the format */
+    assert_int_equal(keydir_decode_meta(v1, sizeof v1, &back), OBK_OK);
+    assert_true(back.incarnation == 0 && back.keylen == 3 && !memcmp(back.key, "key", 3));
+    free(back.key);
+    free(buf);
+    assert_true(keydir_new_incarnation() != 0);
+    char name[64];
+    assert_int_equal(keydir_file_name(TOPIC_FILE_ID(TOPIC_FILE_SEGMENT, 42), name, sizeof name),
+                     OBK_OK);
+    assert_string_equal(name, "00000000000000000042.log");
+    assert_int_equal(keydir_file_name(TOPIC_FILE_ID(TOPIC_FILE_INDEX, 42), name, sizeof name),
+                     OBK_OK);
+    assert_string_equal(name, "00000000000000000042.idx");
+    assert_int_equal(keydir_file_name(TOPIC_FILE_ID(TOPIC_FILE_GROUPS_LOG, 7), name, sizeof name),
+                     OBK_OK);
+    assert_string_equal(name, CG_LOG_NAME);
+    assert_int_equal(keydir_file_name(TOPIC_FILE_ID(9, 1), name, sizeof name), OBK_ERR_INVAL);
+    uint8_t hdr[CG_LOG_HEADER];
+    cgs_encode_log_header(hdr, 0x0102030405060708ull);
+    uint64_t g;
+    memcpy(&g, hdr + TOPIC_GROUPS_LOG_GEN_OFFSET, 8);
+    assert_true(g == 0x0102030405060708ull);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_replay_restores_cut_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_close_leaves_nothing_to_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_cut_at_every_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_skip_rules, setup, teardown),
+        cmocka_unit_test(test_meta_and_file_ids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
