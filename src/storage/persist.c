@@ -123,6 +123,7 @@ struct persist {
     struct pflist behind;    /* files whose unsynced writes the log holds: synced at checkpoints */
     int wal_unsynced;        /* records written but not yet fdatasynced */
     uint64_t closed_behind;  /* files closed while behind the log, unsynced: syncfs at checkpoint */
+    uint64_t closed_dirty;   /* files closed with unsynced writes: syncfs at the next round sync */
     int run_policy;          /* the policy as of the batch being run */
     uint64_t round_records;  /* records appended to the log by the batch being run */
     uint64_t run_ckpt_bytes; /* ckpt_bytes and ckpt_us as of the batch being run */
@@ -350,30 +351,31 @@ static int px_has_syncfs(const struct persist *p) {
     return p->syncfs_fd >= 0 && p->run_syncfs_min > 0;
 }
 
-/* Closing a file that is behind the log: with syncfs at checkpoints its pages are left to the
- * next checkpoint's syncfs (counted in closed_behind, which forces it); without, it is synced
- * now, since a checkpoint would sync only the files still open. */
-static int px_close_behind(struct persist *p, struct pfile *pf) {
-    pflist_remove(&p->behind, pf, &pf->behind);
+/* Before a file with unsynced writes is closed: with syncfs its pages are left to the next
+ * syncfs, which the counts force (closed_dirty at the next sync of the round's files, which then
+ * publishes nothing as synced before it; closed_behind at the next checkpoint): the syncfs
+ * descriptor reports the writeback errors of every file, closed ones too. Without syncfs the
+ * file is synced now (the descriptor that wrote it is the one that reports its errors; a failure
+ * is sticky like any failed sync). Closing must not cost a sync each: a thousand active topics
+ * under a descriptor share of a few thousand close files all the time. */
+static int px_close_unsynced(struct persist *p, struct pfile *pf) {
+    int dirty = pf->dirty, behind = pf->behind;
+    px_forget_unsynced(p, pf);
+    if (!dirty && !behind) return OBK_OK;
     if (px_has_syncfs(p)) {
-        p->closed_behind++;
+        p->closed_dirty += dirty != 0;
+        p->closed_behind += behind != 0;
         return OBK_OK;
     }
     return p->thread_error == OBK_OK ? px_sync_fd(p, pf->fd, pf->name) : p->thread_error;
 }
 
-/* fdlru_shrink's close function: the least recently used write descriptor is closed, after
- * an fdatasync when the file has unsynced writes (the descriptor that wrote them is the one
- * that reports their writeback error; a failure there is sticky like any failed sync); a file
- * behind the log as px_close_behind says. */
+/* fdlru_shrink's close function: the least recently used write descriptor is closed (after
+ * px_close_unsynced). */
 static void px_close_write(struct fdlru_node *x, void *ctx) {
     struct persist *p = ctx;
     struct pfile *pf = (struct pfile *)(void *)((char *)x - offsetof(struct pfile, lnode));
-    if (pf->behind) px_close_behind(p, pf);
-    if (pf->dirty) {
-        pflist_remove(&p->dirty, pf, &pf->dirty);
-        if (p->thread_error == OBK_OK) px_sync_fd(p, pf->fd, pf->name);
-    }
+    px_close_unsynced(p, pf);
     fdlru_remove(&p->wfds, x);
     p->ops->close(pf->fd);
     pf->fd = -1;
@@ -582,7 +584,8 @@ static int px_run(struct persist *p, struct pop **opp) {
         /* a kept file behind the log is synced before its descriptor goes: the checkpoint that
          * recycles its records syncs only open files. (Dirty writes to a file being freed were
          * superseded by the operation that frees it, a seal syncs first.) */
-        if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_behind(p, pf);
+        pflist_remove(&p->dirty, pf, &pf->dirty);
+        if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_unsynced(p, pf);
         px_forget_unsynced(p, pf);
         if (pf->fd >= 0) {
             fdlru_remove(&p->wfds, &pf->lnode);
@@ -619,9 +622,12 @@ static int px_run(struct persist *p, struct pop **opp) {
  * cannot happen. */
 static int px_sync_list(struct persist *p, struct pflist *l, int behind) {
     int rc = OBK_OK;
-    int closed = behind && p->closed_behind > 0; /* only a syncfs reaches those */
-    if (px_has_syncfs(p) && (l->n >= p->run_syncfs_min || closed)) {
-        p->closed_behind = 0;
+    /* files closed unsynced: only a syncfs reaches those */
+    int closed = behind ? p->closed_behind > 0 : p->closed_dirty > 0;
+    /* (closed counts only grow while syncfs is on, so its descriptor exists when they are set,
+     * even if syncfs-min-files was set to 0 since) */
+    if ((px_has_syncfs(p) && l->n >= p->run_syncfs_min) || (closed && p->syncfs_fd >= 0)) {
+        p->closed_behind = p->closed_dirty = 0; /* a syncfs covers both kinds */
         rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
         while (l->n > 0) {
             struct pfile *pf = l->v[--l->n];
@@ -701,7 +707,7 @@ static void px_publish(struct persist *p, uint64_t finished) {
     if (p->thread_error == OBK_OK) {
         OBK_ASSERT(finished >= p->written_seq);
         p->written_seq = finished;
-        if (p->dirty.n == 0 && !p->wal_unsynced) p->synced_seq = finished;
+        if (p->dirty.n == 0 && !p->wal_unsynced && !p->closed_dirty) p->synced_seq = finished;
     }
     OBK_ASSERT(p->synced_seq <= p->written_seq);
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
@@ -729,7 +735,8 @@ static void *persist_main(void *arg) {
             /* until the next periodic sync or checkpoint, if any */
             long long wait_us = 0, now = util_monotonic_us();
             int timed = 0;
-            if (p->policy == PERSIST_FSYNC_EVERYSEC && (p->dirty.n > 0 || p->wal_unsynced)) {
+            if (p->policy == PERSIST_FSYNC_EVERYSEC &&
+                (p->dirty.n > 0 || p->wal_unsynced || p->closed_dirty)) {
                 wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - now;
                 timed = 1;
             }
@@ -791,7 +798,7 @@ static void *persist_main(void *arg) {
             pthread_mutex_unlock(&p->mu);
         }
         int synced = 0;
-        if (p->thread_error == OBK_OK && (p->dirty.n > 0 || p->wal_unsynced) &&
+        if (p->thread_error == OBK_OK && (p->dirty.n > 0 || p->wal_unsynced || p->closed_dirty) &&
             (policy == PERSIST_FSYNC_ALWAYS ||
              (policy == PERSIST_FSYNC_EVERYSEC &&
               util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||

@@ -478,6 +478,43 @@ static void test_emfile_waits_not_sticky(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* With syncfs on, a descriptor closed to stay under the cap costs no fdatasync: under always
+ * the round that wrote it ends with one syncfs (forced by the closed file even when fewer
+ * files than syncfs-min-files are left open), and only then is it published durable. */
+static void test_write_descriptor_cap_syncfs(void **state) {
+    (void)state;
+    struct persist *p;
+    struct pfile *f[5];
+    uint64_t seq = 0, durable;
+    int err;
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    assert_int_equal(persist_set_syncfs(p, dfd, 8), OBK_OK); /* more files than a round has */
+    persist_set_max_files(p, 2);
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        assert_non_null(f[i] = pfile_new(dfd, name));
+    }
+    for (int round = 0; round < 3; round++) {
+        struct psub *s = psub_new();
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(psub_write(s, f[i], (uint64_t)round, "x", 1), OBK_OK);
+        assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+        wait_seq(p, seq, &durable, &err);
+        assert_int_equal(err, OBK_OK);
+        assert_true(durable >= seq);
+    }
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    assert_true(st.write_fd_evictions >= 9);
+    assert_int_equal(fdatasync_calls, 0); /* no sync per closed descriptor ... */
+    assert_int_equal(syncfs_calls, 3);    /* ... one syncfs per round instead */
+    struct psub *s = psub_new();
+    for (int i = 0; i < 5; i++) assert_int_equal(psub_free_file(s, f[i], 0), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -488,6 +525,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_syncfs_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_ops_use_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_descriptor_cap_syncfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -120,11 +122,11 @@ static void crash_after_writes(const char *d, int topics) {
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-/* Cuts every segment, index and group log of db1's topics to zero bytes: what a power cut
+/* Cuts every segment, index and group log of database dbn's topics to zero bytes: what a power cut
  * leaves when none of them was synced since it was created. */
-static void cut_topic_files(const char *d) {
+static void cut_topic_files_db(const char *d, int dbn) {
     char path[512];
-    snprintf(path, sizeof path, "%s/db1", d);
+    snprintf(path, sizeof path, "%s/db%d", d, dbn);
     DIR *db = opendir(path);
     assert_non_null(db);
     struct dirent *de;
@@ -147,6 +149,10 @@ static void cut_topic_files(const char *d) {
         closedir(td);
     }
     closedir(db);
+}
+
+static void cut_topic_files(const char *d) {
+    cut_topic_files_db(d, 1);
 }
 
 struct collect {
@@ -401,6 +407,257 @@ static void test_meta_and_file_ids(void **state) {
     assert_true(g == 0x0102030405060708ull);
 }
 
+/* ---- a randomized model over many topics, crashed at a random commit ---- */
+
+#define MT_TOPICS 12
+#define MT_STEPS  60 /* commits */
+#define MT_MAXE   4000
+
+struct mt_topic {
+    int exists;
+    uint64_t n;           /* entries ever added since created (ids 1-1 .. n-1) */
+    uint64_t start;       /* entries below are trimmed */
+    uint8_t del[MT_MAXE]; /* deleted by XDEL */
+    int group;            /* group "g" exists */
+    uint64_t read;        /* its entries-read (delivered up to) */
+    uint64_t pending;     /* pending count */
+};
+
+struct mt_model {
+    struct mt_topic t[MT_TOPICS];
+};
+
+static uint64_t mt_rand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* The states a topic goes through during one step (after each of its operations). */
+struct mt_trail {
+    struct mt_topic v[MT_TOPICS][16];
+    int n[MT_TOPICS];
+};
+
+static void mt_snap(struct mt_trail *tr, int i, const struct mt_topic *x) {
+    if (tr && tr->n[i] < 16) tr->v[i][tr->n[i]++] = *x;
+}
+
+/* One commit's worth of random operations, applied to the model and (when s is set) the store;
+ * with tr, each topic's state after each of its operations is kept. */
+static void mt_step(struct mt_model *m, struct store *s, uint64_t *rng, struct mt_trail *tr) {
+    int nops = 1 + (int)(mt_rand(rng) % 12);
+    for (int op = 0; op < nops; op++) {
+        int i = (int)(mt_rand(rng) % MT_TOPICS);
+        struct mt_topic *x = &m->t[i];
+        char k[8];
+        snprintf(k, sizeof k, "m%02d", i);
+        struct topic *t = s ? store_lookup(s, 0, k, 3) : NULL;
+        int what = (int)(mt_rand(rng) % 20);
+        if (!x->exists || what < 10) { /* XADD, a few entries */
+            if (!x->exists) {
+                memset(x, 0, sizeof *x);
+                x->exists = 1;
+                if (s && store_create(s, 0, k, 3, &t) != OBK_OK) _exit(20);
+                mt_snap(tr, i, x); /* created, its first batch not (yet) there */
+            }
+            int add = 1 + (int)(mt_rand(rng) % 8);
+            for (int e = 0; e < add && x->n < MT_MAXE; e++) {
+                x->n++;
+                if (!s) continue;
+                char val[32];
+                int n = snprintf(val, sizeof val, "%s-%llu", k, (unsigned long long)x->n);
+                const uint8_t *fv[2] = {(const uint8_t *)"f", (const uint8_t *)val};
+                size_t fl[2] = {1, (size_t)n};
+                if (topic_append(t, (sid_t){x->n, 1}, 1, fv, fl) != OBK_OK) _exit(21);
+            }
+        } else if (what < 13 && x->n > x->start) { /* XDEL of one entry */
+            uint64_t e = x->start + mt_rand(rng) % (x->n - x->start);
+            uint64_t deleted;
+            sid_t id = {e + 1, 1};
+            x->del[e] = 1;
+            if (s && topic_delete_ids(t, &id, 1, &deleted) != OBK_OK) _exit(22);
+        } else if (what < 15) { /* exact MAXLEN trim */
+            uint64_t live = 0;
+            for (uint64_t e = x->start; e < x->n; e++) live += !x->del[e];
+            uint64_t keep = live ? mt_rand(rng) % (live + 1) : 0;
+            struct topic_trim tr = {TOPIC_TRIM_MAXLEN, keep, SID_MIN, 0, 0};
+            uint64_t removed;
+            while (live > keep) {
+                if (!x->del[x->start]) live--;
+                x->start++;
+            }
+            while (x->start < x->n && x->del[x->start]) x->start++;
+            if (s && topic_trim(t, &tr, &removed) != OBK_OK) _exit(23);
+        } else if (what < 18) { /* the group: deliver what is new, sometimes ack it all */
+            if (s) {
+                struct cg_group *g = cg_group_find(t, "g", 1);
+                cg_record_begin(t);
+                if (!g && cg_group_create(t, "g", 1, SID_MIN, 0, &g) != OBK_OK) _exit(24);
+                struct cg_consumer *c;
+                int created;
+                if (cg_consumer_get(t, g, "c", 1, 1000, &c, &created) != OBK_OK) _exit(25);
+                sid_t ids[MT_MAXE];
+                size_t nids = 0;
+                for (uint64_t e = x->read; e < x->n; e++)
+                    if (e >= x->start && !x->del[e]) ids[nids++] = (sid_t){e + 1, 1};
+                if (nids && cg_deliver_new(t, g, c, ids, nids, ids[nids - 1], (int64_t)x->n, 0,
+                                           1000) != OBK_OK)
+                    _exit(26);
+                if (cg_record_end(t) != OBK_OK) _exit(27);
+            }
+            uint64_t nids = 0;
+            for (uint64_t e = x->read; e < x->n; e++) nids += e >= x->start && !x->del[e];
+            x->group = 1;
+            if (nids) x->read = x->n; /* delivered up to the end (entries-read) */
+            x->pending += nids;
+            if (mt_rand(rng) % 2 && x->pending) { /* XACK every pending entry */
+                if (s) {
+                    struct cg_group *g = cg_group_find(t, "g", 1);
+                    sid_t first, last;
+                    cg_record_begin(t);
+                    if (cg_pending_bounds(g, &first, &last)) {
+                        sid_t ids[MT_MAXE];
+                        size_t nids2 = 0;
+                        for (uint64_t e = first.ms - 1; e < last.ms; e++)
+                            ids[nids2++] = (sid_t){e + 1, 1};
+                        uint64_t acked;
+                        if (cg_ack(t, g, ids, nids2, &acked) != OBK_OK) _exit(28);
+                    }
+                    if (cg_record_end(t) != OBK_OK) _exit(29);
+                }
+                x->pending = 0;
+            }
+        } else if (what == 19) { /* DEL */
+            if (s && store_delete(s, 0, k, 3) != OBK_OK) _exit(30);
+            x->exists = 0;
+        }
+        mt_snap(tr, i, x);
+    }
+}
+
+static void mt_child(const char *d, uint64_t seed, int fd) {
+    struct store_config c;
+    struct store *s;
+    struct store_open_report rep;
+    config(&c, d);
+    c.segment_bytes = 2048; /* rolls and seals along the way */
+    if (store_open(&c, &s, &rep) != OBK_OK) _exit(2);
+    struct mt_model m;
+    memset(&m, 0, sizeof m);
+    uint64_t rng = seed;
+    for (int step = 1; step <= MT_STEPS; step++) {
+        mt_step(&m, s, &rng, NULL);
+        storetest_commit(s);
+        if (write(fd, &step, sizeof step) != (ssize_t)sizeof step) _exit(3);
+    }
+    pause(); /* killed by the parent */
+    _exit(0);
+}
+
+/* Topic i as the store has it: 1 when it matches model state m. */
+static int mt_data_matches(struct store *s, const struct mt_topic *x, int i) {
+    char k[8];
+    snprintf(k, sizeof k, "m%02d", i);
+    struct topic *t = store_lookup(s, 0, k, 3);
+    if (!x->exists) return t == NULL;
+    if (!t) return 0;
+    uint64_t live = 0;
+    for (uint64_t e = x->start; e < x->n; e++) live += !x->del[e];
+    if (topic_length(t) != live || topic_entries_added(t) != x->n) return 0;
+    struct collect col = {0};
+    if (topic_range(t, SID_MIN, SID_MAX, 0, 0, collect_cb, &col) != OBK_OK) return 0;
+    if (col.n != (int)live) return 0;
+    if (!live) return 1;
+    uint64_t lastlive = x->n - 1;
+    while (x->del[lastlive]) lastlive--;
+    char want[32];
+    snprintf(want, sizeof want, "%s-%llu", k, (unsigned long long)(lastlive + 1));
+    return !strcmp(col.last, want);
+}
+
+static int mt_group_matches(struct store *s, const struct mt_topic *x, int i) {
+    char k[8];
+    snprintf(k, sizeof k, "m%02d", i);
+    struct topic *t = store_lookup(s, 0, k, 3);
+    struct cg_group *g = t ? cg_group_find(t, "g", 1) : NULL;
+    if (!x->exists || !x->group) return g == NULL;
+    return g && cg_group_pending_count(g) == x->pending &&
+           (x->read == 0 || cg_group_entries_read(g) == (int64_t)x->read);
+}
+
+/* A child applies random commits of writes, XDELs, trims, deletes and group deliveries and
+ * acks over 12 topics, and is killed after a random commit; the topics' files lose everything
+ * the log holds; after the reopen each topic's data and group are as the model has them after
+ * the last acknowledged commit, or after one of that topic's operations of the commit in
+ * flight (its records, one per operation, are cut at one place). */
+static void test_random_model_crashes(void **state) {
+    (void)state;
+    const char *env = getenv("OBELISK_SEED");
+    uint64_t seed0 = env && *env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    for (int round = 0; round < 4; round++) {
+        uint64_t seed = seed0 * 31 + (uint64_t)round;
+        char d[300];
+        snprintf(d, sizeof d, "%s/r%d", dir, round);
+        assert_int_equal(mkdir(d, 0700), 0);
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        int kill_after = 5 + (int)(seed % (MT_STEPS - 10));
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            mt_child(d, seed, pfd[1]);
+        }
+        close(pfd[1]);
+        int step = 0, got;
+        while (step < kill_after && read(pfd[0], &got, sizeof got) == (ssize_t)sizeof got)
+            step = got;
+        kill(pid, SIGKILL);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        while (read(pfd[0], &got, sizeof got) == (ssize_t)sizeof got) step = got;
+        close(pfd[0]);
+        assert_true(step >= kill_after);
+        cut_topic_files_db(d, 0);
+        /* the model after the last acknowledged commit and after the next one */
+        struct mt_model *acked = calloc(1, sizeof *acked), *next = calloc(1, sizeof *next);
+        struct mt_trail *trail = calloc(1, sizeof *trail);
+        uint64_t rng = seed;
+        for (int k = 1; k <= step; k++) mt_step(acked, NULL, &rng, NULL);
+        *next = *acked;
+        mt_step(next, NULL, &rng, trail);
+        struct store_open_report rep;
+        struct store *s = reopen(d, &rep);
+        for (int i = 0; i < MT_TOPICS; i++) {
+            int data_now = mt_data_matches(s, &acked->t[i], i), data_next = 0;
+            int group_now = mt_group_matches(s, &acked->t[i], i), group_next = 0;
+            for (int j = 0; step < MT_STEPS && j < trail->n[i]; j++) {
+                data_next |= mt_data_matches(s, &trail->v[i][j], i);
+                group_next |= mt_group_matches(s, &trail->v[i][j], i);
+            }
+            if (!(data_now || data_next) || !(group_now || group_next)) {
+                char k[8];
+                snprintf(k, sizeof k, "m%02d", i);
+                struct topic *t = store_lookup(s, 0, k, 3);
+                struct cg_group *g = t ? cg_group_find(t, "g", 1) : NULL;
+                fail_msg(
+                    "seed %llu, killed after commit %d: topic m%02d data %d/%d group %d/%d "
+                    "(store: group %d pending %llu read %lld; model: group %d pending %llu "
+                    "read %llu, next: pending %llu read %llu)",
+                    (unsigned long long)seed, step, i, data_now, data_next, group_now, group_next,
+                    g != NULL, g ? (unsigned long long)cg_group_pending_count(g) : 0,
+                    g ? (long long)cg_group_entries_read(g) : 0, acked->t[i].group,
+                    (unsigned long long)acked->t[i].pending, (unsigned long long)acked->t[i].read,
+                    (unsigned long long)next->t[i].pending, (unsigned long long)next->t[i].read);
+            }
+        }
+        assert_int_equal(store_close(s), OBK_OK);
+        free(acked);
+        free(next);
+        free(trail);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replay_restores_cut_files, setup, teardown),
@@ -408,6 +665,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_log_cut_at_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_skip_rules, setup, teardown),
         cmocka_unit_test(test_meta_and_file_ids),
+        cmocka_unit_test_setup_teardown(test_random_model_crashes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
