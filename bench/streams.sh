@@ -368,7 +368,7 @@ if [ "$do_topics" = 1 ]; then
   topic_opts=()
   if [ "$nofile" -ge 16000 ]; then
     topic_keys="1 10 1000 10000"
-    topic_opts=(--max-open-files-storage $((nofile - 1000)))
+    topic_opts=(--maxclients 1000 --max-open-files-storage $((nofile - 1100)))
   fi
   for pol in $passes; do
     start_redis "redis-topics-$pol" "$pol"

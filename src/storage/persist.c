@@ -52,8 +52,8 @@
 struct pfile {
     int dirfd;
     int fd;
-    int dirty;       /* written (not through the log) since its last fsync */
-    int behind;      /* written through the log since its last fsync */
+    size_t dirty;    /* written (not through the log) since its last fsync: 1 + place in dirty */
+    size_t behind;   /* written through the log since its last fsync: 1 + place in behind */
     int tagged;      /* its writes go through the log (pfile_set_wal_tag) */
     uint16_t wal_db; /* the names its records carry */
     uint64_t wal_topic, wal_file;
@@ -94,6 +94,7 @@ struct psub {
 struct pflist {
     struct pfile **v;
     size_t n, cap;
+    int behind; /* the list of files behind the log (else the dirty one) */
 };
 
 struct persist {
@@ -312,8 +313,15 @@ static int px_sync_dir(struct persist *p, int dirfd) {
     return OBK_OK;
 }
 
-static int pflist_add(struct persist *p, struct pflist *l, struct pfile *pf, int *flag) {
-    if (*flag) return OBK_OK;
+/* A list's member slot in pf: 1 + its index there, 0 when not in it (O(1) removal: thousands of
+ * files may be dirty or behind at once, and each descriptor closed leaves its list). */
+static size_t *pflist_slot(const struct pflist *l, struct pfile *pf) {
+    return l->behind ? &pf->behind : &pf->dirty;
+}
+
+static int pflist_add(struct persist *p, struct pflist *l, struct pfile *pf) {
+    size_t *slot = pflist_slot(l, pf);
+    if (*slot) return OBK_OK;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         struct pfile **nv = realloc(l->v, cap * sizeof *nv);
@@ -322,27 +330,33 @@ static int pflist_add(struct persist *p, struct pflist *l, struct pfile *pf, int
         l->cap = cap;
     }
     l->v[l->n++] = pf;
-    *flag = 1;
+    *slot = l->n;
     return OBK_OK;
 }
 
-static void pflist_remove(struct pflist *l, struct pfile *pf, int *flag) {
-    if (!*flag) return;
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->v[i] == pf) {
-            l->v[i] = l->v[--l->n];
-            break;
-        }
-    }
-    *flag = 0;
+static void pflist_remove(struct pflist *l, struct pfile *pf) {
+    size_t *slot = pflist_slot(l, pf);
+    if (!*slot) return;
+    size_t i = *slot - 1;
+    OBK_ASSERT(i < l->n && l->v[i] == pf);
+    l->v[i] = l->v[--l->n];
+    if (i < l->n) *pflist_slot(l, l->v[i]) = i + 1;
+    *slot = 0;
+}
+
+/* Takes the last member out (the sync loops empty a list from its end). */
+static struct pfile *pflist_pop(struct pflist *l) {
+    struct pfile *pf = l->v[--l->n];
+    *pflist_slot(l, pf) = 0;
+    return pf;
 }
 
 /* Forgets that pf has unsynced writes (it is being synced, or its writes no longer matter);
  * returns 1 when it had any. */
 static int px_forget_unsynced(struct persist *p, struct pfile *pf) {
     int had = pf->dirty || pf->behind;
-    pflist_remove(&p->dirty, pf, &pf->dirty);
-    pflist_remove(&p->behind, pf, &pf->behind);
+    pflist_remove(&p->dirty, pf);
+    pflist_remove(&p->behind, pf);
     return had;
 }
 
@@ -359,7 +373,7 @@ static int px_has_syncfs(const struct persist *p) {
  * is sticky like any failed sync). Closing must not cost a sync each: a thousand active topics
  * under a descriptor share of a few thousand close files all the time. */
 static int px_close_unsynced(struct persist *p, struct pfile *pf) {
-    int dirty = pf->dirty, behind = pf->behind;
+    int dirty = pf->dirty != 0, behind = pf->behind != 0;
     px_forget_unsynced(p, pf);
     if (!dirty && !behind) return OBK_OK;
     if (px_has_syncfs(p)) {
@@ -515,8 +529,8 @@ static int px_write(struct persist *p, struct pop **opp) {
     rc = px_pwritev_all(p, pf, iov, cnt, pos);
     if (rc != OBK_OK) return rc;
     if (px_logged(p, pf, first, op)) {
-        if ((rc = pflist_add(p, &p->behind, pf, &pf->behind)) != OBK_OK) return rc;
-    } else if ((rc = pflist_add(p, &p->dirty, pf, &pf->dirty)) != OBK_OK) {
+        if ((rc = pflist_add(p, &p->behind, pf)) != OBK_OK) return rc;
+    } else if ((rc = pflist_add(p, &p->dirty, pf)) != OBK_OK) {
         return rc;
     }
     pthread_mutex_lock(&p->mu);
@@ -584,7 +598,7 @@ static int px_run(struct persist *p, struct pop **opp) {
         /* a kept file behind the log is synced before its descriptor goes: the checkpoint that
          * recycles its records syncs only open files. (Dirty writes to a file being freed were
          * superseded by the operation that frees it, a seal syncs first.) */
-        pflist_remove(&p->dirty, pf, &pf->dirty);
+        pflist_remove(&p->dirty, pf);
         if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_unsynced(p, pf);
         px_forget_unsynced(p, pf);
         if (pf->fd >= 0) {
@@ -629,14 +643,10 @@ static int px_sync_list(struct persist *p, struct pflist *l, int behind) {
     if ((px_has_syncfs(p) && l->n >= p->run_syncfs_min) || (closed && p->syncfs_fd >= 0)) {
         p->closed_behind = p->closed_dirty = 0; /* a syncfs covers both kinds */
         rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
-        while (l->n > 0) {
-            struct pfile *pf = l->v[--l->n];
-            *(behind ? &pf->behind : &pf->dirty) = 0;
-        }
+        while (l->n > 0) pflist_pop(l);
     }
     while (l->n > 0 && rc == OBK_OK) {
-        struct pfile *pf = l->v[--l->n];
-        *(behind ? &pf->behind : &pf->dirty) = 0;
+        struct pfile *pf = pflist_pop(l);
         rc = px_sync_fd(p, pf->fd, pf->name);
     }
     return rc;
@@ -847,6 +857,7 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
     p->syncfs_fd = -1;
     p->last_sync_us = util_monotonic_us();
     fdlru_init(&p->wfds, 0);
+    p->behind.behind = 1;
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
         free(p);
