@@ -57,6 +57,7 @@ struct config {
     long long wal_file_size;          /* bytes per log file */
     long long wal_checkpoint_bytes;   /* checkpoint when this much log is pending ... */
     long long wal_checkpoint_seconds; /* ... or when the oldest pending record is this old */
+    long long wal_direct_bytes;       /* rounds writing this much per file skip the log */
     long long cache_max_bytes;
     long long segment_bytes;
     long long segment_ms;

@@ -134,6 +134,9 @@ void persist_set_max_files(struct persist *p, size_t max_files);
 void persist_set_wal(struct persist *p, struct wal *w, uint64_t checkpoint_bytes,
                      unsigned checkpoint_ms);
 void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsigned checkpoint_ms);
+/* A round that writes direct_bytes or more per tagged file it writes skips the log: its files
+ * are written and synced as without a log (0: every round takes the log). */
+void persist_set_direct_bytes(struct persist *p, uint64_t direct_bytes);
 /* Names pf in the log: its writes become records of topic incarnation topic in database db,
  * file file_id (keydir.h). Files without a tag are synced per round as without a log. Main
  * thread, before the submission that writes pf (the thread reads it after). */

@@ -39,6 +39,7 @@ struct store_config {
     uint64_t wal_file_bytes;       /* size of one log file */
     uint64_t wal_checkpoint_bytes; /* checkpoint the log when this much is pending... */
     unsigned wal_checkpoint_ms;    /* ... or when its oldest pending record is this old */
+    uint64_t wal_direct_bytes;     /* rounds writing this much per file skip the log (0 never) */
     /* called while the log is replayed at open (may be NULL) */
     void (*replay_progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *replay_ctx;
@@ -135,6 +136,7 @@ struct store_tuning {
     unsigned syncfs_min_files;
     uint64_t wal_checkpoint_bytes;
     unsigned wal_checkpoint_ms;
+    uint64_t wal_direct_bytes;
 };
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);

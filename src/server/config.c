@@ -102,6 +102,10 @@ static const struct directive directives[] = {
     {"wal-checkpoint-bytes", D_MEMORY, C(wal_checkpoint_bytes), 64 * 1024, 1LL << 40, "128mb", 0,
      NULL},
     {"wal-checkpoint-seconds", D_LL, C(wal_checkpoint_seconds), 1, 86400, "30", 0, NULL},
+    /* A commit round that writes this much or more per file it touches (a big round of one
+     * stream) skips the log and syncs its files, which costs less than writing its bytes twice
+     * (0: every round takes the log). */
+    {"wal-direct-bytes", D_MEMORY, C(wal_direct_bytes), 0, 1LL << 40, "64kb", 0, NULL},
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},

@@ -103,6 +103,7 @@ static void db_fill_config(struct store_config *c) {
     c->wal_file_bytes = (uint64_t)server_config.wal_file_size;
     c->wal_checkpoint_bytes = (uint64_t)server_config.wal_checkpoint_bytes;
     c->wal_checkpoint_ms = (unsigned)server_config.wal_checkpoint_seconds * 1000;
+    c->wal_direct_bytes = (uint64_t)server_config.wal_direct_bytes;
     if (c->syncfs_min_files > 0 && !syncfs_reports_errors()) c->syncfs_min_files = 0;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
@@ -341,11 +342,11 @@ int db_flush(int dbi) {
 }
 
 int db_apply_config(const char *name, char *err, size_t errlen) {
-    static const char *const tuning[] = {"segment-bytes",        "segment-ms",
-                                         "index-interval-bytes", "retention-bytes",
-                                         "retention-ms",         "stream-node-max-entries",
-                                         "cache-max-bytes",      "syncfs-min-files",
-                                         "wal-checkpoint-bytes", "wal-checkpoint-seconds"};
+    static const char *const tuning[] = {
+        "segment-bytes",          "segment-ms",       "index-interval-bytes",
+        "retention-bytes",        "retention-ms",     "stream-node-max-entries",
+        "cache-max-bytes",        "syncfs-min-files", "wal-checkpoint-bytes",
+        "wal-checkpoint-seconds", "wal-direct-bytes"};
     int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
     if (!strcmp(name, "fsync")) {
@@ -356,10 +357,10 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
         if (strcmp(name, tuning[i])) continue;
         struct store_config c;
         db_fill_config(&c);
-        struct store_tuning t = {c.segment_bytes,    c.segment_ms,       c.index_interval,
-                                 c.retention_bytes,  c.retention_ms,     c.node_max_entries,
-                                 c.cache_max_bytes,  c.syncfs_min_files, c.wal_checkpoint_bytes,
-                                 c.wal_checkpoint_ms};
+        struct store_tuning t = {c.segment_bytes,     c.segment_ms,       c.index_interval,
+                                 c.retention_bytes,   c.retention_ms,     c.node_max_entries,
+                                 c.cache_max_bytes,   c.syncfs_min_files, c.wal_checkpoint_bytes,
+                                 c.wal_checkpoint_ms, c.wal_direct_bytes};
         rc = store_set_tuning(db.store, &t);
     }
     if (!strcmp(name, "max-open-files-storage")) {

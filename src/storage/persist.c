@@ -57,7 +57,8 @@ struct pfile {
     int tagged;      /* its writes go through the log (pfile_set_wal_tag) */
     uint16_t wal_db; /* the names its records carry */
     uint64_t wal_topic, wal_file;
-    struct fdlru_node lnode;       /* fd's place in the write LRU */
+    uint64_t round;          /* the last batch that wrote it (px_round_logs counts files once) */
+    struct fdlru_node lnode; /* fd's place in the write LRU */
     char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
 };
 
@@ -127,6 +128,9 @@ struct persist {
     uint64_t closed_dirty;   /* files closed with unsynced writes: syncfs at the next round sync */
     int run_policy;          /* the policy as of the batch being run */
     uint64_t round_records;  /* records appended to the log by the batch being run */
+    int round_logs;          /* the batch being run goes through the log (px_round_logs) */
+    uint64_t round_no;       /* numbers the batches (pfile.round marks the files of one) */
+    uint64_t direct_bytes;   /* under mu: px_round_logs's threshold (0: always the log) */
     uint64_t run_ckpt_bytes; /* ckpt_bytes and ckpt_us as of the batch being run */
     long long run_ckpt_us;
     long long ckpt_start_us; /* when the log last went from empty to pending */
@@ -481,7 +485,7 @@ static int px_pwritev_all(struct persist *p, struct pfile *pf, struct iovec *iov
  * synced per policy instead (no log, policy no, an untagged file, a record too large for a log
  * file). A failed append is sticky and counts as logged: nothing after it is acknowledged. */
 static int px_logged(struct persist *p, struct pfile *pf, struct pop *first, struct pop *last) {
-    if (!p->wal || p->run_policy == PERSIST_FSYNC_NO || !pf->tagged) return 0;
+    if (!p->round_logs || !pf->tagged) return 0;
     uint64_t before = wal_pending_bytes(p->wal);
     for (struct pop *op = first;; op = op->next) {
         struct wal_rec r = {.type = WAL_REC_WRITE,
@@ -502,6 +506,29 @@ static int px_logged(struct persist *p, struct pfile *pf, struct pop *first, str
     }
     if (before == 0 && wal_pending_bytes(p->wal) > 0) p->ckpt_start_us = util_monotonic_us();
     return 1;
+}
+
+/* Whether a batch of submissions goes through the log: under always and everysec, unless it
+ * writes direct_bytes or more per file it writes (a big single-topic round: the log would only
+ * write its bytes twice, once in the log and once more at the checkpoint, where one fdatasync of
+ * its one file costs less). A round of many files, or of small writes, takes the log. Mixing is
+ * safe: the files only ever grow, so a record never holds bytes that a later direct write
+ * changed, and a replay writes back only bytes the file had. */
+static int px_round_logs(struct persist *p, struct psub *batch, int policy, uint64_t direct_bytes) {
+    if (!p->wal || policy == PERSIST_FSYNC_NO) return 0;
+    if (!direct_bytes) return 1;
+    uint64_t bytes = 0, files = 0;
+    p->round_no++;
+    for (struct psub *s = batch; s; s = s->next)
+        for (struct pop *op = s->head; op; op = op->next)
+            if (op->kind == POP_WRITE && op->pf->tagged) {
+                bytes += op->len;
+                if (op->pf->round != p->round_no) {
+                    op->pf->round = p->round_no;
+                    files++;
+                }
+            }
+    return files == 0 || bytes < direct_bytes * files;
 }
 
 /* Runs a POP_WRITE and the writes right after it that continue the same file; returns the last
@@ -777,9 +804,11 @@ static void *persist_main(void *arg) {
         p->run_ckpt_bytes = p->ckpt_bytes;
         p->run_ckpt_us = p->ckpt_us;
         p->round_records = 0;
+        uint64_t direct_bytes = p->direct_bytes;
         p->run_syncfs_min = p->syncfs_min;
         fdlru_set_cap(&p->wfds, p->max_files);
         pthread_mutex_unlock(&p->mu);
+        p->round_logs = px_round_logs(p, batch, policy, direct_bytes);
 
         uint64_t last_seq = 0;
         uint64_t count = 0;
@@ -997,6 +1026,12 @@ void persist_set_wal(struct persist *p, struct wal *w, uint64_t checkpoint_bytes
     p->ws.start_lsn = p->ws.end_lsn = wal_end_lsn(w);
     pthread_mutex_unlock(&p->mu);
     persist_set_checkpoint(p, checkpoint_bytes, checkpoint_ms);
+}
+
+void persist_set_direct_bytes(struct persist *p, uint64_t direct_bytes) {
+    pthread_mutex_lock(&p->mu);
+    p->direct_bytes = direct_bytes;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsigned checkpoint_ms) {

@@ -90,6 +90,7 @@ void store_config_defaults(struct store_config *c) {
     c->wal_file_bytes = 64u << 20;
     c->wal_checkpoint_bytes = 128u << 20;
     c->wal_checkpoint_ms = 30000;
+    c->wal_direct_bytes = 64u << 10;
 }
 
 /* ---- descriptor budget ---- */
@@ -466,6 +467,7 @@ static int open_log(struct store *s, const struct wal_scan_report *scan) {
         return rc;
     }
     persist_set_wal(s->p, w, s->cfg.wal_checkpoint_bytes, s->cfg.wal_checkpoint_ms);
+    persist_set_direct_bytes(s->p, s->cfg.wal_direct_bytes);
     return OBK_OK;
 }
 
@@ -907,6 +909,8 @@ int store_set_tuning(struct store *s, const struct store_tuning *t) {
     s->cfg.wal_checkpoint_bytes = t->wal_checkpoint_bytes;
     s->cfg.wal_checkpoint_ms = t->wal_checkpoint_ms;
     persist_set_checkpoint(s->p, t->wal_checkpoint_bytes, t->wal_checkpoint_ms);
+    persist_set_direct_bytes(s->p, t->wal_direct_bytes);
+    s->cfg.wal_direct_bytes = t->wal_direct_bytes;
     return persist_set_syncfs(s->p, -1, t->syncfs_min_files);
 }
 

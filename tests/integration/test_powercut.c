@@ -41,8 +41,9 @@
  * torn tails; everysec with syncfs, small segments, torn tails; everysec, fdatasync; always and
  * a clean stop; with the write-ahead log (rounds 2, 3, 5, 6, 7; the others run with wal no),
  * some checkpointing every 64 KiB of log so cuts land around checkpoints.
- * OBELISK_POWERCUT_ROUNDS=N runs N rounds (default 8), OBELISK_POWERCUT_CONFIG=I
- * makes every round the I-th kind (0-7); OBELISK_SEED=N fixes the random choices (thread
+ * and one where rounds of over 200 bytes per file skip the log (logged and direct rounds mix).
+ * OBELISK_POWERCUT_ROUNDS=N runs N rounds (default 9), OBELISK_POWERCUT_CONFIG=I
+ * makes every round the I-th kind (0-8); OBELISK_SEED=N fixes the random choices (thread
  * scheduling still varies). */
 #include <dlfcn.h>
 #include <errno.h>
@@ -653,8 +654,9 @@ struct round_cfg {
     const char *fsync, *syncfs_min, *segment_bytes;
     int tails, clean_stop;
     int run_min_ms, run_max_ms;
-    int wal;              /* the write-ahead log on (the default) or off */
-    const char *wal_ckpt; /* wal-checkpoint-bytes (NULL: the default, no checkpoint in a round) */
+    int wal;                /* the write-ahead log on (the default) or off */
+    const char *wal_ckpt;   /* wal-checkpoint-bytes (NULL: the default, no checkpoint in a round) */
+    const char *wal_direct; /* wal-direct-bytes (NULL: the default) */
 };
 
 static const struct round_cfg pattern[] = {
@@ -666,6 +668,8 @@ static const struct round_cfg pattern[] = {
     {"always", "2", NULL, 1, 1, 200, 900, 1, NULL},
     {"always", "2", "64kb", 1, 0, 200, 900, 1, "64kb"},
     {"always", "2", NULL, 0, 0, 200, 900, 1, "64kb"},
+    /* rounds of more than 200 bytes per file skip the log: logged and direct rounds mix */
+    {"always", "2", NULL, 1, 0, 200, 900, 1, NULL, "200"},
 };
 #define NPATTERN ((int)(sizeof(pattern) / sizeof(pattern[0])))
 
@@ -697,6 +701,7 @@ static void start_under_shim(struct run *run, const struct round_cfg *cfg) {
     if (cfg->segment_bytes) argv[n++] = "--segment-bytes", argv[n++] = cfg->segment_bytes;
     argv[n++] = "--wal", argv[n++] = cfg->wal ? "yes" : "no";
     if (cfg->wal_ckpt) argv[n++] = "--wal-checkpoint-bytes", argv[n++] = cfg->wal_ckpt;
+    if (cfg->wal_direct) argv[n++] = "--wal-direct-bytes", argv[n++] = cfg->wal_direct;
     argv[n] = NULL;
     shim_env(run->log, run->s.datadir, run->stash);
     int rc = server_start_argv(&run->s, argv, 1);

@@ -18,6 +18,7 @@
 
 #include "base/status.h"
 #include "storage/persist.h"
+#include "storage/wal.h"
 
 static char tmpdir[256];
 static int dfd = -1;
@@ -515,6 +516,64 @@ static void test_write_descriptor_cap_syncfs(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* With a log: a round of small writes to a tagged file becomes log records and one fdatasync
+ * of the log (the file is synced at the checkpoint a drain takes); a round that writes
+ * wal-direct-bytes or more per file skips the log and syncs its file; an untagged file is never
+ * logged. */
+static void test_log_or_direct_rounds(void **state) {
+    (void)state;
+    struct persist *p;
+    struct wal_scan_report rep;
+    struct wal *w;
+    struct wal_config wc = {1u << 20, &inj_ops};
+    assert_int_equal(wal_scan(dfd, 0, NULL, NULL, &rep), OBK_OK);
+    assert_int_equal(wal_open(dfd, &wc, &rep, &w), OBK_OK);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    persist_set_wal(p, w, 1u << 30, 3600 * 1000);
+    persist_set_direct_bytes(p, 4096);
+    struct pfile *f = pfile_new(dfd, "seg"), *u = pfile_new(dfd, "plain");
+    pfile_set_wal_tag(f, 0, 42, 7);
+    static uint8_t big[8192];
+    struct persist_stats st;
+    uint64_t seq, durable;
+    int err;
+    fdatasync_calls = 0;
+    struct psub *s = psub_new(); /* small: logged */
+    assert_int_equal(psub_write(s, f, 0, "abc", 3), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_true(err == OBK_OK && durable >= seq);
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.records, 1);
+    assert_int_equal(st.wal.syncs, 1);
+    assert_int_equal(fdatasync_calls, 1); /* the log's only */
+    s = psub_new();                       /* 8 KiB to one file: straight to it */
+    assert_int_equal(psub_write(s, f, 3, big, sizeof big), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_true(err == OBK_OK && durable >= seq);
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.records, 1);
+    assert_int_equal(fdatasync_calls, 2); /* the file's */
+    s = psub_new();                       /* small, untagged: synced, not logged */
+    assert_int_equal(psub_write(s, u, 0, "x", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.records, 1);
+    assert_int_equal(fdatasync_calls, 3);
+    assert_true(st.wal.pending_bytes > 0);
+    assert_int_equal(persist_drain(p), OBK_OK); /* a checkpoint: nothing left to replay */
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.pending_bytes, 0);
+    assert_int_equal(st.wal.checkpoints, 1);
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, f, 0), OBK_OK);
+    assert_int_equal(psub_free_file(s, u, 0), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -526,6 +585,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_directory_ops_use_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap_syncfs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_or_direct_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
