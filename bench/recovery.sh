@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 v1k=$(head -c 1024 /dev/zero | tr '\0' v)
 
-start() { # DIR LOG -> PORT, pid; prints the seconds to ready
+start() { # DIR LOG -> PORT, pid, SECS (the seconds to ready)
   local t0 t1
   t0=$(date +%s.%N)
   "$OBELISK" --port 0 --bind 127.0.0.1 --dir "$1" --fsync always --wal-checkpoint-bytes 64gb \
@@ -49,7 +49,7 @@ start() { # DIR LOG -> PORT, pid; prints the seconds to ready
     if grep -q "Ready to accept connections" "$2" 2>/dev/null; then
       t1=$(date +%s.%N)
       PORT=$(sed -n 's/.*Running mode=standalone, port=\([0-9]*\).*/\1/p' "$2" | tail -n 1)
-      awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+      SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || break
@@ -60,7 +60,7 @@ start() { # DIR LOG -> PORT, pid; prints the seconds to ready
   exit 1
 }
 
-start "$tmp/data" "$tmp/first.log" >/dev/null
+start "$tmp/data" "$tmp/first.log"
 n=$((mb * 1024))
 "$RBENCH" -p "$PORT" -c 50 -P 16 -r "$keys" -n "$n" -q XADD 't:__rand_int__' '*' f "$v1k" >/dev/null 2>&1
 len=$("$RCLI" -p "$PORT" XLEN t:000000000007)
@@ -74,15 +74,15 @@ echo "# bench/recovery.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): $n XADDs of 1 KiB o
 echo
 echo "| restart | seconds to ready | replay (server log) | XLEN before / after |"
 echo "|---|---:|---|---|"
-secs=$(start "$tmp/data" "$tmp/kill.log")
+start "$tmp/data" "$tmp/kill.log"
 after=$("$RCLI" -p "$PORT" XLEN t:000000000007)
 line=$(grep -o 'write-ahead log replayed.*' "$tmp/kill.log" | head -n 1)
-echo "| kill -9 | $secs | $line | $len / $after |"
+echo "| kill -9 | $SECS | $line | $len / $after |"
 kill "$pid"; wait "$pid" 2>/dev/null; pid=""
 find "$tmp/cut" -path '*/db*/t_*' \( -name '*.log' -o -name '*.idx' \) ! -name groups.log \
   -exec truncate -s 0 {} +
-secs=$(start "$tmp/cut" "$tmp/cut.log")
+start "$tmp/cut" "$tmp/cut.log"
 after=$("$RCLI" -p "$PORT" XLEN t:000000000007)
 line=$(grep -o 'write-ahead log replayed.*' "$tmp/cut.log" | head -n 1)
-echo "| power cut (segments and indexes cut to 0) | $secs | $line | $len / $after |"
+echo "| power cut (segments and indexes cut to 0) | $SECS | $line | $len / $after |"
 kill "$pid"; wait "$pid" 2>/dev/null; pid=""

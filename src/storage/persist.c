@@ -508,14 +508,16 @@ static int px_logged(struct persist *p, struct pfile *pf, struct pop *first, str
     return 1;
 }
 
-/* Whether a batch of submissions goes through the log: under always and everysec, unless it
- * writes direct_bytes or more per file it writes (a big single-topic round: the log would only
- * write its bytes twice, once in the log and once more at the checkpoint, where one fdatasync of
- * its one file costs less). A round of many files, or of small writes, takes the log. Mixing is
- * safe: the files only ever grow, so a record never holds bytes that a later direct write
- * changed, and a replay writes back only bytes the file had. */
+/* Whether a batch of submissions goes through the log: under always, unless it writes
+ * direct_bytes or more per file it writes (a big single-topic round: the log would only write its
+ * bytes twice, once in the log and once more at the checkpoint, where one fdatasync of its one
+ * file costs less). A round of many files, or of small writes, takes the log. Under everysec and
+ * no, rounds sync nothing, so the log would only add a write per round: they go straight to the
+ * files (everysec's once-a-second sync is one syncfs). Mixing is safe: the files only ever grow,
+ * so a record never holds bytes that a later direct write changed, and a replay writes back only
+ * bytes the file had. */
 static int px_round_logs(struct persist *p, struct psub *batch, int policy, uint64_t direct_bytes) {
-    if (!p->wal || policy == PERSIST_FSYNC_NO) return 0;
+    if (!p->wal || policy != PERSIST_FSYNC_ALWAYS) return 0;
     if (!direct_bytes) return 1;
     uint64_t bytes = 0, files = 0;
     p->round_no++;

@@ -464,35 +464,62 @@ fail:
 
 /* ---- reader ---- */
 
+/* The scan reads a file through a window of WAL_SCAN_WINDOW bytes (one pread per window, not two
+ * per record: a replay of a gigabyte of small records is sequential reading). */
+#define WAL_SCAN_WINDOW (1u << 20)
+
 struct scan {
     int wdir;
     uint32_t epoch; /* the highest epoch so far: a record may not go below it */
     struct wal_file *fs;
     size_t nfs;
-    uint8_t *buf;
+    uint8_t *buf; /* a record larger than the window */
     size_t cap;
+    uint8_t *win; /* bytes [win_off, win_off + win_len) of file win_fd */
+    uint64_t win_off;
+    size_t win_len;
+    int win_fd;
 };
+
+/* Bytes [pos, pos + len) of file fd (of size bytes), or NULL when they cannot be read. */
+static const uint8_t *scan_bytes(struct scan *s, int fd, uint64_t size, uint64_t pos, size_t len) {
+    if (pos + len > size) return NULL;
+    if (len > WAL_SCAN_WINDOW) {
+        if (len > s->cap) {
+            uint8_t *nb = realloc(s->buf, len);
+            if (!nb) return NULL;
+            s->buf = nb;
+            s->cap = len;
+        }
+        return pread(fd, s->buf, len, (off_t)pos) == (ssize_t)len ? s->buf : NULL;
+    }
+    if (s->win_fd == fd && pos >= s->win_off && pos + len <= s->win_off + s->win_len)
+        return s->win + (pos - s->win_off);
+    if (!s->win && !(s->win = malloc(WAL_SCAN_WINDOW))) return NULL;
+    size_t want = size - pos < WAL_SCAN_WINDOW ? (size_t)(size - pos) : WAL_SCAN_WINDOW;
+    ssize_t n = pread(fd, s->win, want, (off_t)pos);
+    s->win_fd = -1;
+    if (n < (ssize_t)len) return NULL;
+    s->win_fd = fd;
+    s->win_off = pos;
+    s->win_len = (size_t)n;
+    return s->win;
+}
 
 /* Reads the record at pos of file fd, expected at lsn. Returns 1 with it in *r, 0 when the
  * bytes there are not that record. */
 static int read_rec(struct scan *s, int fd, uint64_t size, uint64_t pos, uint64_t lsn,
                     struct wal_rec *r) {
-    uint8_t h[WAL_REC_HEADER_SIZE];
-    if (pos + WAL_REC_HEADER_SIZE > size || pread(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
-        return 0;
+    const uint8_t *h = scan_bytes(s, fd, size, pos, WAL_REC_HEADER_SIZE);
+    if (!h) return 0;
     uint32_t length = codec_get_u32(h);
     if (length < WAL_REC_HEADER_SIZE - 4 || pos + 4 + (uint64_t)length > size) return 0;
     uint32_t plen = length - (WAL_REC_HEADER_SIZE - 4);
-    if (plen > s->cap) {
-        uint8_t *nb = realloc(s->buf, plen);
-        if (!nb) return 0;
-        s->buf = nb;
-        s->cap = plen;
-    }
-    if (plen && pread(fd, s->buf, plen, (off_t)(pos + WAL_REC_HEADER_SIZE)) != (ssize_t)plen)
-        return 0;
-    uint32_t crc = crc32c(0, h + 8, WAL_REC_HEADER_SIZE - 8);
-    crc = crc32c(crc, s->buf, plen);
+    /* the whole record at once (the header again: the window may move) */
+    const uint8_t *rec = scan_bytes(s, fd, size, pos, WAL_REC_HEADER_SIZE + (size_t)plen);
+    if (!rec) return 0;
+    h = rec;
+    uint32_t crc = crc32c(0, h + 8, WAL_REC_HEADER_SIZE - 8 + (size_t)plen);
     if (crc != codec_get_u32(h + 4) || codec_get_u64(h + 8) != lsn) return 0;
     r->epoch = codec_get_u32(h + 16);
     if (r->epoch < s->epoch) return 0; /* written before a later opening: never synced */
@@ -502,7 +529,7 @@ static int read_rec(struct scan *s, int fd, uint64_t size, uint64_t pos, uint64_
     r->aux1 = codec_get_u64(h + 32);
     r->aux2 = codec_get_u64(h + 40);
     r->lsn = lsn;
-    r->payload = s->buf;
+    r->payload = rec + WAL_REC_HEADER_SIZE;
     r->len = plen;
     return r->type == WAL_REC_WRITE || r->type == WAL_REC_EOF;
 }
@@ -551,12 +578,13 @@ static int scan_file(struct scan *s, size_t i, uint64_t lsn, int repair, wal_sca
         break;
     }
 out:
+    s->win_fd = -1; /* the number may name another file next */
     close(fd);
     return rc;
 }
 
 int wal_scan(int dirfd, int repair, wal_scan_cb cb, void *ctx, struct wal_scan_report *rep) {
-    struct scan s = {-1, 0, NULL, 0, NULL, 0};
+    struct scan s = {-1, 0, NULL, 0, NULL, 0, NULL, 0, 0, -1};
     memset(rep, 0, sizeof(*rep));
     int rc = open_wal_dir(dirfd, 0, &s.wdir);
     if (rc == OBK_ERR_NOTFOUND) return OBK_OK; /* no log yet */
@@ -579,6 +607,7 @@ out:
     rep->epoch = s.epoch;
     free(s.fs);
     free(s.buf);
+    free(s.win);
     if (s.wdir >= 0) close(s.wdir);
     return rc;
 }

@@ -4,8 +4,9 @@
  * Design: one pass over the topic directories maps each incarnation id (topic.meta) to its
  * database and directory name, sorted for binary search; then wal_scan hands over the records
  * in log order and each is written with pwrite at its position. Descriptors of the files being
- * written stay open in a small table (a replay writes a few files many times: the active
- * segments); when it is full they are synced and closed together, and at the end the rest are.
+ * written stay open per topic (a replay writes a few files many times: the active segments);
+ * past REPLAY_OPEN_MAX descriptors they are all closed, and at the end one syncfs makes what was
+ * written durable.
  *
  * Threads: the loader only (store_open), before any other thread touches the directory. */
 #include "storage/walreplay.h"
@@ -27,29 +28,31 @@
 #include "storage/fsutil.h"
 #include "storage/keydir.h"
 
-#define REPLAY_OPEN_MAX       128
+#define REPLAY_OPEN_MAX       512 /* descriptors of files being written */
+#define REPLAY_TOPIC_FILES    4 /* a topic's files a replay writes at once (segment, index, ...) */
 #define REPLAY_PROGRESS_BYTES (4ull << 20)
+
+struct open_file {
+    uint64_t file_id;
+    int fd;      /* -1: the file is not there (its records are skipped) */
+    int written; /* the replay wrote into it */
+};
 
 struct known_topic {
     uint64_t incarnation;
     int db;
     int dirfd; /* open while records go to it, else -1 */
     int applied;
+    struct open_file files[REPLAY_TOPIC_FILES]; /* what its records went to lately */
+    int nfiles;
     char name[KEYDIR_NAME_MAX];
-};
-
-struct open_file {
-    struct known_topic *t;
-    uint64_t file_id;
-    int fd;
 };
 
 struct replay {
     int dirfd;
     struct known_topic *topics;
     size_t ntopics, cap;
-    struct open_file open[REPLAY_OPEN_MAX];
-    size_t nopen;
+    size_t nopen; /* descriptors open in the topics' files[] */
     struct walreplay_report *rep;
     walreplay_progress_cb progress;
     void *ctx;
@@ -123,45 +126,77 @@ static struct known_topic *find_topic(struct replay *r, uint64_t incarnation) {
     return bsearch(&key, r->topics, r->ntopics, sizeof key, by_incarnation);
 }
 
-/* Syncs and closes every open file (and the topic directories they were in). */
+/* Closes without a sync: the replay ends with one syncfs of the data directory's filesystem,
+ * which reaches closed files too (a replay writes to thousands of files in log order, and a
+ * sync per file closed would be a journal commit each: 280k of them for 256 MiB over 1,000
+ * topics). */
+static int close_file(struct open_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    return OBK_OK;
+}
+
+/* Closes every open file and topic directory. */
 static int close_all(struct replay *r) {
     int rc = OBK_OK;
-    for (size_t i = 0; i < r->nopen; i++) {
-        if (r->open[i].fd >= 0) {
-            if (fdatasync(r->open[i].fd) != 0 && rc == OBK_OK) rc = fileops_status(errno);
-            close(r->open[i].fd);
+    for (size_t i = 0; i < r->ntopics; i++) {
+        struct known_topic *t = &r->topics[i];
+        for (int k = 0; k < t->nfiles; k++) {
+            int rc2 = close_file(&t->files[k]);
+            if (rc == OBK_OK) rc = rc2;
         }
+        t->nfiles = 0;
+        if (t->dirfd >= 0) close(t->dirfd);
+        t->dirfd = -1;
     }
     r->nopen = 0;
-    for (size_t i = 0; i < r->ntopics; i++) {
-        if (r->topics[i].dirfd >= 0) close(r->topics[i].dirfd);
-        r->topics[i].dirfd = -1;
-    }
     return rc;
 }
 
-/* The file a record names, open for writing; -1 with *rc OBK_OK when it does not exist. */
-static int file_for(struct replay *r, struct known_topic *t, uint64_t file_id, int *rc) {
+static int out_of_fds(void) {
+    return errno == EMFILE || errno == ENFILE;
+}
+
+/* Opens the topic's directory (if needed) and the file; -1 with errno on failure. Out of
+ * descriptors, everything open is synced and closed and it is tried once more. */
+static int open_in_topic(struct replay *r, struct known_topic *t, const char *name, int *rc) {
+    for (int attempt = 0;; attempt++) {
+        if (t->dirfd < 0) {
+            char path[KEYDIR_NAME_MAX + 32];
+            snprintf(path, sizeof path, "db%d/%s", t->db, t->name);
+            t->dirfd = openat(r->dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        int fd = t->dirfd < 0 ? -1 : openat(t->dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 || attempt > 0 || !out_of_fds()) return fd;
+        if ((*rc = close_all(r)) != OBK_OK) return -1;
+    }
+}
+
+/* The record's file in t->files (opened if needed); NULL with *rc set on an error. A file that
+ * is not there is remembered with fd -1 (its records are skipped). */
+static struct open_file *file_for(struct replay *r, struct known_topic *t, uint64_t file_id,
+                                  int *rc) {
     char name[64];
     *rc = OBK_OK;
-    for (size_t i = 0; i < r->nopen; i++)
-        if (r->open[i].t == t && r->open[i].file_id == file_id) return r->open[i].fd;
+    for (int k = 0; k < t->nfiles; k++)
+        if (t->files[k].file_id == file_id) return &t->files[k];
     if (keydir_file_name(file_id, name, sizeof name) != OBK_OK) {
         *rc = OBK_ERR_CORRUPT; /* a record that passed its CRC names no kind we write */
-        return -1;
+        return NULL;
     }
-    if (r->nopen == REPLAY_OPEN_MAX && (*rc = close_all(r)) != OBK_OK) return -1;
-    if (t->dirfd < 0) {
-        char path[KEYDIR_NAME_MAX + 32];
-        snprintf(path, sizeof path, "db%d/%s", t->db, t->name);
-        t->dirfd = openat(r->dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (t->dirfd < 0) {
-            *rc = fileops_status(errno);
-            return -1;
-        }
+    if (r->nopen >= REPLAY_OPEN_MAX && (*rc = close_all(r)) != OBK_OK) return NULL;
+    if (t->nfiles == REPLAY_TOPIC_FILES) { /* the oldest of the topic's goes */
+        if (t->files[0].fd >= 0) r->nopen--;
+        if ((*rc = close_file(&t->files[0])) != OBK_OK) return NULL;
+        memmove(t->files, t->files + 1, (REPLAY_TOPIC_FILES - 1) * sizeof t->files[0]);
+        t->nfiles--;
     }
-    int fd = openat(t->dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) *rc = fileops_status(errno);
+    int fd = open_in_topic(r, t, name, rc);
+    if (*rc != OBK_OK) return NULL;
+    if (fd < 0 && errno != ENOENT) {
+        *rc = fileops_status(errno);
+        return NULL;
+    }
     if (fd >= 0 && file_id >> 56 == TOPIC_FILE_GROUPS_LOG) {
         /* only into the groups.log of the record's generation (or one still without header) */
         uint8_t h[TOPIC_GROUPS_LOG_GEN_OFFSET + 8];
@@ -172,8 +207,10 @@ static int file_for(struct replay *r, struct known_topic *t, uint64_t file_id, i
             fd = -1;
         }
     }
-    r->open[r->nopen++] = (struct open_file){t, file_id, fd}; /* -1 remembered: skipped */
-    return fd;
+    if (fd >= 0) r->nopen++;
+    struct open_file *f = &t->files[t->nfiles++];
+    *f = (struct open_file){file_id, fd, 0};
+    return f;
 }
 
 /* 1 when the file already holds the record's bytes at its position (the write reached the
@@ -204,12 +241,13 @@ static int apply(void *ctx, const struct wal_rec *rec) {
     }
     if (rec->type != WAL_REC_WRITE) return OBK_OK;
     struct known_topic *t = find_topic(r, rec->topic);
-    int fd = t && t->db == rec->db ? file_for(r, t, rec->aux1, &rc) : -1;
+    struct open_file *f = t && t->db == rec->db ? file_for(r, t, rec->aux1, &rc) : NULL;
     if (rc != OBK_OK) return rc;
-    if (fd < 0) {
+    if (!f || f->fd < 0) {
         rep->skipped++;
         return OBK_OK;
     }
+    int fd = f->fd;
     if (holds_already(r, fd, rec)) {
         rep->present++;
         return OBK_OK;
@@ -225,6 +263,7 @@ static int apply(void *ctx, const struct wal_rec *rec) {
         left -= (size_t)n;
         pos += (uint64_t)n;
     }
+    f->written = 1;
     rep->applied++;
     rep->applied_bytes += rec->len;
     if (!t->applied) rep->topics++;
@@ -265,6 +304,8 @@ int walreplay_run(int dirfd, int ndbs, int repair, walreplay_progress_cb progres
     if (rc == OBK_OK && progress) progress(ctx, rep->scan.bytes, rep->total_bytes);
     int rc2 = close_all(&r);
     if (rc == OBK_OK) rc = rc2;
+    /* what was written reaches the disk before the caller checkpoints the log */
+    if (rc == OBK_OK && rep->applied && syncfs(dirfd) != 0) rc = fileops_status(errno);
     if (rc == OBK_OK && rep->scan.records)
         log_msg(LOG_NOTICE,
                 "storage: write-ahead log replayed: %" PRIu64 " records (%" PRIu64
