@@ -355,6 +355,21 @@ with servers.Obelisk(ARGS) as o:
     resp = s.patch(u, json={})
     tap.ok(resp.status_code == 405 and "POST" in resp.headers.get("Allow", ""),
            "a wrong method: 405 with Allow")
+    # HEAD is GET without the body, on every GET route but the event stream
+    got = s.get(f"{B}/topics")
+    resp = s.head(f"{B}/topics")
+    tap.ok(resp.status_code == 200 and resp.content == b"" and
+           resp.headers.get("Content-Length") == str(len(got.content)) and
+           resp.headers.get("Content-Type") == "application/json",
+           "HEAD /v1/topics: 200, GET's headers and length, no body",
+           f"{resp.status_code} {resp.headers} {len(got.content)}")
+    s.post(u, json={"fields": {"a": "1"}})
+    resp = s.head(u)
+    tap.ok(resp.status_code == 200 and resp.content == b"", "HEAD on a topic's entries: 200, no body",
+           f"{resp.status_code}")
+    resp = s.head(f"{B}/topics/k/tail")
+    tap.ok(resp.status_code == 405 and resp.headers.get("Allow") == "GET",
+           "HEAD on the event stream: 405, Allow: GET", f"{resp.status_code} {resp.headers}")
     tap.eq(s.get(f"http://127.0.0.1:{http_port}/health").status_code, 200,
            "/health still answers")
 

@@ -116,7 +116,12 @@ static void send_json(struct areq *a, int code, json_t *body) {
         areq_free(a);
         return;
     }
-    if (code != 204) {
+    if (code != 204 && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* HEAD: GET's headers, its length too, and no body (evhttp 2.1 would send one) */
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", strlen(text) + 1);
+        evhttp_add_header(hd, "Content-Length", n);
+    } else if (code != 204) {
         evbuffer_add(out, text, strlen(text));
         evbuffer_add(out, "\n", 1);
     }
@@ -1286,32 +1291,35 @@ static void method_not_allowed(struct areq *a, const char *allow) {
 }
 
 static void route(struct areq *a, enum evhttp_cmd_type m) {
-    int get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST, del = m == EVHTTP_REQ_DELETE;
+    /* HEAD is GET without the body (send_json leaves it out), except on the event stream */
+    int head = m == EVHTTP_REQ_HEAD;
+    int get = m == EVHTTP_REQ_GET || head, post = m == EVHTTP_REQ_POST;
+    int del = m == EVHTTP_REQ_DELETE;
     int put = m == EVHTTP_REQ_PUT;
     if (!is(a, 0, "topics")) return send_err(a, 404, HTTP_ERR_NOT_FOUND);
     if (a->nseg == 1) {
-        if (!get) return method_not_allowed(a, "GET");
+        if (!get) return method_not_allowed(a, "GET, HEAD");
         return api_topics(a);
     }
     if (a->nseg == 2) {
         if (get) return api_topic_info(a);
         if (del) return api_topic_delete(a);
-        return method_not_allowed(a, "GET, DELETE");
+        return method_not_allowed(a, "GET, HEAD, DELETE");
     }
     if (a->nseg == 3) {
         if (is(a, 2, "entries")) {
             if (get) return api_read(a);
             if (post) return api_produce(a);
-            return method_not_allowed(a, "GET, POST");
+            return method_not_allowed(a, "GET, HEAD, POST");
         }
-        if (is(a, 2, "tail")) return get ? api_tail(a) : method_not_allowed(a, "GET");
-        if (is(a, 2, "search")) return get ? api_search(a) : method_not_allowed(a, "GET");
+        if (is(a, 2, "tail")) return get && !head ? api_tail(a) : method_not_allowed(a, "GET");
+        if (is(a, 2, "search")) return get ? api_search(a) : method_not_allowed(a, "GET, HEAD");
         if (is(a, 2, "retention")) {
             if (get || put) return api_retention(a, put);
-            return method_not_allowed(a, "GET, PUT");
+            return method_not_allowed(a, "GET, HEAD, PUT");
         }
         if (is(a, 2, "groups")) {
-            if (!get) return method_not_allowed(a, "GET");
+            if (!get) return method_not_allowed(a, "GET, HEAD");
             return api_group_simple(a, "XINFO", "GROUPS", done_value);
         }
         return send_err(a, 404, HTTP_ERR_NOT_FOUND);
@@ -1321,7 +1329,7 @@ static void route(struct areq *a, enum evhttp_cmd_type m) {
         if (post) return api_group_create(a);
         if (del) return api_group_simple(a, "XGROUP", "DESTROY", done_destroyed);
         if (get) return api_group_simple(a, "XLAG", NULL, done_lag);
-        return method_not_allowed(a, "GET, POST, DELETE");
+        return method_not_allowed(a, "GET, HEAD, POST, DELETE");
     }
     if (a->nseg == 5) {
         struct {
@@ -1335,10 +1343,11 @@ static void route(struct areq *a, enum evhttp_cmd_type m) {
             if (is(a, 4, posts[i].name))
                 return post ? posts[i].fn(a) : method_not_allowed(a, "POST");
         if (is(a, 4, "lag"))
-            return get ? api_group_simple(a, "XLAG", NULL, done_lag) : method_not_allowed(a, "GET");
+            return get ? api_group_simple(a, "XLAG", NULL, done_lag)
+                       : method_not_allowed(a, "GET, HEAD");
         if (is(a, 4, "pending"))
             return get ? api_group_simple(a, "XPENDING", NULL, done_pending)
-                       : method_not_allowed(a, "GET");
+                       : method_not_allowed(a, "GET, HEAD");
     }
     send_err(a, 404, HTTP_ERR_NOT_FOUND);
 }
