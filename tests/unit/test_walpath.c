@@ -449,7 +449,7 @@ static void mt_step(struct mt_model *m, struct store *s, uint64_t *rng, struct m
     for (int op = 0; op < nops; op++) {
         int i = (int)(mt_rand(rng) % MT_TOPICS);
         struct mt_topic *x = &m->t[i];
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "m%02d", i);
         struct topic *t = s ? store_lookup(s, 0, k, 3) : NULL;
         int what = (int)(mt_rand(rng) % 20);
@@ -556,7 +556,7 @@ static void mt_child(const char *d, uint64_t seed, int fd) {
 
 /* Topic i as the store has it: 1 when it matches model state m. */
 static int mt_data_matches(struct store *s, const struct mt_topic *x, int i) {
-    char k[8];
+    char k[16];
     snprintf(k, sizeof k, "m%02d", i);
     struct topic *t = store_lookup(s, 0, k, 3);
     if (!x->exists) return t == NULL;
@@ -576,7 +576,7 @@ static int mt_data_matches(struct store *s, const struct mt_topic *x, int i) {
 }
 
 static int mt_group_matches(struct store *s, const struct mt_topic *x, int i) {
-    char k[8];
+    char k[16];
     snprintf(k, sizeof k, "m%02d", i);
     struct topic *t = store_lookup(s, 0, k, 3);
     struct cg_group *g = t ? cg_group_find(t, "g", 1) : NULL;
@@ -636,7 +636,7 @@ static void test_random_model_crashes(void **state) {
                 group_next |= mt_group_matches(s, &trail->v[i][j], i);
             }
             if (!(data_now || data_next) || !(group_now || group_next)) {
-                char k[8];
+                char k[16];
                 snprintf(k, sizeof k, "m%02d", i);
                 struct topic *t = store_lookup(s, 0, k, 3);
                 struct cg_group *g = t ? cg_group_find(t, "g", 1) : NULL;
