@@ -21,6 +21,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
+# The server and the checker allocate through jemalloc, as Redis does on Linux: glibc's malloc
+# took its slow path on every small object of the HTTP API's JSON (docs/benchmarks.md). The
+# sanitizer builds keep their own allocators (MALLOC_LIBS= there); the tests keep glibc's.
+MALLOC_LIBS ?= $(shell pkg-config --libs jemalloc 2>/dev/null)
 
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS) $(EXTRA_LDFLAGS) $(TEST_WRAP)
@@ -66,10 +70,10 @@ $(LIB): $(LIB_OBJS)
 	ar rcsT $@ $^
 
 $(SERVER): $(BUILD)/src/server/main.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(MALLOC_LIBS)
 
 $(CHECK): $(BUILD)/src/tools/obelisk_check.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(MALLOC_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
@@ -115,7 +119,7 @@ test: test-deps
 	  scripts/run-tests.sh $(BUILD) $(TESTS)
 
 asan: test-deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 MALLOC_LIBS= \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" SERVER=build-asan/obelisk-server \
 	  CHECK=build-asan/obelisk-check tests-build
@@ -127,7 +131,7 @@ asan: test-deps
 # integration suites (the threads are the main loop, the persist thread and the loader thread).
 # A report makes the program exit non-zero, which the runner counts as a failure.
 tsan: test-deps
-	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 MALLOC_LIBS= \
 	  EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=thread" SERVER=build-tsan/obelisk-server \
 	  CHECK=build-tsan/obelisk-check tests-build

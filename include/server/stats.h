@@ -44,6 +44,8 @@ void stats_reset(void);
 /* Bytes the allocator has handed out (glibc's mallinfo2: small blocks plus mmapped ones); also
  * raises peak_memory. */
 long long stats_used_memory(void);
+/* INFO's mem_allocator: "jemalloc-<version>" when linked with jemalloc, else "libc". */
+const char *stats_allocator(void);
 /* The process's resident set size in bytes (/proc/self/statm). */
 long long stats_rss_memory(void);
 /* Samples the instantaneous ops/sec (the cron, at most once a second). */

@@ -113,10 +113,10 @@ static void section_memory(struct sbuf *b) {
                 "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
                 "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%lld\r\n"
                 "mem_not_counted_for_evict:0\r\nmem_clients_slaves:0\r\n"
-                "mem_clients_normal:%lld\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n"
+                "mem_clients_normal:%lld\r\nmem_allocator:%s\r\nactive_defrag_running:0\r\n"
                 "lazyfree_pending_objects:0\r\n",
                 used, h1, rss, h2, peak_memory, h3, used - dataset, dataset, total, h4,
-                used ? (double)rss / (double)used : 0.0, rss - used, clients);
+                used ? (double)rss / (double)used : 0.0, rss - used, clients, stats_allocator());
 }
 
 /* The store's counters, zero while loading. */

@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "server/conn.h"
 #include "server/runtime.h"
 
@@ -104,13 +105,41 @@ void hargs_free(struct hargs *a) {
 
 /* ---- connections ---- */
 
+/* One command as RESP, written into one reserved extent of out (a produce of 100 entries is
+ * 100 of these: printf and an evbuffer_add per piece were 7 % of the server's time). */
 static void encode(struct evbuffer *out, int argc, char *const *argv, const size_t *lens) {
-    evbuffer_add_printf(out, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        evbuffer_add_printf(out, "$%zu\r\n", lens[i]);
-        evbuffer_add(out, argv[i], lens[i]);
+    size_t total = 1 + 20 + 2;
+    for (int i = 0; i < argc; i++) total += 1 + 20 + 2 + lens[i] + 2;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) != 1 || v.iov_len < total) {
+        /* no contiguous room: piece by piece */
+        char num[24];
+        evbuffer_add(out, "*", 1);
+        evbuffer_add(out, num, (size_t)util_ull2str(num, (unsigned long long)argc));
         evbuffer_add(out, "\r\n", 2);
+        for (int i = 0; i < argc; i++) {
+            evbuffer_add(out, "$", 1);
+            evbuffer_add(out, num, (size_t)util_ull2str(num, lens[i]));
+            evbuffer_add(out, "\r\n", 2);
+            evbuffer_add(out, argv[i], lens[i]);
+            evbuffer_add(out, "\r\n", 2);
+        }
+        return;
     }
+    char *p = v.iov_base;
+    *p++ = '*';
+    p += util_ull2str(p, (unsigned long long)argc);
+    *p++ = '\r', *p++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *p++ = '$';
+        p += util_ull2str(p, lens[i]);
+        *p++ = '\r', *p++ = '\n';
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r', *p++ = '\n';
+    }
+    v.iov_len = (size_t)(p - (char *)v.iov_base);
+    evbuffer_commit_space(out, &v, 1);
 }
 
 static void free_got(struct hcmd *h) {

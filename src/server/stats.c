@@ -2,6 +2,7 @@
 #include "server/stats.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,9 +43,38 @@ void stats_sample(long long now_ms) {
     s->ops_sample_last_ms = now_ms;
 }
 
-long long stats_used_memory(void) {
+/* jemalloc's control interface when the program is linked with it (the server and the checker
+ * are: Makefile, MALLOC_LIBS), else NULL (the tests and the sanitizer builds use glibc's). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+const char *stats_allocator(void) {
+    static char name[48];
+    const char *version = NULL;
+    size_t len = sizeof version;
+    if (!mallctl) return "libc";
+    if (!name[0]) {
+        if (mallctl("version", &version, &len, NULL, 0) != 0 || !version) version = "?";
+        /* "5.3.0-0-g54eaed1..." is reported as Redis does: jemalloc-5.3.0 */
+        snprintf(name, sizeof name, "jemalloc-%.*s", (int)strcspn(version, "-"), version);
+    }
+    return name;
+}
+
+static long long allocated_bytes(void) {
+    if (mallctl) {
+        uint64_t epoch = 1;
+        size_t len = sizeof epoch, allocated = 0, alen = sizeof allocated;
+        mallctl("epoch", &epoch, &len, &epoch, len); /* refresh the statistics */
+        if (mallctl("stats.allocated", &allocated, &alen, NULL, 0) == 0)
+            return (long long)allocated;
+    }
     struct mallinfo2 mi = mallinfo2();
-    long long used = (long long)(mi.uordblks + mi.hblkhd);
+    return (long long)(mi.uordblks + mi.hblkhd);
+}
+
+long long stats_used_memory(void) {
+    long long used = allocated_bytes();
     if (used > server_stats.peak_memory) server_stats.peak_memory = used;
     return used;
 }
