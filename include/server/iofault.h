@@ -1,5 +1,6 @@
-/* iofault.h - I/O fault injection for tests (DEBUG IO-FAULT): a file-operation table that
- * behaves like the real one until a fault is armed. */
+/* iofault.h - fault injection for tests: a file-operation table that behaves like the real one
+ * until a fault is armed (DEBUG IO-FAULT), and a one-shot failure of the next stream trim as out
+ * of memory (DEBUG TRIM-FAULT), the one failure XADD must survive after storing its entry. */
 #ifndef OBK_IOFAULT_H
 #define OBK_IOFAULT_H
 
@@ -18,5 +19,8 @@ extern const struct fileops iofault_ops;
 /* Arms or clears the fault; any thread may call it, the persist thread reads it. */
 void iofault_set(int mode);
 int iofault_get(void);
+/* DEBUG TRIM-FAULT arms it; the next trim takes it (1 once, then 0). Main thread. */
+void iofault_arm_trim(void);
+int iofault_take_trim(void);
 
 #endif

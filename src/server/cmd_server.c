@@ -316,6 +316,11 @@ void cmd_debug(CMD_ARGS) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
+    if (util_eq_nocase(argv[1], argvlen[1], "TRIM-FAULT") && argc == 2) {
+        iofault_arm_trim();
+        reply_simple(R, "OK");
+        return;
+    }
     if (util_eq_nocase(argv[1], argvlen[1], "PERSIST-HOLD") && argc == 3 && argvlen[2] == 1 &&
         (argv[2][0] == '0' || argv[2][0] == '1')) {
         if (db_hold_persist(argv[2][0] == '1') != 0) {
@@ -332,6 +337,8 @@ void cmd_debug(CMD_ARGS) {
             "IO-FAULT NONE|FSYNC-EIO|WRITE-ENOSPC|FSYNC-SLOW",
             "    Make the next data-file syncs or writes fail (tests of the I/O error path), or",
             "    each sync 25 ms slower (tests of the latency monitor's fsync event).",
+            "TRIM-FAULT",
+            "    Make the next stream trim fail as out of memory (tests of XADD's trim).",
             "PERSIST-HOLD 1|0",
             "    Hold the persist thread still (1) or let it go (0): nothing becomes durable",
             "    meanwhile (tests of held replies).",

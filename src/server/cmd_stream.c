@@ -20,6 +20,7 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
+#include "server/iofault.h"
 #include "server/runtime.h"
 #include "server/stats.h"
 #include "server/xutil.h"
@@ -195,6 +196,7 @@ static int drop_trimmed_refs(struct topic *t, uint64_t s0) {
 /* Applies a parsed MAXLEN/MINID to the topic under its reference policy (which changes nothing
  * when the stream has no group); returns the storage status. */
 static int apply_trim(struct topic *t, const struct xtrim_args *a, uint64_t *removed) {
+    if (iofault_take_trim()) return OBK_ERR_NOMEM; /* DEBUG TRIM-FAULT (tests) */
     *removed = 0;
     if (a->policy == XREF_KEEPREF || !topic_has_groups(t)) return trim_prefix(t, a, removed);
     cg_record_begin(t);

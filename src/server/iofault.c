@@ -8,6 +8,17 @@
 #include <time.h>
 
 static atomic_int fault_mode;
+static int trim_fault; /* main thread only */
+
+void iofault_arm_trim(void) {
+    trim_fault = 1;
+}
+
+int iofault_take_trim(void) {
+    int armed = trim_fault;
+    trim_fault = 0;
+    return armed;
+}
 
 void iofault_set(int mode) {
     atomic_store(&fault_mode, mode);

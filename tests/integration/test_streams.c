@@ -409,6 +409,44 @@ static void test_fsync_modes(void **state) {
     }
 }
 
+/* XADD whose trim fails after the entry is stored (DEBUG TRIM-FAULT makes the next trim fail as
+ * out of memory): the reply is the entry's ID, not an error, the entry is there, and a reader
+ * blocked on the key receives it. Before the fix the reply was an error for a stored entry and
+ * the blocked reader waited on. */
+static void test_xadd_trim_failure_keeps_the_entry(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s), *blocked = client_connect(&s);
+    freeReplyObject(must_cmd(c, "XADD tf 1-1 f a"));
+    freeReplyObject(must_cmd(c, "XADD tf 2-1 f b"));
+    redisAppendCommand(blocked, "XREAD BLOCK 5000 STREAMS tf $");
+    assert_int_equal(redisBufferWrite(blocked, &(int){0}), REDIS_OK);
+    usleep(100000); /* the reader is parked */
+    freeReplyObject(must_cmd(c, "DEBUG TRIM-FAULT"));
+    redisReply *r = must_cmd(c, "XADD tf MAXLEN 1 3-1 f c");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "3-1");
+    freeReplyObject(r);
+    expect_int(c, 3, "XLEN tf"); /* the trim did not run */
+    redisReply *got = NULL;
+    assert_int_equal(redisGetReply(blocked, (void **)&got), REDIS_OK);
+    assert_int_equal(got->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(got->elements, 1);
+    assert_string_equal(got->element[0]->element[1]->element[0]->element[0]->str, "3-1");
+    freeReplyObject(got);
+    assert_true(server_log_contains(&s, "the entry was added but trimming the stream failed"));
+    /* the fault was one-shot: the next trim runs */
+    r = must_cmd(c, "XADD tf MAXLEN 1 4-1 f d");
+    assert_string_equal(r->str, "4-1");
+    freeReplyObject(r);
+    expect_int(c, 1, "XLEN tf");
+    redisFree(blocked);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xadd_ids),
@@ -420,6 +458,7 @@ int main(void) {
         cmocka_unit_test(test_restart_kill9),
         cmocka_unit_test(test_binary_keys_and_values),
         cmocka_unit_test(test_fsync_modes),
+        cmocka_unit_test(test_xadd_trim_failure_keeps_the_entry),
     };
     return cmocka_run_group_tests_name("streams", tests, shared_server_setup,
                                        shared_server_teardown);
