@@ -39,4 +39,10 @@ typedef void (*walreplay_progress_cb)(void *ctx, uint64_t done_bytes, uint64_t t
 int walreplay_run(int dirfd, int ndbs, int repair, walreplay_progress_cb progress, void *ctx,
                   struct walreplay_report *rep);
 
+/* After a replay: opens the log where the scan found its end and checkpoints it there (the
+ * replayed files are synced, so nothing before that is needed). *out gets the writer; with out
+ * NULL the log is closed. */
+int walreplay_finish(int dirfd, const struct wal_config *cfg, const struct wal_scan_report *scan,
+                     struct wal **out);
+
 #endif

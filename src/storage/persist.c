@@ -291,20 +291,25 @@ static const uint64_t batch_bounds_bytes[] = PERSIST_BATCH_BOUNDS_BYTES;
 _Static_assert(NBOUNDS(fsync_bounds_us) + 1 == PERSIST_FSYNC_BUCKETS, "fsync buckets");
 _Static_assert(NBOUNDS(batch_bounds_bytes) + 1 == PERSIST_BATCH_BUCKETS, "batch buckets");
 
-/* One timed sync call (fdatasync of a file, or syncfs of the data directory's filesystem). */
-static int px_timed_sync(struct persist *p, int (*sync_fn)(int), int fd, const char *call,
-                         const char *name) {
-    long long t0 = util_monotonic_us();
-    if (sync_fn(fd) != 0) return px_fail(p, errno, call, name);
+/* Counts a sync that started at t0 (fsync statistics; the log's fdatasync counts too). */
+static void px_count_sync(struct persist *p, long long t0, int is_syncfs) {
     uint64_t us = (uint64_t)(util_monotonic_us() - t0);
     pthread_mutex_lock(&p->mu);
     p->st.fsyncs++;
-    if (sync_fn == p->ops->syncfs) p->st.syncfs_calls++;
+    if (is_syncfs) p->st.syncfs_calls++;
     p->st.fsync_us_total += us;
     if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
     p->st.fsync_buckets[bucket_of(us, fsync_bounds_us, NBOUNDS(fsync_bounds_us))]++;
     p->st.last_fsync_ms = util_mstime();
     pthread_mutex_unlock(&p->mu);
+}
+
+/* One timed sync call (fdatasync of a file, or syncfs of the data directory's filesystem). */
+static int px_timed_sync(struct persist *p, int (*sync_fn)(int), int fd, const char *call,
+                         const char *name) {
+    long long t0 = util_monotonic_us();
+    if (sync_fn(fd) != 0) return px_fail(p, errno, call, name);
+    px_count_sync(p, t0, sync_fn == p->ops->syncfs);
     return OBK_OK;
 }
 
@@ -381,8 +386,8 @@ static int px_close_unsynced(struct persist *p, struct pfile *pf) {
     px_forget_unsynced(p, pf);
     if (!dirty && !behind) return OBK_OK;
     if (px_has_syncfs(p)) {
-        p->closed_dirty += dirty != 0;
-        p->closed_behind += behind != 0;
+        p->closed_dirty += dirty;
+        p->closed_behind += behind;
         return OBK_OK;
     }
     return p->thread_error == OBK_OK ? px_sync_fd(p, pf->fd, pf->name) : p->thread_error;
@@ -480,10 +485,11 @@ static int px_pwritev_all(struct persist *p, struct pfile *pf, struct iovec *iov
     return OBK_OK;
 }
 
-/* Under a log and a syncing policy, the writes first..last (one run of one tagged file) become
- * records of the log; 1 when they did (the file is then behind the log), 0 when the file is
- * synced per policy instead (no log, policy no, an untagged file, a record too large for a log
- * file). A failed append is sticky and counts as logged: nothing after it is acknowledged. */
+/* In a round that takes the log (px_round_logs), the writes first..last (one run of one tagged
+ * file) become records of the log; 1 when they did (the file is then behind the log), 0 when the
+ * file is synced per policy instead (a round that skips the log, an untagged file, a record too
+ * large for a log file). A failed append is sticky and counts as logged: nothing after it is
+ * acknowledged. */
 static int px_logged(struct persist *p, struct pfile *pf, struct pop *first, struct pop *last) {
     if (!p->round_logs || !pf->tagged) return 0;
     uint64_t before = wal_pending_bytes(p->wal);
@@ -624,9 +630,9 @@ static int px_run(struct persist *p, struct pop **opp) {
     case POP_FREE: {
         int rc = OBK_OK;
         struct pfile *pf = op->pf;
-        /* a kept file behind the log is synced before its descriptor goes: the checkpoint that
-         * recycles its records syncs only open files. (Dirty writes to a file being freed were
-         * superseded by the operation that frees it, a seal syncs first.) */
+        /* a kept file behind the log is closed as the LRU closes one (px_close_unsynced): the
+         * checkpoint that recycles its records must still reach it. (Dirty writes to a file
+         * being freed were superseded by the operation that frees it; a seal syncs first.) */
         pflist_remove(&p->dirty, pf);
         if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_unsynced(p, pf);
         px_forget_unsynced(p, pf);
@@ -692,14 +698,9 @@ static int px_sync_dirty(struct persist *p) {
             rc = px_fail(p, EIO, "fdatasync", "write-ahead log");
         } else {
             p->wal_unsynced = 0;
-            uint64_t us = (uint64_t)(util_monotonic_us() - t0);
+            px_count_sync(p, t0, 0);
             pthread_mutex_lock(&p->mu);
             p->ws.syncs++;
-            p->st.fsyncs++;
-            p->st.fsync_us_total += us;
-            if (us > p->st.fsync_us_max) p->st.fsync_us_max = us;
-            p->st.fsync_buckets[bucket_of(us, fsync_bounds_us, NBOUNDS(fsync_bounds_us))]++;
-            p->st.last_fsync_ms = util_mstime();
             pthread_mutex_unlock(&p->mu);
         }
     }

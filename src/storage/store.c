@@ -460,12 +460,8 @@ static int open_log(struct store *s, const struct wal_scan_report *scan) {
     struct wal *w = NULL;
     int had_log = faccessat(s->dirfd, WAL_DIR_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     if (!s->cfg.wal && !had_log) return OBK_OK;
-    int rc = wal_open(s->dirfd, &wc, scan, &w);
-    if (rc == OBK_OK && wal_pending_bytes(w) > 0) rc = wal_checkpoint(w, wal_end_lsn(w));
-    if (rc != OBK_OK || !s->cfg.wal) {
-        wal_close(w);
-        return rc;
-    }
+    int rc = walreplay_finish(s->dirfd, &wc, scan, s->cfg.wal ? &w : NULL);
+    if (rc != OBK_OK || !w) return rc;
     persist_set_wal(s->p, w, s->cfg.wal_checkpoint_bytes, s->cfg.wal_checkpoint_ms);
     persist_set_direct_bytes(s->p, s->cfg.wal_direct_bytes);
     return OBK_OK;

@@ -34,8 +34,7 @@
 
 struct open_file {
     uint64_t file_id;
-    int fd;      /* -1: the file is not there (its records are skipped) */
-    int written; /* the replay wrote into it */
+    int fd; /* -1: the file is not there (its records are skipped) */
 };
 
 struct known_topic {
@@ -209,7 +208,7 @@ static struct open_file *file_for(struct replay *r, struct known_topic *t, uint6
     }
     if (fd >= 0) r->nopen++;
     struct open_file *f = &t->files[t->nfiles++];
-    *f = (struct open_file){file_id, fd, 0};
+    *f = (struct open_file){file_id, fd};
     return f;
 }
 
@@ -263,7 +262,6 @@ static int apply(void *ctx, const struct wal_rec *rec) {
         left -= (size_t)n;
         pos += (uint64_t)n;
     }
-    f->written = 1;
     rep->applied++;
     rep->applied_bytes += rec->len;
     if (!t->applied) rep->topics++;
@@ -314,5 +312,18 @@ int walreplay_run(int dirfd, int ndbs, int repair, walreplay_progress_cb progres
                 rep->applied, rep->applied_bytes, rep->topics, rep->present, rep->skipped);
     free(r.topics);
     free(r.cmp);
+    return rc;
+}
+
+int walreplay_finish(int dirfd, const struct wal_config *cfg, const struct wal_scan_report *scan,
+                     struct wal **out) {
+    struct wal *w = NULL;
+    int rc = wal_open(dirfd, cfg, scan, &w);
+    if (rc == OBK_OK && wal_pending_bytes(w) > 0) rc = wal_checkpoint(w, wal_end_lsn(w));
+    if (rc != OBK_OK || !out) {
+        wal_close(w);
+        w = NULL;
+    }
+    if (out) *out = w;
     return rc;
 }

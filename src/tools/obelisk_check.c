@@ -398,11 +398,8 @@ static int check_log(int dirfd, int repair) {
     }
     struct walreplay_report wr;
     int rc = walreplay_run(dirfd, CHECK_MAX_DBS, 1, NULL, NULL, &wr);
-    struct wal *w = NULL;
     struct wal_config wc = {CHECK_WAL_FILE_BYTES, NULL};
-    if (rc == OBK_OK) rc = wal_open(dirfd, &wc, &wr.scan, &w);
-    if (rc == OBK_OK && wal_pending_bytes(w) > 0) rc = wal_checkpoint(w, wal_end_lsn(w));
-    wal_close(w);
+    if (rc == OBK_OK) rc = walreplay_finish(dirfd, &wc, &wr.scan, NULL);
     if (rc != OBK_OK) {
         printf("write-ahead log: replay failed: %s\n",
                wr.scan.damage[0] ? wr.scan.damage : obk_strerror(rc));

@@ -94,14 +94,6 @@ static void expect_error(redisContext *c, const char *what, const char *fmt, ...
     freeReplyObject(r);
 }
 
-static long long info_field(redisContext *c, const char *field) {
-    redisReply *r = must_cmd(c, "INFO obelisk");
-    const char *p = strstr(r->str, field);
-    long long v = p ? atoll(p + strlen(field) + 1) : -1;
-    freeReplyObject(r);
-    return v;
-}
-
 static void start(int reuse) {
     const char *extra[] = {"--segment-bytes", "64kb", "--fsync", "no", NULL};
     assert_int_equal(server_start_argv(&srv, extra, reuse), 0);
@@ -133,7 +125,7 @@ static void test_length_bit_in_sealed_segment(void **state) {
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_int_equal(r->elements, 10);
     freeReplyObject(r);
-    assert_true(info_field(c, "stream_read_errors") >= 5);
+    assert_true(info_number(c, "obelisk", "stream_read_errors") >= 5);
     redisFree(c);
     assert_int_equal(server_stop(&srv), 0);
     assert_true(server_log_contains(&srv, "batch runs past the segment end"));

@@ -56,16 +56,6 @@ static int open_fds(pid_t pid) {
     return n;
 }
 
-static long long info_field(redisContext *c, const char *name) {
-    redisReply *r = must_cmd(c, "INFO obelisk");
-    char key[128];
-    snprintf(key, sizeof(key), "\r\n%s:", name);
-    const char *p = strstr(r->str, key);
-    long long v = p ? atoll(p + strlen(key)) : -1;
-    freeReplyObject(r);
-    return v;
-}
-
 static long long config_int(redisContext *c, const char *name) {
     redisReply *r = must_cmd(c, "CONFIG GET %s", name);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
@@ -160,10 +150,10 @@ static void test_clients_cannot_take_storage_descriptors(void **state) {
     for (int k = 0; k <= 20; k++) check_stream(c, k, 80, k % 2);
     /* 21 streams writing a segment, its index and more than the write share holds: the persist
      * thread closed and reopened write descriptors on the way */
-    long long wev = info_field(c, "storage_write_fd_evictions");
+    long long wev = info_number(c, "obelisk", "storage_write_fd_evictions");
     printf("# %lld write descriptors closed to stay within the share\n", wev);
     assert_true(wev > 0);
-    assert_int_equal(info_field(c, "storage_open_files_max"), 112);
+    assert_int_equal(info_number(c, "obelisk", "storage_open_files_max"), 112);
     for (int i = 0; i < 180; i++)
         if (idle[i] >= 0) close(idle[i]);
     redisFree(c);
@@ -203,7 +193,7 @@ static void test_new_stream_refused_then_retried(void **state) {
     }
     printf("# %d streams created, %d refused\n", created, refused);
     assert_true(created >= 10 && refused > 0);
-    assert_true(info_field(c, "storage_open_files_refusals") >= refused);
+    assert_true(info_number(c, "obelisk", "storage_open_files_refusals") >= refused);
     /* not sticky: the existing streams take writes and the server stays up */
     redisReply *r = must_cmd(c, "XADD s0 2-1 v y");
     assert_int_equal(r->type, REDIS_REPLY_STRING);
@@ -266,7 +256,7 @@ static void test_reads_while_descriptors_churn(void **state) {
             int n = open_fds(s.pid);
             if (n > most) most = n;
         }
-    long long evictions = info_field(c, "storage_read_fd_evictions");
+    long long evictions = info_number(c, "obelisk", "storage_read_fd_evictions");
     printf("# at most %d descriptors open (budget %d), %lld read descriptors closed\n", most,
            budget, evictions);
     assert_true(most <= budget);

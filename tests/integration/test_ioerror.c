@@ -234,14 +234,6 @@ static void test_write_error_readonly(void **state) {
     check_readonly_after("write-enospc");
 }
 
-static long long info_field(redisContext *c, const char *name) {
-    redisReply *r = must_cmd(c, "INFO persistence");
-    const char *at = strstr(r->str, name);
-    long long v = at ? atoll(at + strlen(name)) : -1;
-    freeReplyObject(r);
-    return v;
-}
-
 /* A commit that dirtied several topics is made durable by one sync: without the write-ahead
  * log one syncfs (syncfs-min-files 2 by default), with it one fdatasync of the log. Its failure
  * must reach every waiting write like a failed fdatasync of the topic's own file does. */
@@ -261,8 +253,9 @@ static void sync_error_fails_every_topic(int wal) {
             freeReplyObject(r);
         }
         if (round == 0) {
-            assert_true(info_field(c, wal ? "wal_syncs:" : "fsync_syncfs_count:") >= 1);
-            if (wal) assert_int_equal(info_field(c, "fsync_syncfs_count:"), 0);
+            assert_true(info_number(c, "persistence", wal ? "wal_syncs" : "fsync_syncfs_count") >=
+                        1);
+            if (wal) assert_int_equal(info_number(c, "persistence", "fsync_syncfs_count"), 0);
             freeReplyObject(must_cmd(c, "DEBUG IO-FAULT fsync-eio"));
         }
     }
@@ -294,8 +287,8 @@ static void test_syncfs_off(void **state) {
         assert_int_equal(r->type, REDIS_REPLY_STRING);
         freeReplyObject(r);
     }
-    assert_int_equal(info_field(c, "fsync_syncfs_count:"), 0);
-    assert_true(info_field(c, "fsync_count:") >= 3);
+    assert_int_equal(info_number(c, "persistence", "fsync_syncfs_count"), 0);
+    assert_true(info_number(c, "persistence", "fsync_count") >= 3);
     redisReply *r = must_cmd(c, "CONFIG SET syncfs-min-files 2");
     assert_string_equal(r->str, "OK");
     freeReplyObject(r);
@@ -304,7 +297,7 @@ static void test_syncfs_off(void **state) {
         assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
         freeReplyObject(r);
     }
-    assert_true(info_field(c, "fsync_syncfs_count:") >= 1);
+    assert_true(info_number(c, "persistence", "fsync_syncfs_count") >= 1);
     redisFree(c);
     assert_int_equal(server_stop(&s), 0);
     server_cleanup(&s);

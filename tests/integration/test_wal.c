@@ -9,14 +9,6 @@
 
 #include "testutil.h"
 
-static long long info_field(redisContext *c, const char *name) {
-    redisReply *r = must_cmd(c, "INFO persistence");
-    const char *at = strstr(r->str, name);
-    long long v = at ? atoll(at + strlen(name)) : -1;
-    freeReplyObject(r);
-    return v;
-}
-
 static void expect_config(redisContext *c, const char *name, const char *want) {
     redisReply *r = must_cmd(c, "CONFIG GET %s", name);
     assert_int_equal(r->elements, 2);
@@ -53,27 +45,30 @@ static void test_directives_and_checkpoints(void **state) {
     r = redisCommand(c, "CONFIG SET wal-checkpoint-bytes 1k");
     assert_int_equal(r->type, REDIS_REPLY_ERROR); /* below 64kb */
     freeReplyObject(r);
-    assert_int_equal(info_field(c, "wal_enabled:"), 1);
+    assert_int_equal(info_number(c, "persistence", "wal_enabled"), 1);
     /* by size: 64 KiB of log, then a checkpoint */
     freeReplyObject(must_cmd(c, "CONFIG SET wal-checkpoint-bytes 64kb"));
     write_many(c, 2000, 50);
-    assert_true(info_field(c, "wal_records:") >= 50); /* a batch per key per round at least */
-    assert_true(info_field(c, "wal_end_offset:") >= 2000 * 200); /* every value went through */
+    assert_true(info_number(c, "persistence", "wal_records") >=
+                50); /* a batch per key per round at least */
+    assert_true(info_number(c, "persistence", "wal_end_offset") >=
+                2000 * 200); /* every value went through */
     /* a round checkpoints at its end when 64 KiB are pending: what is left is under one round */
-    assert_true(info_field(c, "wal_checkpoints:") >= 1);
-    assert_true(info_field(c, "wal_start_offset:") >= 65536);
+    assert_true(info_number(c, "persistence", "wal_checkpoints") >= 1);
+    assert_true(info_number(c, "persistence", "wal_start_offset") >= 65536);
     /* by age: an idle log is checkpointed after wal-checkpoint-seconds */
     freeReplyObject(must_cmd(c, "CONFIG SET wal-checkpoint-bytes 128mb"));
     freeReplyObject(must_cmd(c, "CONFIG SET wal-checkpoint-seconds 1"));
     write_many(c, 10, 5);
-    assert_true(info_field(c, "wal_pending_bytes:") > 0);
+    assert_true(info_number(c, "persistence", "wal_pending_bytes") > 0);
     long long pending = 1;
     for (int i = 0; i < 60 && pending; i++) {
         usleep(50000);
-        pending = info_field(c, "wal_pending_bytes:");
+        pending = info_number(c, "persistence", "wal_pending_bytes");
     }
     assert_int_equal(pending, 0);
-    assert_true(info_field(c, "wal_end_offset:") == info_field(c, "wal_start_offset:"));
+    assert_true(info_number(c, "persistence", "wal_end_offset") ==
+                info_number(c, "persistence", "wal_start_offset"));
     redisFree(c);
     assert_int_equal(server_stop(&s), 0);
     server_cleanup(&s);
@@ -86,7 +81,7 @@ static void test_log_off_and_left_behind(void **state) {
     assert_int_equal(server_start(&s, NULL), 0);
     redisContext *c = client_connect(&s);
     write_many(c, 300, 30);
-    assert_true(info_field(c, "wal_pending_bytes:") > 0);
+    assert_true(info_number(c, "persistence", "wal_pending_bytes") > 0);
     redisFree(c);
     server_kill(&s);
     /* a start with the log off still replays them, and then writes without it */
@@ -94,9 +89,9 @@ static void test_log_off_and_left_behind(void **state) {
     assert_int_equal(server_start_argv(&s, off, 1), 0);
     assert_true(server_log_contains(&s, "write-ahead log replayed"));
     c = client_connect(&s);
-    assert_int_equal(info_field(c, "wal_enabled:"), 0);
+    assert_int_equal(info_number(c, "persistence", "wal_enabled"), 0);
     write_many(c, 30, 30);
-    assert_int_equal(info_field(c, "wal_records:"), 0);
+    assert_int_equal(info_number(c, "persistence", "wal_records"), 0);
     redisReply *r = must_cmd(c, "XLEN w7");
     assert_int_equal(r->integer, 11);
     freeReplyObject(r);

@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct test_server shared_server;
@@ -56,4 +58,14 @@ redisReply *must_cmd(redisContext *c, const char *fmt, ...) {
     if (!r) printf("# connection error: %s\n", c->errstr);
     assert_non_null(r);
     return r;
+}
+
+long long info_number(redisContext *c, const char *section, const char *field) {
+    redisReply *r = must_cmd(c, "INFO %s", section);
+    char key[128];
+    snprintf(key, sizeof(key), "\r\n%s:", field);
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, key) : NULL;
+    long long v = p ? atoll(p + strlen(key)) : -1;
+    freeReplyObject(r);
+    return v;
 }

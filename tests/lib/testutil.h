@@ -20,6 +20,8 @@ int shared_server_teardown(void **state);
 
 /* Runs a command and fails the test when the connection gave no reply at all. */
 redisReply *must_cmd(redisContext *c, const char *fmt, ...);
+/* The number in INFO <section>'s line "<field>:<n>" (-1 when there is none). */
+long long info_number(redisContext *c, const char *section, const char *field);
 /* INFO server's process_id is the pid the harness forked (a test kills only its own server). */
 void assert_server_pid(const struct test_server *s);
 
