@@ -4,7 +4,8 @@
 #   protocol  -> base (+ libevent's buffer for the reply writer)
 #   storage   -> base (no RESP, no libevent, no server)
 #   server    -> everything below it; inside src/server, the levels of scripts/server-layers.txt
-# and, inside storage, the direction of docs/storage.md: store -> keyspace -> topic -> cgstore
+# and, inside storage, the direction of docs/storage.md: (replapply, snapshot) -> store ->
+# keyspace -> topic -> cgstore
 # -> cgroup, every one of them over the lower storage modules; and no include circle anywhere
 # in src (scripts/check_deps.py).
 set -u
@@ -32,12 +33,14 @@ check "src/storage/cgstore.c include/storage/cgstore.h" \
   "storage: cgstore includes no topic, keyspace or store header"
 check "src/storage/topic*.c src/storage/topic_impl.h include/storage/topic.h" \
   "$inc(keyspace|store)\.h\"" "storage: topic includes no keyspace or store header"
+check "src/storage/store.c include/storage/store.h" "${inc}(replapply|snapshot)\.h\"" \
+  "storage: store includes no replapply or snapshot header (they are above it)"
 check "src/storage/keyspace.c include/storage/keyspace.h" "${inc}store\.h\"" \
   "storage: keyspace includes no store header"
 lower=""
 for f in src/storage/*.c src/storage/*.h include/storage/*.h; do
   case "${f##*/}" in
-    cgroup.* | cgroup_state.h | cgstore.* | topic*.* | keyspace.* | store.*) ;;
+    cgroup.* | cgroup_state.h | cgstore.* | topic*.* | keyspace.* | store.* | replapply.* | snapshot.*) ;;
     *) lower="$lower $f" ;;
   esac
 done

@@ -112,6 +112,10 @@ void cgroup_record_begin(struct cg_state *cg);
 /* Closes it; an empty record, or one holding only seen-time updates, writes nothing. Returns
  * OBK_OK or OBK_ERR_STICKY. */
 int cgroup_record_end(struct cg_state *cg);
+/* Queues len bytes of whole records (already applied to the state by the caller) as closed
+ * records, written to groups.log unchanged: a replica's copy of its primary's records.
+ * OBK_ERR_INVAL while a record is open. */
+int cgroup_records_queue(struct cg_state *cg, const uint8_t *recs, size_t len);
 /* 1 once after a record was closed (the owner then joins the next submission), else 0. */
 int cgroup_record_ready(struct cg_state *cg);
 

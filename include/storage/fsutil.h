@@ -16,5 +16,8 @@ int fsutil_write_file_sync(int dirfd, const char *name, const void *data, size_t
  * following links): name itself, or one of its entries when it is a directory. Returns 1 with
  * "name" or "name/entry" in out, 0 when there is none. For error messages. */
 int fsutil_find_link(int dirfd, const char *name, char *out, size_t outlen);
+/* Removes dirfd/name and everything under it (no links followed, at most depth levels of
+ * directories). OBK_OK when it is gone (or was never there), else OBK_ERR_IO. */
+int fsutil_remove_tree(int dirfd, const char *name, int depth);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "storage/fileops.h"
 #include "storage/persist.h"
+#include "storage/replog.h"
 #include "storage/topic.h"
 
 #define STORE_FORMAT_MAJOR 1
@@ -104,6 +105,17 @@ void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
  * more than flush_max_bytes wait, or when force is set. Call from before_sleep. After a sticky
  * error it hands over nothing and returns that first error. */
 int store_flush(struct store *s, int force);
+/* Hands everything to the persist thread and waits until it is written and synced, so the
+ * files hold exactly the state in memory until the next change (a replica's snapshot is taken
+ * there). Blocks the caller for one sync. Returns the sticky error or OBK_OK. */
+int store_sync_point(struct store *s);
+/* The data directory's descriptor and the number of databases (the snapshot reads them). */
+int store_dirfd(const struct store *s);
+int store_ndbs(const struct store *s);
+/* From now on every change is also handed to sink as a replication record (replog.h), in the
+ * order a replica must apply them: keyspace changes (DEL, RENAME, FLUSHDB) when they are made,
+ * a topic's batches, group records and settings when store_flush takes them. NULL stops it. */
+void store_set_repl_sink(struct store *s, replog_sink sink, void *ctx);
 /* The eventfd to watch; on readability call store_poll. */
 int store_eventfd(struct store *s);
 /* Highest durable submission and the sticky error (OBK_OK when none). After an error every

@@ -39,10 +39,15 @@ struct topic_trim {
     uint64_t limit; /* approx only: at most this many entries (0 = no limit) */
 };
 int topic_trim(struct topic *t, const struct topic_trim *tr, uint64_t *removed);
+/* Moves the log start to dense offset start (a replica applying its primary's trim); nothing
+ * when it is not above the current start, OBK_ERR_RANGE past the end. */
+int topic_trim_to(struct topic *t, uint64_t start, uint64_t *removed);
 /* XSETID: last ID (not below the last live entry: OBK_ERR_RANGE), optionally entries_added
  * and max_deleted_entry_id. */
 int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_added,
                 int set_max_deleted, sid_t max_deleted);
+/* A replica applying its primary's consumer-group records (cgroup_record_import). */
+int topic_import_group_records(struct topic *t, const uint8_t *recs, size_t len);
 /* Per-topic retention override (RETENTION_DEFAULT, RETENTION_NONE or a value). */
 int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms);
 

@@ -340,6 +340,17 @@ int cgroup_record_end(struct cg_state *cg) {
     return sticky_set(cg) ? OBK_ERR_STICKY : OBK_OK;
 }
 
+int cgroup_records_queue(struct cg_state *cg, const uint8_t *recs, size_t len) {
+    if (sticky_set(cg)) return OBK_ERR_STICKY;
+    if (cg->rec_open) return OBK_ERR_INVAL;
+    if (len == 0) return OBK_OK;
+    if (rec_reserve(cg, len) != OBK_OK) return OBK_ERR_NOMEM;
+    memcpy(cg->buf + cg->len, recs, len);
+    cg->len += len;
+    cg->rec_ready = 1;
+    return OBK_OK;
+}
+
 int cgroup_record_ready(struct cg_state *cg) {
     int ready = cg->rec_ready;
     cg->rec_ready = 0;

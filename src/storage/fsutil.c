@@ -82,3 +82,23 @@ int fsutil_find_link(int dirfd, const char *name, char *out, size_t outlen) {
     closedir(d);
     return found;
 }
+
+int fsutil_remove_tree(int dirfd, const char *name, int depth) {
+    if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return OBK_OK;
+    int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    int rc = OBK_OK;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return OBK_ERR_IO;
+    }
+    struct dirent *de;
+    while (rc == OBK_OK && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (unlinkat(dfd, de->d_name, 0) == 0) continue;
+        rc = depth > 0 ? fsutil_remove_tree(dfd, de->d_name, depth - 1) : OBK_ERR_IO;
+    }
+    closedir(d);
+    if (rc == OBK_OK && unlinkat(dirfd, name, AT_REMOVEDIR) != 0) rc = OBK_ERR_IO;
+    return rc;
+}

@@ -669,6 +669,7 @@ static int delete_topic(struct store *s, struct topic *t) {
     if (renameat(dbfd, t->name, dbfd, trash) != 0) return OBK_ERR_IO;
     keyspace_remove(&s->ks[t->db], t);
     dirty_unlink(s, t);
+    topic_emit(t, REPLOG_DELETE, NULL, 0); /* a replica without memory for it resyncs */
     release_topic(s, t, s->env.pending);
     psub_rmtree(s->env.pending, dbfd, trash);
     topic_env_touch(&s->env, s->env.next_seq); /* the removal rides in the next submission */
@@ -700,6 +701,9 @@ int store_rename(struct store *s, int db, const void *key, size_t keylen, const 
         free(nk);
         return OBK_ERR_IO;
     }
+    if (s->env.repl_sink)
+        replog_emit(s->env.repl_sink, s->env.repl_ctx, REPLOG_RENAME, db, key, keylen, newkey,
+                    newkeylen);
     keyspace_remove(&s->ks[db], t);
     free(t->key);
     t->key = nk;
@@ -803,6 +807,29 @@ int store_flush(struct store *s, int force) {
     }
     s->env.dirty_head = NULL;
     return OBK_OK;
+}
+
+int store_sync_point(struct store *s) {
+    int rc = store_flush(s, 1);
+    if (rc != OBK_OK) return rc;
+    rc = persist_drain(s->p);
+    uint64_t durable;
+    int err;
+    store_poll(s, &durable, &err); /* the drain's completion, seen now */
+    return rc != OBK_OK ? rc : err;
+}
+
+int store_dirfd(const struct store *s) {
+    return s->dirfd;
+}
+
+int store_ndbs(const struct store *s) {
+    return s->cfg.ndbs;
+}
+
+void store_set_repl_sink(struct store *s, replog_sink sink, void *ctx) {
+    s->env.repl_sink = sink;
+    s->env.repl_ctx = ctx;
 }
 
 int store_eventfd(struct store *s) {

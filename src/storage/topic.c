@@ -272,6 +272,15 @@ int topic_trim(struct topic *t, const struct topic_trim *tr, uint64_t *removed) 
         return OBK_ERR_INVAL;
     }
     if (rc != OBK_OK) return rc;
+    return topic_trim_to(t, x, removed);
+}
+
+int topic_trim_to(struct topic *t, uint64_t x, uint64_t *removed) {
+    struct tstate *st = &t->st;
+    int rc;
+    *removed = 0;
+    if (t->env->error) return OBK_ERR_STICKY;
+    if (x > st->end_offset) return OBK_ERR_RANGE;
     if (x <= st->start_offset) return OBK_OK;
     uint64_t before = tstate_length(st);
     if ((rc = open_batch(t, BATCH_TRIM)) != OBK_OK) return rc;
@@ -336,9 +345,20 @@ int topic_checkpoint_into(struct topic *t, struct psub *s) {
     return rc;
 }
 
+int topic_emit(struct topic *t, uint8_t type, const void *body, size_t len) {
+    if (!t->env->repl_sink || (type == REPLOG_GROUPS && len == 0)) return OBK_OK;
+    return replog_emit(t->env->repl_sink, t->env->repl_ctx, type, t->db, t->key, t->keylen, body,
+                       len);
+}
+
 int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     int rc = close_batch(t);
     if (rc != OBK_OK) return rc;
+    if (t->meta_dirty && t->env->repl_sink) {
+        uint8_t body[REPLOG_META_SIZE];
+        replog_encode_meta(body, t->created_ms, t->retention_bytes, t->retention_ms);
+        if ((rc = topic_emit(t, REPLOG_META, body, sizeof body)) != OBK_OK) return rc;
+    }
     if (t->meta_dirty) {
         struct topic_meta m = {t->created_ms,   t->incarnation, t->retention_bytes,
                                t->retention_ms, t->key,         t->keylen};
@@ -350,6 +370,11 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
         if (rc != OBK_OK || (rc = psub_sync_dir(s, t->dbfd)) != OBK_OK) return rc;
         t->meta_dirty = 0;
     }
+    if (t->pend_len && (rc = topic_emit(t, REPLOG_BATCHES, t->pend, t->pend_len)) != OBK_OK)
+        return rc;
+    if (t->cg && (rc = topic_emit(t, REPLOG_GROUPS, t->cg->buf,
+                                  t->cg->rec_open ? t->cg->rec_start : t->cg->len)) != OBK_OK)
+        return rc;
     size_t nsegs = t->log.nsegs;
     size_t p = 0;
     while (p < t->pend_len) {

@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 
+#include "base/codec.h"
+#include "base/crc32c.h"
 #include "base/obk_assert.h"
 #include "base/status.h"
 #include "storage/cgroup.h"
@@ -46,6 +48,34 @@ void cg_record_begin(struct topic *t) {
 int cg_record_end(struct topic *t) {
     if (!t->cg) return OBK_ERR_NOMEM;
     return groups_done(t, cgroup_record_end(t->cg));
+}
+
+int topic_import_group_records(struct topic *t, const uint8_t *recs, size_t len) {
+    if (t->env->error) return OBK_ERR_STICKY;
+    struct cg_state *cg = groups_state(t);
+    if (!cg) return OBK_ERR_NOMEM;
+    /* every record is checked before any is applied: a bad one changes nothing */
+    for (size_t pos = 0; pos < len;) {
+        if (len - pos < CG_RECORD_HEADER) return OBK_ERR_CORRUPT;
+        uint32_t rlen = codec_get_u32(recs + pos);
+        if (rlen < 4 || rlen > CG_RECORD_MAX || rlen > len - pos - 4) return OBK_ERR_CORRUPT;
+        const uint8_t *ops = recs + pos + CG_RECORD_HEADER;
+        if (codec_get_u32(recs + pos + 4) != crc32c(0, ops, rlen - 4) ||
+            cgs_apply(cg, ops, rlen - 4, 1) != OBK_OK)
+            return OBK_ERR_CORRUPT;
+        pos += 4 + (size_t)rlen;
+    }
+    for (size_t pos = 0; pos < len;) {
+        uint32_t rlen = codec_get_u32(recs + pos);
+        int rc = cgs_apply(cg, recs + pos + CG_RECORD_HEADER, rlen - 4, 0);
+        if (rc != OBK_OK) {
+            /* applied part way: memory and the records would disagree */
+            if (t->env->error == OBK_OK) t->env->error = rc;
+            return rc;
+        }
+        pos += 4 + (size_t)rlen;
+    }
+    return groups_done(t, cgroup_records_queue(cg, recs, len));
 }
 
 /* ---- groups ---- */

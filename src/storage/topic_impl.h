@@ -18,6 +18,7 @@
 #include "storage/cgstore.h"
 #include "storage/keydir.h"
 #include "storage/persist.h"
+#include "storage/replog.h"
 #include "storage/ring.h"
 #include "storage/tlog.h"
 #include "storage/tstate.h"
@@ -37,9 +38,11 @@ struct topic_env {
     uint64_t durable_seq;                  /* the highest submission known durable */
     struct topic *dirty_head;              /* topics with unsubmitted changes */
     struct psub *pending;                  /* operations queued outside topics */
-    uint64_t touch_seq; /* highest submission the state looked up or changed since the last
-                           store_touch_begin depends on (the server's reply rule) */
-    struct fdlru rfds;  /* every topic's segment read descriptors (the store sets the cap) */
+    uint64_t touch_seq;    /* highest submission the state looked up or changed since the last
+                              store_touch_begin depends on (the server's reply rule) */
+    struct fdlru rfds;     /* every topic's segment read descriptors (the store sets the cap) */
+    replog_sink repl_sink; /* where each flushed change goes as a replication record (or NULL) */
+    void *repl_ctx;
 };
 
 /* Raises the touch mark to seq (see store_touch_begin). */
@@ -91,6 +94,8 @@ void topic_mark_dirty(struct topic *t);
 /* Closes the filling batch and adds the topic's writes (meta, batches, index, roll, checkpoint,
  * group records) to s. */
 int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms);
+/* Hands a replication record of type about t to the store's sink (nothing without one). */
+int topic_emit(struct topic *t, uint8_t type, const void *body, size_t len);
 /* After submission seq: remember it and release the ring entries for eviction once written. */
 void topic_submitted(struct topic *t, uint64_t seq);
 /* Adds a checkpoint of the current state to s (after syncing the active segment). */
