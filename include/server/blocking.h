@@ -24,6 +24,8 @@ struct blocking_request {
     long long count;      /* COUNT, 0 = all */
     long long timeout_ms; /* 0 = forever */
     int extra;            /* the last `extra` of keys[] are command data, not keys to wait on */
+    /* replies at the timeout (NULL: a null array, as XREAD); WAIT replies its count */
+    int (*on_timeout)(struct client *c, int arg);
 };
 
 /* Blocks c: registers it under every key (FIFO), stops processing its input, arms the timer.
@@ -34,6 +36,9 @@ int blocking_block(struct client *c, const struct blocking_request *req);
 void blocking_signal_key(int db, const char *key, size_t len);
 /* Signals every key with waiters in db (-1: every database), for FLUSHDB/FLUSHALL. */
 void blocking_signal_db(int db);
+/* Asks a blocked client to serve itself now (serve called with idx -1), for blocks that wait on
+ * something other than keys (WAIT: acknowledgements). Unblocks it when it replied. */
+void blocking_wake(struct client *c);
 /* Serves the clients waiting on keys signalled since the last turn (before_sleep). */
 void blocking_serve_ready(void);
 /* The request a blocked client is waiting on (valid while it is blocked). */

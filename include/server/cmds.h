@@ -14,6 +14,7 @@ struct client;
 extern struct command server_commands[];
 extern struct command retention_commands[];
 extern struct command pubsub_commands[]; /* pubsub.c */
+extern struct command repl_commands[];   /* cmd_repl.c */
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

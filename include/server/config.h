@@ -78,6 +78,19 @@ struct config {
     long long http_api_max_wait_ms; /* wait_ms of a long poll */
     long long http_api_max_sse;     /* open live tails (SSE streams) */
     long long http_api_scan_budget; /* entries one search request may scan */
+    /* replication (repl_primary.c, repl_replica.c; docs/replication.md) */
+    char *replicaof;               /* "host port" of the primary, "" = this is a primary */
+    int replica_read_only;         /* a replica refuses writes (-READONLY) */
+    int replica_priority;          /* Sentinel's promotion order (0 = never promoted) */
+    char *replica_announce_ip;     /* "" = the address the primary sees */
+    int replica_announce_port;     /* 0 = port */
+    int replica_announced;         /* Sentinel lists this replica */
+    int min_replicas_to_write;     /* writes need this many good replicas (0 = none) */
+    int min_replicas_max_lag;      /* seconds since a replica's last ACK to count as good */
+    char *masterauth, *masteruser; /* how a replica authenticates to its primary */
+    int repl_timeout;              /* seconds without traffic before a link is dropped */
+    int repl_ping_replica_period;  /* seconds between the primary's heartbeats */
+    long long repl_backlog_size;   /* bytes of stream kept for partial resynchronization */
     /* Redis directives Obelisk has no use for, accepted only with the value that is true of
      * Obelisk so tools that read them (redis-benchmark reads save and appendonly) see facts. */
     int compat_save;       /* always "": no RDB snapshots */
@@ -99,6 +112,8 @@ char *config_args_to_lines(int argc, char **argv);
 
 /* CONFIG GET: calls emit(name, value) for every directive matching one of the glob patterns,
  * each directive once. */
+/* REPLICAOF: the primary to follow (host NULL: none). Returns 0, or -1 out of memory. */
+int config_set_replicaof(const char *host, int port);
 void config_get(const char *const *patterns, const size_t *patlens, int npatterns,
                 void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
 /* CONFIG SET name value [name value ...], all or nothing. Returns 0, or -1 with a complete

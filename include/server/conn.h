@@ -39,6 +39,7 @@ struct pubsub_client;
 #define CLIENT_NO_EVICT          (1u << 10) /* CLIENT NO-EVICT on (shown; nothing evicts clients) */
 #define CLIENT_NO_TOUCH          (1u << 11) /* CLIENT NO-TOUCH on (shown; no access times kept) */
 #define CLIENT_PAUSED            (1u << 12) /* command.c: the request waits for CLIENT UNPAUSE */
+#define CLIENT_REPLICA           (1u << 13) /* repl.c: a replica receiving the stream (PSYNC) */
 /* A layer above parked the current request: the transport processes no more input until it is
  * told to resume (conn_resume_input). */
 #define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)
@@ -108,6 +109,9 @@ void conn_free(struct client *c);
 int conn_auth_required(const struct client *c);
 /* Bytes queued for the client and not yet written to its socket (held ones included). */
 size_t conn_output_bytes(const struct client *c);
+/* The socket's output buffer, for a connection that streams (a replica after PSYNC): bytes
+ * added go out after everything already sent; call conn_schedule_write after adding. */
+struct evbuffer *conn_output(struct client *c);
 /* Moves the first n bytes of the stage to the socket (replies that need not wait). */
 void conn_send_stage_prefix(struct client *c, size_t n);
 /* Moves the whole stage to the socket unless replies are held (then it waits for them). */

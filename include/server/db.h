@@ -20,6 +20,9 @@ void db_before_sleep(void);
 /* Asks for the filled batches to be handed over at the next turn even while the persist
  * thread is busy (a handler that needs cache space freed; it never flushes by itself). */
 void db_kick_flush(void);
+/* Hands every change made so far to the persist thread now (WAIT, so that the replication
+ * stream holds them before it counts acknowledgements). */
+void db_flush_now(void);
 /* Test hook (DEBUG PERSIST-HOLD): holds the persist thread still. -1 while loading. */
 int db_hold_persist(int hold);
 /* Flushes and closes the store (graceful shutdown). Returns 0, or -1 after an I/O error. */

@@ -8,9 +8,10 @@
  *             as with Redis's appendfsync everysec, so a crash of the machine (not of the
  *             process) can lose up to a second of acknowledged writes;
  *   no        written, as everysec; the kernel decides when it is synced.
- * When replicas acknowledge writes (min-replicas-to-write), durable will also require that many
- * replicas to have acknowledged the submission's log position: durable_seq() is the one
- * function that will combine the two, and nothing else in the server has to change.
+ * With min-replicas-to-write N under fsync always, durable also requires N replicas to have
+ * acknowledged the submission's records as durable on their side (repl.c publishes the highest
+ * such submission with durable_set_replicated): durable_seq() combines the two, so every held
+ * reply, read or write, waits for the replicas without any handler knowing.
  *
  * Who does what: storage records which submission a command's lookups and writes depend on
  * (the "touch" mark, store_touch_begin/end); command.c brackets every handler with
@@ -46,8 +47,13 @@ int durable_policy(void);
 void durable_publish(uint64_t written_seq, uint64_t synced_seq);
 uint64_t durable_written_seq(void);
 uint64_t durable_synced_seq(void);
-/* The highest submission a reply may rely on under the policy. */
+/* The highest submission a reply may rely on under the policy (and the replicas). */
 uint64_t durable_seq(void);
+/* The highest submission enough replicas acknowledged; it only rises. UINT64_MAX stops waiting
+ * for replicas; the first other value starts it (pass the current durable_seq() so that what
+ * was already acknowledged stays so). */
+void durable_set_replicated(uint64_t seq);
+int durable_waits_for_replicas(void);
 
 /* Records the first I/O error (later ones are ignored). Returns 1 when this call set it. */
 int durable_set_error(int status, const char *text);

@@ -32,8 +32,15 @@
 #define ERR_PUBSUB_CONTEXT                                                                         \
     "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "    \
     "allowed in this context"
-#define ERR_MAXCLIENTS          "ERR max number of clients reached"
-#define ERR_LOADING             "LOADING Obelisk is loading the dataset in memory"
+#define ERR_MAXCLIENTS "ERR max number of clients reached"
+#define ERR_LOADING    "LOADING Obelisk is loading the dataset in memory"
+#define ERR_READONLY   "READONLY You can't write against a read only replica."
+#define ERR_NOREPLICAS "NOREPLICAS Not enough good replicas to write."
+#define ERR_WAIT_REPLICA                                                                           \
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if "    \
+    "a replica is configured to be writable (which is not the default) writes to replicas "        \
+    "are just local and are not propagated."
+#define ERR_NOMASTERLINK        "NOMASTERLINK Can't SYNC while not connected with my master"
 #define ERR_NO_SUCH_CLIENT      "ERR No such client"
 #define ERR_CLIENT_NAME         "ERR Client names cannot contain spaces, newlines or special characters."
 #define ERR_CLIENT_INFO_CHARS   "ERR %s cannot contain spaces, newlines or special characters."

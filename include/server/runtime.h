@@ -20,6 +20,8 @@ struct runtime {
     int loading;       /* 1 while the data set is being recovered (db.c) */
     int shutdown_asap; /* a graceful stop was asked for; server.c acts on it in before_sleep */
     int exit_code;     /* what the process exits with after the loop ends */
+    int replica;       /* 1 while following a primary (REPLICAOF host port; repl_link.c) */
+    int good_replicas; /* replicas in time for min-replicas-to-write (repl.c keeps it) */
 };
 
 extern struct runtime runtime;

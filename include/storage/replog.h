@@ -60,8 +60,8 @@ size_t replog_encode_head(uint8_t *head, uint8_t type, int db, const void *key, 
                           const void *body, size_t bodylen);
 /* Emits one record through sink (head built on the stack or the heap for long keys).
  * Returns OBK_OK or OBK_ERR_NOMEM. */
-int replog_emit(replog_sink sink, void *ctx, uint8_t type, int db, const void *key,
-                size_t keylen, const void *body, size_t bodylen);
+int replog_emit(replog_sink sink, void *ctx, uint8_t type, int db, const void *key, size_t keylen,
+                const void *body, size_t bodylen);
 /* Parses the record at p. OBK_ERR_AGAIN when avail holds less than the whole record (*total
  * then says how many bytes it needs when the length is known, else 0), OBK_ERR_CORRUPT on a
  * bad CRC, type or length. On OBK_OK *total is the record's size. */

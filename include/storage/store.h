@@ -109,6 +109,8 @@ int store_flush(struct store *s, int force);
  * files hold exactly the state in memory until the next change (a replica's snapshot is taken
  * there). Blocks the caller for one sync. Returns the sticky error or OBK_OK. */
 int store_sync_point(struct store *s);
+/* The last submission handed to the persist thread (0 before the first). */
+uint64_t store_submitted_seq(const struct store *s);
 /* The data directory's descriptor and the number of databases (the snapshot reads them). */
 int store_dirfd(const struct store *s);
 int store_ndbs(const struct store *s);

@@ -178,7 +178,8 @@ static int reply_timeout(struct client *c, int arg) {
 static void timeout_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     struct client *c = arg;
-    command_continue_blocked(c, reply_timeout, 0);
+    int (*fn)(struct client *, int) = c->blocked->req.on_timeout;
+    command_continue_blocked(c, fn ? fn : reply_timeout, 0);
     unblock_and_resume(c);
 }
 
@@ -186,11 +187,17 @@ static int serve_one(struct client *c, int idx) {
     return c->blocked->req.serve(c, idx);
 }
 
+void blocking_wake(struct client *c) {
+    if (!(c->flags & CLIENT_BLOCKED) || !c->blocked) return;
+    if (command_continue_blocked(c, serve_one, -1)) unblock_and_resume(c);
+}
+
 static int copy_request(struct blocking_request *dst, const struct blocking_request *src) {
+    size_t n = src->nkeys > 0 ? (size_t)src->nkeys : 1; /* WAIT blocks on no key */
     *dst = *src;
-    dst->keys = calloc((size_t)src->nkeys, sizeof(char *));
-    dst->keylens = malloc((size_t)src->nkeys * sizeof(size_t));
-    dst->ids = malloc((size_t)src->nkeys * sizeof(sid_t));
+    dst->keys = calloc(n, sizeof(char *));
+    dst->keylens = malloc(n * sizeof(size_t));
+    dst->ids = malloc(n * sizeof(sid_t));
     if (!dst->keys || !dst->keylens || !dst->ids) goto fail;
     for (int i = 0; i < src->nkeys; i++) {
         if (!(dst->keys[i] = malloc(src->keylens[i] ? src->keylens[i] : 1))) goto fail;
@@ -207,7 +214,8 @@ fail:
 int blocking_block(struct client *c, const struct blocking_request *req) {
     struct blocked *b = calloc(1, sizeof(*b));
     if (!b) return -1;
-    if (copy_request(&b->req, req) != 0 || !(b->w = calloc((size_t)req->nkeys, sizeof(*b->w)))) {
+    if (copy_request(&b->req, req) != 0 ||
+        !(b->w = calloc(req->nkeys > 0 ? (size_t)req->nkeys : 1, sizeof(*b->w)))) {
         free(b);
         return -1;
     }

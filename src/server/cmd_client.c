@@ -23,6 +23,8 @@ static void client_describe(const struct client *c, char *buf, size_t cap) {
     char flags[16];
     int nf = 0;
     if (c->flags & CLIENT_MONITOR) flags[nf++] = 'O';
+    if (c->flags & CLIENT_REPLICA) flags[nf++] = 'S';
+    if (c->flags & CLIENT_PUBSUB) flags[nf++] = 'P';
     if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
     if (c->flags & (CLIENT_BLOCKED | CLIENT_PAUSED)) flags[nf++] = 'b';
     if (c->flags & CLIENT_CLOSE_ASAP) flags[nf++] = 'A';
@@ -99,25 +101,37 @@ void cmd_client_setinfo(CMD_ARGS) {
     reply_simple(R, "OK");
 }
 
-/* Appends each matching client's line; TYPE normal matches all, other types none (Obelisk has
- * no replicas or pub/sub clients); ID takes a list of ids. Returns -1 on a syntax error. */
+/* Client types as Redis names them for CLIENT LIST / KILL TYPE. A replica's link to its
+ * primary is not a client here, so "master" matches none. */
+enum client_type { TYPE_ANY = -1, TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER };
+
+static int client_type_of(const struct client *o) {
+    if ((o->flags & CLIENT_REPLICA) && !(o->flags & CLIENT_MONITOR)) return TYPE_REPLICA;
+    if (o->flags & CLIENT_PUBSUB) return TYPE_PUBSUB;
+    return TYPE_NORMAL;
+}
+
+/* TYPE's value, or -2 when unknown. */
+static int parse_client_type(const char *v, size_t vl) {
+    if (util_eq_nocase(v, vl, "normal")) return TYPE_NORMAL;
+    if (util_eq_nocase(v, vl, "replica") || util_eq_nocase(v, vl, "slave")) return TYPE_REPLICA;
+    if (util_eq_nocase(v, vl, "pubsub")) return TYPE_PUBSUB;
+    if (util_eq_nocase(v, vl, "master")) return TYPE_MASTER;
+    return -2;
+}
+
+/* Appends each matching client's line (TYPE filters by client_type_of); ID takes a list of
+ * ids. Returns -1 on a syntax error. */
 static int client_list_text(struct client *c, int argc, char **argv, size_t *argvlen, char **out,
                             size_t *outlen) {
-    int type_other = 0;
+    int type = TYPE_ANY;
     long long *ids = NULL;
     int nids = 0, rc = -1;
     size_t cap = 4096, len = 0;
     char *text = malloc(cap);
     if (!text) return -1;
     if (argc == 4 && util_eq_nocase(argv[2], argvlen[2], "TYPE")) {
-        if (util_eq_nocase(argv[3], argvlen[3], "normal"))
-            type_other = 0;
-        else if (util_eq_nocase(argv[3], argvlen[3], "master") ||
-                 util_eq_nocase(argv[3], argvlen[3], "replica") ||
-                 util_eq_nocase(argv[3], argvlen[3], "slave") ||
-                 util_eq_nocase(argv[3], argvlen[3], "pubsub"))
-            type_other = 1;
-        else {
+        if ((type = parse_client_type(argv[3], argvlen[3])) == -2) {
             reply_errorf(R, ERR_UNKNOWN_CLIENT_TYPE, argv[3]);
             rc = -2;
             goto out;
@@ -138,9 +152,10 @@ static int client_list_text(struct client *c, int argc, char **argv, size_t *arg
     }
     /* With ID, clients come in the order of the ids given (Redis looks each one up). */
     int rounds = nids ? nids : 1;
-    for (int k = 0; k < rounds && !type_other; k++)
+    for (int k = 0; k < rounds; k++)
         for (struct client *o = conn_first(); o; o = o->next) {
             if (nids && (uint64_t)ids[k] != o->id) continue;
+            if (type != TYPE_ANY && client_type_of(o) != type) continue;
             char line[1024];
             client_describe(o, line, sizeof(line));
             size_t n = strlen(line);
@@ -186,7 +201,7 @@ void cmd_client_info(CMD_ARGS) {
 struct kill_filter {
     long long id;
     const char *addr, *laddr, *user;
-    int type_other; /* a type no Obelisk client has */
+    int type; /* TYPE_ANY or the one to match */
     int skipme;
 };
 
@@ -194,6 +209,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
                              struct kill_filter *f) {
     memset(f, 0, sizeof(*f));
     f->skipme = 1;
+    f->type = TYPE_ANY;
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc) {
             reply_error(R, ERR_SYNTAX);
@@ -217,12 +233,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
             }
             f->user = v;
         } else if (util_eq_nocase(o, ol, "TYPE")) {
-            if (util_eq_nocase(v, vl, "normal"))
-                f->type_other = 0;
-            else if (util_eq_nocase(v, vl, "master") || util_eq_nocase(v, vl, "replica") ||
-                     util_eq_nocase(v, vl, "slave") || util_eq_nocase(v, vl, "pubsub"))
-                f->type_other = 1;
-            else {
+            if ((f->type = parse_client_type(v, vl)) == -2) {
                 reply_errorf(R, ERR_UNKNOWN_CLIENT_TYPE, v);
                 return -1;
             }
@@ -245,7 +256,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
 
 static int kill_matches(const struct client *c, const struct client *o,
                         const struct kill_filter *f) {
-    if (f->type_other) return 0;
+    if (f->type != TYPE_ANY && client_type_of(o) != f->type) return 0;
     if (f->id && (uint64_t)f->id != o->id) return 0;
     if (f->addr && strcmp(f->addr, o->addr)) return 0;
     if (f->laddr && strcmp(f->laddr, o->laddr)) return 0;

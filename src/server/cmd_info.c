@@ -25,6 +25,8 @@
 #include "server/errors.h"
 #include "server/http.h"
 #include "server/pubsub.h"
+#include "server/repl.h"
+#include "server/repl_link.h"
 #include "server/metrics.h"
 #include "server/sdnotify.h"
 #include "server/runtime.h"
@@ -189,11 +191,13 @@ static void section_persistence(struct sbuf *b) {
 
 static void section_stats(struct sbuf *b) {
     const struct server_stats *s = &server_stats;
+    long long full, pok, perr;
+    repl_sync_stats(&full, &pok, &perr);
     sbuf_printf(b,
                 "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                 "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
-                "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nsync_full:0\r\n"
-                "sync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:0\r\n"
+                "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nsync_full:%lld\r\n"
+                "sync_partial_ok:%lld\r\nsync_partial_err:%lld\r\nexpired_keys:0\r\n"
                 "expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n"
                 "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
                 "pubsub_patterns:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
@@ -206,19 +210,45 @@ static void section_stats(struct sbuf *b) {
                 "total_writes_processed:%lld\r\nio_threaded_reads_processed:0\r\n"
                 "io_threaded_writes_processed:0\r\n",
                 s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, pubsub_total_channels(),
-                pubsub_total_patterns(), s->error_replies, s->reads_processed, s->writes_processed);
+                s->net_output_bytes, s->rejected_connections, full, pok, perr,
+                pubsub_total_channels(), pubsub_total_patterns(), s->error_replies,
+                s->reads_processed, s->writes_processed);
 }
 
 static void section_replication(struct sbuf *b) {
-    sbuf_printf(b,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
-                "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
-                "master_replid2:0000000000000000000000000000000000000000\r\n"
-                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-                "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\n"
-                "repl_backlog_histlen:0\r\n",
-                runtime.run_id);
+    struct repl_link_info li;
+    sbuf_printf(b, "# Replication\r\n");
+    if (runtime.replica && repl_link_info(&li)) {
+        sbuf_printf(b,
+                    "role:slave\r\nmaster_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n"
+                    "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:%d\r\n"
+                    "slave_read_repl_offset:%lld\r\nslave_repl_offset:%lld\r\n",
+                    li.host, li.port, li.up ? "up" : "down", li.last_io_s, li.sync_in_progress,
+                    li.read_offset, repl_offset());
+        if (li.sync_in_progress) {
+            long long left = li.sync_total_bytes - li.sync_read_bytes;
+            sbuf_printf(b,
+                        "master_sync_total_bytes:%lld\r\nmaster_sync_read_bytes:%lld\r\n"
+                        "master_sync_left_bytes:%lld\r\nmaster_sync_perc:%.2f\r\n"
+                        "master_sync_last_io_seconds_ago:%lld\r\n",
+                        li.sync_total_bytes, li.sync_read_bytes, left,
+                        li.sync_total_bytes
+                            ? 100.0 * (double)li.sync_read_bytes / (double)li.sync_total_bytes
+                            : 0.0,
+                        li.last_io_s);
+        }
+        if (!li.up) sbuf_printf(b, "master_link_down_since_seconds:%lld\r\n", li.down_since_s);
+        sbuf_printf(b, "slave_priority:%d\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n",
+                    server_config.replica_priority, server_config.replica_read_only,
+                    server_config.replica_announced);
+    } else {
+        sbuf_printf(b, "role:master\r\n");
+    }
+    sbuf_printf(b, "connected_slaves:%d\r\n", repl_replica_count());
+    if (!runtime.replica && server_config.min_replicas_to_write > 0)
+        sbuf_printf(b, "min_slaves_good_slaves:%d\r\n", runtime.good_replicas);
+    repl_info_replicas(b);
+    repl_info_backlog(b);
 }
 
 static double tv_seconds(struct timeval tv) {

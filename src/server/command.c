@@ -473,6 +473,16 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
         reject(c, cmd, durable_error_text());
         return;
     }
+    if ((flags & CMD_WRITE) && !runtime.replica && server_config.min_replicas_to_write > 0 &&
+        runtime.good_replicas < server_config.min_replicas_to_write) {
+        reject(c, cmd, ERR_NOREPLICAS);
+        return;
+    }
+    /* a replica's data comes from its primary only (its link applies records, not commands) */
+    if ((flags & CMD_WRITE) && runtime.replica && server_config.replica_read_only) {
+        reject(c, cmd, ERR_READONLY);
+        return;
+    }
     if (paused_for(c, cmd)) {
         command_retry_later(c);
         c->flags |= CLIENT_PAUSED;

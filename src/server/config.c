@@ -23,7 +23,8 @@
 struct config server_config;
 
 /* D_ADDRS: a list of addresses kept as one string, the addresses separated by one space. */
-enum dtype { D_BOOL, D_INT, D_LL, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF, D_ADDRS };
+/* D_HOSTPORT: "" or "host port" (replicaof). */
+enum dtype { D_BOOL, D_INT, D_LL, D_MEMORY, D_STRING, D_ENUM, D_BIND, D_OBUF, D_ADDRS, D_HOSTPORT };
 
 #define D_IMMUTABLE 1u /* only from the file or the command line */
 
@@ -36,6 +37,7 @@ struct directive {
     unsigned flags;
     const char *const *names; /* D_ENUM: value i is names[i], NULL-terminated */
     const char *refusal;      /* D_ENUM: the reason given for any other value, else the list */
+    const char *alias;        /* Redis's older name (slave-...), accepted as the same directive */
 };
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
@@ -115,6 +117,27 @@ static const struct directive directives[] = {
     {"retention-ms", D_LL, C(retention_ms), -1, LLONG_MAX, "-1", 0, NULL},
     {"stream-node-max-entries", D_LL, C(stream_node_max_entries), 0, LLONG_MAX, "100", 0, NULL},
     {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
+    /* Replication (docs/replication.md), with Redis's names, defaults and older aliases. The
+     * primary is set with REPLICAOF (CONFIG REWRITE keeps it), not CONFIG SET, as in Redis. */
+    {"replicaof", D_HOSTPORT, C(replicaof), 0, 0, "", D_IMMUTABLE, .alias = "slaveof"},
+    {"replica-read-only", D_BOOL, C(replica_read_only), 0, 1, "yes", 0, .alias = "slave-read-only"},
+    {"replica-priority", D_INT, C(replica_priority), 0, INT_MAX, "100", 0,
+     .alias = "slave-priority"},
+    {"replica-announce-ip", D_STRING, C(replica_announce_ip), 0, 0, "", 0,
+     .alias = "slave-announce-ip"},
+    {"replica-announce-port", D_INT, C(replica_announce_port), 0, 65535, "0", 0,
+     .alias = "slave-announce-port"},
+    {"replica-announced", D_BOOL, C(replica_announced), 0, 1, "yes", 0, NULL},
+    {"min-replicas-to-write", D_INT, C(min_replicas_to_write), 0, INT_MAX, "0", 0,
+     .alias = "min-slaves-to-write"},
+    {"min-replicas-max-lag", D_INT, C(min_replicas_max_lag), 0, INT_MAX, "10", 0,
+     .alias = "min-slaves-max-lag"},
+    {"masterauth", D_STRING, C(masterauth), 0, 0, "", 0, NULL},
+    {"masteruser", D_STRING, C(masteruser), 0, 0, "", 0, NULL},
+    {"repl-timeout", D_INT, C(repl_timeout), 1, INT_MAX, "60", 0, NULL},
+    {"repl-ping-replica-period", D_INT, C(repl_ping_replica_period), 1, INT_MAX, "10", 0,
+     .alias = "repl-ping-slave-period"},
+    {"repl-backlog-size", D_MEMORY, C(repl_backlog_size), 16 * 1024, LLONG_MAX, "1mb", 0, NULL},
     /* Redis's RDB and AOF switches: Obelisk has neither, and says so. */
     {"save", D_ENUM, C(compat_save), 0, 0, "", 0, save_names,
      "Obelisk takes no RDB snapshots (topics are written as they change, see fsync): only \"\" "
@@ -144,7 +167,9 @@ void config_set_apply_hook(config_apply_fn fn) {
 
 static const struct directive *directive_find(const char *name, size_t len) {
     for (size_t i = 0; i < NDIRECTIVES; i++)
-        if (util_eq_nocase(name, len, directives[i].name)) return &directives[i];
+        if (util_eq_nocase(name, len, directives[i].name) ||
+            (directives[i].alias && util_eq_nocase(name, len, directives[i].alias)))
+            return &directives[i];
     return NULL;
 }
 
@@ -230,6 +255,29 @@ static int parse_addrs(const struct directive *d, char **argv, int argc, char *e
     return 0;
 }
 
+static int parse_hostport(const struct directive *d, char **argv, int argc, char *err,
+                          size_t errlen) {
+    long long port;
+    if (argc == 0) { /* the default: no primary */
+        *(char **)d->ptr = strdup("");
+        return *(char **)d->ptr ? 0 : -1;
+    }
+    if (argc != 2 || check_addrs(argv, 1, err, errlen) != 0) {
+        snprintf(err, errlen, "wrong number of arguments");
+        return -1;
+    }
+    if (!util_parse_ll(argv[1], strlen(argv[1]), &port) || port < 1 || port > 65535) {
+        snprintf(err, errlen, "Invalid master port");
+        return -1;
+    }
+    size_t n = strlen(argv[0]) + 8;
+    char *v = malloc(n);
+    if (!v) return -1;
+    snprintf(v, n, "%s %lld", argv[0], port);
+    *(char **)d->ptr = v;
+    return 0;
+}
+
 /* Parses argv into the directive's field. Strings are newly allocated; the caller owns the
  * old value. Returns 0 or -1 with Redis's reason text in err. */
 static int directive_parse_args(const struct directive *d, char **argv, int argc, char *err,
@@ -248,6 +296,7 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
     }
     if (d->type == D_OBUF) return parse_obuf(argv, argc, err, errlen);
     if (d->type == D_ADDRS) return parse_addrs(d, argv, argc, err, errlen);
+    if (d->type == D_HOSTPORT) return parse_hostport(d, argv, argc, err, errlen);
     if (argc != 1) {
         snprintf(err, errlen, "wrong number of arguments");
         return -1;
@@ -305,7 +354,8 @@ static int directive_parse_args(const struct directive *d, char **argv, int argc
  * command-line value) are split by spaces first, as Redis does. */
 static int directive_parse(const struct directive *d, char **argv, int argc, char *err,
                            size_t errlen) {
-    if (argc != 1 || (d->type != D_BIND && d->type != D_OBUF && d->type != D_ADDRS))
+    if (argc != 1 ||
+        (d->type != D_BIND && d->type != D_OBUF && d->type != D_ADDRS && d->type != D_HOSTPORT))
         return directive_parse_args(d, argv, argc, err, errlen);
     char **split;
     size_t *lens;
@@ -327,7 +377,8 @@ static void directive_format(const struct directive *d, char *buf, size_t cap) {
     case D_LL:
     case D_MEMORY: snprintf(buf, cap, "%lld", *(long long *)d->ptr); break;
     case D_STRING:
-    case D_ADDRS: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
+    case D_ADDRS:
+    case D_HOSTPORT: snprintf(buf, cap, "%s", *(char **)d->ptr); break;
     case D_ENUM: snprintf(buf, cap, "%s", d->names[*(int *)d->ptr]); break;
     case D_BIND:
         buf[0] = '\0';
@@ -351,7 +402,7 @@ static void directive_set_default(const struct directive *d) {
     size_t *lens;
     char err[128];
     int argc = util_split_args(d->deflt, strlen(d->deflt), &argv, &lens);
-    if (argc == 0 && d->type == D_STRING)
+    if (argc == 0 && (d->type == D_STRING || d->type == D_HOSTPORT))
         *(char **)d->ptr = strdup("");
     else if (argc > 0)
         directive_parse(d, argv, argc, err, sizeof(err));
@@ -374,7 +425,7 @@ void config_init_defaults(void) {
 static void free_string_fields(const struct config *keep, const struct config *old) {
     for (size_t i = 0; i < NDIRECTIVES; i++) {
         const struct directive *d = &directives[i];
-        if (d->type != D_STRING && d->type != D_ADDRS) continue;
+        if (d->type != D_STRING && d->type != D_ADDRS && d->type != D_HOSTPORT) continue;
         size_t off = (size_t)((char *)d->ptr - (char *)&server_config);
         char *o = *(char **)((char *)old + off);
         char *k = *(char **)((char *)keep + off);
@@ -540,7 +591,7 @@ fail:
 /* A value as config-file arguments: list types are already space-separated words; a single
  * value is quoted when it needs to be. */
 static int directive_args(const struct directive *d, const char *value, struct text *t) {
-    if (d->type == D_BIND || d->type == D_ADDRS || d->type == D_OBUF)
+    if (d->type == D_BIND || d->type == D_ADDRS || d->type == D_OBUF || d->type == D_HOSTPORT)
         return text_add(t, value, strlen(value));
     return text_add_arg(t, value);
 }
@@ -558,6 +609,20 @@ const char *config_directive_line(size_t i, char *out, size_t cap, int *is_defau
     snprintf(out, cap, "%s", t.len ? t.p : "");
     free(t.p);
     return d->name;
+}
+
+int config_set_replicaof(const char *host, int port) {
+    char *v;
+    if (!host) {
+        v = strdup("");
+    } else {
+        size_t n = strlen(host) + 8;
+        if ((v = malloc(n))) snprintf(v, n, "%s %d", host, port);
+    }
+    if (!v) return -1;
+    free(server_config.replicaof);
+    server_config.replicaof = v;
+    return 0;
 }
 
 void config_get(const char *const *patterns, const size_t *patlens, int npatterns,

@@ -215,6 +215,10 @@ void conn_send_stage_prefix(struct client *c, size_t n) {
     conn_schedule_write(c);
 }
 
+struct evbuffer *conn_output(struct client *c) {
+    return bufferevent_get_output(c->bev);
+}
+
 void conn_flush_stage(struct client *c) {
     size_t n = evbuffer_get_length(c->stage);
     if (n == 0 || c->held_bytes) return; /* behind held replies: sent after them */
@@ -306,8 +310,9 @@ void conn_free_closed(void) {
  * limit longer than allowed. Returns 1 when it was scheduled for closing. */
 static int check_output_limits(struct client *c, long long now_ms) {
     /* a subscriber is held to the pubsub class, as in Redis */
-    const struct obuf_limit *l =
-        &server_config.obuf[(c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL];
+    const struct obuf_limit *l = &server_config.obuf[(c->flags & CLIENT_REPLICA)  ? OBUF_REPLICA
+                                                     : (c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB
+                                                                                  : OBUF_NORMAL];
     long long used = (long long)conn_output_bytes(c);
     int over = 0;
     if (l->hard_bytes && used >= l->hard_bytes) over = 1;
@@ -469,7 +474,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
 void conn_cron(long long now_ms) {
     for (struct client *c = clients; c; c = c->next) {
         if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_BLOCKED)) continue;
-        if (server_config.timeout > 0 &&
+        if (server_config.timeout > 0 && !(c->flags & CLIENT_REPLICA) &&
             now_ms - c->last_interaction_ms > (long long)server_config.timeout * 1000) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu addr=%s", (unsigned long long)c->id,
                     c->addr);

@@ -266,11 +266,11 @@ int db_start_loading(void) {
     return 0;
 }
 
-void db_before_sleep(void) {
+/* Hands filled batches over (all of them when force); the group commit. */
+static void flush_store(int force) {
     static long long nofile_logged_ms;
     if (!db.store || durable_error()) return;
-    int rc = store_flush(db.store, db.kick_flush);
-    db.kick_flush = 0;
+    int rc = store_flush(db.store, force);
     if (rc == OBK_ERR_NOFILES) { /* nothing was handed over: tried again next turn */
         long long now = util_mstime();
         if (now - nofile_logged_ms >= 1000) {
@@ -281,6 +281,16 @@ void db_before_sleep(void) {
         return;
     }
     if (rc != OBK_OK && rc != OBK_ERR_AGAIN) set_io_error(rc);
+}
+
+void db_before_sleep(void) {
+    int force = db.kick_flush;
+    db.kick_flush = 0;
+    flush_store(force);
+}
+
+void db_flush_now(void) {
+    flush_store(1);
 }
 
 int db_hold_persist(int hold) {

@@ -19,11 +19,13 @@ static struct {
     char error_text[200];
     struct durable_tracker tracker;
     int has_tracker;
+    uint64_t replicated_seq; /* UINT64_MAX: replicas are not waited for */
 } dur;
 
 void durable_reset(int policy) {
     memset(&dur, 0, sizeof(dur));
     dur.policy = policy;
+    dur.replicated_seq = UINT64_MAX;
 }
 
 void durable_set_policy(int policy) {
@@ -51,7 +53,17 @@ uint64_t durable_synced_seq(void) {
 }
 
 uint64_t durable_seq(void) {
-    return dur.policy == DURABLE_ALWAYS ? dur.synced_seq : dur.written_seq;
+    uint64_t local = dur.policy == DURABLE_ALWAYS ? dur.synced_seq : dur.written_seq;
+    return local < dur.replicated_seq ? local : dur.replicated_seq;
+}
+
+void durable_set_replicated(uint64_t seq) {
+    if (seq == UINT64_MAX || dur.replicated_seq == UINT64_MAX || seq > dur.replicated_seq)
+        dur.replicated_seq = seq;
+}
+
+int durable_waits_for_replicas(void) {
+    return dur.replicated_seq != UINT64_MAX;
 }
 
 int durable_set_error(int status, const char *text) {

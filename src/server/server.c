@@ -39,6 +39,8 @@
 #include "server/listen.h"
 #include "server/monitor.h"
 #include "server/pubsub.h"
+#include "server/repl.h"
+#include "server/repl_link.h"
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
@@ -140,6 +142,8 @@ static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
     (void)ctx;
     long long now = util_mstime();
     conn_cron(now);
+    repl_cron(now);
+    repl_link_cron(now);
     stats_sample(now);
 }
 
@@ -255,7 +259,8 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands, pubsub_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands,
+                                repl_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);
@@ -263,6 +268,7 @@ static void wire_levels(void) {
     conn_add_release_hook(command_release_client);
     conn_add_release_hook(monitor_remove);
     conn_add_release_hook(pubsub_release_client);
+    conn_add_release_hook(repl_release_client);
 }
 
 /* Takes the data directory's lock before anything in it is read: a second server on the same
@@ -323,6 +329,15 @@ int server_init(void) {
     struct timeval tv = {0, SERVER_CRON_MS * 1000};
     event_add(server.cron, &tv);
     stats_reset();
+    repl_init();
+    if (server_config.replicaof[0]) { /* "host port", checked when the config was read */
+        char host[256];
+        int port;
+        if (sscanf(server_config.replicaof, "%255s %d", host, &port) == 2) {
+            repl_stop_primary();
+            repl_link_start(host, port);
+        }
+    }
     if (db_start_loading() != 0) return -1;
     return 0;
 }
@@ -340,6 +355,8 @@ static void before_sleep(void) {
     notify_ready_once();
     blocking_serve_ready();
     db_before_sleep();
+    repl_before_sleep();      /* the records of this turn's commit go to the replicas */
+    repl_link_before_sleep(); /* acknowledges what became durable; applies waiting records */
     conn_write_pending();
     conn_free_closed();
     if (runtime.shutdown_asap) server.running = 0;

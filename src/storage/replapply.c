@@ -61,10 +61,8 @@ static int apply_batch(struct topic *t, const struct batch_header *h, const uint
     sid_t last, max_deleted;
     int rc;
     switch (h->type) {
-    case BATCH_DATA:
-        return apply_data(t, h, b);
-    case BATCH_DELETE:
-        return apply_delete(t, h, b);
+    case BATCH_DATA: return apply_data(t, h, b);
+    case BATCH_DELETE: return apply_delete(t, h, b);
     case BATCH_TRIM:
         if ((rc = batch_decode_trim(h, b, &start)) != OBK_OK) return rc;
         rc = topic_trim_to(t, start, &removed);
@@ -73,8 +71,7 @@ static int apply_batch(struct topic *t, const struct batch_header *h, const uint
         if ((rc = batch_decode_meta(h, b, &last, &added, &max_deleted)) != OBK_OK) return rc;
         rc = topic_setid(t, last, 1, added, 1, max_deleted);
         return rc == OBK_ERR_RANGE ? OBK_ERR_CORRUPT : rc;
-    default:
-        return OBK_ERR_CORRUPT;
+    default: return OBK_ERR_CORRUPT;
     }
 }
 
@@ -98,7 +95,8 @@ static int apply_meta(struct topic *t, const struct replog_rec *r) {
     int64_t created, bytes, ms;
     int rc = replog_decode_meta(r, &created, &bytes, &ms);
     if (rc != OBK_OK) return rc;
-    if (bytes != t->retention_bytes || ms != t->retention_ms) rc = topic_set_retention(t, bytes, ms);
+    if (bytes != t->retention_bytes || ms != t->retention_ms)
+        rc = topic_set_retention(t, bytes, ms);
     if (rc == OBK_OK && created != t->created_ms) {
         t->created_ms = created;
         t->meta_dirty = 1;
@@ -111,8 +109,7 @@ int replapply_record(struct store *s, const struct replog_rec *r, struct replapp
     struct topic *t;
     int rc;
     switch (r->type) {
-    case REPLOG_NOP:
-        return OBK_OK;
+    case REPLOG_NOP: return OBK_OK;
     case REPLOG_DELETE:
         rc = store_delete(s, r->db, r->key, r->keylen);
         return rc == OBK_ERR_NOTFOUND ? OBK_OK : rc;
@@ -126,7 +123,6 @@ int replapply_record(struct store *s, const struct replog_rec *r, struct replapp
         if (r->type == REPLOG_META) return apply_meta(t, r);
         if (r->type == REPLOG_GROUPS) return topic_import_group_records(t, r->body, r->bodylen);
         return apply_batches(t, r, st);
-    default:
-        return OBK_ERR_CORRUPT;
+    default: return OBK_ERR_CORRUPT;
     }
 }

@@ -26,8 +26,8 @@ size_t replog_encode_head(uint8_t *head, uint8_t type, int db, const void *key, 
     return len;
 }
 
-int replog_emit(replog_sink sink, void *ctx, uint8_t type, int db, const void *key,
-                size_t keylen, const void *body, size_t bodylen) {
+int replog_emit(replog_sink sink, void *ctx, uint8_t type, int db, const void *key, size_t keylen,
+                const void *body, size_t bodylen) {
     uint8_t small[REPLOG_HEADER + 256];
     uint8_t *head = small;
     if (keylen > sizeof small - REPLOG_HEADER && !(head = malloc(REPLOG_HEADER + keylen)))

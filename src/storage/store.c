@@ -819,6 +819,10 @@ int store_sync_point(struct store *s) {
     return rc != OBK_OK ? rc : err;
 }
 
+uint64_t store_submitted_seq(const struct store *s) {
+    return s->env.next_seq - 1;
+}
+
 int store_dirfd(const struct store *s) {
     return s->dirfd;
 }

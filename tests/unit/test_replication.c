@@ -150,8 +150,9 @@ static void dump_topic(void *ctx, struct topic *t) {
     size_t kl;
     const uint8_t *k = topic_key(t, &kl);
     sid_t last = topic_last_id(t), md = topic_max_deleted(t);
-    sbuf_printf(b, "db%d key %.*s len=%llu last=%llu-%llu added=%llu maxdel=%llu-%llu "
-                   "start=%llu end=%llu ret=%lld/%lld\n",
+    sbuf_printf(b,
+                "db%d key %.*s len=%llu last=%llu-%llu added=%llu maxdel=%llu-%llu "
+                "start=%llu end=%llu ret=%lld/%lld\n",
                 topic_db(t), (int)kl, (const char *)k, (unsigned long long)topic_length(t),
                 (unsigned long long)last.ms, (unsigned long long)last.seq,
                 (unsigned long long)topic_entries_added(t), (unsigned long long)md.ms,
@@ -253,8 +254,7 @@ static void workload(struct store *s, int rounds) {
         assert_int_equal(cg_consumer_get(t, g, "alice", 5, (int64_t)clock_ms, &c, &created),
                          OBK_OK);
         sid_t ids[3] = {{clock_ms - 3, 0}, {clock_ms - 2, 0}, {clock_ms - 1, 0}};
-        assert_int_equal(cg_deliver_new(t, g, c, ids, 3, ids[2], -1, 0, (int64_t)clock_ms),
-                         OBK_OK);
+        assert_int_equal(cg_deliver_new(t, g, c, ids, 3, ids[2], -1, 0, (int64_t)clock_ms), OBK_OK);
         assert_int_equal(cg_record_end(t), OBK_OK);
         uint64_t acked;
         assert_int_equal(cg_ack(t, g, ids, 1, &acked), OBK_OK);
@@ -262,8 +262,7 @@ static void workload(struct store *s, int rounds) {
         if (r % 5 == 2) { /* XSETID above the last entry */
             sid_t last = {clock_ms + 10, 3};
             clock_ms += 20;
-            assert_int_equal(topic_setid(t, last, 1, topic_entries_added(t) + 5, 0, last),
-                             OBK_OK);
+            assert_int_equal(topic_setid(t, last, 1, topic_entries_added(t) + 5, 0, last), OBK_OK);
         }
         if (r % 7 == 3) assert_int_equal(topic_set_retention(t, 1 << 20, 3600000), OBK_OK);
         if (r % 2 == 0) storetest_commit(s); /* several changes per flush, and single ones */
@@ -337,7 +336,7 @@ static void test_snapshot_then_records(void **state) {
     struct snapshot *sn;
     assert_int_equal(snapshot_create(p, "sync-test", &sn), OBK_OK);
     assert_true(sn->nfiles > 20); /* several segments per topic */
-    size_t mark = slen; /* the snapshot holds everything emitted before it */
+    size_t mark = slen;           /* the snapshot holds everything emitted before it */
     /* changes after the sync point: the linked files must not show them */
     workload(p, 12);
     storetest_rmdir(rdir);
@@ -402,8 +401,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records_rebuild_the_data_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_then_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_damaged_and_diverged_records_refused, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_and_diverged_records_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,446 @@
+/* test_replication.c - a primary and a replica on loopback: a full sync of topics with groups,
+ * committed offsets, deletes, trims and XSETID, then streaming under pipelined writes, compared
+ * command by command; a blocked XREAD on the replica woken by replicated entries; READONLY;
+ * -NOREPLICAS with min-replicas-to-write; WAIT with and without replicas; a dropped link
+ * continued from the backlog (+CONTINUE); a restarted replica synced again; REPLICAOF NO ONE;
+ * ROLE, INFO replication and the directives with their older names. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/sbuf.h"
+#include "testutil.h"
+
+static void ok(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_ERROR) fail_msg("%s", r->str);
+    freeReplyObject(r);
+}
+
+static void expect_error_prefix(redisContext *c, const char *prefix, const char *cmd) {
+    redisReply *r = must_cmd(c, cmd);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    if (strncmp(r->str, prefix, strlen(prefix)) != 0) fail_msg("got %s", r->str);
+    freeReplyObject(r);
+}
+
+/* The "field:value" text of INFO replication (caller frees). */
+static char *info_field(redisContext *c, const char *section, const char *field) {
+    redisReply *r = must_cmd(c, "INFO %s", section);
+    char key[64], *out = NULL;
+    snprintf(key, sizeof key, "\r\n%s:", field);
+    char *p = strstr(r->str, key);
+    if (p) {
+        p += strlen(key);
+        out = strndup(p, strcspn(p, "\r\n"));
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+static void wait_link_up(redisContext *replica) {
+    for (int i = 0; i < 300; i++) {
+        char *st = info_field(replica, "replication", "master_link_status");
+        int up = st && !strcmp(st, "up");
+        free(st);
+        if (up) return;
+        sleep_ms(50);
+    }
+    fail_msg("the replica's link never came up");
+}
+
+/* ---- the data set as commands show it ---- */
+static void reply_text(struct sbuf *b, const redisReply *r, int skip_idle) {
+    switch (r->type) {
+    case REDIS_REPLY_ARRAY:
+        sbuf_printf(b, "[");
+        for (size_t i = 0; i < r->elements; i++) {
+            /* XPENDING's extended form: id, consumer, idle, count; idle differs by timing */
+            if (skip_idle && r->elements == 4 && i == 2 && r->element[i]->type == REDIS_REPLY_INTEGER)
+                continue;
+            reply_text(b, r->element[i], skip_idle);
+            sbuf_printf(b, " ");
+        }
+        sbuf_printf(b, "]");
+        break;
+    case REDIS_REPLY_INTEGER: sbuf_printf(b, "%lld", r->integer); break;
+    case REDIS_REPLY_NIL: sbuf_printf(b, "nil"); break;
+    default: sbuf_add(b, r->str, r->len); break;
+    }
+}
+
+static void append_cmd(struct sbuf *b, redisContext *c, int skip_idle, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    sbuf_printf(b, "%s => ", fmt);
+    reply_text(b, r, skip_idle);
+    sbuf_printf(b, "\n");
+    freeReplyObject(r);
+}
+
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every key of db 0 and 1: entries, XINFO STREAM's counters, groups, pending entries (without
+ * idle times) and committed offsets. */
+static char *dataset(redisContext *c) {
+    struct sbuf b;
+    sbuf_init(&b);
+    for (int db = 0; db < 2; db++) {
+        ok(c, "SELECT %d", db);
+        redisReply *keys = must_cmd(c, "KEYS *");
+        char **k = calloc(keys->elements + 1, sizeof(char *));
+        for (size_t i = 0; i < keys->elements; i++) k[i] = keys->element[i]->str;
+        qsort(k, keys->elements, sizeof(char *), str_cmp);
+        for (size_t i = 0; i < keys->elements; i++) {
+            sbuf_printf(&b, "db%d %s\n", db, k[i]);
+            append_cmd(&b, c, 0, "XRANGE %s - +", k[i]);
+            redisReply *info = must_cmd(c, "XINFO STREAM %s", k[i]);
+            for (size_t j = 0; j + 1 < info->elements; j += 2) {
+                const char *f = info->element[j]->str;
+                if (!strcmp(f, "first-entry") || !strcmp(f, "last-entry")) continue;
+                sbuf_printf(&b, "  %s=", f);
+                reply_text(&b, info->element[j + 1], 0);
+                sbuf_printf(&b, "\n");
+            }
+            freeReplyObject(info);
+            append_cmd(&b, c, 0, "XINFO GROUPS %s", k[i]);
+            redisReply *groups = must_cmd(c, "XINFO GROUPS %s", k[i]);
+            for (size_t j = 0; j < groups->elements; j++) {
+                const char *g = groups->element[j]->element[1]->str;
+                append_cmd(&b, c, 1, "XPENDING %s %s - + 1000", k[i], g);
+                append_cmd(&b, c, 0, "XCOMMITTED %s %s", k[i], g);
+            }
+            freeReplyObject(groups);
+        }
+        free(k);
+        freeReplyObject(keys);
+    }
+    ok(c, "SELECT 0");
+    return b.p;
+}
+
+static void assert_same_data(redisContext *p, redisContext *r) {
+    char *a = dataset(p), *b = dataset(r);
+    if (strcmp(a, b) != 0) {
+        fprintf(stderr, "primary:\n%s\nreplica:\n%s\n", a, b);
+        fail_msg("the replica's data differs from the primary's");
+    }
+    assert_true(strlen(a) > 100);
+    free(a);
+    free(b);
+}
+
+/* WAIT 1 until the replica has acknowledged everything written so far. */
+static void wait_replica(redisContext *p) {
+    redisReply *r = must_cmd(p, "WAIT 1 4000");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+}
+
+/* Writes of every kind: entries, XDEL, trims, XSETID, groups and deliveries, acks, commits,
+ * a deleted and a renamed key, a second database. */
+static void workload(redisContext *c, int round) {
+    for (int i = 0; i < 200; i++)
+        redisAppendCommand(c, "XADD s%d * f v%d-%d n %d", i % 4, round, i, i);
+    for (int i = 0; i < 200; i++) {
+        redisReply *r;
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        freeReplyObject(r);
+    }
+    redisReply *first = must_cmd(c, "XRANGE s0 - + COUNT 3");
+    ok(c, "XDEL s0 %s", first->element[1]->element[0]->str);
+    freeReplyObject(first);
+    ok(c, "XTRIM s1 MAXLEN 120");
+    ok(c, "XTRIM s2 MAXLEN ~ 30");
+    if (round == 0) {
+        ok(c, "XGROUP CREATE s0 g 0");
+        ok(c, "XGROUP CREATE s1 h $");
+        ok(c, "XADD gone * a b");
+        ok(c, "DEL gone");
+        ok(c, "XADD from * a b");
+        ok(c, "RENAME from to");
+        ok(c, "SELECT 1");
+        ok(c, "XADD other * x y");
+        ok(c, "SELECT 0");
+    }
+    redisReply *read = must_cmd(c, "XREADGROUP GROUP g alice COUNT 20 STREAMS s0 >");
+    if (read->type == REDIS_REPLY_ARRAY) {
+        redisReply *entries = read->element[0]->element[1];
+        ok(c, "XACK s0 g %s %s", entries->element[0]->element[0]->str,
+           entries->element[1]->element[0]->str);
+        ok(c, "XCOMMIT s0 g %s", entries->element[2]->element[0]->str);
+    }
+    freeReplyObject(read);
+    ok(c, "XREADGROUP GROUP h bob COUNT 5 STREAMS s1 >");
+    ok(c, "XADD ids %d-1 f v", 5000000 + round * 1000);
+    ok(c, "XSETID ids %d-5", 5000000 + round * 1000 + 10);
+}
+
+static void start_replica(struct test_server *rs, const struct test_server *ps,
+                          const char *reuse) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", ps->port);
+    const char *args[] = {"--replicaof", "127.0.0.1", port, "--repl-ping-replica-period", "1",
+                          NULL};
+    assert_int_equal(server_start_argv(rs, args, reuse != NULL), 0);
+}
+
+static void test_sync_stream_and_roles(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--repl-ping-replica-period", "1", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    workload(p, 0);
+    start_replica(&rs, &ps, NULL);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    wait_replica(p);
+    assert_same_data(p, r);
+    assert_int_equal(info_number(p, "stats", "sync_full"), 1);
+    /* streaming, with a reader blocked on the replica */
+    redisContext *blocked = client_connect(&rs);
+    redisAppendCommand(blocked, "XREAD BLOCK 10000 STREAMS s1 $");
+    redisBufferWrite(blocked, &(int){0});
+    sleep_ms(100);
+    workload(p, 1);
+    redisReply *got;
+    assert_int_equal(redisGetReply(blocked, (void **)&got), REDIS_OK);
+    assert_int_equal(got->type, REDIS_REPLY_ARRAY); /* woken by a replicated entry */
+    freeReplyObject(got);
+    redisFree(blocked);
+    workload(p, 2);
+    wait_replica(p);
+    assert_same_data(p, r);
+    /* roles */
+    redisReply *role = must_cmd(p, "ROLE");
+    assert_string_equal(role->element[0]->str, "master");
+    assert_int_equal(role->element[2]->elements, 1);
+    char port[16];
+    snprintf(port, sizeof port, "%d", rs.port);
+    assert_string_equal(role->element[2]->element[0]->element[1]->str, port);
+    long long offset = role->element[1]->integer;
+    assert_true(offset > 0);
+    freeReplyObject(role);
+    role = must_cmd(r, "ROLE");
+    assert_int_equal(role->elements, 5);
+    assert_string_equal(role->element[0]->str, "slave");
+    assert_string_equal(role->element[1]->str, "127.0.0.1");
+    assert_int_equal(role->element[2]->integer, ps.port);
+    assert_string_equal(role->element[3]->str, "connected");
+    freeReplyObject(role);
+    /* INFO replication, Redis's fields */
+    assert_int_equal(info_number(p, "replication", "connected_slaves"), 1);
+    char *line = info_field(p, "replication", "slave0");
+    assert_non_null(line);
+    char want[64];
+    snprintf(want, sizeof want, "ip=127.0.0.1,port=%d,state=online,offset=", rs.port);
+    assert_memory_equal(line, want, strlen(want));
+    free(line);
+    char *role_line = info_field(r, "replication", "role");
+    assert_string_equal(role_line, "slave");
+    free(role_line);
+    assert_int_equal(info_number(r, "replication", "master_port"), ps.port);
+    assert_int_equal(info_number(r, "replication", "master_sync_in_progress"), 0);
+    assert_int_equal(info_number(r, "replication", "slave_read_only"), 1);
+    assert_int_equal(info_number(r, "replication", "slave_priority"), 100);
+    char *pid = info_field(p, "replication", "master_replid");
+    char *rid = info_field(r, "replication", "master_replid");
+    assert_string_equal(pid, rid); /* the replica follows the primary's history */
+    assert_int_equal(strlen(pid), 40);
+    free(pid);
+    free(rid);
+    assert_true(info_number(r, "replication", "slave_repl_offset") <=
+                info_number(p, "replication", "master_repl_offset"));
+    /* the replica refuses writes, serves reads */
+    expect_error_prefix(r, "READONLY You can't write against a read only replica.",
+                        "XADD s0 * a b");
+    expect_error_prefix(r, "READONLY", "XGROUP CREATE s0 x $");
+    redisReply *len = must_cmd(r, "XLEN s1");
+    assert_int_equal(len->integer, 120);
+    freeReplyObject(len);
+    redisFree(r);
+    redisFree(p);
+    server_cleanup(&rs);
+    server_cleanup(&ps);
+}
+
+static void test_continue_restart_and_promotion(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, NULL), 0);
+    redisContext *p = client_connect(&ps);
+    workload(p, 0);
+    start_replica(&rs, &ps, NULL);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    wait_replica(p);
+    /* a dropped link continues from the backlog */
+    ok(p, "CLIENT KILL TYPE replica");
+    workload(p, 1);
+    wait_link_up(r);
+    wait_replica(p);
+    assert_int_equal(info_number(p, "stats", "sync_partial_ok"), 1);
+    assert_int_equal(info_number(p, "stats", "sync_full"), 1);
+    assert_same_data(p, r);
+    /* a restarted replica syncs again (a full sync: its offset is not kept across restarts) */
+    redisFree(r);
+    assert_int_equal(server_stop(&rs), 0);
+    workload(p, 2);
+    start_replica(&rs, &ps, "reuse");
+    r = client_connect(&rs);
+    wait_link_up(r);
+    wait_replica(p);
+    assert_int_equal(info_number(p, "stats", "sync_full"), 2);
+    assert_same_data(p, r);
+    /* promotion: the replica keeps the data, takes writes, and remembers the old history */
+    char *old_id = info_field(p, "replication", "master_replid");
+    ok(r, "REPLICAOF NO ONE");
+    char *role = info_field(r, "replication", "role");
+    assert_string_equal(role, "master");
+    free(role);
+    char *id2 = info_field(r, "replication", "master_replid2");
+    assert_string_equal(id2, old_id);
+    free(id2);
+    free(old_id);
+    assert_true(info_number(r, "replication", "second_repl_offset") > 0);
+    ok(r, "XADD s0 * after promotion");
+    redisReply *ans = must_cmd(r, "REPLICAOF NO ONE");
+    assert_string_equal(ans->str, "OK");
+    freeReplyObject(ans);
+    redisFree(r);
+    redisFree(p);
+    server_cleanup(&rs);
+    server_cleanup(&ps);
+}
+
+static void test_wait_noreplicas_and_directives(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, NULL), 0);
+    redisContext *p = client_connect(&ps);
+    /* WAIT without replicas: 0 at once for 0, after the timeout otherwise */
+    redisReply *w = must_cmd(p, "WAIT 0 0");
+    assert_int_equal(w->integer, 0);
+    freeReplyObject(w);
+    long long t0 = (long long)time(NULL);
+    w = must_cmd(p, "WAIT 1 300");
+    assert_int_equal(w->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(w->integer, 0);
+    freeReplyObject(w);
+    assert_true((long long)time(NULL) - t0 < 5);
+    expect_error_prefix(p, "ERR timeout is negative", "WAIT 1 -1");
+    /* min-replicas-to-write */
+    ok(p, "CONFIG SET min-replicas-to-write 1");
+    expect_error_prefix(p, "NOREPLICAS Not enough good replicas to write.", "XADD s * a b");
+    redisReply *len = must_cmd(p, "XLEN s"); /* reads are served */
+    assert_int_equal(len->integer, 0);
+    freeReplyObject(len);
+    start_replica(&rs, &ps, NULL);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    for (int i = 0; i < 100 && info_number(p, "replication", "min_slaves_good_slaves") < 1; i++)
+        sleep_ms(20);
+    ok(p, "XADD s * a b");
+    wait_replica(p);
+    redisReply *rl = must_cmd(r, "XLEN s");
+    assert_int_equal(rl->integer, 1);
+    freeReplyObject(rl);
+    expect_error_prefix(r, "ERR WAIT cannot be used with replica instances", "WAIT 1 10");
+    redisFree(r);
+    server_cleanup(&rs); /* the replica goes: writes are refused again */
+    for (int i = 0; i < 100 && info_number(p, "replication", "connected_slaves") > 0; i++)
+        sleep_ms(20);
+    expect_error_prefix(p, "NOREPLICAS", "XADD s * a b");
+    ok(p, "CONFIG SET min-slaves-to-write 0"); /* Redis's older name */
+    ok(p, "XADD s * a b");
+    /* directives */
+    redisReply *g = must_cmd(p, "CONFIG GET slave-read-only");
+    assert_int_equal(g->elements, 2);
+    assert_string_equal(g->element[1]->str, "yes");
+    freeReplyObject(g);
+    g = must_cmd(p, "CONFIG GET replicaof");
+    assert_string_equal(g->element[1]->str, "");
+    freeReplyObject(g);
+    redisReply *e = must_cmd(p, "CONFIG SET replicaof %s", "127.0.0.1 1");
+    assert_int_equal(e->type, REDIS_REPLY_ERROR); /* REPLICAOF sets it, as in Redis */
+    freeReplyObject(e);
+    expect_error_prefix(p, "ERR value is not an integer", "REPLICAOF 127.0.0.1 notaport");
+    expect_error_prefix(p, "ERR Unrecognized REPLCONF option: foo", "REPLCONF foo bar");
+    redisFree(p);
+    server_cleanup(&ps);
+}
+
+/* min-replicas-to-write 1 under fsync always: a write's reply, and a read of what it wrote,
+ * leave only once the replica acknowledged the write as durable. */
+static void test_acknowledged_means_replicated(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    start_replica(&rs, &ps, NULL);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    ok(p, "XADD s 1-1 a b");
+    wait_replica(p);
+    ok(p, "CONFIG SET min-replicas-to-write 1");
+    ok(p, "XADD s 2-1 a b"); /* the replica acknowledges: the reply comes */
+    /* a frozen replica holds the reply back, and a read of the new entry too */
+    kill(rs.pid, SIGSTOP);
+    int fd = raw_connect(ps.port), rfd = raw_connect(ps.port);
+    assert_true(fd >= 0 && rfd >= 0);
+    raw_send_str(fd, "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$3\r\n3-1\r\n$1\r\na\r\n$1\r\nb\r\n");
+    sleep_ms(100);
+    raw_send_str(rfd, "*4\r\n$6\r\nXRANGE\r\n$1\r\ns\r\n$3\r\n3-0\r\n$1\r\n+\r\n");
+    size_t n;
+    char *got = raw_read(fd, 1, 500, &n);
+    assert_int_equal(n, 0); /* held */
+    free(got);
+    got = raw_read(rfd, 1, 200, &n);
+    assert_int_equal(n, 0);
+    free(got);
+    kill(rs.pid, SIGCONT);
+    got = raw_read(fd, strlen("$3\r\n3-1\r\n"), 5000, &n);
+    assert_string_equal(got, "$3\r\n3-1\r\n");
+    free(got);
+    got = raw_read(rfd, 1, 5000, &n);
+    assert_true(n > 0 && got[0] == '*');
+    free(got);
+    close(fd);
+    close(rfd);
+    redisReply *len = must_cmd(r, "XLEN s");
+    assert_int_equal(len->integer, 3); /* acknowledged means the replica has it */
+    freeReplyObject(len);
+    /* switched off, replies no longer wait */
+    ok(p, "CONFIG SET min-replicas-to-write 0");
+    kill(rs.pid, SIGSTOP);
+    ok(p, "XADD s 4-1 a b");
+    kill(rs.pid, SIGCONT);
+    redisFree(r);
+    redisFree(p);
+    server_cleanup(&rs);
+    server_cleanup(&ps);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_stream_and_roles),
+        cmocka_unit_test(test_continue_restart_and_promotion),
+        cmocka_unit_test(test_wait_noreplicas_and_directives),
+        cmocka_unit_test(test_acknowledged_means_replicated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
