@@ -16,7 +16,7 @@
 #include "server/repl_link.h"
 #include "server/runtime.h"
 
-#define R (&c->reply)
+#define R    (&c->reply)
 #define F(x) CMD_##x
 
 /* REPLICAOF host port | NO ONE */

@@ -83,7 +83,7 @@ static struct {
     struct seq_mark {
         uint64_t seq;
         long long offset;
-    } *marks;
+    } * marks;
     size_t nmarks, mcap;
     uint64_t mapped_seq;
 } R;
@@ -279,8 +279,8 @@ static int start_full_sync(struct replica *r) {
              (unsigned long long)total);
     reply_raw(&r->c->reply, line, strlen(line));
     log_msg(LOG_NOTICE,
-            "Starting a full sync for replica %s:%d: %zu files, %llu bytes, at offset %lld",
-            r->ip, r->listening_port, sn->nfiles, (unsigned long long)sn->bytes, R.offset);
+            "Starting a full sync for replica %s:%d: %zu files, %llu bytes, at offset %lld", r->ip,
+            r->listening_port, sn->nfiles, (unsigned long long)sn->bytes, R.offset);
     return 0;
 }
 
@@ -355,8 +355,8 @@ static void release_replicated(void) {
 /* Starts or stops waiting for replicas as the settings say, and maps the submissions handed
  * over this turn to the stream offset that holds their records. */
 static void track_submissions(void) {
-    int want = R.primary && server_config.min_replicas_to_write > 0 &&
-               server_config.fsync == FSYNC_ALWAYS;
+    int want =
+        R.primary && server_config.min_replicas_to_write > 0 && server_config.fsync == FSYNC_ALWAYS;
     struct store *s = db_store();
     if (!s) return;
     if (want != R.holding) {
@@ -527,8 +527,7 @@ void repl_wait(struct client *c, long long numreplicas, long long timeout_ms) {
         return;
     }
     struct replica *w = find_or_add(c);
-    struct blocking_request req = {wait_serve, 0, NULL, NULL, NULL, 0, timeout_ms, 0,
-                                   wait_timeout};
+    struct blocking_request req = {wait_serve, 0, NULL, NULL, NULL, 0, timeout_ms, 0, wait_timeout};
     if (!w || blocking_block(c, &req) != 0) {
         reply_error(&c->reply, ERR_OUT_OF_MEMORY);
         return;
@@ -542,6 +541,14 @@ void repl_wait(struct client *c, long long numreplicas, long long timeout_ms) {
 
 void repl_stop_primary(void) {
     R.primary = 0;
+    if (R.holding) {
+        /* replies still waiting for replicas were never replicated: as a replica this node's
+         * data is replaced by its new primary's, so none of them may be sent as a success */
+        commit_fail(ERR_NOREPLICAS);
+        R.holding = 0;
+        R.nmarks = 0;
+        durable_set_replicated(UINT64_MAX);
+    }
     if (R.store && R.store == db_store()) store_set_repl_sink(R.store, NULL, NULL);
     R.store = NULL;
     for (struct replica *r = R.replicas; r; r = r->next)

@@ -181,8 +181,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        drop(what & BEV_EVENT_EOF ? "closed by the master" : evutil_socket_error_to_string(
-                                                                 EVUTIL_SOCKET_ERROR()),
+        drop(what & BEV_EVENT_EOF ? "closed by the master"
+                                  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
              LINK_CONNECT);
 }
 
@@ -326,8 +326,8 @@ static int read_transfer(struct evbuffer *in) {
             L.step = T_DATA;
         } else { /* T_DATA */
             while (L.left > 0 && evbuffer_get_length(in) > 0) {
-                size_t want = evbuffer_get_length(in) < L.left ? evbuffer_get_length(in)
-                                                               : (size_t)L.left;
+                size_t want =
+                    evbuffer_get_length(in) < L.left ? evbuffer_get_length(in) : (size_t)L.left;
                 int n = evbuffer_write_atmost(in, L.fd, (ev_ssize_t)want);
                 if (n <= 0) return -1;
                 L.left -= (uint64_t)n;
@@ -347,7 +347,7 @@ static int install_snapshot(void) {
     char name[32], old[64];
     log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: received %llu bytes in %u files; loading",
             (unsigned long long)L.total, L.nfiles);
-    if (syncfs(L.infd) != 0) return -1; /* the received files are on disk before they count */
+    if (syncfs(L.infd) != 0) return -1;  /* the received files are on disk before they count */
     bufferevent_disable(L.bev, EV_READ); /* the stream waits in the socket while loading */
     db_close();
     fsutil_remove_tree(L.dirfd, OLD_DIR, 4);
@@ -431,7 +431,8 @@ static void read_stream(struct evbuffer *in) {
     }
     return;
 bad:
-    log_msg(LOG_WARNING, "Damaged record in the master's stream at offset %lld; a full sync follows",
+    log_msg(LOG_WARNING,
+            "Damaged record in the master's stream at offset %lld; a full sync follows",
             repl_offset());
     L.full_sync_needed = 1;
     drop(NULL, LINK_CONNECT);
@@ -502,7 +503,8 @@ void repl_link_cron(long long now_ms) {
         drop("timeout connecting to the MASTER", LINK_CONNECT);
         return;
     }
-    if ((L.state == LINK_STREAMING || L.state == LINK_TRANSFER) && now_ms - L.last_io_ms > timeout) {
+    if ((L.state == LINK_STREAMING || L.state == LINK_TRANSFER) &&
+        now_ms - L.last_io_ms > timeout) {
         drop("MASTER timeout: no data nor PING received", LINK_CONNECT);
         return;
     }
@@ -530,8 +532,8 @@ void repl_link_stop(void) {
 }
 
 int repl_link_info(struct repl_link_info *o) {
-    static const char *const names[] = {"none",      "connect", "connecting", "handshake",
-                                        "sync",      "sync",    "connected"};
+    static const char *const names[] = {"none", "connect", "connecting", "handshake",
+                                        "sync", "sync",    "connected"};
     long long now = util_mstime();
     if (L.state == LINK_NONE) return 0;
     o->host = L.host;

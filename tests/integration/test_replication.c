@@ -63,7 +63,8 @@ static void reply_text(struct sbuf *b, const redisReply *r, int skip_idle) {
         sbuf_printf(b, "[");
         for (size_t i = 0; i < r->elements; i++) {
             /* XPENDING's extended form: id, consumer, idle, count; idle differs by timing */
-            if (skip_idle && r->elements == 4 && i == 2 && r->element[i]->type == REDIS_REPLY_INTEGER)
+            if (skip_idle && r->elements == 4 && i == 2 &&
+                r->element[i]->type == REDIS_REPLY_INTEGER)
                 continue;
             reply_text(b, r->element[i], skip_idle);
             sbuf_printf(b, " ");
@@ -190,12 +191,11 @@ static void workload(redisContext *c, int round) {
     ok(c, "XSETID ids %d-5", 5000000 + round * 1000 + 10);
 }
 
-static void start_replica(struct test_server *rs, const struct test_server *ps,
-                          const char *reuse) {
+static void start_replica(struct test_server *rs, const struct test_server *ps, const char *reuse) {
     char port[16];
     snprintf(port, sizeof port, "%d", ps->port);
-    const char *args[] = {"--replicaof", "127.0.0.1", port, "--repl-ping-replica-period", "1",
-                          NULL};
+    const char *args[] = {"--replicaof", "127.0.0.1", port, "--repl-ping-replica-period",
+                          "1",           NULL};
     assert_int_equal(server_start_argv(rs, args, reuse != NULL), 0);
 }
 
