@@ -133,5 +133,8 @@ void config_free(void);
  * for the current value in out ("name args", quoted where needed; "" if it does not fit), and
  * whether that value is the default. */
 const char *config_directive_line(size_t i, char *out, size_t cap, int *is_default);
+/* The index config_directive_line uses for a directive named name or by its older alias
+ * (slaveof, slave-read-only ...), or -1. */
+int config_directive_index(const char *name, size_t len);
 
 #endif

@@ -603,9 +603,12 @@ const char *config_directive_line(size_t i, char *out, size_t cap, int *is_defau
     struct text t = {NULL, 0, 0};
     directive_format(d, value, sizeof(value));
     *is_default = !strcmp(value, default_text[i]);
-    if (text_add(&t, d->name, strlen(d->name)) != 0 || text_add(&t, " ", 1) != 0 ||
-        directive_args(d, value, &t) != 0)
+    if (d->type == D_HOSTPORT && !value[0]) {
+        t.len = 0; /* no primary: no line at all (a "replicaof" line needs host and port) */
+    } else if (text_add(&t, d->name, strlen(d->name)) != 0 || text_add(&t, " ", 1) != 0 ||
+               directive_args(d, value, &t) != 0) {
         t.len = 0;
+    }
     snprintf(out, cap, "%s", t.len ? t.p : "");
     free(t.p);
     return d->name;
@@ -623,6 +626,11 @@ int config_set_replicaof(const char *host, int port) {
     free(server_config.replicaof);
     server_config.replicaof = v;
     return 0;
+}
+
+int config_directive_index(const char *name, size_t len) {
+    const struct directive *d = directive_find(name, len);
+    return d ? (int)(d - directives) : -1;
 }
 
 void config_get(const char *const *patterns, const size_t *patlens, int npatterns,

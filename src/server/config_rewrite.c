@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "base/sbuf.h"
@@ -44,13 +43,12 @@ static void line_directive(const char *line, size_t len, char *name, size_t cap)
     name[n] = '\0';
 }
 
-/* The index of a known directive, or -1. */
+/* The index of a known directive (by its name or its older alias), or -1; its current line in
+ * line. */
 static int directive_index(const char *name, char *line, size_t cap, int *is_default) {
-    for (size_t i = 0;; i++) {
-        const char *d = config_directive_line(i, line, cap, is_default);
-        if (!d) return -1;
-        if (!strcasecmp(d, name)) return (int)i;
-    }
+    int i = config_directive_index(name, strlen(name));
+    if (i >= 0) config_directive_line((size_t)i, line, cap, is_default);
+    return i;
 }
 
 /* Builds the new text from the old one (NULL when there was none). */

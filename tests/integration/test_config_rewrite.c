@@ -144,9 +144,51 @@ static void test_rewrite_keeps_comments_and_round_trips(void **state) {
     assert_int_equal(system(text), 0);
 }
 
+/* What Sentinel relies on: REPLICAOF then CONFIG REWRITE leaves one "replicaof host port"
+ * line (an older "slaveof" line is that directive too), and after REPLICAOF NO ONE none. */
+static void test_rewrite_replicaof(void **state) {
+    (void)state;
+    char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
+    int port = free_port(), nowhere = free_port();
+    while (nowhere == port) nowhere = free_port();
+    snprintf(text, sizeof(text), "port %d\ndir %s/data\n# follows\nslaveof 127.0.0.1 %d\n", port,
+             dir, nowhere);
+    FILE *f = fopen(conf, "w");
+    fputs(text, f);
+    fclose(f);
+    redisContext *c;
+    pid_t pid = start_on(conf, port, &c);
+    for (int i = 0; i < 500 && info_number(c, "persistence", "loading") != 0; i++) sleep_ms(10);
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1 %d", nowhere);
+    expect(c, "replicaof", want);
+    expect(c, "slaveof", want);
+    redisReply *r = must_cmd(c, "REPLICAOF 127.0.0.2 %d", nowhere);
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    freeReplyObject(must_cmd(c, "CONFIG REWRITE"));
+    const char *out = read_all(conf);
+    snprintf(want, sizeof want, "# follows\nreplicaof 127.0.0.2 %d\n", nowhere);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(count(out, "replicaof"), 1);
+    assert_null(strstr(out, "slaveof"));
+    freeReplyObject(must_cmd(c, "REPLICAOF NO ONE"));
+    freeReplyObject(must_cmd(c, "CONFIG REWRITE"));
+    out = read_all(conf);
+    assert_null(strstr(out, "replicaof"));
+    assert_non_null(strstr(out, "# follows\n"));
+    expect(c, "replicaof", "");
+    stop(pid, c);
+    snprintf(text, sizeof(text), "rm -rf %s", dir);
+    assert_int_equal(system(text), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rewrite_keeps_comments_and_round_trips),
+        cmocka_unit_test(test_rewrite_replicaof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
