@@ -224,7 +224,7 @@ static void section_replication(struct sbuf *b) {
                     "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:%d\r\n"
                     "slave_read_repl_offset:%lld\r\nslave_repl_offset:%lld\r\n",
                     li.host, li.port, li.up ? "up" : "down", li.last_io_s, li.sync_in_progress,
-                    li.read_offset, repl_offset());
+                    li.read_offset, li.repl_offset);
         if (li.sync_in_progress) {
             long long left = li.sync_total_bytes - li.sync_read_bytes;
             sbuf_printf(b,

@@ -69,6 +69,7 @@ static struct {
     struct bufferevent *bev;
     int replies_left; /* handshake replies still to read before PSYNC's */
     int full_sync_needed;
+    int synced; /* the data follows this primary's history (a sync or a +CONTINUE happened) */
     long long last_io_ms, down_since_ms, last_ack_ms, connect_ms;
     /* transfer */
     enum transfer_step step;
@@ -222,6 +223,7 @@ static void on_psync_reply(const char *line) {
         log_msg(LOG_NOTICE, "Successful partial resynchronization with master.");
         L.state = LINK_STREAMING;
         L.full_sync_needed = 0;
+        L.synced = 1;
         if (db_store()) queue_ack(repl_offset()); /* what it had is durable here already */
         return;
     }
@@ -466,6 +468,7 @@ void repl_link_before_sleep(void) {
         repl_set_history(L.new_id, L.new_offset);
         L.state = LINK_STREAMING;
         L.full_sync_needed = 0;
+        L.synced = 1;
         L.acked = -1;
         log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
         queue_ack(repl_offset()); /* the snapshot was synced before it was opened */
@@ -519,6 +522,7 @@ void repl_link_start(const char *host, int port) {
     snprintf(L.host, sizeof L.host, "%s", host);
     L.port = port;
     L.state = LINK_CONNECT;
+    L.synced = 0;
     L.connect_ms = 0; /* at the next cron tick */
     L.down_since_ms = util_mstime();
     L.acked = -1;
@@ -545,6 +549,9 @@ int repl_link_info(struct repl_link_info *o) {
     o->sync_total_bytes = (long long)L.total;
     o->sync_read_bytes = (long long)L.received;
     o->down_since_s = o->up ? -1 : (now - L.down_since_ms) / 1000;
-    o->read_offset = repl_offset();
+    /* an offset of another history (this node's own, before it followed this primary) must
+     * not make Sentinel prefer it: 0 until synced */
+    o->repl_offset = L.synced ? repl_offset() : 0;
+    o->read_offset = o->repl_offset;
     return 1;
 }
