@@ -2,12 +2,15 @@
 """Automatic failover with the real redis-sentinel: a primary, two replicas and three sentinels
 on loopback, fsync always and min-replicas-to-write 1. A writer (XADD) and a consumer group
 (XREADGROUP, XACK, XCOMMIT) run through redis-py's Sentinel client the whole time, while the
-primary is killed with kill -9 (twice) and frozen with SIGSTOP (once): Sentinel promotes a
-replica, the clients find it through Sentinel and go on, and the old primary comes back as a
-replica. Then: every acknowledged XADD is on the final primary with its ID, no entry appears
+primary is killed with kill -9 (twice) and frozen with SIGSTOP (once), and an ioredis client
+with `sentinels: [...]` writes too: Sentinel promotes a replica, the clients find it through
+Sentinel and go on (and so does redis-cli's SENTINEL get-master-addr-by-name), and the old
+primary comes back as a replica. Then: every acknowledged XADD is on the final primary with its ID, no entry appears
 twice, IDs increase, every acknowledged XACK left the pending list, the committed offset is at
 least the last acknowledged XCOMMIT, and the three nodes hold the same stream."""
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -16,6 +19,7 @@ import redis
 from redis.sentinel import Sentinel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import servers  # noqa: E402
 from lib.tap import Tap  # noqa: E402
 from lib.topology import Topology  # noqa: E402
 
@@ -117,6 +121,12 @@ with Topology(nreplicas=2, nsentinels=3, node_lines=NODE) as topo:
     redis.Redis(port=first).xgroup_create("orders", "g", id="$", mkstream=True)
     load = Load(sentinel)
     load.start()
+    node = subprocess.Popen(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "lib", "sentinel_writer.mjs")] +
+                            [str(s.port) for s in topo.sentinels], stdout=subprocess.PIPE,
+                            text=True)
+    node.stop = lambda: node.kill() if node.poll() is None else None
+    servers._live.append(node)  # killed by its pid if the test dies
     time.sleep(2)
 
     rounds = [("kill -9", "kill"), ("kill -9", "kill"), ("SIGSTOP", "freeze")]
@@ -130,20 +140,30 @@ with Topology(nreplicas=2, nsentinels=3, node_lines=NODE) as topo:
         moved = topo.wait(lambda: primary_port(sentinel) != old.port, 30)
         new = primary_port(sentinel)
         tap.ok(moved, f"round {i + 1} ({what}): Sentinel promotes a replica", topo.logs())
+        cli = subprocess.run(["redis-cli", "-p", str(topo.sentinels[1].port), "SENTINEL",
+                              "get-master-addr-by-name", "mymaster"], capture_output=True,
+                             text=True, timeout=10).stdout.split()
+        tap.eq(cli, ["127.0.0.1", str(new)],
+               f"round {i + 1}: redis-cli SENTINEL get-master-addr-by-name names it")
         if how == "kill":
             old.start()
         else:
             time.sleep(1)
             old.thaw()
-        tap.ok(topo.wait(lambda: replica_of(old, new), 40),
-               f"round {i + 1}: the old primary rejoins as a replica of the new one",
-               topo.logs())
+        if not tap.ok(topo.wait(lambda: replica_of(old, new), 40),
+                      f"round {i + 1}: the old primary rejoins as a replica of the new one",
+                      topo.logs()) and os.environ.get("OBELISK_DEBUG_STACKS"):
+            tap.diag(subprocess.run(["gdb", "-p", str(old.proc.pid), "-batch", "-ex",
+                                     "thread apply all bt"], capture_output=True,
+                                    text=True).stdout[-6000:])
         tap.ok(topo.wait(lambda: len(load.acked) > before + 20, 30),
                f"round {i + 1}: the clients write through Sentinel to the new primary",
                f"acked {len(load.acked)} before {before}\n{topo.logs()}")
         time.sleep(9)  # Sentinel starts no second failover of a master within 2 x its timeout
 
     load.finish()
+    node.terminate()
+    js = json.loads(node.communicate(timeout=30)[0] or "{}")
     final = redis.Redis(port=primary_port(sentinel), decode_responses=True)
     tap.ok(final.wait(2, 10000) == 2, "both replicas acknowledge everything at the end")
     entries = final.xrange("orders")
@@ -167,6 +187,12 @@ with Topology(nreplicas=2, nsentinels=3, node_lines=NODE) as topo:
            "the committed offset is at least the last acknowledged XCOMMIT",
            f"{committed} < {load.commit}")
     tap.eq(load.errors, [], "no unexpected error replies")
+    js_present = {int(e[1]["n"]): e[0] for e in final.xrange("orders-js")}
+    js_lost = [n for n, i in js.get("acked", []) if js_present.get(n) != i]
+    tap.ok(len(js.get("acked", [])) > 100 and not js_lost,
+           f"ioredis through Sentinel: every acknowledged XADD is there "
+           f"({len(js.get('acked', []))} of them)", f"lost {js_lost[:20]}")
+    tap.eq(js.get("errors"), [], "ioredis saw no unexpected errors")
     for n in topo.nodes:
         r = redis.Redis(port=n.port, decode_responses=True)
         tap.eq([e[0] for e in r.xrange("orders")], ids, f"{n.name} holds the same stream")

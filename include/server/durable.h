@@ -35,6 +35,7 @@ struct durable_tracker {
     void *ctx;
     void (*begin)(void *ctx);   /* forget earlier touches */
     uint64_t (*end)(void *ctx); /* the submission the touches since begin need (0: none) */
+    void (*raise)(void *ctx, uint64_t seq); /* puts a mark taken by end back (untracked parts) */
 };
 
 /* Back to the start state (no submission durable, no error); start-up and unit tests. */
@@ -68,5 +69,11 @@ void durable_set_tracker(const struct durable_tracker *t);
  * must see durable, 0 when it touched nothing stored. */
 void durable_command_begin(void);
 uint64_t durable_command_end(void);
+/* A part of a command that reports the server's state rather than stored data (INFO's
+ * keyspace and topic counts) and must never wait for a submission, as Redis's INFO never
+ * waits: what it touches between the pair is forgotten, what the command touched before is
+ * kept (inside EXEC too). */
+uint64_t durable_untracked_begin(void);
+void durable_untracked_end(uint64_t saved);
 
 #endif

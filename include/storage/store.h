@@ -82,6 +82,8 @@ struct topic *store_lookup(struct store *s, int db, const void *key, size_t keyl
  * brackets each command with the pair, so no handler can forget its wait. */
 void store_touch_begin(struct store *s);
 uint64_t store_touch_end(struct store *s);
+/* Raises the touch mark to seq (a mark store_touch_end returned, put back). */
+void store_touch_raise(struct store *s, uint64_t seq);
 /* OBK_ERR_EXISTS when present. OBK_ERR_NOFILES (retryable, nothing changed) when the
  * descriptor share has no room for the topic's directory, or the process is out of
  * descriptors. */

@@ -443,12 +443,16 @@ void cmd_info(CMD_ARGS) {
     struct sbuf b;
     sbuf_init(&b);
     int first = 1;
+    /* INFO reports what is in memory now and waits for nothing (Sentinel and monitoring rely on
+     * it answering while writes wait, for a sync or for replicas) */
+    uint64_t saved = durable_untracked_begin();
     for (size_t i = 0; i < NSECTIONS; i++) {
         if (!want[i]) continue;
         if (!first) sbuf_add(&b, "\r\n", 2);
         sections[i].fn(&b);
         first = 0;
     }
+    durable_untracked_end(saved);
     if (b.failed)
         reply_error(&c->reply, ERR_OUT_OF_MEMORY);
     else

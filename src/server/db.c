@@ -198,6 +198,10 @@ static uint64_t touch_end(void *ctx) {
     return store_touch_end(ctx);
 }
 
+static void touch_raise(void *ctx, uint64_t seq) {
+    store_touch_raise(ctx, seq);
+}
+
 static void retention_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
     if (db.store && !durable_error()) store_retention(db.store, util_mstime());
@@ -231,7 +235,7 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
         runtime_request_fatal_shutdown("Shutting down: the data set could not be loaded");
         return;
     }
-    struct durable_tracker tracker = {db.store, touch_begin, touch_end};
+    struct durable_tracker tracker = {db.store, touch_begin, touch_end, touch_raise};
     durable_set_tracker(&tracker);
     db.completion_ev =
         event_new(runtime.base, store_eventfd(db.store), EV_READ | EV_PERSIST, completion_cb, NULL);

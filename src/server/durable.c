@@ -97,3 +97,14 @@ void durable_command_begin(void) {
 uint64_t durable_command_end(void) {
     return dur.has_tracker ? dur.tracker.end(dur.tracker.ctx) : 0;
 }
+
+uint64_t durable_untracked_begin(void) {
+    return durable_command_end(); /* the mark so far, set aside */
+}
+
+void durable_untracked_end(uint64_t saved) {
+    if (!dur.has_tracker) return;
+    dur.tracker.end(dur.tracker.ctx); /* forget what the untracked part touched */
+    OBK_ASSERT(saved == 0 || dur.tracker.raise != NULL);
+    if (saved) dur.tracker.raise(dur.tracker.ctx, saved);
+}

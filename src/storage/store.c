@@ -598,6 +598,10 @@ void store_touch_begin(struct store *s) {
     s->env.touch_seq = 0;
 }
 
+void store_touch_raise(struct store *s, uint64_t seq) {
+    topic_env_touch(&s->env, seq);
+}
+
 uint64_t store_touch_end(struct store *s) {
     uint64_t seq = s->env.touch_seq;
     s->env.touch_seq = 0;

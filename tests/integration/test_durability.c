@@ -288,6 +288,40 @@ static void test_blocked_command_stats(void **state) {
     server_cleanup(&s);
 }
 
+/* INFO reports the in-memory state and waits for nothing (Sentinel reads it while writes wait),
+ * but inside EXEC it does not release what a queued write touched. */
+static void test_info_never_waits(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *w = client_connect(&s), *i = client_connect(&s), *ctl = client_connect(&s);
+    prepare(ctl);
+    expect_ok(ctl, "DEBUG PERSIST-HOLD 1");
+    send_split(w, "XADD k * new 1");
+    send_split(i, "INFO");
+    if (!reply_within(i, 2000)) fail_msg("INFO waited for a submission");
+    redisReply *r = NULL;
+    assert_int_equal(redisGetReply(i, (void **)&r), REDIS_OK);
+    assert_non_null(strstr(r->str, "db0:keys=1"));
+    freeReplyObject(r);
+    expect_ok(i, "MULTI");
+    expect_ok(i, "XADD k * in-exec 1");
+    expect_ok(i, "INFO keyspace");
+    send_split(i, "EXEC");
+    if (reply_within(i, 150))
+        fail_msg("EXEC with a write and INFO left before the write was durable");
+    expect_ok(ctl, "DEBUG PERSIST-HOLD 0");
+    assert_int_equal(redisGetReply(i, (void **)&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    assert_int_equal(redisGetReply(w, (void **)&r), REDIS_OK);
+    freeReplyObject(r);
+    redisFree(w);
+    redisFree(i);
+    redisFree(ctl);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_command_has_a_sample),
@@ -296,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_blocked_reader_held),
         cmocka_unit_test(test_parked_command_counted_once),
         cmocka_unit_test(test_blocked_command_stats),
+        cmocka_unit_test(test_info_never_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,12 +121,46 @@ static void test_tracker_brackets_a_command(void **state) {
     assert_int_equal(f.begins, 2);
 }
 
+static void fake_raise(void *ctx, uint64_t seq) {
+    struct fake_store *f = ctx;
+    if (seq > f->mark) f->mark = seq;
+}
+
+static uint64_t fake_end_clear(void *ctx) {
+    struct fake_store *f = ctx;
+    uint64_t m = f->mark;
+    f->mark = 0;
+    return m;
+}
+
+/* An untracked part (INFO) forgets its own touches and keeps the command's earlier ones. */
+static void test_untracked_part(void **state) {
+    (void)state;
+    durable_reset(DURABLE_ALWAYS);
+    struct fake_store f = {0, 0};
+    struct durable_tracker t = {&f, fake_begin, fake_end_clear, fake_raise};
+    durable_set_tracker(&t);
+    durable_command_begin();
+    f.mark = 5; /* a queued XADD */
+    uint64_t saved = durable_untracked_begin();
+    f.mark = 9; /* INFO's keyspace count */
+    durable_untracked_end(saved);
+    assert_int_equal(durable_command_end(), 5);
+    durable_command_begin();
+    saved = durable_untracked_begin();
+    f.mark = 9;
+    durable_untracked_end(saved);
+    assert_int_equal(durable_command_end(), 0);
+    durable_set_tracker(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_picks_the_sequence),
         cmocka_unit_test(test_sequences_never_go_down),
         cmocka_unit_test(test_first_error_is_sticky),
         cmocka_unit_test(test_tracker_brackets_a_command),
+        cmocka_unit_test(test_untracked_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# bench/replication.sh - writes with one synchronous replica, Obelisk next to Redis, one run.
+# Run `make` first; bench/xaddw.c (XADD, optionally followed by WAIT, which redis-benchmark
+# cannot chain) is compiled into the temp dir with $CC (default cc).
+#
+#   bench/replication.sh [--secs S] [--entries N] [--no-sync]
+#
+# Configurations, each started fresh on free loopback ports in temporary directories, all with
+# every write synced (Obelisk --fsync always, Redis --appendonly yes --appendfsync always):
+#   obelisk         one Obelisk, no replica: XADD
+#   obelisk+1       an Obelisk primary with min-replicas-to-write 1 and one Obelisk replica:
+#                   XADD (its reply waits until the replica has the entry durable)
+#   redis+1         a Redis primary and one Redis replica: XADD then WAIT 1 0 on the same
+#                   connection (Redis's WAIT waits for the replica to have received it; its
+#                   replica fsyncs its AOF under appendfsync always too)
+# Rows: XADD 16 B values, 50 connections, unpipelined (P1) and 16 per pipeline (P16), XADDs
+# per second; and one connection's round-trip p50 in ms (-c 1 -P 1). Then:
+#   - replication delay under load: obelisk+1 without min-replicas-to-write, 50 connections
+#     writing P16 while a probe writes a timestamped entry to the primary every 20 ms and reads
+#     it back with XREAD BLOCK on the replica: p50 / p99 / max delay in ms (bench/repl_probe.py);
+#   - full sync: N entries (default 10M) loaded into a primary, then a replica started; the time
+#     from its start until it serves all N entries (Obelisk: link up and XLEN = N; Redis: the
+#     same, its RDB transfer and load).
+# Output: Markdown tables. Every process started here is killed by its pid, the temp dir removed.
+set -u
+set -f
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+OBELISK=${OBELISK_SERVER:-$top/obelisk-server}
+REDIS=${REDIS_SERVER:-redis-server}
+RBENCH=${REDIS_BENCHMARK:-redis-benchmark}
+RCLI=${REDIS_CLI:-redis-cli}
+CC=${CC:-cc}
+PY=${PYTHON:-/usr/bin/python3}
+secs=3
+entries=10000000
+do_sync=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --secs) secs=$2; shift 2 ;;
+    --entries) entries=$2; shift 2 ;;
+    --no-sync) do_sync=0; shift ;;
+    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync]" >&2; exit 2 ;;
+  esac
+done
+for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC" "$PY"; do
+  command -v "$b" >/dev/null 2>&1 || { echo "replication.sh: $b not found (run make?)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+XW=$tmp/xaddw
+"$CC" -O2 -o "$XW" "$top/bench/xaddw.c" || { echo "replication.sh: cannot build xaddw" >&2; exit 2; }
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_obelisk NAME [options...] -> OBK_PORT, OBK_PID
+start_obelisk() {
+  local d=$tmp/$1
+  shift
+  mkdir -p "$d"
+  OBK_PORT=$(free_port)
+  "$OBELISK" --port "$OBK_PORT" --bind 127.0.0.1 --dir "$d/data" --fsync always "$@" \
+    >"$d/server.log" 2>&1 &
+  OBK_PID=$!
+  pids+=("$OBK_PID")
+  for _ in $(seq 1 1000); do
+    grep -q "Ready to accept connections" "$d/server.log" 2>/dev/null && return 0
+    kill -0 "$OBK_PID" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "replication.sh: obelisk-server did not start:" >&2
+  cat "$d/server.log" >&2
+  exit 1
+}
+
+# start_redis NAME [options...] -> RDS_PORT, RDS_PID
+start_redis() {
+  local d=$tmp/$1
+  shift
+  mkdir -p "$d"
+  RDS_PORT=$(free_port)
+  "$REDIS" --port "$RDS_PORT" --bind 127.0.0.1 --dir "$d" --daemonize no --save '' \
+    --appendonly yes --appendfsync always --logfile "$d/redis.log" "$@" &
+  RDS_PID=$!
+  pids+=("$RDS_PID")
+  for _ in $(seq 1 500); do
+    [ "$("$RCLI" -p "$RDS_PORT" PING 2>/dev/null)" = PONG ] && return 0
+    kill -0 "$RDS_PID" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "replication.sh: redis-server did not start" >&2
+  exit 1
+}
+
+stop_pid() {
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
+# wait_link PORT: until INFO replication says master_link_status:up (60 s)
+wait_link() {
+  for _ in $(seq 1 3000); do
+    "$RCLI" -p "$1" INFO replication 2>/dev/null | grep -q "master_link_status:up" && return 0
+    sleep 0.02
+  done
+  echo "replication.sh: replica on $1 never came up" >&2
+  exit 1
+}
+
+# xw PORT ARGS... -> "xadds_per_sec p50_ms"
+xw() {
+  local port=$1
+  shift
+  "$XW" -p "$port" -s "$secs" "$@" | sed -n 's/.*xadds_per_sec=\([0-9]*\) p50_ms=\([0-9.]*\).*/\1 \2/p'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+declare -A R
+run_rows() { # NAME PORT [xaddw options]
+  local name=$1 port=$2
+  shift 2
+  local p1 p16 one
+  p1=$(xw "$port" -c 50 -P 1 -k p1 "$@")
+  p16=$(xw "$port" -c 50 -P 16 -k p16 "$@")
+  one=$(xw "$port" -c 1 -P 1 -k one "$@")
+  R[$name,p1]=${p1% *}
+  R[$name,p16]=${p16% *}
+  R[$name,lat]=${one#* }
+}
+
+echo "## XADD with one synchronous replica (fsync always everywhere, ${secs}s a row)"
+echo
+start_obelisk solo
+run_rows obelisk "$OBK_PORT"
+stop_pid "$OBK_PID"
+
+start_obelisk prim --min-replicas-to-write 1
+pport=$OBK_PORT ppid=$OBK_PID
+start_obelisk repl --replicaof 127.0.0.1 "$pport"
+rport=$OBK_PORT rpid=$OBK_PID
+wait_link "$rport"
+for _ in $(seq 1 100); do
+  "$RCLI" -p "$pport" INFO replication | grep -q "min_slaves_good_slaves:1" && break
+  sleep 0.05
+done
+run_rows obelisk1 "$pport"
+stop_pid "$rpid"
+stop_pid "$ppid"
+
+start_redis rprim
+pport=$RDS_PORT ppid=$RDS_PID
+start_redis rrepl --replicaof 127.0.0.1 "$pport"
+rport=$RDS_PORT rpid=$RDS_PID
+wait_link "$rport"
+run_rows redis1 "$pport" -w 1
+stop_pid "$rpid"
+stop_pid "$ppid"
+
+echo "| workload | Redis+1 (XADD + WAIT 1 0) | Obelisk+1 | Obelisk alone | Obelisk+1 / Redis+1 | Obelisk+1 / Obelisk alone |"
+echo "|---|---:|---:|---:|---:|---:|"
+for w in p1 p16; do
+  label="XADD 50 conns P1"
+  [ "$w" = p16 ] && label="XADD 50 conns P16"
+  echo "| $label (XADD/s) | ${R[redis1,$w]} | ${R[obelisk1,$w]} | ${R[obelisk,$w]} |" \
+    "$(ratio "${R[obelisk1,$w]}" "${R[redis1,$w]}") | $(ratio "${R[obelisk1,$w]}" "${R[obelisk,$w]}") |"
+done
+echo "| one connection, round trip p50 (ms; lower is better) | ${R[redis1,lat]} | ${R[obelisk1,lat]} |" \
+  "${R[obelisk,lat]} | $(ratio "${R[obelisk1,lat]}" "${R[redis1,lat]}") |" \
+  "$(ratio "${R[obelisk1,lat]}" "${R[obelisk,lat]}") |"
+echo
+
+echo "## Replication delay under load (Obelisk primary and replica, fsync always, no min-replicas)"
+echo
+start_obelisk lprim
+pport=$OBK_PORT ppid=$OBK_PID
+start_obelisk lrepl --replicaof 127.0.0.1 "$pport"
+rport=$OBK_PORT rpid=$OBK_PID
+wait_link "$rport"
+"$XW" -p "$pport" -c 50 -P 16 -s "$((secs + 2))" -k load >/dev/null &
+lpid=$!
+pids+=("$lpid")
+sleep 1
+"$PY" "$top/bench/repl_probe.py" "$pport" "$rport" "$secs"
+wait "$lpid" 2>/dev/null
+stop_pid "$rpid"
+stop_pid "$ppid"
+echo
+
+[ "$do_sync" = 1 ] || exit 0
+echo "## Full sync of $entries entries (16 B values; time until the replica serves them all)"
+echo
+# load N entries with redis-benchmark (pipelined) and time a fresh replica catching up
+full_sync() { # KIND -> seconds
+  local kind=$1 t0 t1
+  if [ "$kind" = obelisk ]; then start_obelisk "fs$kind" --fsync everysec; else start_redis "fs$kind"; fi
+  local port=${OBK_PORT:-} pid=${OBK_PID:-}
+  [ "$kind" = redis ] && port=$RDS_PORT pid=$RDS_PID
+  "$RBENCH" -p "$port" -c 50 -P 64 -n "$entries" -q XADD big '*' f 0123456789abcdef >/dev/null
+  local n
+  n=$("$RCLI" -p "$port" XLEN big)
+  [ "$n" = "$entries" ] || { echo "replication.sh: loaded $n of $entries" >&2; exit 1; }
+  t0=$(date +%s.%N)
+  if [ "$kind" = obelisk ]; then
+    start_obelisk "fs${kind}r" --replicaof 127.0.0.1 "$port"
+    rport=$OBK_PORT rpid=$OBK_PID
+  else
+    start_redis "fs${kind}r" --replicaof 127.0.0.1 "$port"
+    rport=$RDS_PORT rpid=$RDS_PID
+  fi
+  for _ in $(seq 1 30000); do
+    [ "$("$RCLI" -p "$rport" XLEN big 2>/dev/null)" = "$entries" ] && break
+    sleep 0.01
+  done
+  t1=$(date +%s.%N)
+  FS_BYTES=$(du -sb "$tmp/fs$kind" | cut -f1)
+  stop_pid "$rpid"
+  stop_pid "$pid"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+o=$(full_sync obelisk)
+ob=$FS_BYTES
+r=$(full_sync redis)
+rb=$FS_BYTES
+echo "| | Redis | Obelisk | Obelisk / Redis |"
+echo "|---|---:|---:|---:|"
+echo "| seconds until the replica serves $entries entries | $r | $o | $(ratio "$o" "$r") |"
+echo "| primary's data directory (bytes) | $rb | $ob | $(ratio "$ob" "$rb") |"
