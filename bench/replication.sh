@@ -3,7 +3,7 @@
 # Run `make` first; bench/xaddw.c (XADD, optionally followed by WAIT, which redis-benchmark
 # cannot chain) is compiled into the temp dir with $CC (default cc).
 #
-#   bench/replication.sh [--secs S] [--entries N] [--no-sync]
+#   bench/replication.sh [--secs S] [--entries N] [--no-sync] [--only-sync]
 #
 # Configurations, each started fresh on free loopback ports in temporary directories, all with
 # every write synced (Obelisk --fsync always, Redis --appendonly yes --appendfsync always):
@@ -35,12 +35,14 @@ PY=${PYTHON:-/usr/bin/python3}
 secs=3
 entries=10000000
 do_sync=1
+do_rows=1
 while [ $# -gt 0 ]; do
   case $1 in
     --secs) secs=$2; shift 2 ;;
     --entries) entries=$2; shift 2 ;;
     --no-sync) do_sync=0; shift ;;
-    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync]" >&2; exit 2 ;;
+    --only-sync) do_rows=0; shift ;;
+    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync]" >&2; exit 2 ;;
   esac
 done
 for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC" "$PY"; do
@@ -103,8 +105,10 @@ start_redis() {
   exit 1
 }
 
-stop_pid() {
+stop_pid() { # SIGTERM, then SIGKILL after 10 s (a Redis replica busy rewriting its AOF may linger)
   kill "$1" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
   wait "$1" 2>/dev/null
 }
 
@@ -140,6 +144,7 @@ run_rows() { # NAME PORT [xaddw options]
   R[$name,lat]=${one#* }
 }
 
+if [ "$do_rows" = 1 ]; then
 echo "## XADD with one synchronous replica (fsync always everywhere, ${secs}s a row)"
 echo
 start_obelisk solo
@@ -197,12 +202,13 @@ wait "$lpid" 2>/dev/null
 stop_pid "$rpid"
 stop_pid "$ppid"
 echo
+fi
 
 [ "$do_sync" = 1 ] || exit 0
 echo "## Full sync of $entries entries (16 B values; time until the replica serves them all)"
 echo
 # load N entries with redis-benchmark (pipelined) and time a fresh replica catching up
-full_sync() { # KIND -> seconds
+full_sync() { # KIND -> "seconds bytes" (bytes: the primary's data directory)
   local kind=$1 t0 t1
   if [ "$kind" = obelisk ]; then start_obelisk "fs$kind" --fsync everysec; else start_redis "fs$kind"; fi
   local port=${OBK_PORT:-} pid=${OBK_PID:-}
@@ -224,15 +230,14 @@ full_sync() { # KIND -> seconds
     sleep 0.01
   done
   t1=$(date +%s.%N)
-  FS_BYTES=$(du -sb "$tmp/fs$kind" | cut -f1)
+  local bytes
+  bytes=$(du -sb "$tmp/fs$kind" | cut -f1)
   stop_pid "$rpid"
   stop_pid "$pid"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+  awk -v a="$t0" -v b="$t1" -v n="$bytes" 'BEGIN { printf "%.1f %d", b - a, n }'
 }
-o=$(full_sync obelisk)
-ob=$FS_BYTES
-r=$(full_sync redis)
-rb=$FS_BYTES
+read -r o ob <<<"$(full_sync obelisk)"
+read -r r rb <<<"$(full_sync redis)"
 echo "| | Redis | Obelisk | Obelisk / Redis |"
 echo "|---|---:|---:|---:|"
 echo "| seconds until the replica serves $entries entries | $r | $o | $(ratio "$o" "$r") |"
