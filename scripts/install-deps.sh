@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Obelisk needs on Debian 12, only what is missing, so `make run` and `make test`
 # work on a fresh machine. Usage: scripts/install-deps.sh build|run|test
-#   build: what compiling needs; run: also redis-cli and curl, which the README's next steps
+#   build: what compiling needs; run: also redis-cli, redis-sentinel and curl, which the README's next steps
 #   use; test: also the test libraries, redis-server, the clients, and clang with its libFuzzer
 #   and sanitizer runtimes for fuzz/.
 set -euo pipefail
 what=${1:-build}
 build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev libjemalloc-dev)
-run_pkgs=(redis-tools curl)
+run_pkgs=(redis-tools redis-sentinel curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-sentinel redis-tools python3 python3-redis
            python3-prometheus-client python3-requests python3-yaml prometheus-redis-exporter curl nodejs npm chromium
            clang-format clang libclang-rt-dev)
