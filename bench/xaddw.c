@@ -78,13 +78,20 @@ int main(int argc, char **argv) {
     double secs = 3;
     const char *key = "xw";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-c")) nconn = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-P")) pipeline = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-s")) secs = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "-k")) key = argv[i + 1];
-        else if (!strcmp(argv[i], "-w")) wait_n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-d")) dlen = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "-p"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-c"))
+            nconn = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-P"))
+            pipeline = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-s"))
+            secs = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "-k"))
+            key = argv[i + 1];
+        else if (!strcmp(argv[i], "-w"))
+            wait_n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-d"))
+            dlen = atoi(argv[i + 1]);
     }
     if (!port || nconn < 1 || pipeline < 1 || dlen < 1 || dlen > 4096) {
         fprintf(stderr, "usage: xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w n] [-d 16]\n");
@@ -94,7 +101,8 @@ int main(int argc, char **argv) {
     char value[4097], unit[8192], batch[8192 * 16];
     memset(value, 'v', (size_t)dlen);
     value[dlen] = '\0';
-    int ul = snprintf(unit, sizeof unit, "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nf\r\n$%d\r\n%s\r\n",
+    int ul = snprintf(unit, sizeof unit,
+                      "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nf\r\n$%d\r\n%s\r\n",
                       strlen(key), key, dlen, value);
     if (wait_n > 0) {
         char w[16];
@@ -128,7 +136,8 @@ int main(int argc, char **argv) {
     }
     int active = nconn;
     while (active > 0) {
-        for (int i = 0; i < nconn; i++) pf[i] = (struct pollfd){cs[i].fd, cs[i].want ? POLLIN : 0, 0};
+        for (int i = 0; i < nconn; i++)
+            pf[i] = (struct pollfd){cs[i].fd, cs[i].want ? POLLIN : 0, 0};
         if (poll(pf, (nfds_t)nconn, 1000) < 0) break;
         for (int i = 0; i < nconn; i++) {
             struct conn *c = &cs[i];

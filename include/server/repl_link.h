@@ -29,7 +29,7 @@ struct repl_link_info {
     long long sync_read_bytes;
     long long down_since_s; /* master_link_down_since_seconds (-1 when up) */
     long long read_offset;  /* slave_read_repl_offset: the last byte received */
-    long long repl_offset;  /* slave_repl_offset: the last byte applied (0 before a sync) */
+    long long repl_offset;  /* slave_repl_offset: the last byte applied (1 before a sync) */
 };
 /* 0 when not following a primary. */
 int repl_link_info(struct repl_link_info *out);

@@ -35,7 +35,7 @@ static void cmd_replicaof(CMD_ARGS) {
     }
     long long port;
     if (!util_parse_ll(argv[2], argvlen[2], &port) || port < 0 || port > 65535) {
-        reply_error(R, ERR_NOT_INTEGER);
+        reply_error(R, "ERR Invalid master port"); /* Redis 7.0's text for both */
         return;
     }
     struct repl_link_info li;

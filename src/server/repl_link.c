@@ -112,7 +112,7 @@ static void drop(const char *why, int next_state) {
     if (L.state != LINK_LOADING) close_transfer();
     if (L.state == LINK_LOADING || L.state == LINK_TRANSFER)
         L.full_sync_needed = 1; /* the data loading now is not the history the link had */
-    if (L.state == LINK_STREAMING || L.state == LINK_TRANSFER) L.down_since_ms = util_mstime();
+    if (L.state == LINK_STREAMING) L.down_since_ms = util_mstime(); /* an up link went down */
     L.nacks = 0;
     L.stalled = 0;
     L.state = next_state;
@@ -523,8 +523,9 @@ void repl_link_start(const char *host, int port) {
     L.port = port;
     L.state = LINK_CONNECT;
     L.synced = 0;
-    L.connect_ms = 0; /* at the next cron tick */
-    L.down_since_ms = util_mstime();
+    L.connect_ms = 0;    /* at the next cron tick */
+    L.down_since_ms = 0; /* never up with this primary: Redis reports -1 */
+    L.last_io_ms = 0;
     L.acked = -1;
     runtime.replica = 1;
 }
@@ -548,10 +549,10 @@ int repl_link_info(struct repl_link_info *o) {
     o->sync_in_progress = L.state == LINK_TRANSFER;
     o->sync_total_bytes = (long long)L.total;
     o->sync_read_bytes = (long long)L.received;
-    o->down_since_s = o->up ? -1 : (now - L.down_since_ms) / 1000;
+    o->down_since_s = o->up || !L.down_since_ms ? -1 : (now - L.down_since_ms) / 1000;
     /* an offset of another history (this node's own, before it followed this primary) must
-     * not make Sentinel prefer it: 0 until synced */
-    o->repl_offset = L.synced ? repl_offset() : 0;
+     * not make Sentinel prefer it: 1 until synced, Redis's value for a replica without one */
+    o->repl_offset = L.synced ? repl_offset() : 1;
     o->read_offset = o->repl_offset;
     return 1;
 }

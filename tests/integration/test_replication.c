@@ -378,7 +378,8 @@ static void test_wait_noreplicas_and_directives(void **state) {
     redisReply *e = must_cmd(p, "CONFIG SET replicaof %s", "127.0.0.1 1");
     assert_int_equal(e->type, REDIS_REPLY_ERROR); /* REPLICAOF sets it, as in Redis */
     freeReplyObject(e);
-    expect_error_prefix(p, "ERR value is not an integer", "REPLICAOF 127.0.0.1 notaport");
+    expect_error_prefix(p, "ERR Invalid master port", "REPLICAOF 127.0.0.1 notaport");
+    expect_error_prefix(p, "ERR Invalid master port", "REPLICAOF 127.0.0.1 70000");
     expect_error_prefix(p, "ERR Unrecognized REPLCONF option: foo", "REPLCONF foo bar");
     redisFree(p);
     server_cleanup(&ps);
