@@ -37,6 +37,9 @@ struct db_loading {
 };
 void db_loading_progress(struct db_loading *out);
 
+/* The storage settings the server opens its store with (from the configuration). */
+struct store_config;
+void db_store_config(struct store_config *c);
 /* The open store, or NULL while loading (or if loading failed). */
 struct store *db_store(void);
 /* Recovery time of the last start, in microseconds, and whether it was clean. */

@@ -84,7 +84,7 @@ static int syncfs_reports_errors(void) {
     return known;
 }
 
-static void db_fill_config(struct store_config *c) {
+void db_store_config(struct store_config *c) {
     store_config_defaults(c);
     c->dir = server_config.dir;
     c->ndbs = server_config.databases;
@@ -253,7 +253,7 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 int db_start_loading(void) {
-    db_fill_config(&db.cfg);
+    db_store_config(&db.cfg);
     db.loading_delay_ms = server_config.debug_loading_delay_ms;
     db.loading_start_s = util_mstime() / 1000;
     db.cfg.replay_progress = replay_progress;
@@ -370,7 +370,7 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
     for (size_t i = 0; i < sizeof(tuning) / sizeof(tuning[0]); i++) {
         if (strcmp(name, tuning[i])) continue;
         struct store_config c;
-        db_fill_config(&c);
+        db_store_config(&c);
         struct store_tuning t = {c.segment_bytes,     c.segment_ms,       c.index_interval,
                                  c.retention_bytes,   c.retention_ms,     c.node_max_entries,
                                  c.cache_max_bytes,   c.syncfs_min_files, c.wal_checkpoint_bytes,

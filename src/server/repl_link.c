@@ -37,6 +37,7 @@
 #include "server/durable.h"
 #include "server/repl.h"
 #include "server/repl_archive.h"
+#include "server/repl_diverge.h"
 #include "server/runtime.h"
 #include "storage/fsutil.h"
 #include "storage/replapply.h"
@@ -349,6 +350,14 @@ static int install_snapshot(void) {
     char name[32], old[64];
     log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: received %llu bytes in %u files; loading",
             (unsigned long long)L.total, L.nfiles);
+    struct store *cur = db_store();
+    uint64_t keys = 0;
+    for (int db = 0; cur && db < server_config.databases; db++) keys += store_dbsize(cur, db);
+    if (keys > 0) { /* what this node had and the master does not is logged before it goes */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", server_config.dir, INCOMING_DIR);
+        repl_log_dropped(cur, path);
+    }
     if (syncfs(L.infd) != 0) return -1;  /* the received files are on disk before they count */
     bufferevent_disable(L.bev, EV_READ); /* the stream waits in the socket while loading */
     db_close();

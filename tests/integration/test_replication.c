@@ -436,12 +436,54 @@ static void test_acknowledged_means_replicated(void **state) {
     server_cleanup(&ps);
 }
 
+/* A former primary that follows the promoted replica loses, with its full sync, the entries
+ * the new primary never had, and logs exactly which, key by key. */
+static void test_former_primary_logs_what_it_drops(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, NULL), 0);
+    redisContext *p = client_connect(&ps);
+    start_replica(&rs, &ps, NULL);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    ok(p, "XADD k 1-1 a b");
+    ok(p, "XADD k 2-1 a b");
+    ok(p, "XADD k 3-1 a b");
+    wait_replica(p);
+    ok(r, "REPLICAOF NO ONE"); /* the replica is promoted; the old primary goes on alone */
+    ok(p, "XADD k 4-1 a b");
+    ok(p, "XADD k 5-1 a b");
+    ok(p, "XADD only-here 1-1 a b");
+    ok(r, "XADD k 10-1 new history");
+    ok(p, "REPLICAOF 127.0.0.1 %d", rs.port);
+    wait_link_up(p);
+    assert_true(server_log_contains(&ps, "Full sync drops 2 entries of db0 key 'k' that the master "
+                                         "does not have: IDs 4-1 to 5-1 (the histories part "
+                                         "after ID 3-1)"));
+    assert_true(server_log_contains(&ps, "Full sync drops 1 entries of db0 key 'only-here' that "
+                                         "the master does not have: IDs 1-1 to 1-1 (the master "
+                                         "does not have the key)"));
+    assert_true(server_log_contains(&ps, "Full sync drops 3 entries in 2 keys in all"));
+    redisReply *range = must_cmd(p, "XRANGE k - +");
+    assert_int_equal(range->elements, 4);
+    assert_string_equal(range->element[3]->element[0]->str, "10-1");
+    freeReplyObject(range);
+    redisReply *e = must_cmd(p, "EXISTS only-here");
+    assert_int_equal(e->integer, 0);
+    freeReplyObject(e);
+    redisFree(r);
+    redisFree(p);
+    server_cleanup(&rs);
+    server_cleanup(&ps);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_stream_and_roles),
         cmocka_unit_test(test_continue_restart_and_promotion),
         cmocka_unit_test(test_wait_noreplicas_and_directives),
         cmocka_unit_test(test_acknowledged_means_replicated),
+        cmocka_unit_test(test_former_primary_logs_what_it_drops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
