@@ -36,6 +36,15 @@ void repl_wait(struct client *c, long long numreplicas, long long timeout_ms);
 /* Release hook: a replica or a future replica goes away. */
 void repl_release_client(struct client *c);
 
+/* ---- across a clean restart ---- */
+/* After a clean close of the store: writes the replication ID and offset to <dir>/replication
+ * (the data then holds exactly the stream up to that offset), so that after the restart a
+ * replica continues from it and a primary's replicas continue with it. */
+void repl_save_state(void);
+/* At start, before anything is loaded: adopts <dir>/replication when the previous stop was clean
+ * (<dir>/clean_shutdown is there), and removes the file either way. */
+void repl_load_state(void);
+
 /* ---- role changes (REPLICAOF) ---- */
 /* Becoming a replica: replicas are disconnected, the store stops emitting records; the ID and
  * offset stay (the link asks to continue from them). */

@@ -40,6 +40,7 @@
 #include "server/errors.h"
 #include "server/repl_archive.h"
 #include "server/runtime.h"
+#include "storage/fsutil.h"
 #include "storage/snapshot.h"
 #include "storage/store.h"
 
@@ -535,6 +536,46 @@ void repl_wait(struct client *c, long long numreplicas, long long timeout_ms) {
     w->waiting = 1;
     w->wait_target = target;
     w->wait_n = numreplicas;
+}
+
+/* ---- across a clean restart ---- */
+
+#define REPL_STATE_NAME "replication"
+
+void repl_save_state(void) {
+    char text[128];
+    int n = snprintf(text, sizeof text, "obelisk-replication 1\nreplid %s\noffset %lld\n", R.id,
+                     R.offset);
+    int dirfd = open(server_config.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0 || fsutil_write_file_sync(dirfd, REPL_STATE_NAME, text, (size_t)n) != OBK_OK)
+        log_msg(LOG_WARNING, "Can't save the replication offset; the next start syncs again");
+    if (dirfd >= 0) close(dirfd);
+}
+
+void repl_load_state(void) {
+    int dirfd = open(server_config.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint8_t *text = NULL;
+    size_t len;
+    char id[REPL_ID_LEN + 2];
+    long long offset;
+    if (dirfd < 0) return;
+    int clean = faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0;
+    if (fsutil_read_file(dirfd, REPL_STATE_NAME, 4096, &text, &len) == OBK_OK) {
+        text[len] = '\0';
+        if (clean &&
+            sscanf((char *)text, "obelisk-replication 1\nreplid %41s\noffset %lld", id, &offset) ==
+                2 &&
+            strlen(id) == REPL_ID_LEN && offset >= 0) {
+            memcpy(R.id, id, sizeof R.id);
+            R.offset = offset;
+            log_msg(LOG_NOTICE, "Replication history %s up to offset %lld kept from the last run",
+                    R.id, R.offset);
+        }
+        unlinkat(dirfd, REPL_STATE_NAME, 0); /* a crash from now on must not reuse it */
+        fsync(dirfd);
+    }
+    free(text);
+    close(dirfd);
 }
 
 /* ---- role changes ---- */

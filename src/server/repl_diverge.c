@@ -31,9 +31,9 @@ struct walk {
 /* The last offset below which both copies agree (both IDs present and equal). */
 static uint64_t common_end(struct topic *cur, struct topic *inc) {
     uint64_t end = topic_end_offset(cur) < topic_end_offset(inc) ? topic_end_offset(cur)
-                                                                  : topic_end_offset(inc);
+                                                                 : topic_end_offset(inc);
     uint64_t low = topic_start_offset(cur) > topic_start_offset(inc) ? topic_start_offset(cur)
-                                                                      : topic_start_offset(inc);
+                                                                     : topic_start_offset(inc);
     for (uint64_t k = end; k > low; k--) {
         sid_t a, b;
         if (topic_id_at(cur, k - 1, &a) != OBK_OK || topic_id_at(inc, k - 1, &b) != OBK_OK)
@@ -90,8 +90,8 @@ static void compare(void *ctx, struct topic *cur) {
     log_msg(LOG_WARNING,
             "Full sync drops %llu entries of db%d key '%.*s' that the master does not have: IDs "
             "%s to %s (%s)",
-            (unsigned long long)n, topic_db(cur), (int)(klen > 200 ? 200 : klen),
-            (const char *)key, f, l, why);
+            (unsigned long long)n, topic_db(cur), (int)(klen > 200 ? 200 : klen), (const char *)key,
+            f, l, why);
 }
 
 long long repl_log_dropped(struct store *cur, const char *incoming) {

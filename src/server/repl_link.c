@@ -70,7 +70,8 @@ static struct {
     struct bufferevent *bev;
     int replies_left; /* handshake replies still to read before PSYNC's */
     int full_sync_needed;
-    int synced; /* the data follows this primary's history (a sync or a +CONTINUE happened) */
+    int synced;      /* the data follows this primary's history (a sync or a +CONTINUE happened) */
+    int ack_on_load; /* acknowledge the offset as soon as the store is open */
     long long last_io_ms, down_since_ms, last_ack_ms, connect_ms;
     /* transfer */
     enum transfer_step step;
@@ -225,7 +226,7 @@ static void on_psync_reply(const char *line) {
         L.state = LINK_STREAMING;
         L.full_sync_needed = 0;
         L.synced = 1;
-        if (db_store()) queue_ack(repl_offset()); /* what it had is durable here already */
+        L.ack_on_load = 1; /* what it had is durable here already: acknowledged once loaded */
         return;
     }
     log_msg(LOG_WARNING, "Unexpected reply to PSYNC from master: %s", line);
@@ -485,7 +486,12 @@ void repl_link_before_sleep(void) {
         read_stream(bufferevent_get_input(L.bev));
     }
     if (L.state != LINK_STREAMING) return;
-    if (L.stalled) {
+    if (L.ack_on_load && db_store()) {
+        L.ack_on_load = 0;
+        queue_ack(repl_offset());
+    }
+    /* records that waited for cache space, or that arrived before the store was loaded */
+    if (db_store() && evbuffer_get_length(bufferevent_get_input(L.bev)) > 0) {
         L.stalled = 0;
         read_stream(bufferevent_get_input(L.bev));
     }

@@ -330,6 +330,7 @@ int server_init(void) {
     event_add(server.cron, &tv);
     stats_reset();
     repl_init();
+    repl_load_state();
     if (server_config.replicaof[0]) { /* "host port", checked when the config was read */
         char host[256];
         int port;
@@ -366,7 +367,10 @@ static void finish_shutdown(void) {
     log_msg(LOG_WARNING, "User requested shutdown...");
     sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     /* Everything acknowledged or held is written and synced before the clean marker. */
-    if (db_close() != 0) runtime.exit_code = 1;
+    if (db_close() != 0)
+        runtime.exit_code = 1;
+    else
+        repl_save_state(); /* the data now holds the stream exactly up to the offset */
     /* Give clients the replies already produced (best effort, non-blocking). */
     for (struct client *c = conn_first(); c; c = c->next) conn_flush_now(c);
     if (server_config.pidfile[0]) unlink(server_config.pidfile);

@@ -296,10 +296,22 @@ static void test_continue_restart_and_promotion(void **state) {
     assert_int_equal(info_number(p, "stats", "sync_partial_ok"), 1);
     assert_int_equal(info_number(p, "stats", "sync_full"), 1);
     assert_same_data(p, r);
-    /* a restarted replica syncs again (a full sync: its offset is not kept across restarts) */
+    /* a replica stopped cleanly continues after its restart (its offset was kept) ... */
     redisFree(r);
     assert_int_equal(server_stop(&rs), 0);
     workload(p, 2);
+    start_replica(&rs, &ps, "reuse");
+    r = client_connect(&rs);
+    wait_link_up(r);
+    wait_replica(p);
+    assert_int_equal(info_number(p, "stats", "sync_partial_ok"), 2);
+    assert_int_equal(info_number(p, "stats", "sync_full"), 1);
+    assert_true(server_log_contains(&rs, "kept from the last run"));
+    assert_same_data(p, r);
+    /* ... one killed does not know what its files hold, and syncs again */
+    redisFree(r);
+    server_kill(&rs);
+    workload(p, 3);
     start_replica(&rs, &ps, "reuse");
     r = client_connect(&rs);
     wait_link_up(r);
