@@ -199,15 +199,30 @@ static void start_replica(struct test_server *rs, const struct test_server *ps, 
     assert_int_equal(server_start_argv(rs, args, reuse != NULL), 0);
 }
 
+/* A replica of ps, connected, its link up. */
+static redisContext *replica_up(struct test_server *rs, const struct test_server *ps,
+                                const char *reuse) {
+    start_replica(rs, ps, reuse);
+    redisContext *r = client_connect(rs);
+    wait_link_up(r);
+    return r;
+}
+
+static void pair_done(redisContext *p, redisContext *r, struct test_server *ps,
+                      struct test_server *rs) {
+    redisFree(r);
+    redisFree(p);
+    server_cleanup(rs);
+    server_cleanup(ps);
+}
+
 static void test_sync_stream_and_roles(void **state) {
     (void)state;
     struct test_server ps, rs;
     assert_int_equal(server_start(&ps, "--repl-ping-replica-period", "1", NULL), 0);
     redisContext *p = client_connect(&ps);
     workload(p, 0);
-    start_replica(&rs, &ps, NULL);
-    redisContext *r = client_connect(&rs);
-    wait_link_up(r);
+    redisContext *r = replica_up(&rs, &ps, NULL);
     wait_replica(p);
     assert_same_data(p, r);
     assert_int_equal(info_number(p, "stats", "sync_full"), 1);
@@ -272,10 +287,7 @@ static void test_sync_stream_and_roles(void **state) {
     redisReply *len = must_cmd(r, "XLEN s1");
     assert_int_equal(len->integer, 120);
     freeReplyObject(len);
-    redisFree(r);
-    redisFree(p);
-    server_cleanup(&rs);
-    server_cleanup(&ps);
+    pair_done(p, r, &ps, &rs);
 }
 
 static void test_continue_restart_and_promotion(void **state) {
@@ -284,9 +296,7 @@ static void test_continue_restart_and_promotion(void **state) {
     assert_int_equal(server_start(&ps, NULL), 0);
     redisContext *p = client_connect(&ps);
     workload(p, 0);
-    start_replica(&rs, &ps, NULL);
-    redisContext *r = client_connect(&rs);
-    wait_link_up(r);
+    redisContext *r = replica_up(&rs, &ps, NULL);
     wait_replica(p);
     /* a dropped link continues from the backlog */
     ok(p, "CLIENT KILL TYPE replica");
@@ -300,9 +310,7 @@ static void test_continue_restart_and_promotion(void **state) {
     redisFree(r);
     assert_int_equal(server_stop(&rs), 0);
     workload(p, 2);
-    start_replica(&rs, &ps, "reuse");
-    r = client_connect(&rs);
-    wait_link_up(r);
+    r = replica_up(&rs, &ps, "reuse");
     wait_replica(p);
     assert_int_equal(info_number(p, "stats", "sync_partial_ok"), 2);
     assert_int_equal(info_number(p, "stats", "sync_full"), 1);
@@ -312,9 +320,7 @@ static void test_continue_restart_and_promotion(void **state) {
     redisFree(r);
     server_kill(&rs);
     workload(p, 3);
-    start_replica(&rs, &ps, "reuse");
-    r = client_connect(&rs);
-    wait_link_up(r);
+    r = replica_up(&rs, &ps, "reuse");
     wait_replica(p);
     assert_int_equal(info_number(p, "stats", "sync_full"), 2);
     assert_same_data(p, r);
@@ -333,10 +339,7 @@ static void test_continue_restart_and_promotion(void **state) {
     redisReply *ans = must_cmd(r, "REPLICAOF NO ONE");
     assert_string_equal(ans->str, "OK");
     freeReplyObject(ans);
-    redisFree(r);
-    redisFree(p);
-    server_cleanup(&rs);
-    server_cleanup(&ps);
+    pair_done(p, r, &ps, &rs);
 }
 
 static void test_wait_noreplicas_and_directives(void **state) {
@@ -361,9 +364,7 @@ static void test_wait_noreplicas_and_directives(void **state) {
     redisReply *len = must_cmd(p, "XLEN s"); /* reads are served */
     assert_int_equal(len->integer, 0);
     freeReplyObject(len);
-    start_replica(&rs, &ps, NULL);
-    redisContext *r = client_connect(&rs);
-    wait_link_up(r);
+    redisContext *r = replica_up(&rs, &ps, NULL);
     for (int i = 0; i < 100 && info_number(p, "replication", "min_slaves_good_slaves") < 1; i++)
         sleep_ms(20);
     ok(p, "XADD s * a b");
@@ -404,9 +405,7 @@ static void test_acknowledged_means_replicated(void **state) {
     struct test_server ps, rs;
     assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
     redisContext *p = client_connect(&ps);
-    start_replica(&rs, &ps, NULL);
-    redisContext *r = client_connect(&rs);
-    wait_link_up(r);
+    redisContext *r = replica_up(&rs, &ps, NULL);
     ok(p, "XADD s 1-1 a b");
     wait_replica(p);
     ok(p, "CONFIG SET min-replicas-to-write 1");
@@ -442,10 +441,7 @@ static void test_acknowledged_means_replicated(void **state) {
     kill(rs.pid, SIGSTOP);
     ok(p, "XADD s 4-1 a b");
     kill(rs.pid, SIGCONT);
-    redisFree(r);
-    redisFree(p);
-    server_cleanup(&rs);
-    server_cleanup(&ps);
+    pair_done(p, r, &ps, &rs);
 }
 
 /* A former primary that follows the promoted replica loses, with its full sync, the entries
@@ -455,9 +451,7 @@ static void test_former_primary_logs_what_it_drops(void **state) {
     struct test_server ps, rs;
     assert_int_equal(server_start(&ps, NULL), 0);
     redisContext *p = client_connect(&ps);
-    start_replica(&rs, &ps, NULL);
-    redisContext *r = client_connect(&rs);
-    wait_link_up(r);
+    redisContext *r = replica_up(&rs, &ps, NULL);
     ok(p, "XADD k 1-1 a b");
     ok(p, "XADD k 2-1 a b");
     ok(p, "XADD k 3-1 a b");
@@ -483,10 +477,7 @@ static void test_former_primary_logs_what_it_drops(void **state) {
     redisReply *e = must_cmd(p, "EXISTS only-here");
     assert_int_equal(e->integer, 0);
     freeReplyObject(e);
-    redisFree(r);
-    redisFree(p);
-    server_cleanup(&rs);
-    server_cleanup(&ps);
+    pair_done(p, r, &ps, &rs);
 }
 
 int main(void) {
