@@ -111,6 +111,10 @@ void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced
 /* Waits until every submitted operation finished, then fsyncs dirty files (shutdown,
  * checkpoints in tests). Returns the sticky error or OBK_OK. */
 int persist_drain(struct persist *p);
+/* Waits until every submitted operation finished (written, and synced only as far as the
+ * policy syncs each round): no checkpoint, no extra sync, so the caller waits about one round.
+ * OBK_ERR_AGAIN while the test hook holds the thread. Returns the sticky error or OBK_OK. */
+int persist_wait_written(struct persist *p);
 void persist_set_fsync(struct persist *p, int fsync_policy);
 /* Test hook: while hold is set the thread takes no submission and syncs nothing, so nothing
  * becomes written or durable (the durability tests hold it still and check that no reply that

@@ -107,9 +107,11 @@ void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
  * more than flush_max_bytes wait, or when force is set. Call from before_sleep. After a sticky
  * error it hands over nothing and returns that first error. */
 int store_flush(struct store *s, int force);
-/* Hands everything to the persist thread and waits until it is written and synced, so the
- * files hold exactly the state in memory until the next change (a replica's snapshot is taken
- * there). Blocks the caller for one sync. Returns the sticky error or OBK_OK. */
+/* Hands everything to the persist thread and waits until it is written (synced only as its
+ * policy syncs a round), so the files hold exactly the state in memory until the next change
+ * (a replica's snapshot is taken there; the replica syncs what it receives). Blocks the caller
+ * for about one round, never for a checkpoint. Returns the sticky error or OBK_OK
+ * (OBK_ERR_AGAIN while DEBUG PERSIST-HOLD holds the thread). */
 int store_sync_point(struct store *s);
 /* The last submission handed to the persist thread (0 before the first). */
 uint64_t store_submitted_seq(const struct store *s);

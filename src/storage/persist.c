@@ -960,6 +960,20 @@ void persist_hold(struct persist *p, int hold) {
     pthread_mutex_unlock(&p->mu);
 }
 
+int persist_wait_written(struct persist *p) {
+    pthread_mutex_lock(&p->mu);
+    uint64_t seq = p->submitted_seq;
+    int rc = OBK_OK;
+    if (p->hold && p->finished_seq < seq) {
+        rc = OBK_ERR_AGAIN; /* held still by the test hook: it would never finish */
+    } else {
+        while (p->finished_seq < seq && p->error == OBK_OK) pthread_cond_wait(&p->cv, &p->mu);
+        rc = p->error;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 int persist_drain(struct persist *p) {
     /* an empty submission asks the thread to sync what is dirty whatever the policy */
     struct psub *s = psub_new();

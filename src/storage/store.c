@@ -816,7 +816,7 @@ int store_flush(struct store *s, int force) {
 int store_sync_point(struct store *s) {
     int rc = store_flush(s, 1);
     if (rc != OBK_OK) return rc;
-    rc = persist_drain(s->p);
+    rc = persist_wait_written(s->p);
     uint64_t durable;
     int err;
     store_poll(s, &durable, &err); /* the drain's completion, seen now */

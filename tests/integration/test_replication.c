@@ -216,6 +216,26 @@ static void pair_done(redisContext *p, redisContext *r, struct test_server *ps,
     server_cleanup(ps);
 }
 
+/* The live entries of one topic as obelisk-check --dump prints them from a stopped server's
+ * data directory (only the entry lines: "<id> <field> <value> ..."). */
+static char *check_dump(const struct test_server *s, const char *key) {
+    const char *bin = getenv("OBELISK_CHECK");
+    char cmd[1024], line[4096];
+    snprintf(cmd, sizeof cmd, "%s %s --dump %s 2>/dev/null", bin ? bin : "./obelisk-check",
+             s->datadir, key);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct sbuf b;
+    sbuf_init(&b);
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long ms, seq;
+        if (sscanf(line, "%llu-%llu ", &ms, &seq) == 2) sbuf_add(&b, line, strlen(line));
+    }
+    pclose(f);
+    sbuf_add(&b, "", 1);
+    return b.p;
+}
+
 static void test_sync_stream_and_roles(void **state) {
     (void)state;
     struct test_server ps, rs;
@@ -287,6 +307,18 @@ static void test_sync_stream_and_roles(void **state) {
     redisReply *len = must_cmd(r, "XLEN s1");
     assert_int_equal(len->integer, 120);
     freeReplyObject(len);
+    /* quiesced and stopped: obelisk-check reads the same entries from both data directories */
+    wait_replica(p);
+    assert_int_equal(server_stop(&rs), 0);
+    assert_int_equal(server_stop(&ps), 0);
+    const char *keys[] = {"s0", "s1", "s2", "s3", "ids", "to"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char *a = check_dump(&ps, keys[i]), *b = check_dump(&rs, keys[i]);
+        assert_true(strlen(a) > 0);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
     pair_done(p, r, &ps, &rs);
 }
 
@@ -480,6 +512,37 @@ static void test_former_primary_logs_what_it_drops(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+/* A replica whose offset left the backlog while it was away gets a full sync. */
+static void test_too_far_behind(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--repl-backlog-size", "16kb", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    workload(p, 0);
+    wait_replica(p);
+    redisFree(r);
+    assert_int_equal(server_stop(&rs), 0); /* a clean stop: it comes back asking to continue */
+    char big[201];
+    memset(big, 'x', 200);
+    big[200] = '\0';
+    for (int i = 0; i < 500; i++) redisAppendCommand(p, "XADD away * v %s", big);
+    for (int i = 0; i < 500; i++) { /* about 100 KB of stream: the backlog keeps 16 KiB */
+        redisReply *x;
+        assert_int_equal(redisGetReply(p, (void **)&x), REDIS_OK);
+        assert_int_equal(x->type, REDIS_REPLY_STRING);
+        freeReplyObject(x);
+    }
+    r = replica_up(&rs, &ps, "reuse");
+    wait_replica(p);
+    assert_true(server_log_contains(&rs, "kept from the last run"));
+    assert_int_equal(info_number(p, "stats", "sync_partial_err"), 1);
+    assert_int_equal(info_number(p, "stats", "sync_full"), 2);
+    assert_int_equal(info_number(p, "replication", "repl_backlog_histlen"), 16384);
+    assert_same_data(p, r);
+    pair_done(p, r, &ps, &rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_stream_and_roles),
@@ -487,6 +550,7 @@ int main(void) {
         cmocka_unit_test(test_wait_noreplicas_and_directives),
         cmocka_unit_test(test_acknowledged_means_replicated),
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
+        cmocka_unit_test(test_too_far_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
