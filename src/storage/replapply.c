@@ -83,10 +83,8 @@ static int apply_batches(struct topic *t, const struct replog_rec *r, struct rep
         int rc = batch_parse_header(b, avail, &h);
         if (rc != OBK_OK || batch_total_size(&h) > avail) return OBK_ERR_CORRUPT;
         size_t len = (size_t)batch_total_size(&h);
-        /* DATA and DELETE records are checked by the iterator that applies them (a bad one
-         * stops the record half way, and the replica syncs again: nothing needs the batch
-         * whole first); TRIM and META by their decoders */
-        if (batch_verify(b, len, &h) != OBK_OK) return OBK_ERR_CORRUPT;
+        if (batch_verify(b, len, &h) != OBK_OK || batch_check_records(&h, b) != OBK_OK)
+            return OBK_ERR_CORRUPT;
         if ((rc = apply_batch(t, &h, b)) != OBK_OK) return rc;
         st->body_pos += len;
     }
