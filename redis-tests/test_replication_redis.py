@@ -6,34 +6,23 @@ same replies and error texts, byte for byte (READONLY, WAIT on a replica, REPLIC
 check and "Already connected", REPLCONF's unknown option, WAIT's timeout checks). A replica
 whose primary cannot be reached reports the same fields too."""
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import servers  # noqa: E402
+from lib import resp, servers  # noqa: E402
 from lib.tap import Tap  # noqa: E402
 
 tap = Tap()
 
 
 def raw(port, *args):
-    """One command, the raw reply bytes (a single reply, read until it is complete enough)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"*%d\r\n" % len(args) + b"".join(
-            b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
-        time.sleep(0.2)
-        s.settimeout(0.5)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except socket.timeout:
-            pass
-        return out
+    """One command on a new connection: the raw bytes of its complete reply."""
+    c = resp.Conn(port)
+    try:
+        return c.call(*args, timeout=10)
+    finally:
+        c.close()
 
 
 def info_fields(port):
