@@ -363,7 +363,9 @@ static void track_submissions(void) {
     if (want != R.holding) {
         R.holding = want;
         R.nmarks = 0;
-        R.mapped_seq = store_submitted_seq(s);
+        /* submissions in flight now are mapped below with the current offset, so that their
+         * replies are released by the replicas too, not only by a later write */
+        R.mapped_seq = durable_seq();
         durable_set_replicated(want ? durable_seq() : UINT64_MAX);
         if (!want) commit_release(durable_seq());
     }

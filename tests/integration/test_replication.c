@@ -468,10 +468,24 @@ static void test_acknowledged_means_replicated(void **state) {
     redisReply *len = must_cmd(r, "XLEN s");
     assert_int_equal(len->integer, 3); /* acknowledged means the replica has it */
     freeReplyObject(len);
+    /* switched on while a write is in flight: its reply comes once the replica has it, with
+     * no later write needed */
+    ok(p, "CONFIG SET min-replicas-to-write 0");
+    ok(p, "DEBUG PERSIST-HOLD 1");
+    fd = raw_connect(ps.port);
+    raw_send_str(fd, "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$3\r\n4-1\r\n$1\r\na\r\n$1\r\nb\r\n");
+    sleep_ms(100);
+    ok(p, "CONFIG SET min-replicas-to-write 1");
+    sleep_ms(100);
+    ok(p, "DEBUG PERSIST-HOLD 0");
+    got = raw_read(fd, strlen("$3\r\n4-1\r\n"), 5000, &n);
+    assert_string_equal(got, "$3\r\n4-1\r\n");
+    free(got);
+    close(fd);
     /* switched off, replies no longer wait */
     ok(p, "CONFIG SET min-replicas-to-write 0");
     kill(rs.pid, SIGSTOP);
-    ok(p, "XADD s 4-1 a b");
+    ok(p, "XADD s 5-1 a b");
     kill(rs.pid, SIGCONT);
     pair_done(p, r, &ps, &rs);
 }
