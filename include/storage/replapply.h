@@ -7,6 +7,12 @@
  * deleted and renamed. The replica's own group commit then makes them durable under its own
  * fsync policy, with its own batch boundaries.
  *
+ * Applying a record again is harmless, so a replica that crashed can continue from an offset it
+ * saved behind its data: an entry already at its offset (same ID) is skipped, a deletion or
+ * trim already done changes nothing, an XSETID already in place is skipped, group records set
+ * values and converge; whatever does not fit (another entry at the offset, a group no longer
+ * there) is OBK_ERR_CORRUPT, and the replica syncs in full instead.
+ *
  * Threads: the thread that holds the store (the main thread). */
 #ifndef OBK_REPLAPPLY_H
 #define OBK_REPLAPPLY_H

@@ -113,6 +113,10 @@ int store_flush(struct store *s, int force);
  * for about one round, never for a checkpoint. Returns the sticky error or OBK_OK
  * (OBK_ERR_AGAIN while DEBUG PERSIST-HOLD holds the thread). */
 int store_sync_point(struct store *s);
+/* Replaces <dir>/name durably (tmp, fsync, rename, directory fsync) in the next submission,
+ * after everything changed before it: a small state file that must never claim more than the
+ * data holds (a replica's acknowledged offset). */
+int store_replace_file(struct store *s, const char *name, const void *data, size_t len);
 /* The last submission handed to the persist thread (0 before the first). */
 uint64_t store_submitted_seq(const struct store *s);
 /* The data directory's descriptor and the number of databases (the snapshot reads them). */

@@ -544,14 +544,33 @@ void repl_wait(struct client *c, long long numreplicas, long long timeout_ms) {
 
 #define REPL_STATE_NAME "replication"
 
+static int state_text(char *out, size_t cap, long long offset) {
+    return snprintf(out, cap, "obelisk-replication 1\nreplid %s\noffset %lld\n", R.id, offset);
+}
+
 void repl_save_state(void) {
     char text[128];
-    int n = snprintf(text, sizeof text, "obelisk-replication 1\nreplid %s\noffset %lld\n", R.id,
-                     R.offset);
+    int n = state_text(text, sizeof text, R.offset);
     int dirfd = open(server_config.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0 || fsutil_write_file_sync(dirfd, REPL_STATE_NAME, text, (size_t)n) != OBK_OK)
         log_msg(LOG_WARNING, "Can't save the replication offset; the next start syncs again");
     if (dirfd >= 0) close(dirfd);
+}
+
+int repl_save_acked(long long offset) {
+    char text[128];
+    struct store *s = db_store();
+    int n = state_text(text, sizeof text, offset);
+    if (!s || store_replace_file(s, REPL_STATE_NAME, text, (size_t)n) != OBK_OK) return -1;
+    db_kick_flush();
+    return 0;
+}
+
+static void forget_saved_state(void) {
+    int dirfd = open(server_config.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) return;
+    unlinkat(dirfd, REPL_STATE_NAME, 0);
+    close(dirfd);
 }
 
 void repl_load_state(void) {
@@ -561,17 +580,21 @@ void repl_load_state(void) {
     char id[REPL_ID_LEN + 2];
     long long offset;
     if (dirfd < 0) return;
+    /* after a clean stop the file holds exactly the data's offset; after a crash a replica's
+     * file holds an offset its data surely has (it is saved behind the data), and the records
+     * after it are applied again, which skips what is already there (replapply.h) */
     int clean = faccessat(dirfd, STORE_CLEAN_NAME, F_OK, 0) == 0;
+    int replica = server_config.replicaof[0] != '\0';
     if (fsutil_read_file(dirfd, REPL_STATE_NAME, 4096, &text, &len) == OBK_OK) {
         text[len] = '\0';
-        if (clean &&
+        if ((clean || replica) &&
             sscanf((char *)text, "obelisk-replication 1\nreplid %41s\noffset %lld", id, &offset) ==
                 2 &&
             strlen(id) == REPL_ID_LEN && offset >= 0) {
             memcpy(R.id, id, sizeof R.id);
             R.offset = offset;
-            log_msg(LOG_NOTICE, "Replication history %s up to offset %lld kept from the last run",
-                    R.id, R.offset);
+            log_msg(LOG_NOTICE, "Replication history %s up to offset %lld kept from the last run%s",
+                    R.id, R.offset, clean ? "" : " (after an unclean stop)");
         }
         unlinkat(dirfd, REPL_STATE_NAME, 0); /* a crash from now on must not reuse it */
         fsync(dirfd);
@@ -600,6 +623,7 @@ void repl_stop_primary(void) {
 
 void repl_start_primary(void) {
     if (R.primary) return;
+    forget_saved_state(); /* a replica's saved offset says nothing of what a primary writes */
     /* what the link applied and did not hand over yet belongs to the old history */
     db_flush_now();
     memcpy(R.id2, R.id, sizeof R.id2);

@@ -72,6 +72,7 @@ static struct {
     int full_sync_needed;
     int synced;      /* the data follows this primary's history (a sync or a +CONTINUE happened) */
     int ack_on_load; /* acknowledge the offset as soon as the store is open */
+    long long saved, saved_ms; /* the acknowledged offset last saved for a restart */
     long long last_io_ms, down_since_ms, last_ack_ms, connect_ms;
     /* transfer */
     enum transfer_step step;
@@ -480,6 +481,7 @@ void repl_link_before_sleep(void) {
         L.full_sync_needed = 0;
         L.synced = 1;
         L.acked = -1;
+        L.saved = -1; /* a new history: what was saved before names the old one */
         log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
         queue_ack(repl_offset()); /* the snapshot was synced before it was opened */
         bufferevent_enable(L.bev, EV_READ);
@@ -528,6 +530,11 @@ void repl_link_cron(long long now_ms) {
     }
     if (L.state == LINK_STREAMING && now_ms - L.last_ack_ms >= 1000 && L.acked >= 0)
         send_ack(L.acked); /* once a second, so the master knows the link is alive */
+    if (L.state == LINK_STREAMING && L.acked > L.saved && now_ms - L.saved_ms >= 1000) {
+        /* what a restart after a crash may continue from */
+        if (repl_save_acked(L.acked) == 0) L.saved = L.acked;
+        L.saved_ms = now_ms;
+    }
 }
 
 /* ---- REPLICAOF ---- */
@@ -538,6 +545,7 @@ void repl_link_start(const char *host, int port) {
     L.port = port;
     L.state = LINK_CONNECT;
     L.synced = 0;
+    L.saved = -1;
     L.connect_ms = 0;    /* at the next cron tick */
     L.down_since_ms = 0; /* never up with this primary: Redis reports -1 */
     L.last_io_ms = 0;

@@ -27,8 +27,16 @@ static int apply_data(struct topic *t, const struct batch_header *h, const uint8
     int rc = OBK_OK, more;
     batch_iter_init(&it, h, b);
     while ((more = batch_iter_next_data(&it, &e)) == 1) {
-        if (sid_cmp(e.id, topic_last_id(t)) <= 0 && e.offset < topic_end_offset(t))
-            continue; /* applied before the cache filled */
+        if (e.offset < topic_end_offset(t)) {
+            /* applied already: before the cache filled, or before a restart that continues
+             * from an earlier offset; it must be the same entry (trimmed ones cannot be told) */
+            sid_t have;
+            if (e.offset < topic_start_offset(t) ||
+                (topic_id_at(t, e.offset, &have) == OBK_OK && sid_cmp(have, e.id) == 0))
+                continue;
+            rc = OBK_ERR_CORRUPT;
+            break;
+        }
         if (e.offset != topic_end_offset(t)) {
             rc = OBK_ERR_CORRUPT;
             break;
@@ -69,6 +77,9 @@ static int apply_batch(struct topic *t, const struct batch_header *h, const uint
         return rc == OBK_ERR_RANGE ? OBK_ERR_CORRUPT : rc;
     case BATCH_META:
         if ((rc = batch_decode_meta(h, b, &last, &added, &max_deleted)) != OBK_OK) return rc;
+        if (sid_cmp(last, topic_last_id(t)) == 0 && added == topic_entries_added(t) &&
+            sid_cmp(max_deleted, topic_max_deleted(t)) == 0)
+            return OBK_OK; /* applied already */
         rc = topic_setid(t, last, 1, added, 1, max_deleted);
         return rc == OBK_ERR_RANGE ? OBK_ERR_CORRUPT : rc;
     default: return OBK_ERR_CORRUPT;

@@ -823,6 +823,12 @@ int store_sync_point(struct store *s) {
     return rc != OBK_OK ? rc : err;
 }
 
+int store_replace_file(struct store *s, const char *name, const void *data, size_t len) {
+    if (s->env.error) return OBK_ERR_STICKY;
+    struct psub *sub = pending(s);
+    return sub ? psub_replace(sub, s->dirfd, name, data, len) : OBK_ERR_NOMEM;
+}
+
 uint64_t store_submitted_seq(const struct store *s) {
     return s->env.next_seq - 1;
 }
