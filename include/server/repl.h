@@ -41,8 +41,8 @@ void repl_release_client(struct client *c);
  * (the data then holds exactly the stream up to that offset), so that after the restart a
  * replica continues from it and a primary's replicas continue with it. */
 void repl_save_state(void);
-/* A replica, now and then while streaming: saves offset (acknowledged, so durable here) with
- * the next submission, behind the data it covers. Returns 0, or -1 when it could not. */
+/* A replica, now and then while streaming: saves offset (its records synced here) with the
+ * next submission, behind the data it covers. Returns 0, or -1 when it could not. */
 int repl_save_acked(long long offset);
 /* At start, before anything is loaded: adopts <dir>/replication when the previous stop was clean
  * (<dir>/clean_shutdown is there), or when this node starts as a replica (its file then names

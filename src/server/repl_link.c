@@ -72,7 +72,8 @@ static struct {
     int full_sync_needed;
     int synced;      /* the data follows this primary's history (a sync or a +CONTINUE happened) */
     int ack_on_load; /* acknowledge the offset as soon as the store is open */
-    long long saved, saved_ms; /* the acknowledged offset last saved for a restart */
+    long long saved, saved_ms; /* the offset last saved for a restart */
+    long long synced_offset;   /* the end of the records synced here (what may be saved) */
     long long last_io_ms, down_since_ms, last_ack_ms, connect_ms;
     /* transfer */
     enum transfer_step step;
@@ -481,7 +482,7 @@ void repl_link_before_sleep(void) {
         L.full_sync_needed = 0;
         L.synced = 1;
         L.acked = -1;
-        L.saved = -1; /* a new history: what was saved before names the old one */
+        L.saved = L.synced_offset = -1; /* a new history: what was saved names the old one */
         log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
         queue_ack(repl_offset()); /* the snapshot was synced before it was opened */
         bufferevent_enable(L.bev, EV_READ);
@@ -497,10 +498,13 @@ void repl_link_before_sleep(void) {
         L.stalled = 0;
         read_stream(bufferevent_get_input(L.bev));
     }
-    uint64_t durable = durable_seq();
+    /* acknowledged: durable under the policy; safe to save for a restart: synced (under
+     * everysec a power cut loses written data, and the saved offset must not outlive it) */
+    uint64_t durable = durable_seq(), synced = durable_synced_seq();
     size_t k = 0;
     long long acked = L.acked;
-    while (k < L.nacks && L.acks[k].seq <= durable) acked = L.acks[k++].offset;
+    for (size_t i = 0; i < L.nacks && L.acks[i].seq <= durable; i++) acked = L.acks[i].offset;
+    while (k < L.nacks && L.acks[k].seq <= synced) L.synced_offset = L.acks[k++].offset;
     if (k > 0) {
         memmove(L.acks, L.acks + k, (L.nacks - k) * sizeof(*L.acks));
         L.nacks -= k;
@@ -530,9 +534,9 @@ void repl_link_cron(long long now_ms) {
     }
     if (L.state == LINK_STREAMING && now_ms - L.last_ack_ms >= 1000 && L.acked >= 0)
         send_ack(L.acked); /* once a second, so the master knows the link is alive */
-    if (L.state == LINK_STREAMING && L.acked > L.saved && now_ms - L.saved_ms >= 1000) {
+    if (L.state == LINK_STREAMING && L.synced_offset > L.saved && now_ms - L.saved_ms >= 1000) {
         /* what a restart after a crash may continue from */
-        if (repl_save_acked(L.acked) == 0) L.saved = L.acked;
+        if (repl_save_acked(L.synced_offset) == 0) L.saved = L.synced_offset;
         L.saved_ms = now_ms;
     }
 }
@@ -545,7 +549,7 @@ void repl_link_start(const char *host, int port) {
     L.port = port;
     L.state = LINK_CONNECT;
     L.synced = 0;
-    L.saved = -1;
+    L.saved = L.synced_offset = -1;
     L.connect_ms = 0;    /* at the next cron tick */
     L.down_since_ms = 0; /* never up with this primary: Redis reports -1 */
     L.last_io_ms = 0;
