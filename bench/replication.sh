@@ -49,22 +49,11 @@ for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC" "$PY"; do
   command -v "$b" >/dev/null 2>&1 || { echo "replication.sh: $b not found (run make?)" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-bench.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$top/bench/lib.sh"
+bench_init bench
 
 XW=$tmp/xaddw
 "$CC" -O2 -o "$XW" "$top/bench/xaddw.c" || { echo "replication.sh: cannot build xaddw" >&2; exit 2; }
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # start_obelisk NAME [options...] -> OBK_PORT, OBK_PID
 start_obelisk() {

@@ -44,19 +44,8 @@ for b in "$OBELISK" "$REDIS" "$RCLI"; do
 done
 if [ "$big" = 1 ]; then checkpoints="10000000 50000000 100000000"; else checkpoints=$entries; fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-scale.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$top/bench/lib.sh"
+bench_init scale
 
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }

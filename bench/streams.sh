@@ -68,22 +68,11 @@ for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC"; do
   command -v "$b" >/dev/null 2>&1 || { echo "streams.sh: $b not found (run make?)" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-bench.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$top/bench/lib.sh"
+bench_init bench
 
 XRG=$tmp/xrg
 "$CC" -O2 -o "$XRG" "$top/bench/xrg.c" || { echo "streams.sh: cannot build bench/xrg.c" >&2; exit 2; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # start_obelisk NAME POLICY [extra options...] -> sets OBK_PORT, OBK_PID
 start_obelisk() {
