@@ -91,6 +91,12 @@ with servers.Redis(REDIS_ARGS) as rp, servers.Obelisk(["--repl-ping-replica-peri
             else:
                 got, want = raw(orr.port, *args), raw(rr.port, *args)
             tap.eq(got, want, f"replica: {' '.join(args[:2])} answers as Redis")
+        for port in (op.port, rp.port):  # REPLCONF ACK from a client: no reply at all
+            c = resp.Conn(port)
+            c.send(resp.encode("REPLCONF", "ACK", "5") + resp.encode("PING"))
+            tap.eq(c.read_reply(), b"+PONG\r\n",
+                   f"REPLCONF ACK gets no reply ({'Obelisk' if port == op.port else 'Redis'})")
+            c.close()
         for args in (["REPLCONF", "foo", "bar"], ["REPLICAOF", "127.0.0.1", "notaport"],
                      ["REPLICAOF", "127.0.0.1", "70000"], ["WAIT", "1", "-1"],
                      ["WAIT", "x", "10"], ["WAIT", "1"]):

@@ -119,9 +119,10 @@ static void cmd_replconf(CMD_ARGS) {
                    util_eq_nocase(opt, ol, "rdb-filter-only")) {
             /* capabilities: the stream is always Obelisk's records; nothing to choose */
         } else if (util_eq_nocase(opt, ol, "ack") || util_eq_nocase(opt, ol, "fack")) {
-            if (!util_parse_ll(val, argvlen[i + 1], &v)) return; /* no reply to an ACK */
-            if (util_eq_nocase(opt, ol, "ack")) repl_ack(c, v);
-            if (c->flags & CLIENT_REPLICA) return; /* a replica's ACK gets no reply */
+            /* never a reply, from a replica or anyone else (as Redis) */
+            if (util_parse_ll(val, argvlen[i + 1], &v) && util_eq_nocase(opt, ol, "ack"))
+                repl_ack(c, v);
+            return;
         } else if (util_eq_nocase(opt, ol, "getack")) {
             return; /* only a primary sends it, on its link: the replica ACKs every second */
         } else {
