@@ -2,6 +2,7 @@
 #   bench_init NAME   a temporary directory $tmp (obelisk-NAME.XXXXXX) and the list $pids of
 #                     processes started; at exit every one is killed by its pid and $tmp removed
 #   free_port         a loopback port that was free a moment ago
+#   bench_need NAME BIN...  exits 2 naming the first program that is not there
 # shellcheck shell=bash
 bench_init() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-$1.XXXXXX")
@@ -18,4 +19,12 @@ bench_cleanup() {
 
 free_port() {
   "${PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_need() {
+  local who=$1 b
+  shift
+  for b in "$@"; do
+    command -v "$b" >/dev/null 2>&1 || { echo "$who: $b not found (run make?)" >&2; exit 2; }
+  done
 }

@@ -45,11 +45,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync]" >&2; exit 2 ;;
   esac
 done
-for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC" "$PY"; do
-  command -v "$b" >/dev/null 2>&1 || { echo "replication.sh: $b not found (run make?)" >&2; exit 2; }
-done
 
 . "$top/bench/lib.sh"
+bench_need replication.sh "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC" "$PY"
 bench_init bench
 
 XW=$tmp/xaddw

@@ -39,12 +39,10 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--entries N] [--big] [--no-redis]" >&2; exit 2 ;;
   esac
 done
-for b in "$OBELISK" "$REDIS" "$RCLI"; do
-  command -v "$b" >/dev/null 2>&1 || { echo "scale.sh: $b not found (run make?)" >&2; exit 2; }
-done
 if [ "$big" = 1 ]; then checkpoints="10000000 50000000 100000000"; else checkpoints=$entries; fi
 
 . "$top/bench/lib.sh"
+bench_need scale.sh "$OBELISK" "$REDIS" "$RCLI"
 bench_init scale
 
 now() { echo "$EPOCHREALTIME"; }

@@ -64,11 +64,9 @@ while [ $# -gt 0 ]; do
        exit 2 ;;
   esac
 done
-for b in "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC"; do
-  command -v "$b" >/dev/null 2>&1 || { echo "streams.sh: $b not found (run make?)" >&2; exit 2; }
-done
 
 . "$top/bench/lib.sh"
+bench_need streams.sh "$OBELISK" "$REDIS" "$RBENCH" "$RCLI" "$CC"
 bench_init bench
 
 XRG=$tmp/xrg

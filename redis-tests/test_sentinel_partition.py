@@ -11,8 +11,10 @@ primary may collect acknowledgements for writes the promoted replica never gets.
 After the partition heals, Sentinel turns the old primary into a replica, which logs what its
 full sync drops."""
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -22,7 +24,7 @@ from redis.sentinel import Sentinel
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import servers  # noqa: E402
 from lib.tap import Tap  # noqa: E402
-from lib.topology import Node, Sentinel as SentinelProc  # noqa: E402
+from lib.topology import Node, Sentinel as SentinelProc, wait_until  # noqa: E402
 
 tap = Tap()
 
@@ -90,7 +92,7 @@ class Proxy:
 
 
 def run(n_required):
-    root = __import__("tempfile").mkdtemp(prefix="rt-partition-")
+    root = tempfile.mkdtemp(prefix="rt-partition-")
     lines = ["fsync always", f"min-replicas-to-write {n_required}", "min-replicas-max-lag 3",
              "repl-ping-replica-period 1", "repl-timeout 5"]
     primary = Node(root, "node0", lines)
@@ -106,15 +108,7 @@ def run(n_required):
         sentinels.append(s.start())
     try:
         sent = Sentinel([("127.0.0.1", s.port) for s in sentinels], socket_timeout=1)
-        ok = False
-        for _ in range(200):
-            try:
-                ok = len(sent.discover_slaves("mymaster")) == 2
-            except Exception:
-                ok = False
-            if ok:
-                break
-            time.sleep(0.1)
+        ok = wait_until(lambda: len(sent.discover_slaves("mymaster")) == 2, 20)
         tap.ok(ok, f"N={n_required}: the sentinels see the primary (through the proxy) and two replicas")
         w = redis.Redis(port=primary.port, socket_timeout=2, decode_responses=True)
         acked, stop = [], threading.Event()
@@ -133,15 +127,7 @@ def run(n_required):
         time.sleep(1)
         proxy.cut()  # the sentinels lose the primary; the primary still reaches its replicas
         before = len(acked)
-        moved = False
-        for _ in range(300):
-            try:
-                moved = sent.discover_master("mymaster")[1] != proxy.port
-            except Exception:
-                moved = False
-            if moved:
-                break
-            time.sleep(0.1)
+        moved = wait_until(lambda: sent.discover_master("mymaster")[1] != proxy.port, 30)
         tap.ok(moved, f"N={n_required}: Sentinel promotes a replica")
         time.sleep(4)  # the other replica follows the new primary; the old one is alone
         stop.set()
@@ -153,22 +139,18 @@ def run(n_required):
         lost = [i for i in acked if i not in have]
         if n_required == 2:
             tap.eq(lost, [], "N=2 (every replica): no write the old primary acknowledged is lost")
-        else:
-            tap.ok(True, f"N=1: the old primary acknowledged {during} writes after the cut; "
-                         f"{len(lost)} of them are not on the new primary (the window)")
+        else:  # a measurement, not a check: it depends on timing
+            tap.diag(f"N=1: the old primary acknowledged {during} writes after the cut; "
+                     f"{len(lost)} of them are not on the new primary (the window)")
         # heal: Sentinel reaches the old primary again and makes it a replica
         proxy.heal()
-        rejoined = False
-        for _ in range(400):
-            try:
-                r = redis.Redis(port=primary.port, socket_timeout=1, decode_responses=True)
-                role = r.execute_command("ROLE")
-                rejoined = role[0] == "slave" and int(role[2]) == new and role[3] == "connected"
-            except Exception:
-                rejoined = False
-            if rejoined:
-                break
-            time.sleep(0.1)
+
+        def follows_new():
+            role = redis.Redis(port=primary.port, socket_timeout=1,
+                               decode_responses=True).execute_command("ROLE")
+            return role[0] == "slave" and int(role[2]) == new and role[3] == "connected"
+
+        rejoined = wait_until(follows_new, 40)
         tap.ok(rejoined, f"N={n_required}: healed, the old primary rejoins as a replica",
                "\n".join(p.log()[-2000:] for p in nodes + sentinels))
         if lost:
@@ -179,7 +161,7 @@ def run(n_required):
         proxy.cut()
         for p in sentinels + nodes:
             p.stop()
-        __import__("shutil").rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 run(2)

@@ -19,8 +19,11 @@ int util_parse_memory(const char *s, long long *out);
 int util_ll2str(char *buf, long long v);
 int util_ull2str(char *buf, unsigned long long v);
 
-long long util_ustime(void);       /* wall clock, microseconds since the epoch */
-long long util_mstime(void);       /* wall clock, milliseconds since the epoch */
+long long util_ustime(void); /* wall clock, microseconds since the epoch */
+long long util_mstime(void); /* wall clock, milliseconds since the epoch */
+/* Writes 2 * nbytes random hex digits and a NUL (from /dev/urandom; the clock and rand() only
+ * if it cannot be read): run ids and replication ids. */
+void util_random_hex(char *out, size_t nbytes);
 long long util_monotonic_us(void); /* monotonic clock, microseconds */
 long long util_monotonic_ns(void); /* monotonic clock, nanoseconds */
 

@@ -54,7 +54,6 @@ uint64_t durable_seq(void);
  * for replicas; the first other value starts it (pass the current durable_seq() so that what
  * was already acknowledged stays so). */
 void durable_set_replicated(uint64_t seq);
-int durable_waits_for_replicas(void);
 
 /* Records the first I/O error (later ones are ignored). Returns 1 when this call set it. */
 int durable_set_error(int status, const char *text);

@@ -72,8 +72,6 @@ void repl_feed_applied(const uint8_t *p, size_t n);
 int repl_replica_count(void);
 /* INFO stats: full syncs served, partial ones accepted and refused. */
 void repl_sync_stats(long long *full, long long *partial_ok, long long *partial_err);
-/* Replicas online whose last ACK is at most min-replicas-max-lag seconds old. */
-int repl_good_replicas(void);
 /* Appends the "slaveN:ip=..." lines and the backlog fields of INFO replication. */
 void repl_info_replicas(struct sbuf *b);
 void repl_info_backlog(struct sbuf *b);

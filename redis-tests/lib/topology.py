@@ -128,12 +128,18 @@ class Topology:
         return "\n".join(f"==== {p.name}\n{p.log()[-3000:]}" for p in self.nodes + self.sentinels)
 
     def wait(self, cond, timeout, step=0.1):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                if cond():
-                    return True
-            except Exception:  # a node restarting: ask again
-                pass
-            time.sleep(step)
-        return False
+        return wait_until(cond, timeout, step)
+
+
+def wait_until(cond, timeout, step=0.1):
+    """True once cond() is true within timeout seconds; an exception counts as not yet (a node
+    restarting or cut off answers nothing)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if cond():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False

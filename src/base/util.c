@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 int util_parse_ull(const char *s, size_t len, unsigned long long *out) {
     unsigned long long v = 0;
@@ -326,4 +329,16 @@ int util_secure_eq(const char *a, size_t alen, const char *b, size_t blen) {
         diff |= (unsigned char)(x ^ y);
     }
     return diff == 0;
+}
+
+void util_random_hex(char *out, size_t nbytes) {
+    unsigned char raw[64];
+    if (nbytes > sizeof raw) nbytes = sizeof raw;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, raw, nbytes) : -1;
+    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < nbytes; i++) {
+        if (got != (ssize_t)nbytes) raw[i] = (unsigned char)(rand() ^ util_ustime());
+        snprintf(out + i * 2, 3, "%02x", raw[i]);
+    }
 }

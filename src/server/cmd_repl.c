@@ -155,7 +155,7 @@ static void cmd_wait(CMD_ARGS) {
         return;
     }
     if (!util_parse_ll(argv[2], argvlen[2], &timeout)) {
-        reply_error(R, "ERR timeout is not an integer or out of range");
+        reply_error(R, ERR_TIMEOUT_NOT_INTEGER);
         return;
     }
     if (timeout < 0) {

@@ -262,8 +262,12 @@ static int parse_hostport(const struct directive *d, char **argv, int argc, char
         *(char **)d->ptr = strdup("");
         return *(char **)d->ptr ? 0 : -1;
     }
-    if (argc != 2 || check_addrs(argv, 1, err, errlen) != 0) {
+    if (argc != 2) {
         snprintf(err, errlen, "wrong number of arguments");
+        return -1;
+    }
+    if (check_addrs(argv, 1, err, errlen) != 0) { /* one word that CONFIG GET gives back */
+        snprintf(err, errlen, "Invalid master host '%.64s'", argv[0]);
         return -1;
     }
     if (!util_parse_ll(argv[1], strlen(argv[1]), &port) || port < 1 || port > 65535) {

@@ -62,10 +62,6 @@ void durable_set_replicated(uint64_t seq) {
         dur.replicated_seq = seq;
 }
 
-int durable_waits_for_replicas(void) {
-    return dur.replicated_seq != UINT64_MAX;
-}
-
 int durable_set_error(int status, const char *text) {
     if (dur.error || status == 0) return 0;
     dur.error = status;

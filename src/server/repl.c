@@ -90,14 +90,7 @@ static struct {
 } R;
 
 static void new_id(char *out) {
-    unsigned char raw[REPL_ID_LEN / 2];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
-    if (fd >= 0) close(fd);
-    for (size_t i = 0; i < sizeof raw; i++) {
-        if (got != (ssize_t)sizeof raw) raw[i] = (unsigned char)(rand() ^ util_ustime());
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    }
+    util_random_hex(out, REPL_ID_LEN / 2);
 }
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg) {
@@ -220,11 +213,16 @@ static int is_replica(const struct replica *r) {
     return (r->c->flags & CLIENT_REPLICA) != 0;
 }
 
+/* Online and acknowledged within min-replicas-max-lag: counts for min-replicas-to-write. */
+static int is_good(const struct replica *r, long long now_ms) {
+    return is_replica(r) && r->state == REPLICA_ONLINE &&
+           now_ms - r->ack_ms <= (long long)server_config.min_replicas_max_lag * 1000;
+}
+
 static void count_good(void) {
-    long long now = util_mstime(), lag = (long long)server_config.min_replicas_max_lag * 1000;
+    long long now = util_mstime();
     int good = 0;
-    for (struct replica *r = R.replicas; r; r = r->next)
-        if (is_replica(r) && r->state == REPLICA_ONLINE && now - r->ack_ms <= lag) good++;
+    for (struct replica *r = R.replicas; r; r = r->next) good += is_good(r, now);
     runtime.good_replicas = good;
 }
 
@@ -334,12 +332,10 @@ static int cmp_desc(const void *a, const void *b) {
 /* Releases the replies whose submissions the N-th best good replica has acknowledged. */
 static void release_replicated(void) {
     int n = server_config.min_replicas_to_write, k = 0;
-    long long acks[64], now = util_mstime(),
-                        lag = (long long)server_config.min_replicas_max_lag * 1000;
+    long long acks[64], now = util_mstime();
     if (!R.holding || n <= 0) return;
     for (struct replica *r = R.replicas; r && k < 64; r = r->next)
-        if (is_replica(r) && r->state == REPLICA_ONLINE && now - r->ack_ms <= lag)
-            acks[k++] = r->ack_offset;
+        if (is_good(r, now)) acks[k++] = r->ack_offset;
     if (k < n) return;
     qsort(acks, (size_t)k, sizeof acks[0], cmp_desc);
     long long reached = acks[n - 1];
@@ -668,10 +664,6 @@ int repl_replica_count(void) {
     int n = 0;
     for (struct replica *r = R.replicas; r; r = r->next) n += is_replica(r);
     return n;
-}
-
-int repl_good_replicas(void) {
-    return runtime.good_replicas;
 }
 
 static const char *state_name(const struct replica *r) {

@@ -37,7 +37,7 @@ static uint64_t common_end(struct topic *cur, struct topic *inc) {
     for (uint64_t k = end; k > low; k--) {
         sid_t a, b;
         if (topic_id_at(cur, k - 1, &a) != OBK_OK || topic_id_at(inc, k - 1, &b) != OBK_OK)
-            return k - 1 < low ? low : k - 1; /* beyond what both still hold: stop there */
+            return k - 1; /* below, what either copy no longer holds cannot be told apart */
         if (sid_cmp(a, b) == 0) return k;
     }
     return low;

@@ -27,7 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/codec.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
@@ -414,14 +413,13 @@ static void read_stream(struct evbuffer *in) {
     while (L.state == LINK_STREAMING && !L.stalled && s) {
         size_t avail = evbuffer_get_length(in), total;
         struct replog_rec rec;
-        uint8_t len4[4];
         if (avail < 4) return;
-        evbuffer_copyout(in, len4, 4);
-        total = (size_t)codec_get_u32(len4) + 4;
-        if (total < REPLOG_HEADER || total > REPLOG_MAX) goto bad;
+        /* the length field alone: replog_parse checks it and says how much the record needs */
+        const uint8_t *p = evbuffer_pullup(in, 4);
+        int rc = replog_parse(p, 4, &rec, &total);
+        if (rc == OBK_ERR_CORRUPT) goto bad;
         if (avail < total) return;
-        const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)total);
-        int rc;
+        p = evbuffer_pullup(in, (ev_ssize_t)total);
         if (!p || (rc = replog_parse(p, total, &rec, &total)) != OBK_OK) goto bad;
         rc = replapply_record(s, &rec, &L.apply);
         if (rc == OBK_ERR_AGAIN || rc == OBK_ERR_NOFILES) {

@@ -147,17 +147,6 @@ static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
     stats_sample(now);
 }
 
-static void make_run_id(char *out) {
-    unsigned char raw[20];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
-    if (fd >= 0) close(fd);
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        if (got != (ssize_t)sizeof(raw)) raw[i] = (unsigned char)(rand() ^ util_ustime());
-        snprintf(out + i * 2, 3, "%02x", raw[i]);
-    }
-}
-
 /* Raises the soft descriptor limit toward maxclients + SERVER_RESERVED_FDS +
  * max-open-files-storage (up to the hard limit). Returns the limit, and in *err_no why it could
  * not be raised (0 when it could). */
@@ -294,7 +283,7 @@ int server_init(void) {
     server.dirlock_fd = -1;
     memset(&runtime, 0, sizeof(runtime));
     runtime.start_ms = util_mstime();
-    make_run_id(runtime.run_id);
+    util_random_hex(runtime.run_id, (sizeof runtime.run_id - 1) / 2);
     signal(SIGPIPE, SIG_IGN);
     if (adjust_open_files(NULL, err, sizeof(err)) != 0) return -1;
     wire_levels();
