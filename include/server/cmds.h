@@ -15,6 +15,7 @@ extern struct command server_commands[];
 extern struct command retention_commands[];
 extern struct command pubsub_commands[]; /* pubsub.c */
 extern struct command repl_commands[];   /* cmd_repl.c */
+extern struct command expire_commands[]; /* cmd_expire.c */
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

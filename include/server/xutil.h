@@ -38,7 +38,8 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
 /* Closes the deferred top of an XREAD/XREADGROUP reply holding n streams: an array of
  * [key, entries] pairs in RESP2, a map in RESP3 (as Redis). */
 void xutil_set_streams_len(struct client *c, int handle, long n);
-/* The topic of key in the client's database, or NULL (also while loading). */
+/* The topic of key in the client's database, or NULL (also while loading, and when the key has
+ * expired: expire_lookup). */
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len);
 /* Replies one entry as Redis does: [id, [f1, v1, ...]]. */
 void xutil_reply_entry(struct client *c, const struct obk_entry *e);

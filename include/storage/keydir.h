@@ -4,19 +4,21 @@
  * bytes, "h_" + hex SHA-256 of the key for longer ones. The raw key lives in topic.meta and is
  * checked against the name on open.
  *
- * topic.meta (little-endian), written tmp + fsync + rename + directory fsync (version 2; a
- * version 1 file has no incarnation and keylen at 32, and is rewritten as version 2 at open):
+ * topic.meta (little-endian), written tmp + fsync + rename + directory fsync (version 3; a
+ * version 2 file has no expire_at and keylen at 40, a version 1 file no incarnation either and
+ * keylen at 32; both are read, and rewritten as version 3 at the topic's next meta change):
  *   off size field
  *     0    4 magic            "OBKM" (0x4D4B424F)
- *     4    2 version          2
+ *     4    2 version          3
  *     6    2 reserved         zero
  *     8    8 created_ms
  *    16    8 retention_bytes  signed: -2 = store default, -1 = unlimited, else bytes
  *    24    8 retention_ms     signed: same convention
  *    32    8 incarnation      random, never 0: names this topic in the write-ahead log
- *    40    4 keylen
- *    44    n key
- *  44+n    4 crc              CRC-32C of every byte before it
+ *    40    8 expire_at_ms     signed: 0 = no expiry (EXPIRE), else unix time in ms
+ *    48    4 keylen
+ *    52    n key
+ *  52+n    4 crc              CRC-32C of every byte before it
  *
  * The write-ahead log names a topic's files by a file id: the kind in the top byte, below it
  * the segment's base offset (segment, index) or the generation of groups.log. */
@@ -44,7 +46,8 @@ struct topic_meta {
     uint64_t incarnation; /* 0: none yet (a version 1 file) */
     int64_t retention_bytes;
     int64_t retention_ms;
-    uint8_t *key; /* malloc'd by decode */
+    int64_t expire_at_ms; /* 0: the key does not expire */
+    uint8_t *key;         /* malloc'd by decode */
     size_t keylen;
 };
 

@@ -50,6 +50,9 @@ int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_
 int topic_import_group_records(struct topic *t, const uint8_t *recs, size_t len);
 /* Per-topic retention override (RETENTION_DEFAULT, RETENTION_NONE or a value). */
 int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms);
+/* The key's expiry time (unix ms; 0 removes it), kept in topic.meta and replicated with it. The
+ * store never expires a key itself: the server decides when (and whether, on a replica). */
+int topic_set_expire(struct topic *t, int64_t at_ms);
 
 /* ---- reads ---- */
 /* Entries with start <= id <= end (inclusive; use sid_incr/sid_decr for exclusive bounds),
@@ -98,6 +101,8 @@ uint64_t topic_memory_bytes(const struct topic *t);
  * store's setting applies), RETENTION_NONE, or a value. */
 int64_t topic_retention_bytes(const struct topic *t);
 int64_t topic_retention_ms(const struct topic *t);
+/* When the key expires (unix ms), 0 when it does not (topic_set_expire). */
+int64_t topic_expire_at(const struct topic *t);
 /* When the key was created (ms since the epoch; kept in topic.meta). */
 int64_t topic_created_ms(const struct topic *t);
 /* 1 when the topic has at least one consumer group. */

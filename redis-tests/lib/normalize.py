@@ -240,7 +240,14 @@ def rule_monitor(raw):
     return re.sub(rb"^\+\d+\.\d{6} \[(\d+) [^\]]+\]", rb"+<time> [\1 <addr>]", raw)
 
 
+def rule_avg_ttl(raw):
+    """INFO keyspace: avg_ttl= masked. Redis estimates it from its expiry cycle's samples (0 until
+    a cycle has sampled the key); Obelisk counts it exactly. keys= and expires= still compare."""
+    return _rewrite_top_bulk(raw, lambda b: re.sub(rb"avg_ttl=\d+", b"avg_ttl=<ms>", b))
+
+
 RULES = {
+    "avg-ttl": rule_avg_ttl,
     "monitor": rule_monitor,
     "slowlog": rule_slowlog,
     "latency": rule_latency,

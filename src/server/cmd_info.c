@@ -23,6 +23,7 @@
 #include "server/db.h"
 #include "server/durable.h"
 #include "server/errors.h"
+#include "server/expire.h"
 #include "server/http.h"
 #include "server/pubsub.h"
 #include "server/repl.h"
@@ -192,13 +193,15 @@ static void section_persistence(struct sbuf *b) {
 static void section_stats(struct sbuf *b) {
     const struct server_stats *s = &server_stats;
     long long full, pok, perr;
+    struct expire_stats ex;
     repl_sync_stats(&full, &pok, &perr);
+    expire_get_stats(&ex);
     sbuf_printf(b,
                 "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                 "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\n"
                 "total_net_output_bytes:%lld\r\nrejected_connections:%lld\r\nsync_full:%lld\r\n"
-                "sync_partial_ok:%lld\r\nsync_partial_err:%lld\r\nexpired_keys:0\r\n"
-                "expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n"
+                "sync_partial_ok:%lld\r\nsync_partial_err:%lld\r\nexpired_keys:%lld\r\n"
+                "expired_stale_perc:%.2f\r\nexpired_time_cap_reached_count:%lld\r\n"
                 "evicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:%lld\r\n"
                 "pubsub_patterns:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
                 "migrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n"
@@ -210,9 +213,9 @@ static void section_stats(struct sbuf *b) {
                 "total_writes_processed:%lld\r\nio_threaded_reads_processed:0\r\n"
                 "io_threaded_writes_processed:0\r\n",
                 s->connections_received, s->commands_processed, s->ops_per_sec, s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, full, pok, perr,
-                pubsub_total_channels(), pubsub_total_patterns(), s->error_replies,
-                s->reads_processed, s->writes_processed);
+                s->net_output_bytes, s->rejected_connections, full, pok, perr, ex.expired_keys,
+                ex.stale_perc * 100, ex.cycle_deferred, pubsub_total_channels(),
+                pubsub_total_patterns(), s->error_replies, s->reads_processed, s->writes_processed);
 }
 
 static void section_replication(struct sbuf *b) {
@@ -315,9 +318,12 @@ static void section_latencystats(struct sbuf *b) {
 
 static void section_keyspace(struct sbuf *b) {
     sbuf_printf(b, "# Keyspace\r\n");
+    int64_t now = util_mstime();
     for (int db = 0; db < server_config.databases; db++) {
-        long long n = db_size(db);
-        if (n) sbuf_printf(b, "db%d:keys=%lld,expires=0,avg_ttl=0\r\n", db, n);
+        long long n = db_size(db), expires, avg_ttl;
+        if (!n) continue;
+        expire_keyspace(db, now, &expires, &avg_ttl);
+        sbuf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", db, n, expires, avg_ttl);
     }
 }
 

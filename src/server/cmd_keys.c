@@ -1,5 +1,7 @@
 /* cmd_keys.c - key-space commands over topics: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME.
  * Deletions and renames are durable: their replies wait for the submission that carries them.
+ * Expired keys are absent for all of them (xutil_lookup expires lazily; KEYS and SCAN skip the
+ * ones due and leave them to the expiry cycle); RENAME moves a key's expiry with it.
  * Main thread only. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
+#include "server/expire.h"
 #include "server/xutil.h"
 #include "storage/store.h"
 
@@ -24,6 +27,7 @@ void cmd_del(CMD_ARGS) {
     long long n = 0;
     struct store *s = db_store();
     for (int i = 1; i < argc && s; i++) {
+        if (!xutil_lookup(c, argv[i], argvlen[i])) continue; /* absent, or expired just now */
         int rc = store_delete(s, c->db, argv[i], argvlen[i]);
         if (rc == OBK_OK) {
             n++;
@@ -59,12 +63,14 @@ struct keys_ctx {
     size_t patlen;
     int all;
     long n;
+    int64_t now_ms;
 };
 
 static void keys_each(void *ctx, struct topic *t) {
     struct keys_ctx *k = ctx;
     size_t klen;
     const uint8_t *key = topic_key(t, &klen);
+    if (expire_is_due(t, k->now_ms)) return; /* gone for clients; the expiry cycle deletes it */
     if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)key, klen, 0)) return;
     reply_bulk(&k->c->reply, key, klen);
     k->n++;
@@ -72,7 +78,8 @@ static void keys_each(void *ctx, struct topic *t) {
 
 void cmd_keys(CMD_ARGS) {
     (void)argc;
-    struct keys_ctx k = {c, argv[1], argvlen[1], argvlen[1] == 1 && argv[1][0] == '*', 0};
+    struct keys_ctx k = {c, argv[1],      argvlen[1], argvlen[1] == 1 && argv[1][0] == '*',
+                         0, util_mstime()};
     int h = reply_defer_len(R);
     if (db_store()) store_foreach(db_store(), c->db, keys_each, &k);
     reply_set_array_len(R, h, k.n);
@@ -87,12 +94,14 @@ struct scan_ctx {
     struct topic **found;
     size_t n, cap;
     int oom;
+    int64_t now_ms;
 };
 
 static void scan_each(void *ctx, struct topic *t) {
     struct scan_ctx *k = ctx;
     size_t klen;
     const uint8_t *key = topic_key(t, &klen);
+    if (expire_is_due(t, k->now_ms)) return;
     if (!k->all && !util_glob_match(k->pat, k->patlen, (const char *)key, klen, 0)) return;
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 16;
@@ -116,7 +125,7 @@ void cmd_scan(CMD_ARGS) {
     long long count = SCAN_DEFAULT_COUNT;
     const char *type = NULL;
     size_t typelen = 0;
-    struct scan_ctx k = {NULL, 0, 1, NULL, 0, 0, 0};
+    struct scan_ctx k = {NULL, 0, 1, NULL, 0, 0, 0, util_mstime()};
     if (!util_parse_ull(argv[1], argvlen[1], &cursor)) {
         reply_error(R, ERR_INVALID_CURSOR);
         return;

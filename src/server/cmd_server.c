@@ -17,6 +17,7 @@
 #include "server/conn.h"
 #include "server/db.h"
 #include "server/errors.h"
+#include "server/expire.h"
 #include "server/iofault.h"
 #include "server/runtime.h"
 #include "server/stats.h"
@@ -408,6 +409,7 @@ void cmd_config_set(CMD_ARGS) {
 void cmd_config_resetstat(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     stats_reset();
+    expire_reset_stats();
     command_reset_stats();
     reply_simple(R, "OK");
 }

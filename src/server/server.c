@@ -35,6 +35,7 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/db.h"
+#include "server/expire.h"
 #include "server/http.h"
 #include "server/listen.h"
 #include "server/monitor.h"
@@ -144,6 +145,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *ctx) {
     conn_cron(now);
     repl_cron(now);
     repl_link_cron(now);
+    expire_cycle(now);
     stats_sample(now);
 }
 
@@ -248,8 +250,8 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands, pubsub_commands,
-                                repl_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands, repl_commands,
+                                expire_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);
@@ -385,6 +387,7 @@ void server_free(void) {
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
     http_stop();
     if (server.cron) event_free(server.cron);
+    expire_free();
     if (server.accept_pause) event_free(server.accept_pause);
     if (server.sig_term) event_free(server.sig_term);
     if (server.sig_int) event_free(server.sig_int);

@@ -12,6 +12,7 @@
 #include "server/db.h"
 #include "server/durable.h"
 #include "server/errors.h"
+#include "server/expire.h"
 #include "server/stats.h"
 #include "storage/cgroup.h"
 #include "storage/store.h"
@@ -46,8 +47,7 @@ int xutil_parse_timeout(struct client *c, const char *s, size_t len, long long *
 }
 
 struct topic *xutil_lookup(struct client *c, const char *key, size_t len) {
-    struct store *s = db_store();
-    return s ? store_lookup(s, c->db, key, len) : NULL;
+    return expire_lookup(c->db, key, len);
 }
 
 void xutil_reply_id(struct client *c, sid_t id) {

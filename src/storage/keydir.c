@@ -14,7 +14,8 @@
 #include "storage/segment.h"
 
 #define META_FIXED_V1 36
-#define META_FIXED    44
+#define META_FIXED_V2 44
+#define META_FIXED    52
 
 static void hex(const uint8_t *p, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
@@ -48,12 +49,13 @@ int keydir_encode_meta(const struct topic_meta *m, uint8_t **out, size_t *len) {
     uint8_t *b = calloc(1, n);
     if (!b) return OBK_ERR_NOMEM;
     codec_put_u32(b, TOPIC_META_MAGIC);
-    codec_put_u16(b + 4, 2);
+    codec_put_u16(b + 4, 3);
     codec_put_u64(b + 8, (uint64_t)m->created_ms);
     codec_put_u64(b + 16, (uint64_t)m->retention_bytes);
     codec_put_u64(b + 24, (uint64_t)m->retention_ms);
     codec_put_u64(b + 32, m->incarnation);
-    codec_put_u32(b + 40, (uint32_t)m->keylen);
+    codec_put_u64(b + 40, (uint64_t)m->expire_at_ms);
+    codec_put_u32(b + 48, (uint32_t)m->keylen);
     if (m->keylen) memcpy(b + META_FIXED, m->key, m->keylen);
     codec_put_u32(b + n - 4, crc32c(0, b, n - 4));
     *out = b;
@@ -66,8 +68,8 @@ int keydir_decode_meta(const uint8_t *b, size_t len, struct topic_meta *m) {
     if (len < META_FIXED_V1 + 4 || codec_get_u32(b) != TOPIC_META_MAGIC) return OBK_ERR_CORRUPT;
     if (codec_get_u32(b + len - 4) != crc32c(0, b, len - 4)) return OBK_ERR_CORRUPT;
     uint16_t version = codec_get_u16(b + 4);
-    if (version != 1 && version != 2) return OBK_ERR_VERSION;
-    size_t fixed = version == 1 ? META_FIXED_V1 : META_FIXED;
+    if (version < 1 || version > 3) return OBK_ERR_VERSION;
+    size_t fixed = version == 1 ? META_FIXED_V1 : version == 2 ? META_FIXED_V2 : META_FIXED;
     if (len < fixed + 4) return OBK_ERR_CORRUPT;
     uint32_t kl = codec_get_u32(b + fixed - 4);
     if ((uint64_t)kl + fixed + 4 != len) return OBK_ERR_CORRUPT;
@@ -75,6 +77,8 @@ int keydir_decode_meta(const uint8_t *b, size_t len, struct topic_meta *m) {
     m->retention_bytes = (int64_t)codec_get_u64(b + 16);
     m->retention_ms = (int64_t)codec_get_u64(b + 24);
     m->incarnation = version == 1 ? 0 : codec_get_u64(b + 32);
+    m->expire_at_ms = version < 3 ? 0 : (int64_t)codec_get_u64(b + 40);
+    if (m->expire_at_ms < 0) return OBK_ERR_CORRUPT;
     m->keylen = kl;
     m->key = malloc(kl ? kl : 1);
     if (!m->key) return OBK_ERR_NOMEM;

@@ -103,11 +103,12 @@ static int apply_batches(struct topic *t, const struct replog_rec *r, struct rep
 }
 
 static int apply_meta(struct topic *t, const struct replog_rec *r) {
-    int64_t created, bytes, ms;
-    int rc = replog_decode_meta(r, &created, &bytes, &ms);
+    int64_t created, bytes, ms, expire_at;
+    int rc = replog_decode_meta(r, &created, &bytes, &ms, &expire_at);
     if (rc != OBK_OK) return rc;
     if (bytes != t->retention_bytes || ms != t->retention_ms)
         rc = topic_set_retention(t, bytes, ms);
+    if (rc == OBK_OK && expire_at != t->expire_at_ms) rc = topic_set_expire(t, expire_at);
     if (rc == OBK_OK && created != t->created_ms) {
         t->created_ms = created;
         t->meta_dirty = 1;

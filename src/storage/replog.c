@@ -59,17 +59,19 @@ int replog_parse(const uint8_t *p, size_t avail, struct replog_rec *r, size_t *t
 }
 
 void replog_encode_meta(uint8_t *out, int64_t created_ms, int64_t retention_bytes,
-                        int64_t retention_ms) {
+                        int64_t retention_ms, int64_t expire_at_ms) {
     codec_put_u64(out, (uint64_t)created_ms);
     codec_put_u64(out + 8, (uint64_t)retention_bytes);
     codec_put_u64(out + 16, (uint64_t)retention_ms);
+    codec_put_u64(out + 24, (uint64_t)expire_at_ms);
 }
 
 int replog_decode_meta(const struct replog_rec *r, int64_t *created_ms, int64_t *retention_bytes,
-                       int64_t *retention_ms) {
-    if (r->bodylen != REPLOG_META_SIZE) return OBK_ERR_CORRUPT;
+                       int64_t *retention_ms, int64_t *expire_at_ms) {
+    if (r->bodylen != REPLOG_META_SIZE && r->bodylen != REPLOG_META_SIZE_V1) return OBK_ERR_CORRUPT;
     *created_ms = (int64_t)codec_get_u64(r->body);
     *retention_bytes = (int64_t)codec_get_u64(r->body + 8);
     *retention_ms = (int64_t)codec_get_u64(r->body + 16);
-    return OBK_OK;
+    *expire_at_ms = r->bodylen == REPLOG_META_SIZE ? (int64_t)codec_get_u64(r->body + 24) : 0;
+    return *expire_at_ms < 0 ? OBK_ERR_CORRUPT : OBK_OK;
 }

@@ -311,6 +311,7 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t->created_ms = m.created_ms;
     t->retention_bytes = m.retention_bytes;
     t->retention_ms = m.retention_ms;
+    t->expire_at_ms = m.expire_at_ms;
     if (m.incarnation)
         topic_set_incarnation(t, m.incarnation);
     else

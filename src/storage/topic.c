@@ -331,6 +331,15 @@ int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms) {
     return OBK_OK;
 }
 
+int topic_set_expire(struct topic *t, int64_t at_ms) {
+    OBK_ASSERT(at_ms >= 0);
+    if (t->env->error) return OBK_ERR_STICKY;
+    t->expire_at_ms = at_ms;
+    t->meta_dirty = 1;
+    topic_mark_dirty(t);
+    return OBK_OK;
+}
+
 int topic_checkpoint_into(struct topic *t, struct psub *s) {
     struct segment *a = tlog_active(&t->log);
     uint8_t *buf;
@@ -356,12 +365,18 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     if (rc != OBK_OK) return rc;
     if (t->meta_dirty && t->env->repl_sink) {
         uint8_t body[REPLOG_META_SIZE];
-        replog_encode_meta(body, t->created_ms, t->retention_bytes, t->retention_ms);
+        replog_encode_meta(body, t->created_ms, t->retention_bytes, t->retention_ms,
+                           t->expire_at_ms);
         if ((rc = topic_emit(t, REPLOG_META, body, sizeof body)) != OBK_OK) return rc;
     }
     if (t->meta_dirty) {
-        struct topic_meta m = {t->created_ms,   t->incarnation, t->retention_bytes,
-                               t->retention_ms, t->key,         t->keylen};
+        struct topic_meta m = {.created_ms = t->created_ms,
+                               .incarnation = t->incarnation,
+                               .retention_bytes = t->retention_bytes,
+                               .retention_ms = t->retention_ms,
+                               .expire_at_ms = t->expire_at_ms,
+                               .key = t->key,
+                               .keylen = t->keylen};
         uint8_t *buf;
         size_t len;
         if ((rc = keydir_encode_meta(&m, &buf, &len)) != OBK_OK) return rc;
@@ -464,6 +479,10 @@ int64_t topic_retention_bytes(const struct topic *t) {
 
 int64_t topic_retention_ms(const struct topic *t) {
     return t->retention_ms;
+}
+
+int64_t topic_expire_at(const struct topic *t) {
+    return t->expire_at_ms;
 }
 
 int64_t topic_created_ms(const struct topic *t) {

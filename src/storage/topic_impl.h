@@ -69,6 +69,7 @@ struct topic {
     int dirty, meta_dirty;
     struct topic *dirty_next;
     int64_t created_ms, retention_bytes, retention_ms;
+    int64_t expire_at_ms; /* 0: the key does not expire */
     uint64_t incarnation; /* topic.meta: names the topic in the write-ahead log */
     uint64_t appended_since_ckpt;
     struct cg_state *cg;      /* consumer groups (cgroup_state.h), NULL until the first one */

@@ -3,7 +3,8 @@
  * command by command; a blocked XREAD on the replica woken by replicated entries; READONLY;
  * -NOREPLICAS with min-replicas-to-write; WAIT with and without replicas; a dropped link
  * continued from the backlog (+CONTINUE); a restarted replica synced again; REPLICAOF NO ONE;
- * ROLE, INFO replication and the directives with their older names. */
+ * ROLE, INFO replication and the directives with their older names; expiry times replicated,
+ * and a due key hidden on the replica until the primary's deletion arrives. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +566,53 @@ static void test_too_far_behind(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+static long long int_of(redisContext *c, const char *fmt, const char *key) {
+    redisReply *r = must_cmd(c, fmt, key);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Expiry times travel with the full sync and the stream; a replica hides a key whose time has
+ * come but deletes it only when the primary's deletion arrives (a stopped primary shows it). */
+static void test_expiry_replicated(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--repl-ping-replica-period", "1", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    ok(p, "XADD e1 1-1 a 1");
+    assert_int_equal(int_of(p, "PEXPIREAT %s 4102444800123", "e1"), 1);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    wait_replica(p);
+    assert_int_equal(int_of(r, "PEXPIRETIME %s", "e1"), 4102444800123); /* by the full sync */
+    ok(p, "XADD e2 1-1 a 1");
+    assert_int_equal(int_of(p, "PEXPIREAT %s 4102444800456", "e2"), 1);
+    wait_replica(p);
+    assert_int_equal(int_of(r, "PEXPIRETIME %s", "e2"), 4102444800456); /* streamed */
+    assert_int_equal(int_of(p, "PERSIST %s", "e2"), 1);
+    wait_replica(p);
+    assert_int_equal(int_of(r, "TTL %s", "e2"), -1);
+    expect_error_prefix(r, "READONLY", "EXPIRE e2 10");
+    /* the primary stopped: the replica hides the due key but keeps it */
+    assert_int_equal(int_of(p, "PEXPIRE %s 400", "e2"), 1);
+    wait_replica(p);
+    assert_int_equal(kill(ps.pid, SIGSTOP), 0);
+    sleep_ms(600);
+    assert_int_equal(int_of(r, "EXISTS %s", "e2"), 0);
+    assert_int_equal(int_of(r, "TTL %s", "e2"), -2);
+    assert_int_equal(int_of(r, "DBSIZE%s", ""), 2);
+    assert_int_equal(kill(ps.pid, SIGCONT), 0);
+    long long n = 2;
+    for (int i = 0; i < 200 && n != 1; i++) {
+        sleep_ms(20);
+        n = int_of(r, "DBSIZE%s", "");
+    }
+    assert_int_equal(n, 1); /* the primary's deletion arrived */
+    assert_same_data(p, r);
+    pair_done(p, r, &ps, &rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_stream_and_roles),
@@ -573,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_acknowledged_means_replicated),
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
         cmocka_unit_test(test_too_far_behind),
+        cmocka_unit_test(test_expiry_replicated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,13 +152,13 @@ static void dump_topic(void *ctx, struct topic *t) {
     sid_t last = topic_last_id(t), md = topic_max_deleted(t);
     sbuf_printf(b,
                 "db%d key %.*s len=%llu last=%llu-%llu added=%llu maxdel=%llu-%llu "
-                "start=%llu end=%llu ret=%lld/%lld\n",
+                "start=%llu end=%llu ret=%lld/%lld exp=%lld\n",
                 topic_db(t), (int)kl, (const char *)k, (unsigned long long)topic_length(t),
                 (unsigned long long)last.ms, (unsigned long long)last.seq,
                 (unsigned long long)topic_entries_added(t), (unsigned long long)md.ms,
                 (unsigned long long)md.seq, (unsigned long long)topic_start_offset(t),
                 (unsigned long long)topic_end_offset(t), (long long)topic_retention_bytes(t),
-                (long long)topic_retention_ms(t));
+                (long long)topic_retention_ms(t), (long long)topic_expire_at(t));
     sid_t lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
     assert_int_equal(topic_range(t, lo, hi, 0, 0, dump_entry, b), OBK_OK);
     cg_group_foreach(t, dump_group, b);
@@ -265,6 +265,8 @@ static void workload(struct store *s, int rounds) {
             assert_int_equal(topic_setid(t, last, 1, topic_entries_added(t) + 5, 0, last), OBK_OK);
         }
         if (r % 7 == 3) assert_int_equal(topic_set_retention(t, 1 << 20, 3600000), OBK_OK);
+        if (r % 11 == 4) /* EXPIRE, and PERSIST again later */
+            assert_int_equal(topic_set_expire(t, r % 2 ? 0 : (int64_t)clock_ms + 86400000), OBK_OK);
         if (r % 2 == 0) storetest_commit(s); /* several changes per flush, and single ones */
     }
     /* keyspace changes */

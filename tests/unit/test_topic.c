@@ -174,16 +174,28 @@ static void test_retention_and_created(void **state) {
     assert_int_equal(topic_retention_bytes(t), 1000000);
     assert_int_equal(topic_retention_ms(t), RETENTION_NONE);
     assert_int_equal(topic_retention_bytes(d), RETENTION_DEFAULT); /* per topic */
+    assert_int_equal(topic_expire_at(t), 0);
+    assert_int_equal(topic_set_expire(t, 4102444800000ll), OBK_OK);
+    assert_int_equal(topic_set_expire(d, 4102444800123ll), OBK_OK);
+    assert_int_equal(store_rename(s, 0, "d", 1, "e", 1), OBK_OK); /* the expiry moves with it */
     assert_int_equal(store_close(s), OBK_OK);
-    /* topic.meta keeps both */
+    /* topic.meta keeps both, and the expiry */
     s = open_store();
     assert_non_null(t = store_lookup(s, 0, "s", 1));
     assert_int_equal(topic_created_ms(t), created);
     assert_int_equal(topic_retention_bytes(t), 1000000);
     assert_int_equal(topic_retention_ms(t), RETENTION_NONE);
+    assert_int_equal(topic_expire_at(t), 4102444800000ll);
+    assert_non_null(d = store_lookup(s, 0, "e", 1));
+    assert_int_equal(topic_expire_at(d), 4102444800123ll);
+    assert_int_equal(topic_set_expire(d, 0), OBK_OK); /* PERSIST */
     assert_int_equal(topic_set_retention(t, RETENTION_DEFAULT, 60000), OBK_OK);
     assert_int_equal(topic_retention_bytes(t), RETENTION_DEFAULT);
     assert_int_equal(topic_retention_ms(t), 60000);
+    assert_int_equal(store_close(s), OBK_OK);
+    s = open_store();
+    assert_non_null(d = store_lookup(s, 0, "e", 1));
+    assert_int_equal(topic_expire_at(d), 0);
     assert_int_equal(store_close(s), OBK_OK);
 }
 

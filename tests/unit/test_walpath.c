@@ -365,28 +365,53 @@ static void test_replay_skip_rules(void **state) {
     assert_true(file_size(seg3) > 0);             /* found under its new name */
 }
 
-/* topic.meta: version 2 carries the incarnation, version 1 reads as 0; file ids name files;
- * groups.log keeps its generation where the replay looks for it. */
+/* topic.meta: version 3 carries the expiry, version 2 reads as no expiry, version 1 as no
+ * incarnation either; file ids name files; groups.log keeps its generation where the replay
+ * looks for it. */
 static void test_meta_and_file_ids(void **state) {
     (void)state;
-    struct topic_meta m = {5, 0x1122334455667788ull, -2, -1, (uint8_t *)"key", 3}, back;
+    struct topic_meta m = {.created_ms = 5,
+                           .incarnation = 0x1122334455667788ull,
+                           .retention_bytes = -2,
+                           .retention_ms = -1,
+                           .expire_at_ms = 1790000000123ll,
+                           .key = (uint8_t *)"key",
+                           .keylen = 3},
+                      back;
     uint8_t *buf;
     size_t len;
     assert_int_equal(keydir_encode_meta(&m, &buf, &len), OBK_OK);
-    assert_int_equal(len, 44 + 3 + 4);
+    assert_int_equal(len, 52 + 3 + 4);
     assert_int_equal(keydir_decode_meta(buf, len, &back), OBK_OK);
     assert_true(back.incarnation == m.incarnation && back.keylen == 3 && back.created_ms == 5);
+    assert_true(back.expire_at_ms == m.expire_at_ms);
+    free(back.key);
+    /* the same topic as version 2: no expiry field, keylen at 40 */
+    uint8_t v2[44 + 3 + 4];
+    memcpy(v2, buf, 40);
+    v2[4] = 2;
+    memcpy(v2 + 40, buf + 48, 4 + 3);
+    uint32_t crc = crc32c(0, v2, sizeof v2 - 4);
+    memcpy(v2 + sizeof v2 - 4, &crc, 4); /* little-endian machine, as the format */
+    assert_int_equal(keydir_decode_meta(v2, sizeof v2, &back), OBK_OK);
+    assert_true(back.incarnation == m.incarnation && back.expire_at_ms == 0);
+    assert_true(back.keylen == 3 && !memcmp(back.key, "key", 3));
     free(back.key);
     /* the same topic as version 1: no incarnation field, keylen at 32 */
     uint8_t v1[36 + 3 + 4];
     memcpy(v1, buf, 32);
     v1[4] = 1;
-    memcpy(v1 + 32, buf + 40, 4 + 3);
-    uint32_t crc = crc32c(0, v1, sizeof v1 - 4);
-    memcpy(v1 + sizeof v1 - 4, &crc, 4); /* little-endian machine, as the format */
+    memcpy(v1 + 32, buf + 48, 4 + 3);
+    crc = crc32c(0, v1, sizeof v1 - 4);
+    memcpy(v1 + sizeof v1 - 4, &crc, 4);
     assert_int_equal(keydir_decode_meta(v1, sizeof v1, &back), OBK_OK);
     assert_true(back.incarnation == 0 && back.keylen == 3 && !memcmp(back.key, "key", 3));
     free(back.key);
+    /* a negative expiry is refused as damage */
+    m.expire_at_ms = -5;
+    free(buf);
+    assert_int_equal(keydir_encode_meta(&m, &buf, &len), OBK_OK);
+    assert_int_equal(keydir_decode_meta(buf, len, &back), OBK_ERR_CORRUPT);
     free(buf);
     assert_true(keydir_new_incarnation() != 0);
     char name[64];
