@@ -83,7 +83,8 @@ static void test_commands_and_conditions(void **state) {
     /* errors, in Redis's order: options, then the number, then the overflow */
     expect_error(c, "EXPIRE s 10 NX XX",
                  "ERR NX and XX, GT or LT options at the same time are not compatible");
-    expect_error(c, "EXPIRE s 10 GT LT", "ERR GT and LT options at the same time are not compatible");
+    expect_error(c, "EXPIRE s 10 GT LT",
+                 "ERR GT and LT options at the same time are not compatible");
     expect_error(c, "EXPIRE s abc foo", "ERR Unsupported option foo");
     expect_error(c, "EXPIRE s abc", "ERR value is not an integer or out of range");
     expect_error(c, "EXPIRE s 9223372036854775807", "ERR invalid expire time in 'expire' command");
