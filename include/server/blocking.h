@@ -26,6 +26,11 @@ struct blocking_request {
     int extra;            /* the last `extra` of keys[] are command data, not keys to wait on */
     /* replies at the timeout (NULL: a null array, as XREAD); WAIT replies its count */
     int (*on_timeout)(struct client *c, int arg);
+    /* For blocks that also wait for time to pass (XREADGROUP CLAIM: a pending entry becomes
+     * old enough): retry_ms > 0 tries serve on every key after that many ms, and after each
+     * try that did not reply, again after retry_in(c) ms. */
+    long long retry_ms;
+    long long (*retry_in)(struct client *c);
 };
 
 /* Blocks c: registers it under every key (FIFO), stops processing its input, arms the timer.

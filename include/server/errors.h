@@ -151,6 +151,9 @@
     "this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID "      \
     "would just return an empty result set."
 #define ERR_XREADGROUP_NO_GROUP "ERR Missing GROUP option for XREADGROUP"
+/* XREADGROUP CLAIM (Redis 8.4) */
+#define ERR_CLAIM_NOT_INTEGER "ERR min-idle-time is not an integer or out of range"
+#define ERR_CLAIM_NEGATIVE    "ERR min-idle-time must be a positive integer"
 #define ERR_XREAD_GROUP_OPTION                                                                     \
     "ERR The %s option is only supported by XREADGROUP. You called XREAD instead."
 #define ERR_XREAD_GT_ID                                                                            \

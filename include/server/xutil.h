@@ -30,8 +30,10 @@ struct xread_opts {
     const char *group, *consumer; /* XREADGROUP's GROUP option */
     size_t grouplen, consumerlen;
     int noack;
+    long long claim; /* XREADGROUP's CLAIM min-idle-time, -1 = none */
 };
-/* Parses from argv[1] up to STREAMS. GROUP and NOACK are accepted only when xreadgroup is set.
+/* Parses from argv[1] up to STREAMS. GROUP, NOACK and CLAIM are accepted only when xreadgroup
+ * is set.
  * Returns 0, or -1 after replying the error. */
 int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
                           struct xread_opts *o);

@@ -47,6 +47,7 @@ struct blocked {
     int db;
     struct waiter *w; /* one per key */
     struct event *timer;
+    struct event *retry; /* req.retry_ms */
 };
 
 static struct waitq **table;
@@ -154,6 +155,7 @@ void blocking_remove(struct client *c) {
     if (!b) return;
     unlink_waiters(b);
     if (b->timer) event_free(b->timer);
+    if (b->retry) event_free(b->retry);
     free_request(&b->req);
     free(b->w);
     free(b);
@@ -185,6 +187,25 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg) {
 
 static int serve_one(struct client *c, int idx) {
     return c->blocked->req.serve(c, idx);
+}
+
+static int arm(struct event *ev, long long ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return evtimer_add(ev, &tv);
+}
+
+/* A timed retry: serves from the first key that can, or waits for the next retry. A retry
+ * that cannot be armed (out of memory in libevent) leaves the key signals and the timeout. */
+static void retry_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    struct client *c = arg;
+    for (int i = 0; i < c->blocked->req.nkeys - c->blocked->req.extra; i++) {
+        if (command_continue_blocked(c, serve_one, i)) {
+            unblock_and_resume(c);
+            return;
+        }
+    }
+    arm(c->blocked->retry, c->blocked->req.retry_in(c));
 }
 
 void blocking_wake(struct client *c) {
@@ -241,9 +262,8 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
         q->tail = w;
     }
     if (req->timeout_ms > 0) {
-        struct timeval tv = {req->timeout_ms / 1000, (req->timeout_ms % 1000) * 1000};
         b->timer = evtimer_new(runtime.base, timeout_cb, c);
-        if (!b->timer || evtimer_add(b->timer, &tv) != 0) { /* a BLOCK must time out */
+        if (!b->timer || arm(b->timer, req->timeout_ms) != 0) { /* a BLOCK must time out */
             if (b->timer) event_free(b->timer);
             unlink_waiters(b);
             free_request(&b->req);
@@ -252,6 +272,8 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
             return -1;
         }
     }
+    if (req->retry_ms > 0 && (b->retry = evtimer_new(runtime.base, retry_cb, c)))
+        arm(b->retry, req->retry_ms);
     c->blocked = b;
     c->flags |= CLIENT_BLOCKED;
     nblocked++;

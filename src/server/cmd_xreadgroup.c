@@ -1,11 +1,19 @@
-/* cmd_xreadgroup.c - XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
- * with Redis 7.0's rules: ">" delivers entries after the group's last delivered ID (entering
- * the PEL unless NOACK, moving the group's last ID and entries-read), an explicit ID replays
- * the consumer's own pending entries after it (a deleted one shows as [id, nil]). A consumer
- * is created when it is first served. Blocking follows XREAD; a blocked client whose group is
- * destroyed or whose key is deleted gets Redis's NOGROUP / UNBLOCKED errors.
+/* cmd_xreadgroup.c - XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [CLAIM min-idle] [NOACK]
+ * STREAMS key ... id ... with Redis 7.0's rules: ">" delivers entries after the group's last
+ * delivered ID (entering the PEL unless NOACK, moving the group's last ID and entries-read), an
+ * explicit ID replays the consumer's own pending entries after it (a deleted one shows as
+ * [id, nil]). A consumer is created when it is first served. Blocking follows XREAD; a blocked
+ * client whose group is destroyed or whose key is deleted gets Redis's NOGROUP / UNBLOCKED
+ * errors.
+ * CLAIM (Redis 8.4), with ">" only: before new entries, pending entries of any consumer idle
+ * for at least min-idle ms are claimed by the reader, oldest delivery first (ties in ID order;
+ * entries deleted from the stream are skipped), COUNT covering both kinds; every entry of such
+ * a read is [id, fields, idle ms, deliveries so far], new ones with 0 and 0. A blocked CLAIM
+ * read also wakes when the oldest pending entry becomes old enough (blocking.h retry).
  * Each stream's deliveries are one group-log record, released with the reply when durable.
  * Main thread only. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +35,13 @@
 /* ">" is kept as the largest ID, as Redis does. */
 #define ID_NEW SID_MAX
 
+/* How one call reads: COUNT (0 = no limit), NOACK, CLAIM (-1 = none). */
+struct read_opts {
+    long long count;
+    int noack;
+    long long claim;
+};
+
 /* The entries one call serves from one stream. */
 struct served {
     struct client *c;
@@ -34,6 +49,7 @@ struct served {
     long long count; /* 0 = no limit */
     long n;          /* replied */
     int err;         /* a history read failed (the reply is discarded) */
+    int claim_shape; /* entries carry idle time and delivery count (CLAIM) */
     sid_t *ids;      /* delivered (they change the PEL) */
     size_t nids, cap;
 };
@@ -50,12 +66,133 @@ static int served_add(struct served *s, sid_t id) {
     return OBK_OK;
 }
 
+/* [id, fields] or, in a CLAIM read, [id, fields, idle_ms, deliveries]. */
+static void reply_entry(struct served *s, const struct obk_entry *e, long long idle,
+                        long long deliveries) {
+    if (!s->claim_shape) {
+        xutil_reply_entry(s->c, e);
+        return;
+    }
+    reply_array(&s->c->reply, 4);
+    xutil_reply_id(s->c, e->id);
+    reply_array(&s->c->reply, (long)e->nfields * 2);
+    for (uint32_t i = 0; i < e->nfields * 2; i++) reply_bulk(&s->c->reply, e->fv[i], e->fvlen[i]);
+    reply_int(&s->c->reply, idle);
+    reply_int(&s->c->reply, deliveries);
+}
+
 static int new_entry_cb(void *ctx, const struct obk_entry *e) {
     struct served *s = ctx;
     if (served_add(s, e->id) != OBK_OK) return OBK_ERR_NOMEM;
-    xutil_reply_entry(s->c, e);
+    reply_entry(s, e, 0, 0);
     s->n++;
     return 0;
+}
+
+/* ---- CLAIM: the pending entries a read may take over ---- */
+
+struct claim_cand {
+    sid_t id;
+    int64_t delivery_ms;
+    uint64_t count;
+};
+
+struct claim_scan {
+    int64_t cutoff; /* delivered at or before: idle enough */
+    struct claim_cand *v;
+    size_t n, cap;
+    int oom;
+};
+
+static int claim_collect(void *ctx, const struct cg_pending *p) {
+    struct claim_scan *s = ctx;
+    if (p->delivery_ms > s->cutoff) return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct claim_cand *nv = realloc(s->v, cap * sizeof(*nv));
+        if (!nv) {
+            s->oom = 1;
+            return 1;
+        }
+        s->v = nv;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (struct claim_cand){p->id, p->delivery_ms, p->delivery_count};
+    return 0;
+}
+
+static int cand_cmp(const void *a, const void *b) {
+    const struct claim_cand *x = a, *y = b;
+    if (x->delivery_ms != y->delivery_ms) return x->delivery_ms < y->delivery_ms ? -1 : 1;
+    return sid_cmp(x->id, y->id);
+}
+
+/* The group's pending entries idle for at least min_idle ms at now, oldest delivery first.
+ * O(P log P) for P pending entries. */
+static int claim_candidates(struct cg_group *g, long long min_idle, int64_t now,
+                            struct claim_scan *s) {
+    memset(s, 0, sizeof *s);
+    s->cutoff = min_idle > now ? INT64_MIN : now - min_idle;
+    cg_pending_range(g, NULL, SID_MIN, SID_MAX, claim_collect, s);
+    if (s->oom) {
+        free(s->v);
+        return OBK_ERR_NOMEM;
+    }
+    qsort(s->v, s->n, sizeof *s->v, cand_cmp);
+    return OBK_OK;
+}
+
+static int found_cb(void *ctx, const struct obk_entry *e) {
+    (void)e;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+/* 1 when some pending entry that still exists in the stream is idle enough to claim. */
+static int claim_any(struct topic *t, struct cg_group *g, long long min_idle, int64_t now) {
+    struct claim_scan cs;
+    int found = 0;
+    if (claim_candidates(g, min_idle, now, &cs) != OBK_OK) return 1; /* the serve reports it */
+    for (size_t i = 0; i < cs.n && !found; i++) {
+        int rc = topic_get(t, cs.v[i].id, found_cb, &found);
+        if (rc != OBK_OK && rc != OBK_ERR_NOTFOUND) found = 1; /* the read reports the error */
+    }
+    free(cs.v);
+    return found;
+}
+
+struct claimed_reply {
+    struct served *s;
+    long long idle, deliveries;
+};
+
+static int claimed_cb(void *ctx, const struct obk_entry *e) {
+    struct claimed_reply *r = ctx;
+    reply_entry(r->s, e, r->idle, r->deliveries);
+    return 1;
+}
+
+/* Claims for cons, then replies, the idle pending entries (up to the COUNT budget). */
+static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consumer *cons,
+                         long long min_idle, int64_t now) {
+    struct claim_scan cs;
+    int rc = claim_candidates(g, min_idle, now, &cs);
+    if (rc != OBK_OK) return rc;
+    for (size_t i = 0; i < cs.n && !(s->count > 0 && s->n >= s->count); i++) {
+        struct claimed_reply r = {s, now - cs.v[i].delivery_ms, (long long)cs.v[i].count};
+        rc = topic_get(s->t, cs.v[i].id, claimed_cb, &r);
+        if (rc == OBK_ERR_NOTFOUND) { /* deleted from the stream: left pending, not shown */
+            rc = OBK_OK;
+            continue;
+        }
+        if (rc != OBK_OK) break;
+        uint64_t next = cs.v[i].count >= (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
+                                                             : cs.v[i].count + 1;
+        if ((rc = cg_claim(s->t, g, cons, cs.v[i].id, now, next)) != OBK_OK) break;
+        s->n++;
+    }
+    free(cs.v);
+    return rc;
 }
 
 static int reply_entry_once(void *ctx, const struct obk_entry *e) {
@@ -83,10 +220,12 @@ static int history_cb(void *ctx, const struct cg_pending *p) {
 
 /* Is there something to serve? History reads always are; ">" when the stream has an entry
  * after the group's last delivered ID, or when the last entry cannot be read (the read then
- * answers with the error instead of waiting or replying empty). */
-static int can_serve(struct topic *t, struct cg_group *g, sid_t id) {
+ * answers with the error instead of waiting or replying empty); with CLAIM also when a
+ * pending entry can be claimed. */
+static int can_serve(struct topic *t, struct cg_group *g, sid_t id, long long claim) {
     sid_t last;
     if (sid_cmp(id, ID_NEW) != 0) return 1;
+    if (claim >= 0 && claim_any(t, g, claim, util_mstime())) return 1;
     if (topic_length(t) == 0) return 0;
     int rc = topic_last_entry_id(t, &last);
     if (rc != OBK_OK) return rc != OBK_ERR_NOTFOUND;
@@ -98,8 +237,10 @@ static int can_serve(struct topic *t, struct cg_group *g, sid_t id) {
  * discards the reply). */
 static int serve_stream(struct client *c, const char *key, size_t keylen, struct topic *t,
                         struct cg_group *g, const char *cname, size_t cnamelen, sid_t id,
-                        long long count, int noack) {
-    struct served s = {c, t, count, 0, 0, NULL, 0, 0};
+                        const struct read_opts *o) {
+    long long count = o->count;
+    int claim = o->claim >= 0 && sid_cmp(id, ID_NEW) == 0; /* ignored for history reads */
+    struct served s = {c, t, count, 0, 0, claim, NULL, 0, 0};
     struct cg_consumer *cons;
     int created, rc, h;
     long long now = util_mstime();
@@ -112,13 +253,14 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
     h = reply_defer_len(R);
     if (sid_cmp(id, ID_NEW) == 0) {
         sid_t start = cg_group_last_id(g);
-        if (sid_incr(&start) == OBK_OK)
-            rc = topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, new_entry_cb,
-                             &s);
+        if (claim) rc = serve_claimed(&s, g, cons, o->claim, now);
+        long long left = count > 0 ? count - s.n : 0;
+        if (rc == OBK_OK && (count == 0 || left > 0) && sid_incr(&start) == OBK_OK)
+            rc = topic_range(t, start, SID_MAX, (uint64_t)left, 0, new_entry_cb, &s);
         if (rc == OBK_OK && s.nids > 0) {
             long long er = cg_group_entries_read(g);
             for (size_t i = 0; i < s.nids; i++) er = xgroup_entries_read_after(t, er, s.ids[i]);
-            rc = cg_deliver_new(t, g, cons, s.ids, s.nids, s.ids[s.nids - 1], er, noack, now);
+            rc = cg_deliver_new(t, g, cons, s.ids, s.nids, s.ids[s.nids - 1], er, o->noack, now);
         }
     } else {
         sid_t start = id;
@@ -136,24 +278,65 @@ done : {
     return rc;
 }
 
-/* The request of a blocked XREADGROUP: the group and consumer ride in the first two "keys"
- * slots after the real keys (blocking.c copies them with the request). */
+/* The request of a blocked XREADGROUP: the group, consumer, NOACK flag and CLAIM value ride
+ * in the slots after the real keys (blocking.c copies them with the request). */
 struct xrg_names {
     const char *group, *consumer;
     size_t grouplen, consumerlen;
     int noack;
+    long long claim;
+};
+#define XRG_EXTRA 4
+
+struct earliest {
+    int64_t after; /* deadlines at or before this are due already (their entries are gone) */
+    long long claim;
+    int64_t best;
 };
 
+static int earliest_cb(void *ctx, const struct cg_pending *p) {
+    struct earliest *e = ctx;
+    int64_t due = p->delivery_ms > INT64_MAX - e->claim ? INT64_MAX : p->delivery_ms + e->claim;
+    if (due > e->after && due < e->best) e->best = due;
+    return 0;
+}
+
+/* Ms until a pending entry of the read's groups becomes old enough to claim; with none that
+ * will, min-idle (an entry delivered from now on is claimable after that at the earliest).
+ * At least 10 ms, so entries that are due but cannot be served are not polled in a loop. */
+static long long claim_retry_ms(struct client *c, int nkeys, char **keys, size_t *keylens,
+                                const char *group, size_t grouplen, long long claim) {
+    int64_t now = util_mstime();
+    struct earliest e = {now, claim, claim > INT64_MAX - now ? INT64_MAX : now + claim};
+    for (int i = 0; i < nkeys; i++) {
+        struct topic *t = xutil_lookup(c, keys[i], keylens[i]);
+        struct cg_group *g = t ? cg_group_find(t, group, grouplen) : NULL;
+        if (g) cg_pending_range(g, NULL, SID_MIN, SID_MAX, earliest_cb, &e);
+    }
+    long long ms = e.best - now;
+    return ms < 10 ? 10 : ms;
+}
+
 static int xrg_serve_blocked(struct client *c, int idx);
+
+static long long xrg_retry_in(struct client *c) {
+    const struct blocking_request *req = blocking_request_of(c);
+    int nkeys = req->nkeys - req->extra;
+    long long claim;
+    util_parse_ll(req->keys[nkeys + 3], req->keylens[nkeys + 3], &claim);
+    return claim_retry_ms(c, nkeys, req->keys, req->keylens, req->keys[nkeys],
+                          req->keylens[nkeys], claim);
+}
 
 static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t *keylens,
                             sid_t *ids, long long count, long long timeout,
                             const struct xrg_names *names) {
-    /* Keys, then group, consumer and NOACK flag as extra entries (not registered as keys). */
-    int n = nstreams + 3;
+    /* Keys, then group, consumer, NOACK flag and CLAIM value (not registered as keys). */
+    int n = nstreams + XRG_EXTRA;
     char **k = malloc((size_t)n * sizeof(char *));
     size_t *kl = malloc((size_t)n * sizeof(size_t));
     sid_t *ii = malloc((size_t)n * sizeof(sid_t));
+    char claim[24];
     int rc = -1;
     if (!k || !kl || !ii) goto out;
     for (int i = 0; i < nstreams; i++) {
@@ -167,9 +350,16 @@ static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t 
     kl[nstreams + 1] = names->consumerlen;
     k[nstreams + 2] = (char *)(names->noack ? "1" : "0");
     kl[nstreams + 2] = 1;
-    ii[nstreams] = ii[nstreams + 1] = ii[nstreams + 2] = SID_MIN;
+    kl[nstreams + 3] = (size_t)snprintf(claim, sizeof claim, "%lld", names->claim);
+    k[nstreams + 3] = claim;
+    for (int i = nstreams; i < n; i++) ii[i] = SID_MIN;
     struct blocking_request req = {xrg_serve_blocked, n, k, kl, ii, count, timeout};
-    req.extra = 3;
+    req.extra = XRG_EXTRA;
+    if (names->claim >= 0) { /* CLAIM reads also wait for pending entries to age */
+        req.retry_ms = claim_retry_ms(c, nstreams, keys, keylens, names->group,
+                                      names->grouplen, names->claim);
+        req.retry_in = xrg_retry_in;
+    }
     rc = blocking_block(c, &req);
 out:
     free(k);
@@ -183,7 +373,8 @@ static int xrg_serve_blocked(struct client *c, int idx) {
     int nkeys = req->nkeys - req->extra;
     const char *group = req->keys[nkeys], *cons = req->keys[nkeys + 1];
     size_t grouplen = req->keylens[nkeys], conslen = req->keylens[nkeys + 1];
-    int noack = req->keys[nkeys + 2][0] == '1';
+    struct read_opts o = {req->count, req->keys[nkeys + 2][0] == '1', -1};
+    util_parse_ll(req->keys[nkeys + 3], req->keylens[nkeys + 3], &o.claim);
     struct topic *t = xutil_lookup(c, req->keys[idx], req->keylens[idx]);
     if (!t) {
         reply_error(R, ERR_UNBLOCKED_KEY_GONE);
@@ -194,10 +385,9 @@ static int xrg_serve_blocked(struct client *c, int idx) {
         reply_error(R, ERR_NOGROUP_BLOCKED_GONE);
         return 1;
     }
-    if (!can_serve(t, g, ID_NEW)) return 0;
+    if (!can_serve(t, g, ID_NEW, o.claim)) return 0;
     int h = reply_defer_len(R);
-    int rc = serve_stream(c, req->keys[idx], req->keylens[idx], t, g, cons, conslen, ID_NEW,
-                          req->count, noack);
+    int rc = serve_stream(c, req->keys[idx], req->keylens[idx], t, g, cons, conslen, ID_NEW, &o);
     if (rc != OBK_OK) {
         reply_discard_deferred(R, h);
         xutil_reply_status(c, rc);
@@ -210,9 +400,10 @@ static int xrg_serve_blocked(struct client *c, int idx) {
 void cmd_xreadgroup(CMD_ARGS) {
     struct xread_opts o;
     if (xutil_parse_read_opts(c, argc, argv, argvlen, 1, &o) != 0) return;
-    long long timeout = o.timeout, count = o.count;
+    long long timeout = o.timeout;
     int streams_arg = o.streams_arg, nstreams = o.nstreams;
-    struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen, o.noack};
+    struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen, o.noack, o.claim};
+    struct read_opts ro = {o.count, o.noack, o.claim};
     if (!names.group) {
         reply_error(R, ERR_XREADGROUP_NO_GROUP);
         return;
@@ -246,10 +437,10 @@ void cmd_xreadgroup(CMD_ARGS) {
         const char *key = argv[streams_arg + i];
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
-        if (!can_serve(t, groups[i], ids[i])) continue;
+        if (!can_serve(t, groups[i], ids[i], ro.claim)) continue;
         if (++served == 1) h = reply_defer_len(R);
         int rc = serve_stream(c, key, keylen, t, groups[i], names.consumer, names.consumerlen,
-                              ids[i], count, names.noack);
+                              ids[i], &ro);
         if (rc != OBK_OK) {
             reply_discard_deferred(R, h);
             xutil_reply_status(c, rc);
@@ -261,7 +452,7 @@ void cmd_xreadgroup(CMD_ARGS) {
         goto out;
     }
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {
-        if (block_xreadgroup(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids, count,
+        if (block_xreadgroup(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids, o.count,
                              timeout, &names) != 0)
             reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;

@@ -115,6 +115,7 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
                           struct xread_opts *o) {
     memset(o, 0, sizeof(*o));
     o->timeout = -1;
+    o->claim = -1;
     for (int i = 1; i < argc; i++) {
         int more = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
@@ -141,10 +142,24 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
             i += 2;
         } else if (xreadgroup && util_eq_nocase(argv[i], argvlen[i], "NOACK")) {
             o->noack = 1;
+        } else if (xreadgroup && util_eq_nocase(argv[i], argvlen[i], "CLAIM") && more) {
+            i++;
+            if (!util_parse_ll(argv[i], argvlen[i], &o->claim)) {
+                reply_error(&c->reply, ERR_CLAIM_NOT_INTEGER);
+                return -1;
+            }
+            if (o->claim < 0) {
+                reply_error(&c->reply, ERR_CLAIM_NEGATIVE);
+                return -1;
+            }
         } else if (!xreadgroup && (util_eq_nocase(argv[i], argvlen[i], "GROUP") ||
-                                   util_eq_nocase(argv[i], argvlen[i], "NOACK"))) {
-            reply_errorf(&c->reply, ERR_XREAD_GROUP_OPTION,
-                         util_eq_nocase(argv[i], argvlen[i], "GROUP") ? "GROUP" : "NOACK");
+                                   util_eq_nocase(argv[i], argvlen[i], "NOACK") ||
+                                   util_eq_nocase(argv[i], argvlen[i], "CLAIM"))) {
+            /* CLAIM (Redis 8.4) is refused the same way, before its value is looked at */
+            const char *opt = util_eq_nocase(argv[i], argvlen[i], "GROUP")   ? "GROUP"
+                              : util_eq_nocase(argv[i], argvlen[i], "NOACK") ? "NOACK"
+                                                                             : "CLAIM";
+            reply_errorf(&c->reply, ERR_XREAD_GROUP_OPTION, opt);
             return -1;
         } else {
             reply_error(&c->reply, ERR_SYNTAX);
