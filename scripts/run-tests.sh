@@ -59,6 +59,9 @@ run_one() { # name, command...
     else
       echo "---- $name (exit $rc) ----"
     fi
+    # the failing checks first (a long log's tail may not hold them), then the log's end
+    grep -E -A4 '^not ok|^\[  (ERROR|FAILED)' "$log" | head -n 40
+    echo "-- last lines:"
     grep -vE '^ok [0-9]+' "$log" | tail -n 60
     echo "----"
   fi

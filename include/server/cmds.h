@@ -109,6 +109,7 @@ void cmd_xinfo_help(CMD_ARGS);
 /* cmd_group.c */
 void cmd_xgroup_create(CMD_ARGS);
 void cmd_xgroup_setid(CMD_ARGS);
+void cmd_xgroup_setdlq(CMD_ARGS);
 void cmd_xgroup_destroy(CMD_ARGS);
 void cmd_xgroup_createconsumer(CMD_ARGS);
 void cmd_xgroup_delconsumer(CMD_ARGS);

@@ -151,6 +151,12 @@
     "this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID "      \
     "would just return an empty result set."
 #define ERR_XREADGROUP_NO_GROUP "ERR Missing GROUP option for XREADGROUP"
+/* Dead-letter streams (Obelisk's XGROUP CREATE ... MAXDELIVERIES, XGROUP SETDLQ) */
+#define ERR_DLQ_MAX_POSITIVE "ERR MAXDELIVERIES must be a positive integer"
+#define ERR_DLQ_MAX_NEGATIVE "ERR maxdeliveries must be an integer >= 0 (0 clears the policy)"
+#define ERR_DLQ_NEEDS_MAX    "ERR DEADLETTER needs MAXDELIVERIES"
+#define ERR_DLQ_EMPTY_KEY    "ERR the dead-letter key must not be empty"
+#define ERR_DLQ_SAME_KEY     "ERR the dead-letter stream must be another key than the stream"
 /* XREADGROUP CLAIM (Redis 8.4) */
 #define ERR_CLAIM_NOT_INTEGER "ERR min-idle-time is not an integer or out of range"
 #define ERR_CLAIM_NEGATIVE    "ERR min-idle-time must be a positive integer"

@@ -37,6 +37,14 @@ sid_t cg_group_last_id(const struct cg_group *g);
 int64_t cg_group_entries_read(const struct cg_group *g); /* -1 = unknown */
 uint64_t cg_group_pending_count(const struct cg_group *g);
 size_t cg_group_consumer_count(const struct cg_group *g);
+/* The dead-letter policy (cg_group_set_dlq): a pending entry about to be delivered more than
+ * max_deliveries times (0: no limit) goes to the dead-letter key instead (NULL: acknowledged
+ * and dropped). */
+uint64_t cg_group_max_deliveries(const struct cg_group *g);
+const char *cg_group_dead_letter_key(const struct cg_group *g, size_t *len);
+/* Entries the policy took since start (kept in memory only: a metric), and one more. */
+uint64_t cg_group_dead_lettered(const struct cg_group *g);
+void cg_group_count_dead_letter(struct cg_group *g);
 
 /* ---- consumers ---- */
 struct cg_consumer *cg_consumer_find(struct cg_group *g, const void *name, size_t len);

@@ -25,6 +25,8 @@
  *                     from another owner when pending there)
  *   8 PENDING_DEL     ms, seq
  *   9 COMMIT_SET      ms, seq
+ *  10 GROUP_DLQ       max_deliveries (0: off), dead-letter key (string, may be empty); in
+ *                     the selected group
  * The files that hold records and snapshots are cgstore.h's. Owned by the thread that holds
  * the store (docs/storage.md, Threads). */
 #ifndef OBK_CGROUP_STATE_H
@@ -51,6 +53,7 @@ enum cg_op {
     CG_OP_PENDING_SET = 7,
     CG_OP_PENDING_DEL = 8,
     CG_OP_COMMIT_SET = 9,
+    CG_OP_GROUP_DLQ = 10,
 };
 
 struct cg_consumer {
@@ -67,6 +70,10 @@ struct cg_group {
     int64_t entries_read;
     int has_commit;
     sid_t committed;
+    uint64_t max_deliveries; /* dead-letter policy, 0 = none (XGROUP SETDLQ) */
+    uint8_t *dlq_key;        /* where entries over it go; NULL = acknowledged and dropped */
+    size_t dlq_len;
+    uint64_t dead_lettered;    /* since start (not stored): metrics */
     struct idmap pel;          /* id -> struct cg_pending * (owned here) */
     struct cg_consumer **cons; /* sorted by name (byte-wise, shorter first on a tie) */
     size_t ncons, ccap;
@@ -102,6 +109,8 @@ uint64_t cgs_consumer_remove(struct cg_group *g, struct cg_consumer *c);
 int cgs_pending_set(struct cg_group *g, struct cg_consumer *c, sid_t id, int64_t delivery_ms,
                     uint64_t count);
 int cgs_pending_del(struct cg_group *g, sid_t id); /* 1 when it was pending */
+/* Sets the group's dead-letter policy (no record); key NULL: none. */
+int cgs_group_set_dlq(struct cg_group *g, uint64_t max_deliveries, const void *key, size_t len);
 /* Drops what points past the stream: PEL entries above last_id; last delivered and committed
  * IDs above it come down to it, entries_read to at most entries_added. Returns the changes. */
 uint64_t cgs_clamp(struct cg_state *cg, sid_t last_id, uint64_t entries_added);
@@ -144,5 +153,7 @@ int cgroup_ack(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t
 int cgroup_claim(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c, sid_t id,
                  int64_t delivery_ms, uint64_t delivery_count);
 int cgroup_commit(struct cg_state *cg, struct cg_group *g, sid_t id);
+int cgroup_group_set_dlq(struct cg_state *cg, struct cg_group *g, uint64_t max_deliveries,
+                         const void *key, size_t len);
 
 #endif

@@ -93,6 +93,10 @@ int store_delete(struct store *s, int db, const void *key, size_t keylen);
 /* Renames, replacing an existing destination. OBK_ERR_NOTFOUND when the source is absent. */
 int store_rename(struct store *s, int db, const void *key, size_t keylen, const void *newkey,
                  size_t newkeylen);
+/* Orders the next submission: first's batches are written before then's changes (a
+ * dead-lettered entry before the acknowledgement that drops it from its group, so a crash part
+ * way through a round never loses it). Both are marked dirty. */
+void store_write_before(struct store *s, struct topic *first, struct topic *then);
 int store_flushdb(struct store *s, int db);
 int store_flushall(struct store *s);
 uint64_t store_dbsize(struct store *s, int db);

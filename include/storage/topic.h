@@ -62,6 +62,9 @@ int topic_range(struct topic *t, sid_t start, sid_t end, uint64_t count, int rev
                 void *ctx);
 /* The live entry with exactly this ID: OBK_OK, or OBK_ERR_NOTFOUND. */
 int topic_get(struct topic *t, sid_t id, obk_entry_cb cb, void *ctx);
+/* OBK_OK when the stream holds entry id, OBK_ERR_NOTFOUND when it does not (deleted, trimmed,
+ * never added), another status when it cannot be read. */
+int topic_contains(struct topic *t, sid_t id);
 /* First / last live entry IDs (OBK_ERR_NOTFOUND when empty). */
 int topic_first_id(struct topic *t, sid_t *id);
 int topic_last_entry_id(struct topic *t, sid_t *id);
@@ -126,6 +129,10 @@ int cg_group_create(struct topic *t, const void *name, size_t len, sid_t last_id
 int cg_group_destroy(struct topic *t, struct cg_group *g);
 /* XGROUP SETID. */
 int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t entries_read);
+/* XGROUP SETDLQ: the group's dead-letter policy (max_deliveries 0: none; key NULL: entries
+ * over the limit are acknowledged and dropped). */
+int cg_group_set_dlq(struct topic *t, struct cg_group *g, uint64_t max_deliveries, const void *key,
+                     size_t len);
 
 /* Creates the consumer if missing (*created says whether it did). seen_ms is its creation and
  * seen time. */

@@ -15,6 +15,7 @@
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/conn.h"
+#include "server/deadletter.h"
 #include "server/db.h"
 #include "server/errors.h"
 #include "server/xgroup.h"
@@ -37,15 +38,56 @@ static void subcommand_syntax_error(struct client *c, const char *sub) {
     reply_errorf(R, ERR_XGROUP_SUBCOMMAND_ARITY, sub);
 }
 
-/* Options after "XGROUP CREATE|SETID key group id": MKSTREAM (CREATE only), ENTRIESREAD n. */
+/* A group's dead-letter policy as given: MAXDELIVERIES n [DEADLETTER key] (Obelisk's). */
+struct dlq_opts {
+    long long max; /* 0: none */
+    const char *key;
+    size_t keylen;
+    int nargs; /* arguments they took */
+};
+
+/* Checks a dead-letter policy for the stream key argv[2]; replies the error and returns -1
+ * when it is not valid. allow_off: 0 turns the policy off (SETDLQ). */
+static int check_dlq(struct client *c, char **argv, size_t *argvlen, const struct dlq_opts *d,
+                     int allow_off) {
+    if (d->max < (allow_off ? 0 : 1)) {
+        reply_error(R, allow_off ? ERR_DLQ_MAX_NEGATIVE : ERR_DLQ_MAX_POSITIVE);
+        return -1;
+    }
+    if (d->key && d->keylen == 0) {
+        reply_error(R, ERR_DLQ_EMPTY_KEY);
+        return -1;
+    }
+    if (d->key && d->keylen == argvlen[2] && !memcmp(d->key, argv[2], d->keylen)) {
+        reply_error(R, ERR_DLQ_SAME_KEY);
+        return -1;
+    }
+    return 0;
+}
+
+/* Options after "XGROUP CREATE|SETID key group id": MKSTREAM (CREATE only), ENTRIESREAD n,
+ * MAXDELIVERIES n [DEADLETTER key] (CREATE only; dlq NULL for SETID). */
 static int parse_group_opts(struct client *c, int argc, char **argv, size_t *argvlen, int create,
-                            int *mkstream, long long *entries_read) {
+                            int *mkstream, long long *entries_read, struct dlq_opts *dlq) {
     *mkstream = 0;
     *entries_read = XGROUP_ENTRIES_READ_INVALID;
+    if (dlq) memset(dlq, 0, sizeof *dlq);
     for (int i = 5; i < argc;) {
         if (create && util_eq_nocase(argv[i], argvlen[i], "MKSTREAM")) {
             *mkstream = 1;
             i++;
+        } else if (dlq && util_eq_nocase(argv[i], argvlen[i], "MAXDELIVERIES") && i + 1 < argc) {
+            if (!util_parse_ll(argv[i + 1], argvlen[i + 1], &dlq->max) || dlq->max < 1) {
+                reply_error(R, ERR_DLQ_MAX_POSITIVE);
+                return -1;
+            }
+            dlq->nargs += 2;
+            i += 2;
+        } else if (dlq && util_eq_nocase(argv[i], argvlen[i], "DEADLETTER") && i + 1 < argc) {
+            dlq->key = argv[i + 1];
+            dlq->keylen = argvlen[i + 1];
+            dlq->nargs += 2;
+            i += 2;
         } else if (util_eq_nocase(argv[i], argvlen[i], "ENTRIESREAD") && i + 1 < argc) {
             if (xutil_parse_ll(c, argv[i + 1], argvlen[i + 1], entries_read) != 0) return -1;
             if (*entries_read < 0 && *entries_read != XGROUP_ENTRIES_READ_INVALID) {
@@ -83,13 +125,19 @@ void cmd_xgroup_create(CMD_ARGS) {
     long long er;
     struct topic *t;
     struct cg_group *g;
-    if (parse_group_opts(c, argc, argv, argvlen, 1, &mkstream, &er) != 0 ||
+    struct dlq_opts dlq;
+    if (parse_group_opts(c, argc, argv, argvlen, 1, &mkstream, &er, &dlq) != 0 ||
         group_target(c, argv, argvlen, mkstream, 0, &t, &g) != 0)
         return;
-    if (argc > 8) {
+    if (argc - dlq.nargs > 8) { /* Redis's check, on Redis's options */
         subcommand_syntax_error(c, argv[1]);
         return;
     }
+    if (dlq.key && !dlq.max) {
+        reply_error(R, ERR_DLQ_NEEDS_MAX);
+        return;
+    }
+    if (dlq.max && check_dlq(c, argv, argvlen, &dlq, 0) != 0) return;
     sid_t id;
     if (argvlen[4] == 1 && argv[4][0] == '$')
         id = t ? topic_last_id(t) : SID_MIN;
@@ -104,6 +152,8 @@ void cmd_xgroup_create(CMD_ARGS) {
     if (rc == OBK_OK) {
         cg_record_begin(t);
         rc = cg_group_create(t, argv[3], argvlen[3], id, er, &g);
+        if (rc == OBK_OK && dlq.max)
+            rc = cg_group_set_dlq(t, g, (uint64_t)dlq.max, dlq.key, dlq.keylen);
         int rc2 = cg_record_end(t);
         if (rc == OBK_OK) rc = rc2;
     }
@@ -118,7 +168,7 @@ void cmd_xgroup_setid(CMD_ARGS) {
     long long er;
     struct topic *t;
     struct cg_group *g;
-    if (parse_group_opts(c, argc, argv, argvlen, 0, &mkstream, &er) != 0 ||
+    if (parse_group_opts(c, argc, argv, argvlen, 0, &mkstream, &er, NULL) != 0 ||
         group_target(c, argv, argvlen, 0, 1, &t, &g) != 0)
         return;
     if (argc != 5 && argc != 7) {
@@ -199,6 +249,34 @@ void cmd_xgroup_delconsumer(CMD_ARGS) {
     reply_int(R, (long long)pending);
 }
 
+/* XGROUP SETDLQ key group maxdeliveries [deadletter-key] (Obelisk's): sets or, with 0, clears
+ * the group's dead-letter policy. */
+void cmd_xgroup_setdlq(CMD_ARGS) {
+    struct topic *t;
+    struct cg_group *g;
+    struct dlq_opts dlq = {0, argc > 5 ? argv[5] : NULL, argc > 5 ? argvlen[5] : 0, 0};
+    if (argc > 6) {
+        subcommand_syntax_error(c, argv[1]);
+        return;
+    }
+    if (!util_parse_ll(argv[4], argvlen[4], &dlq.max)) {
+        reply_error(R, ERR_DLQ_MAX_NEGATIVE);
+        return;
+    }
+    if (check_dlq(c, argv, argvlen, &dlq, 1) != 0 ||
+        group_target(c, argv, argvlen, 0, 1, &t, &g) != 0)
+        return;
+    cg_record_begin(t);
+    int rc = cg_group_set_dlq(t, g, (uint64_t)dlq.max, dlq.max ? dlq.key : NULL,
+                              dlq.max ? dlq.keylen : 0);
+    int rc2 = cg_record_end(t);
+    if (rc == OBK_OK) rc = rc2;
+    if (rc != OBK_OK)
+        xutil_reply_status(c, rc);
+    else
+        reply_simple(R, "OK");
+}
+
 void cmd_xgroup_help(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     static const char *const lines[] = {
@@ -208,12 +286,16 @@ void cmd_xgroup_help(CMD_ARGS) {
         "      Create the empty stream if it does not exist.",
         "    * ENTRIESREAD entries_read",
         "      Set the group's entries_read counter (internal use).",
+        "    * MAXDELIVERIES n [DEADLETTER key]",
+        "      Move entries delivered more than n times to a dead-letter stream (Obelisk).",
         "CREATECONSUMER <key> <groupname> <consumer>",
         "    Create a new consumer in the specified group.",
         "DELCONSUMER <key> <groupname> <consumer>",
         "    Remove the specified consumer.",
         "DESTROY <key> <groupname>",
         "    Remove the specified group.",
+        "SETDLQ <key> <groupname> <maxdeliveries> [<deadletter-key>]",
+        "    Set (0: clear) the group's dead-letter policy (Obelisk).",
         "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
         "    Set the current group ID and entries_read counter.",
         "HELP",
@@ -394,16 +476,11 @@ static int reply_claimed_entry(void *ctx, const struct obk_entry *e) {
     return 1;
 }
 
-static int entry_seen(void *ctx, const struct obk_entry *e) {
-    (void)ctx, (void)e;
-    return 1;
-}
-
 /* Does the stream still hold id? (A pending entry may point at a deleted or trimmed one.)
  * 1 or 0, or a negative status when it cannot be read: never taken for deleted, since the
  * caller would then drop the pending entry for good. */
 static int entry_exists(struct topic *t, sid_t id) {
-    int rc = topic_get(t, id, entry_seen, NULL);
+    int rc = topic_contains(t, id);
     return rc == OBK_OK ? 1 : rc == OBK_ERR_NOTFOUND ? 0 : rc;
 }
 
@@ -501,12 +578,14 @@ static int xclaim_ids(struct client *c, char **argv, size_t *argvlen, struct top
         }
         if (!p && !o->force) continue;
         if (p && p->consumer && o->minidle && now - p->delivery_ms < o->minidle) continue;
-        if ((rc = claiming_consumer(t, g, argv[3], argvlen[3], now, &cons)) != OBK_OK) break;
         uint64_t count = p ? p->delivery_count : 1;
         if (o->retrycount >= 0)
             count = (uint64_t)o->retrycount;
         else if (!o->justid)
             count++;
+        /* a delivery over the group's limit goes to its dead-letter stream instead */
+        if (p && !o->justid && deadletter_divert(c->db, t, g, id, count)) continue;
+        if ((rc = claiming_consumer(t, g, argv[3], argvlen[3], now, &cons)) != OBK_OK) break;
         if ((rc = cg_claim(t, g, cons, id, o->deliverytime, count)) != OBK_OK) break;
         if (o->justid) {
             xutil_reply_id(c, id);
@@ -611,7 +690,7 @@ struct autoclaim_run {
 
 /* Examines at most count pending entries from the collected ones, claiming the idle ones for
  * the consumer argv[3] and dropping those whose entry is gone. Returns a storage status. */
-static int autoclaim_entries(struct topic *t, struct cg_group *g, const char *cname,
+static int autoclaim_entries(int db, struct topic *t, struct cg_group *g, const char *cname,
                              size_t cnamelen, long long minidle, long long count, int justid,
                              struct autoclaim_run *a) {
     long long now = util_mstime();
@@ -631,6 +710,10 @@ static int autoclaim_entries(struct topic *t, struct cg_group *g, const char *cn
             continue;
         }
         if (minidle && now - p->delivery_ms < minidle) continue;
+        if (!justid && deadletter_divert(db, t, g, id, p->delivery_count + 1)) {
+            count--; /* examined, and taken by the dead-letter policy */
+            continue;
+        }
         if ((rc = claiming_consumer(t, g, cname, cnamelen, now, &cons)) != OBK_OK) break;
         if ((rc = cg_claim(t, g, cons, id, now, p->delivery_count + (justid ? 0 : 1))) != OBK_OK)
             break;
@@ -682,7 +765,7 @@ void cmd_xautoclaim(CMD_ARGS) {
     cg_pending_range(g, NULL, start, SID_MAX, autoclaim_collect, &a.x);
     /* First the changes, then the reply, which starts with the cursor known only at the end. */
     cg_record_begin(t);
-    int rc = autoclaim_entries(t, g, argv[3], argvlen[3], minidle, count, justid, &a);
+    int rc = autoclaim_entries(c->db, t, g, argv[3], argvlen[3], minidle, count, justid, &a);
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
     if (rc != OBK_OK)

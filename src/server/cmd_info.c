@@ -357,8 +357,21 @@ static void obelisk_groups(struct sbuf *b) {
         metrics_add_name(b, key, klen);
         sbuf_printf(b, ",group=");
         metrics_add_name(b, g, glen);
-        sbuf_printf(b, ",committed=%s,lag=%s,committed_lag=%s,pending=%llu\r\n", id, lagtext,
-                    clagtext, (unsigned long long)cg_group_pending_count(refs[i].group));
+        sbuf_printf(b, ",committed=%s,lag=%s,committed_lag=%s,pending=%llu", id, lagtext, clagtext,
+                    (unsigned long long)cg_group_pending_count(refs[i].group));
+        uint64_t max = cg_group_max_deliveries(refs[i].group);
+        if (max) { /* the dead-letter policy, when the group has one */
+            size_t dl;
+            const char *dkey = cg_group_dead_letter_key(refs[i].group, &dl);
+            sbuf_printf(b, ",max_deliveries=%llu,dead_letter_key=", (unsigned long long)max);
+            if (dkey)
+                metrics_add_name(b, dkey, dl);
+            else
+                sbuf_printf(b, "none");
+            sbuf_printf(b, ",dead_lettered=%llu",
+                        (unsigned long long)cg_group_dead_lettered(refs[i].group));
+        }
+        sbuf_printf(b, "\r\n");
     }
     free(refs);
 }

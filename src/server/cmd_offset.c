@@ -74,7 +74,10 @@ static int reply_group_lag(void *ctx, struct cg_group *g) {
     size_t nl;
     const char *name = cg_group_name(g, &nl);
     topic_count_after(x->t, committed, &lag);
-    reply_map(R, 6);
+    size_t dl;
+    const char *dkey = cg_group_dead_letter_key(g, &dl);
+    uint64_t max = cg_group_max_deliveries(g);
+    reply_map(R, 9);
     reply_bulk_cstr(R, "group");
     reply_bulk(R, name, nl);
     reply_bulk_cstr(R, "committed");
@@ -90,6 +93,18 @@ static int reply_group_lag(void *ctx, struct cg_group *g) {
     reply_int(R, (long long)lag);
     reply_bulk_cstr(R, "pending");
     reply_int(R, (long long)cg_group_pending_count(g));
+    reply_bulk_cstr(R, "max-deliveries"); /* the dead-letter policy: nil when none */
+    if (max)
+        reply_int(R, (long long)max);
+    else
+        reply_null(R);
+    reply_bulk_cstr(R, "dead-letter-key");
+    if (dkey)
+        reply_bulk(R, dkey, dl);
+    else
+        reply_null(R);
+    reply_bulk_cstr(R, "dead-lettered");
+    reply_int(R, (long long)cg_group_dead_lettered(g));
     return 0;
 }
 

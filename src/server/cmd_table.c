@@ -166,8 +166,13 @@ static struct command object_subcommands[] = {
 static struct command xgroup_subcommands[] = {
     {"create", cmd_xgroup_create, -5, F(WRITE) | F(DENYOOM), 2, 2, 1, "stream", "5.0.0",
      "Adds a consumer group to a stream.", "O(1)",
-     .args = "key:key group:string (id-selector: id:string | $!) MKSTREAM!? "
-             "ENTRIESREAD=entries-read:integer?"},
+     .args =
+         "key:key group:string (id-selector: id:string | $!) MKSTREAM!? "
+         "ENTRIESREAD=entries-read:integer? "
+         "MAXDELIVERIES=[dead-letter: max-deliveries:integer DEADLETTER=dead-letter-key:key?]?"},
+    {"setdlq", cmd_xgroup_setdlq, -5, F(WRITE), 2, 2, 1, "stream", "7.0.15",
+     "Sets or clears a consumer group's dead-letter policy (Obelisk).", "O(1)",
+     .args = "key:key group:string max-deliveries:integer dead-letter-key:key?"},
     {"setid", cmd_xgroup_setid, -5, F(WRITE), 2, 2, 1, "stream", "5.0.0",
      "Sets the last-delivered ID of a consumer group.", "O(1)",
      .args =

@@ -22,6 +22,7 @@
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/conn.h"
+#include "server/deadletter.h"
 #include "server/errors.h"
 #include "server/runtime.h"
 #include "server/stats.h"
@@ -52,18 +53,25 @@ struct served {
     int claim_shape; /* entries carry idle time and delivery count (CLAIM) */
     sid_t *ids;      /* delivered (they change the PEL) */
     size_t nids, cap;
+    struct cg_group *g;
+    sid_t *due; /* history: pending entries over the group's delivery limit (dead letters) */
+    size_t ndue, duecap;
 };
 
-static int served_add(struct served *s, sid_t id) {
-    if (s->nids == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        sid_t *ni = realloc(s->ids, cap * sizeof(*ni));
+static int id_push(sid_t **v, size_t *n, size_t *cap, sid_t id) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        sid_t *ni = realloc(*v, nc * sizeof(*ni));
         if (!ni) return OBK_ERR_NOMEM;
-        s->ids = ni;
-        s->cap = cap;
+        *v = ni;
+        *cap = nc;
     }
-    s->ids[s->nids++] = id;
+    (*v)[(*n)++] = id;
     return OBK_OK;
+}
+
+static int served_add(struct served *s, sid_t id) {
+    return id_push(&s->ids, &s->nids, &s->cap, id);
 }
 
 /* [id, fields] or, in a CLAIM read, [id, fields, idle_ms, deliveries]. */
@@ -142,21 +150,13 @@ static int claim_candidates(struct cg_group *g, long long min_idle, int64_t now,
     return OBK_OK;
 }
 
-static int found_cb(void *ctx, const struct obk_entry *e) {
-    (void)e;
-    *(int *)ctx = 1;
-    return 1;
-}
-
 /* 1 when some pending entry that still exists in the stream is idle enough to claim. */
 static int claim_any(struct topic *t, struct cg_group *g, long long min_idle, int64_t now) {
     struct claim_scan cs;
     int found = 0;
     if (claim_candidates(g, min_idle, now, &cs) != OBK_OK) return 1; /* the serve reports it */
-    for (size_t i = 0; i < cs.n && !found; i++) {
-        int rc = topic_get(t, cs.v[i].id, found_cb, &found);
-        if (rc != OBK_OK && rc != OBK_ERR_NOTFOUND) found = 1; /* the read reports the error */
-    }
+    for (size_t i = 0; i < cs.n && !found; i++) /* an unreadable one: the read reports it */
+        found = topic_contains(t, cs.v[i].id) != OBK_ERR_NOTFOUND;
     free(cs.v);
     return found;
 }
@@ -179,6 +179,9 @@ static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consume
     int rc = claim_candidates(g, min_idle, now, &cs);
     if (rc != OBK_OK) return rc;
     for (size_t i = 0; i < cs.n && !(s->count > 0 && s->n >= s->count); i++) {
+        uint64_t next =
+            cs.v[i].count >= (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : cs.v[i].count + 1;
+        if (deadletter_divert(s->c->db, s->t, g, cs.v[i].id, next)) continue;
         struct claimed_reply r = {s, now - cs.v[i].delivery_ms, (long long)cs.v[i].count};
         rc = topic_get(s->t, cs.v[i].id, claimed_cb, &r);
         if (rc == OBK_ERR_NOTFOUND) { /* deleted from the stream: left pending, not shown */
@@ -186,8 +189,6 @@ static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consume
             continue;
         }
         if (rc != OBK_OK) break;
-        uint64_t next = cs.v[i].count >= (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
-                                                             : cs.v[i].count + 1;
         if ((rc = cg_claim(s->t, g, cons, cs.v[i].id, now, next)) != OBK_OK) break;
         s->n++;
     }
@@ -203,6 +204,11 @@ static int reply_entry_once(void *ctx, const struct obk_entry *e) {
 static int history_cb(void *ctx, const struct cg_pending *p) {
     struct served *s = ctx;
     if (s->count > 0 && s->n >= s->count) return 1;
+    if (deadletter_due(s->g, p->delivery_count + 1) && topic_contains(s->t, p->id) == OBK_OK) {
+        /* taken by the dead-letter policy after the walk (the walk cannot change the PEL) */
+        if (id_push(&s->due, &s->ndue, &s->duecap, p->id) != OBK_OK) s->err = OBK_ERR_NOMEM;
+        return s->err != OBK_OK;
+    }
     int rc = topic_get(s->t, p->id, reply_entry_once, s->c);
     if (rc == OBK_OK) {
         if (served_add(s, p->id) != OBK_OK) return 1;
@@ -240,7 +246,7 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
                         const struct read_opts *o) {
     long long count = o->count;
     int claim = o->claim >= 0 && sid_cmp(id, ID_NEW) == 0; /* ignored for history reads */
-    struct served s = {c, t, count, 0, 0, claim, NULL, 0, 0};
+    struct served s = {c, t, count, 0, 0, claim, NULL, 0, 0, g, NULL, 0, 0};
     struct cg_consumer *cons;
     int created, rc, h;
     long long now = util_mstime();
@@ -266,6 +272,9 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
         sid_t start = id;
         if (sid_incr(&start) == OBK_OK) cg_pending_range(g, cons, start, SID_MAX, history_cb, &s);
         if (s.err) rc = s.err;
+        for (size_t i = 0; rc == OBK_OK && i < s.ndue; i++)
+            deadletter_divert(c->db, t, g, s.due[i],
+                              cg_pending_get(g, s.due[i])->delivery_count + 1);
         if (rc == OBK_OK && s.nids > 0) rc = cg_deliver_again(t, g, s.ids, s.nids, now);
     }
     reply_set_array_len(R, h, s.n);
@@ -275,6 +284,7 @@ done : {
     if (rc == OBK_OK) rc = rc2;
 }
     free(s.ids);
+    free(s.due);
     return rc;
 }
 
@@ -324,8 +334,8 @@ static long long xrg_retry_in(struct client *c) {
     int nkeys = req->nkeys - req->extra;
     long long claim;
     util_parse_ll(req->keys[nkeys + 3], req->keylens[nkeys + 3], &claim);
-    return claim_retry_ms(c, nkeys, req->keys, req->keylens, req->keys[nkeys],
-                          req->keylens[nkeys], claim);
+    return claim_retry_ms(c, nkeys, req->keys, req->keylens, req->keys[nkeys], req->keylens[nkeys],
+                          claim);
 }
 
 static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t *keylens,
@@ -356,8 +366,8 @@ static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t 
     struct blocking_request req = {xrg_serve_blocked, n, k, kl, ii, count, timeout};
     req.extra = XRG_EXTRA;
     if (names->claim >= 0) { /* CLAIM reads also wait for pending entries to age */
-        req.retry_ms = claim_retry_ms(c, nstreams, keys, keylens, names->group,
-                                      names->grouplen, names->claim);
+        req.retry_ms =
+            claim_retry_ms(c, nstreams, keys, keylens, names->group, names->grouplen, names->claim);
         req.retry_in = xrg_retry_in;
     }
     rc = blocking_block(c, &req);

@@ -271,6 +271,14 @@ static void per_group(struct sbuf *b, unsigned long long *omitted) {
         group_labels(b, "obelisk_group_committed_lag_entries", &refs[i]);
         sbuf_printf(b, " %llu\n", (unsigned long long)lag);
     }
+    family(b, "obelisk_group_dead_lettered_total", "counter",
+           "Entries the group's dead-letter policy took since the server started "
+           "(MAXDELIVERIES); only for groups that have one.");
+    for (size_t i = 0; i < n; i++) {
+        if (!cg_group_max_deliveries(refs[i].group)) continue;
+        group_labels(b, "obelisk_group_dead_lettered_total", &refs[i]);
+        sbuf_printf(b, " %llu\n", (unsigned long long)cg_group_dead_lettered(refs[i].group));
+    }
     family(b, "obelisk_group_consumers", "gauge", "Consumers in the group.");
     for (size_t i = 0; i < n; i++) {
         group_labels(b, "obelisk_group_consumers", &refs[i]);

@@ -62,6 +62,7 @@ static void group_free(struct cg_group *g) {
     idmap_free(&g->pel, free);
     free(g->cons);
     free(g->name);
+    free(g->dlq_key);
     free(g);
 }
 
@@ -435,6 +436,47 @@ int cgroup_group_setid(struct cg_state *cg, struct cg_group *g, sid_t last_id,
     cg->rec_hard = 1;
 done:
     return mut_end(cg, implicit, rc, 0);
+}
+
+int cgs_group_set_dlq(struct cg_group *g, uint64_t max_deliveries, const void *key, size_t len) {
+    uint8_t *k = NULL;
+    if (key && !(k = name_dup(key, len))) return OBK_ERR_NOMEM;
+    free(g->dlq_key);
+    g->dlq_key = k;
+    g->dlq_len = key ? len : 0;
+    g->max_deliveries = max_deliveries;
+    return OBK_OK;
+}
+
+int cgroup_group_set_dlq(struct cg_state *cg, struct cg_group *g, uint64_t max_deliveries,
+                         const void *key, size_t len) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED + (key ? len : 0), &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = cgs_group_set_dlq(g, max_deliveries, key, len)) != OBK_OK) goto done;
+    sel(cg, g, NULL);
+    put_u8(cg, CG_OP_GROUP_DLQ);
+    put_uv(cg, g->max_deliveries);
+    put_str(cg, g->dlq_key, g->dlq_len);
+    cg->rec_hard = 1;
+done:
+    return mut_end(cg, implicit, rc, 0);
+}
+
+uint64_t cg_group_max_deliveries(const struct cg_group *g) {
+    return g->max_deliveries;
+}
+
+const char *cg_group_dead_letter_key(const struct cg_group *g, size_t *len) {
+    *len = g->dlq_len;
+    return (const char *)g->dlq_key;
+}
+
+uint64_t cg_group_dead_lettered(const struct cg_group *g) {
+    return g->dead_lettered;
+}
+
+void cg_group_count_dead_letter(struct cg_group *g) {
+    g->dead_lettered++;
 }
 
 const char *cg_group_name(const struct cg_group *g, size_t *len) {

@@ -151,6 +151,10 @@ int cgs_apply(struct cg_state *cg, const uint8_t *ops, size_t len, int check_onl
                 g->committed = id;
             }
             break;
+        case CG_OP_GROUP_DLQ:
+            if ((rc = rd_uv(&r, &uv)) || (rc = rd_str(&r, &name, &nlen)) || check_only) break;
+            rc = g ? cgs_group_set_dlq(g, uv, nlen ? name : NULL, nlen) : OBK_ERR_CORRUPT;
+            break;
         default: rc = OBK_ERR_CORRUPT;
         }
     }
@@ -215,6 +219,11 @@ int cgs_encode_snapshot(const struct cg_state *cg, uint64_t gen, uint8_t **out, 
             wb_u8(&w, CG_OP_COMMIT_SET);
             wb_uv(&w, g->committed.ms);
             wb_uv(&w, g->committed.seq);
+        }
+        if (g->max_deliveries || g->dlq_key) {
+            wb_u8(&w, CG_OP_GROUP_DLQ);
+            wb_uv(&w, g->max_deliveries);
+            wb_str(&w, g->dlq_key, g->dlq_len);
         }
         for (size_t j = 0; j < g->ncons; j++) {
             const struct cg_consumer *c = g->cons[j];

@@ -666,6 +666,12 @@ static void dirty_unlink(struct store *s, struct topic *t) {
     t->dirty = 0;
 }
 
+void store_write_before(struct store *s, struct topic *first, struct topic *then) {
+    topic_mark_dirty(then); /* in the list now, so its later changes keep its place */
+    dirty_unlink(s, first);
+    topic_mark_dirty(first); /* at the head of the list: flushed first */
+}
+
 static int delete_topic(struct store *s, struct topic *t) {
     char trash[64];
     int dbfd = s->dbfd[t->db];

@@ -108,6 +108,11 @@ int cg_group_setid(struct topic *t, struct cg_group *g, sid_t last_id, int64_t e
     return groups_done(t, cgroup_group_setid(groups_of(t, g), g, last_id, entries_read));
 }
 
+int cg_group_set_dlq(struct topic *t, struct cg_group *g, uint64_t max_deliveries, const void *key,
+                     size_t len) {
+    return groups_done(t, cgroup_group_set_dlq(groups_of(t, g), g, max_deliveries, key, len));
+}
+
 /* ---- consumers ---- */
 
 int cg_consumer_get(struct topic *t, struct cg_group *g, const void *name, size_t len,

@@ -150,6 +150,15 @@ int topic_get(struct topic *t, sid_t id, obk_entry_cb cb, void *ctx) {
     return g.found ? OBK_OK : OBK_ERR_NOTFOUND;
 }
 
+static int seen_cb(void *ctx, const struct obk_entry *e) {
+    (void)ctx, (void)e;
+    return 1;
+}
+
+int topic_contains(struct topic *t, sid_t id) {
+    return topic_get(t, id, seen_cb, NULL);
+}
+
 /* First raw entry (tombstones included) at or after id / offset. */
 static int raw_first(struct topic *t, sid_t id, uint64_t offset, int by_offset, struct one_ctx *o) {
     struct ring *ring = &t->ring;

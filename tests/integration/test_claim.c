@@ -2,7 +2,11 @@
  * CLAIM option (Redis 8.4) as redis.io documents it: its errors, the order (oldest delivery
  * first, any consumer), COUNT over claimed and new entries, the [id, fields, idle, deliveries]
  * shape, deleted entries skipped, NOACK, history reads, and a blocked CLAIM read woken when a
- * pending entry becomes old enough. */
+ * pending entry becomes old enough. Dead-letter streams (Obelisk's XGROUP CREATE ...
+ * MAXDELIVERIES n [DEADLETTER key], XGROUP SETDLQ): their errors, every delivery path (history
+ * read, CLAIM, XCLAIM, XAUTOCLAIM) moving an entry over the limit to the dead-letter stream
+ * with its origin and acknowledging it, XLAG and INFO showing the policy, and both the dead
+ * letter and the acknowledgement surviving a kill -9. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,14 +183,180 @@ static void test_claim_blocking(void **state) {
     expect_pending(c, "b", "1-1", "c2", 2);
     /* and a new entry still wakes it at once */
     int fd = raw_connect(shared_server.port);
-    assert_int_equal(raw_send_str(fd, "XREADGROUP GROUP g c3 BLOCK 5000 CLAIM 100000 STREAMS b >\r\n"),
-                     0);
+    assert_int_equal(
+        raw_send_str(fd, "XREADGROUP GROUP g c3 BLOCK 5000 CLAIM 100000 STREAMS b >\r\n"), 0);
     usleep(100000);
     ok_cmd(c, "XADD b 2-1 f v2");
-    assert_true(raw_expect(fd, "*1\r\n*2\r\n$1\r\nb\r\n*1\r\n*4\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$2\r\n"
-                               "v2\r\n:0\r\n:0\r\n"));
+    assert_true(raw_expect(fd,
+                           "*1\r\n*2\r\n$1\r\nb\r\n*1\r\n*4\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$2\r\n"
+                           "v2\r\n:0\r\n:0\r\n"));
     close(fd);
     redisFree(c);
+}
+
+static long long int_cmd(redisContext *c, const char *cmd) {
+    redisReply *r = must_cmd(c, cmd);
+    if (r->type != REDIS_REPLY_INTEGER) fail_msg("%s: not an integer", cmd);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The dead letter at index i of stream dlq: the entry's fields then the origin fields. */
+static void expect_letter(redisContext *c, const char *dlq, size_t i, const char *value,
+                          const char *key, const char *group, const char *id, const char *count) {
+    redisReply *r = must_cmd(c, "XRANGE %s - +", dlq);
+    assert_true(r->elements > i);
+    redisReply *f = r->element[i]->element[1];
+    const char *want[] = {"f",         value, "origin-key",     key,  "origin-group", group,
+                          "origin-id", id,    "delivery-count", count};
+    assert_int_equal(f->elements, 10);
+    for (size_t k = 0; k < 10; k++) assert_string_equal(f->element[k]->str, want[k]);
+    freeReplyObject(r);
+}
+
+static void test_dead_letter_errors_and_settings(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    ok_cmd(c, "XADD ds 1-1 f v");
+    expect_error(c, "XGROUP CREATE ds g 0 DEADLETTER x", "ERR DEADLETTER needs MAXDELIVERIES");
+    expect_error(c, "XGROUP CREATE ds g 0 MAXDELIVERIES 0",
+                 "ERR MAXDELIVERIES must be a positive integer");
+    expect_error(c, "XGROUP CREATE ds g 0 MAXDELIVERIES x",
+                 "ERR MAXDELIVERIES must be a positive integer");
+    expect_error(c, "XGROUP CREATE ds g 0 MAXDELIVERIES 3 DEADLETTER ds",
+                 "ERR the dead-letter stream must be another key than the stream");
+    redisReply *r = must_cmd(c, "XGROUP CREATE ds g 0 MAXDELIVERIES 3 DEADLETTER %s", "");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_string_equal(r->str, "ERR the dead-letter key must not be empty");
+    freeReplyObject(r);
+    expect_error(c, "XGROUP SETDLQ ds nogroup 3 x",
+                 "NOGROUP No such consumer group 'nogroup' for "
+                 "key name 'ds'");
+    expect_error(c, "XGROUP SETDLQ ds g -1",
+                 "ERR maxdeliveries must be an integer >= 0 (0 clears "
+                 "the policy)");
+    ok_cmd(c, "XGROUP CREATE ds g 0 MKSTREAM MAXDELIVERIES 3 DEADLETTER ds:dead");
+    r = must_cmd(c, "XLAG ds g");
+    assert_int_equal(r->element[0]->elements, 18);
+    assert_string_equal(r->element[0]->element[12]->str, "max-deliveries");
+    assert_int_equal(r->element[0]->element[13]->integer, 3);
+    assert_string_equal(r->element[0]->element[15]->str, "ds:dead");
+    assert_int_equal(r->element[0]->element[17]->integer, 0);
+    freeReplyObject(r);
+    r = must_cmd(c, "INFO obelisk");
+    assert_non_null(strstr(r->str, ",max_deliveries=3,dead_letter_key=ds%3Adead,dead_lettered=0"));
+    freeReplyObject(r);
+    ok_cmd(c, "XGROUP SETDLQ ds g 0");
+    r = must_cmd(c, "XLAG ds g");
+    assert_int_equal(r->element[0]->element[13]->type, REDIS_REPLY_NIL);
+    assert_int_equal(r->element[0]->element[15]->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    /* XINFO GROUPS keeps Redis's shape */
+    r = must_cmd(c, "XINFO GROUPS ds");
+    assert_int_equal(r->element[0]->elements, 12);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* Every delivery path takes an entry over the limit to the dead-letter stream. */
+static void test_dead_letter_paths(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    ok_cmd(c, "XADD dp 1-1 f a");
+    ok_cmd(c, "XADD dp 2-1 f b");
+    ok_cmd(c, "XADD dp 3-1 f c");
+    ok_cmd(c, "XADD dp 4-1 f d");
+    ok_cmd(c, "XGROUP CREATE dp g 0 MAXDELIVERIES 2 DEADLETTER dp:dead");
+    ok_cmd(c, "XREADGROUP GROUP g c1 STREAMS dp >"); /* each delivered once */
+    /* history read: the second delivery is allowed, the third is not */
+    redisReply *r = must_cmd(c, "XREADGROUP GROUP g c1 COUNT 1 STREAMS dp 0");
+    assert_int_equal(entries_of(r)->elements, 1);
+    freeReplyObject(r);
+    r = must_cmd(c, "XREADGROUP GROUP g c1 COUNT 1 STREAMS dp 0");
+    assert_int_equal(entries_of(r)->elements, 1);
+    assert_string_equal(entries_of(r)->element[0]->element[0]->str, "2-1");
+    freeReplyObject(r);
+    expect_letter(c, "dp:dead", 0, "a", "dp", "g", "1-1", "2");
+    assert_int_equal(int_cmd(c, "XLEN dp"), 4); /* the stream keeps it; the group let it go */
+    r = must_cmd(c, "XPENDING dp g - + 10");
+    assert_int_equal(r->elements, 3);
+    freeReplyObject(r);
+    /* XCLAIM: 2-1 was delivered twice */
+    r = must_cmd(c, "XCLAIM dp g c2 0 2-1 3-1");
+    assert_int_equal(r->elements, 1); /* 3-1 claimed (second delivery), 2-1 dead-lettered */
+    assert_string_equal(r->element[0]->element[0]->str, "3-1");
+    freeReplyObject(r);
+    expect_letter(c, "dp:dead", 1, "b", "dp", "g", "2-1", "2");
+    /* JUSTID delivers nothing: no limit applies */
+    r = must_cmd(c, "XCLAIM dp g c3 0 3-1 JUSTID");
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    /* CLAIM: 3-1 is at two deliveries */
+    r = must_cmd(c, "XREADGROUP GROUP g c4 CLAIM 0 STREAMS dp >");
+    redisReply *e = entries_of(r);
+    assert_int_equal(e->elements, 1);
+    expect_entry(e->element[0], "4-1", 0, 1000000, 1);
+    freeReplyObject(r);
+    expect_letter(c, "dp:dead", 2, "c", "dp", "g", "3-1", "2");
+    /* XAUTOCLAIM: 4-1 is at two deliveries now */
+    r = must_cmd(c, "XAUTOCLAIM dp g c5 0 0");
+    assert_int_equal(r->element[1]->elements, 0);
+    freeReplyObject(r);
+    expect_letter(c, "dp:dead", 3, "d", "dp", "g", "4-1", "2");
+    r = must_cmd(c, "XPENDING dp g");
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    r = must_cmd(c, "XLAG dp g");
+    assert_int_equal(r->element[0]->element[17]->integer, 4);
+    freeReplyObject(r);
+    /* without a dead-letter key the entry is acknowledged and dropped */
+    ok_cmd(c, "XGROUP SETDLQ dp g 1");
+    ok_cmd(c, "XADD dp 5-1 f e");
+    ok_cmd(c, "XREADGROUP GROUP g c1 STREAMS dp >");
+    r = must_cmd(c, "XREADGROUP GROUP g c1 STREAMS dp 0");
+    assert_int_equal(entries_of(r)->elements, 0);
+    freeReplyObject(r);
+    assert_int_equal(int_cmd(c, "XLEN dp:dead"), 4);
+    r = must_cmd(c, "XPENDING dp g");
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* The dead letter and the acknowledgement are durable together: after kill -9 both are there,
+ * and the policy too. */
+static void test_dead_letter_kill9(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    for (int i = 1; i <= 50; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "XADD k %d-1 f v%d", i, i);
+        ok_cmd(c, cmd);
+    }
+    ok_cmd(c, "XGROUP CREATE k g 0 MAXDELIVERIES 1 DEADLETTER k:dead");
+    ok_cmd(c, "XREADGROUP GROUP g c1 STREAMS k >");
+    redisReply *r = must_cmd(c, "XAUTOCLAIM k g c2 0 0 COUNT 50");
+    assert_int_equal(r->element[1]->elements, 0);
+    freeReplyObject(r);
+    redisFree(c);
+    server_kill(&s);
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    c = client_connect(&s);
+    assert_int_equal(int_cmd(c, "XLEN k:dead"), 50);
+    r = must_cmd(c, "XPENDING k g");
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    expect_letter(c, "k:dead", 49, "v50", "k", "g", "50-1", "1");
+    r = must_cmd(c, "XLAG k g");
+    assert_int_equal(r->element[0]->element[13]->integer, 1);
+    assert_string_equal(r->element[0]->element[15]->str, "k:dead");
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
 }
 
 int main(void) {
@@ -194,6 +364,9 @@ int main(void) {
         cmocka_unit_test(test_claim_errors),
         cmocka_unit_test(test_claim_order_count_shape),
         cmocka_unit_test(test_claim_blocking),
+        cmocka_unit_test(test_dead_letter_errors_and_settings),
+        cmocka_unit_test(test_dead_letter_paths),
+        cmocka_unit_test(test_dead_letter_kill9),
     };
     return cmocka_run_group_tests_name("claim", tests, shared_server_setup, shared_server_teardown);
 }

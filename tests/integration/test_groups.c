@@ -238,7 +238,7 @@ static void test_xgroup(void **state) {
     /* HELP */
     redisReply *r = cmd(c, "XGROUP HELP");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->elements, 17);
+    assert_int_equal(r->elements, 21); /* with the dead-letter lines */
     assert_string_equal(r->element[0]->str,
                         "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     freeReplyObject(r);
@@ -661,26 +661,40 @@ static void test_commit_offsets(void **state) {
     run(c, "XGROUP CREATE ok h $");
     EQ(c, "nil,", "XCOMMITTED ok g");
     EQ(c,
-       "[[group,g,committed,nil,last-delivered,0-0,log-end,5-0,lag,5,pending,0,]"
-       "[group,h,committed,nil,last-delivered,5-0,log-end,5-0,lag,5,pending,0,]]",
+       "[[group,g,committed,nil,last-delivered,0-0,log-end,5-0,lag,5,pending,0,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]"
+       "[group,h,committed,nil,last-delivered,5-0,log-end,5-0,lag,5,pending,0,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
        "XLAG ok");
     run(c, "XREADGROUP GROUP g c1 COUNT 3 STREAMS ok >");
     EQ(c, "OK,", "XCOMMIT ok g 3-0");
     EQ(c, "3-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,3-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,3-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     /* rewind (backwards) */
     EQ(c, "OK,", "XCOMMIT ok g 1-0");
     EQ(c, "1-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,4,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,4,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     /* an ID between entries, and an incomplete one */
     EQ(c, "OK,", "XCOMMIT ok g 2-5");
-    EQ(c, "[[group,g,committed,2-5,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,2-5,last-delivered,3-0,log-end,5-0,lag,3,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     EQ(c, "OK,", "XCOMMIT ok g 4");
     EQ(c, "4-0,", "XCOMMITTED ok g");
     /* reset to the beginning */
     EQ(c, "OK,", "XCOMMIT ok g 0-0");
     EQ(c, "0-0,", "XCOMMITTED ok g");
-    EQ(c, "[[group,g,committed,0-0,last-delivered,3-0,log-end,5-0,lag,5,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,0-0,last-delivered,3-0,log-end,5-0,lag,5,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     /* the last ID is allowed, above it is an error */
     EQ(c, "OK,", "XCOMMIT ok g 5-0");
     EQ(c, "E:ERR The ID specified in XCOMMIT is greater than the stream's last ID,",
@@ -703,14 +717,26 @@ static void test_commit_offsets(void **state) {
     /* lag excludes deleted entries, before and after the committed position */
     EQ(c, "OK,", "XCOMMIT ok g 1-0");
     run(c, "XDEL ok 3-0 1-0");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,3,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,3,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     run(c, "XDEL ok 5-0");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,2,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     run(c, "XTRIM ok MAXLEN 1");
-    EQ(c, "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,1,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,1-0,last-delivered,3-0,log-end,5-0,lag,1,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     /* XCOMMIT up to the (deleted) last ID is still allowed; then lag 0 */
     EQ(c, "OK,", "XCOMMIT ok g 5-0");
-    EQ(c, "[[group,g,committed,5-0,last-delivered,3-0,log-end,5-0,lag,0,pending,3,]]", "XLAG ok g");
+    EQ(c,
+       "[[group,g,committed,5-0,last-delivered,3-0,log-end,5-0,lag,0,pending,3,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok g");
     /* committing does not touch the PEL or Redis's XINFO replies */
     EQ(c,
        "[[name,g,consumers,1,pending,3,last-delivered-id,3-0,entries-read,3,lag,nil,]"
@@ -726,7 +752,10 @@ static void test_commit_offsets(void **state) {
     EQ(c, "OK,", "XCOMMIT ok g 0-0");
     EQ(c, "E:ERR The ID specified in XCOMMIT is greater than the stream's last ID,",
        "XCOMMIT ok g 0-1");
-    EQ(c, "[[group,g,committed,0-0,last-delivered,0-0,log-end,0-0,lag,0,pending,0,]]", "XLAG ok");
+    EQ(c,
+       "[[group,g,committed,0-0,last-delivered,0-0,log-end,0-0,lag,0,pending,0,max-deliveries,nil,"
+       "dead-letter-key,nil,dead-lettered,0,]]",
+       "XLAG ok");
     EQ(c, "1,", "DEL ok");
     redisFree(c);
 }
@@ -737,18 +766,21 @@ static void test_commit_offsets_bytes(void **state) {
     expect_raw("XADD ob 1-0 f v\r\nXADD ob 2-0 f v\r\nXGROUP CREATE ob g 0\r\nXCOMMITTED ob g\r\n"
                "XCOMMIT ob g 1-0\r\nXCOMMITTED ob g\r\nXLAG ob\r\n",
                "$3\r\n1-0\r\n$3\r\n2-0\r\n+OK\r\n$-1\r\n+OK\r\n$3\r\n1-0\r\n"
-               "*1\r\n*12\r\n$5\r\ngroup\r\n$1\r\ng\r\n$9\r\ncommitted\r\n$3\r\n1-0\r\n"
+               "*1\r\n*18\r\n$5\r\ngroup\r\n$1\r\ng\r\n$9\r\ncommitted\r\n$3\r\n1-0\r\n"
                "$14\r\nlast-delivered\r\n$3\r\n0-0\r\n$7\r\nlog-end\r\n$3\r\n2-0\r\n"
-               "$3\r\nlag\r\n:1\r\n$7\r\npending\r\n:0\r\n");
+               "$3\r\nlag\r\n:1\r\n$7\r\npending\r\n:0\r\n$14\r\nmax-deliveries\r\n$-1\r\n"
+               "$15\r\ndead-letter-key\r\n$-1\r\n$13\r\ndead-lettered\r\n:0\r\n");
     int fd = raw_connect(shared_server.port);
     send_raw(fd, "HELLO 3\r\n");
     size_t got;
     free(raw_read(fd, 4096, 300, &got));
     send_raw(fd, "XGROUP CREATE ob h $\r\nXCOMMITTED ob h\r\nXLAG ob h\r\n");
     assert_true(raw_expect(fd,
-                           "+OK\r\n_\r\n*1\r\n%6\r\n$5\r\ngroup\r\n$1\r\nh\r\n$9\r\ncommitted\r\n"
+                           "+OK\r\n_\r\n*1\r\n%9\r\n$5\r\ngroup\r\n$1\r\nh\r\n$9\r\ncommitted\r\n"
                            "_\r\n$14\r\nlast-delivered\r\n$3\r\n2-0\r\n$7\r\nlog-end\r\n$3\r\n"
-                           "2-0\r\n$3\r\nlag\r\n:2\r\n$7\r\npending\r\n:0\r\n"));
+                           "2-0\r\n$3\r\nlag\r\n:2\r\n$7\r\npending\r\n:0\r\n"
+                           "$14\r\nmax-deliveries\r\n_\r\n$15\r\ndead-letter-key\r\n_\r\n"
+                           "$13\r\ndead-lettered\r\n:0\r\n"));
     close(fd);
     expect_raw("DEL ob\r\n", ":1\r\n");
 }

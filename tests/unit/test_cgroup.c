@@ -374,11 +374,61 @@ static void random_ops(struct topic *t, int steps) {
         } else if (op == 8) {
             struct cg_consumer *c = cg_consumer_find(g, cn[rand() % 4], 2);
             if (c) assert_int_equal(cg_consumer_delete(t, g, c, NULL), OBK_OK);
+        } else if (rand() % 2) { /* a dead-letter policy, with or without a key, or none */
+            int k = rand() % 3;
+            assert_int_equal(
+                cg_group_set_dlq(t, g, (uint64_t)(rand() % 4), k ? "dlq" : NULL, k == 2 ? 3 : 2),
+                OBK_OK);
         } else {
             assert_int_equal(cg_group_setid(t, g, last, (int64_t)topic_entries_added(t)), OBK_OK);
         }
         assert_int_equal(cg_record_end(t), OBK_OK);
     }
+}
+
+static void expect_dlq(struct store *s, uint64_t max, const char *key) {
+    struct topic *t = store_lookup(s, 0, "d", 1);
+    struct cg_group *g = cg_group_find(t, "g", 1);
+    size_t len;
+    const char *k = cg_group_dead_letter_key(g, &len);
+    assert_int_equal(cg_group_max_deliveries(g), max);
+    if (!key) {
+        assert_null(k);
+        return;
+    }
+    assert_int_equal(len, strlen(key));
+    assert_memory_equal(k, key, len);
+}
+
+/* The dead-letter policy survives a replay of the log (crash) and a snapshot (clean close). */
+static void test_dead_letter_policy(void **state) {
+    (void)state;
+    struct store_config c;
+    config(&c);
+    struct store *s = open_store(&c, NULL);
+    struct topic *t;
+    struct cg_group *g;
+    struct cg_consumer *co;
+    assert_int_equal(store_create(s, 0, "d", 1, &t), OBK_OK);
+    add_group_and_consumer(t, &g, &co);
+    assert_int_equal(cg_group_max_deliveries(g), 0);
+    assert_int_equal(cg_group_set_dlq(t, g, 3, "d:dead", 6), OBK_OK);
+    commit(s);
+    image_take(); /* a crash: the record is replayed */
+    assert_int_equal(store_close(s), OBK_OK);
+    image_restore();
+    s = open_store(&c, NULL);
+    expect_dlq(s, 3, "d:dead");
+    assert_int_equal(store_close(s), OBK_OK); /* clean: a snapshot holds it */
+    s = open_store(&c, NULL);
+    expect_dlq(s, 3, "d:dead");
+    t = store_lookup(s, 0, "d", 1);
+    assert_int_equal(cg_group_set_dlq(t, cg_group_find(t, "g", 1), 5, NULL, 0), OBK_OK);
+    commit(s);
+    assert_int_equal(store_close(s), OBK_OK);
+    s = open_store(&c, NULL);
+    expect_dlq(s, 5, NULL);
+    assert_int_equal(store_close(s), OBK_OK);
 }
 
 static void test_random_roundtrip(void **state) {
@@ -890,6 +940,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_keyspace_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,6 +357,54 @@ static void test_snapshot_then_records(void **state) {
     assert_int_equal(store_close(p), OBK_OK);
 }
 
+/* The keys of the BATCHES and GROUPS records in the stream, in order, as "key:type ...". */
+static void record_order(char *out, size_t cap) {
+    size_t pos = 0, total;
+    struct replog_rec rec;
+    out[0] = '\0';
+    for (size_t off = 0; off < slen; off += total) {
+        assert_int_equal(replog_parse(stream + off, slen - off, &rec, &total), OBK_OK);
+        if (rec.type != REPLOG_BATCHES && rec.type != REPLOG_GROUPS) continue;
+        pos += (size_t)snprintf(out + pos, cap - pos, "%.*s:%s ", (int)rec.keylen,
+                                (const char *)rec.key, rec.type == REPLOG_BATCHES ? "B" : "G");
+    }
+}
+
+/* store_write_before: the dead-letter topic's batch goes out before the source topic's group
+ * record, whichever was changed first in the turn (the flush order is the write order). */
+static void test_write_before_orders_a_round(void **state) {
+    (void)state;
+    struct store *p = open_store(pdir, 1 << 20);
+    store_set_repl_sink(p, sink, NULL);
+    struct topic *src = get(p, 0, "src"), *dlq = get(p, 0, "dlq");
+    struct cg_group *g;
+    struct cg_consumer *c;
+    add(src, ++clock_ms, 0);
+    sid_t first = {clock_ms, 0};
+    add(dlq, ++clock_ms, 0);
+    storetest_commit(p);
+    slen = 0;
+    add(dlq, ++clock_ms, 1); /* dlq is dirty first, so src's later change goes out first */
+    cg_record_begin(src);
+    assert_int_equal(cg_group_create(src, "g", 1, SID_MIN, 0, &g), OBK_OK);
+    assert_int_equal(cg_consumer_get(src, g, "c", 1, 1, &c, NULL), OBK_OK);
+    assert_int_equal(cg_record_end(src), OBK_OK);
+    char order[256];
+    storetest_commit(p);
+    record_order(order, sizeof order);
+    assert_string_equal(order, "src:G dlq:B ");
+    slen = 0; /* the same, ordered: the dead letter first */
+    cg_record_begin(src);
+    add(dlq, ++clock_ms, 2);
+    store_write_before(p, dlq, src);
+    assert_int_equal(cg_commit(src, g, first), OBK_OK);
+    assert_int_equal(cg_record_end(src), OBK_OK);
+    storetest_commit(p);
+    record_order(order, sizeof order);
+    assert_string_equal(order, "dlq:B src:G ");
+    assert_int_equal(store_close(p), OBK_OK);
+}
+
 static void test_damaged_and_diverged_records_refused(void **state) {
     (void)state;
     struct store *p = open_store(pdir, 1 << 20), *r = open_store(rdir, 1 << 20);
@@ -404,6 +452,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_records_rebuild_the_data_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_then_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_and_diverged_records_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_before_orders_a_round, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
