@@ -62,9 +62,9 @@ static int append_letter(void *ctx, const struct obk_entry *e) {
     const char *names[4] = {DEADLETTER_FIELD_KEY, DEADLETTER_FIELD_GROUP, DEADLETTER_FIELD_ID,
                             DEADLETTER_FIELD_COUNT};
     const void *values[4] = {key, group, idbuf, countbuf};
-    size_t vlens[4] = {klen, glen, (size_t)sid_format(l->id, idbuf),
-                       (size_t)snprintf(countbuf, sizeof countbuf, "%llu",
-                                        (unsigned long long)l->delivered)};
+    size_t vlens[4] = {
+        klen, glen, (size_t)sid_format(l->id, idbuf),
+        (size_t)snprintf(countbuf, sizeof countbuf, "%llu", (unsigned long long)l->delivered)};
     for (int k = 0; k < 4; k++) {
         uint32_t at = e->nfields * 2 + 2 * (uint32_t)k;
         fv[at] = (const uint8_t *)names[k];

@@ -4,7 +4,8 @@
  * -NOREPLICAS with min-replicas-to-write; WAIT with and without replicas; a dropped link
  * continued from the backlog (+CONTINUE); a restarted replica synced again; REPLICAOF NO ONE;
  * ROLE, INFO replication and the directives with their older names; expiry times replicated,
- * and a due key hidden on the replica until the primary's deletion arrives. */
+ * and a due key hidden on the replica until the primary's deletion arrives; a dead-letter
+ * policy and a dead letter replicated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -609,6 +610,17 @@ static void test_expiry_replicated(void **state) {
         n = int_of(r, "DBSIZE%s", "");
     }
     assert_int_equal(n, 1); /* the primary's deletion arrived */
+    assert_same_data(p, r);
+    /* a dead-letter policy travels with its group, and a dead letter with its stream */
+    ok(p, "XGROUP CREATE e1 g 0 MAXDELIVERIES 1 DEADLETTER e1:dead");
+    ok(p, "XREADGROUP GROUP g c STREAMS e1 >");
+    ok(p, "XCLAIM e1 g c2 0 1-1");
+    wait_replica(p);
+    redisReply *lag = must_cmd(r, "XLAG e1 g");
+    assert_int_equal(lag->element[0]->element[13]->integer, 1);
+    assert_string_equal(lag->element[0]->element[15]->str, "e1:dead");
+    freeReplyObject(lag);
+    assert_int_equal(int_of(r, "XLEN %s", "e1:dead"), 1);
     assert_same_data(p, r);
     pair_done(p, r, &ps, &rs);
 }
