@@ -16,6 +16,7 @@ extern struct command retention_commands[];
 extern struct command pubsub_commands[]; /* pubsub.c */
 extern struct command repl_commands[];   /* cmd_repl.c */
 extern struct command expire_commands[]; /* cmd_expire.c */
+extern struct command xnack_commands[];  /* cmd_xnack.c */
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

@@ -157,6 +157,14 @@
 #define ERR_DLQ_NEEDS_MAX    "ERR DEADLETTER needs MAXDELIVERIES"
 #define ERR_DLQ_EMPTY_KEY    "ERR the dead-letter key must not be empty"
 #define ERR_DLQ_SAME_KEY     "ERR the dead-letter stream must be another key than the stream"
+/* XNACK (Redis 8.8) */
+#define ERR_XNACK_NOGROUP         "NOGROUP No such key '%s' or consumer group '%s'"
+#define ERR_XNACK_MODE            "ERR mode must be SILENT, FAIL, or FATAL"
+#define ERR_XNACK_NUMIDS          "ERR numids must be a positive integer"
+#define ERR_XNACK_NUMIDS_MISMATCH "ERR number of IDs doesn't match numids"
+#define ERR_XNACK_RETRYCOUNT      "ERR Invalid RETRYCOUNT value, must be >= 0"
+#define ERR_XNACK_OPTION          "ERR Unrecognized XNACK option '%s'"
+#define ERR_XNACK_NO_IDS          "ERR syntax error, expected IDS keyword"
 /* XREADGROUP CLAIM (Redis 8.4) */
 #define ERR_CLAIM_NOT_INTEGER "ERR min-idle-time is not an integer or out of range"
 #define ERR_CLAIM_NEGATIVE    "ERR min-idle-time must be a positive integer"

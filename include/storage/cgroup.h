@@ -26,9 +26,9 @@ struct cg_consumer;
 /* One pending entry: delivered to a consumer, not yet acknowledged. */
 struct cg_pending {
     sid_t id;
-    struct cg_consumer *consumer;
-    int64_t delivery_ms;     /* last delivery time */
-    uint64_t delivery_count; /* deliveries so far */
+    struct cg_consumer *consumer; /* NULL: released with XNACK, owned by nobody */
+    int64_t delivery_ms;          /* last delivery time; with no owner, its NACK order (small) */
+    uint64_t delivery_count;      /* deliveries so far */
 };
 
 /* ---- groups ---- */

@@ -27,6 +27,8 @@
  *   9 COMMIT_SET      ms, seq
  *  10 GROUP_DLQ       max_deliveries (0: off), dead-letter key (string, may be empty); in
  *                     the selected group
+ *  11 PENDING_NACK    ms, seq, s:nack_order, count; the entry is pending with no owner
+ *                     (XNACK), released in nack_order (its delivery_ms, far below any time)
  * The files that hold records and snapshots are cgstore.h's. Owned by the thread that holds
  * the store (docs/storage.md, Threads). */
 #ifndef OBK_CGROUP_STATE_H
@@ -54,6 +56,7 @@ enum cg_op {
     CG_OP_PENDING_DEL = 8,
     CG_OP_COMMIT_SET = 9,
     CG_OP_GROUP_DLQ = 10,
+    CG_OP_PENDING_NACK = 11,
 };
 
 struct cg_consumer {
@@ -74,6 +77,7 @@ struct cg_group {
     uint8_t *dlq_key;        /* where entries over it go; NULL = acknowledged and dropped */
     size_t dlq_len;
     uint64_t dead_lettered;    /* since start (not stored): metrics */
+    int64_t nack_seq;          /* the last NACK order given (unowned entries' delivery_ms) */
     struct idmap pel;          /* id -> struct cg_pending * (owned here) */
     struct cg_consumer **cons; /* sorted by name (byte-wise, shorter first on a tie) */
     size_t ncons, ccap;
@@ -106,6 +110,7 @@ void cgs_group_remove(struct cg_state *cg, struct cg_group *g);
 int cgs_consumer_add(struct cg_group *g, const void *name, size_t len, struct cg_consumer **out);
 /* Removes c and its pending entries; returns how many. */
 uint64_t cgs_consumer_remove(struct cg_group *g, struct cg_consumer *c);
+/* c NULL: the entry is pending with no owner (XNACK); delivery_ms is then its NACK order. */
 int cgs_pending_set(struct cg_group *g, struct cg_consumer *c, sid_t id, int64_t delivery_ms,
                     uint64_t count);
 int cgs_pending_del(struct cg_group *g, sid_t id); /* 1 when it was pending */
@@ -152,6 +157,7 @@ int cgroup_ack(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t
                uint64_t *acked);
 int cgroup_claim(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c, sid_t id,
                  int64_t delivery_ms, uint64_t delivery_count);
+int cgroup_nack(struct cg_state *cg, struct cg_group *g, sid_t id, uint64_t delivery_count);
 int cgroup_commit(struct cg_state *cg, struct cg_group *g, sid_t id);
 int cgroup_group_set_dlq(struct cg_state *cg, struct cg_group *g, uint64_t max_deliveries,
                          const void *key, size_t len);

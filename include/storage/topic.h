@@ -159,6 +159,9 @@ int cg_ack(struct topic *t, struct cg_group *g, const sid_t *ids, size_t n, uint
  * entry when it was not pending (XCLAIM FORCE). */
 int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t id,
              int64_t delivery_ms, uint64_t delivery_count);
+/* XNACK: makes id pending with no owner and this delivery count, after every entry released
+ * before it (creating the entry when it was not pending: XNACK FORCE). */
+int cg_nack(struct topic *t, struct cg_group *g, sid_t id, uint64_t delivery_count);
 /* Drops one pending entry without acknowledging it (an entry deleted from the stream that
  * XCLAIM/XAUTOCLAIM finds). */
 int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id);

@@ -348,11 +348,12 @@ struct pending_ctx {
 static int pending_each(void *ctx, const struct cg_pending *p) {
     struct pending_ctx *x = ctx;
     if (x->count <= 0) return 1;
-    long long idle = x->now - p->delivery_ms;
-    if (x->minidle && idle < x->minidle) return 0;
-    if (idle < 0) idle = 0;
-    size_t nl;
-    const char *name = cg_consumer_name(p->consumer, &nl);
+    /* an entry released with XNACK has no owner: "" and idle -1, and IDLE never filters it */
+    long long idle = p->consumer ? x->now - p->delivery_ms : -1;
+    if (p->consumer && x->minidle && idle < x->minidle) return 0;
+    if (p->consumer && idle < 0) idle = 0;
+    size_t nl = 0;
+    const char *name = p->consumer ? cg_consumer_name(p->consumer, &nl) : "";
     reply_array(&x->c->reply, 4);
     xutil_reply_id(x->c, p->id);
     reply_bulk(&x->c->reply, name, nl);

@@ -95,12 +95,12 @@ static int full_group_pending(void *ctx, const struct cg_pending *p) {
     struct full_ctx *f = ctx;
     struct client *c = f->c;
     if (f->count && f->n >= f->count) return 1;
-    size_t nl;
-    const char *name = cg_consumer_name(p->consumer, &nl);
+    size_t nl = 0; /* an entry released with XNACK: no owner, delivered at time 0 */
+    const char *name = p->consumer ? cg_consumer_name(p->consumer, &nl) : "";
     reply_array(R, 4);
     xutil_reply_id(c, p->id);
     reply_bulk(R, name, nl);
-    reply_int(R, p->delivery_ms);
+    reply_int(R, p->consumer ? p->delivery_ms : 0);
     reply_int(R, (long long)p->delivery_count);
     f->n++;
     return 0;

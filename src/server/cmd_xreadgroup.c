@@ -101,8 +101,9 @@ static int new_entry_cb(void *ctx, const struct obk_entry *e) {
 
 struct claim_cand {
     sid_t id;
-    int64_t delivery_ms;
+    int64_t delivery_ms; /* with no owner (XNACK), its release order: those come first */
     uint64_t count;
+    int owned;
 };
 
 struct claim_scan {
@@ -125,7 +126,7 @@ static int claim_collect(void *ctx, const struct cg_pending *p) {
         s->v = nv;
         s->cap = cap;
     }
-    s->v[s->n++] = (struct claim_cand){p->id, p->delivery_ms, p->delivery_count};
+    s->v[s->n++] = (struct claim_cand){p->id, p->delivery_ms, p->delivery_count, !!p->consumer};
     return 0;
 }
 
@@ -182,7 +183,9 @@ static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consume
         uint64_t next =
             cs.v[i].count >= (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : cs.v[i].count + 1;
         if (deadletter_divert(s->c->db, s->t, g, cs.v[i].id, next)) continue;
-        struct claimed_reply r = {s, now - cs.v[i].delivery_ms, (long long)cs.v[i].count};
+        /* idle since the last delivery; an entry released with XNACK counts as delivered at 0 */
+        long long idle = cs.v[i].owned ? now - cs.v[i].delivery_ms : now;
+        struct claimed_reply r = {s, idle, (long long)cs.v[i].count};
         rc = topic_get(s->t, cs.v[i].id, claimed_cb, &r);
         if (rc == OBK_ERR_NOTFOUND) { /* deleted from the stream: left pending, not shown */
             rc = OBK_OK;

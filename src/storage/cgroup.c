@@ -194,6 +194,7 @@ uint64_t cgs_consumer_remove(struct cg_group *g, struct cg_consumer *c) {
 int cgs_pending_set(struct cg_group *g, struct cg_consumer *c, sid_t id, int64_t delivery_ms,
                     uint64_t count) {
     struct cg_pending *p = idmap_get(&g->pel, id.ms, id.seq);
+    int created = 0;
     if (!p) {
         if (!(p = calloc(1, sizeof *p))) return OBK_ERR_NOMEM;
         p->id = id;
@@ -202,25 +203,27 @@ int cgs_pending_set(struct cg_group *g, struct cg_consumer *c, sid_t id, int64_t
             free(p);
             return rc;
         }
+        created = 1;
     }
-    if (p->consumer != c) {
-        int rc = idmap_insert(&c->pel, id.ms, id.seq, p);
+    if (created || p->consumer != c) {
+        int rc = c ? idmap_insert(&c->pel, id.ms, id.seq, p) : OBK_OK;
         if (rc != OBK_OK) {
-            if (!p->consumer) free(idmap_delete(&g->pel, id.ms, id.seq));
+            if (created) free(idmap_delete(&g->pel, id.ms, id.seq));
             return rc;
         }
-        if (p->consumer) idmap_delete(&p->consumer->pel, id.ms, id.seq);
+        if (!created && p->consumer) idmap_delete(&p->consumer->pel, id.ms, id.seq);
         p->consumer = c;
     }
     p->delivery_ms = delivery_ms;
     p->delivery_count = count;
+    if (!c && delivery_ms > g->nack_seq) g->nack_seq = delivery_ms; /* the NACK zone's order */
     return OBK_OK;
 }
 
 int cgs_pending_del(struct cg_group *g, sid_t id) {
     struct cg_pending *p = idmap_delete(&g->pel, id.ms, id.seq);
     if (!p) return 0;
-    idmap_delete(&p->consumer->pel, id.ms, id.seq);
+    if (p->consumer) idmap_delete(&p->consumer->pel, id.ms, id.seq);
     free(p);
     return 1;
 }
@@ -604,7 +607,7 @@ int cgroup_deliver_again(struct cg_state *cg, struct cg_group *g, const sid_t *i
     size_t room = sel_room(g, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
-        if (p) room += 2 * OP_FIXED + p->consumer->len;
+        if (p) room += 2 * OP_FIXED + (p->consumer ? p->consumer->len : 0);
     }
     int implicit, rc = mut_begin(cg, room, &implicit);
     if (rc != OBK_OK) goto done;
@@ -637,6 +640,25 @@ int cgroup_ack(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t
     }
 done:
     if (acked) *acked = k;
+    return mut_end(cg, implicit, rc, 0);
+}
+
+static void put_pending_nack(struct cg_state *cg, const struct cg_pending *p) {
+    put_u8(cg, CG_OP_PENDING_NACK);
+    put_uv(cg, p->id.ms);
+    put_uv(cg, p->id.seq);
+    put_sv(cg, p->delivery_ms);
+    put_uv(cg, p->delivery_count);
+}
+
+int cgroup_nack(struct cg_state *cg, struct cg_group *g, sid_t id, uint64_t delivery_count) {
+    int implicit, rc = mut_begin(cg, sel_room(g, NULL) + OP_FIXED, &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = cgs_pending_set(g, NULL, id, g->nack_seq + 1, delivery_count)) != OBK_OK) goto done;
+    sel(cg, g, NULL);
+    put_pending_nack(cg, idmap_get(&g->pel, id.ms, id.seq));
+    cg->rec_hard = 1;
+done:
     return mut_end(cg, implicit, rc, 0);
 }
 

@@ -151,6 +151,12 @@ int cgs_apply(struct cg_state *cg, const uint8_t *ops, size_t len, int check_onl
                 g->committed = id;
             }
             break;
+        case CG_OP_PENDING_NACK:
+            if ((rc = rd_id(&r, &id)) || (rc = rd_sv(&r, &sv)) || (rc = rd_uv(&r, &uv)) ||
+                check_only)
+                break;
+            rc = g && sv > 0 ? cgs_pending_set(g, NULL, id, sv, uv) : OBK_ERR_CORRUPT;
+            break;
         case CG_OP_GROUP_DLQ:
             if ((rc = rd_uv(&r, &uv)) || (rc = rd_str(&r, &name, &nlen)) || check_only) break;
             rc = g ? cgs_group_set_dlq(g, uv, nlen ? name : NULL, nlen) : OBK_ERR_CORRUPT;
@@ -238,6 +244,15 @@ int cgs_encode_snapshot(const struct cg_state *cg, uint64_t gen, uint8_t **out, 
                 wb_sv(&w, p->delivery_ms);
                 wb_uv(&w, p->delivery_count);
             }
+        }
+        for (struct idmap_node *x = idmap_first(&g->pel); x; x = idmap_next(x)) {
+            const struct cg_pending *p = x->value; /* entries with no owner (XNACK) */
+            if (p->consumer) continue;
+            wb_u8(&w, CG_OP_PENDING_NACK);
+            wb_uv(&w, p->id.ms);
+            wb_uv(&w, p->id.seq);
+            wb_sv(&w, p->delivery_ms);
+            wb_uv(&w, p->delivery_count);
         }
     }
     wb_room(&w, 4);

@@ -151,6 +151,10 @@ int cg_claim(struct topic *t, struct cg_group *g, struct cg_consumer *c, sid_t i
     return groups_done(t, cgroup_claim(groups_of(t, g), g, c, id, delivery_ms, delivery_count));
 }
 
+int cg_nack(struct topic *t, struct cg_group *g, sid_t id, uint64_t delivery_count) {
+    return groups_done(t, cgroup_nack(groups_of(t, g), g, id, delivery_count));
+}
+
 int cg_pending_drop(struct topic *t, struct cg_group *g, sid_t id) {
     uint64_t acked;
     return cg_ack(t, g, &id, 1, &acked);

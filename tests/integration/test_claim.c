@@ -6,7 +6,10 @@
  * MAXDELIVERIES n [DEADLETTER key], XGROUP SETDLQ): their errors, every delivery path (history
  * read, CLAIM, XCLAIM, XAUTOCLAIM) moving an entry over the limit to the dead-letter stream
  * with its origin and acknowledging it, XLAG and INFO showing the policy, and both the dead
- * letter and the acknowledgement surviving a kill -9. */
+ * letter and the acknowledgement surviving a kill -9. XNACK (Redis 8.8) with redis.io's
+ * examples: its modes, RETRYCOUNT, FORCE, errors in Redis's order, released entries claimed
+ * first in release order, a blocked CLAIM read woken, and the release surviving kill -9 and a
+ * clean restart. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,14 +53,19 @@ static void expect_entry(const redisReply *e, const char *id, long long idle_lo,
     assert_int_equal(e->element[3]->integer, deliveries);
 }
 
-/* XPENDING's row for one ID: owner and delivery count. */
-static void expect_pending(redisContext *c, const char *key, const char *id, const char *owner,
-                           long long count) {
-    redisReply *r = must_cmd(c, "XPENDING %s g %s %s 1", key, id, id);
+/* XPENDING's row for one ID of group: owner and delivery count. */
+static void expect_pending_in(redisContext *c, const char *key, const char *group, const char *id,
+                              const char *owner, long long count) {
+    redisReply *r = must_cmd(c, "XPENDING %s %s %s %s 1", key, group, id, id);
     assert_int_equal(r->elements, 1);
     assert_string_equal(r->element[0]->element[1]->str, owner);
     assert_int_equal(r->element[0]->element[3]->integer, count);
     freeReplyObject(r);
+}
+
+static void expect_pending(redisContext *c, const char *key, const char *id, const char *owner,
+                           long long count) {
+    expect_pending_in(c, key, "g", id, owner, count);
 }
 
 static void test_claim_errors(void **state) {
@@ -359,6 +367,157 @@ static void test_dead_letter_kill9(void **state) {
     server_cleanup(&s);
 }
 
+static void test_xnack_documented_examples(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    ok_cmd(c, "XADD mystream 1526569498055-0 field value1");
+    ok_cmd(c, "XADD mystream 1526569498056-0 field value2");
+    ok_cmd(c, "XGROUP CREATE mystream mygroup 0");
+    ok_cmd(c, "XREADGROUP GROUP mygroup consumer1 STREAMS mystream >");
+    assert_int_equal(
+        int_cmd(c, "XNACK mystream mygroup FAIL IDS 2 1526569498055-0 1526569498056-0"), 2);
+    /* XPENDING: no owner, idle -1, the count kept */
+    redisReply *r = must_cmd(c, "XPENDING mystream mygroup - + 10");
+    assert_int_equal(r->elements, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(r->element[i]->element[1]->str, "");
+        assert_int_equal(r->element[i]->element[2]->integer, -1);
+        assert_int_equal(r->element[i]->element[3]->integer, 1);
+    }
+    freeReplyObject(r);
+    r = must_cmd(c, "XPENDING mystream mygroup");
+    assert_int_equal(r->element[0]->integer, 2);
+    assert_int_equal(r->element[3]->elements, 0); /* under no consumer (Redis: an empty array) */
+    freeReplyObject(r);
+    r = must_cmd(c, "XINFO CONSUMERS mystream mygroup");
+    assert_int_equal(r->element[0]->element[3]->integer, 0); /* consumer1 holds none */
+    freeReplyObject(r);
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup SILENT IDS 1 1526569498055-0"), 1);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498055-0", "", 0);
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup SILENT IDS 1 1526569498055-0"), 1);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498055-0", "", 0); /* not below 0 */
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup FATAL IDS 1 1526569498055-0"), 1);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498055-0", "", 9223372036854775807LL);
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup FAIL RETRYCOUNT 5 IDS 1 1526569498055-0"),
+                     1);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498055-0", "", 5);
+    /* an ID not pending counts only with FORCE, and only when the stream holds it */
+    ok_cmd(c, "XADD mystream 1526569498057-0 field value3");
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup FAIL IDS 1 1526569498057-0"), 0);
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup FAIL IDS 2 1526569498057-0 9-9 FORCE"), 1);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498057-0", "", 0);
+    assert_int_equal(int_cmd(c, "XNACK mystream mygroup FAIL IDS 2 1-1 1-1"), 0);
+    /* XCLAIM takes a released entry whatever its min-idle-time */
+    r = must_cmd(c, "XCLAIM mystream mygroup c2 99999999 1526569498056-0");
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    expect_pending_in(c, "mystream", "mygroup", "1526569498056-0", "c2", 2);
+    redisFree(c);
+}
+
+static void test_xnack_errors(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    ok_cmd(c, "XGROUP CREATE ne g $ MKSTREAM");
+    expect_error(c, "XNACK ne g SILENT IDS 1", "ERR wrong number of arguments for 'xnack' command");
+    expect_error(c, "XNACK nokey g FAIL IDS 1 1-0",
+                 "NOGROUP No such key 'nokey' or consumer group 'g'");
+    expect_error(c, "XNACK ne nog BAD IDS 1 1-0",
+                 "NOGROUP No such key 'ne' or consumer group 'nog'");
+    expect_error(c, "XNACK ne g BAD IDS 1 1-0", "ERR mode must be SILENT, FAIL, or FATAL");
+    expect_error(c, "XNACK ne g IDS 1 1-0 FAIL", "ERR mode must be SILENT, FAIL, or FATAL");
+    expect_error(c, "XNACK ne g FAIL IDS abc 1-0", "ERR numids must be a positive integer");
+    expect_error(c, "XNACK ne g FAIL IDS 0 1-0", "ERR numids must be a positive integer");
+    expect_error(c, "XNACK ne g FAIL IDS 3 1-0 2-0", "ERR number of IDs doesn't match numids");
+    expect_error(c, "XNACK ne g FAIL IDS 1 1-0 RETRYCOUNT abc",
+                 "ERR value is not an integer or out of range");
+    expect_error(c, "XNACK ne g FAIL IDS 1 1-0 RETRYCOUNT -1",
+                 "ERR Invalid RETRYCOUNT value, must be >= 0");
+    expect_error(c, "XNACK ne g FAIL FATAL IDS 1 1-0", "ERR Unrecognized XNACK option 'FATAL'");
+    expect_error(c, "XNACK ne g FAIL IDS 1 1-0 2-0", "ERR Unrecognized XNACK option '2-0'");
+    expect_error(c, "XNACK ne g SILENT FORCE RETRYCOUNT 5",
+                 "ERR syntax error, expected IDS keyword");
+    expect_error(c, "XNACK ne g FAIL IDS 1 abc",
+                 "ERR Invalid stream ID specified as stream command argument");
+    assert_int_equal(int_cmd(c, "XNACK ne g FAIL FORCE RETRYCOUNT 42 IDS 1 1-0"), 0);
+    redisFree(c);
+}
+
+/* Released entries are claimed first, in the order they were released; a blocked CLAIM read
+ * wakes at the release. */
+static void test_xnack_then_claim(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    for (int i = 1; i <= 4; i++) {
+        char cmd[48];
+        snprintf(cmd, sizeof cmd, "XADD nc %d-0 f v%d", i, i);
+        ok_cmd(c, cmd);
+    }
+    ok_cmd(c, "XGROUP CREATE nc g 0");
+    ok_cmd(c, "XREADGROUP GROUP g c1 STREAMS nc >");
+    ok_cmd(c, "XCLAIM nc g c1 0 4-0 IDLE 500000 JUSTID"); /* idle, but not released */
+    assert_int_equal(int_cmd(c, "XNACK nc g FAIL IDS 3 1-0 2-0 3-0"), 3);
+    assert_int_equal(int_cmd(c, "XNACK nc g FAIL IDS 1 1-0"), 1); /* to the end of the zone */
+    redisReply *r = must_cmd(c, "XREADGROUP GROUP g c2 CLAIM 1000 STREAMS nc >");
+    redisReply *e = entries_of(r);
+    assert_int_equal(e->elements, 4);
+    assert_string_equal(e->element[0]->element[0]->str, "2-0");
+    assert_string_equal(e->element[1]->element[0]->str, "3-0");
+    assert_string_equal(e->element[2]->element[0]->str, "1-0");
+    assert_string_equal(e->element[3]->element[0]->str, "4-0");
+    assert_true(e->element[0]->element[2]->integer > 1700000000000LL); /* idle since time 0 */
+    freeReplyObject(r);
+    expect_pending(c, "nc", "2-0", "c2", 2);
+    /* a blocked CLAIM read wakes when an entry is released */
+    int fd = raw_connect(shared_server.port);
+    assert_int_equal(
+        raw_send_str(fd, "XREADGROUP GROUP g c3 BLOCK 5000 CLAIM 100000 STREAMS nc >\r\n"), 0);
+    usleep(100000);
+    assert_int_equal(int_cmd(c, "XNACK nc g SILENT IDS 1 3-0"), 1);
+    size_t got;
+    char *reply = raw_read(fd, 4096, 3000, &got);
+    assert_non_null(reply);
+    assert_non_null(strstr(reply, "3-0"));
+    free(reply);
+    close(fd);
+    expect_pending(c, "nc", "3-0", "c3", 2);
+    redisFree(c);
+}
+
+static void test_xnack_survives_restarts(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    ok_cmd(c, "XADD k 1-0 f a");
+    ok_cmd(c, "XADD k 2-0 f b");
+    ok_cmd(c, "XGROUP CREATE k g 0");
+    ok_cmd(c, "XREADGROUP GROUP g c1 STREAMS k >");
+    assert_int_equal(int_cmd(c, "XNACK k g FAIL IDS 2 2-0 1-0"), 2);
+    redisFree(c);
+    for (int round = 0; round < 2; round++) { /* kill -9 (the log replayed), then a clean stop */
+        if (round == 0)
+            server_kill(&s);
+        else
+            assert_int_equal(server_stop(&s), 0);
+        assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+        c = client_connect(&s);
+        expect_pending(c, "k", "1-0", "", 1);
+        expect_pending(c, "k", "2-0", "", 1);
+        redisFree(c);
+    }
+    c = client_connect(&s);
+    redisReply *r = must_cmd(c, "XREADGROUP GROUP g c2 CLAIM 0 STREAMS k >");
+    redisReply *e = entries_of(r);
+    assert_int_equal(e->elements, 2); /* the release order held: 2-0 first */
+    assert_string_equal(e->element[0]->element[0]->str, "2-0");
+    assert_string_equal(e->element[1]->element[0]->str, "1-0");
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claim_errors),
@@ -367,6 +526,10 @@ int main(void) {
         cmocka_unit_test(test_dead_letter_errors_and_settings),
         cmocka_unit_test(test_dead_letter_paths),
         cmocka_unit_test(test_dead_letter_kill9),
+        cmocka_unit_test(test_xnack_documented_examples),
+        cmocka_unit_test(test_xnack_errors),
+        cmocka_unit_test(test_xnack_then_claim),
+        cmocka_unit_test(test_xnack_survives_restarts),
     };
     return cmocka_run_group_tests_name("claim", tests, shared_server_setup, shared_server_teardown);
 }

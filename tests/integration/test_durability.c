@@ -57,6 +57,7 @@ static const struct sample {
     {"xdelex", "XDELEX k ACKED IDS 1 2-0"},
     {"xgroup|create", "XGROUP CREATE k g2 0"},
     {"xgroup|setdlq", "XGROUP SETDLQ k g 5 k:dead"},
+    {"xnack", "XNACK k g FAIL IDS 1 1-0"},
     {"xgroup|setid", "XGROUP SETID k g 0"},
     {"xgroup|destroy", "XGROUP DESTROY k g"},
     {"xgroup|createconsumer", "XGROUP CREATECONSUMER k g c9"},

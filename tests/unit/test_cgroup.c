@@ -374,6 +374,9 @@ static void random_ops(struct topic *t, int steps) {
         } else if (op == 8) {
             struct cg_consumer *c = cg_consumer_find(g, cn[rand() % 4], 2);
             if (c) assert_int_equal(cg_consumer_delete(t, g, c, NULL), OBK_OK);
+        } else if (rand() % 3 == 0) { /* XNACK: released, pending or not (FORCE) */
+            sid_t id = {(uint64_t)(rand() % (int)(last.ms + 1)), 0};
+            assert_int_equal(cg_nack(t, g, id, (uint64_t)(rand() % 4)), OBK_OK);
         } else if (rand() % 2) { /* a dead-letter policy, with or without a key, or none */
             int k = rand() % 3;
             assert_int_equal(
