@@ -10,7 +10,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson
+PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson libxxhash
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2

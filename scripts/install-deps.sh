@@ -6,7 +6,8 @@
 #   and sanitizer runtimes for fuzz/.
 set -euo pipefail
 what=${1:-build}
-build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev libjemalloc-dev)
+build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev libjemalloc-dev
+            libxxhash-dev)
 run_pkgs=(redis-tools redis-sentinel curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-sentinel redis-tools python3 python3-redis
            python3-prometheus-client python3-requests python3-yaml prometheus-redis-exporter curl nodejs npm chromium

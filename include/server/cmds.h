@@ -17,6 +17,8 @@ extern struct command pubsub_commands[]; /* pubsub.c */
 extern struct command repl_commands[];   /* cmd_repl.c */
 extern struct command expire_commands[]; /* cmd_expire.c */
 extern struct command xnack_commands[];  /* cmd_xnack.c */
+extern struct command idmp_commands[];   /* cmd_idmp.c */
+void cmd_xcfgset(CMD_ARGS);
 
 /* cmd_server.c: connection and server commands */
 void cmd_ping(CMD_ARGS);

@@ -65,6 +65,8 @@ struct config {
     long long retention_bytes; /* -1 = unlimited */
     long long retention_ms;    /* -1 = forever */
     long long stream_node_max_entries;
+    long long stream_idmp_duration; /* XADD IDMP defaults of a new stream (XCFGSET changes one) */
+    long long stream_idmp_maxsize;
     long long stream_node_max_bytes;
     /* operations face (http.c, metrics.c) */
     int http_port;                /* 0 = no HTTP face */

@@ -165,6 +165,17 @@
 #define ERR_XNACK_RETRYCOUNT      "ERR Invalid RETRYCOUNT value, must be >= 0"
 #define ERR_XNACK_OPTION          "ERR Unrecognized XNACK option '%s'"
 #define ERR_XNACK_NO_IDS          "ERR syntax error, expected IDS keyword"
+/* Idempotent producers: XADD ... IDMP / IDMPAUTO, XCFGSET (Redis 8.6) */
+#define ERR_IDMP_TWICE "ERR syntax error, IDMP/IDMPAUTO specified multiple times"
+#define ERR_IDMP_AUTO_ID_ONLY                                                                      \
+    "ERR syntax error, IDMP/IDMPAUTO can be used only with auto-generated IDs"
+#define ERR_IDMP_EMPTY_PID     "ERR syntax error, IDMP requires a non-empty producer ID"
+#define ERR_IDMP_EMPTY_IID     "ERR syntax error, IDMP requires a non-empty idempotent ID"
+#define ERR_IDMPAUTO_EMPTY_PID "ERR syntax error, IDMPAUTO requires a non-empty producer ID"
+#define ERR_XCFGSET_DURATION   "ERR IDMP-DURATION must be between 1 and 86400 seconds"
+#define ERR_XCFGSET_MAXSIZE    "ERR IDMP-MAXSIZE must be between 1 and 10000 entries"
+#define ERR_XCFGSET_TWICE      "ERR %s specified multiple times"
+#define ERR_XCFGSET_NONE       "ERR At least one parameter must be specified"
 /* XREADGROUP CLAIM (Redis 8.4) */
 #define ERR_CLAIM_NOT_INTEGER "ERR min-idle-time is not an integer or out of range"
 #define ERR_CLAIM_NEGATIVE    "ERR min-idle-time must be a positive integer"

@@ -37,6 +37,10 @@ struct xread_opts {
  * Returns 0, or -1 after replying the error. */
 int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvlen, int xreadgroup,
                           struct xread_opts *o);
+/* IDMPAUTO's idempotent id: a 128-bit XXH3 hash of the field-value pairs that does not depend
+ * on their order (Redis 8.6's construction), n arguments from fv. */
+#define XUTIL_IDMP_AUTO_LEN 16
+void xutil_idmp_auto_iid(int n, char **fv, size_t *fvlen, uint8_t out[XUTIL_IDMP_AUTO_LEN]);
 /* Closes the deferred top of an XREAD/XREADGROUP reply holding n streams: an array of
  * [key, entries] pairs in RESP2, a map in RESP3 (as Redis). */
 void xutil_set_streams_len(struct client *c, int handle, long n);

@@ -29,6 +29,11 @@
  *                     the selected group
  *  11 PENDING_NACK    ms, seq, s:nack_order, count; the entry is pending with no owner
  *                     (XNACK), released in nack_order (its delivery_ms, far below any time)
+ * The stream's idempotent-producer state (idmp.h; no group selected):
+ *  12 IDMP_CONFIG     s:duration_s, maxsize; creates the state, or sets its bounds (a change
+ *                     forgets every id)
+ *  13 IDMP_ADD        pid, iid, ms, seq; (pid, iid) -> that stream ID (XADD ... IDMP)
+ *  14 IDMP_COUNTERS   added, duplicates (snapshots only: lifetime counters)
  * The files that hold records and snapshots are cgstore.h's. Owned by the thread that holds
  * the store (docs/storage.md, Threads). */
 #ifndef OBK_CGROUP_STATE_H
@@ -57,6 +62,9 @@ enum cg_op {
     CG_OP_COMMIT_SET = 9,
     CG_OP_GROUP_DLQ = 10,
     CG_OP_PENDING_NACK = 11,
+    CG_OP_IDMP_CONFIG = 12,
+    CG_OP_IDMP_ADD = 13,
+    CG_OP_IDMP_COUNTERS = 14,
 };
 
 struct cg_consumer {
@@ -83,8 +91,11 @@ struct cg_group {
     size_t ncons, ccap;
 };
 
+struct idmp;
+
 struct cg_state {
     struct cg_group **groups; /* sorted by name */
+    struct idmp *idmp;        /* idempotent producers (idmp.h), NULL until the first use */
     size_t ngroups, gcap;
     /* records: closed ones waiting for a submission, then the open one from rec_start */
     uint8_t *buf;
@@ -158,6 +169,11 @@ int cgroup_ack(struct cg_state *cg, struct cg_group *g, const sid_t *ids, size_t
 int cgroup_claim(struct cg_state *cg, struct cg_group *g, struct cg_consumer *c, sid_t id,
                  int64_t delivery_ms, uint64_t delivery_count);
 int cgroup_nack(struct cg_state *cg, struct cg_group *g, sid_t id, uint64_t delivery_count);
+/* XADD ... IDMP: records (pid, iid) -> id, creating the state with these bounds if the stream
+ * has none. XCFGSET: sets the bounds (creating the state). */
+int cgroup_idmp_add(struct cg_state *cg, const void *pid, size_t plen, const void *iid, size_t ilen,
+                    sid_t id, int64_t duration_s, uint64_t maxsize);
+int cgroup_idmp_configure(struct cg_state *cg, int64_t duration_s, uint64_t maxsize);
 int cgroup_commit(struct cg_state *cg, struct cg_group *g, sid_t id);
 int cgroup_group_set_dlq(struct cg_state *cg, struct cg_group *g, uint64_t max_deliveries,
                          const void *key, size_t len);

@@ -111,6 +111,23 @@ int64_t topic_created_ms(const struct topic *t);
 /* 1 when the topic has at least one consumer group. */
 int topic_has_groups(const struct topic *t);
 
+/* ---- idempotent producers (topic_groups.c; the structure: idmp.h) ---- */
+struct idmp_stats;
+/* XADD ... IDMP: the stream ID recorded for (pid, iid) and still in its window at now_ms: 1,
+ * else 0. */
+int topic_idmp_find(const struct topic *t, const void *pid, size_t plen, const void *iid,
+                    size_t ilen, int64_t now_ms, sid_t *out);
+void topic_idmp_count_duplicate(struct topic *t);
+/* Records (pid, iid) -> id in the stream's side log (the groups.log record of the command,
+ * written after the entry's batch), creating the state with these bounds when it has none. */
+int topic_idmp_add(struct topic *t, const void *pid, size_t plen, const void *iid, size_t ilen,
+                   sid_t id, int64_t duration_s, uint64_t maxsize);
+/* XCFGSET: the stream's bounds (a change forgets every id). */
+int topic_idmp_configure(struct topic *t, int64_t duration_s, uint64_t maxsize);
+/* The bounds and counters: 1, or 0 when the stream never used IDMP nor XCFGSET. */
+int topic_idmp_stats(const struct topic *t, int64_t *duration_s, uint64_t *maxsize,
+                     struct idmp_stats *st);
+
 /* ---- consumer groups (topic_groups.c; reading a group: cgroup.h) ---- */
 /* Opens the command's record (nesting is not allowed). */
 void cg_record_begin(struct topic *t);

@@ -40,7 +40,37 @@ struct xtrim_args {
     sid_t id;
     int policy_given;
     enum xutil_refpolicy policy; /* what trimming does to the groups' references */
+    int idmp;                    /* XADD: 0, IDMP_GIVEN or IDMP_AUTO (Redis 8.6) */
+    const char *pid, *iid;
+    size_t pidlen, iidlen;
 };
+
+enum { IDMP_GIVEN = 1, IDMP_AUTO = 2 };
+
+/* XADD's IDMP producer-id idempotent-id / IDMPAUTO producer-id at argv[i]; returns the
+ * arguments taken, or -1 after replying the error. */
+static int parse_idmp(struct client *c, char **argv, size_t *argvlen, int i, struct xtrim_args *a) {
+    int given = util_eq_nocase(argv[i], argvlen[i], "IDMP");
+    if (a->idmp) {
+        reply_error(R, ERR_IDMP_TWICE);
+        return -1;
+    }
+    a->idmp = given ? IDMP_GIVEN : IDMP_AUTO;
+    a->pid = argv[i + 1];
+    a->pidlen = argvlen[i + 1];
+    if (!a->pidlen) {
+        reply_error(R, given ? ERR_IDMP_EMPTY_PID : ERR_IDMPAUTO_EMPTY_PID);
+        return -1;
+    }
+    if (!given) return 1;
+    a->iid = argv[i + 2];
+    a->iidlen = argvlen[i + 2];
+    if (!a->iidlen) {
+        reply_error(R, ERR_IDMP_EMPTY_IID);
+        return -1;
+    }
+    return 2;
+}
 
 /* Parses the options from argv[2] on. Returns the index of the ID (XADD) or of the end (XTRIM),
  * or -1 after replying an error. */
@@ -92,6 +122,11 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
             a->policy_given = 1;
         } else if (xadd && util_eq_nocase(opt, ol, "NOMKSTREAM")) {
             a->nomkstream = 1;
+        } else if (xadd && ((util_eq_nocase(opt, ol, "IDMP") && more >= 2) ||
+                            (util_eq_nocase(opt, ol, "IDMPAUTO") && more >= 1))) {
+            int took = parse_idmp(c, argv, argvlen, i, a);
+            if (took < 0) return -1;
+            i += took;
         } else if (xadd) {
             if (xutil_parse_id(c, opt, ol, 0, SID_PARSE_STRICT | SID_PARSE_SEQ_AUTO, &a->id, NULL,
                                &a->seq_auto) != 0)
@@ -113,6 +148,10 @@ static int parse_add_or_trim(struct client *c, int argc, char **argv, size_t *ar
     }
     if (limit_given && !a->approx) {
         reply_error(R, ERR_LIMIT_WITHOUT_TILDE);
+        return -1;
+    }
+    if (a->idmp && a->id_given) {
+        reply_error(R, ERR_IDMP_AUTO_ID_ONLY);
         return -1;
     }
     if (!limit_given) {
@@ -246,6 +285,19 @@ void cmd_xadd(CMD_ARGS) {
             return;
         }
     }
+    uint8_t auto_iid[XUTIL_IDMP_AUTO_LEN];
+    if (a.idmp == IDMP_AUTO) {
+        xutil_idmp_auto_iid(argc - fpos, argv + fpos, argvlen + fpos, auto_iid);
+        a.iid = (const char *)auto_iid;
+        a.iidlen = sizeof auto_iid;
+    }
+    sid_t original;
+    if (a.idmp && topic_idmp_find(t, a.pid, a.pidlen, a.iid, a.iidlen, util_mstime(), &original)) {
+        /* a retry: the first ID, nothing added, no trim (the reply waits for the original) */
+        topic_idmp_count_duplicate(t);
+        xutil_reply_id(c, original);
+        return;
+    }
     sid_t last = topic_last_id(t), id;
     if (last.ms == UINT64_MAX && last.seq == UINT64_MAX) {
         reply_error(R, ERR_STREAM_EXHAUSTED);
@@ -280,6 +332,14 @@ void cmd_xadd(CMD_ARGS) {
     }
     server_stats.entries_appended++; /* metrics and INFO obelisk */
     blocking_signal_key(c->db, argv[1], argvlen[1]);
+    /* the idempotent id, in the stream's side log after the entry's batch (a crash between the
+     * two can keep the entry without its id: a retry then adds it again, never loses it) */
+    if (a.idmp && (rc = topic_idmp_add(t, a.pid, a.pidlen, a.iid, a.iidlen, id,
+                                       server_config.stream_idmp_duration,
+                                       (uint64_t)server_config.stream_idmp_maxsize)) != OBK_OK) {
+        xutil_reply_status(c, rc);
+        return;
+    }
     uint64_t removed;
     /* The entry is stored: its ID is the answer even if the trim fails (the trim's error, if it
      * is an I/O error, fails the batch and so this reply too, through the durability rule). */

@@ -116,6 +116,8 @@ static const struct directive directives[] = {
     {"retention-bytes", D_MEMORY, C(retention_bytes), -1, LLONG_MAX, "-1", 0, NULL},
     {"retention-ms", D_LL, C(retention_ms), -1, LLONG_MAX, "-1", 0, NULL},
     {"stream-node-max-entries", D_LL, C(stream_node_max_entries), 0, LLONG_MAX, "100", 0, NULL},
+    {"stream-idmp-duration", D_LL, C(stream_idmp_duration), 1, 86400, "100", 0, NULL},
+    {"stream-idmp-maxsize", D_LL, C(stream_idmp_maxsize), 1, 10000, "100", 0, NULL},
     {"stream-node-max-bytes", D_MEMORY, C(stream_node_max_bytes), 0, LLONG_MAX, "4096", 0, NULL},
     /* Replication (docs/replication.md), with Redis's names, defaults and older aliases. The
      * primary is set with REPLICAOF (CONFIG REWRITE keeps it), not CONFIG SET, as in Redis. */

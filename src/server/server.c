@@ -250,8 +250,8 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands, pubsub_commands,
-                                repl_commands,   expire_commands,    xnack_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands, repl_commands,
+                                expire_commands, xnack_commands,     idmp_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);

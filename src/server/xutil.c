@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "base/codec.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
@@ -171,6 +175,30 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
         return -1;
     }
     return 0;
+}
+
+static uint64_t rotl64(uint64_t v, int r) {
+    return (v << r) | (v >> (64 - r));
+}
+
+void xutil_idmp_auto_iid(int n, char **fv, size_t *fvlen, uint8_t out[XUTIL_IDMP_AUTO_LEN]) {
+    uint64_t sum_lo = 0, sum_hi = 0, xor_lo = 0, xor_hi = 0;
+    XXH3_state_t st;
+    for (int i = 0; i + 1 < n; i += 2) {
+        long flen = (long)fvlen[i]; /* the field's length between the two, as Redis hashes */
+        XXH3_128bits_reset(&st);
+        XXH3_128bits_update(&st, fv[i], fvlen[i]);
+        XXH3_128bits_update(&st, &flen, sizeof flen);
+        XXH3_128bits_update(&st, fv[i + 1], fvlen[i + 1]);
+        XXH128_hash_t h = XXH3_128bits_digest(&st);
+        sum_lo += h.low64;
+        sum_hi += h.high64;
+        xor_lo ^= h.low64;
+        xor_hi ^= h.high64;
+    }
+    uint64_t lo = sum_lo ^ rotl64(xor_hi, 1), hi = sum_hi ^ rotl64(xor_lo, 1);
+    codec_put_u64(out, lo);
+    codec_put_u64(out + 8, hi);
 }
 
 void xutil_set_streams_len(struct client *c, int handle, long n) {

@@ -26,6 +26,7 @@
 #include "base/obk_assert.h"
 #include "base/status.h"
 #include "storage/cgroup_state.h"
+#include "storage/idmp.h"
 
 /* ---- names ---- */
 
@@ -71,6 +72,7 @@ void cgs_free(struct cg_state *cg) {
     for (size_t i = 0; i < cg->ngroups; i++) group_free(cg->groups[i]);
     free(cg->groups);
     free(cg->buf);
+    idmp_free(cg->idmp);
     free(cg);
 }
 
@@ -246,6 +248,7 @@ uint64_t cgs_clamp(struct cg_state *cg, sid_t last_id, uint64_t entries_added) {
             x = n;
         }
     }
+    if (cg && cg->idmp) changes += idmp_clamp(cg->idmp, last_id);
     return changes;
 }
 
@@ -658,6 +661,52 @@ int cgroup_nack(struct cg_state *cg, struct cg_group *g, sid_t id, uint64_t deli
     sel(cg, g, NULL);
     put_pending_nack(cg, idmap_get(&g->pel, id.ms, id.seq));
     cg->rec_hard = 1;
+done:
+    return mut_end(cg, implicit, rc, 0);
+}
+
+/* ---- idempotent producers ---- */
+
+static void put_idmp_config(struct cg_state *cg) {
+    put_u8(cg, CG_OP_IDMP_CONFIG);
+    put_sv(cg, idmp_duration(cg->idmp));
+    put_uv(cg, idmp_maxsize(cg->idmp));
+}
+
+/* The state, created with the given bounds when the stream has none yet (*created says so). */
+static int idmp_state(struct cg_state *cg, int64_t duration_s, uint64_t maxsize, int *created) {
+    *created = 0;
+    if (cg->idmp) return OBK_OK;
+    int rc = idmp_new(duration_s, maxsize, &cg->idmp);
+    if (rc == OBK_OK) *created = 1;
+    return rc;
+}
+
+int cgroup_idmp_add(struct cg_state *cg, const void *pid, size_t plen, const void *iid, size_t ilen,
+                    sid_t id, int64_t duration_s, uint64_t maxsize) {
+    int created = 0, implicit, rc = mut_begin(cg, 3 * OP_FIXED + plen + ilen, &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = idmp_state(cg, duration_s, maxsize, &created)) != OBK_OK) goto done;
+    if ((rc = idmp_add(cg->idmp, pid, plen, iid, ilen, id)) != OBK_OK) goto done;
+    if (created) put_idmp_config(cg);
+    put_u8(cg, CG_OP_IDMP_ADD);
+    put_str(cg, pid, plen);
+    put_str(cg, iid, ilen);
+    put_uv(cg, id.ms);
+    put_uv(cg, id.seq);
+    cg->rec_hard = 1;
+done:
+    return mut_end(cg, implicit, rc, created);
+}
+
+int cgroup_idmp_configure(struct cg_state *cg, int64_t duration_s, uint64_t maxsize) {
+    int created = 0, implicit, rc = mut_begin(cg, OP_FIXED, &implicit);
+    if (rc != OBK_OK) goto done;
+    if ((rc = idmp_state(cg, duration_s, maxsize, &created)) != OBK_OK) goto done;
+    if (created || idmp_configure(cg->idmp, duration_s, maxsize)) {
+        put_idmp_config(cg);
+        cg->rec_hard = 1;
+    }
 done:
     return mut_end(cg, implicit, rc, 0);
 }

@@ -48,6 +48,7 @@
 #include "base/status.h"
 #include "storage/cgroup.h"
 #include "storage/fsutil.h"
+#include "storage/idmp.h"
 
 /* ---- operations ---- */
 
@@ -157,6 +158,34 @@ int cgs_apply(struct cg_state *cg, const uint8_t *ops, size_t len, int check_onl
                 break;
             rc = g && sv > 0 ? cgs_pending_set(g, NULL, id, sv, uv) : OBK_ERR_CORRUPT;
             break;
+        case CG_OP_IDMP_CONFIG:
+            if ((rc = rd_sv(&r, &sv)) || (rc = rd_uv(&r, &uv)) || check_only) break;
+            if (sv < 1 || uv < 1) {
+                rc = OBK_ERR_CORRUPT;
+            } else if (!cg->idmp) {
+                rc = idmp_new(sv, uv, &cg->idmp);
+            } else {
+                idmp_configure(cg->idmp, sv, uv);
+            }
+            break;
+        case CG_OP_IDMP_ADD: {
+            const uint8_t *iid;
+            size_t ilen;
+            if ((rc = rd_str(&r, &name, &nlen)) || (rc = rd_str(&r, &iid, &ilen)) ||
+                (rc = rd_id(&r, &id)) || check_only)
+                break;
+            rc = cg->idmp ? idmp_add(cg->idmp, name, nlen, iid, ilen, id) : OBK_ERR_CORRUPT;
+            break;
+        }
+        case CG_OP_IDMP_COUNTERS: {
+            uint64_t dup;
+            if ((rc = rd_uv(&r, &uv)) || (rc = rd_uv(&r, &dup)) || check_only) break;
+            if (cg->idmp)
+                idmp_set_counters(cg->idmp, uv, dup);
+            else
+                rc = OBK_ERR_CORRUPT;
+            break;
+        }
         case CG_OP_GROUP_DLQ:
             if ((rc = rd_uv(&r, &uv)) || (rc = rd_str(&r, &name, &nlen)) || check_only) break;
             rc = g ? cgs_group_set_dlq(g, uv, nlen ? name : NULL, nlen) : OBK_ERR_CORRUPT;
@@ -210,6 +239,29 @@ static void wb_str(struct wbuf *w, const uint8_t *s, size_t n) {
     if (p) w->len += n;
 }
 
+static void snap_idmp_add(void *ctx, const uint8_t *pid, size_t plen, const uint8_t *iid,
+                          size_t ilen, sid_t id) {
+    struct wbuf *w = ctx;
+    wb_u8(w, CG_OP_IDMP_ADD);
+    wb_str(w, pid, plen);
+    wb_str(w, iid, ilen);
+    wb_uv(w, id.ms);
+    wb_uv(w, id.seq);
+}
+
+/* The idempotent-producer state: its bounds, its ids in add order, then the counters. */
+static void snap_idmp(struct wbuf *w, const struct idmp *m) {
+    struct idmp_stats st;
+    wb_u8(w, CG_OP_IDMP_CONFIG);
+    wb_sv(w, idmp_duration(m));
+    wb_uv(w, idmp_maxsize(m));
+    idmp_foreach(m, snap_idmp_add, w);
+    idmp_get_stats(m, &st);
+    wb_u8(w, CG_OP_IDMP_COUNTERS);
+    wb_uv(w, st.added);
+    wb_uv(w, st.duplicates);
+}
+
 int cgs_encode_snapshot(const struct cg_state *cg, uint64_t gen, uint8_t **out, size_t *len) {
     struct wbuf w = {0};
     uint8_t *h = wb_room(&w, CG_SNAP_FIXED);
@@ -255,6 +307,7 @@ int cgs_encode_snapshot(const struct cg_state *cg, uint64_t gen, uint8_t **out, 
             wb_uv(&w, p->delivery_count);
         }
     }
+    if (cg && cg->idmp) snap_idmp(&w, cg->idmp);
     wb_room(&w, 4);
     if (w.err) {
         free(w.p);

@@ -19,6 +19,7 @@
 #include "storage/cgroup.h"
 #include "storage/cgroup_state.h"
 #include "storage/cgstore.h"
+#include "storage/idmp.h"
 
 /* The topic's group state, created when missing; NULL when memory ran out. */
 static struct cg_state *groups_state(struct topic *t) {
@@ -199,5 +200,39 @@ uint64_t topic_groups_memory_bytes(const struct topic *t) {
         n += g->pel.count * (sizeof(struct cg_pending) + 2 * IDMAP_NODE_BYTES);
         for (size_t j = 0; j < g->ncons; j++) n += sizeof(*g->cons[j]) + g->cons[j]->len;
     }
+    if (cs->idmp) n += idmp_memory(cs->idmp);
     return n;
+}
+
+/* ---- idempotent producers ---- */
+
+int topic_idmp_find(const struct topic *t, const void *pid, size_t plen, const void *iid,
+                    size_t ilen, int64_t now_ms, sid_t *out) {
+    return t->cg && t->cg->idmp && idmp_find(t->cg->idmp, pid, plen, iid, ilen, now_ms, out);
+}
+
+void topic_idmp_count_duplicate(struct topic *t) {
+    if (t->cg && t->cg->idmp) idmp_count_duplicate(t->cg->idmp);
+}
+
+int topic_idmp_add(struct topic *t, const void *pid, size_t plen, const void *iid, size_t ilen,
+                   sid_t id, int64_t duration_s, uint64_t maxsize) {
+    struct cg_state *cg = groups_state(t);
+    if (!cg) return OBK_ERR_NOMEM;
+    return groups_done(t, cgroup_idmp_add(cg, pid, plen, iid, ilen, id, duration_s, maxsize));
+}
+
+int topic_idmp_configure(struct topic *t, int64_t duration_s, uint64_t maxsize) {
+    struct cg_state *cg = groups_state(t);
+    if (!cg) return OBK_ERR_NOMEM;
+    return groups_done(t, cgroup_idmp_configure(cg, duration_s, maxsize));
+}
+
+int topic_idmp_stats(const struct topic *t, int64_t *duration_s, uint64_t *maxsize,
+                     struct idmp_stats *st) {
+    if (!t->cg || !t->cg->idmp) return 0;
+    *duration_s = idmp_duration(t->cg->idmp);
+    *maxsize = idmp_maxsize(t->cg->idmp);
+    idmp_get_stats(t->cg->idmp, st);
+    return 1;
 }

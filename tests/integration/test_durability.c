@@ -56,6 +56,7 @@ static const struct sample {
     {"xdel", "XDEL k 1-0"},
     {"xdelex", "XDELEX k ACKED IDS 1 2-0"},
     {"xgroup|create", "XGROUP CREATE k g2 0"},
+    {"xcfgset", "XCFGSET k IDMP-MAXSIZE 50"},
     {"xgroup|setdlq", "XGROUP SETDLQ k g 5 k:dead"},
     {"xnack", "XNACK k g FAIL IDS 1 1-0"},
     {"xgroup|setid", "XGROUP SETID k g 0"},

@@ -5,7 +5,7 @@
  * continued from the backlog (+CONTINUE); a restarted replica synced again; REPLICAOF NO ONE;
  * ROLE, INFO replication and the directives with their older names; expiry times replicated,
  * and a due key hidden on the replica until the primary's deletion arrives; a dead-letter
- * policy and a dead letter replicated. */
+ * policy and a dead letter replicated, and idempotent-producer ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,7 +621,16 @@ static void test_expiry_replicated(void **state) {
     assert_string_equal(lag->element[0]->element[15]->str, "e1:dead");
     freeReplyObject(lag);
     assert_int_equal(int_of(r, "XLEN %s", "e1:dead"), 1);
+    /* idempotent-producer ids too: the promoted replica answers a retry with the first ID */
+    redisReply *first = must_cmd(p, "XADD e1 IDMP prod req-7 * f v");
+    assert_int_equal(first->type, REDIS_REPLY_STRING);
+    wait_replica(p);
     assert_same_data(p, r);
+    ok(r, "REPLICAOF NO ONE");
+    redisReply *retry = must_cmd(r, "XADD e1 IDMP prod req-7 * f other");
+    assert_string_equal(retry->str, first->str);
+    freeReplyObject(retry);
+    freeReplyObject(first);
     pair_done(p, r, &ps, &rs);
 }
 

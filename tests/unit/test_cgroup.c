@@ -374,6 +374,15 @@ static void random_ops(struct topic *t, int steps) {
         } else if (op == 8) {
             struct cg_consumer *c = cg_consumer_find(g, cn[rand() % 4], 2);
             if (c) assert_int_equal(cg_consumer_delete(t, g, c, NULL), OBK_OK);
+        } else if (rand() % 4 == 0) { /* idempotent-producer ids, and now and then new bounds */
+            char pid[4] = {'p', (char)('0' + rand() % 3), 0},
+                 iid[4] = {'i', (char)('0' + rand() % 9), 0};
+            sid_t id = {(uint64_t)(rand() % (int)(last.ms + 1)), 0};
+            if (rand() % 10 == 0)
+                assert_int_equal(
+                    topic_idmp_configure(t, 1 + rand() % 3, 2 + (uint64_t)(rand() % 3)), OBK_OK);
+            else
+                assert_int_equal(topic_idmp_add(t, pid, 2, iid, 2, id, 100, 4), OBK_OK);
         } else if (rand() % 3 == 0) { /* XNACK: released, pending or not (FORCE) */
             sid_t id = {(uint64_t)(rand() % (int)(last.ms + 1)), 0};
             assert_int_equal(cg_nack(t, g, id, (uint64_t)(rand() % 4)), OBK_OK);
