@@ -176,6 +176,11 @@
 #define ERR_XCFGSET_MAXSIZE    "ERR IDMP-MAXSIZE must be between 1 and 10000 entries"
 #define ERR_XCFGSET_TWICE      "ERR %s specified multiple times"
 #define ERR_XCFGSET_NONE       "ERR At least one parameter must be specified"
+/* XREAD / XREADGROUP MAXCOUNT and MAXSIZE (Redis 8.10; only the first text is confirmed by
+ * Redis's tests, the others follow its wording) */
+#define ERR_MAXCOUNT_POSITIVE    "ERR MAXCOUNT must be a positive integer"
+#define ERR_MAXSIZE_POSITIVE     "ERR MAXSIZE must be a positive integer"
+#define ERR_MAXCOUNT_BELOW_COUNT "ERR MAXCOUNT must be greater than or equal to COUNT"
 /* XREADGROUP CLAIM (Redis 8.4) */
 #define ERR_CLAIM_NOT_INTEGER "ERR min-idle-time is not an integer or out of range"
 #define ERR_CLAIM_NEGATIVE    "ERR min-idle-time must be a positive integer"

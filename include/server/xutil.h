@@ -30,8 +30,25 @@ struct xread_opts {
     const char *group, *consumer; /* XREADGROUP's GROUP option */
     size_t grouplen, consumerlen;
     int noack;
-    long long claim; /* XREADGROUP's CLAIM min-idle-time, -1 = none */
+    long long claim;    /* XREADGROUP's CLAIM min-idle-time, -1 = none */
+    long long maxcount; /* MAXCOUNT (Redis 8.10), 0 = none */
+    long long maxsize;  /* MAXSIZE (Redis 8.10), 0 = none */
 };
+
+/* MAXCOUNT / MAXSIZE: one budget over every stream an XREAD or XREADGROUP serves. MAXCOUNT
+ * caps the entries, MAXSIZE the bytes of the entries (counted as their RESP2 encoding), checked
+ * before each entry but the first of the whole reply, so at least one entry always goes. */
+struct xread_budget {
+    long long maxcount, maxsize; /* 0 = none */
+    long long entries, bytes;    /* replied so far */
+};
+/* 1 when entry e (NULL: a deleted pending entry, [id, nil]) may still be replied, counting
+ * it; 0 when the budget is spent. */
+int xutil_budget_take(struct xread_budget *b, sid_t id, const struct obk_entry *e);
+/* 1 when no entry can be replied any more (later streams are left out). */
+int xutil_budget_spent(const struct xread_budget *b);
+/* COUNT for the next stream (0 = no limit), capped by what MAXCOUNT leaves. */
+long long xutil_budget_count(const struct xread_budget *b, long long count);
 /* Parses from argv[1] up to STREAMS. GROUP, NOACK and CLAIM are accepted only when xreadgroup
  * is set.
  * Returns 0, or -1 after replying the error. */
@@ -82,10 +99,12 @@ sid_t xutil_min_group_last_id(struct topic *t);
  * groups. Returns the storage status. */
 int xutil_delete_with_policy(struct topic *t, sid_t id, enum xutil_refpolicy p, int *code);
 
-/* Entries replied by topic_range into the client's reply (ctx = struct xutil_range). */
+/* Entries replied by topic_range into the client's reply (ctx = struct xutil_range); with a
+ * budget, the range stops when it is spent. */
 struct xutil_range {
     struct client *c;
     long n;
+    struct xread_budget *budget; /* NULL: none */
 };
 int xutil_range_cb(void *ctx, const struct obk_entry *e);
 

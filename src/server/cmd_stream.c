@@ -386,7 +386,7 @@ static void xrange_generic(struct client *c, int argc, char **argv, size_t *argv
         reply_null_array(R);
         return;
     }
-    struct xutil_range r = {c, 0};
+    struct xutil_range r = {c, 0, NULL};
     int h = reply_defer_len(R);
     int rc = OBK_OK;
     if (sid_cmp(start, end) <= 0)

@@ -260,7 +260,7 @@ void cmd_xinfo_stream(CMD_ARGS) {
     }
     if ((rc = reply_head_fields(c, t)) != OBK_OK) goto read_failed;
     reply_bulk_cstr(R, "entries");
-    struct xutil_range r = {c, 0};
+    struct xutil_range r = {c, 0, NULL};
     int h = reply_defer_len(R);
     rc = topic_range(t, SID_MIN, SID_MAX, (uint64_t)count, 0, xutil_range_cb, &r);
     if (rc != OBK_OK) {

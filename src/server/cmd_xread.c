@@ -3,8 +3,12 @@
  * last ID when the command arrives (0-0 for a missing key), a stream is served when it has an
  * entry after the ID, BLOCK 0 waits forever, and inside MULTI a block is a timeout. "+" (Redis
  * 7.4) is the ID just below the stream's last ID, so the last entry itself is returned; when
- * that entry was deleted nothing is, and a BLOCK waits for the next one.
+ * that entry was deleted nothing is, and a BLOCK waits for the next one. MAXCOUNT and MAXSIZE
+ * (Redis 8.10) bound the whole reply (xutil.h's budget): streams are filled in argument order
+ * and those after the budget is spent are left out; a blocked read, answered from one stream,
+ * takes MAXCOUNT as a cap on COUNT and keeps MAXSIZE in its request.
  * Main thread only. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,14 +39,14 @@ static int last_entry_after(struct topic *t, sid_t gt, sid_t *last) {
  * pair). Returns 1 when the stream had something after gt, 0 (nothing written) otherwise, or a
  * negative status when the read failed (the caller discards the whole reply). */
 static int reply_stream_after(struct client *c, const char *key, size_t keylen, struct topic *t,
-                              sid_t gt, long long count) {
+                              sid_t gt, long long count, struct xread_budget *budget) {
     sid_t last, start = gt;
     int found = last_entry_after(t, gt, &last);
     if (found <= 0) return found;
     if (sid_incr(&start) != OBK_OK) return 0;
     if (c->proto == 2) reply_array(R, 2);
     reply_bulk(R, key, keylen);
-    struct xutil_range r = {c, 0};
+    struct xutil_range r = {c, 0, budget};
     int h = reply_defer_len(R);
     int rc = topic_range(t, start, SID_MAX, count > 0 ? (uint64_t)count : 0, 0, xutil_range_cb, &r);
     reply_set_array_len(R, h, r.n);
@@ -61,8 +65,11 @@ static int xread_serve_blocked(struct client *c, int idx) {
         return 1;
     }
     if (!found) return 0;
+    struct xread_budget budget = {0, 0, 0, 0}; /* MAXSIZE rides after the keys */
+    util_parse_ll(req->keys[req->nkeys - 1], req->keylens[req->nkeys - 1], &budget.maxsize);
     int h = reply_defer_len(R);
-    int rc = reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count);
+    int rc = reply_stream_after(c, req->keys[idx], req->keylens[idx], t, req->ids[idx], req->count,
+                                &budget);
     if (rc < 0) {
         reply_discard_deferred(R, h);
         xutil_reply_read_error(c, rc);
@@ -83,6 +90,31 @@ static int resolve_special_id(struct client *c, struct topic *t, const char *a, 
         return -1;
     }
     return 1;
+}
+
+/* Blocks on the keys; MAXSIZE rides in one more slot after them (not registered as a key). */
+static int block_xread(struct client *c, int nstreams, char **keys, size_t *keylens, sid_t *ids,
+                       long long count, long long maxsize, long long timeout) {
+    int n = nstreams + 1, rc = -1;
+    char **k = malloc((size_t)n * sizeof(char *));
+    size_t *kl = malloc((size_t)n * sizeof(size_t));
+    sid_t *ii = malloc((size_t)n * sizeof(sid_t));
+    char size[24];
+    if (!k || !kl || !ii) goto out;
+    memcpy(k, keys, (size_t)nstreams * sizeof(char *));
+    memcpy(kl, keylens, (size_t)nstreams * sizeof(size_t));
+    memcpy(ii, ids, (size_t)nstreams * sizeof(sid_t));
+    kl[nstreams] = (size_t)snprintf(size, sizeof size, "%lld", maxsize);
+    k[nstreams] = size;
+    ii[nstreams] = SID_MIN;
+    struct blocking_request req = {xread_serve_blocked, n, k, kl, ii, count, timeout};
+    req.extra = 1;
+    rc = blocking_block(c, &req);
+out:
+    free(k);
+    free(kl);
+    free(ii);
+    return rc;
 }
 
 void cmd_xread(CMD_ARGS) {
@@ -111,7 +143,8 @@ void cmd_xread(CMD_ARGS) {
         }
     }
     int served = 0, h = -1;
-    for (int i = 0; i < nstreams; i++) {
+    struct xread_budget budget = {o.maxcount, o.maxsize, 0, 0};
+    for (int i = 0; i < nstreams && !xutil_budget_spent(&budget); i++) {
         const char *key = argv[streams_arg + i];
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
@@ -124,7 +157,8 @@ void cmd_xread(CMD_ARGS) {
         }
         if (!found) continue;
         if (++served == 1) h = reply_defer_len(R);
-        int rc = reply_stream_after(c, key, keylen, t, ids[i], count);
+        int rc = reply_stream_after(c, key, keylen, t, ids[i], xutil_budget_count(&budget, count),
+                                    &budget);
         if (rc < 0) {
             reply_discard_deferred(R, h);
             xutil_reply_read_error(c, rc);
@@ -136,14 +170,9 @@ void cmd_xread(CMD_ARGS) {
         goto out;
     }
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {
-        struct blocking_request req = {xread_serve_blocked,
-                                       nstreams,
-                                       argv + streams_arg,
-                                       argvlen + streams_arg,
-                                       ids,
-                                       count,
-                                       timeout};
-        if (blocking_block(c, &req) != 0) reply_error(R, ERR_OUT_OF_MEMORY);
+        if (block_xread(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids,
+                        xutil_budget_count(&budget, count), o.maxsize, timeout) != 0)
+            reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;
     }
     reply_null_array(R);

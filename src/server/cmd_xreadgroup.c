@@ -10,6 +10,8 @@
  * entries deleted from the stream are skipped), COUNT covering both kinds; every entry of such
  * a read is [id, fields, idle ms, deliveries so far], new ones with 0 and 0. A blocked CLAIM
  * read also wakes when the oldest pending entry becomes old enough (blocking.h retry).
+ * MAXCOUNT and MAXSIZE (Redis 8.10) bound the whole reply as in XREAD (xutil.h's budget); an
+ * entry they cut is not delivered (it stays out of the PEL, the group's last ID stays).
  * Each stream's deliveries are one group-log record, released with the reply when durable.
  * Main thread only. */
 #include <stdint.h>
@@ -36,11 +38,13 @@
 /* ">" is kept as the largest ID, as Redis does. */
 #define ID_NEW SID_MAX
 
-/* How one call reads: COUNT (0 = no limit), NOACK, CLAIM (-1 = none). */
+/* How one call reads: COUNT (0 = no limit), NOACK, CLAIM (-1 = none), and the reply's
+ * MAXCOUNT / MAXSIZE budget. */
 struct read_opts {
     long long count;
     int noack;
     long long claim;
+    struct xread_budget *budget;
 };
 
 /* The entries one call serves from one stream. */
@@ -56,6 +60,8 @@ struct served {
     struct cg_group *g;
     sid_t *due; /* history: pending entries over the group's delivery limit (dead letters) */
     size_t ndue, duecap;
+    struct xread_budget *budget; /* MAXCOUNT / MAXSIZE over the whole reply */
+    int cut;                     /* the budget stopped this stream */
 };
 
 static int id_push(sid_t **v, size_t *n, size_t *cap, sid_t id) {
@@ -91,6 +97,7 @@ static void reply_entry(struct served *s, const struct obk_entry *e, long long i
 
 static int new_entry_cb(void *ctx, const struct obk_entry *e) {
     struct served *s = ctx;
+    if (!xutil_budget_take(s->budget, e->id, e)) return 1;
     if (served_add(s, e->id) != OBK_OK) return OBK_ERR_NOMEM;
     reply_entry(s, e, 0, 0);
     s->n++;
@@ -169,6 +176,10 @@ struct claimed_reply {
 
 static int claimed_cb(void *ctx, const struct obk_entry *e) {
     struct claimed_reply *r = ctx;
+    if (!xutil_budget_take(r->s->budget, e->id, e)) {
+        r->s->cut = 1;
+        return 1;
+    }
     reply_entry(r->s, e, r->idle, r->deliveries);
     return 1;
 }
@@ -191,7 +202,7 @@ static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consume
             rc = OBK_OK;
             continue;
         }
-        if (rc != OBK_OK) break;
+        if (rc != OBK_OK || s->cut) break;
         if ((rc = cg_claim(s->t, g, cons, cs.v[i].id, now, next)) != OBK_OK) break;
         s->n++;
     }
@@ -200,7 +211,12 @@ static int serve_claimed(struct served *s, struct cg_group *g, struct cg_consume
 }
 
 static int reply_entry_once(void *ctx, const struct obk_entry *e) {
-    xutil_reply_entry(ctx, e);
+    struct served *s = ctx;
+    if (!xutil_budget_take(s->budget, e->id, e)) {
+        s->cut = 1;
+        return 1;
+    }
+    xutil_reply_entry(s->c, e);
     return 1;
 }
 
@@ -212,13 +228,15 @@ static int history_cb(void *ctx, const struct cg_pending *p) {
         if (id_push(&s->due, &s->ndue, &s->duecap, p->id) != OBK_OK) s->err = OBK_ERR_NOMEM;
         return s->err != OBK_OK;
     }
-    int rc = topic_get(s->t, p->id, reply_entry_once, s->c);
+    int rc = topic_get(s->t, p->id, reply_entry_once, s);
     if (rc == OBK_OK) {
+        if (s->cut) return 1;
         if (served_add(s, p->id) != OBK_OK) return 1;
     } else if (rc != OBK_ERR_NOTFOUND) { /* unreadable is not deleted: the command fails */
         s->err = rc;
         return 1;
     } else { /* pending, but deleted from the stream since */
+        if (!xutil_budget_take(s->budget, p->id, NULL)) return 1;
         reply_array(&s->c->reply, 2);
         xutil_reply_id(s->c, p->id);
         reply_null_array(&s->c->reply);
@@ -247,9 +265,9 @@ static int can_serve(struct topic *t, struct cg_group *g, sid_t id, long long cl
 static int serve_stream(struct client *c, const char *key, size_t keylen, struct topic *t,
                         struct cg_group *g, const char *cname, size_t cnamelen, sid_t id,
                         const struct read_opts *o) {
-    long long count = o->count;
+    long long count = xutil_budget_count(o->budget, o->count);
     int claim = o->claim >= 0 && sid_cmp(id, ID_NEW) == 0; /* ignored for history reads */
-    struct served s = {c, t, count, 0, 0, claim, NULL, 0, 0, g, NULL, 0, 0};
+    struct served s = {c, t, count, 0, 0, claim, NULL, 0, 0, g, NULL, 0, 0, o->budget, 0};
     struct cg_consumer *cons;
     int created, rc, h;
     long long now = util_mstime();
@@ -264,7 +282,7 @@ static int serve_stream(struct client *c, const char *key, size_t keylen, struct
         sid_t start = cg_group_last_id(g);
         if (claim) rc = serve_claimed(&s, g, cons, o->claim, now);
         long long left = count > 0 ? count - s.n : 0;
-        if (rc == OBK_OK && (count == 0 || left > 0) && sid_incr(&start) == OBK_OK)
+        if (rc == OBK_OK && !s.cut && (count == 0 || left > 0) && sid_incr(&start) == OBK_OK)
             rc = topic_range(t, start, SID_MAX, (uint64_t)left, 0, new_entry_cb, &s);
         if (rc == OBK_OK && s.nids > 0) {
             long long er = cg_group_entries_read(g);
@@ -298,8 +316,9 @@ struct xrg_names {
     size_t grouplen, consumerlen;
     int noack;
     long long claim;
+    long long maxsize;
 };
-#define XRG_EXTRA 4
+#define XRG_EXTRA 5
 
 struct earliest {
     int64_t after; /* deadlines at or before this are due already (their entries are gone) */
@@ -349,7 +368,7 @@ static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t 
     char **k = malloc((size_t)n * sizeof(char *));
     size_t *kl = malloc((size_t)n * sizeof(size_t));
     sid_t *ii = malloc((size_t)n * sizeof(sid_t));
-    char claim[24];
+    char claim[24], maxsize[24];
     int rc = -1;
     if (!k || !kl || !ii) goto out;
     for (int i = 0; i < nstreams; i++) {
@@ -365,6 +384,8 @@ static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t 
     kl[nstreams + 2] = 1;
     kl[nstreams + 3] = (size_t)snprintf(claim, sizeof claim, "%lld", names->claim);
     k[nstreams + 3] = claim;
+    kl[nstreams + 4] = (size_t)snprintf(maxsize, sizeof maxsize, "%lld", names->maxsize);
+    k[nstreams + 4] = maxsize;
     for (int i = nstreams; i < n; i++) ii[i] = SID_MIN;
     struct blocking_request req = {xrg_serve_blocked, n, k, kl, ii, count, timeout};
     req.extra = XRG_EXTRA;
@@ -386,8 +407,10 @@ static int xrg_serve_blocked(struct client *c, int idx) {
     int nkeys = req->nkeys - req->extra;
     const char *group = req->keys[nkeys], *cons = req->keys[nkeys + 1];
     size_t grouplen = req->keylens[nkeys], conslen = req->keylens[nkeys + 1];
-    struct read_opts o = {req->count, req->keys[nkeys + 2][0] == '1', -1};
+    struct xread_budget budget = {0, 0, 0, 0}; /* MAXCOUNT is already in the request's count */
+    struct read_opts o = {req->count, req->keys[nkeys + 2][0] == '1', -1, &budget};
     util_parse_ll(req->keys[nkeys + 3], req->keylens[nkeys + 3], &o.claim);
+    util_parse_ll(req->keys[nkeys + 4], req->keylens[nkeys + 4], &budget.maxsize);
     struct topic *t = xutil_lookup(c, req->keys[idx], req->keylens[idx]);
     if (!t) {
         reply_error(R, ERR_UNBLOCKED_KEY_GONE);
@@ -415,8 +438,10 @@ void cmd_xreadgroup(CMD_ARGS) {
     if (xutil_parse_read_opts(c, argc, argv, argvlen, 1, &o) != 0) return;
     long long timeout = o.timeout;
     int streams_arg = o.streams_arg, nstreams = o.nstreams;
-    struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen, o.noack, o.claim};
-    struct read_opts ro = {o.count, o.noack, o.claim};
+    struct xrg_names names = {o.group, o.consumer, o.grouplen, o.consumerlen,
+                              o.noack, o.claim,    o.maxsize};
+    struct xread_budget budget = {o.maxcount, o.maxsize, 0, 0};
+    struct read_opts ro = {o.count, o.noack, o.claim, &budget};
     if (!names.group) {
         reply_error(R, ERR_XREADGROUP_NO_GROUP);
         return;
@@ -446,7 +471,7 @@ void cmd_xreadgroup(CMD_ARGS) {
         }
     }
     int served = 0, h = -1;
-    for (int i = 0; i < nstreams; i++) {
+    for (int i = 0; i < nstreams && !xutil_budget_spent(&budget); i++) {
         const char *key = argv[streams_arg + i];
         size_t keylen = argvlen[streams_arg + i];
         struct topic *t = xutil_lookup(c, key, keylen);
@@ -465,8 +490,8 @@ void cmd_xreadgroup(CMD_ARGS) {
         goto out;
     }
     if (timeout != -1 && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC))) {
-        if (block_xreadgroup(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids, o.count,
-                             timeout, &names) != 0)
+        if (block_xreadgroup(c, nstreams, argv + streams_arg, argvlen + streams_arg, ids,
+                             xutil_budget_count(&budget, o.count), timeout, &names) != 0)
             reply_error(R, ERR_OUT_OF_MEMORY);
         goto out;
     }

@@ -69,6 +69,7 @@ void xutil_reply_entry(struct client *c, const struct obk_entry *e) {
 
 int xutil_range_cb(void *ctx, const struct obk_entry *e) {
     struct xutil_range *r = ctx;
+    if (r->budget && !xutil_budget_take(r->budget, e->id, e)) return 1;
     xutil_reply_entry(r->c, e);
     r->n++;
     return 0;
@@ -120,6 +121,7 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
     memset(o, 0, sizeof(*o));
     o->timeout = -1;
     o->claim = -1;
+    int count_given = 0;
     for (int i = 1; i < argc; i++) {
         int more = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "BLOCK") && more) {
@@ -129,6 +131,17 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
             i++;
             if (xutil_parse_ll(c, argv[i], argvlen[i], &o->count) != 0) return -1;
             if (o->count < 0) o->count = 0;
+            count_given = 1;
+        } else if ((util_eq_nocase(argv[i], argvlen[i], "MAXCOUNT") ||
+                    util_eq_nocase(argv[i], argvlen[i], "MAXSIZE")) &&
+                   more) {
+            int is_count = util_eq_nocase(argv[i], argvlen[i], "MAXCOUNT");
+            long long *v = is_count ? &o->maxcount : &o->maxsize;
+            i++;
+            if (!util_parse_ll(argv[i], argvlen[i], v) || *v < 1) {
+                reply_error(&c->reply, is_count ? ERR_MAXCOUNT_POSITIVE : ERR_MAXSIZE_POSITIVE);
+                return -1;
+            }
         } else if (util_eq_nocase(argv[i], argvlen[i], "STREAMS") && more) {
             o->streams_arg = i + 1;
             o->nstreams = argc - o->streams_arg;
@@ -174,6 +187,10 @@ int xutil_parse_read_opts(struct client *c, int argc, char **argv, size_t *argvl
         reply_error(&c->reply, ERR_SYNTAX);
         return -1;
     }
+    if (o->maxcount && count_given && o->count > o->maxcount) {
+        reply_error(&c->reply, ERR_MAXCOUNT_BELOW_COUNT);
+        return -1;
+    }
     return 0;
 }
 
@@ -199,6 +216,46 @@ void xutil_idmp_auto_iid(int n, char **fv, size_t *fvlen, uint8_t out[XUTIL_IDMP
     uint64_t lo = sum_lo ^ rotl64(xor_hi, 1), hi = sum_hi ^ rotl64(xor_lo, 1);
     codec_put_u64(out, lo);
     codec_put_u64(out + 8, hi);
+}
+
+static long long digits(uint64_t v) {
+    long long d = 1;
+    while (v >= 10) v /= 10, d++;
+    return d;
+}
+
+static long long bulk_bytes(size_t n) { /* $n\r\n...\r\n */
+    return 1 + digits(n) + 2 + (long long)n + 2;
+}
+
+static long long array_bytes(uint64_t n) { /* *n\r\n */
+    return 1 + digits(n) + 2;
+}
+
+int xutil_budget_take(struct xread_budget *b, sid_t id, const struct obk_entry *e) {
+    if (xutil_budget_spent(b)) return 0;
+    char buf[SID_STRLEN];
+    long long size = array_bytes(2) + bulk_bytes((size_t)sid_format(id, buf));
+    if (e) {
+        size += array_bytes(2ull * e->nfields);
+        for (uint32_t i = 0; i < e->nfields * 2; i++) size += bulk_bytes(e->fvlen[i]);
+    } else {
+        size += 5; /* *-1\r\n */
+    }
+    b->entries++;
+    b->bytes += size;
+    return 1;
+}
+
+int xutil_budget_spent(const struct xread_budget *b) {
+    return (b->maxcount && b->entries >= b->maxcount) ||
+           (b->maxsize && b->entries > 0 && b->bytes >= b->maxsize);
+}
+
+long long xutil_budget_count(const struct xread_budget *b, long long count) {
+    if (!b->maxcount) return count;
+    long long left = b->maxcount - b->entries;
+    return count > 0 && count < left ? count : left;
 }
 
 void xutil_set_streams_len(struct client *c, int handle, long n) {

@@ -219,8 +219,8 @@ int idmp_add(struct idmp *m, const void *pid, size_t plen, const void *iid, size
     m->niids++;
     m->bytes += sizeof *n + ilen;
     m->added++;
-    while (p->count > m->maxsize || (p->head != n && (int64_t)p->head->id.ms <=
-                                                           horizon(m, (int64_t)id.ms)))
+    while (p->count > m->maxsize ||
+           (p->head != n && (int64_t)p->head->id.ms <= horizon(m, (int64_t)id.ms)))
         drop_oldest(m, p);
     return OBK_OK;
 }

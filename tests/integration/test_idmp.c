@@ -84,7 +84,8 @@ static void test_errors(void **state) {
                  "ERR syntax error, IDMP/IDMPAUTO can be used only with auto-generated IDs");
     expect_error(c, "XADD e IDMPAUTO p1 5-* f v",
                  "ERR syntax error, IDMP/IDMPAUTO can be used only with auto-generated IDs");
-    expect_error(c, "XADD e IDMP p1 * f v", "ERR Invalid stream ID specified as stream command argument");
+    expect_error(c, "XADD e IDMP p1 * f v",
+                 "ERR Invalid stream ID specified as stream command argument");
     redisReply *r = must_cmd(c, "XADD e IDMP %s i * f v", "");
     assert_string_equal(r->str, "ERR syntax error, IDMP requires a non-empty producer ID");
     freeReplyObject(r);
@@ -104,11 +105,14 @@ static void test_errors(void **state) {
     expect_error(c, "XCFGSET cf IDMP-DURATION", "ERR syntax error");
     expect_error(c, "XCFGSET cf INVALID 5", "ERR syntax error");
     expect_error(c, "XCFGSET cf IDMP-DURATION 3.14", "ERR value is not an integer or out of range");
-    expect_error(c, "XCFGSET cf IDMP-DURATION 0", "ERR IDMP-DURATION must be between 1 and 86400 seconds");
+    expect_error(c, "XCFGSET cf IDMP-DURATION 0",
+                 "ERR IDMP-DURATION must be between 1 and 86400 seconds");
     expect_error(c, "XCFGSET cf IDMP-DURATION 86401",
                  "ERR IDMP-DURATION must be between 1 and 86400 seconds");
-    expect_error(c, "XCFGSET cf IDMP-MAXSIZE 10001", "ERR IDMP-MAXSIZE must be between 1 and 10000 entries");
-    expect_error(c, "XCFGSET cf IDMP-MAXSIZE 5 IDMP-MAXSIZE 6", "ERR IDMP-MAXSIZE specified multiple times");
+    expect_error(c, "XCFGSET cf IDMP-MAXSIZE 10001",
+                 "ERR IDMP-MAXSIZE must be between 1 and 10000 entries");
+    expect_error(c, "XCFGSET cf IDMP-MAXSIZE 5 IDMP-MAXSIZE 6",
+                 "ERR IDMP-MAXSIZE specified multiple times");
     redisFree(c);
 }
 

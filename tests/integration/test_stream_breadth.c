@@ -1,7 +1,8 @@
 /* test_stream_breadth.c - stream commands of Redis versions after 7.0, against a real server,
  * byte for byte as redis.io documents them: XREAD's "+" ID (7.4) with COUNT and BLOCK; XDELEX
  * and XACKDEL (8.2) with KEEPREF, DELREF and ACKED, their errors, and their group changes
- * surviving a kill -9. */
+ * surviving a kill -9; XREAD and XREADGROUP's MAXCOUNT and MAXSIZE (8.10) with the documented
+ * examples. */
 #include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -327,6 +328,87 @@ static void test_trim_policies(void **state) {
                "-ERR syntax error\r\n");
 }
 
+/* Entries in an XREAD/XREADGROUP reply (RESP2), and the streams. */
+static size_t reply_entries(const redisReply *r, size_t *streams) {
+    size_t n = 0;
+    *streams = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    for (size_t i = 0; i < *streams; i++) n += r->element[i]->element[1]->elements;
+    return n;
+}
+
+static size_t read_count(redisContext *c, const char *cmd, size_t *streams) {
+    redisReply *r = must_cmd(c, cmd);
+    if (r->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", cmd, r->str);
+    size_t n = reply_entries(r, streams);
+    freeReplyObject(r);
+    return n;
+}
+
+static void test_maxcount_maxsize(void **state) {
+    (void)state;
+    redisContext *c = client_connect(&shared_server);
+    for (int s = 1; s <= 3; s++) {
+        for (int i = 0; i < 100; i++) redisAppendCommand(c, "XADD m%d * f %d", s, i);
+        for (int i = 0; i < 100; i++) {
+            redisReply *r;
+            assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+            freeReplyObject(r);
+        }
+    }
+    size_t streams;
+    assert_int_equal(read_count(c, "XREAD COUNT 50 STREAMS m1 m2 m3 0 0 0", &streams), 150);
+    assert_int_equal(read_count(c, "XREAD COUNT 50 MAXCOUNT 80 STREAMS m1 m2 m3 0 0 0", &streams),
+                     80);
+    assert_int_equal(streams, 2);
+    assert_int_equal(read_count(c, "XREAD MAXCOUNT 7 STREAMS m1 m2 m3 0 0 0", &streams), 7);
+    assert_int_equal(streams, 1); /* all from the first stream; the others left out */
+    assert_int_equal(
+        read_count(c, "XREAD MAXCOUNT 5 MAXSIZE 100000 STREAMS m1 m2 m3 0 0 0", &streams), 5);
+    assert_int_equal(read_count(c, "XREAD COUNT 2 MAXCOUNT 3 STREAMS m1 m2 m3 0 0 0", &streams), 3);
+    assert_int_equal(streams, 2);
+    size_t small = read_count(c, "XREAD MAXSIZE 200 STREAMS m1 m2 m3 0 0 0", &streams);
+    assert_true(small >= 1 && small < 300);
+    /* one entry over MAXSIZE still comes */
+    char big[5001];
+    memset(big, 'x', 5000);
+    big[5000] = '\0';
+    freeReplyObject(must_cmd(c, "XADD bigstream 1-1 f %s", big));
+    assert_int_equal(read_count(c, "XREAD MAXSIZE 50 STREAMS bigstream 0", &streams), 1);
+    /* errors */
+    redisReply *r = must_cmd(c, "XREAD MAXCOUNT 0 STREAMS m1 0");
+    assert_string_equal(r->str, "ERR MAXCOUNT must be a positive integer");
+    freeReplyObject(r);
+    r = must_cmd(c, "XREAD MAXSIZE x STREAMS m1 0");
+    assert_string_equal(r->str, "ERR MAXSIZE must be a positive integer");
+    freeReplyObject(r);
+    r = must_cmd(c, "XREAD COUNT 5 MAXCOUNT 3 STREAMS m1 0");
+    assert_string_equal(r->str, "ERR MAXCOUNT must be greater than or equal to COUNT");
+    freeReplyObject(r);
+    /* XREADGROUP: the cut entries are not delivered */
+    for (int s = 1; s <= 3; s++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "XGROUP CREATE m%d g 0", s);
+        freeReplyObject(must_cmd(c, cmd));
+    }
+    assert_int_equal(
+        read_count(c, "XREADGROUP GROUP g c COUNT 50 MAXCOUNT 80 STREAMS m1 m2 m3 > > >", &streams),
+        80);
+    r = must_cmd(c, "XPENDING m2 g");
+    assert_int_equal(r->element[0]->integer, 30);
+    freeReplyObject(r);
+    r = must_cmd(c, "XPENDING m3 g");
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    assert_int_equal(
+        read_count(c, "XREADGROUP GROUP g c MAXCOUNT 5 MAXSIZE 100000 STREAMS m1 m2 m3 > > >",
+                   &streams),
+        5);
+    /* history reads too */
+    assert_int_equal(read_count(c, "XREADGROUP GROUP g c MAXCOUNT 3 STREAMS m1 m2 0 0", &streams),
+                     3);
+    redisFree(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xread_plus_last_entry),
@@ -338,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_xdelex_xackdel_survive_kill9),
         cmocka_unit_test(test_trim_policies),
         cmocka_unit_test(test_command_entries),
+        cmocka_unit_test(test_maxcount_maxsize),
     };
     return cmocka_run_group_tests_name("stream_breadth", tests, shared_server_setup,
                                        shared_server_teardown);

@@ -139,7 +139,8 @@ static void test_random_model(void **state) {
         model[p].iid[k] = i;
         model[p].ms[k++] = t;
         model[p].n = k;
-        while (model[p].n > MAX || (model[p].n > 1 && (int64_t)model[p].ms[0] <= (int64_t)t - 1000)) {
+        while (model[p].n > MAX ||
+               (model[p].n > 1 && (int64_t)model[p].ms[0] <= (int64_t)t - 1000)) {
             memmove(model[p].iid, model[p].iid + 1, (size_t)(model[p].n - 1) * sizeof(int));
             memmove(model[p].ms, model[p].ms + 1, (size_t)(model[p].n - 1) * sizeof(uint64_t));
             model[p].n--;
