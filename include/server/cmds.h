@@ -18,6 +18,7 @@ extern struct command repl_commands[];   /* cmd_repl.c */
 extern struct command expire_commands[]; /* cmd_expire.c */
 extern struct command xnack_commands[];  /* cmd_xnack.c */
 extern struct command idmp_commands[];   /* cmd_idmp.c */
+extern struct command backup_commands[]; /* backup.c */
 void cmd_xcfgset(CMD_ARGS);
 
 /* cmd_server.c: connection and server commands */

@@ -12,6 +12,8 @@ int fsutil_read_file(int dirfd, const char *name, size_t max, uint8_t **out, siz
 /* Replaces dirfd/name durably: writes name.tmp, fsyncs it, renames it over name, fsyncs the
  * directory (in that order, so a crash leaves the old or the new file, never a mix). */
 int fsutil_write_file_sync(int dirfd, const char *name, const void *data, size_t len);
+/* fsyncs the directory dirfd/rel. OBK_OK or OBK_ERR_IO. */
+int fsutil_sync_dir_at(int dirfd, const char *rel);
 /* Names a symbolic link that would make opening dirfd/name fail (files are opened without
  * following links): name itself, or one of its entries when it is a directory. Returns 1 with
  * "name" or "name/entry" in out, 0 when there is none. For error messages. */

@@ -14,6 +14,7 @@
 #include "base/histogram.h"
 #include "base/sbuf.h"
 #include "base/util.h"
+#include "server/backup.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -188,6 +189,16 @@ static void section_persistence(struct sbuf *b) {
         (unsigned long long)st.persist.wal.last_checkpoint_us,
         (unsigned long long)st.persist.wal.pending_bytes,
         (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn);
+    struct backup_info bi; /* BACKUP (backup.c): the running one's progress, the last result */
+    backup_get_info(&bi);
+    sbuf_printf(b,
+                "backup_in_progress:%d\r\nbackup_bytes_total:%llu\r\nbackup_bytes_done:%llu\r\n"
+                "backup_files_total:%llu\r\nbackup_files_done:%llu\r\nbackup_files_linked:%llu\r\n"
+                "backup_last_status:%s\r\nbackup_last_ok_time:%lld\r\nbackup_last_usec:%lld\r\n",
+                bi.in_progress, (unsigned long long)bi.bytes_total,
+                (unsigned long long)bi.bytes_done, (unsigned long long)bi.files_total,
+                (unsigned long long)bi.files_done, (unsigned long long)bi.files_linked,
+                bi.last_status == 0 ? "ok" : "err", bi.last_ok_time, bi.last_usec);
 }
 
 static void section_stats(struct sbuf *b) {

@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/backup.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -250,8 +251,9 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 /* Wires the levels together: the transport hands requests to the dispatch level and tells the
  * layers above when a client goes. */
 static void wire_levels(void) {
-    struct command *tables[] = {server_commands, retention_commands, pubsub_commands, repl_commands,
-                                expire_commands, xnack_commands,     idmp_commands};
+    struct command *tables[] = {server_commands, retention_commands, pubsub_commands,
+                                repl_commands,   expire_commands,    xnack_commands,
+                                idmp_commands,   backup_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
     conn_add_release_hook(blocking_remove);
@@ -358,6 +360,7 @@ static void finish_shutdown(void) {
     log_msg(LOG_WARNING, "User requested shutdown...");
     sdnotify_send("STOPPING=1\nSTATUS=Shutting down");
     /* Everything acknowledged or held is written and synced before the clean marker. */
+    backup_shutdown(); /* its thread reads the data directory */
     if (db_close() != 0)
         runtime.exit_code = 1;
     else

@@ -102,3 +102,11 @@ int fsutil_remove_tree(int dirfd, const char *name, int depth) {
     if (rc == OBK_OK && unlinkat(dirfd, name, AT_REMOVEDIR) != 0) rc = OBK_ERR_IO;
     return rc;
 }
+
+int fsutil_sync_dir_at(int dirfd, const char *rel) {
+    int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return OBK_ERR_IO;
+    int rc = fsync(fd) == 0 ? OBK_OK : OBK_ERR_IO;
+    close(fd);
+    return rc;
+}
