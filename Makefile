@@ -2,6 +2,7 @@
 #   src/{base,protocol,storage,server}/*.c  -> libobelisk.a (everything but main.c)
 #   src/server/main.c                       -> obelisk-server
 #   src/tools/obelisk_check.c               -> obelisk-check
+#   src/tools/obelisk_backup.c              -> obelisk-backup
 #   tests/unit/test_*.c                     -> build/tests/unit/test_*     (cmocka, no sockets)
 #   tests/integration/test_*.c              -> build/tests/integration/... (cmocka + hiredis)
 #   fuzz/fuzz_*.c                           -> build-fuzz/fuzz/fuzz_* (libFuzzer, clang, make fuzz)
@@ -47,13 +48,14 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
 SERVER := obelisk-server
 CHECK  := obelisk-check
+BACKUP := obelisk-backup
 CONF   ?= conf/obelisk.conf
 
 .PHONY: all deps test-deps run test unit integration redis-tests asan tsan format format-check \
         check-deps clean bench bench-scale bench-scale-big crash-long fuzz fuzz-build fuzz-bins \
         fuzz-merge
 
-all: $(SERVER) $(CHECK)
+all: $(SERVER) $(CHECK) $(BACKUP)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +75,9 @@ $(SERVER): $(BUILD)/src/server/main.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(MALLOC_LIBS)
 
 $(CHECK): $(BUILD)/src/tools/obelisk_check.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(MALLOC_LIBS)
+
+$(BACKUP): $(BUILD)/src/tools/obelisk_backup.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(MALLOC_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJS) $(LIB)
@@ -122,8 +127,9 @@ asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 MALLOC_LIBS= \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" SERVER=build-asan/obelisk-server \
-	  CHECK=build-asan/obelisk-check tests-build
-	@OBELISK_SERVER=build-asan/obelisk-server OBELISK_CHECK=build-asan/obelisk-check OBELISK_FUZZ_DIR= \
+	  CHECK=build-asan/obelisk-check BACKUP=build-asan/obelisk-backup tests-build
+	@OBELISK_SERVER=build-asan/obelisk-server OBELISK_CHECK=build-asan/obelisk-check \
+	  OBELISK_BACKUP=build-asan/obelisk-backup OBELISK_FUZZ_DIR= \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  scripts/run-tests.sh build-asan $(TESTS)
 
@@ -134,8 +140,9 @@ tsan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 MALLOC_LIBS= \
 	  EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=thread" SERVER=build-tsan/obelisk-server \
-	  CHECK=build-tsan/obelisk-check tests-build
+	  CHECK=build-tsan/obelisk-check BACKUP=build-tsan/obelisk-backup tests-build
 	@OBELISK_SERVER=build-tsan/obelisk-server OBELISK_CHECK=build-tsan/obelisk-check \
+	  OBELISK_BACKUP=build-tsan/obelisk-backup \
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 	  scripts/run-tests.sh build-tsan $(or $(TESTS),build-tsan/tests/)
 
@@ -195,6 +202,6 @@ check-deps:
 	@scripts/check-deps.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD) $(SERVER) $(CHECK)
+	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD) $(SERVER) $(CHECK) $(BACKUP)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

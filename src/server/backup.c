@@ -180,8 +180,7 @@ static void *backup_main(void *arg) {
     }
     if (rc == OBK_OK) rc = copy_marker(sn->dirfd, bk.targetfd);
     if (rc == OBK_OK) rc = sync_dirs(sn, bk.targetfd);
-    if (rc == OBK_OK)
-        rc = fsutil_write_file_sync(bk.targetfd, COMPLETE_NAME, "complete\n", 9);
+    if (rc == OBK_OK) rc = fsutil_write_file_sync(bk.targetfd, COMPLETE_NAME, "complete\n", 9);
     bk.result = rc;
     char one = 1;
     ssize_t w = write(bk.pipefd[1], &one, 1); /* the loop takes it from here */
@@ -291,8 +290,8 @@ static void cmd_backup(CMD_ARGS) {
     }
     if (bk.pipefd[0] < 0) {
         if (pipe(bk.pipefd) != 0 ||
-            !(bk.done_ev = event_new(runtime.base, bk.pipefd[0], EV_READ | EV_PERSIST, done_cb,
-                                     NULL)) ||
+            !(bk.done_ev =
+                  event_new(runtime.base, bk.pipefd[0], EV_READ | EV_PERSIST, done_cb, NULL)) ||
             event_add(bk.done_ev, NULL) != 0) {
             reply_error(&c->reply, ERR_OUT_OF_MEMORY);
             return;

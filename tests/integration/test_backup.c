@@ -3,9 +3,10 @@
  * (each stream a prefix of the source's), with groups, pending entries, committed offsets, the
  * expiry and the dead-letter policy; obelisk-check finds the backup clean; sealed segments were
  * linked, the rest copied; the errors (target exists, inside the data directory, syntax) and
- * INFO persistence's backup fields. */
+ * INFO persistence's backup fields; the obelisk-backup tool's output and exit status. */
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -36,7 +37,8 @@ static char *stream_values(redisContext *c, const char *key, size_t *count) {
     char *out = malloc(cap);
     out[0] = '\0';
     for (size_t i = 0; i < r->elements; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s,", r->element[i]->element[1]->element[1]->str);
+        len += (size_t)snprintf(out + len, cap - len, "%s,",
+                                r->element[i]->element[1]->element[1]->str);
     *count = r->elements;
     freeReplyObject(r);
     return out;
@@ -125,9 +127,42 @@ static void test_backup_under_writes_restores(void **state) {
     server_cleanup(&s);
 }
 
+/* obelisk-backup against a running server: a plain progress line and "complete" when its
+ * output is not a terminal, exit 0, a valid backup; exit 1 when the server refuses. */
+static void test_backup_tool(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    fill(c, "t", 0, 1000);
+    const char *bin = getenv("OBELISK_BACKUP");
+    char cmd[1200], line[512], out[4096] = "";
+    snprintf(cmd, sizeof cmd, "%s -p %d %s/tool-backup 2>&1", bin ? bin : "./obelisk-backup",
+             s.port, s.dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p)) strncat(out, line, sizeof out - strlen(out) - 1);
+    int status = pclose(p);
+    if (status != 0) fail_msg("obelisk-backup failed: %s", out);
+    assert_non_null(strstr(out, "obelisk-backup: 100% "));
+    assert_non_null(strstr(out, "tool-backup complete"));
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/tool-backup", s.dir);
+    assert_int_equal(run_obelisk_check(dir, 0), 0);
+    p = popen(cmd, "r"); /* again: the target exists now */
+    while (fgets(line, sizeof line, p)) {
+    }
+    status = pclose(p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_under_writes_restores),
+        cmocka_unit_test(test_backup_tool),
     };
     return cmocka_run_group_tests_name("backup", tests, NULL, NULL);
 }
