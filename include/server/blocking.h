@@ -36,6 +36,10 @@ struct blocking_request {
 /* Blocks c: registers it under every key (FIFO), stops processing its input, arms the timer.
  * Copies what it needs from req. Returns 0, or -1 when out of memory (nothing registered). */
 int blocking_block(struct client *c, const struct blocking_request *req);
+/* The same, for a request whose keys[] (nkeys real keys) are followed by nextra strings of
+ * command data (req->nkeys, keys, keylens, ids and extra are filled in here). */
+int blocking_block_with(struct client *c, struct blocking_request *req, int nkeys, char **keys,
+                        size_t *keylens, sid_t *ids, int nextra, char **extra, size_t *extralen);
 /* Called when a key got new entries (XADD), was deleted or lost a group: the key's waiters are
  * asked to serve themselves in before_sleep. */
 void blocking_signal_key(int db, const char *key, size_t len);

@@ -280,6 +280,31 @@ int blocking_block(struct client *c, const struct blocking_request *req) {
     return 0;
 }
 
+int blocking_block_with(struct client *c, struct blocking_request *req, int nkeys, char **keys,
+                        size_t *keylens, sid_t *ids, int nextra, char **extra, size_t *extralen) {
+    int n = nkeys + nextra, rc = -1;
+    char **k = malloc((size_t)n * sizeof(char *));
+    size_t *kl = malloc((size_t)n * sizeof(size_t));
+    sid_t *ii = malloc((size_t)n * sizeof(sid_t));
+    if (!k || !kl || !ii) goto out;
+    for (int i = 0; i < n; i++) {
+        k[i] = i < nkeys ? keys[i] : extra[i - nkeys];
+        kl[i] = i < nkeys ? keylens[i] : extralen[i - nkeys];
+        ii[i] = i < nkeys ? ids[i] : SID_MIN;
+    }
+    req->nkeys = n;
+    req->keys = k;
+    req->keylens = kl;
+    req->ids = ii;
+    req->extra = nextra;
+    rc = blocking_block(c, req); /* copies what it keeps */
+out:
+    free(k);
+    free(kl);
+    free(ii);
+    return rc;
+}
+
 static void mark_ready(struct waitq *q) {
     if (q->ready) return;
     q->ready = 1;

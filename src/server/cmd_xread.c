@@ -95,26 +95,13 @@ static int resolve_special_id(struct client *c, struct topic *t, const char *a, 
 /* Blocks on the keys; MAXSIZE rides in one more slot after them (not registered as a key). */
 static int block_xread(struct client *c, int nstreams, char **keys, size_t *keylens, sid_t *ids,
                        long long count, long long maxsize, long long timeout) {
-    int n = nstreams + 1, rc = -1;
-    char **k = malloc((size_t)n * sizeof(char *));
-    size_t *kl = malloc((size_t)n * sizeof(size_t));
-    sid_t *ii = malloc((size_t)n * sizeof(sid_t));
     char size[24];
-    if (!k || !kl || !ii) goto out;
-    memcpy(k, keys, (size_t)nstreams * sizeof(char *));
-    memcpy(kl, keylens, (size_t)nstreams * sizeof(size_t));
-    memcpy(ii, ids, (size_t)nstreams * sizeof(sid_t));
-    kl[nstreams] = (size_t)snprintf(size, sizeof size, "%lld", maxsize);
-    k[nstreams] = size;
-    ii[nstreams] = SID_MIN;
-    struct blocking_request req = {xread_serve_blocked, n, k, kl, ii, count, timeout};
-    req.extra = 1;
-    rc = blocking_block(c, &req);
-out:
-    free(k);
-    free(kl);
-    free(ii);
-    return rc;
+    char *extra[1] = {size};
+    size_t extralen[1] = {(size_t)snprintf(size, sizeof size, "%lld", maxsize)};
+    struct blocking_request req = {xread_serve_blocked};
+    req.count = count;
+    req.timeout_ms = timeout;
+    return blocking_block_with(c, &req, nstreams, keys, keylens, ids, 1, extra, extralen);
 }
 
 void cmd_xread(CMD_ARGS) {

@@ -363,43 +363,23 @@ static long long xrg_retry_in(struct client *c) {
 static int block_xreadgroup(struct client *c, int nstreams, char **keys, size_t *keylens,
                             sid_t *ids, long long count, long long timeout,
                             const struct xrg_names *names) {
-    /* Keys, then group, consumer, NOACK flag and CLAIM value (not registered as keys). */
-    int n = nstreams + XRG_EXTRA;
-    char **k = malloc((size_t)n * sizeof(char *));
-    size_t *kl = malloc((size_t)n * sizeof(size_t));
-    sid_t *ii = malloc((size_t)n * sizeof(sid_t));
+    /* Keys, then group, consumer, NOACK flag, CLAIM and MAXSIZE (not registered as keys). */
     char claim[24], maxsize[24];
-    int rc = -1;
-    if (!k || !kl || !ii) goto out;
-    for (int i = 0; i < nstreams; i++) {
-        k[i] = keys[i];
-        kl[i] = keylens[i];
-        ii[i] = ids[i];
-    }
-    k[nstreams] = (char *)names->group;
-    kl[nstreams] = names->grouplen;
-    k[nstreams + 1] = (char *)names->consumer;
-    kl[nstreams + 1] = names->consumerlen;
-    k[nstreams + 2] = (char *)(names->noack ? "1" : "0");
-    kl[nstreams + 2] = 1;
-    kl[nstreams + 3] = (size_t)snprintf(claim, sizeof claim, "%lld", names->claim);
-    k[nstreams + 3] = claim;
-    kl[nstreams + 4] = (size_t)snprintf(maxsize, sizeof maxsize, "%lld", names->maxsize);
-    k[nstreams + 4] = maxsize;
-    for (int i = nstreams; i < n; i++) ii[i] = SID_MIN;
-    struct blocking_request req = {xrg_serve_blocked, n, k, kl, ii, count, timeout};
-    req.extra = XRG_EXTRA;
+    char *extra[XRG_EXTRA] = {(char *)names->group, (char *)names->consumer,
+                              (char *)(names->noack ? "1" : "0"), claim, maxsize};
+    size_t extralen[XRG_EXTRA] = {
+        names->grouplen, names->consumerlen, 1,
+        (size_t)snprintf(claim, sizeof claim, "%lld", names->claim),
+        (size_t)snprintf(maxsize, sizeof maxsize, "%lld", names->maxsize)};
+    struct blocking_request req = {xrg_serve_blocked};
+    req.count = count;
+    req.timeout_ms = timeout;
     if (names->claim >= 0) { /* CLAIM reads also wait for pending entries to age */
         req.retry_ms =
             claim_retry_ms(c, nstreams, keys, keylens, names->group, names->grouplen, names->claim);
         req.retry_in = xrg_retry_in;
     }
-    rc = blocking_block(c, &req);
-out:
-    free(k);
-    free(kl);
-    free(ii);
-    return rc;
+    return blocking_block_with(c, &req, nstreams, keys, keylens, ids, XRG_EXTRA, extra, extralen);
 }
 
 static int xrg_serve_blocked(struct client *c, int idx) {

@@ -8,7 +8,8 @@
  * times a second until the backup is done. On a terminal it draws a progress bar (bytes and
  * files done, rate, ETA); otherwise it prints a plain line every second and one at the end, for
  * logs. Exit status: 0 when the backup completed, 1 when it failed or the server refused it,
- * 2 on usage, connection or authentication errors. Restoring is starting a server on the directory; obelisk-check verifies it.
+ * 2 on usage, connection or authentication errors. Restoring is starting a server on the directory;
+ * obelisk-check verifies it.
  *
  * A small blocking RESP client over one TCP socket (the replies are parsed by protocol/respv):
  * the tool sends four kinds of commands, and a client library would be a new dependency for
@@ -112,12 +113,12 @@ static void report(int tty, long long done, long long total, long long files, lo
         int fill = pct * 30 / 100;
         for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : ' ';
         bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %3d%% %s / %s  %s/s  files %lld/%lld  ETA %llds   ", bar, pct, d,
-                t, rate, files, nfiles, eta);
+        fprintf(stderr, "\r[%s] %3d%% %s / %s  %s/s  files %lld/%lld  ETA %llds   ", bar, pct, d, t,
+                rate, files, nfiles, eta);
         if (final) fputc('\n', stderr);
     } else {
-        fprintf(stderr, "obelisk-backup: %d%% %s of %s, %s/s, files %lld of %lld, ETA %llds\n",
-                pct, d, t, rate, files, nfiles, eta);
+        fprintf(stderr, "obelisk-backup: %d%% %s of %s, %s/s, files %lld of %lld, ETA %llds\n", pct,
+                d, t, rate, files, nfiles, eta);
     }
 }
 
