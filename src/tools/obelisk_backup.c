@@ -141,8 +141,8 @@ static int absolute(const char *path, char *out, size_t n) {
     else
         snprintf(parent, sizeof parent, ".");
     if (!*base || !realpath(parent, real)) return -1;
-    snprintf(out, n, "%s/%s", strcmp(real, "/") ? real : "", base);
-    return 0;
+    int w = snprintf(out, n, "%s/%s", strcmp(real, "/") ? real : "", base);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
