@@ -11,7 +11,8 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libevent_core libevent_extra libevent_pthreads libcrypto jansson libxxhash
+PKGS     = libevent_core libevent_extra libevent_pthreads libevent_openssl libssl libcrypto \
+           jansson libxxhash
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2

@@ -11,7 +11,7 @@ build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev li
 run_pkgs=(redis-tools redis-sentinel curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-sentinel redis-tools python3 python3-redis
            python3-prometheus-client python3-requests python3-yaml prometheus-redis-exporter curl nodejs npm chromium
-           clang-format clang libclang-rt-dev)
+           clang-format clang libclang-rt-dev openssl)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = run ] || [ "$what" = test ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

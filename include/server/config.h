@@ -21,6 +21,7 @@ enum debug_cmd_mode { DEBUG_CMD_NO = 0, DEBUG_CMD_YES = 1, DEBUG_CMD_LOCAL = 2 }
 enum fsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
 enum io_error_mode { ON_IO_ERROR_EXIT = 0, ON_IO_ERROR_READONLY = 1 };
 /* supervised: auto means systemd when $NOTIFY_SOCKET is set (Redis's upstart is not offered). */
+enum tls_auth { TLS_AUTH_NO = 0, TLS_AUTH_YES = 1, TLS_AUTH_OPTIONAL = 2 };
 enum supervised_mode { SUPERVISED_NO = 0, SUPERVISED_SYSTEMD = 1, SUPERVISED_AUTO = 2 };
 
 struct config {
@@ -29,6 +30,12 @@ struct config {
     int bind_count;
     int protected_mode;
     char *requirepass; /* "" = no password */
+    /* TLS (tls.c): a second port speaking TLS, 0 = none */
+    int tls_port;
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass, *tls_ca_cert_file, *tls_ca_cert_dir;
+    int tls_auth_clients; /* enum tls_auth */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
     int databases;
     int maxclients;
     int max_open_files_storage; /* storage's descriptor share; clients get the rest */

@@ -49,6 +49,7 @@ struct client {
     uint64_t id;
     int fd;
     struct bufferevent *bev;
+    int tls; /* on the TLS port: bufferevent_openssl does the writes */
     struct resp_parser parser;
     char *qbuf; /* received bytes not yet parsed: qbuf[qpos..qlen) */
     size_t qpos, qlen, qcap;
@@ -96,6 +97,8 @@ int conn_add_release_hook(conn_release_fn fn);
  * which count as local). Returns the client, or NULL when it was refused (maxclients,
  * protected mode) or could not be set up; the socket is closed then. */
 struct client *conn_accept(int fd, const struct sockaddr *sa, int salen);
+/* The same for a connection on the TLS port: the handshake runs before the first request. */
+struct client *conn_accept_tls(int fd, const struct sockaddr *sa, int salen);
 /* Every connection: the first, then c->next. */
 struct client *conn_first(void);
 int conn_count(void);

@@ -47,6 +47,7 @@ static const char *const io_error_names[] = {"exit", "readonly", NULL};
 static const char *const save_names[] = {"", NULL};
 static const char *const no_names[] = {"no", NULL};
 static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
+static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define C(field) ((void *)&server_config.field)
 static const struct directive directives[] = {
@@ -54,6 +55,18 @@ static const struct directive directives[] = {
     {"bind", D_BIND, NULL, 0, 0, "127.0.0.1 -::1", 0, NULL},
     {"protected-mode", D_BOOL, C(protected_mode), 0, 1, "yes", 0, NULL},
     {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
+    /* TLS, with Redis's names (tls.c); the file directives reload the certificates */
+    {"tls-port", D_INT, C(tls_port), 0, 65535, "0", D_IMMUTABLE, NULL},
+    {"tls-cert-file", D_STRING, C(tls_cert_file), 0, 0, "", 0, NULL},
+    {"tls-key-file", D_STRING, C(tls_key_file), 0, 0, "", 0, NULL},
+    {"tls-key-file-pass", D_STRING, C(tls_key_file_pass), 0, 0, "", 0, NULL},
+    {"tls-ca-cert-file", D_STRING, C(tls_ca_cert_file), 0, 0, "", 0, NULL},
+    {"tls-ca-cert-dir", D_STRING, C(tls_ca_cert_dir), 0, 0, "", 0, NULL},
+    {"tls-auth-clients", D_ENUM, C(tls_auth_clients), 0, 0, "yes", 0, tls_auth_names},
+    {"tls-protocols", D_STRING, C(tls_protocols), 0, 0, "", 0, NULL},
+    {"tls-ciphers", D_STRING, C(tls_ciphers), 0, 0, "", 0, NULL},
+    {"tls-ciphersuites", D_STRING, C(tls_ciphersuites), 0, 0, "", 0, NULL},
+    {"tls-prefer-server-ciphers", D_BOOL, C(tls_prefer_server_ciphers), 0, 1, "no", 0, NULL},
     {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
     {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
     /* Descriptors for storage (topic directories, segment and group files, docs/storage.md):
@@ -699,15 +712,20 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
     server_config.bind_count = 0; /* free_bind() in parse must not free the saved names */
     for (int i = 0; i < old_bind_count; i++) server_config.bind[i] = strdup(old_bind[i]);
     server_config.bind_count = old_bind_count;
-    int failed = -1;
+    /* every value first, then the server applies them, so that values that go together
+     * (tls-cert-file and tls-key-file) are applied as a pair, as Redis does */
+    int failed = -1, applied = -1;
     for (int i = 0; i < argc; i += 2) {
         const struct directive *d = directive_find(argv[i], lens[i]);
-        int rc = directive_parse(d, &argv[i + 1], 1, reason, sizeof(reason));
-        if (rc == 0 && apply_hook) rc = apply_hook(d->name, reason, sizeof(reason));
-        if (rc != 0) {
+        if (directive_parse(d, &argv[i + 1], 1, reason, sizeof(reason)) != 0) {
             failed = i;
             break;
         }
+    }
+    for (int i = 0; i < argc && failed < 0 && apply_hook; i += 2) {
+        applied = i;
+        if (apply_hook(directive_find(argv[i], lens[i])->name, reason, sizeof(reason)) != 0)
+            failed = i;
     }
     if (failed >= 0) {
         snprintf(err, errlen, ERR_CONFIG_SET_FAILED, argv[failed], reason);
@@ -717,7 +735,7 @@ int config_set(char **argv, size_t *lens, int argc, char *err, size_t errlen) {
         memcpy(server_config.bind, old_bind, sizeof(old_bind));
         server_config.bind_count = old_bind_count;
         /* Re-apply the restored values so the server matches them again. */
-        for (int i = 0; i <= failed && apply_hook; i += 2) {
+        for (int i = 0; i <= applied && apply_hook; i += 2) {
             const struct directive *d = directive_find(argv[i], lens[i]);
             apply_hook(d->name, reason, sizeof(reason));
         }

@@ -26,6 +26,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 
 #include "base/log.h"
@@ -35,6 +37,7 @@
 #include "server/errors.h"
 #include "server/runtime.h"
 #include "server/stats.h"
+#include "server/tls.h"
 
 /* Stop reading a client whose unsent output passes this many bytes... */
 #define CONN_PAUSE_OUTPUT_BYTES (32 * 1024 * 1024)
@@ -107,7 +110,12 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *i
 }
 
 /* Writes a last line to a socket we are about to refuse, ignoring short writes as Redis does. */
-static void refuse(int fd, const char *msg) {
+/* Refuses a connection with an error line; on the TLS port (no session yet) just closes. */
+static void refuse_on(int fd, int tls, const char *msg) {
+    if (tls) {
+        close(fd);
+        return;
+    }
     char line[2048];
     int n = snprintf(line, sizeof(line), "-%s\r\n", msg);
     ssize_t w = write(fd, line, (size_t)n);
@@ -128,7 +136,7 @@ static void set_socket_options(int fd) {
     }
 }
 
-struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
+static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, int tls) {
     struct client *c = NULL;
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
@@ -136,7 +144,7 @@ struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
     server_stats.connections_received++;
     if (nclients >= server_config.maxclients) {
         server_stats.rejected_connections++;
-        refuse(fd, ERR_MAXCLIENTS);
+        refuse_on(fd, tls, ERR_MAXCLIENTS);
         return NULL;
     }
     c = calloc(1, sizeof(*c));
@@ -154,12 +162,22 @@ struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
                 c->addr);
         server_stats.rejected_connections++;
         free(c);
-        refuse(fd, ERR_DENIED_PROTECTED);
+        refuse_on(fd, tls, ERR_DENIED_PROTECTED);
         return NULL;
     }
     evutil_make_socket_nonblocking(fd);
     set_socket_options(fd);
-    c->bev = bufferevent_socket_new(runtime.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (tls) {
+        struct ssl_st *ssl = tls_new_ssl();
+        c->bev = ssl ? bufferevent_openssl_socket_new(
+                           runtime.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!c->bev && ssl) SSL_free(ssl);
+        if (c->bev) bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+        c->tls = 1;
+    } else {
+        c->bev = bufferevent_socket_new(runtime.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!c->bev) {
         free(c);
         close(fd);
@@ -191,6 +209,14 @@ struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
     nclients++;
     log_msg(LOG_VERBOSE, "Accepted %s", c->addr);
     return c;
+}
+
+struct client *conn_accept(int fd, const struct sockaddr *sa, int salen) {
+    return accept_on(fd, sa, salen, 0);
+}
+
+struct client *conn_accept_tls(int fd, const struct sockaddr *sa, int salen) {
+    return accept_on(fd, sa, salen, 1);
 }
 
 int conn_auth_required(const struct client *c) {
@@ -240,6 +266,10 @@ void conn_write_pending(void) {
         write_head = c->write_next;
         c->write_pending = 0;
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (c->tls) { /* the TLS bufferevent encrypts and writes by itself */
+            bufferevent_enable(c->bev, EV_WRITE);
+            continue;
+        }
         struct evbuffer *out = bufferevent_get_output(c->bev);
         /* A socket bufferevent keeps the front of its output frozen for its own writer;
          * thaw it for this write and freeze it again. */
@@ -487,6 +517,10 @@ void conn_cron(long long now_ms) {
 
 void conn_flush_now(struct client *c) {
     conn_flush_stage(c);
+    if (c->tls) { /* written by the TLS bufferevent as the socket takes it */
+        bufferevent_enable(c->bev, EV_WRITE);
+        return;
+    }
     evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);
     evbuffer_write(bufferevent_get_output(c->bev), c->fd);
     evbuffer_freeze(bufferevent_get_output(c->bev), 1);

@@ -250,6 +250,7 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
             : db.report.clean ? "clean shutdown"
                               : "recovered after an unclean stop");
     log_msg(LOG_NOTICE, "Ready to accept connections tcp");
+    if (server_config.tls_port > 0) log_msg(LOG_NOTICE, "Ready to accept connections tls");
 }
 
 int db_start_loading(void) {

@@ -46,12 +46,15 @@
 #include "server/runtime.h"
 #include "server/sdnotify.h"
 #include "server/stats.h"
+#include "server/tls.h"
 #include "storage/dirlock.h"
 
 /* The top level's own state: listeners, timers, signals, the loop flag. */
 static struct {
     struct evconnlistener *listeners[16];
     int nlisteners;
+    struct evconnlistener *tls_listeners[16]; /* tls-port */
+    int ntls;
     struct event *cron;
     struct event *sig_term, *sig_int;
     int running;
@@ -76,9 +79,17 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     conn_accept(fd, sa, len);
 }
 
+static void accept_tls_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                          int len, void *ctx) {
+    (void)l;
+    (void)ctx;
+    conn_accept_tls(fd, sa, len);
+}
+
 static void resume_accepting(evutil_socket_t fd, short what, void *ctx) {
     (void)fd, (void)what, (void)ctx;
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_enable(server.listeners[i]);
+    for (int i = 0; i < server.ntls; i++) evconnlistener_enable(server.tls_listeners[i]);
 }
 
 /* A failed accept. Out of descriptors (EMFILE, ENFILE) or memory, the pending connection stays
@@ -98,6 +109,7 @@ static void accept_error_cb(struct evconnlistener *l, void *ctx) {
     }
     if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) return;
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_disable(server.listeners[i]);
+    for (int i = 0; i < server.ntls; i++) evconnlistener_disable(server.tls_listeners[i]);
     if (!server.accept_pause)
         server.accept_pause = evtimer_new(runtime.base, resume_accepting, NULL);
     struct timeval tv = {0, SERVER_ACCEPT_PAUSE_MS * 1000};
@@ -115,6 +127,21 @@ static int open_listeners(struct evconnlistener **out, int *nout, int *port_out,
     if (n < 0) return -1;
     for (int i = 0; i < n; i++) evconnlistener_set_error_cb(out[i], accept_error_cb);
     *nout = n;
+    return 0;
+}
+
+/* The TLS port's listeners (tls-port), after the context is built from the directives. */
+static int open_tls_listeners(char *err, size_t errlen) {
+    if (server_config.tls_port <= 0) return 0;
+    if (tls_configure(err, errlen) != 0) return -1;
+    int port;
+    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count,
+                       server_config.tls_port, accept_tls_cb, NULL, server.tls_listeners, 16, &port,
+                       err, errlen, "server TLS");
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++)
+        evconnlistener_set_error_cb(server.tls_listeners[i], accept_error_cb);
+    server.ntls = n;
     return 0;
 }
 
@@ -239,6 +266,8 @@ static int adjust_open_files(const char *changed, char *err, size_t errlen) {
 
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
+    /* a certificate, key, CA or TLS setting changed: a new context for new connections */
+    if (!strncmp(name, "tls-", 4) && server_config.tls_port > 0) return tls_configure(err, errlen);
     if (!strcmp(name, "http-port") || !strcmp(name, "http-bind")) return http_restart(err, errlen);
     if ((!strcmp(name, "maxclients") || !strcmp(name, "max-open-files-storage")) &&
         adjust_open_files(name, err, errlen) != 0)
@@ -309,6 +338,10 @@ int server_init(void) {
         return -1;
     }
     runtime.nlisteners = server.nlisteners;
+    if (open_tls_listeners(err, sizeof(err)) != 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
     if (http_start(err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
@@ -388,6 +421,8 @@ void server_free(void) {
     while (conn_first()) conn_free(conn_first());
     conn_free_closed();
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
+    for (int i = 0; i < server.ntls; i++) evconnlistener_free(server.tls_listeners[i]);
+    tls_free();
     http_stop();
     if (server.cron) event_free(server.cron);
     expire_free();

@@ -1,0 +1,24 @@
+/* tls.h - TLS for client connections (OpenSSL 3 through libevent's bufferevent_openssl), with
+ * Redis's directives: tls-port, tls-cert-file, tls-key-file, tls-key-file-pass,
+ * tls-ca-cert-file, tls-ca-cert-dir, tls-auth-clients, tls-protocols, tls-ciphers,
+ * tls-ciphersuites, tls-prefer-server-ciphers. Main thread only. */
+#ifndef OBK_TLS_H
+#define OBK_TLS_H
+
+#include <stddef.h>
+
+struct ssl_st;
+
+/* Builds the server context from the directives (certificate, key, CAs, client
+ * authentication, protocols, ciphers) and puts it in place of the current one; connections
+ * already open keep theirs. Returns 0, or -1 with the reason (the current context stays). */
+int tls_configure(char *err, size_t errlen);
+/* 1 once a context is in place. */
+int tls_ready(void);
+/* A server-side TLS object for one accepted connection; NULL when out of memory. */
+struct ssl_st *tls_new_ssl(void);
+/* The TLS error queue as one line (for logs), cleared. */
+const char *tls_last_error(void);
+void tls_free(void);
+
+#endif

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""TLS on obelisk-server's tls-port, with certificates made here by the openssl tool: redis-cli
+--tls with and without a client certificate (mutual TLS required, then optional), a client that
+trusts another CA, plaintext sent to the TLS port, redis-py with ssl=True (pipelined writes and a
+large reply), redis-benchmark --tls, and a certificate replaced by CONFIG SET without a restart
+(a bad one refused, the old one kept)."""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import redis  # noqa: E402
+from lib import servers  # noqa: E402
+from lib.tap import Tap  # noqa: E402
+
+tap = Tap()
+tmp = tempfile.mkdtemp(prefix="rt-tls-")
+
+
+def sh(*args):
+    subprocess.run(args, check=True, capture_output=True, cwd=tmp)
+
+
+def make_ca(name):
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+       f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt")
+
+
+def make_cert(name, ca, cn, server=True):
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
+       f"{name}.key", "-out", f"{name}.csr")
+    ext = os.path.join(tmp, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if server else "basicConstraints=CA:FALSE\n")
+    sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+       "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{name}.crt")
+
+
+def p(name):
+    return os.path.join(tmp, name)
+
+
+make_ca("ca")
+make_ca("otherca")
+make_cert("server", "ca", "localhost")
+make_cert("server2", "ca", "second.localhost")
+make_cert("client", "ca", "client", server=False)
+
+
+def cli(port, *args, cert=True, ca="ca"):
+    tls = ["--tls", "--cacert", p(f"{ca}.crt")]
+    if cert:
+        tls += ["--cert", p("client.crt"), "--key", p("client.key")]
+    r = subprocess.run(["redis-cli", "-p", str(port)] + tls + list(args), capture_output=True,
+                       timeout=20)
+    return r.returncode, r.stdout.decode(errors="replace").strip(), r.stderr.decode(errors="replace")
+
+
+def peer_cn(port):
+    ctx = ssl.create_default_context(cafile=p("ca.crt"))
+    ctx.load_cert_chain(p("client.crt"), p("client.key"))
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            cert = t.getpeercert()
+            return dict(x[0] for x in cert["subject"])["commonName"]
+
+
+tls_port = servers.free_port()
+args = ["--tls-port", str(tls_port), "--tls-cert-file", p("server.crt"), "--tls-key-file",
+        p("server.key"), "--tls-ca-cert-file", p("ca.crt")]
+with servers.Obelisk(args) as o:
+    rc, out, err = cli(tls_port, "PING")
+    tap.ok(rc == 0 and out == "PONG", "redis-cli --tls with a client certificate: PONG", err)
+    rc, out, err = cli(tls_port, "PING", cert=False)
+    tap.ok(rc != 0 or out != "PONG", "without a client certificate the handshake is refused "
+           "(tls-auth-clients yes)", out + err)
+    rc, out, err = cli(tls_port, "PING", ca="otherca")
+    tap.ok(rc != 0 or out != "PONG", "a client that trusts another CA refuses the server", out + err)
+    # plaintext to the TLS port: the connection ends, the server goes on
+    with socket.create_connection(("127.0.0.1", tls_port)) as s:
+        s.sendall(b"PING\r\n")
+        s.settimeout(5)
+        try:
+            data = s.recv(100)
+        except OSError:
+            data = b""
+    tap.ok(b"PONG" not in data, "plaintext to the TLS port gets no reply", repr(data))
+    tap.eq(cli(tls_port, "PING")[1], "PONG", "the server still answers over TLS")
+    plain = redis.Redis(port=o.port)
+    tap.eq(plain.ping(), True, "the plain port works beside the TLS port")
+    # redis-py over TLS: pipelined writes, a large reply
+    r = redis.Redis(port=tls_port, ssl=True, ssl_ca_certs=p("ca.crt"), ssl_certfile=p("client.crt"),
+                    ssl_keyfile=p("client.key"))
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.xadd("s", {"n": i, "payload": "x" * 200})
+    ids = pipe.execute()
+    tap.eq(len(ids), 2000, "redis-py ssl=True: 2000 pipelined XADDs answered")
+    entries = r.xrange("s")
+    tap.ok(len(entries) == 2000 and entries[-1][1][b"n"] == b"1999",
+           "a 450 KB XRANGE reply over TLS is whole")
+    # optional client certificates
+    tap.eq(plain.config_set("tls-auth-clients", "optional"), True, "CONFIG SET tls-auth-clients optional")
+    rc, out, err = cli(tls_port, "PING", cert=False)
+    tap.ok(rc == 0 and out == "PONG", "optional: a client without a certificate gets in", err)
+    # redis-benchmark --tls
+    b = subprocess.run(["redis-benchmark", "-p", str(tls_port), "--tls", "--cacert", p("ca.crt"),
+                        "--cert", p("client.crt"), "--key", p("client.key"), "-t", "ping", "-n",
+                        "5000", "-q"], capture_output=True, timeout=60)
+    text = b.stdout.decode(errors="replace")
+    tap.ok(b.returncode == 0 and "PING_MBULK" in text and "requests per second" in text,
+           "redis-benchmark --tls runs", text + b.stderr.decode(errors="replace"))
+    # a new certificate without a restart; a bad one is refused and the old one stays
+    tap.eq(peer_cn(tls_port), "localhost", "the server presents its certificate")
+    try:
+        plain.config_set("tls-cert-file", p("missing.crt"))
+        refused = False
+    except redis.ResponseError as e:
+        refused = "tls-cert-file" in str(e)
+    tap.ok(refused, "CONFIG SET of a missing certificate is refused with the reason")
+    tap.eq(peer_cn(tls_port), "localhost", "the old certificate stays in use")
+    plain.execute_command("CONFIG", "SET", "tls-cert-file", p("server2.crt"), "tls-key-file",
+                          p("server2.key"))
+    tap.eq(peer_cn(tls_port), "second.localhost", "CONFIG SET tls-cert-file/tls-key-file: new "
+           "connections get the new certificate")
+    tap.eq(r.ping(), True, "a connection opened before the reload goes on")
+    log = o.log()
+    tap.ok("Ready to accept connections tls" in log, "the log says the TLS port is ready")
+tap.done()
