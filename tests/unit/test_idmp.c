@@ -124,7 +124,7 @@ static void test_random_model(void **state) {
     uint64_t t = 1000;
     for (int step = 0; step < 20000; step++) {
         int p = rand() % NP, i = rand() % NI;
-        char pid[8], iid[8];
+        char pid[16], iid[16];
         snprintf(pid, sizeof pid, "p%d", p);
         snprintf(iid, sizeof iid, "i%d", i);
         t += (uint64_t)(rand() % 300);
@@ -150,7 +150,7 @@ static void test_random_model(void **state) {
             for (int q = 0; q < NP; q++) {
                 tracked += (uint64_t)model[q].n;
                 for (int j = 0; j < NI; j++) {
-                    char qi[8], ji[8];
+                    char qi[16], ji[16];
                     snprintf(qi, sizeof qi, "p%d", q);
                     snprintf(ji, sizeof ji, "i%d", j);
                     int want = 0;
