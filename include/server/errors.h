@@ -196,9 +196,6 @@
     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
 #define ERR_XSETID_BELOW_MAX_DELETED                                                               \
     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
-#define ERR_XSETID_BELOW_STORED                                                                    \
-    "ERR The ID specified in XSETID is smaller than an entry still stored in the stream's log "    \
-    "(deleted or trimmed)"
 #define ERR_XSETID_BELOW_TOP                                                                       \
     "ERR The ID specified in XSETID is smaller than the target stream top item"
 #define ERR_XSETID_ENTRIES_ADDED                                                                   \

@@ -12,6 +12,7 @@
 #include "storage/fdlru.h"
 #include "storage/persist.h"
 #include "storage/segment.h"
+#include "storage/tstate.h"
 
 struct tlog_config {
     uint64_t segment_bytes;  /* roll when a segment would pass this (<= TLOG_MAX_SEGMENT_BYTES) */
@@ -33,6 +34,7 @@ struct tlog {
     uint64_t bytes;      /* sum of segment sizes */
     int wal_db;          /* the names of its files in the write-ahead log (set by the topic) */
     uint64_t wal_topic;
+    const struct tstate *st; /* the stream's epochs, for searches by ID (NULL: none) */
 };
 
 void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset);

@@ -11,14 +11,26 @@
  *     8    8 seg_base       segment of the recovery point
  *    16    8 position       bytes of that segment known good (end of the last covered batch)
  *    24    8 start_offset   logical log start (XTRIM)
- *    32   16 reserved       zero
+ *    32   16 epoch_max      the greatest ID stored since the last epoch began (version 2;
+ *                           version 1: zero, read as last_id)
  *    48    8 end_offset     next dense offset
  *    56   16 last_id        the stream's last ID
  *    72    8 entries_added
  *    80   16 max_deleted
  *    96    8 ntomb          tombstones that follow
- *   104 24*n tombstones     deleted entries (id ms, id seq, offset), ascending
- *   104+24n 4 crc           CRC-32C of every byte before it */
+ *   104 24*n tombstones     deleted entries (id ms, id seq, offset), by offset
+ *   then (version 2)
+ *          8 nepoch         epochs that follow
+ *      24*k epochs          (boundary offset, ceiling id ms, ceiling id seq), by boundary
+ *   last   4 crc            CRC-32C of every byte before it
+ *
+ * Epochs (XSETID below a stored entry): an epoch begins at a boundary offset because XSETID set
+ * the last ID to its ceiling while entries stored before it had greater IDs; all those are dead
+ * (deleted or trimmed), and every entry from the boundary on is above the ceiling. So the
+ * search key of a stored entry, min(its ID, the smallest ceiling of the epochs that begin after
+ * it), never decreases along the log: lookups by ID search keys, and a live entry's key is its
+ * ID. Within an epoch IDs still grow with offsets, and the log starts a new segment at each
+ * boundary, so a segment's index stays ordered by ID. */
 #ifndef OBK_TSTATE_H
 #define OBK_TSTATE_H
 
@@ -29,13 +41,19 @@
 #include "storage/sid.h"
 
 #define CHECKPOINT_MAGIC   0x434B424Fu
-#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_VERSION 2
 #define CHECKPOINT_FIXED   104
 #define CHECKPOINT_TOMB    24 /* bytes per tombstone */
+#define CHECKPOINT_EPOCH   24 /* bytes per epoch */
 
 struct tomb {
     sid_t id;
     uint64_t offset;
+};
+
+struct tepoch {
+    uint64_t boundary; /* the first offset of the epoch */
+    sid_t ceiling;     /* the last ID XSETID set when it began */
 };
 
 struct tstate {
@@ -44,8 +62,11 @@ struct tstate {
     sid_t last_id;
     uint64_t entries_added;
     sid_t max_deleted;
-    struct tomb *tomb; /* ascending (by ID and so by offset), every one at or after start */
+    struct tomb *tomb; /* by offset, every one at or after start */
     size_t ntomb, tcap;
+    sid_t epoch_max;   /* the greatest ID stored since the last epoch began */
+    struct tepoch *ep; /* by boundary */
+    size_t nep, epcap;
 };
 
 void tstate_init(struct tstate *st, uint64_t start_offset);
@@ -55,7 +76,18 @@ int tstate_copy(struct tstate *dst, const struct tstate *src);
 static inline uint64_t tstate_length(const struct tstate *st) {
     return st->end_offset - st->start_offset - st->ntomb;
 }
-int tstate_is_deleted(const struct tstate *st, sid_t id);
+/* 1 when the entry at offset was deleted (XDEL). */
+int tstate_is_deleted_at(const struct tstate *st, uint64_t offset);
+/* The smallest ceiling of the epochs that begin after offset (SID_MAX: none), and the search
+ * key of the entry (offset, id): min(id, that ceiling). */
+sid_t tstate_ceiling(const struct tstate *st, uint64_t offset);
+sid_t tstate_key(const struct tstate *st, uint64_t offset, sid_t id);
+/* XSETID (and a META batch replayed): the last ID becomes last; when entries stored in the
+ * current epoch are above it, a new epoch begins at the end offset. OBK_ERR_NOMEM leaves the
+ * state as it was. */
+int tstate_set_last(struct tstate *st, sid_t last);
+/* Makes room for one more epoch, so that the next tstate_set_last cannot run out of memory. */
+int tstate_epoch_reserve(struct tstate *st);
 int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset);
 /* Makes room for n more tombstones, so that the next n adds cannot run out of memory. */
 int tstate_tomb_reserve(struct tstate *st, size_t n);

@@ -512,17 +512,6 @@ void cmd_xsetid(CMD_ARGS) {
             return;
         }
     }
-    /* The log keeps IDs in order: an entry it still stores (deleted, or trimmed but not yet
-     * removed by retention) above the new last ID would break that, so Obelisk refuses what
-     * Redis allows here (a documented difference). The highest such IDs are the largest
-     * deleted one and the last trimmed one. */
-    sid_t md = topic_max_deleted(t), trimmed;
-    uint64_t md_off, start = topic_start_offset(t);
-    if ((sid_cmp(id, md) < 0 && topic_find_offset(t, md, &md_off) == OBK_OK && md_off >= start) ||
-        (start > 0 && topic_id_at(t, start - 1, &trimmed) == OBK_OK && sid_cmp(id, trimmed) < 0)) {
-        reply_error(R, ERR_XSETID_BELOW_STORED);
-        return;
-    }
     int rc = topic_setid(t, id, added >= 0, (uint64_t)(added >= 0 ? added : 0), set_max_deleted,
                          max_deleted);
     if (rc == OBK_ERR_RANGE) {

@@ -106,14 +106,15 @@ int tls_configure(char *err, size_t errlen) {
         return fail(c, err, errlen, "Failed to load the CA certificates");
     if (cf->tls_auth_clients != TLS_AUTH_NO && !cafile && !cadir) {
         SSL_CTX_free(c);
-        snprintf(err, errlen, "Either tls-ca-cert-file or tls-ca-cert-dir must be specified "
-                              "when tls-auth-clients is yes or optional");
+        snprintf(err, errlen,
+                 "Either tls-ca-cert-file or tls-ca-cert-dir must be specified "
+                 "when tls-auth-clients is yes or optional");
         return -1;
     }
     int verify = cf->tls_auth_clients == TLS_AUTH_YES
                      ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
                  : cf->tls_auth_clients == TLS_AUTH_OPTIONAL ? SSL_VERIFY_PEER
-                                                              : SSL_VERIFY_NONE;
+                                                             : SSL_VERIFY_NONE;
     SSL_CTX_set_verify(c, verify, NULL);
     if (cf->tls_ciphers[0] && SSL_CTX_set_cipher_list(c, cf->tls_ciphers) != 1)
         return fail(c, err, errlen, "Failed to configure tls-ciphers");

@@ -42,6 +42,7 @@
 #include "storage/keydir.h"
 
 void tlog_init(struct tlog *t, int dirfd, const struct tlog_config *cfg, uint64_t end_offset) {
+    /* st: set by the owner when the stream's state lives beside the log (topic_new) */
     memset(t, 0, sizeof *t);
     t->dirfd = dirfd;
     t->cfg = cfg;
@@ -164,6 +165,9 @@ static int need_roll(const struct tlog *t, const struct segment *seg, const stru
     if (seg->size + len > t->cfg->segment_bytes) return 1;
     if (seg->size + len > TLOG_MAX_SEGMENT_BYTES) return 1;
     if (t->cfg->segment_ms > 0 && now - seg->created_ms >= t->cfg->segment_ms) return 1;
+    /* an ID at or below the segment's last: a new epoch (XSETID below a stored entry) starts a
+     * segment of its own, so every segment's IDs, and its index, stay in order */
+    if (sid_cmp(h->first_id, seg->last_id) <= 0) return 1;
     if (h->base_offset + h->count - 1 - seg->base_offset > UINT32_MAX) return 1;
     return 0;
 }
@@ -225,11 +229,16 @@ done:
     return rc;
 }
 
+/* The search key of a segment's first entry (tstate.h: epochs). */
+static sid_t seg_key(const struct tlog *t, const struct segment *seg) {
+    return t->st ? tstate_key(t->st, seg->base_offset, seg->first_id) : seg->first_id;
+}
+
 size_t tlog_find_segment_id(const struct tlog *t, sid_t id) {
     size_t lo = 0, hi = t->nsegs, ans = 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (sid_cmp(t->segs[mid]->first_id, id) <= 0) {
+        if (sid_cmp(seg_key(t, t->segs[mid]), id) <= 0) {
             ans = mid;
             lo = mid + 1;
         } else {
@@ -414,6 +423,9 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
         by_offset ? tlog_find_segment_offset(t, from_offset) : tlog_find_segment_id(t, from);
     for (int first = 1; si < t->nsegs && !stop && rc == OBK_OK; si++, first = 0) {
         struct segment *seg = t->segs[si];
+        /* keys, not IDs, are in order along the log (tstate.h: epochs); one ceiling per
+         * segment, since an epoch begins a segment */
+        sid_t ceil = t->st ? tstate_ceiling(t->st, seg->base_offset) : SID_MAX;
         if (seg->base_offset >= limit) break; /* everything in it is at or past the limit */
         uint64_t pos = SEGMENT_HEADER_SIZE, expect = seg->base_offset;
         if (first &&
@@ -441,7 +453,8 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
             }
             expect = h.base_offset + h.count;
             if (h.base_offset >= limit) break;
-            if (sid_cmp(h.last_id, from) >= 0 && h.base_offset + h.count > from_offset) {
+            sid_t last_key = sid_cmp(h.last_id, ceil) < 0 ? h.last_id : ceil;
+            if (sid_cmp(last_key, from) >= 0 && h.base_offset + h.count > from_offset) {
                 struct obk_entry e;
                 int r2;
                 batch_iter_free(&it);
@@ -449,7 +462,8 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
                 while (!stop && (r2 = batch_iter_next_data(&it, &e)) == 1) {
                     if (e.offset >= limit) {
                         stop = 1;
-                    } else if (sid_cmp(e.id, from) >= 0 && e.offset >= from_offset) {
+                    } else if (sid_cmp(sid_cmp(e.id, ceil) < 0 ? e.id : ceil, from) >= 0 &&
+                               e.offset >= from_offset) {
                         int c = cb(ctx, &e);
                         if (c < 0) rc = c;
                         if (c != 0) stop = 1;

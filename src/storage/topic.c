@@ -51,6 +51,7 @@ int topic_new(struct topic_env *env, int db, const void *key, size_t keylen, int
     tlog_init(&t->log, dirfd, &env->tlog, 0);
     t->log.rfds = &env->rfds;
     tstate_init(&t->st, 0);
+    t->log.st = &t->st; /* the log's searches by ID follow the stream's epochs */
     ring_init(&t->ring, &env->budget);
     batch_builder_init(&t->bb);
     t->retention_bytes = t->retention_ms = RETENTION_DEFAULT;
@@ -158,6 +159,7 @@ int topic_append(struct topic *t, sid_t id, uint32_t nfields, const uint8_t *con
     t->st.end_offset++;
     t->st.entries_added++;
     t->st.last_id = id;
+    t->st.epoch_max = id; /* above every ID of the epoch so far: IDs grow within one */
     topic_mark_dirty(t);
     return OBK_OK;
 }
@@ -175,11 +177,11 @@ int topic_delete_ids(struct topic *t, const sid_t *ids, size_t n, uint64_t *dele
     if (n && !(found = malloc(n * sizeof *found))) return OBK_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         uint64_t off;
-        if (sid_cmp(ids[i], t->st.last_id) > 0 || tstate_is_deleted(&t->st, ids[i])) continue;
+        if (sid_cmp(ids[i], t->st.last_id) > 0) continue;
         rc = topic_find_offset(t, ids[i], &off);
         if (rc == OBK_ERR_NOTFOUND) continue;
         if (rc != OBK_OK) goto done;
-        if (off < t->st.start_offset) continue;
+        if (off < t->st.start_offset || tstate_is_deleted_at(&t->st, off)) continue;
         int dup = 0;
         for (size_t j = 0; j < nf && !dup; j++) dup = sid_cmp(found[j].id, ids[i]) == 0;
         if (!dup) found[nf++] = (struct tomb){ids[i], off};
@@ -308,6 +310,9 @@ int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_
     struct tstate *st = &t->st;
     uint64_t added = set_added ? entries_added : st->entries_added;
     sid_t md = set_max_deleted ? max_deleted : st->max_deleted;
+    /* below an entry still stored (deleted, or trimmed but not removed): a new epoch, whose
+     * room is taken first so that nothing can fail once the batch is closed */
+    if ((rc = tstate_epoch_reserve(st)) != OBK_OK) return rc;
     if ((rc = open_batch(t, BATCH_META)) != OBK_OK) return rc;
     OBK_ASSERT(t->bb.count == 0); /* a META batch holds this change only */
     if ((rc = batch_builder_add_meta(&t->bb, last_id, added, md)) != OBK_OK ||
@@ -315,7 +320,8 @@ int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_
         t->bb_open = 0; /* dropped: the topic stays as it was */
         return rc;
     }
-    st->last_id = last_id;
+    rc = tstate_set_last(st, last_id);
+    OBK_ASSERT(rc == OBK_OK); /* the room was reserved */
     st->entries_added = added;
     st->max_deleted = md;
     topic_mark_dirty(t);

@@ -24,9 +24,12 @@ struct rctx {
 static int range_filter(void *c, const struct obk_entry *e) {
     struct rctx *r = c;
     const struct tstate *st = &r->t->st;
+    if (r->rev && e->offset < st->start_offset) goto stop;
+    /* dead entries never stop a walk: after XSETID below a stored entry, a dead one may carry
+     * an ID above the live entries that follow it (tstate.h, epochs) */
+    if (e->offset < st->start_offset || tstate_is_deleted_at(st, e->offset)) return 0;
     if (!r->rev && sid_cmp(e->id, r->end) > 0) goto stop;
-    if (r->rev && (sid_cmp(e->id, r->start) < 0 || e->offset < st->start_offset)) goto stop;
-    if (e->offset < st->start_offset || tstate_is_deleted(st, e->id)) return 0;
+    if (r->rev && sid_cmp(e->id, r->start) < 0) goto stop;
     if (!r->rev && sid_cmp(e->id, r->start) < 0) return 0;
     if (r->rev && sid_cmp(e->id, r->end) > 0) return 0;
     int rc = r->cb(r->ctx, e);
@@ -54,6 +57,25 @@ static uint64_t disk_limit(const struct topic *t) {
     return limit;
 }
 
+/* The ring's entries by search key (tstate.h): the first at or above id, the first above. */
+static sid_t ring_key(const struct topic *t, size_t i) {
+    const struct ring_entry *e = ring_at(&t->ring, i);
+    return tstate_key(&t->st, e->offset, e->id);
+}
+
+static size_t ring_key_bound(const struct topic *t, sid_t id, int upper) {
+    size_t lo = 0, hi = ring_count(&t->ring);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = sid_cmp(ring_key(t, mid), id);
+        if (c < 0 || (upper && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static int ring_emit(struct topic *t, size_t i, struct ring_scratch *sc, struct rctx *r) {
     struct obk_entry e;
     int rc = ring_entry_view(ring_at(&t->ring, i), sc, &e);
@@ -73,18 +95,17 @@ int topic_range(struct topic *t, sid_t start, sid_t end, uint64_t count, int rev
     uint64_t limit = disk_limit(t);
     int disk_needed = limit > t->st.start_offset;
     if (!rev) {
-        if (disk_needed && (n == 0 || sid_cmp(start, ring_at(ring, 0)->id) < 0)) {
+        if (disk_needed && (n == 0 || sid_cmp(start, ring_key(t, 0)) < 0)) {
             t->env->cache_misses++;
             rc = tlog_read_forward(&t->log, start, t->st.start_offset, 0, limit, range_filter, &r);
             if (rc != OBK_OK || r.stop) goto done;
         } else {
             t->env->cache_hits++;
         }
-        for (size_t i = ring_lower_bound(ring, start); i < n && !r.stop; i++)
+        for (size_t i = ring_key_bound(t, start, 0); i < n && !r.stop; i++)
             if ((rc = ring_emit(t, i, &sc, &r)) != OBK_OK) goto done;
     } else {
-        size_t i = ring_lower_bound(ring, end);
-        if (i < n && sid_cmp(ring_at(ring, i)->id, end) == 0) i++;
+        size_t i = ring_key_bound(t, end, 1);
         while (i > 0 && !r.stop)
             if ((rc = ring_emit(t, --i, &sc, &r)) != OBK_OK) goto done;
         if (r.stop || !disk_needed) {
@@ -164,9 +185,8 @@ static int raw_first(struct topic *t, sid_t id, uint64_t offset, int by_offset, 
     struct ring *ring = &t->ring;
     size_t n = ring_count(ring);
     o->found = 0;
-    if (n &&
-        (by_offset ? offset >= ring_first_offset(ring) : sid_cmp(id, ring_at(ring, 0)->id) >= 0)) {
-        size_t i = by_offset ? ring_find_offset(ring, offset) : ring_lower_bound(ring, id);
+    if (n && (by_offset ? offset >= ring_first_offset(ring) : sid_cmp(id, ring_key(t, 0)) >= 0)) {
+        size_t i = by_offset ? ring_find_offset(ring, offset) : ring_key_bound(t, id, 0);
         if (i < n) {
             o->found = 1;
             o->id = ring_at(ring, i)->id;

@@ -44,6 +44,8 @@ struct topic_mark {
     uint64_t seq;
     uint64_t start_offset, end_offset, entries_added;
     sid_t last_id, max_deleted;
+    sid_t epoch_max, last_ceiling; /* epochs only grow, or lower the last one's ceiling */
+    size_t nep;
     int tombs_current;         /* its tombstones are the topic's current ones */
     struct topic_tombs *tombs; /* else a copy (NULL when there were none) */
     int64_t retention_bytes, retention_ms;
@@ -98,6 +100,9 @@ void topic_keep_state(struct topic *t, uint64_t seq) {
         t->st.entries_added,
         t->st.last_id,
         t->st.max_deleted,
+        t->st.epoch_max,
+        t->st.nep ? t->st.ep[t->st.nep - 1].ceiling : SID_MAX,
+        t->st.nep,
         1,
         NULL,
         t->retention_bytes,
@@ -172,6 +177,9 @@ int topic_settle(struct topic *t, uint64_t durable) {
     st->entries_added = m->entries_added;
     st->last_id = m->last_id;
     st->max_deleted = m->max_deleted;
+    st->epoch_max = m->epoch_max;
+    st->nep = m->nep;
+    if (st->nep) st->ep[st->nep - 1].ceiling = m->last_ceiling;
     /* segments retention deleted since are gone: the log starts at the first one left */
     if (t->log.nsegs) tstate_set_start(st, t->log.segs[0]->base_offset);
     ring_drop_from(&t->ring, m->end_offset);

@@ -4,7 +4,8 @@
  *
  * Replay rules: DATA must continue the dense offsets exactly (base_offset == end_offset) with
  * IDs above the last ID; DELETE adds tombstones and raises max_deleted; TRIM moves the log
- * start forward; META sets last ID, entries_added and max_deleted (XSETID). */
+ * start forward; META sets last ID, entries_added and max_deleted (XSETID), and begins an epoch
+ * when the new last ID is below an entry stored in the current one (see tstate.h). */
 #include "storage/tstate.h"
 
 #include <stdlib.h>
@@ -24,32 +25,76 @@ void tstate_free(struct tstate *st) {
     free(st->tomb);
     st->tomb = NULL;
     st->ntomb = st->tcap = 0;
+    free(st->ep);
+    st->ep = NULL;
+    st->nep = st->epcap = 0;
 }
 
 int tstate_copy(struct tstate *dst, const struct tstate *src) {
     *dst = *src;
     dst->tomb = NULL;
     dst->tcap = 0;
+    dst->ep = NULL;
     if (src->ntomb) {
         dst->tomb = malloc(src->ntomb * sizeof *dst->tomb);
-        if (!dst->tomb) return OBK_ERR_NOMEM;
+        if (!dst->tomb) goto nomem;
         memcpy(dst->tomb, src->tomb, src->ntomb * sizeof *dst->tomb);
         dst->tcap = src->ntomb;
     }
+    dst->epcap = 0;
+    if (src->nep) {
+        dst->ep = malloc(src->nep * sizeof *dst->ep);
+        if (!dst->ep) goto nomem;
+        memcpy(dst->ep, src->ep, src->nep * sizeof *dst->ep);
+        dst->epcap = src->nep;
+    }
+    return OBK_OK;
+nomem:
+    free(dst->tomb);
+    dst->tomb = NULL;
+    dst->ntomb = dst->tcap = dst->nep = dst->epcap = 0;
+    return OBK_ERR_NOMEM;
+}
+
+sid_t tstate_ceiling(const struct tstate *st, uint64_t offset) {
+    sid_t c = SID_MAX;
+    for (size_t k = st->nep; k-- > 0 && st->ep[k].boundary > offset;)
+        if (sid_cmp(st->ep[k].ceiling, c) < 0) c = st->ep[k].ceiling;
+    return c;
+}
+
+sid_t tstate_key(const struct tstate *st, uint64_t offset, sid_t id) {
+    if (!st->nep) return id;
+    sid_t c = tstate_ceiling(st, offset);
+    return sid_cmp(id, c) < 0 ? id : c;
+}
+
+int tstate_epoch_reserve(struct tstate *st) {
+    if (st->nep < st->epcap) return OBK_OK;
+    size_t cap = st->epcap ? 2 * st->epcap : 4;
+    struct tepoch *ne = realloc(st->ep, cap * sizeof *ne);
+    if (!ne) return OBK_ERR_NOMEM;
+    st->ep = ne;
+    st->epcap = cap;
     return OBK_OK;
 }
 
-/* First index with tomb[i].id >= id. */
-static size_t tomb_lower(const struct tstate *st, sid_t id) {
-    size_t lo = 0, hi = st->ntomb;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sid_cmp(st->tomb[mid].id, id) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+int tstate_set_last(struct tstate *st, sid_t last) {
+    if (sid_cmp(last, st->epoch_max) < 0) { /* stored entries above it: a new epoch */
+        if (st->nep && st->ep[st->nep - 1].boundary == st->end_offset) {
+            st->ep[st->nep - 1].ceiling = last; /* nothing stored since the last one began */
+        } else {
+            int rc = tstate_epoch_reserve(st);
+            if (rc != OBK_OK) return rc;
+            st->ep[st->nep++] = (struct tepoch){st->end_offset, last};
+        }
+        st->epoch_max = SID_MIN;
+    } else if (st->nep && sid_cmp(last, st->ep[st->nep - 1].ceiling) < 0) {
+        st->ep[st->nep - 1].ceiling = last; /* what lies below the boundary and above last is
+                                               dead: XSETID never goes below a live entry */
     }
-    return lo;
+    st->last_id = last;
+    return OBK_OK;
 }
 
 /* First index with tomb[i].offset >= offset. */
@@ -69,10 +114,10 @@ size_t tstate_tombs_from(const struct tstate *st, uint64_t offset) {
     return st->ntomb - tomb_lower_offset(st, offset);
 }
 
-int tstate_is_deleted(const struct tstate *st, sid_t id) {
+int tstate_is_deleted_at(const struct tstate *st, uint64_t offset) {
     if (!st->ntomb) return 0;
-    size_t i = tomb_lower(st, id);
-    return i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0;
+    size_t i = tomb_lower_offset(st, offset);
+    return i < st->ntomb && st->tomb[i].offset == offset;
 }
 
 int tstate_tomb_reserve(struct tstate *st, size_t n) {
@@ -87,17 +132,25 @@ int tstate_tomb_reserve(struct tstate *st, size_t n) {
     return OBK_OK;
 }
 
+/* 1 when no epoch begins in (a, b] (a < b). */
+static int same_epoch(const struct tstate *st, uint64_t a, uint64_t b) {
+    for (size_t k = 0; k < st->nep; k++)
+        if (st->ep[k].boundary > a && st->ep[k].boundary <= b) return 0;
+    return 1;
+}
+
 int tstate_tomb_add(struct tstate *st, sid_t id, uint64_t offset) {
     /* a tombstone marks an entry still in the log: callers skip offsets below the start, and
      * only existing offsets (below the end) can be deleted */
     OBK_ASSERT(offset >= st->start_offset && offset < st->end_offset);
-    size_t i = tomb_lower(st, id);
-    if (i < st->ntomb && sid_cmp(st->tomb[i].id, id) == 0)
-        return st->tomb[i].offset == offset ? OBK_OK : OBK_ERR_CORRUPT;
-    /* IDs grow with offsets, so tombstones ordered by ID are ordered by offset too; a pair that
-     * breaks that (one offset under two IDs) is damage, not a state to keep */
-    if ((i > 0 && st->tomb[i - 1].offset >= offset) ||
-        (i < st->ntomb && st->tomb[i].offset <= offset))
+    size_t i = tomb_lower_offset(st, offset);
+    if (i < st->ntomb && st->tomb[i].offset == offset) /* again: the same entry, or damage */
+        return sid_cmp(st->tomb[i].id, id) == 0 ? OBK_OK : OBK_ERR_CORRUPT;
+    /* within one epoch IDs grow with offsets: a neighbour that says otherwise is damage */
+    if ((i > 0 && same_epoch(st, st->tomb[i - 1].offset, offset) &&
+         sid_cmp(st->tomb[i - 1].id, id) >= 0) ||
+        (i < st->ntomb && same_epoch(st, offset, st->tomb[i].offset) &&
+         sid_cmp(id, st->tomb[i].id) >= 0))
         return OBK_ERR_CORRUPT;
     int rc = tstate_tomb_reserve(st, 1);
     if (rc != OBK_OK) return rc;
@@ -127,6 +180,7 @@ int tstate_apply(struct tstate *st, const struct batch_header *h, const uint8_t 
         st->end_offset += h->count;
         st->entries_added += h->count;
         st->last_id = h->last_id;
+        if (sid_cmp(h->last_id, st->epoch_max) > 0) st->epoch_max = h->last_id;
         return OBK_OK;
     case BATCH_DELETE: {
         struct batch_iter it;
@@ -162,7 +216,7 @@ int tstate_apply(struct tstate *st, const struct batch_header *h, const uint8_t 
         uint64_t added;
         if ((rc = batch_decode_meta(h, batch, &last, &added, &md)) != OBK_OK) return rc;
         if (h->base_offset != st->end_offset) return OBK_ERR_CORRUPT;
-        st->last_id = last;
+        if ((rc = tstate_set_last(st, last)) != OBK_OK) return rc;
         st->entries_added = added;
         st->max_deleted = md;
         return OBK_OK;
@@ -182,7 +236,7 @@ static sid_t get_sid(const uint8_t *p) {
 
 int tstate_encode_checkpoint(const struct tstate *st, uint64_t seg_base, uint64_t pos,
                              uint8_t **out, size_t *len) {
-    size_t n = CHECKPOINT_FIXED + CHECKPOINT_TOMB * st->ntomb + 4;
+    size_t n = CHECKPOINT_FIXED + CHECKPOINT_TOMB * st->ntomb + 8 + CHECKPOINT_EPOCH * st->nep + 4;
     uint8_t *b = calloc(1, n);
     if (!b) return OBK_ERR_NOMEM;
     codec_put_u32(b, CHECKPOINT_MAGIC);
@@ -190,6 +244,7 @@ int tstate_encode_checkpoint(const struct tstate *st, uint64_t seg_base, uint64_
     codec_put_u64(b + 8, seg_base);
     codec_put_u64(b + 16, pos);
     codec_put_u64(b + 24, st->start_offset);
+    put_sid(b + 32, st->epoch_max);
     codec_put_u64(b + 48, st->end_offset);
     put_sid(b + 56, st->last_id);
     codec_put_u64(b + 72, st->entries_added);
@@ -200,6 +255,12 @@ int tstate_encode_checkpoint(const struct tstate *st, uint64_t seg_base, uint64_
         put_sid(p, st->tomb[i].id);
         codec_put_u64(p + 16, st->tomb[i].offset);
     }
+    uint8_t *e = b + CHECKPOINT_FIXED + CHECKPOINT_TOMB * st->ntomb;
+    codec_put_u64(e, st->nep);
+    for (size_t k = 0; k < st->nep; k++) {
+        codec_put_u64(e + 8 + CHECKPOINT_EPOCH * k, st->ep[k].boundary);
+        put_sid(e + 16 + CHECKPOINT_EPOCH * k, st->ep[k].ceiling);
+    }
     codec_put_u32(b + n - 4, crc32c(0, b, n - 4));
     *out = b;
     *len = n;
@@ -209,12 +270,20 @@ int tstate_encode_checkpoint(const struct tstate *st, uint64_t seg_base, uint64_
 int tstate_decode_checkpoint(const uint8_t *b, size_t len, struct tstate *st, uint64_t *seg_base,
                              uint64_t *pos) {
     if (len < CHECKPOINT_FIXED + 4 || codec_get_u32(b) != CHECKPOINT_MAGIC) return OBK_ERR_CORRUPT;
-    uint64_t nt = codec_get_u64(b + 96);
-    if (nt > (len - CHECKPOINT_FIXED - 4) / CHECKPOINT_TOMB ||
-        CHECKPOINT_FIXED + CHECKPOINT_TOMB * nt + 4 != len)
-        return OBK_ERR_CORRUPT;
     if (codec_get_u32(b + len - 4) != crc32c(0, b, len - 4)) return OBK_ERR_CORRUPT;
-    if (codec_get_u16(b + 4) != CHECKPOINT_VERSION) return OBK_ERR_VERSION;
+    uint16_t version = codec_get_u16(b + 4);
+    if (version != 1 && version != CHECKPOINT_VERSION) return OBK_ERR_VERSION;
+    uint64_t nt = codec_get_u64(b + 96), ne = 0;
+    size_t body = len - CHECKPOINT_FIXED - 4; /* tombstones, then (version 2) the epochs */
+    if (nt > body / CHECKPOINT_TOMB) return OBK_ERR_CORRUPT;
+    size_t rest = body - CHECKPOINT_TOMB * nt;
+    const uint8_t *e = b + CHECKPOINT_FIXED + CHECKPOINT_TOMB * nt;
+    if (version == 1 ? rest != 0 : rest < 8) return OBK_ERR_CORRUPT;
+    if (version != 1) {
+        ne = codec_get_u64(e);
+        if (ne > (rest - 8) / CHECKPOINT_EPOCH || 8 + CHECKPOINT_EPOCH * ne != rest)
+            return OBK_ERR_CORRUPT;
+    }
     tstate_init(st, 0);
     *seg_base = codec_get_u64(b + 8);
     *pos = codec_get_u64(b + 16);
@@ -223,22 +292,33 @@ int tstate_decode_checkpoint(const uint8_t *b, size_t len, struct tstate *st, ui
     st->last_id = get_sid(b + 56);
     st->entries_added = codec_get_u64(b + 72);
     st->max_deleted = get_sid(b + 80);
+    /* version 1 had no epochs, so nothing stored was above the last ID */
+    st->epoch_max = version == 1 ? st->last_id : get_sid(b + 32);
     if (st->start_offset > st->end_offset || nt > st->end_offset - st->start_offset)
         return OBK_ERR_CORRUPT;
-    if (nt) {
-        st->tomb = malloc(nt * sizeof *st->tomb);
-        if (!st->tomb) return OBK_ERR_NOMEM;
-        st->tcap = st->ntomb = nt;
-        for (size_t i = 0; i < nt; i++) {
-            const uint8_t *p = b + CHECKPOINT_FIXED + CHECKPOINT_TOMB * i;
-            st->tomb[i] = (struct tomb){get_sid(p), codec_get_u64(p + 16)};
-            if (st->tomb[i].offset < st->start_offset || st->tomb[i].offset >= st->end_offset ||
-                (i && (sid_cmp(st->tomb[i].id, st->tomb[i - 1].id) <= 0 ||
-                       st->tomb[i].offset <= st->tomb[i - 1].offset))) {
-                tstate_free(st);
-                return OBK_ERR_CORRUPT;
-            }
-        }
+    if (nt && !(st->tomb = malloc(nt * sizeof *st->tomb))) return OBK_ERR_NOMEM;
+    st->tcap = st->ntomb = nt;
+    for (size_t i = 0; i < nt; i++) {
+        const uint8_t *p = b + CHECKPOINT_FIXED + CHECKPOINT_TOMB * i;
+        st->tomb[i] = (struct tomb){get_sid(p), codec_get_u64(p + 16)};
+        if (st->tomb[i].offset < st->start_offset || st->tomb[i].offset >= st->end_offset ||
+            (i && st->tomb[i].offset <= st->tomb[i - 1].offset))
+            goto corrupt;
+    }
+    if (ne && !(st->ep = malloc(ne * sizeof *st->ep))) {
+        tstate_free(st);
+        return OBK_ERR_NOMEM;
+    }
+    st->nep = st->epcap = ne;
+    for (size_t k = 0; k < ne; k++) {
+        st->ep[k].boundary = codec_get_u64(e + 8 + CHECKPOINT_EPOCH * k);
+        st->ep[k].ceiling = get_sid(e + 16 + CHECKPOINT_EPOCH * k);
+        if (st->ep[k].boundary > st->end_offset ||
+            (k && st->ep[k].boundary <= st->ep[k - 1].boundary))
+            goto corrupt;
     }
     return OBK_OK;
+corrupt:
+    tstate_free(st);
+    return OBK_ERR_CORRUPT;
 }

@@ -139,7 +139,7 @@ struct dump_ctx {
 
 static int dump_cb(void *c, const struct obk_entry *e) {
     struct dump_ctx *d = c;
-    if (e->offset < d->st->start_offset || tstate_is_deleted(d->st, e->id)) return 0;
+    if (e->offset < d->st->start_offset || tstate_is_deleted_at(d->st, e->offset)) return 0;
     char id[SID_STRLEN];
     sid_format(e->id, id);
     printf("%s", id);

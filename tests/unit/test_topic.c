@@ -20,6 +20,7 @@
 #include "storetest.h"
 
 static char dir[256];
+static size_t small_cache; /* a ring budget this small makes reads go to the disk */
 
 static int setup(void **state) {
     (void)state;
@@ -41,6 +42,7 @@ static struct store *open_store(void) {
     c.dir = dir;
     c.fsync = PERSIST_FSYNC_NO;
     c.segment_bytes = 4096; /* a few rolls */
+    if (small_cache) c.cache_max_bytes = small_cache;
     assert_int_equal(store_open(&c, &s, &rep), OBK_OK);
     return s;
 }
@@ -56,6 +58,18 @@ static void append(struct topic *t, uint64_t ms, size_t vlen) {
     const uint8_t *fv[2] = {(const uint8_t *)"f", (const uint8_t *)v};
     size_t fl[2] = {1, vlen};
     assert_int_equal(topic_append(t, (sid_t){ms, 0}, 1, fv, fl), OBK_OK);
+}
+
+static void image_take(void) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s.img' && cp -a '%s' '%s.img'", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void image_restore(void) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s.img' '%s'", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static int64_t now_ms(void) {
@@ -199,6 +213,142 @@ static void test_retention_and_created(void **state) {
     assert_int_equal(store_close(s), OBK_OK);
 }
 
+/* ---- XSETID below a stored entry: epochs (tstate.h) ---- */
+
+/* What the stream should hold: every appended entry, in log order, live or not. */
+struct model {
+    sid_t id[512];
+    int live[512];
+    int n;
+};
+
+struct collect {
+    sid_t id[512];
+    int n;
+};
+
+static int collect_cb(void *ctx, const struct obk_entry *e) {
+    struct collect *c = ctx;
+    c->id[c->n++] = e->id;
+    return 0;
+}
+
+/* Reads every range, forward and backward, every live entry by ID, and the counts after IDs,
+ * and compares them with the model (the live entries are in ID order). */
+static void check_model(struct topic *t, const struct model *m, uint64_t hi_ms) {
+    sid_t live[512];
+    int nl = 0;
+    for (int i = 0; i < m->n; i++)
+        if (m->live[i]) live[nl++] = m->id[i];
+    for (int i = 1; i < nl; i++) assert_true(sid_cmp(live[i - 1], live[i]) < 0);
+    assert_int_equal(topic_length(t), nl);
+    for (uint64_t a = 0; a <= hi_ms; a += 3) {
+        for (uint64_t b = a; b <= hi_ms + 1; b += 7) {
+            sid_t lo = {a, 0}, hi = {b, UINT64_MAX};
+            struct collect f = {.n = 0}, r = {.n = 0};
+            assert_int_equal(topic_range(t, lo, hi, 0, 0, collect_cb, &f), OBK_OK);
+            assert_int_equal(topic_range(t, lo, hi, 0, 1, collect_cb, &r), OBK_OK);
+            int k = 0;
+            for (int i = 0; i < nl; i++)
+                if (sid_cmp(live[i], lo) >= 0 && sid_cmp(live[i], hi) <= 0) {
+                    assert_true(k < f.n && sid_cmp(f.id[k], live[i]) == 0);
+                    assert_true(sid_cmp(r.id[f.n - 1 - k], live[i]) == 0);
+                    k++;
+                }
+            assert_int_equal(f.n, k);
+            assert_int_equal(r.n, k);
+        }
+        uint64_t after;
+        sid_t at = {a, 0};
+        assert_int_equal(topic_count_after(t, at, &after), OBK_OK);
+        uint64_t want = 0;
+        for (int i = 0; i < nl; i++) want += sid_cmp(live[i], at) > 0;
+        assert_int_equal(after, want);
+    }
+    for (int i = 0; i < nl; i++) assert_int_equal(topic_contains(t, live[i]), OBK_OK);
+}
+
+static struct store *model_store; /* flushed when the small ring is full of unwritten entries */
+
+static void append_to(struct topic *t, struct model *m, uint64_t ms) {
+    char v[40];
+    memset(v, 'v', sizeof v);
+    const uint8_t *fv[2] = {(const uint8_t *)"f", (const uint8_t *)v};
+    size_t fl[2] = {1, sizeof v};
+    int rc = topic_append(t, (sid_t){ms, 0}, 1, fv, fl);
+    if (rc == OBK_ERR_AGAIN) {
+        commit(model_store);
+        rc = topic_append(t, (sid_t){ms, 0}, 1, fv, fl);
+    }
+    assert_int_equal(rc, OBK_OK);
+    m->id[m->n] = (sid_t){ms, 0};
+    m->live[m->n++] = 1;
+}
+
+static void delete_from(struct topic *t, struct model *m, uint64_t ms) {
+    sid_t id = {ms, 0};
+    uint64_t n;
+    assert_int_equal(topic_delete_ids(t, &id, 1, &n), OBK_OK);
+    assert_int_equal(n, 1);
+    for (int i = m->n - 1; i >= 0; i--)
+        if (m->live[i] && sid_cmp(m->id[i], id) == 0) {
+            m->live[i] = 0;
+            break;
+        }
+}
+
+/* cache: the ring budget (0: the default, reads from the ring; small: from the segments) */
+static void xsetid_below_stored(size_t cache) {
+    struct model m = {.n = 0};
+    small_cache = cache;
+    struct store *s = model_store = open_store();
+    struct topic *t;
+    assert_int_equal(store_create(s, 0, "e", 1, &t), OBK_OK);
+    for (uint64_t ms = 10; ms < 70; ms++) append_to(t, &m, ms);
+    commit(s);
+    for (uint64_t ms = 50; ms < 70; ms++) delete_from(t, &m, ms);
+    /* XSETID below the 20 deleted entries the log still stores: allowed, as in Redis */
+    assert_int_equal(topic_setid(t, (sid_t){49, 5}, 0, 0, 0, SID_MIN), OBK_OK);
+    for (uint64_t ms = 50; ms < 90; ms++) append_to(t, &m, ms); /* IDs the dead ones had */
+    check_model(t, &m, 95);
+    commit(s);
+    check_model(t, &m, 95);
+    /* a second epoch: delete the newest, go below them again, the lowest ceiling after */
+    for (uint64_t ms = 60; ms < 90; ms++) delete_from(t, &m, ms);
+    assert_int_equal(topic_setid(t, (sid_t){59, 3}, 0, 0, 0, SID_MIN), OBK_OK);
+    for (uint64_t ms = 60; ms < 80; ms++) append_to(t, &m, ms);
+    delete_from(t, &m, 62);
+    check_model(t, &m, 95);
+    /* below the last live entry is still refused */
+    assert_int_equal(topic_setid(t, (sid_t){5, 0}, 0, 0, 0, SID_MIN), OBK_ERR_RANGE);
+    commit(s);
+    image_take(); /* a crash: rebuilt from the log */
+    assert_int_equal(store_close(s), OBK_OK);
+    s = model_store = open_store(); /* a clean start: from the checkpoint */
+    assert_non_null(t = store_lookup(s, 0, "e", 1));
+    check_model(t, &m, 95);
+    for (uint64_t ms = 80; ms < 85; ms++) append_to(t, &m, ms);
+    check_model(t, &m, 95);
+    assert_int_equal(store_close(s), OBK_OK);
+    image_restore();
+    m.n -= 5;
+    s = model_store = open_store();
+    assert_non_null(t = store_lookup(s, 0, "e", 1));
+    check_model(t, &m, 95);
+    assert_int_equal(store_close(s), OBK_OK);
+    small_cache = 0;
+}
+
+static void test_xsetid_below_stored_ring(void **state) {
+    (void)state;
+    xsetid_below_stored(0);
+}
+
+static void test_xsetid_below_stored_disk(void **state) {
+    (void)state;
+    xsetid_below_stored(1024); /* written entries leave the ring: reads go to the segments */
+}
+
 static void test_has_groups(void **state) {
     (void)state;
     struct store *s = open_store();
@@ -231,6 +381,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_wait_seq_and_disk_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_and_created, setup, teardown),
         cmocka_unit_test_setup_teardown(test_has_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xsetid_below_stored_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xsetid_below_stored_disk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
