@@ -154,7 +154,7 @@ static int claim_candidates(struct cg_group *g, long long min_idle, int64_t now,
         free(s->v);
         return OBK_ERR_NOMEM;
     }
-    qsort(s->v, s->n, sizeof *s->v, cand_cmp);
+    if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, cand_cmp); /* never with NULL */
     return OBK_OK;
 }
 
