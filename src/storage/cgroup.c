@@ -616,7 +616,7 @@ int cgroup_deliver_again(struct cg_state *cg, struct cg_group *g, const sid_t *i
     if (rc != OBK_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         struct cg_pending *p = idmap_get(&g->pel, ids[i].ms, ids[i].seq);
-        if (!p) continue;
+        if (!p || !p->consumer) continue; /* released (XNACK): no owner reads it again */
         p->delivery_ms = now_ms;
         p->delivery_count++;
         sel(cg, g, p->consumer);

@@ -160,7 +160,8 @@ int cgs_apply(struct cg_state *cg, const uint8_t *ops, size_t len, int check_onl
             break;
         case CG_OP_IDMP_CONFIG:
             if ((rc = rd_sv(&r, &sv)) || (rc = rd_uv(&r, &uv)) || check_only) break;
-            if (sv < 1 || uv < 1) {
+            /* XCFGSET's ranges: anything else is damage */
+            if (sv < 1 || sv > IDMP_DURATION_MAX || uv < 1 || uv > IDMP_MAXSIZE_MAX) {
                 rc = OBK_ERR_CORRUPT;
             } else if (!cg->idmp) {
                 rc = idmp_new(sv, uv, &cg->idmp);

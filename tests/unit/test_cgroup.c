@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/codec.h"
 #include "base/status.h"
 #include "storage/cgroup.h"
 #include "storage/cgstore.h"
@@ -441,6 +442,71 @@ static void test_dead_letter_policy(void **state) {
     s = open_store(&c, NULL);
     expect_dlq(s, 5, NULL);
     assert_int_equal(store_close(s), OBK_OK);
+}
+
+/* A released (XNACKed) entry that a history read names is left alone: re-delivering it wrote a
+ * PENDING_SET with no owner selected, a record the replay refused (the random round trip found
+ * it with seed 12). */
+static void test_nack_then_history_read(void **state) {
+    (void)state;
+    struct store_config c;
+    config(&c);
+    struct store *s = open_store(&c, NULL);
+    struct topic *t;
+    struct cg_group *g;
+    struct cg_consumer *co;
+    assert_int_equal(store_create(s, 0, "n", 1, &t), OBK_OK);
+    append_n(t, 3);
+    cg_record_begin(t);
+    add_group_and_consumer(t, &g, &co);
+    sid_t ids[2] = {{1, 0}, {2, 0}};
+    assert_int_equal(cg_deliver_new(t, g, co, ids, 2, ids[1], 2, 0, 100), OBK_OK);
+    assert_int_equal(cg_record_end(t), OBK_OK);
+    cg_record_begin(t);
+    assert_int_equal(cg_nack(t, g, ids[0], 1), OBK_OK);
+    assert_int_equal(cg_deliver_again(t, g, ids, 2, 200), OBK_OK);
+    assert_int_equal(cg_record_end(t), OBK_OK);
+    assert_null(cg_pending_get(g, ids[0])->consumer); /* still released, not re-delivered */
+    assert_int_equal(cg_pending_get(g, ids[0])->delivery_count, 1);
+    commit(s);
+    struct blob want = state_of(t);
+    image_take(); /* a crash: the records are replayed */
+    assert_int_equal(store_close(s), OBK_OK);
+    image_restore();
+    struct store_open_report rep;
+    s = open_store(&c, &rep);
+    t = store_lookup(s, 0, "n", 1);
+    assert_state(t, want);
+    free(want.p);
+    assert_int_equal(store_close(s), OBK_OK);
+}
+
+/* fuzz_grouplog found an IDMP_CONFIG with a duration of 2^60 s taken as it was (the expiry
+ * horizon overflowed): bounds outside XCFGSET's ranges are damage. */
+static void test_idmp_config_bounds(void **state) {
+    (void)state;
+    static const struct {
+        int64_t duration;
+        uint64_t maxsize;
+        int rc;
+    } cases[] = {{100, 100, OBK_OK},
+                 {86400, 10000, OBK_OK},
+                 {1116892707587880569LL, 100, OBK_ERR_CORRUPT},
+                 {0, 100, OBK_ERR_CORRUPT},
+                 {86401, 100, OBK_ERR_CORRUPT},
+                 {100, 0, OBK_ERR_CORRUPT},
+                 {100, 10001, OBK_ERR_CORRUPT}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cg_state *cg;
+        uint8_t ops[32];
+        size_t n = 0;
+        ops[n++] = CG_OP_IDMP_CONFIG;
+        n += codec_put_svarint(ops + n, cases[i].duration);
+        n += codec_put_uvarint(ops + n, cases[i].maxsize);
+        assert_int_equal(cgs_new(&cg), OBK_OK);
+        assert_int_equal(cgs_apply(cg, ops, n, 0), cases[i].rc);
+        cgs_free(cg);
+    }
 }
 
 static void test_random_roundtrip(void **state) {
@@ -953,6 +1019,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_io_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_policy, setup, teardown),
+        cmocka_unit_test(test_idmp_config_bounds),
+        cmocka_unit_test_setup_teardown(test_nack_then_history_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
