@@ -65,6 +65,14 @@ static int check_dlq(struct client *c, char **argv, size_t *argvlen, const struc
     return 0;
 }
 
+/* +OK, or the error of a storage status. */
+static void reply_ok_or_status(struct client *c, int rc) {
+    if (rc != OBK_OK)
+        xutil_reply_status(c, rc);
+    else
+        reply_simple(R, "OK");
+}
+
 /* Options after "XGROUP CREATE|SETID key group id": MKSTREAM (CREATE only), ENTRIESREAD n,
  * MAXDELIVERIES n [DEADLETTER key] (CREATE only; dlq NULL for SETID). */
 static int parse_group_opts(struct client *c, int argc, char **argv, size_t *argvlen, int create,
@@ -157,10 +165,7 @@ void cmd_xgroup_create(CMD_ARGS) {
         int rc2 = cg_record_end(t);
         if (rc == OBK_OK) rc = rc2;
     }
-    if (rc != OBK_OK)
-        xutil_reply_status(c, rc);
-    else
-        reply_simple(R, "OK");
+    reply_ok_or_status(c, rc);
 }
 
 void cmd_xgroup_setid(CMD_ARGS) {
@@ -184,10 +189,7 @@ void cmd_xgroup_setid(CMD_ARGS) {
     int rc = cg_group_setid(t, g, id, er);
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
-    if (rc != OBK_OK)
-        xutil_reply_status(c, rc);
-    else
-        reply_simple(R, "OK");
+    reply_ok_or_status(c, rc);
 }
 
 void cmd_xgroup_destroy(CMD_ARGS) {
@@ -271,10 +273,7 @@ void cmd_xgroup_setdlq(CMD_ARGS) {
                               dlq.max ? dlq.keylen : 0);
     int rc2 = cg_record_end(t);
     if (rc == OBK_OK) rc = rc2;
-    if (rc != OBK_OK)
-        xutil_reply_status(c, rc);
-    else
-        reply_simple(R, "OK");
+    reply_ok_or_status(c, rc);
 }
 
 void cmd_xgroup_help(CMD_ARGS) {

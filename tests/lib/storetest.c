@@ -37,3 +37,15 @@ void storetest_commit(struct store *s) {
     }
     assert_true(durable >= want);
 }
+
+void storetest_image_take(const char *dir) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s.img' && cp -a '%s' '%s.img'", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+void storetest_image_restore(const char *dir) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s.img' '%s'", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+}

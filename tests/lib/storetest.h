@@ -15,5 +15,9 @@ void storetest_rmdir(const char *dir);
 /* store_flush(s, 1), then waits (up to about 50 s) until everything submitted is durable;
  * fails the test on a storage error or when it never becomes durable. */
 void storetest_commit(struct store *s);
+/* A copy of the directory as it is now (a crash image) at <dir>.img, and the directory put back
+ * to that copy. */
+void storetest_image_take(const char *dir);
+void storetest_image_restore(const char *dir);
 
 #endif

@@ -120,17 +120,6 @@ static void write_path(const char *p, const uint8_t *d, size_t n) {
     fclose(f);
 }
 
-static void image_take(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s.img' && cp -a '%s' '%s.img'", dir, dir, dir);
-    assert_int_equal(system(cmd), 0);
-}
-static void image_restore(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s.img' '%s'", dir, dir, dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 /* ---- queries ---- */
 struct names {
     char v[16][32];
@@ -427,9 +416,9 @@ static void test_dead_letter_policy(void **state) {
     assert_int_equal(cg_group_max_deliveries(g), 0);
     assert_int_equal(cg_group_set_dlq(t, g, 3, "d:dead", 6), OBK_OK);
     commit(s);
-    image_take(); /* a crash: the record is replayed */
+    storetest_image_take(dir); /* a crash: the record is replayed */
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     s = open_store(&c, NULL);
     expect_dlq(s, 3, "d:dead");
     assert_int_equal(store_close(s), OBK_OK); /* clean: a snapshot holds it */
@@ -470,9 +459,9 @@ static void test_nack_then_history_read(void **state) {
     assert_int_equal(cg_pending_get(g, ids[0])->delivery_count, 1);
     commit(s);
     struct blob want = state_of(t);
-    image_take(); /* a crash: the records are replayed */
+    storetest_image_take(dir); /* a crash: the records are replayed */
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     struct store_open_report rep;
     s = open_store(&c, &rep);
     t = store_lookup(s, 0, "n", 1);
@@ -523,7 +512,7 @@ static void test_random_roundtrip(void **state) {
         commit(s);
     }
     struct blob want = state_of(t);
-    image_take(); /* a crash now: unclean, records replayed from gen 0 */
+    storetest_image_take(dir); /* a crash now: unclean, records replayed from gen 0 */
     assert_int_equal(store_close(s), OBK_OK);
     s = open_store(&c, NULL);
     t = store_lookup(s, 0, "r", 1);
@@ -536,9 +525,9 @@ static void test_random_roundtrip(void **state) {
     struct blob want2 = state_of(t);
     char img2[sizeof dir];
     snprintf(img2, sizeof img2, "%s", dir);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     struct store_open_report rep;
     s = open_store(&c, &rep);
     assert_int_equal(rep.clean, 0);
@@ -582,9 +571,9 @@ static void test_compaction_running(void **state) {
     assert_true(compactions >= 1);
     assert_int_equal(cg_group_pending_count(g), 3200);
     struct blob want = state_of(t);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     s = open_store(&c, NULL);
     t = store_lookup(s, 0, "c", 1);
     assert_state(t, want);
@@ -626,9 +615,9 @@ static void test_crash_log_cuts(void **state) {
     path_of(lp, sizeof lp, td, CG_LOG_NAME);
     path_of(sp, sizeof sp, td, CG_SNAP_NAME);
     snprintf(cp, sizeof cp, "%s/%s", dir, STORE_CLEAN_NAME);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     struct blob log = read_path(lp);
     assert_int_equal(log.n, ends[NREC]);
     assert_null(read_path(sp).p); /* generation 0: no snapshot yet */
@@ -697,7 +686,7 @@ static void test_snapshot_cases(void **state) {
     assert_int_equal(cg_deliver_new(t, g, co, ids, 3, ids[2], 3, 0, 9), OBK_OK);
     commit(s);
     struct blob want = state_of(t);
-    image_take(); /* log generation 0 holding every record, no snapshot */
+    storetest_image_take(dir); /* log generation 0 holding every record, no snapshot */
     assert_int_equal(store_close(s), OBK_OK);
     char td[KEYDIR_NAME_MAX], lp[600], sp[600], tp[600];
     topic_dir("s", td);
@@ -728,14 +717,14 @@ static void test_snapshot_cases(void **state) {
     c.repair = 0;
     free(snap.p);
     /* compaction stopped before its rename: a tmp left beside the old files */
-    image_restore();
+    storetest_image_restore(dir);
     write_path(tp, (const uint8_t *)"garbage", 7);
     s = open_store(&c, NULL);
     assert_state(store_lookup(s, 0, "s", 1), want);
     assert_int_equal(access(tp, F_OK), -1);
     assert_int_equal(store_close(s), OBK_OK);
     /* stopped after the snapshot's rename, before the new log: the old log is stale */
-    image_restore();
+    storetest_image_restore(dir);
     struct blob log = read_path(lp);
     uint8_t *sb;
     size_t sn;
@@ -743,7 +732,7 @@ static void test_snapshot_cases(void **state) {
         cgs_encode_snapshot(store_lookup(s = open_store(&c, NULL), 0, "s", 1)->cg, 1, &sb, &sn),
         OBK_OK);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     write_path(sp, sb, sn);
     s = open_store(&c, &rep);
     t = store_lookup(s, 0, "s", 1);
@@ -756,14 +745,14 @@ static void test_snapshot_cases(void **state) {
     assert_int_equal(cg_ack(t, g, ids, 1, &acked), OBK_OK);
     commit(s);
     struct blob want2 = state_of(t);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     s = open_store(&c, NULL);
     assert_state(store_lookup(s, 0, "s", 1), want2);
     assert_int_equal(store_close(s), OBK_OK);
     /* a log from a generation after the snapshot's (the snapshot went missing): refused */
-    image_restore();
+    storetest_image_restore(dir);
     unlink(sp);
     assert_int_equal(store_open(&c, &s2, &rep), OBK_ERR_DAMAGED);
     assert_non_null(strstr(rep.damage, CG_LOG_NAME));
@@ -799,9 +788,9 @@ static void test_clamp(void **state) {
     assert_int_equal(cg_commit(t, g, ids[13]), OBK_OK);
     assert_int_equal(cg_record_end(t), OBK_OK);
     commit(s);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     assert_int_equal(truncate(segp, st0.st_size), 0); /* the last 5 entries never made it */
     struct store_open_report rep;
     s = open_store(&c, &rep);
@@ -824,9 +813,9 @@ static void test_clamp(void **state) {
     /* the clamp is durable: new entries with the lost IDs are not pending after a crash */
     append_n(t, 2);
     commit(s);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     s = open_store(&c, NULL);
     t = store_lookup(s, 0, "m", 1);
     assert_int_equal(topic_length(t), 12);
@@ -861,9 +850,9 @@ static void test_keyspace_ops(void **state) {
     assert_int_equal(store_rename(s, 0, "a", 1, "b", 1), OBK_OK);
     assert_state(store_lookup(s, 0, "b", 1), want);
     commit(s);
-    image_take();
+    storetest_image_take(dir);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     s = open_store(&c, NULL);
     assert_null(store_lookup(s, 0, "a", 1));
     t = store_lookup(s, 0, "b", 1);

@@ -60,18 +60,6 @@ static void append(struct topic *t, uint64_t ms, size_t vlen) {
     assert_int_equal(topic_append(t, (sid_t){ms, 0}, 1, fv, fl), OBK_OK);
 }
 
-static void image_take(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s.img' && cp -a '%s' '%s.img'", dir, dir, dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-static void image_restore(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s.img' '%s'", dir, dir, dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int64_t now_ms(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -322,7 +310,7 @@ static void xsetid_below_stored(size_t cache) {
     /* below the last live entry is still refused */
     assert_int_equal(topic_setid(t, (sid_t){5, 0}, 0, 0, 0, SID_MIN), OBK_ERR_RANGE);
     commit(s);
-    image_take(); /* a crash: rebuilt from the log */
+    storetest_image_take(dir); /* a crash: rebuilt from the log */
     assert_int_equal(store_close(s), OBK_OK);
     s = model_store = open_store(); /* a clean start: from the checkpoint */
     assert_non_null(t = store_lookup(s, 0, "e", 1));
@@ -330,7 +318,7 @@ static void xsetid_below_stored(size_t cache) {
     for (uint64_t ms = 80; ms < 85; ms++) append_to(t, &m, ms);
     check_model(t, &m, 95);
     assert_int_equal(store_close(s), OBK_OK);
-    image_restore();
+    storetest_image_restore(dir);
     m.n -= 5;
     s = model_store = open_store();
     assert_non_null(t = store_lookup(s, 0, "e", 1));
