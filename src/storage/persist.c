@@ -268,6 +268,11 @@ size_t psub_bytes(const struct psub *s) {
 
 /* ---- persist thread ---- */
 
+/* The errno a failed write-ahead log call stands for (its status kept ENOSPC apart). */
+static int wal_errno(int status) {
+    return status == OBK_ERR_NOSPC ? ENOSPC : EIO;
+}
+
 static int px_fail(struct persist *p, int err, const char *what, const char *name) {
     int st = fileops_status(err);
     if (p->thread_error == OBK_OK) {
@@ -695,7 +700,7 @@ static int px_sync_dirty(struct persist *p) {
         long long t0 = util_monotonic_us();
         rc = wal_sync(p->wal);
         if (rc != OBK_OK) {
-            rc = px_fail(p, EIO, "fdatasync", "write-ahead log");
+            rc = px_fail(p, wal_errno(rc), "fdatasync", "write-ahead log");
         } else {
             p->wal_unsynced = 0;
             px_count_sync(p, t0, 0);
@@ -719,7 +724,7 @@ static int px_checkpoint(struct persist *p) {
     int rc = px_sync_list(p, &p->behind, 1);
     if (rc != OBK_OK) return rc;
     if ((rc = wal_checkpoint(p->wal, wal_end_lsn(p->wal))) != OBK_OK)
-        return px_fail(p, EIO, "checkpoint", "write-ahead log");
+        return px_fail(p, wal_errno(rc), "checkpoint", "write-ahead log");
     uint64_t us = (uint64_t)(util_monotonic_us() - t0);
     pthread_mutex_lock(&p->mu);
     p->ws.checkpoints++;
@@ -831,8 +836,9 @@ static void *persist_main(void *arg) {
         }
         if (p->round_records > 0 && p->thread_error == OBK_OK) {
             /* the round's records in one write; synced below with the other files */
-            if (wal_write(p->wal) != OBK_OK)
-                px_fail(p, EIO, "write", "write-ahead log");
+            int wrc = wal_write(p->wal);
+            if (wrc != OBK_OK) /* a full disk stays "no space", as for the other files */
+                px_fail(p, wal_errno(wrc), "write", "write-ahead log");
             else
                 p->wal_unsynced = 1;
             pthread_mutex_lock(&p->mu);

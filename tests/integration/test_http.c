@@ -299,12 +299,38 @@ static void test_metrics_values_and_caps(void **state) {
     server_cleanup(&s);
 }
 
+/* A group's dead-letter counter: only for groups with a policy, counting what it took. */
+static void test_dead_letter_metric(void **state) {
+    (void)state;
+    struct test_server s;
+    int port;
+    start_with_http(&s, &port, NULL, NULL);
+    redisContext *c = client_connect(&s);
+    freeReplyObject(client_cmd(c, "XADD k 1-1 f v"));
+    freeReplyObject(client_cmd(c, "XADD k 2-1 f v"));
+    freeReplyObject(client_cmd(c, "XGROUP CREATE k g 0 MAXDELIVERIES 1 DEADLETTER k:dead"));
+    freeReplyObject(client_cmd(c, "XGROUP CREATE k h 0"));
+    freeReplyObject(client_cmd(c, "XREADGROUP GROUP g c STREAMS k >"));
+    freeReplyObject(client_cmd(c, "XCLAIM k g c2 0 1-1 2-1"));
+    struct http_answer a;
+    assert_int_equal(http_request(port, "GET", "/metrics", &a), 0);
+    assert_true(metric_value(a.body, "obelisk_group_dead_lettered_total{db=\"0\",topic=\"k\","
+                                     "group=\"g\"} ") == 2);
+    assert_null(strstr(a.body, "obelisk_group_dead_lettered_total{db=\"0\",topic=\"k\","
+                               "group=\"h\"}"));
+    free(a.raw);
+    redisFree(c);
+    server_stop(&s);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_endpoints),
         cmocka_unit_test(test_ready_after_io_error),
         cmocka_unit_test(test_off_by_default_and_config_set),
         cmocka_unit_test(test_metrics_values_and_caps),
+        cmocka_unit_test(test_dead_letter_metric),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
