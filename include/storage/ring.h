@@ -77,8 +77,12 @@ static inline struct ring_entry *ring_at(const struct ring *r, size_t i) {
 static inline uint64_t ring_first_offset(const struct ring *r) {
     return r->n ? ring_at(r, 0)->offset : 0;
 }
-/* Index of the first entry with ID >= id (ring_count when none). */
-size_t ring_lower_bound(const struct ring *r, sid_t id);
+/* The key entries are searched by: their ID unless the owner orders them otherwise (a
+ * topic after XSETID below a stored entry, tstate.h). Keys are in order along the ring. */
+typedef sid_t (*ring_key_fn)(const void *ctx, const struct ring_entry *e);
+/* Index of the first entry whose key is >= id (upper: > id), ring_count when none; key NULL
+ * searches by ID. */
+size_t ring_bound(const struct ring *r, sid_t id, int upper, ring_key_fn key, const void *ctx);
 /* Index of the entry holding offset, or ring_count when outside. */
 size_t ring_find_offset(const struct ring *r, uint64_t offset);
 /* Drops entries below offset (log start moved) or from the end back to offset (undo). */

@@ -24,7 +24,7 @@ struct snapshot_file {
 struct snapshot {
     int dirfd; /* the data directory (borrowed from the store) */
     char name[64];
-    struct snapshot_file *files;
+    struct snapshot_file *files; /* each topic's files together, one topic after another */
     size_t nfiles, cap;
     uint64_t bytes; /* sum of the sizes */
 };

@@ -83,18 +83,24 @@ static int make_parents(int dirfd, const char *rel) {
     return OBK_OK;
 }
 
-/* 1 when file i is a segment or index that a newer segment of the same topic follows. */
+/* 1 when q is a segment of the topic directory p[0, dirlen] with a larger (newer) name than
+ * p's own (n bytes): names are zero-padded base offsets. */
+static int newer_segment(const char *q, const char *p, size_t dirlen, size_t n) {
+    return strlen(q) == n && !strcmp(q + n - 4, ".log") &&
+           strncmp(q + dirlen + 1, p + dirlen + 1, n - dirlen - 5) > 0;
+}
+
+/* 1 when file i is a segment or index that a newer segment of the same topic follows. The
+ * snapshot lists a topic's files together, so only that run is looked at. */
 static int sealed(const struct snapshot *sn, size_t i) {
     const char *p = sn->files[i].path, *slash = strrchr(p, '/');
     size_t dirlen = slash ? (size_t)(slash - p) : 0, n = strlen(p);
     if (n < 4 || (strcmp(p + n - 4, ".log") != 0 && strcmp(p + n - 4, ".idx") != 0)) return 0;
-    for (size_t j = 0; j < sn->nfiles; j++) {
-        const char *q = sn->files[j].path;
-        size_t m = strlen(q);
-        if (m == n && !strncmp(q, p, dirlen + 1) && !strcmp(q + m - 4, ".log") &&
-            strncmp(q + dirlen + 1, p + dirlen + 1, n - dirlen - 5) > 0)
-            return 1; /* names are zero-padded base offsets: a larger name is a newer one */
-    }
+    size_t lo = i, hi = i + 1;
+    while (lo > 0 && !strncmp(sn->files[lo - 1].path, p, dirlen + 1)) lo--;
+    while (hi < sn->nfiles && !strncmp(sn->files[hi].path, p, dirlen + 1)) hi++;
+    for (size_t j = lo; j < hi; j++)
+        if (newer_segment(sn->files[j].path, p, dirlen, n)) return 1;
     return 0;
 }
 

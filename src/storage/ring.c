@@ -150,11 +150,13 @@ void ring_mark_submitted(struct ring *r, uint64_t seq) {
     r->unsubmitted = 0;
 }
 
-size_t ring_lower_bound(const struct ring *r, sid_t id) {
+size_t ring_bound(const struct ring *r, sid_t id, int upper, ring_key_fn key, const void *ctx) {
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (sid_cmp(ring_at(r, mid)->id, id) < 0)
+        const struct ring_entry *e = ring_at(r, mid);
+        int c = sid_cmp(key ? key(ctx, e) : e->id, id);
+        if (c < 0 || (upper && c == 0))
             lo = mid + 1;
         else
             hi = mid;

@@ -57,23 +57,18 @@ static uint64_t disk_limit(const struct topic *t) {
     return limit;
 }
 
-/* The ring's entries by search key (tstate.h): the first at or above id, the first above. */
-static sid_t ring_key(const struct topic *t, size_t i) {
-    const struct ring_entry *e = ring_at(&t->ring, i);
-    return tstate_key(&t->st, e->offset, e->id);
+/* The ring's entries by search key (tstate.h: epochs). */
+static sid_t entry_key(const void *ctx, const struct ring_entry *e) {
+    return tstate_key(ctx, e->offset, e->id);
 }
 
+static sid_t ring_key(const struct topic *t, size_t i) {
+    return entry_key(&t->st, ring_at(&t->ring, i));
+}
+
+/* The first ring entry whose key is at or above id (upper: above id). */
 static size_t ring_key_bound(const struct topic *t, sid_t id, int upper) {
-    size_t lo = 0, hi = ring_count(&t->ring);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = sid_cmp(ring_key(t, mid), id);
-        if (c < 0 || (upper && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return ring_bound(&t->ring, id, upper, entry_key, &t->st);
 }
 
 static int ring_emit(struct topic *t, size_t i, struct ring_scratch *sc, struct rctx *r) {

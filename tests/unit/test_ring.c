@@ -25,10 +25,11 @@ static void test_push_lookup_view(void **state) {
     for (uint64_t i = 0; i < 200; i++) assert_int_equal(push(&r, i, "value"), OBK_OK);
     assert_int_equal(push(&r, 500, "gap"), OBK_ERR_INVAL);
     assert_int_equal(ring_count(&r), 200);
-    assert_int_equal(ring_lower_bound(&r, (sid_t){150, 50}), 50);
-    assert_int_equal(ring_lower_bound(&r, (sid_t){150, 51}), 51);
-    assert_int_equal(ring_lower_bound(&r, (sid_t){0, 0}), 0);
-    assert_int_equal(ring_lower_bound(&r, (sid_t){1000, 0}), 200);
+    assert_int_equal(ring_bound(&r, (sid_t){150, 50}, 0, NULL, NULL), 50);
+    assert_int_equal(ring_bound(&r, (sid_t){150, 51}, 0, NULL, NULL), 51);
+    assert_int_equal(ring_bound(&r, (sid_t){0, 0}, 0, NULL, NULL), 0);
+    assert_int_equal(ring_bound(&r, (sid_t){1000, 0}, 0, NULL, NULL), 200);
+    assert_int_equal(ring_bound(&r, (sid_t){150, 50}, 1, NULL, NULL), 51); /* upper bound */
     assert_int_equal(ring_find_offset(&r, 7), 7);
     assert_int_equal(ring_find_offset(&r, 200), 200);
     struct ring_scratch sc = {0};
