@@ -21,6 +21,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,10 @@ struct replica {
     size_t next_file;
     struct evbuffer *pending; /* records emitted while the snapshot is sent */
     long long ack_offset;
+    /* In the in-sync set: good, and caught up since it last became good (its acknowledgement
+     * reached the stream's end as it was then, catch_up_to - 1; 0 while not good). */
+    int in_sync;
+    long long catch_up_to;
     long long ack_ms;
     long long sync_start_ms;
     int waiting; /* blocked in WAIT */
@@ -219,10 +224,21 @@ static int is_good(const struct replica *r, long long now_ms) {
            now_ms - r->ack_ms <= (long long)server_config.min_replicas_max_lag * 1000;
 }
 
+/* Counts the good replicas and keeps the in-sync set: a replica that stops being good leaves
+ * it, one that becomes good joins once it has acknowledged what the stream held then. */
 static void count_good(void) {
     long long now = util_mstime();
     int good = 0;
-    for (struct replica *r = R.replicas; r; r = r->next) good += is_good(r, now);
+    for (struct replica *r = R.replicas; r; r = r->next) {
+        if (!is_good(r, now)) {
+            r->in_sync = 0;
+            r->catch_up_to = 0;
+            continue;
+        }
+        good++;
+        if (!r->catch_up_to) r->catch_up_to = R.offset + 1;
+        if (r->ack_offset + 1 >= r->catch_up_to) r->in_sync = 1;
+    }
     runtime.good_replicas = good;
 }
 
@@ -283,7 +299,19 @@ static int start_full_sync(struct replica *r) {
     return 0;
 }
 
+static void psync(struct client *c, const char *replid, long long offset);
+
+/* The handshake never waits for durability: its snapshot and backlog are the replica's copy,
+ * not a reply about stored data, and under min-replicas-to-write a +FULLRESYNC held until a
+ * replica acknowledges could wait forever on a primary whose replicas all need a full sync
+ * (after a second failover in a row). */
 void repl_psync(struct client *c, const char *replid, long long offset) {
+    uint64_t saved = durable_untracked_begin();
+    psync(c, replid, offset);
+    durable_untracked_end(saved);
+}
+
+static void psync(struct client *c, const char *replid, long long offset) {
     char line[128];
     if (!R.primary) {
         reply_error(&c->reply, ERR_NOMASTERLINK);
@@ -329,16 +357,30 @@ static int cmp_desc(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Releases the replies whose submissions the N-th best good replica has acknowledged. */
+/* Releases the replies whose submissions every in-sync replica has acknowledged, when at
+ * least N are in sync; otherwise those the N-th best good replica has (a replica just synced in
+ * full, still catching up). Waiting for every in-sync replica, not the N fastest, is what makes
+ * any of them a safe choice for Sentinel: it promotes the replica with the highest offset by an
+ * INFO that may be from before the primary died, so with N = 1 and two replicas, a write that
+ * only the faster one had acknowledged was lost when the slower one was promoted. A replica
+ * that stops acknowledging leaves the set after min-replicas-max-lag seconds, and replies wait
+ * for it until then. */
 static void release_replicated(void) {
-    int n = server_config.min_replicas_to_write, k = 0;
-    long long acks[64], now = util_mstime();
+    int n = server_config.min_replicas_to_write, k = 0, insync = 0;
+    long long acks[64], now = util_mstime(), lowest_in_sync = LLONG_MAX;
     if (!R.holding || n <= 0) return;
-    for (struct replica *r = R.replicas; r && k < 64; r = r->next)
-        if (is_good(r, now)) acks[k++] = r->ack_offset;
+    count_good();
+    for (struct replica *r = R.replicas; r && k < 64; r = r->next) {
+        if (!is_good(r, now)) continue;
+        acks[k++] = r->ack_offset;
+        if (r->in_sync) {
+            insync++;
+            if (r->ack_offset < lowest_in_sync) lowest_in_sync = r->ack_offset;
+        }
+    }
     if (k < n) return;
     qsort(acks, (size_t)k, sizeof acks[0], cmp_desc);
-    long long reached = acks[n - 1];
+    long long reached = insync >= n ? lowest_in_sync : acks[n - 1];
     size_t i = 0;
     uint64_t seq = 0;
     while (i < R.nmarks && R.marks[i].offset <= reached) seq = R.marks[i++].seq;
@@ -485,6 +527,7 @@ void repl_cron(long long now_ms) {
         }
     }
     count_good();
+    release_replicated(); /* a replica that went silent leaves the in-sync set: stop waiting */
 }
 
 /* ---- WAIT ---- */

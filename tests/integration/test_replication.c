@@ -500,6 +500,89 @@ static void test_acknowledged_means_replicated(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+/* A full sync never waits for replicas: a second replica that joins while the only online one
+ * is frozen and a write's reply is held gets its snapshot at once (the +FULLRESYNC reply was
+ * held behind that write, whose release needed a replica's acknowledgement: after a double
+ * failover the new primary had only replicas that needed a full sync, and none ever got one),
+ * and once the frozen one has left the in-sync set the new one's acknowledgement releases the
+ * held write. */
+static void test_full_sync_while_replies_wait(void **state) {
+    (void)state;
+    struct test_server ps, rs, rs2;
+    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    ok(p, "XADD s 1-1 a b");
+    wait_replica(p);
+    ok(p, "CONFIG SET min-replicas-to-write 1 min-replicas-max-lag 2");
+    kill(rs.pid, SIGSTOP);
+    int fd = raw_connect(ps.port);
+    assert_true(fd >= 0);
+    raw_send_str(fd, "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$3\r\n2-1\r\n$1\r\na\r\n$1\r\nb\r\n");
+    size_t n;
+    char *got = raw_read(fd, 1, 300, &n);
+    assert_int_equal(n, 0); /* held: the only replica is frozen */
+    free(got);
+    redisContext *r2 = replica_up(&rs2, &ps, NULL);
+    /* released by the new replica once the frozen one left the in-sync set */
+    got = raw_read(fd, strlen("$3\r\n2-1\r\n"), 6000, &n);
+    assert_string_equal(got, "$3\r\n2-1\r\n");
+    free(got);
+    close(fd);
+    redisReply *len = must_cmd(r2, "XLEN s");
+    assert_int_equal(len->integer, 2);
+    freeReplyObject(len);
+    kill(rs.pid, SIGCONT);
+    redisFree(r2);
+    server_cleanup(&rs2);
+    pair_done(p, r, &ps, &rs);
+}
+
+/* With min-replicas-to-write 1 and two replicas, a reply waits for every in-sync replica, not
+ * only the fastest: Sentinel may promote either one. A frozen replica holds replies until it
+ * leaves the in-sync set (min-replicas-max-lag seconds without an acknowledgement), and joins
+ * it again once it has caught up. */
+static void test_every_in_sync_replica_acknowledges(void **state) {
+    (void)state;
+    struct test_server ps, rs, rs2;
+    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *r2 = replica_up(&rs2, &ps, NULL);
+    ok(p, "XADD s 1-1 a b");
+    redisReply *w = must_cmd(p, "WAIT 2 4000");
+    assert_int_equal(w->integer, 2);
+    freeReplyObject(w);
+    ok(p, "CONFIG SET min-replicas-to-write 1 min-replicas-max-lag 2");
+    kill(rs2.pid, SIGSTOP);
+    int fd = raw_connect(ps.port);
+    assert_true(fd >= 0);
+    raw_send_str(fd, "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$3\r\n2-1\r\n$1\r\na\r\n$1\r\nb\r\n");
+    size_t n;
+    char *got = raw_read(fd, 1, 500, &n);
+    assert_int_equal(n, 0); /* the running replica acknowledged it; the frozen one did not */
+    free(got);
+    got = raw_read(fd, strlen("$3\r\n2-1\r\n"), 6000, &n);
+    assert_string_equal(got, "$3\r\n2-1\r\n"); /* the frozen one left the set */
+    free(got);
+    close(fd);
+    redisReply *len = must_cmd(r, "XLEN s");
+    assert_int_equal(len->integer, 2);
+    freeReplyObject(len);
+    ok(p, "XADD s 3-1 a b"); /* one in-sync replica is enough */
+    kill(rs2.pid, SIGCONT);
+    w = must_cmd(p, "WAIT 2 5000");
+    assert_int_equal(w->integer, 2); /* caught up */
+    freeReplyObject(w);
+    ok(p, "XADD s 4-1 a b");
+    len = must_cmd(r2, "XLEN s");
+    assert_int_equal(len->integer, 4); /* in the set again: the reply waited for it too */
+    freeReplyObject(len);
+    redisFree(r2);
+    server_cleanup(&rs2);
+    pair_done(p, r, &ps, &rs);
+}
+
 /* A former primary that follows the promoted replica loses, with its full sync, the entries
  * the new primary never had, and logs exactly which, key by key. */
 static void test_former_primary_logs_what_it_drops(void **state) {
@@ -640,6 +723,8 @@ int main(void) {
         cmocka_unit_test(test_continue_restart_and_promotion),
         cmocka_unit_test(test_wait_noreplicas_and_directives),
         cmocka_unit_test(test_acknowledged_means_replicated),
+        cmocka_unit_test(test_full_sync_while_replies_wait),
+        cmocka_unit_test(test_every_in_sync_replica_acknowledges),
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
         cmocka_unit_test(test_too_far_behind),
         cmocka_unit_test(test_expiry_replicated),
