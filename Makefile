@@ -12,7 +12,7 @@
 CC      ?= cc
 BUILD   ?= build
 PKGS     = libevent_core libevent_extra libevent_pthreads libevent_openssl libssl libcrypto \
-           jansson libxxhash
+           jansson libxxhash libzstd
 TESTPKGS = cmocka hiredis
 
 OPT     ?= -O2

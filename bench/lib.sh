@@ -3,6 +3,7 @@
 #                     processes started; at exit every one is killed by its pid and $tmp removed
 #   free_port         a loopback port that was free a moment ago
 #   bench_need NAME BIN...  exits 2 naming the first program that is not there
+#   bench_start_obelisk, bench_start_redis, bench_stop_pid, bench_ratio (below)
 # shellcheck shell=bash
 bench_init() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-$1.XXXXXX")
@@ -28,3 +29,53 @@ bench_need() {
     command -v "$b" >/dev/null 2>&1 || { echo "$who: $b not found (run make?)" >&2; exit 2; }
   done
 }
+
+# bench_start_obelisk DIR [options...] -> BENCH_PORT, BENCH_PID: obelisk-server ($OBELISK) on a
+# free loopback port with its data in DIR/data, once it is ready (exits 1 if it does not start)
+bench_start_obelisk() {
+  local d=$1
+  shift
+  BENCH_PORT=$(free_port)
+  "$OBELISK" --port "$BENCH_PORT" --bind 127.0.0.1 --dir "$d/data" "$@" >>"$d/server.log" 2>&1 &
+  BENCH_PID=$!
+  pids+=("$BENCH_PID")
+  for _ in $(seq 1 1000); do
+    [ "$(grep -c "Ready to accept connections" "$d/server.log" 2>/dev/null)" -ge "$(grep -c "Obelisk is starting" "$d/server.log")" ] &&
+      return 0
+    kill -0 "$BENCH_PID" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "obelisk-server did not start:" >&2
+  tail -n 20 "$d/server.log" >&2
+  exit 1
+}
+
+# bench_start_redis DIR [options...] -> BENCH_PORT, BENCH_PID: redis-server ($REDIS), RDB
+# snapshots off, its files in DIR
+bench_start_redis() {
+  local d=$1
+  shift
+  BENCH_PORT=$(free_port)
+  "$REDIS" --port "$BENCH_PORT" --bind 127.0.0.1 --dir "$d" --daemonize no --save '' \
+    --logfile "$d/redis.log" "$@" &
+  BENCH_PID=$!
+  pids+=("$BENCH_PID")
+  for _ in $(seq 1 500); do
+    [ "$("${RCLI:-redis-cli}" -p "$BENCH_PORT" PING 2>/dev/null)" = PONG ] && return 0
+    kill -0 "$BENCH_PID" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "redis-server did not start" >&2
+  exit 1
+}
+
+# bench_stop_pid PID: SIGTERM, then SIGKILL after 10 s
+bench_stop_pid() {
+  kill "$1" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
+# bench_ratio A B: A / B with two decimals ("-" when B is 0)
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }

@@ -7,10 +7,13 @@
  *     xadds=<n> secs=<elapsed> xadds_per_sec=<n/elapsed> p50_ms=<...> p99_ms=<...>
  * where the percentiles are of the batch round trips (one batch = P requests). Any error reply
  * stops the run with the error printed (a benchmark that counts errors as writes lies).
+ * With -e FILE the requests are the commands in FILE instead (RESP, as bench/events.py writes
+ * them), taken in turn across all connections and from the start again at the end (-k and -d
+ * then do not apply).
  * RESP2 only; plain sockets and poll(2), one thread, no dependencies.
  *
  *   cc -O2 -o xaddw bench/xaddw.c
- *   xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w replicas] [-d 16]
+ *   xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w replicas] [-d 16] [-e FILE]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -68,6 +71,61 @@ static size_t reply_len(const char *p, size_t len) {
     return len >= head + (size_t)n + 2 ? head + (size_t)n + 2 : 0;
 }
 
+/* Commands read from a file (-e): the bytes, and where each command starts. */
+static struct {
+    char *buf;
+    size_t len, *start, n, next;
+} cmds;
+
+/* Length of the RESP command (*N then N bulk strings) at p, 0 when malformed or cut. */
+static size_t command_len(const char *p, size_t len) {
+    const char *end = p + len, *q = p;
+    if (len < 4 || *q != '*') return 0;
+    long n = strtol(q + 1, NULL, 10);
+    if (!(q = memmem(q, (size_t)(end - q), "\r\n", 2))) return 0;
+    q += 2;
+    for (long i = 0; i < n; i++) {
+        if (q >= end || *q != '$') return 0;
+        long b = strtol(q + 1, NULL, 10);
+        if (!(q = memmem(q, (size_t)(end - q), "\r\n", 2))) return 0;
+        q += 2 + b + 2;
+        if (q > end) return 0;
+    }
+    return (size_t)(q - p);
+}
+
+static int load_commands(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    cmds.len = (size_t)ftell(f);
+    rewind(f);
+    cmds.buf = malloc(cmds.len + 1);
+    if (!cmds.buf || fread(cmds.buf, 1, cmds.len, f) != cmds.len) return -1;
+    fclose(f);
+    size_t cap = 1024, pos = 0, l;
+    cmds.start = malloc(cap * sizeof *cmds.start);
+    while (pos < cmds.len && (l = command_len(cmds.buf + pos, cmds.len - pos)) > 0) {
+        if (cmds.n == cap) cmds.start = realloc(cmds.start, (cap *= 2) * sizeof *cmds.start);
+        cmds.start[cmds.n++] = pos;
+        pos += l;
+    }
+    return cmds.n > 0 && pos == cmds.len ? 0 : -1;
+}
+
+/* The next pipeline commands from the file into out (malloc'd, grown as needed). */
+static size_t next_commands(char **out, size_t *cap, int pipeline) {
+    size_t bl = 0;
+    for (int i = 0; i < pipeline; i++) {
+        size_t k = cmds.next++ % cmds.n, from = cmds.start[k];
+        size_t to = k + 1 < cmds.n ? cmds.start[k + 1] : cmds.len;
+        if (bl + (to - from) > *cap) *out = realloc(*out, *cap = 2 * (bl + (to - from)));
+        memcpy(*out + bl, cmds.buf + from, to - from);
+        bl += to - from;
+    }
+    return bl;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -76,7 +134,7 @@ static int cmp_double(const void *a, const void *b) {
 int main(int argc, char **argv) {
     int port = 0, nconn = 50, pipeline = 1, wait_n = 0, dlen = 16;
     double secs = 3;
-    const char *key = "xw";
+    const char *key = "xw", *events = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-p"))
             port = atoi(argv[i + 1]);
@@ -92,6 +150,12 @@ int main(int argc, char **argv) {
             wait_n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-d"))
             dlen = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-e"))
+            events = argv[i + 1];
+    }
+    if (events && load_commands(events) != 0) {
+        fprintf(stderr, "xaddw: cannot read RESP commands from %s\n", events);
+        return 2;
     }
     if (!port || nconn < 1 || pipeline < 1 || dlen < 1 || dlen > 4096) {
         fprintf(stderr, "usage: xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w n] [-d 16]\n");
@@ -129,8 +193,12 @@ int main(int argc, char **argv) {
         cs[i].cap = 1 << 16;
         cs[i].in = malloc(cs[i].cap);
     }
+    size_t ecap = 1 << 16;
+    char *ebatch = events ? malloc(ecap) : NULL;
     for (int i = 0; i < nconn; i++) {
-        if (write(cs[i].fd, batch, bl) != (ssize_t)bl) return 1;
+        const char *b = batch;
+        if (events) bl = next_commands(&ebatch, &ecap, pipeline), b = ebatch;
+        if (write(cs[i].fd, b, bl) != (ssize_t)bl) return 1;
         cs[i].want = pipeline * per_unit;
         cs[i].sent_s = now_s();
     }
@@ -165,7 +233,9 @@ int main(int argc, char **argv) {
                 active--;
                 continue;
             }
-            if (write(c->fd, batch, bl) != (ssize_t)bl) return 1;
+            const char *b = batch;
+            if (events) bl = next_commands(&ebatch, &ecap, pipeline), b = ebatch;
+            if (write(c->fd, b, bl) != (ssize_t)bl) return 1;
             c->want = pipeline * per_unit;
             c->sent_s = t;
         }

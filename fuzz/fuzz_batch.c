@@ -2,11 +2,13 @@
  * and the replay rules that recovery runs on each batch (src/storage/tstate.c).
  *
  * Input: batches back to back. Each one's CRC is recomputed before it is checked (and, when
- * byte 10 of its header is odd, its length is set to what is left), so mutations reach the
- * header checks, the record decoders and tstate_apply instead of stopping at the CRC. A DATA
- * batch whose records decode is encoded again with the builder and must decode to the same
- * entries. Every batch that verifies is applied to one stream state, as a recovery scan does;
- * the checkpoint of that state must decode to an equal state. */
+ * the top bit of byte 11 of its header is set, its length is set to what is left and the bit
+ * cleared), so mutations reach the header checks, the zstd decompression of compressed DATA
+ * batches (flag bit 0), the record decoders and tstate_apply instead of stopping at the CRC. A
+ * DATA batch whose records decode is encoded again with the builder and must decode to the
+ * same entries, and so must that batch compressed. Every batch that verifies is applied to one
+ * stream state, as a recovery scan does; the checkpoint of that state must decode to an equal
+ * state. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +71,17 @@ static void roundtrip(const struct batch_header *h, const uint8_t *batch) {
                 abort();
             if (batch_check_records(&h2, out) != OBK_OK) abort();
             same_entries(h, batch, out, &h2);
+            struct batch_compressor z;
+            const uint8_t *zb;
+            size_t zlen;
+            struct batch_header hz;
+            batch_compressor_init(&z);
+            if (batch_compress(&z, out, len, 1, &zb, &zlen) == OBK_OK && zb != out) {
+                if (batch_verify(zb, zlen, &hz) != OBK_OK || batch_check_records(&hz, zb) != OBK_OK)
+                    abort();
+                same_entries(h, batch, zb, &hz);
+            }
+            batch_compressor_free(&z);
         }
         batch_builder_free(&b);
     } else if (h->type == BATCH_DELETE) {
@@ -107,9 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (size - pos >= BATCH_HEADER_SIZE) {
         uint8_t *p = buf + pos;
         size_t avail = size - pos;
-        if (p[10] & 1) { /* flags must be 0: an odd one asks for the length to be fixed */
+        if (p[11] & 0x80) { /* no flag uses it: it asks for the length to be fixed */
             codec_put_u32(p, (uint32_t)(avail - 4));
-            p[10] = 0;
+            p[11] &= 0x7f;
         }
         uint32_t length = codec_get_u32(p);
         if (length >= 4 && (uint64_t)length + 4 <= avail)

@@ -6,7 +6,7 @@
 #   and sanitizer runtimes for fuzz/.
 set -euo pipefail
 what=${1:-build}
-build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev libjemalloc-dev
+build_pkgs=(build-essential pkg-config libevent-dev libssl-dev libjansson-dev libzstd-dev libjemalloc-dev
             libxxhash-dev)
 run_pkgs=(redis-tools redis-sentinel curl)
 test_pkgs=(libhiredis-dev libcmocka-dev redis-server redis-sentinel redis-tools python3 python3-redis

@@ -6,7 +6,7 @@
  *     4    4 crc          CRC-32C of bytes 8 .. 4+length (everything after the crc field)
  *     8    1 magic        BATCH_MAGIC (format version of the batch)
  *     9    1 type         BATCH_DATA / DELETE / TRIM / META
- *    10    2 flags        0 (bit 0 reserved for zstd-compressed records)
+ *    10    2 flags        bit 0 (BATCH_FLAG_ZSTD, DATA only): the records are one zstd frame
  *    12    8 base_offset  DATA: dense offset of the first record; others: log end offset
  *    20    4 count        records in the batch
  *    24    8 first_ms     first record's ID (TRIM, META: the stream's last ID)
@@ -22,7 +22,10 @@
  *          seq_part = seq - previous seq when ms_delta == 0, else seq.
  *   DELETE ms_delta, seq_part, offset (IDs ascending; offset = the entry's dense offset)
  *   TRIM   new log start offset (first_id = last_id = the stream's last ID)
- *   META   last_ms, last_seq, entries_added, max_deleted_ms, max_deleted_seq */
+ *   META   last_ms, last_seq, entries_added, max_deleted_ms, max_deleted_seq
+ * Compressed (BATCH_FLAG_ZSTD): the header is the same and the CRC covers the compressed bytes;
+ * after the header comes one zstd frame, with its content size, whose content is the records
+ * as above. Iterators decompress it at init, so every reader sees the same records. */
 #ifndef OBK_BATCH_FORMAT_H
 #define OBK_BATCH_FORMAT_H
 
@@ -32,8 +35,10 @@
 #include "storage/entry.h"
 #include "storage/sid.h"
 
-#define BATCH_HEADER_SIZE 64
-#define BATCH_MAGIC       1
+#define BATCH_HEADER_SIZE    64
+#define BATCH_MAGIC          1
+#define BATCH_FLAG_ZSTD      1u /* DATA records compressed as one zstd frame */
+#define BATCH_ZSTD_LEVEL_MAX 19
 /* A batch may not claim more than this (a torn or garbage length is caught before reading). */
 #define BATCH_MAX_SIZE (1u << 30)
 
@@ -106,7 +111,24 @@ int batch_parse_header(const uint8_t *p, size_t avail, struct batch_header *h);
 /* Header checks plus the CRC over the whole batch (len = batch_total_size bytes at p). */
 int batch_verify(const uint8_t *p, size_t len, struct batch_header *h);
 
-/* Iterates the records of a verified batch. The views point into the batch bytes. */
+/* Compresses finished DATA batches (one zstd context, reused; owned by one thread). */
+struct batch_compressor {
+    void *cctx; /* ZSTD_CCtx, created on first use */
+    uint8_t *buf;
+    size_t cap;
+};
+void batch_compressor_init(struct batch_compressor *z);
+void batch_compressor_free(struct batch_compressor *z);
+/* The batch at batch (len bytes, finished, uncompressed) compressed at level (1..19) into z's
+ * buffer: *out and *outlen name it (valid until the next call). A batch that is not DATA, or whose
+ * compressed form would not be smaller, is handed back as is (*out = batch). OBK_ERR_NOMEM
+ * when memory runs out (the caller may write the batch as is). */
+int batch_compress(struct batch_compressor *z, const uint8_t *batch, size_t len, int level,
+                   const uint8_t **out, size_t *outlen);
+
+/* Iterates the records of a verified batch. The views point into the batch bytes, or for a
+ * compressed batch into the iterator's decompressed copy (valid until batch_iter_free, unless
+ * taken with batch_iter_take_buffer). */
 struct batch_iter {
     struct batch_header h;
     const uint8_t *p, *end;
@@ -116,9 +138,16 @@ struct batch_iter {
     size_t *fvlen;
     uint32_t fv_cap;  /* pairs the arrays hold */
     uint32_t prev_nf; /* pairs of the previous record (same_fields) */
+    uint8_t *plain;   /* a compressed batch's records, decompressed at init */
+    int status;       /* OBK_ERR_CORRUPT / OBK_ERR_NOMEM when decompressing failed */
 };
+/* A compressed batch is decompressed here; a frame that fails (or whose size disagrees with the
+ * header) makes every next call return OBK_ERR_CORRUPT. */
 void batch_iter_init(struct batch_iter *it, const struct batch_header *h, const uint8_t *batch);
 void batch_iter_free(struct batch_iter *it);
+/* Hands the decompressed records (NULL for a plain batch) to the caller, who frees them, so
+ * the views of the entries read stay valid after batch_iter_free. */
+uint8_t *batch_iter_take_buffer(struct batch_iter *it);
 /* DATA: next entry into *e. Returns 1 (an entry), 0 (end), OBK_ERR_CORRUPT or OBK_ERR_NOMEM. */
 int batch_iter_next_data(struct batch_iter *it, struct obk_entry *e);
 /* DELETE: next deleted ID and its offset. */
@@ -130,5 +159,8 @@ int batch_decode_meta(const struct batch_header *h, const uint8_t *batch, sid_t 
 /* Walks every record (full decode) and checks IDs ascend from first_id to last_id and the
  * count matches: the check recovery runs on each batch after the CRC. */
 int batch_check_records(const struct batch_header *h, const uint8_t *batch);
+/* The same, and on damage *why (when not NULL) says what failed, for reports: a zstd frame
+ * that does not decompress, decompressed records that fail their checks, or plain records. */
+int batch_check_records_why(const struct batch_header *h, const uint8_t *batch, const char **why);
 
 #endif

@@ -47,6 +47,7 @@ static const char *const io_error_names[] = {"exit", "readonly", NULL};
 static const char *const save_names[] = {"", NULL};
 static const char *const no_names[] = {"no", NULL};
 static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
+static const char *const compression_names[] = {"none", "zstd", NULL};
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define C(field) ((void *)&server_config.field)
@@ -124,6 +125,10 @@ static const struct directive directives[] = {
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},
+    /* Record batches compressed with zstd as they are written (docs/storage.md); a change
+     * applies to batches written from then on, and every segment reads either way. */
+    {"compression", D_ENUM, C(compression), 0, 0, "none", 0, compression_names},
+    {"compression-level", D_INT, C(compression_level), 1, 19, "3", 0, NULL},
     {"segment-ms", D_LL, C(segment_ms), 0, LLONG_MAX, "604800000", 0, NULL},
     {"index-interval-bytes", D_MEMORY, C(index_interval_bytes), 1, 1 << 30, "4096", 0, NULL},
     {"retention-bytes", D_MEMORY, C(retention_bytes), -1, LLONG_MAX, "-1", 0, NULL},

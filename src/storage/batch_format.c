@@ -6,11 +6,20 @@
  * room before it writes, so an add that runs out of memory leaves the batch as it was; a batch
  * with no record is never finished (it could not be read back). Decoding never
  * trusts a length before checking it against the bytes available, and record iteration checks
- * every varint and length against the batch end. Stateless apart from the objects passed in. */
+ * every varint and length against the batch end. Stateless apart from the objects passed in.
+ *
+ * Compression (zstd, DATA batches only): a finished batch is recompressed whole by
+ * batch_compress, keeping its header (first and last IDs, offsets, count) readable without
+ * decompressing, so the index, seeks and recovery's offset checks work on compressed
+ * segments as on plain ones; the iterator decompresses the records at init into a buffer of
+ * its own. The frame carries its content size, which must be at least one byte per record and
+ * at most BATCH_MAX_SIZE, and must come out exactly. */
 #include "storage/batch_format.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "base/codec.h"
 #include "base/crc32c.h"
@@ -199,11 +208,13 @@ int batch_parse_header(const uint8_t *p, size_t avail, struct batch_header *h) {
     h->last_id = (sid_t){codec_get_u64(p + 40), codec_get_u64(p + 48)};
     h->append_ms = codec_get_u64(p + 56);
     if (h->length < BATCH_HEADER_SIZE - 4 || h->length > BATCH_MAX_SIZE) return OBK_ERR_CORRUPT;
-    if (h->magic != BATCH_MAGIC || h->flags != 0) return OBK_ERR_CORRUPT;
+    if (h->magic != BATCH_MAGIC || (h->flags & ~BATCH_FLAG_ZSTD)) return OBK_ERR_CORRUPT;
     if (h->type < BATCH_DATA || h->type > BATCH_META) return OBK_ERR_CORRUPT;
+    if ((h->flags & BATCH_FLAG_ZSTD) && h->type != BATCH_DATA) return OBK_ERR_CORRUPT;
     if (h->count == 0 || sid_cmp(h->first_id, h->last_id) > 0) return OBK_ERR_CORRUPT;
-    /* every record takes at least one byte */
-    if (h->count > h->length - (BATCH_HEADER_SIZE - 4)) return OBK_ERR_CORRUPT;
+    /* every record takes at least one byte (checked after decompressing for a compressed one) */
+    if (!(h->flags & BATCH_FLAG_ZSTD) && h->count > h->length - (BATCH_HEADER_SIZE - 4))
+        return OBK_ERR_CORRUPT;
     return OBK_OK;
 }
 
@@ -215,19 +226,88 @@ int batch_verify(const uint8_t *p, size_t len, struct batch_header *h) {
     return OBK_OK;
 }
 
+void batch_compressor_init(struct batch_compressor *z) {
+    memset(z, 0, sizeof *z);
+}
+
+void batch_compressor_free(struct batch_compressor *z) {
+    ZSTD_freeCCtx(z->cctx);
+    free(z->buf);
+    memset(z, 0, sizeof *z);
+}
+
+int batch_compress(struct batch_compressor *z, const uint8_t *batch, size_t len, int level,
+                   const uint8_t **out, size_t *outlen) {
+    *out = batch;
+    *outlen = len;
+    OBK_ASSERT(len >= BATCH_HEADER_SIZE);
+    if (batch[9] != BATCH_DATA || codec_get_u16(batch + 10) != 0) return OBK_OK;
+    size_t plain = len - BATCH_HEADER_SIZE, bound = ZSTD_compressBound(plain);
+    if (BATCH_HEADER_SIZE + bound > z->cap) {
+        uint8_t *nb = realloc(z->buf, BATCH_HEADER_SIZE + bound);
+        if (!nb) return OBK_ERR_NOMEM;
+        z->buf = nb;
+        z->cap = BATCH_HEADER_SIZE + bound;
+    }
+    if (!z->cctx && !(z->cctx = ZSTD_createCCtx())) return OBK_ERR_NOMEM;
+    size_t n = ZSTD_compressCCtx(z->cctx, z->buf + BATCH_HEADER_SIZE, bound,
+                                 batch + BATCH_HEADER_SIZE, plain, level);
+    if (ZSTD_isError(n))
+        return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? OBK_ERR_NOMEM
+                                                                    : OBK_OK; /* written as is */
+    if (n >= plain) return OBK_OK;                                            /* no gain */
+    uint8_t *p = z->buf;
+    memcpy(p, batch, BATCH_HEADER_SIZE);
+    codec_put_u32(p, (uint32_t)(BATCH_HEADER_SIZE - 4 + n));
+    codec_put_u16(p + 10, BATCH_FLAG_ZSTD);
+    codec_put_u32(p + 4, crc32c(0, p + 8, BATCH_HEADER_SIZE - 8 + n));
+    *out = p;
+    *outlen = BATCH_HEADER_SIZE + n;
+    return OBK_OK;
+}
+
+/* Decompresses a compressed batch's records into it->plain. */
+static int iter_decompress(struct batch_iter *it, const uint8_t *src, size_t srclen) {
+    unsigned long long size = ZSTD_getFrameContentSize(src, srclen);
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
+        size > BATCH_MAX_SIZE || size < it->h.count)
+        return OBK_ERR_CORRUPT;
+    if (!(it->plain = malloc(size ? (size_t)size : 1))) return OBK_ERR_NOMEM;
+    size_t n = ZSTD_decompress(it->plain, (size_t)size, src, srclen);
+    if (ZSTD_isError(n))
+        return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? OBK_ERR_NOMEM
+                                                                    : OBK_ERR_CORRUPT;
+    if (n != size) return OBK_ERR_CORRUPT;
+    it->p = it->plain;
+    it->end = it->plain + n;
+    return OBK_OK;
+}
+
 void batch_iter_init(struct batch_iter *it, const struct batch_header *h, const uint8_t *batch) {
     memset(it, 0, sizeof *it);
     it->h = *h;
     it->p = batch + BATCH_HEADER_SIZE;
     it->end = batch + batch_total_size(h);
     it->prev = h->first_id;
+    if (h->flags & BATCH_FLAG_ZSTD) {
+        it->status = iter_decompress(it, it->p, (size_t)(it->end - it->p));
+        if (it->status != OBK_OK) it->p = it->end = NULL;
+    }
 }
 
 void batch_iter_free(struct batch_iter *it) {
     free(it->fv);
     free(it->fvlen);
+    free(it->plain);
     it->fv = NULL;
     it->fvlen = NULL;
+    it->plain = NULL;
+}
+
+uint8_t *batch_iter_take_buffer(struct batch_iter *it) {
+    uint8_t *p = it->plain;
+    it->plain = NULL;
+    return p;
 }
 
 static int iter_varint(struct batch_iter *it, uint64_t *v) {
@@ -271,6 +351,7 @@ static int iter_bytes(struct batch_iter *it, const uint8_t **p, size_t *len) {
 
 int batch_iter_next_data(struct batch_iter *it, struct obk_entry *e) {
     if (it->h.type != BATCH_DATA) return OBK_ERR_INVAL;
+    if (it->status != OBK_OK) return it->status;
     if (it->i == it->h.count) return it->p == it->end ? 0 : OBK_ERR_CORRUPT;
     uint64_t hdr;
     if (iter_id(it, &e->id) || iter_varint(it, &hdr)) return OBK_ERR_CORRUPT;
@@ -304,6 +385,7 @@ int batch_iter_next_data(struct batch_iter *it, struct obk_entry *e) {
 
 int batch_iter_next_id(struct batch_iter *it, sid_t *id, uint64_t *offset) {
     if (it->h.type != BATCH_DELETE) return OBK_ERR_INVAL;
+    if (it->status != OBK_OK) return it->status;
     if (it->i == it->h.count) return it->p == it->end ? 0 : OBK_ERR_CORRUPT;
     if (iter_id(it, id) || iter_varint(it, offset)) return OBK_ERR_CORRUPT;
     if (*offset >= it->h.base_offset) return OBK_ERR_CORRUPT; /* deletes only existing entries */
@@ -332,9 +414,17 @@ int batch_decode_meta(const struct batch_header *h, const uint8_t *batch, sid_t 
 }
 
 int batch_check_records(const struct batch_header *h, const uint8_t *batch) {
+    return batch_check_records_why(h, batch, NULL);
+}
+
+int batch_check_records_why(const struct batch_header *h, const uint8_t *batch, const char **why) {
     struct batch_iter it;
     int rc = OBK_OK;
     batch_iter_init(&it, h, batch);
+    if (why)
+        *why = it.status != OBK_OK ? "its zstd frame does not decompress to its stated size"
+               : (h->flags & BATCH_FLAG_ZSTD) ? "its decompressed records fail their checks"
+                                              : "its records fail their checks";
     if (h->type == BATCH_DATA) {
         struct obk_entry e;
         while ((rc = batch_iter_next_data(&it, &e)) == 1) {
@@ -356,5 +446,6 @@ int batch_check_records(const struct batch_header *h, const uint8_t *batch) {
         rc = batch_decode_meta(h, batch, &a, &n, &b);
     }
     batch_iter_free(&it);
+    if (rc >= 0 && why) *why = NULL;
     return rc < 0 ? rc : OBK_OK;
 }

@@ -170,13 +170,14 @@ struct scan_ctx {
     int apply; /* 0: index only (prefix before the recovery point) */
     uint64_t batches, data_entries;
     int rc;
+    const char *why; /* what the first bad batch failed, when its CRC was good */
 };
 
 static int scan_cb(void *ctx, const uint8_t *batch, const struct batch_header *h, uint64_t pos) {
     struct scan_ctx *sc = ctx;
     struct segment *seg = sc->seg;
     if (sc->apply) {
-        if (batch_check_records(h, batch) != OBK_OK) return 1;
+        if (batch_check_records_why(h, batch, &sc->why) != OBK_OK) return 1;
         if (tstate_apply(sc->st, h, batch) != OBK_OK) return 1;
         /* recovered entries keep the dense offsets contiguous: the state's end is now just
          * past this batch (a DATA batch's entries, none for the other types) */
@@ -447,7 +448,7 @@ static int replay_segment(int dirfd, int ro, struct tlog *t, size_t i, int first
         *cut = SEGMENT_HEADER_SIZE;
         return OBK_OK;
     }
-    struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK};
+    struct scan_ctx sc = {seg, st, t->cfg->index_interval, 1, 0, 0, OBK_OK, NULL};
     uint64_t good;
     if ((rc = tlog_segment_fd(t, seg)) != OBK_OK) return rc;
     tlog_scan_file(seg->rfd, seg->size, from, scan_cb, &sc, &good);
@@ -458,15 +459,15 @@ static int replay_segment(int dirfd, int ro, struct tlog *t, size_t i, int first
     rep->indexes_rebuilt++;
     if (good < seg->size && i + 1 < t->nsegs) {
         rep->damaged = 1;
-        snprintf(rep->damage, sizeof rep->damage, "segment %s: bad batch at byte %" PRIu64, name,
-                 good);
+        snprintf(rep->damage, sizeof rep->damage, "segment %s: bad batch at byte %" PRIu64 "%s%s",
+                 name, good, sc.why ? ": " : "", sc.why ? sc.why : "");
         *cut = good;
         return OBK_OK;
     }
     if (good < seg->size) {
         log_msg(LOG_WARNING,
-                "recovery: %s: torn or bad tail at byte %" PRIu64 ", %" PRIu64 " bytes dropped",
-                name, good, seg->size - good);
+                "recovery: %s: torn or bad tail at byte %" PRIu64 ", %" PRIu64 " bytes dropped%s%s",
+                name, good, seg->size - good, sc.why ? ": " : "", sc.why ? sc.why : "");
         rep->truncated_bytes += seg->size - good;
         if (!ro && (rc = truncate_segment(dirfd, seg, good)) != OBK_OK) return rc;
         t->bytes -= seg->size - good;

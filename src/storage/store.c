@@ -433,6 +433,7 @@ static void store_free(struct store *s) {
         keyspace_free(&s->ks[db]);
     }
     psub_discard(s->env.pending);
+    batch_compressor_free(&s->env.zc);
     free(s->dbfd);
     free(s->ks);
     if (s->dirfd >= 0) close(s->dirfd);
@@ -495,6 +496,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     s->env.retention_ms = cfg->retention_ms;
     s->env.node_max_entries = cfg->node_max_entries;
     s->env.batch_max_bytes = cfg->batch_max_bytes;
+    if (cfg->compression_level < 0 || cfg->compression_level > BATCH_ZSTD_LEVEL_MAX) {
+        rc = OBK_ERR_INVAL;
+        goto fail;
+    }
+    s->env.compression_level = cfg->compression_level;
+    batch_compressor_init(&s->env.zc);
     s->env.next_seq = 1;
     fdbudget_init(&s->fdb, cfg->max_open_files, cfg->ndbs);
     fdlru_init(&s->env.rfds, fdbudget_read_cap(&s->fdb, 0));
@@ -933,8 +940,11 @@ int store_set_fsync(struct store *s, int fsync_policy) {
 int store_set_tuning(struct store *s, const struct store_tuning *t) {
     if (t->segment_bytes < 1024 || t->segment_bytes > TLOG_MAX_SEGMENT_BYTES ||
         t->index_interval == 0 || t->cache_max_bytes == 0 || t->wal_checkpoint_bytes == 0 ||
-        t->wal_checkpoint_ms == 0)
+        t->wal_checkpoint_ms == 0 || t->compression_level < 0 ||
+        t->compression_level > BATCH_ZSTD_LEVEL_MAX)
         return OBK_ERR_INVAL;
+    s->env.compression_level = t->compression_level;
+    s->cfg.compression_level = t->compression_level;
     s->env.tlog.segment_bytes = t->segment_bytes;
     s->env.tlog.segment_ms = t->segment_ms;
     s->env.tlog.index_interval = t->index_interval;

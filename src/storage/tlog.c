@@ -360,6 +360,12 @@ int tlog_segment_index(struct tlog *t, struct segment *seg) {
 
 /* Damage met by a read: logged once per segment (every read through it fails the same way
  * until obelisk-check --repair or the server's repair cuts it). */
+/* What a batch whose records failed to decode (its CRC was right) is called in the log. */
+static const char *batch_records_damage(const struct batch_iter *it) {
+    return it->status != OBK_OK ? "batch whose zstd frame does not decompress"
+                                : "batch whose records fail their checks";
+}
+
 static int read_damage(struct segment *seg, uint64_t pos, const char *what) {
     if (!seg->damage_logged) {
         char name[SEGMENT_NAME_MAX];
@@ -470,7 +476,8 @@ int tlog_read_forward(struct tlog *t, sid_t from, uint64_t from_offset, int by_o
                     }
                 }
                 if (r2 < 0) {
-                    rc = r2;
+                    rc = r2 == OBK_ERR_CORRUPT ? read_damage(seg, at, batch_records_damage(&it))
+                                               : r2;
                     break;
                 }
             }
@@ -504,13 +511,36 @@ struct chunk {
     const uint8_t **fv;
     size_t *fvlen;
     size_t nfv, fvcap;
+    uint8_t **plain; /* decompressed records of compressed batches, which the views point into */
+    size_t nplain, plaincap;
 };
 
+static void chunk_drop_plain(struct chunk *c) {
+    for (size_t i = 0; i < c->nplain; i++) free(c->plain[i]);
+    c->nplain = 0;
+}
+
 static void chunk_free(struct chunk *c) {
+    chunk_drop_plain(c);
+    free(c->plain);
     free(c->buf);
     free(c->e);
     free(c->fv);
     free(c->fvlen);
+}
+
+/* Keeps the iterator's decompressed records (if any) as long as the chunk's views. */
+static int chunk_keep_plain(struct chunk *c, struct batch_iter *it) {
+    if (!it->plain) return OBK_OK;
+    if (c->nplain == c->plaincap) {
+        size_t cap = c->plaincap ? 2 * c->plaincap : 8;
+        uint8_t **np = realloc(c->plain, cap * sizeof *np);
+        if (!np) return OBK_ERR_NOMEM;
+        c->plain = np;
+        c->plaincap = cap;
+    }
+    c->plain[c->nplain++] = batch_iter_take_buffer(it);
+    return OBK_OK;
 }
 
 static int chunk_add(struct chunk *c, const struct obk_entry *e) {
@@ -571,6 +601,7 @@ static int chunk_load(struct tlog *t, struct segment *seg, const struct chunk_sp
     struct batch_iter it;
     memset(&it, 0, sizeof it);
     c->n = c->nfv = 0;
+    chunk_drop_plain(c);
     size_t len = (size_t)(end - start);
     if (len > c->cap) {
         uint8_t *nb = realloc(c->buf, len);
@@ -625,9 +656,12 @@ static int chunk_load(struct tlog *t, struct segment *seg, const struct chunk_sp
             if ((rc = chunk_add(c, &e)) != OBK_OK) goto done;
         }
         if (r2 < 0) {
-            rc = r2;
+            rc = r2 == OBK_ERR_CORRUPT
+                     ? read_damage(seg, start + (uint64_t)(b - c->buf), batch_records_damage(&it))
+                     : r2;
             break;
         }
+        if ((rc = chunk_keep_plain(c, &it)) != OBK_OK) goto done;
         if (h.base_offset + h.count >= limit) {
             reached = 1;
             break;

@@ -13,7 +13,9 @@
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
  * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
  * inside store_open (the server's loader thread) or by store_create; every mutation and flush
- * runs on the main thread. */
+ * runs on the main thread. With compression on (compression_level), a DATA batch is compressed as
+ * it is placed in its segment (the flush, on the main thread): t->pend and the replication
+ * records keep the plain batch, so each node compresses by its own setting. */
 #include "storage/topic.h"
 #include "topic_impl.h"
 
@@ -402,9 +404,21 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
         struct batch_header h;
         if ((rc = batch_parse_header(t->pend + p, t->pend_len - p, &h)) != OBK_OK) return rc;
         size_t len = (size_t)batch_total_size(&h);
-        if ((rc = tlog_append_batch(&t->log, t->pend + p, len, &h, now_ms, s)) != OBK_OK) return rc;
+        const uint8_t *b = t->pend + p;
+        size_t blen = len;
+        if (t->env->compression_level > 0) {
+            /* out of memory while compressing: the batch is written as it is */
+            if (batch_compress(&t->env->zc, b, len, t->env->compression_level, &b, &blen) !=
+                OBK_OK) {
+                b = t->pend + p;
+                blen = len;
+            }
+            int hrc = b == t->pend + p ? OBK_OK : batch_parse_header(b, blen, &h);
+            OBK_ASSERT(hrc == OBK_OK); /* the compressor keeps the header valid */
+        }
+        if ((rc = tlog_append_batch(&t->log, b, blen, &h, now_ms, s)) != OBK_OK) return rc;
         p += len;
-        t->appended_since_ckpt += len;
+        t->appended_since_ckpt += blen;
     }
     t->pend_len = 0;
     /* group records after the data they may refer to, in the same submission */

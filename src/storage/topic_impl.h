@@ -33,6 +33,8 @@ struct topic_env {
     int64_t retention_bytes, retention_ms; /* defaults, -1 = off */
     uint32_t node_max_entries;             /* stream-node-max-entries (approximate trims) */
     size_t batch_max_bytes;                /* a filling batch is closed past this */
+    int compression_level;                 /* zstd level of DATA batches, 0 = none */
+    struct batch_compressor zc;            /* compresses them as they are placed */
     int error;                             /* sticky: writes refused */
     uint64_t next_seq;                     /* the sequence the next submission will get */
     uint64_t durable_seq;                  /* the highest submission known durable */

@@ -42,6 +42,8 @@
  * a clean stop; with the write-ahead log (rounds 2, 3, 5, 6, 7; the others run with wal no),
  * some checkpointing every 64 KiB of log so cuts land around checkpoints.
  * and one where rounds of over 200 bytes per file skip the log (logged and direct rounds mix).
+ * Rounds 1, 3 and 6 write zstd-compressed batches (compression zstd); the others write plain
+ * ones, so the shared topic's segments mix both.
  * OBELISK_POWERCUT_ROUNDS=N runs N rounds (default 9), OBELISK_POWERCUT_CONFIG=I
  * makes every round the I-th kind (0-8); OBELISK_SEED=N fixes the random choices (thread
  * scheduling still varies). */
@@ -657,16 +659,17 @@ struct round_cfg {
     int wal;                /* the write-ahead log on (the default) or off */
     const char *wal_ckpt;   /* wal-checkpoint-bytes (NULL: the default, no checkpoint in a round) */
     const char *wal_direct; /* wal-direct-bytes (NULL: the default) */
+    int zstd;               /* compression zstd: compressed batches are what gets cut */
 };
 
 static const struct round_cfg pattern[] = {
     {"always", "0", NULL, 0, 0, 200, 900, 0, NULL},
-    {"always", "2", "64kb", 1, 0, 200, 900, 0, NULL},
+    {"always", "2", "64kb", 1, 0, 200, 900, 0, NULL, NULL, 1},
     {"always", "0", NULL, 1, 0, 200, 900, 1, NULL},
-    {"everysec", "2", "64kb", 1, 0, 2600, 3400, 1, "64kb"},
+    {"everysec", "2", "64kb", 1, 0, 2600, 3400, 1, "64kb", NULL, 1},
     {"everysec", "0", NULL, 0, 0, 2600, 3400, 0, NULL},
     {"always", "2", NULL, 1, 1, 200, 900, 1, NULL},
-    {"always", "2", "64kb", 1, 0, 200, 900, 1, "64kb"},
+    {"always", "2", "64kb", 1, 0, 200, 900, 1, "64kb", NULL, 1},
     {"always", "2", NULL, 0, 0, 200, 900, 1, "64kb"},
     /* rounds of more than 200 bytes per file skip the log: logged and direct rounds mix */
     {"always", "2", NULL, 1, 0, 200, 900, 1, NULL, "200"},
@@ -702,6 +705,7 @@ static void start_under_shim(struct run *run, const struct round_cfg *cfg) {
     argv[n++] = "--wal", argv[n++] = cfg->wal ? "yes" : "no";
     if (cfg->wal_ckpt) argv[n++] = "--wal-checkpoint-bytes", argv[n++] = cfg->wal_ckpt;
     if (cfg->wal_direct) argv[n++] = "--wal-direct-bytes", argv[n++] = cfg->wal_direct;
+    if (cfg->zstd) argv[n++] = "--compression", argv[n++] = "zstd";
     argv[n] = NULL;
     shim_env(run->log, run->s.datadir, run->stash);
     int rc = server_start_argv(&run->s, argv, 1);
