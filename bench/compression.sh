@@ -15,12 +15,15 @@
 #   - bytes on disk per event: the topic's segment files after a clean stop (Obelisk), dump.rdb
 #     (Redis, listpacks with LZF);
 #   - XADD P16 under fsync always (Redis: appendonly yes, appendfsync always), 50 connections,
-#     16 per pipeline, the events as values (xaddw -e, `*` IDs), S seconds (default 5), best of
-#     R interleaved rounds (default 2), XADDs per second;
+#     16 per pipeline, the events as values (xaddw -e, `*` IDs), S seconds (default 10), the
+#     median of R interleaved rounds (default 3), XADDs per second. Long rounds and the median,
+#     because a server that writes five times the bytes reaches its first write-ahead log
+#     checkpoint sooner: its first seconds are faster than its steady state;
 #   - cold XRANGE COUNT 100: the servers restarted on the loaded data with cache-max-bytes 1mb
 #     (the minimum: nearly every read misses the ring cache and decodes batches from the
 #     segments, which the page cache holds), redis-benchmark -c 50 XRANGE ev <random> + COUNT
-#     100 over the N IDs, best of R rounds, requests per second. Redis answers from memory.
+#     100 over the N IDs, the median of R rounds, requests per second. Redis answers from
+#     memory.
 # Output: Markdown tables. Every process started here is killed by its pid, the temp dir removed.
 set -u
 set -f
@@ -33,9 +36,9 @@ RCLI=${REDIS_CLI:-redis-cli}
 CC=${CC:-cc}
 PY=${PYTHON:-/usr/bin/python3}
 events=200000
-secs=5
+secs=10
 level=3
-rounds=2
+rounds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --events) events=$2; shift 2 ;;
@@ -104,17 +107,15 @@ echo
 for n in zstd plain; do
   start "$n" obelisk "$tmp/$n" --fsync everysec --cache-max-bytes 1mb
 done
-declare -A BEST
+declare -A RUNS
 xr() { # PORT -> requests per second
   "$RBENCH" -p "$1" -c 50 -n 100000 -r "$events" -q XRANGE ev __rand_int__ + COUNT 100 2>/dev/null |
     tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
 }
-best() { # KEY VALUE: keeps the larger
-  awk -v a="${BEST[$1]:-0}" -v b="$2" 'BEGIN { exit !(b > a) }' && BEST[$1]=$2
-  return 0
-}
+add() { RUNS[$1]="${RUNS[$1]:-} $2"; } # KEY VALUE
+median() { echo "${RUNS[$1]}" | tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for _ in $(seq 1 "$rounds"); do
-  for n in zstd plain redis; do best "xr-$n" "$(xr "${PORT[$n]}")"; done
+  for n in zstd plain redis; do add "xr-$n" "$(xr "${PORT[$n]}")"; done
 done
 for n in zstd plain redis; do stop "$n"; done
 
@@ -124,17 +125,17 @@ start plain obelisk "$tmp/w-plain" --fsync always ${OPTS[plain]}
 start redis redis "$tmp/w-redis" --appendonly yes --appendfsync always
 xw() { "$XW" -p "$1" -c 50 -P 16 -s "$secs" -e "$tmp/write.resp" | sed -n 's/.*xadds_per_sec=\([0-9]*\).*/\1/p'; }
 for _ in $(seq 1 "$rounds"); do
-  for n in zstd plain redis; do best "xw-$n" "$(xw "${PORT[$n]}")"; done
+  for n in zstd plain redis; do add "xw-$n" "$(xw "${PORT[$n]}")"; done
 done
 for n in zstd plain redis; do stop "$n"; done
 
-echo "### Throughput (best of $rounds)"
+echo "### Throughput (median of $rounds rounds)"
 echo
 echo "| row | Obelisk zstd | Obelisk plain | Redis | zstd / plain | zstd / Redis |"
 echo "|---|---:|---:|---:|---:|---:|"
 for r in xw xr; do
   label="XADD P16, always (XADDs/s)"
   [ "$r" = xr ] && label="cold XRANGE COUNT 100 (req/s)"
-  z=${BEST[$r-zstd]} p=${BEST[$r-plain]} d=${BEST[$r-redis]}
+  z=$(median "$r-zstd") p=$(median "$r-plain") d=$(median "$r-redis")
   echo "| $label | $z | $p | $d | $(bench_ratio "$z" "$p") | $(bench_ratio "$z" "$d") |"
 done

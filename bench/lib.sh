@@ -31,7 +31,8 @@ bench_need() {
 }
 
 # bench_start_obelisk DIR [options...] -> BENCH_PORT, BENCH_PID: obelisk-server ($OBELISK) on a
-# free loopback port with its data in DIR/data, once it is ready (exits 1 if it does not start)
+# free loopback port with its data in DIR/data, once it answers PONG (its data loaded; exits 1
+# if it does not start within 60 s)
 bench_start_obelisk() {
   local d=$1
   shift
@@ -39,9 +40,8 @@ bench_start_obelisk() {
   "$OBELISK" --port "$BENCH_PORT" --bind 127.0.0.1 --dir "$d/data" "$@" >>"$d/server.log" 2>&1 &
   BENCH_PID=$!
   pids+=("$BENCH_PID")
-  for _ in $(seq 1 1000); do
-    [ "$(grep -c "Ready to accept connections" "$d/server.log" 2>/dev/null)" -ge "$(grep -c "Obelisk is starting" "$d/server.log")" ] &&
-      return 0
+  for _ in $(seq 1 3000); do # PONG: listening, and the data loaded (LOADING until then)
+    [ "$("${RCLI:-redis-cli}" -p "$BENCH_PORT" PING 2>/dev/null)" = PONG ] && return 0
     kill -0 "$BENCH_PID" 2>/dev/null || break
     sleep 0.02
   done

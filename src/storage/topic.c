@@ -117,11 +117,18 @@ static int close_batch(struct topic *t) {
     return OBK_OK;
 }
 
+/* Plain bytes of a DATA batch that is to be compressed: a cold read decompresses a whole batch
+ * to reach one entry, so a compressed batch stays near the size a read wants (A/B in
+ * docs/benchmarks.md, "Compression"). */
+#define COMPRESSED_BATCH_MAX (64u << 10)
+
 /* Makes the filling batch one of type, closing the current one when it differs or is full. */
 static int open_batch(struct topic *t, uint8_t type) {
+    size_t cap = t->env->batch_max_bytes;
+    if (t->env->compression_level > 0 && cap > COMPRESSED_BATCH_MAX) cap = COMPRESSED_BATCH_MAX;
     if (t->bb_open &&
-        (t->bb.type != type || batch_builder_size(&t->bb) >= t->env->batch_max_bytes ||
-         type == BATCH_TRIM || type == BATCH_META)) {
+        (t->bb.type != type || batch_builder_size(&t->bb) >= cap || type == BATCH_TRIM ||
+         type == BATCH_META)) {
         int rc = close_batch(t);
         if (rc != OBK_OK) return rc;
     }
