@@ -126,9 +126,8 @@ static int close_batch(struct topic *t) {
 static int open_batch(struct topic *t, uint8_t type) {
     size_t cap = t->env->batch_max_bytes;
     if (t->env->compression_level > 0 && cap > COMPRESSED_BATCH_MAX) cap = COMPRESSED_BATCH_MAX;
-    if (t->bb_open &&
-        (t->bb.type != type || batch_builder_size(&t->bb) >= cap || type == BATCH_TRIM ||
-         type == BATCH_META)) {
+    if (t->bb_open && (t->bb.type != type || batch_builder_size(&t->bb) >= cap ||
+                       type == BATCH_TRIM || type == BATCH_META)) {
         int rc = close_batch(t);
         if (rc != OBK_OK) return rc;
     }

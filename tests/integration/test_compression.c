@@ -193,11 +193,10 @@ static void test_damaged_frame_reported(void **state) {
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     int said = 0;
-    while (fgets(line, sizeof line, p))
-        {
-            print_message("# %s", line);
-            if (strstr(line, "bad batch at byte 48: its zstd frame does not decompress")) said = 1;
-        }
+    while (fgets(line, sizeof line, p)) {
+        print_message("# %s", line);
+        if (strstr(line, "bad batch at byte 48: its zstd frame does not decompress")) said = 1;
+    }
     int st = pclose(p);
     assert_true(said);
     assert_int_not_equal(st, 0);
