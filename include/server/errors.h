@@ -115,7 +115,12 @@
 #define ERR_PROTO_NOT_INTEGER "ERR Protocol version is not an integer or out of range"
 #define ERR_RETENTION_VALUE                                                                        \
     "ERR retention must be a non-negative integer, -1 (keep everything) or DEFAULT"
-#define ERR_STORAGE_ERROR "ERR storage error: %s"
+#define ERR_SETTING_UNKNOWN                                                                        \
+    "ERR unknown topic setting: expected retention-bytes, retention-ms, compression or "           \
+    "compression-level"
+#define ERR_COMPRESSION_VALUE "ERR compression must be none, zstd or DEFAULT"
+#define ERR_COMPRESSION_LEVEL "ERR compression-level must be an integer from 1 to 19, or DEFAULT"
+#define ERR_STORAGE_ERROR     "ERR storage error: %s"
 #define ERR_STREAM_EXHAUSTED                                                                       \
     "ERR The stream has exhausted the last possible ID, unable to add more items"
 #define ERR_STREAM_READ_FAILED                                                                     \

@@ -10,7 +10,10 @@
  *   off size field
  *     0    4 magic            "OBKM" (0x4D4B424F)
  *     4    2 version          3
- *     6    2 reserved         zero
+ *     6    1 compression      per-topic override: 0 = store default, 1 = none, 2 = zstd
+ *     7    1 compression_level  per-topic zstd level: 0 = store default, else 1..19
+ *                             (bytes 6 and 7 were reserved zero before: an older file has no
+ *                             override, and an older build ignored them)
  *     8    8 created_ms
  *    16    8 retention_bytes  signed: -2 = store default, -1 = unlimited, else bytes
  *    24    8 retention_ms     signed: same convention
@@ -29,12 +32,17 @@
 #include <stdint.h>
 
 /* 100 key bytes make a 202-byte name, under the 255-byte NAME_MAX of common file systems. */
-#define KEYDIR_HEX_MAX    100
-#define KEYDIR_NAME_MAX   (2 + 2 * KEYDIR_HEX_MAX + 1)
-#define TOPIC_META_NAME   "topic.meta"
-#define TOPIC_META_MAGIC  0x4D4B424Fu
-#define RETENTION_DEFAULT (-2)
-#define RETENTION_NONE    (-1)
+#define KEYDIR_HEX_MAX   100
+#define KEYDIR_NAME_MAX  (2 + 2 * KEYDIR_HEX_MAX + 1)
+#define TOPIC_META_NAME  "topic.meta"
+#define TOPIC_META_MAGIC 0x4D4B424Fu
+/* Per-topic compression override (topic.meta byte 6). */
+#define TOPIC_COMPRESSION_DEFAULT   0
+#define TOPIC_COMPRESSION_NONE      1
+#define TOPIC_COMPRESSION_ZSTD      2
+#define TOPIC_COMPRESSION_LEVEL_MAX 19
+#define RETENTION_DEFAULT           (-2)
+#define RETENTION_NONE              (-1)
 
 /* Writes the directory name of key (NUL-terminated) into name (KEYDIR_NAME_MAX bytes). */
 void keydir_name(const void *key, size_t keylen, char *name);
@@ -46,8 +54,10 @@ struct topic_meta {
     uint64_t incarnation; /* 0: none yet (a version 1 file) */
     int64_t retention_bytes;
     int64_t retention_ms;
-    int64_t expire_at_ms; /* 0: the key does not expire */
-    uint8_t *key;         /* malloc'd by decode */
+    int64_t expire_at_ms;      /* 0: the key does not expire */
+    uint8_t compression;       /* TOPIC_COMPRESSION_* */
+    uint8_t compression_level; /* 0: the store's, else 1..19 */
+    uint8_t *key;              /* malloc'd by decode */
     size_t keylen;
 };
 

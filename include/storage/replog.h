@@ -66,13 +66,17 @@ int replog_emit(replog_sink sink, void *ctx, uint8_t type, int db, const void *k
  * then says how many bytes it needs when the length is known, else 0), OBK_ERR_CORRUPT on a
  * bad CRC, type or length. On OBK_OK *total is the record's size. */
 int replog_parse(const uint8_t *p, size_t avail, struct replog_rec *r, size_t *total);
-/* META payload: created, retention bytes and ms, expire-at (a 24-byte payload from a primary
- * built before expiry reads as no expiry). */
-#define REPLOG_META_SIZE    32
+/* META payload: created, retention bytes and ms, expire-at, then the compression override's
+ * mode and level, one byte each (a 24-byte payload from a primary built before expiry reads
+ * as no expiry, a 32-byte one from before compression as no override). */
+#define REPLOG_META_SIZE    34
+#define REPLOG_META_SIZE_V2 32
 #define REPLOG_META_SIZE_V1 24
-void replog_encode_meta(uint8_t *out, int64_t created_ms, int64_t retention_bytes,
-                        int64_t retention_ms, int64_t expire_at_ms);
-int replog_decode_meta(const struct replog_rec *r, int64_t *created_ms, int64_t *retention_bytes,
-                       int64_t *retention_ms, int64_t *expire_at_ms);
+struct replog_meta {
+    int64_t created_ms, retention_bytes, retention_ms, expire_at_ms;
+    uint8_t compression, compression_level; /* topic.meta's bytes 6 and 7 (keydir.h) */
+};
+void replog_encode_meta(uint8_t *out, const struct replog_meta *m);
+int replog_decode_meta(const struct replog_rec *r, struct replog_meta *m);
 
 #endif

@@ -32,7 +32,8 @@ struct store_config {
     int64_t retention_ms;          /* default per topic, -1 = forever */
     uint32_t node_max_entries;     /* stream-node-max-entries for approximate trims */
     size_t batch_max_bytes;        /* a filling batch is closed past this */
-    int compression_level;         /* zstd level of DATA batches written, 0 = none */
+    int compression;               /* DATA batches written compressed (zstd), unless a topic says */
+    int compression_level;         /* zstd's level for them (1..19), unless a topic says */
     size_t flush_max_bytes;        /* submit even while the persist thread is busy past this */
     unsigned syncfs_min_files;     /* a sync round over this many files is one syncfs (0 = never) */
     uint64_t max_open_files;       /* storage's descriptor share (fdbudget.h; 0 = no budget) */
@@ -164,7 +165,7 @@ struct store_tuning {
     uint64_t wal_checkpoint_bytes;
     unsigned wal_checkpoint_ms;
     uint64_t wal_direct_bytes;
-    int compression_level; /* batches written from the next flush on */
+    int compression, compression_level; /* batches written from the next flush on */
 };
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);

@@ -50,6 +50,15 @@ int topic_setid(struct topic *t, sid_t last_id, int set_added, uint64_t entries_
 int topic_import_group_records(struct topic *t, const uint8_t *recs, size_t len);
 /* Per-topic retention override (RETENTION_DEFAULT, RETENTION_NONE or a value). */
 int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms);
+/* Per-topic compression override, kept in topic.meta and replicated with it: mode
+ * TOPIC_COMPRESSION_DEFAULT (the store's setting), _NONE or _ZSTD, and a zstd level (0: the
+ * store's, else 1..19). Applies to batches written from the next flush on. OBK_ERR_INVAL out of
+ * range. */
+int topic_set_compression(struct topic *t, int mode, int level);
+int topic_compression(const struct topic *t);       /* the override's mode */
+int topic_compression_level(const struct topic *t); /* the override's level, 0 = the store's */
+/* The zstd level the next DATA batches are written with, 0 when they are written plain. */
+int topic_effective_compression_level(const struct topic *t);
 /* The key's expiry time (unix ms; 0 removes it), kept in topic.meta and replicated with it. The
  * store never expires a key itself: the server decides when (and whether, on a replica). */
 int topic_set_expire(struct topic *t, int64_t at_ms);

@@ -98,7 +98,8 @@ void db_store_config(struct store_config *c) {
     long long node = server_config.stream_node_max_entries;
     c->node_max_entries = node > UINT32_MAX ? UINT32_MAX : (uint32_t)node;
     c->syncfs_min_files = (unsigned)server_config.syncfs_min_files;
-    c->compression_level = server_config.compression ? server_config.compression_level : 0;
+    c->compression = server_config.compression;
+    c->compression_level = server_config.compression_level;
     c->max_open_files = (uint64_t)server_config.max_open_files_storage;
     c->wal = server_config.wal;
     c->wal_file_bytes = (uint64_t)server_config.wal_file_size;
@@ -377,7 +378,8 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
         struct store_tuning t = {c.segment_bytes,     c.segment_ms,       c.index_interval,
                                  c.retention_bytes,   c.retention_ms,     c.node_max_entries,
                                  c.cache_max_bytes,   c.syncfs_min_files, c.wal_checkpoint_bytes,
-                                 c.wal_checkpoint_ms, c.wal_direct_bytes, c.compression_level};
+                                 c.wal_checkpoint_ms, c.wal_direct_bytes, c.compression,
+                                 c.compression_level};
         rc = store_set_tuning(db.store, &t);
     }
     if (!strcmp(name, "max-open-files-storage")) {

@@ -50,6 +50,8 @@ int keydir_encode_meta(const struct topic_meta *m, uint8_t **out, size_t *len) {
     if (!b) return OBK_ERR_NOMEM;
     codec_put_u32(b, TOPIC_META_MAGIC);
     codec_put_u16(b + 4, 3);
+    b[6] = m->compression;
+    b[7] = m->compression_level;
     codec_put_u64(b + 8, (uint64_t)m->created_ms);
     codec_put_u64(b + 16, (uint64_t)m->retention_bytes);
     codec_put_u64(b + 24, (uint64_t)m->retention_ms);
@@ -79,6 +81,11 @@ int keydir_decode_meta(const uint8_t *b, size_t len, struct topic_meta *m) {
     m->incarnation = version == 1 ? 0 : codec_get_u64(b + 32);
     m->expire_at_ms = version < 3 ? 0 : (int64_t)codec_get_u64(b + 40);
     if (m->expire_at_ms < 0) return OBK_ERR_CORRUPT;
+    m->compression = b[6];
+    m->compression_level = b[7];
+    if (m->compression > TOPIC_COMPRESSION_ZSTD ||
+        m->compression_level > TOPIC_COMPRESSION_LEVEL_MAX)
+        return OBK_ERR_CORRUPT;
     m->keylen = kl;
     m->key = malloc(kl ? kl : 1);
     if (!m->key) return OBK_ERR_NOMEM;

@@ -103,14 +103,17 @@ static int apply_batches(struct topic *t, const struct replog_rec *r, struct rep
 }
 
 static int apply_meta(struct topic *t, const struct replog_rec *r) {
-    int64_t created, bytes, ms, expire_at;
-    int rc = replog_decode_meta(r, &created, &bytes, &ms, &expire_at);
+    struct replog_meta m;
+    int rc = replog_decode_meta(r, &m);
     if (rc != OBK_OK) return rc;
-    if (bytes != t->retention_bytes || ms != t->retention_ms)
-        rc = topic_set_retention(t, bytes, ms);
-    if (rc == OBK_OK && expire_at != t->expire_at_ms) rc = topic_set_expire(t, expire_at);
-    if (rc == OBK_OK && created != t->created_ms) {
-        t->created_ms = created;
+    if (m.retention_bytes != t->retention_bytes || m.retention_ms != t->retention_ms)
+        rc = topic_set_retention(t, m.retention_bytes, m.retention_ms);
+    if (rc == OBK_OK && m.expire_at_ms != t->expire_at_ms) rc = topic_set_expire(t, m.expire_at_ms);
+    if (rc == OBK_OK &&
+        (m.compression != t->compression || m.compression_level != t->compression_level))
+        rc = topic_set_compression(t, m.compression, m.compression_level);
+    if (rc == OBK_OK && m.created_ms != t->created_ms) {
+        t->created_ms = m.created_ms;
         t->meta_dirty = 1;
         topic_mark_dirty(t);
     }

@@ -10,6 +10,7 @@
 #include "base/codec.h"
 #include "base/crc32c.h"
 #include "base/status.h"
+#include "storage/keydir.h"
 
 size_t replog_encode_head(uint8_t *head, uint8_t type, int db, const void *key, size_t keylen,
                           const void *body, size_t bodylen) {
@@ -58,20 +59,30 @@ int replog_parse(const uint8_t *p, size_t avail, struct replog_rec *r, size_t *t
     return OBK_OK;
 }
 
-void replog_encode_meta(uint8_t *out, int64_t created_ms, int64_t retention_bytes,
-                        int64_t retention_ms, int64_t expire_at_ms) {
-    codec_put_u64(out, (uint64_t)created_ms);
-    codec_put_u64(out + 8, (uint64_t)retention_bytes);
-    codec_put_u64(out + 16, (uint64_t)retention_ms);
-    codec_put_u64(out + 24, (uint64_t)expire_at_ms);
+void replog_encode_meta(uint8_t *out, const struct replog_meta *m) {
+    codec_put_u64(out, (uint64_t)m->created_ms);
+    codec_put_u64(out + 8, (uint64_t)m->retention_bytes);
+    codec_put_u64(out + 16, (uint64_t)m->retention_ms);
+    codec_put_u64(out + 24, (uint64_t)m->expire_at_ms);
+    out[32] = m->compression;
+    out[33] = m->compression_level;
 }
 
-int replog_decode_meta(const struct replog_rec *r, int64_t *created_ms, int64_t *retention_bytes,
-                       int64_t *retention_ms, int64_t *expire_at_ms) {
-    if (r->bodylen != REPLOG_META_SIZE && r->bodylen != REPLOG_META_SIZE_V1) return OBK_ERR_CORRUPT;
-    *created_ms = (int64_t)codec_get_u64(r->body);
-    *retention_bytes = (int64_t)codec_get_u64(r->body + 8);
-    *retention_ms = (int64_t)codec_get_u64(r->body + 16);
-    *expire_at_ms = r->bodylen == REPLOG_META_SIZE ? (int64_t)codec_get_u64(r->body + 24) : 0;
-    return *expire_at_ms < 0 ? OBK_ERR_CORRUPT : OBK_OK;
+int replog_decode_meta(const struct replog_rec *r, struct replog_meta *m) {
+    memset(m, 0, sizeof *m);
+    if (r->bodylen != REPLOG_META_SIZE && r->bodylen != REPLOG_META_SIZE_V2 &&
+        r->bodylen != REPLOG_META_SIZE_V1)
+        return OBK_ERR_CORRUPT;
+    m->created_ms = (int64_t)codec_get_u64(r->body);
+    m->retention_bytes = (int64_t)codec_get_u64(r->body + 8);
+    m->retention_ms = (int64_t)codec_get_u64(r->body + 16);
+    if (r->bodylen >= REPLOG_META_SIZE_V2) m->expire_at_ms = (int64_t)codec_get_u64(r->body + 24);
+    if (r->bodylen >= REPLOG_META_SIZE) {
+        m->compression = r->body[32];
+        m->compression_level = r->body[33];
+    }
+    return m->expire_at_ms < 0 || m->compression > TOPIC_COMPRESSION_ZSTD ||
+                   m->compression_level > TOPIC_COMPRESSION_LEVEL_MAX
+               ? OBK_ERR_CORRUPT
+               : OBK_OK;
 }

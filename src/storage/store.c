@@ -85,6 +85,7 @@ void store_config_defaults(struct store_config *c) {
     c->node_max_entries = 100;
     c->syncfs_min_files = 2;
     c->batch_max_bytes = 1u << 20;
+    c->compression_level = 3;
     c->flush_max_bytes = 8u << 20;
     c->wal = 1;
     c->wal_file_bytes = 64u << 20;
@@ -312,6 +313,8 @@ static int load_topic(struct store *s, int db, const char *name, int clean,
     t->retention_bytes = m.retention_bytes;
     t->retention_ms = m.retention_ms;
     t->expire_at_ms = m.expire_at_ms;
+    t->compression = m.compression;
+    t->compression_level = m.compression_level;
     if (m.incarnation)
         topic_set_incarnation(t, m.incarnation);
     else
@@ -496,10 +499,11 @@ int store_open(const struct store_config *cfg, struct store **out, struct store_
     s->env.retention_ms = cfg->retention_ms;
     s->env.node_max_entries = cfg->node_max_entries;
     s->env.batch_max_bytes = cfg->batch_max_bytes;
-    if (cfg->compression_level < 0 || cfg->compression_level > BATCH_ZSTD_LEVEL_MAX) {
+    if (cfg->compression_level < 1 || cfg->compression_level > BATCH_ZSTD_LEVEL_MAX) {
         rc = OBK_ERR_INVAL;
         goto fail;
     }
+    s->env.compression = cfg->compression != 0;
     s->env.compression_level = cfg->compression_level;
     batch_compressor_init(&s->env.zc);
     s->env.next_seq = 1;
@@ -940,10 +944,12 @@ int store_set_fsync(struct store *s, int fsync_policy) {
 int store_set_tuning(struct store *s, const struct store_tuning *t) {
     if (t->segment_bytes < 1024 || t->segment_bytes > TLOG_MAX_SEGMENT_BYTES ||
         t->index_interval == 0 || t->cache_max_bytes == 0 || t->wal_checkpoint_bytes == 0 ||
-        t->wal_checkpoint_ms == 0 || t->compression_level < 0 ||
+        t->wal_checkpoint_ms == 0 || t->compression_level < 1 ||
         t->compression_level > BATCH_ZSTD_LEVEL_MAX)
         return OBK_ERR_INVAL;
+    s->env.compression = t->compression != 0;
     s->env.compression_level = t->compression_level;
+    s->cfg.compression = t->compression;
     s->cfg.compression_level = t->compression_level;
     s->env.tlog.segment_bytes = t->segment_bytes;
     s->env.tlog.segment_ms = t->segment_ms;

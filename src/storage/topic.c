@@ -125,7 +125,8 @@ static int close_batch(struct topic *t) {
 /* Makes the filling batch one of type, closing the current one when it differs or is full. */
 static int open_batch(struct topic *t, uint8_t type) {
     size_t cap = t->env->batch_max_bytes;
-    if (t->env->compression_level > 0 && cap > COMPRESSED_BATCH_MAX) cap = COMPRESSED_BATCH_MAX;
+    if (topic_effective_compression_level(t) > 0 && cap > COMPRESSED_BATCH_MAX)
+        cap = COMPRESSED_BATCH_MAX;
     if (t->bb_open && (t->bb.type != type || batch_builder_size(&t->bb) >= cap ||
                        type == BATCH_TRIM || type == BATCH_META)) {
         int rc = close_batch(t);
@@ -345,6 +346,32 @@ int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms) {
     return OBK_OK;
 }
 
+int topic_set_compression(struct topic *t, int mode, int level) {
+    if (mode < TOPIC_COMPRESSION_DEFAULT || mode > TOPIC_COMPRESSION_ZSTD || level < 0 ||
+        level > TOPIC_COMPRESSION_LEVEL_MAX)
+        return OBK_ERR_INVAL;
+    if (t->env->error) return OBK_ERR_STICKY;
+    t->compression = (uint8_t)mode;
+    t->compression_level = (uint8_t)level;
+    t->meta_dirty = 1;
+    topic_mark_dirty(t);
+    return OBK_OK;
+}
+
+int topic_compression(const struct topic *t) {
+    return t->compression;
+}
+
+int topic_compression_level(const struct topic *t) {
+    return t->compression_level;
+}
+
+int topic_effective_compression_level(const struct topic *t) {
+    int on = t->compression == TOPIC_COMPRESSION_DEFAULT ? t->env->compression
+                                                         : t->compression == TOPIC_COMPRESSION_ZSTD;
+    return on ? (t->compression_level ? t->compression_level : t->env->compression_level) : 0;
+}
+
 int topic_set_expire(struct topic *t, int64_t at_ms) {
     OBK_ASSERT(at_ms >= 0);
     if (t->env->error) return OBK_ERR_STICKY;
@@ -379,8 +406,9 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
     if (rc != OBK_OK) return rc;
     if (t->meta_dirty && t->env->repl_sink) {
         uint8_t body[REPLOG_META_SIZE];
-        replog_encode_meta(body, t->created_ms, t->retention_bytes, t->retention_ms,
-                           t->expire_at_ms);
+        struct replog_meta m = {t->created_ms,   t->retention_bytes, t->retention_ms,
+                                t->expire_at_ms, t->compression,     t->compression_level};
+        replog_encode_meta(body, &m);
         if ((rc = topic_emit(t, REPLOG_META, body, sizeof body)) != OBK_OK) return rc;
     }
     if (t->meta_dirty) {
@@ -389,6 +417,8 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
                                .retention_bytes = t->retention_bytes,
                                .retention_ms = t->retention_ms,
                                .expire_at_ms = t->expire_at_ms,
+                               .compression = t->compression,
+                               .compression_level = t->compression_level,
                                .key = t->key,
                                .keylen = t->keylen};
         uint8_t *buf;
@@ -406,16 +436,16 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
         return rc;
     size_t nsegs = t->log.nsegs;
     size_t p = 0;
+    int level = topic_effective_compression_level(t);
     while (p < t->pend_len) {
         struct batch_header h;
         if ((rc = batch_parse_header(t->pend + p, t->pend_len - p, &h)) != OBK_OK) return rc;
         size_t len = (size_t)batch_total_size(&h);
         const uint8_t *b = t->pend + p;
         size_t blen = len;
-        if (t->env->compression_level > 0) {
+        if (level > 0) {
             /* out of memory while compressing: the batch is written as it is */
-            if (batch_compress(&t->env->zc, b, len, t->env->compression_level, &b, &blen) !=
-                OBK_OK) {
+            if (batch_compress(&t->env->zc, b, len, level, &b, &blen) != OBK_OK) {
                 b = t->pend + p;
                 blen = len;
             }

@@ -33,7 +33,7 @@ struct topic_env {
     int64_t retention_bytes, retention_ms; /* defaults, -1 = off */
     uint32_t node_max_entries;             /* stream-node-max-entries (approximate trims) */
     size_t batch_max_bytes;                /* a filling batch is closed past this */
-    int compression_level;                 /* zstd level of DATA batches, 0 = none */
+    int compression, compression_level;    /* the store's: zstd or not, and the level */
     struct batch_compressor zc;            /* compresses them as they are placed */
     int error;                             /* sticky: writes refused */
     uint64_t next_seq;                     /* the sequence the next submission will get */
@@ -71,8 +71,10 @@ struct topic {
     int dirty, meta_dirty;
     struct topic *dirty_next;
     int64_t created_ms, retention_bytes, retention_ms;
-    int64_t expire_at_ms; /* 0: the key does not expire */
-    uint64_t incarnation; /* topic.meta: names the topic in the write-ahead log */
+    int64_t expire_at_ms;      /* 0: the key does not expire */
+    uint8_t compression;       /* TOPIC_COMPRESSION_*: the override of the store's setting */
+    uint8_t compression_level; /* 0: the store's level */
+    uint64_t incarnation;      /* topic.meta: names the topic in the write-ahead log */
     uint64_t appended_since_ckpt;
     struct cg_state *cg;      /* consumer groups (cgroup_state.h), NULL until the first one */
     struct cgstore_log cglog; /* groups.log / groups.snap as far as written or queued */

@@ -5,7 +5,7 @@
  * take less than half the bytes of the same stream written plain; the directives refuse bad
  * values; obelisk-check finds the directory clean; and a compressed batch whose CRC is right
  * but whose zstd frame is damaged is reported as such by obelisk-check, and by a read through
- * it, while the rest of the stream still reads. */
+ * it, while the rest of the stream still reads; XSETTINGS's per-topic compression. */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,12 +79,12 @@ static void check_all(redisContext *c, const char *key, int n) {
     freeReplyObject(r);
 }
 
-/* Bytes of the segment files of db0. */
-static long long segment_bytes(const char *datadir) {
+/* Bytes of the segment files of db0 (of one topic directory: dir "t_61" for key "a"; "*": all). */
+static long long topic_segment_bytes(const char *datadir, const char *dir) {
     char pat[400];
     glob_t g;
     long long total = 0;
-    snprintf(pat, sizeof pat, "%s/db0/*/*.log", datadir);
+    snprintf(pat, sizeof pat, "%s/db0/%s/*.log", datadir, dir);
     if (glob(pat, 0, NULL, &g) != 0) return 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
         struct stat st;
@@ -92,6 +92,10 @@ static long long segment_bytes(const char *datadir) {
     }
     globfree(&g);
     return total;
+}
+
+static long long segment_bytes(const char *datadir) {
+    return topic_segment_bytes(datadir, "*");
 }
 
 static void ok(redisContext *c, const char *cmd) {
@@ -215,10 +219,138 @@ static void test_damaged_frame_reported(void **state) {
     server_cleanup(&s);
 }
 
+/* XSETTINGS GET key as a flat list (RESP2), joined "name=value" with nil as "-". */
+static void settings_text(redisContext *c, const char *key, char *out, size_t cap) {
+    redisReply *r = must_cmd(c, "XSETTINGS GET %s", key);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 16);
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < r->elements; i += 2) {
+        const redisReply *v = r->element[i + 1];
+        char val[64];
+        if (v->type == REDIS_REPLY_NIL)
+            snprintf(val, sizeof val, "-");
+        else if (v->type == REDIS_REPLY_INTEGER)
+            snprintf(val, sizeof val, "%lld", v->integer);
+        else
+            snprintf(val, sizeof val, "%s", v->str);
+        n += (size_t)snprintf(out + n, cap - n, "%s%s=%s", i ? " " : "", r->element[i]->str, val);
+    }
+    freeReplyObject(r);
+}
+
+static void expect_settings(redisContext *c, const char *key, const char *want) {
+    char got[1024];
+    settings_text(c, key, got, sizeof got);
+    assert_string_equal(got, want);
+}
+
+static void expect_error(redisContext *c, const char *cmd, const char *prefix) {
+    redisReply *r = must_cmd(c, cmd);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    if (strncmp(r->str, prefix, strlen(prefix)) != 0) fail_msg("%s: got %s", cmd, r->str);
+    freeReplyObject(r);
+}
+
+/* XSETTINGS: a topic's compression override (and its retention, which XRETENTION also sets)
+ * read back, refused when wrong, applied to that topic only, kept across a restart and a
+ * RENAME, and replicated. */
+static void test_topic_settings(void **state) {
+    (void)state;
+    struct test_server s, rs;
+    assert_int_equal(server_start(&s, "--segment-bytes", "65536", NULL), 0);
+    redisContext *c = client_connect(&s);
+    produce(c, "a", 0, 1);
+    produce(c, "b", 0, 1);
+    expect_settings(c, "a",
+                    "retention-bytes=- retention-ms=- compression=- compression-level=- "
+                    "effective-retention-bytes=-1 effective-retention-ms=-1 "
+                    "effective-compression=none effective-compression-level=0");
+    ok(c, "XSETTINGS SET a compression zstd compression-level 5");
+    ok(c, "XRETENTION a MS 86400000");
+    expect_settings(c, "a",
+                    "retention-bytes=- retention-ms=86400000 compression=zstd "
+                    "compression-level=5 effective-retention-bytes=-1 "
+                    "effective-retention-ms=86400000 effective-compression=zstd "
+                    "effective-compression-level=5");
+    expect_error(c, "XSETTINGS SET a compression lz4", "ERR compression must be none, zstd");
+    expect_error(c, "XSETTINGS SET a compression-level 20", "ERR compression-level must be");
+    expect_error(c, "XSETTINGS SET a compression-level 0", "ERR compression-level must be");
+    expect_error(c, "XSETTINGS SET a color blue", "ERR unknown topic setting");
+    expect_error(c, "XSETTINGS SET a compression", "ERR wrong number of arguments");
+    expect_error(c, "XSETTINGS SET a compression zstd compression-level", "ERR syntax error");
+    expect_error(c, "XSETTINGS GET", "ERR wrong number of arguments");
+    expect_error(c, "XSETTINGS SET nokey compression zstd", "ERR no such key");
+    /* nothing applied by a refused command */
+    expect_error(c, "XSETTINGS SET a compression none compression-level 99",
+                 "ERR compression-level");
+    expect_settings(c, "a",
+                    "retention-bytes=- retention-ms=86400000 compression=zstd "
+                    "compression-level=5 effective-retention-bytes=-1 "
+                    "effective-retention-ms=86400000 effective-compression=zstd "
+                    "effective-compression-level=5");
+    produce(c, "a", 1, 3999);
+    produce(c, "b", 1, 3999);
+    long long ab = topic_segment_bytes(s.datadir, "t_61"),
+              bb = topic_segment_bytes(s.datadir, "t_62");
+    print_message("# topic a (zstd) %lld bytes, topic b (plain) %lld\n", ab, bb);
+    assert_true(ab > 0 && ab * 2 < bb);
+    /* the server's setting does not override a topic's */
+    ok(c, "CONFIG SET compression zstd");
+    ok(c, "XSETTINGS SET a compression none");
+    expect_settings(c, "b",
+                    "retention-bytes=- retention-ms=- compression=- compression-level=- "
+                    "effective-retention-bytes=-1 effective-retention-ms=-1 "
+                    "effective-compression=zstd effective-compression-level=3");
+    ok(c, "XSETTINGS SET a compression zstd");
+    ok(c, "CONFIG SET compression none");
+
+    char port[16];
+    snprintf(port, sizeof port, "%d", s.port);
+    const char *rargs[] = {"--replicaof", "127.0.0.1", port, NULL};
+    assert_int_equal(server_start_argv(&rs, rargs, 0), 0);
+    redisContext *rc = client_connect(&rs);
+    redisReply *w = must_cmd(c, "WAIT 1 10000");
+    assert_int_equal(w->integer, 1);
+    freeReplyObject(w);
+    ok(c, "XSETTINGS SET a compression-level 7"); /* streamed after the full sync */
+    w = must_cmd(c, "WAIT 1 10000");
+    assert_int_equal(w->integer, 1);
+    freeReplyObject(w);
+    const char *want = "retention-bytes=- retention-ms=86400000 compression=zstd "
+                       "compression-level=7 effective-retention-bytes=-1 "
+                       "effective-retention-ms=86400000 effective-compression=zstd "
+                       "effective-compression-level=7";
+    for (int i = 0; i < 100; i++) { /* applied on the replica shortly after the WAIT */
+        char got[1024];
+        settings_text(rc, "a", got, sizeof got);
+        if (!strcmp(got, want)) break;
+        sleep_ms(50);
+    }
+    expect_settings(rc, "a", want);
+    check_all(rc, "a", 4000);
+    redisFree(rc);
+    server_cleanup(&rs);
+
+    ok(c, "RENAME a c");
+    redisFree(c);
+    server_kill(&s);
+    assert_int_equal(server_start_argv(&s, NULL, 1), 0);
+    c = client_connect(&s);
+    expect_settings(c, "c", want);
+    check_all(c, "c", 4000);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    assert_int_equal(run_obelisk_check(s.datadir, 0), 0);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_segments),
         cmocka_unit_test(test_damaged_frame_reported),
+        cmocka_unit_test(test_topic_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,8 @@ static const struct sample {
     {"xread", "XREAD COUNT 5 STREAMS k 0"},
     {"xreadgroup", "XREADGROUP GROUP g c2 COUNT 5 STREAMS k >"},
     {"xretention", "XRETENTION k"},
+    {"xsettings|get", "XSETTINGS GET k"},
+    {"xsettings|set", "XSETTINGS SET k compression zstd"},
     {"xrevrange", "XREVRANGE k + -"},
     {"xsetid", "XSETID k 99999999999999-0"},
     {"xtrim", "XTRIM k MAXLEN 100"},

@@ -375,6 +375,8 @@ static void test_meta_and_file_ids(void **state) {
                            .retention_bytes = -2,
                            .retention_ms = -1,
                            .expire_at_ms = 1790000000123ll,
+                           .compression = TOPIC_COMPRESSION_ZSTD,
+                           .compression_level = 7,
                            .key = (uint8_t *)"key",
                            .keylen = 3},
                       back;
@@ -385,7 +387,18 @@ static void test_meta_and_file_ids(void **state) {
     assert_int_equal(keydir_decode_meta(buf, len, &back), OBK_OK);
     assert_true(back.incarnation == m.incarnation && back.keylen == 3 && back.created_ms == 5);
     assert_true(back.expire_at_ms == m.expire_at_ms);
+    assert_true(back.compression == TOPIC_COMPRESSION_ZSTD && back.compression_level == 7);
     free(back.key);
+    /* a compression mode or level out of range is damage */
+    for (int bad = 0; bad < 2; bad++) {
+        uint8_t *cp = malloc(len);
+        memcpy(cp, buf, len);
+        cp[bad ? 7 : 6] = bad ? 20 : 3;
+        uint32_t c2 = crc32c(0, cp, len - 4);
+        memcpy(cp + len - 4, &c2, 4);
+        assert_int_equal(keydir_decode_meta(cp, len, &back), OBK_ERR_CORRUPT);
+        free(cp);
+    }
     /* the same topic as version 2: no expiry field, keylen at 40 */
     uint8_t v2[44 + 3 + 4];
     memcpy(v2, buf, 40);
@@ -395,6 +408,7 @@ static void test_meta_and_file_ids(void **state) {
     memcpy(v2 + sizeof v2 - 4, &crc, 4); /* little-endian machine, as the format */
     assert_int_equal(keydir_decode_meta(v2, sizeof v2, &back), OBK_OK);
     assert_true(back.incarnation == m.incarnation && back.expire_at_ms == 0);
+    assert_true(back.compression == TOPIC_COMPRESSION_ZSTD); /* bytes 6 and 7 in every version */
     assert_true(back.keylen == 3 && !memcmp(back.key, "key", 3));
     free(back.key);
     /* the same topic as version 1: no incarnation field, keylen at 32 */
