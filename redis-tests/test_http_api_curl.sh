@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The JSON API with curl, as the README's session uses it: produce one entry and a batch over
 # one keep-alive connection, read them back, a long poll, the live tail (SSE), a group, and the
-# errors curl users meet first (bad JSON, a body over http-api-max-body, a wrong method).
+# errors curl users meet first (bad JSON, a body over http-api-max-body, plain or chunked, a
+# wrong method).
 # Prints TAP. Starts its own server on free loopback ports and stops it by pid.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,11 @@ out=$(curl -s -w ' %{http_code}' -d '{"fields":' "$B/topics/orders/entries")
 has "$out" '"code":"bad_json"' "bad JSON: bad_json"
 has "$out" ' 400' "bad JSON: 400"
 head -c 2000000 /dev/zero | tr '\0' 'x' >"$tmp/big"
-check "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$tmp/big" "$B/topics/orders/entries")" 413 "a body over http-api-max-body: 413"
+out=$(curl -s -w ' %{http_code} %{content_type}' --data-binary @"$tmp/big" "$B/topics/orders/entries")
+has "$out" ' 413 application/json' "a body over http-api-max-body: 413, as JSON"
+has "$out" '"code":"payload_too_large"' "a body over http-api-max-body: payload_too_large"
+out=$(curl -s -w ' %{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" "$B/topics/orders/entries" | tr -d '\n')
+has "$out" '-max-body"}} 413' "a chunked body over http-api-max-body: the JSON 413"
 check "$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "$B/topics/orders/entries")" 405 "a wrong method: 405"
 check "$(curl -s -o /dev/null -w '%{http_code}' "$B/topics/none")" 404 "a missing topic: 404"
 check "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$B/topics/orders")" 204 "delete: 204"

@@ -207,8 +207,9 @@
     "ERR The entries_added specified in XSETID is smaller than the target stream length"
 #define ERR_XTRIM_NO_STRATEGY "ERR syntax error, XTRIM must be called with a trimming strategy"
 
-/* The HTTP API (http_api.c): the "code" and "message" of {"error": {...}} bodies. Errors of
- * the commands it runs keep their text above, with a code derived from the error word. */
+/* The HTTP API (http_api.c, and http_body_limit.c for bodies refused before they are read):
+ * the "code" and "message" of {"error": {...}} bodies. Errors of the commands it runs keep
+ * their text above, with a code derived from the error word. */
 #define HTTP_ERR_NOT_FOUND       "not_found", "no such route"
 #define HTTP_ERR_METHOD          "method_not_allowed", "method not allowed on this route"
 #define HTTP_ERR_BAD_JSON        "bad_json", "the body is not valid JSON"
@@ -220,6 +221,7 @@
 #define HTTP_ERR_PAIRS           "bad_request", "pairs must be a non-empty array of [name, value]"
 #define HTTP_ERR_BATCH_LIMIT     "payload_too_large", "too many entries in one request"
 #define HTTP_ERR_BODY_LIMIT      "payload_too_large", "the body is larger than http-api-max-body"
+#define HTTP_ERR_BAD_CHUNKED     "bad_request", "chunked body: bad chunk size, or trailer fields"
 #define HTTP_ERR_BAD_PARAM       "bad_request", "invalid query parameter"
 #define HTTP_ERR_BAD_MEMBER      "bad_request", "a member has the wrong type or value"
 #define HTTP_ERR_BAD_DB          "bad_request", "db must be a database index"

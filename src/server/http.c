@@ -5,7 +5,9 @@
  * loop turns (/health/live). Paths are matched exactly (a query string is ignored); a known path
  * with a method other than GET or HEAD gets 405 with an Allow header, anything else 404. evhttp
  * is told to accept every method it knows so that those answers are ours (it would otherwise
- * say 501). Requests are small and bounded: 8 KiB of headers, 4 KiB of body, 10 s timeout.
+ * say 501). Requests are bounded: 8 KiB of headers, a 10 s timeout, and bodies up to
+ * http-api-max-body on every path; a larger one is refused with the API's JSON 413 before it
+ * is read (http_body_limit.c puts a gate under each connection for that).
  *
  * Health: the server is healthy when it is not loading, has a listener, has its store open and
  * has no sticky storage error; /health says which component is not ok. /health/ready is the
@@ -29,6 +31,7 @@
 #include "server/db.h"
 #include "server/durable.h"
 #include "server/http_api.h"
+#include "server/http_body_limit.h"
 #include "server/http_dash.h"
 #include "server/listen.h"
 #include "server/metrics.h"
@@ -226,8 +229,6 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (path && (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1"))) {
-        /* the JSON API: bodies up to http-api-max-body on connections opened from now on */
-        evhttp_set_max_body_size(face.http, server_config.http_api_max_body);
         http_api_handle(req, path);
         return;
     }
@@ -264,7 +265,9 @@ static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_timeout(http, HTTP_TIMEOUT_SECONDS);
     evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(http, server_config.http_api_max_body);
+    /* bodies: the gate refuses one above http-api-max-body with the API's 413, and sets
+     * evhttp's own limit per connection as its backstop */
+    http_body_limit_attach(http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_gencb(http, dispatch, NULL);
     /* http-bind is a list, as bind is: "127.0.0.1 -::1" (IPv6 listeners are IPv6-only) */
     char **addrs = NULL;
@@ -311,6 +314,7 @@ int http_start(char *err, size_t errlen) {
 void http_stop(void) {
     if (face.http) {
         http_api_stop();
+        http_body_limit_detach(face.http);
         evhttp_free(face.http);
     }
     face.http = NULL;
@@ -334,6 +338,7 @@ int http_restart(char *err, size_t errlen) {
     }
     if (old) {
         http_api_stop();
+        http_body_limit_detach(old);
         evhttp_free(old);
     }
     return 0;
