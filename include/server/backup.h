@@ -15,6 +15,8 @@ struct backup_info {
     long long last_ok_time; /* unix seconds of the last backup that succeeded, 0: none */
     int last_status;        /* 0 ok, else the storage status of the last one that failed */
     long long last_usec;    /* how long the last one took */
+    long long saves;        /* backups that succeeded since the start */
+    long long start_time;   /* unix seconds when the running (or last) one started */
 };
 void backup_get_info(struct backup_info *out);
 /* Stops a running backup's thread at shutdown (its directory is left incomplete). */

@@ -120,7 +120,10 @@
     "compression-level"
 #define ERR_COMPRESSION_VALUE "ERR compression must be none, zstd or DEFAULT"
 #define ERR_COMPRESSION_LEVEL "ERR compression-level must be an integer from 1 to 19, or DEFAULT"
-#define ERR_STORAGE_ERROR     "ERR storage error: %s"
+#define ERR_SAVE_NO_BACKUP_DIR                                                                     \
+    "ERR SAVE and BGSAVE write a backup under backup-dir, which is not set (CONFIG SET "           \
+    "backup-dir <directory>, or BACKUP <path>); the data set itself is on disk as it is written"
+#define ERR_STORAGE_ERROR "ERR storage error: %s"
 #define ERR_STREAM_EXHAUSTED                                                                       \
     "ERR The stream has exhausted the last possible ID, unable to add more items"
 #define ERR_STREAM_READ_FAILED                                                                     \

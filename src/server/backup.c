@@ -13,7 +13,12 @@
  * tails are scanned). The loop keeps serving while the thread copies; the command's client
  * waits (a keyless block, woken when the thread is done) unless it asked for ASYNC, and INFO
  * persistence shows the progress. One backup at a time. The thread writes only its progress
- * counters (atomics) and its result; the main thread takes the result after joining it. */
+ * counters (atomics) and its result; the main thread takes the result after joining it.
+ *
+ * Redis's SAVE, BGSAVE and LASTSAVE map onto it: SAVE and BGSAVE take a backup into a new
+ * directory <backup-dir>/backup-<unix ms> (SAVE waits, BGSAVE does not; without backup-dir they
+ * are refused, since Obelisk's data is on disk as it is written and there is no other dump to
+ * make), LASTSAVE is when the last one succeeded. */
 #include "server/backup.h"
 
 #include <errno.h>
@@ -221,7 +226,10 @@ static void finish(void) {
     bk.info.files_linked = load(&bk.files_linked);
     bk.info.last_status = bk.result;
     bk.info.last_usec = util_ustime() - bk.start_us;
-    if (bk.result == OBK_OK) bk.info.last_ok_time = util_mstime() / 1000;
+    if (bk.result == OBK_OK) {
+        bk.info.last_ok_time = util_mstime() / 1000;
+        bk.info.saves++;
+    }
     log_msg(bk.result == OBK_OK ? LOG_NOTICE : LOG_WARNING,
             "Backup to %s %s: %llu files (%llu linked), %llu bytes, %.3f s", bk.target,
             bk.result == OBK_OK ? "done" : obk_strerror(bk.result),
@@ -279,14 +287,12 @@ static int open_target(struct client *c, const char *path, int *fd) {
     return 0;
 }
 
-static void cmd_backup(CMD_ARGS) {
-    int async = argc == 3 && util_eq_nocase(argv[2], argvlen[2], "ASYNC");
-    if (argc == 3 && !async) {
-        reply_error(&c->reply, ERR_SYNTAX);
-        return;
-    }
+/* Starts a backup into path; waits for it (blocks c) unless async. busy and started are the
+ * reply texts for a backup already running and for one started without waiting. */
+static void start_backup(struct client *c, const char *path, int async, const char *busy,
+                         const char *started) {
     if (bk.running) {
-        reply_error(&c->reply, "ERR a backup is already in progress");
+        reply_error(&c->reply, busy);
         return;
     }
     struct store *s = db_store();
@@ -304,13 +310,13 @@ static void cmd_backup(CMD_ARGS) {
         }
     }
     int fd;
-    if (open_target(c, argv[1], &fd) != 0) return;
+    if (open_target(c, path, &fd) != 0) return;
     struct snapshot *sn;
     int rc = snapshot_create(s, SNAPSHOT_NAME, &sn);
-    if (rc != OBK_OK || !(bk.target = strdup(argv[1]))) {
+    if (rc != OBK_OK || !(bk.target = strdup(path))) {
         if (rc == OBK_OK) snapshot_remove(sn);
         close(fd);
-        rmdir(argv[1]);
+        rmdir(path);
         xutil_reply_status(c, rc != OBK_OK ? rc : OBK_ERR_NOMEM);
         return;
     }
@@ -320,7 +326,7 @@ static void cmd_backup(CMD_ARGS) {
     if (own < 0) {
         snapshot_remove(sn);
         close(fd);
-        rmdir(argv[1]);
+        rmdir(path);
         free(bk.target);
         bk.target = NULL;
         xutil_reply_status(c, OBK_ERR_IO);
@@ -330,6 +336,7 @@ static void cmd_backup(CMD_ARGS) {
     bk.sn = sn;
     bk.targetfd = fd;
     bk.start_us = util_ustime();
+    bk.info.start_time = bk.start_us / 1000000;
     bk.bytes_done = bk.files_done = bk.files_linked = 0;
     bk.info.in_progress = 1;
     bk.info.bytes_total = sn->bytes;
@@ -345,18 +352,61 @@ static void cmd_backup(CMD_ARGS) {
         return;
     }
     bk.running = 1;
-    log_msg(LOG_NOTICE, "Backup to %s started: %zu files, %llu bytes", argv[1], sn->nfiles,
+    log_msg(LOG_NOTICE, "Backup to %s started: %zu files, %llu bytes", path, sn->nfiles,
             (unsigned long long)sn->bytes);
     if (async || (c->flags & CLIENT_MULTI)) {
-        reply_simple(&c->reply, "Backup started");
+        reply_simple(&c->reply, started);
         return;
     }
     struct blocking_request req = {backup_serve, 0, NULL, NULL, NULL, 0, 0, 0, NULL};
     if (blocking_block(c, &req) != 0) {
-        reply_simple(&c->reply, "Backup started"); /* it runs; INFO tells when it is done */
+        reply_simple(&c->reply, started); /* it runs; INFO tells when it is done */
         return;
     }
     bk.waiter = c->id;
+}
+
+static void cmd_backup(CMD_ARGS) {
+    int async = argc == 3 && util_eq_nocase(argv[2], argvlen[2], "ASYNC");
+    if (argc == 3 && !async)
+        reply_error(&c->reply, ERR_SYNTAX);
+    else
+        start_backup(c, argv[1], async, "ERR a backup is already in progress", "Backup started");
+}
+
+/* SAVE / BGSAVE: a backup into a new directory under backup-dir. */
+static void save_to_backup_dir(struct client *c, int async) {
+    char path[4096];
+    if (!server_config.backup_dir[0]) {
+        reply_error(&c->reply, ERR_SAVE_NO_BACKUP_DIR);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/backup-%lld", server_config.backup_dir, util_mstime());
+    start_backup(c, path, async, "ERR Background save already in progress",
+                 "Background saving started");
+}
+
+static void cmd_save(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    save_to_backup_dir(c, 0);
+}
+
+/* BGSAVE [SCHEDULE]: SCHEDULE changes nothing (Redis schedules behind an AOF rewrite, which
+ * Obelisk never runs), but a backup already running is refused as Redis refuses a second
+ * BGSAVE. */
+static void cmd_bgsave(CMD_ARGS) {
+    if (argc == 2 && !util_eq_nocase(argv[1], argvlen[1], "SCHEDULE")) {
+        reply_error(&c->reply, ERR_SYNTAX);
+        return;
+    }
+    save_to_backup_dir(c, 1);
+}
+
+/* LASTSAVE: when the last backup succeeded; the server's start before the first (Redis's value
+ * before its first save). */
+static void cmd_lastsave(CMD_ARGS) {
+    (void)argc, (void)argv, (void)argvlen;
+    reply_int(&c->reply, bk.info.last_ok_time ? bk.info.last_ok_time : runtime.start_ms / 1000);
 }
 
 void backup_get_info(struct backup_info *out) {
@@ -391,5 +441,14 @@ struct command backup_commands[] = {
     {"backup", cmd_backup, -2, F(ADMIN) | F(NOSCRIPT), 0, 0, 0, "server", "7.0.15",
      "Copies the data set of this moment into a new directory while the server runs (Obelisk).",
      "O(N) for N bytes copied", .args = "path:string ASYNC!?"},
+    {"save", cmd_save, 1, F(ADMIN) | F(NOSCRIPT) | F(NO_MULTI), 0, 0, 0, "server", "1.0.0",
+     "Synchronously saves the database(s) to disk.",
+     "O(N) where N is the total number of keys "
+     "in all databases"},
+    {"bgsave", cmd_bgsave, -1, F(ADMIN) | F(NOSCRIPT), 0, 0, 0, "server", "1.0.0",
+     "Asynchronously saves the database(s) to disk.", "O(1)", .args = "SCHEDULE!?"},
+    {"lastsave", cmd_lastsave, 1, F(LOADING) | F(STALE) | F(FAST), 0, 0, 0, "server", "1.0.0",
+     "Returns the Unix timestamp of the last successful save to disk.", "O(1)",
+     .tips = "nondeterministic_output"},
     {NULL},
 };

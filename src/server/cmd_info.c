@@ -139,23 +139,31 @@ static void section_persistence(struct sbuf *b) {
     /* Obelisk has no RDB or AOF: its topics are written by the persist thread as they change.
      * The "save" fields say that truthfully: the last save is the last successful fsync of
      * data (the start time before the first), and the changes since then are the submissions
-     * (group commits) not yet durable. No fork ever runs. */
+     * (group commits) not yet durable. No fork ever runs. The bgsave fields are the backups
+     * that SAVE and BGSAVE (and BACKUP) take (backup.c): running, the last one's status and
+     * duration, how many succeeded; LASTSAVE answers when the last one succeeded. */
     long long last_save = st.persist.last_fsync_ms ? (long long)(st.persist.last_fsync_ms / 1000)
                                                    : runtime.start_ms / 1000;
     unsigned long long unsaved = st.submitted_seq > st.durable_seq
                                      ? (unsigned long long)(st.submitted_seq - st.durable_seq)
                                      : 0;
+    struct backup_info bi; /* BACKUP (backup.c): the running one's progress, the last result */
+    backup_get_info(&bi);
+    long long bg_last = bi.last_usec ? (bi.last_usec + 500000) / 1000000 : -1;
+    long long bg_now = bi.in_progress ? util_mstime() / 1000 - bi.start_time : -1;
     sbuf_printf(b,
                 "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n"
-                "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
-                "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
-                "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\n"
+                "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:%d\r\n"
+                "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
+                "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
+                "rdb_saves:%lld\r\n"
                 "rdb_last_cow_size:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
                 "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
                 "aof_rewrites:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n"
                 "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                runtime.loading, unsaved, last_save);
+                runtime.loading, unsaved, bi.in_progress, last_save,
+                bi.last_status == 0 ? "ok" : "err", bg_last, bg_now, bi.saves);
     if (runtime.loading) {
         /* Redis's progress fields while loading, for the log replay (docs/storage.md) */
         struct db_loading l;
@@ -189,8 +197,6 @@ static void section_persistence(struct sbuf *b) {
         (unsigned long long)st.persist.wal.last_checkpoint_us,
         (unsigned long long)st.persist.wal.pending_bytes,
         (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn);
-    struct backup_info bi; /* BACKUP (backup.c): the running one's progress, the last result */
-    backup_get_info(&bi);
     sbuf_printf(b,
                 "backup_in_progress:%d\r\nbackup_bytes_total:%llu\r\nbackup_bytes_done:%llu\r\n"
                 "backup_files_total:%llu\r\nbackup_files_done:%llu\r\nbackup_files_linked:%llu\r\n"

@@ -125,6 +125,8 @@ static const struct directive directives[] = {
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},
+    /* SAVE and BGSAVE take a backup (BACKUP) into a new directory under this one. */
+    {"backup-dir", D_STRING, C(backup_dir), 0, 0, "", 0, NULL},
     /* Record batches compressed with zstd as they are written (docs/storage.md); a change
      * applies to batches written from then on, and every segment reads either way. */
     {"compression", D_ENUM, C(compression), 0, 0, "none", 0, compression_names},

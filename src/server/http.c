@@ -27,6 +27,7 @@
 #include "base/sbuf.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/backup.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/durable.h"
@@ -174,8 +175,28 @@ static void health_full(struct evhttp_request *req) {
                     (double)st.recovery_us / 1e6, st.recovery_clean ? "true" : "false");
     else
         sbuf_printf(&b, "\"last_recovery_seconds\":null,\"clean_start\":null},");
+    /* a backup (BACKUP, SAVE, BGSAVE): its progress while it runs, and the last result; a
+     * failed backup says so here without making the server unhealthy */
+    struct backup_info bi;
+    backup_get_info(&bi);
     sbuf_printf(&b,
-                "\"cache\":{\"status\":\"%s\",\"used_bytes\":%llu,\"max_bytes\":%llu,"
+                "\"backup\":{\"status\":\"%s\",\"in_progress\":%s,\"bytes_total\":%llu,"
+                "\"bytes_done\":%llu,\"files_total\":%llu,\"files_done\":%llu,"
+                "\"started_unix\":%lld,\"last_ok_unix\":%lld,\"last_seconds\":%.3f,"
+                "\"last_error\":",
+                bi.in_progress   ? "running"
+                : bi.last_status ? "failed"
+                                 : "ok",
+                bi.in_progress ? "true" : "false", (unsigned long long)bi.bytes_total,
+                (unsigned long long)bi.bytes_done, (unsigned long long)bi.files_total,
+                (unsigned long long)bi.files_done, bi.start_time, bi.last_ok_time,
+                (double)bi.last_usec / 1e6);
+    if (bi.last_status)
+        json_string(&b, obk_strerror(bi.last_status));
+    else
+        sbuf_add(&b, "null", 4);
+    sbuf_printf(&b,
+                "},\"cache\":{\"status\":\"%s\",\"used_bytes\":%llu,\"max_bytes\":%llu,"
                 "\"hits\":%llu,\"misses\":%llu}}}\n",
                 ok_or(h.storage_open, "unavailable"), (unsigned long long)st.cache_bytes,
                 (unsigned long long)st.cache_max_bytes, (unsigned long long)st.cache_hits,

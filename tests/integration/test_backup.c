@@ -3,9 +3,12 @@
  * (each stream a prefix of the source's), with groups, pending entries, committed offsets, the
  * expiry and the dead-letter policy; obelisk-check finds the backup clean; sealed segments were
  * linked, the rest copied; the errors (target exists, inside the data directory, syntax) and
- * INFO persistence's backup fields; the obelisk-backup tool's output and exit status. */
+ * INFO persistence's backup fields; the obelisk-backup tool's output and exit status; SAVE,
+ * BGSAVE and LASTSAVE in terms of these backups (backup-dir). */
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,10 +162,116 @@ static void test_backup_tool(void **state) {
     server_cleanup(&s);
 }
 
+/* The backup directories under dir (backup-*), complete ones (with BACKUP_COMPLETE). */
+static int count_backups(const char *dir, char *first, size_t cap) {
+    char cmd[600], line[512];
+    int n = 0;
+    snprintf(cmd, sizeof cmd, "ls -d %s/backup-*/BACKUP_COMPLETE 2>/dev/null | sort", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p)) {
+        if (n++ == 0 && first) {
+            line[strcspn(line, "\n")] = '\0';
+            *strrchr(line, '/') = '\0';
+            snprintf(first, cap, "%s", line);
+        }
+    }
+    pclose(p);
+    return n;
+}
+
+/* Redis's SAVE, BGSAVE and LASTSAVE: refused without backup-dir (LASTSAVE then says the start
+ * time); with it, SAVE waits for a backup into a new directory and BGSAVE starts one, a second
+ * BGSAVE while one runs is refused with Redis's text, LASTSAVE moves, INFO's bgsave fields
+ * follow, SAVE is refused inside MULTI, and a server started on a SAVE's directory holds the
+ * data. */
+static void test_save_bgsave_lastsave(void **state) {
+    (void)state;
+    struct test_server s, b;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *c = client_connect(&s);
+    redisReply *r = must_cmd(c, "SAVE");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "backup-dir, which is not set"));
+    freeReplyObject(r);
+    r = must_cmd(c, "BGSAVE");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    long long now = (long long)time(NULL);
+    r = must_cmd(c, "LASTSAVE");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_true(r->integer <= now && r->integer > now - 120); /* the start time */
+    long long start = r->integer;
+    freeReplyObject(r);
+    assert_int_equal(info_number(c, "persistence", "rdb_saves"), 0);
+    assert_int_equal(info_number(c, "persistence", "rdb_last_bgsave_time_sec"), -1);
+
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/backups", s.dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    r = must_cmd(c, "CONFIG SET backup-dir %s", dir);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    fill(c, "t", 0, 1000);
+    sleep_ms(1100); /* LASTSAVE has a one-second grain */
+    r = must_cmd(c, "SAVE");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    char first[512];
+    assert_int_equal(count_backups(dir, first, sizeof first), 1);
+    r = must_cmd(c, "LASTSAVE");
+    assert_true(r->integer > start);
+    freeReplyObject(r);
+    assert_int_equal(info_number(c, "persistence", "rdb_saves"), 1);
+    assert_int_equal(info_number(c, "persistence", "rdb_bgsave_in_progress"), 0);
+
+    /* two BGSAVEs in one write: the first starts, the second finds it running */
+    redisAppendCommand(c, "BGSAVE");
+    redisAppendCommand(c, "BGSAVE SCHEDULE");
+    assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    assert_string_equal(r->str, "Background saving started");
+    freeReplyObject(r);
+    assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_string_equal(r->str, "ERR Background save already in progress");
+    freeReplyObject(r);
+    for (int i = 0; i < 200 && info_number(c, "persistence", "rdb_bgsave_in_progress"); i++)
+        sleep_ms(50);
+    assert_int_equal(info_number(c, "persistence", "rdb_saves"), 2);
+    assert_true(info_number(c, "persistence", "rdb_last_bgsave_time_sec") >= 0);
+    assert_int_equal(count_backups(dir, NULL, 0), 2);
+    r = must_cmd(c, "BGSAVE NOW");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    ok_cmd(c, "MULTI");
+    r = must_cmd(c, "SAVE");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_string_equal(r->str, "ERR Command not allowed inside a transaction");
+    freeReplyObject(r);
+    ok_cmd(c, "DISCARD");
+
+    /* the first SAVE's directory is a data directory with the 1,000 entries */
+    assert_int_equal(run_obelisk_check(first, 0), 0);
+    const char *args[] = {"--dir", first, NULL};
+    assert_int_equal(server_start_argv(&b, args, 0), 0);
+    redisContext *bc = client_connect(&b);
+    r = must_cmd(bc, "XLEN t");
+    assert_int_equal(r->integer, 1000);
+    freeReplyObject(r);
+    redisFree(bc);
+    server_cleanup(&b);
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_under_writes_restores),
         cmocka_unit_test(test_backup_tool),
+        cmocka_unit_test(test_save_bgsave_lastsave),
     };
     return cmocka_run_group_tests_name("backup", tests, NULL, NULL);
 }

@@ -324,9 +324,43 @@ static void test_dead_letter_metric(void **state) {
     server_cleanup(&s);
 }
 
+/* /health's backup component: "ok" with nothing done before any backup, then the last one's
+ * result after a BACKUP (every file done, when it succeeded). */
+static void test_health_backup(void **state) {
+    (void)state;
+    struct test_server s;
+    int port;
+    start_with_http(&s, &port, NULL, NULL);
+    struct http_answer a;
+    assert_int_equal(http_request(port, "GET", "/health", &a), 0);
+    assert_non_null(strstr(a.body, "\"backup\":{\"status\":\"ok\",\"in_progress\":false,"
+                                   "\"bytes_total\":0,\"bytes_done\":0,\"files_total\":0,"
+                                   "\"files_done\":0,\"started_unix\":0,\"last_ok_unix\":0,"));
+    free(a.raw);
+    redisContext *c = client_connect(&s);
+    for (int i = 0; i < 100; i++) freeReplyObject(must_cmd(c, "XADD t * n %d", i));
+    redisReply *r = must_cmd(c, "BACKUP %s/b1", s.dir);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    long long files = info_number(c, "persistence", "backup_files_total");
+    assert_true(files > 0);
+    assert_int_equal(http_request(port, "GET", "/health", &a), 0);
+    char want[200];
+    snprintf(want, sizeof want, "\"files_total\":%lld,\"files_done\":%lld,", files, files);
+    if (!strstr(a.body, want)) printf("# missing %s in %s\n", want, a.body);
+    assert_non_null(strstr(a.body, want));
+    assert_non_null(strstr(a.body, "\"backup\":{\"status\":\"ok\",\"in_progress\":false,"));
+    assert_null(strstr(a.body, "\"last_ok_unix\":0,"));
+    assert_non_null(strstr(a.body, "\"last_error\":null}"));
+    free(a.raw);
+    redisFree(c);
+    server_cleanup(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_endpoints),
+        cmocka_unit_test(test_health_backup),
         cmocka_unit_test(test_ready_after_io_error),
         cmocka_unit_test(test_off_by_default_and_config_set),
         cmocka_unit_test(test_metrics_values_and_caps),
