@@ -82,3 +82,18 @@ def run_for(port, args, seconds, cli="redis-cli"):
     finally:
         os.close(fd)
     return bytes(out), status
+
+
+def run_to_end(argv, timeout=30):
+    """Runs argv (a program and its arguments) on a pty until it exits (or timeout seconds,
+    then it is killed). Returns (bytes drawn, exit status)."""
+    pid, fd = _spawn(argv[0], argv[1:])
+    out = bytearray()
+    try:
+        end = time.time() + timeout
+        while time.time() < end and _pump(fd, out, 0.2):
+            pass
+        status = _reap(pid, "killed (did not finish)")
+    finally:
+        os.close(fd)
+    return bytes(out), status

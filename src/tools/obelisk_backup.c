@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/progress.h"
 #include "base/util.h"
 #include "protocol/respv.h"
 
@@ -89,37 +90,6 @@ static long long info_field(const char *body, const char *field) {
     snprintf(key, sizeof key, "\r\n%s:", field);
     const char *p = strstr(body, key);
     return p ? atoll(p + strlen(key)) : -1;
-}
-
-static void human(double bytes, char *out, size_t n) {
-    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
-    int u = 0;
-    while (bytes >= 1000 && u < 4) bytes /= 1000, u++;
-    snprintf(out, n, "%.1f %s", bytes, units[u]);
-}
-
-/* One progress report: a bar redrawn in place on a terminal, a line otherwise. */
-static void report(int tty, long long done, long long total, long long files, long long nfiles,
-                   double secs, int final) {
-    char d[32], t[32], rate[32];
-    double r = secs > 0 ? (double)done / secs : 0;
-    human((double)done, d, sizeof d);
-    human((double)total, t, sizeof t);
-    human(r, rate, sizeof rate);
-    int pct = total > 0 ? (int)(100.0 * (double)done / (double)total) : 100;
-    long long eta = r > 0 && total > done ? (long long)((double)(total - done) / r) : 0;
-    if (tty) {
-        char bar[31];
-        int fill = pct * 30 / 100;
-        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : ' ';
-        bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %3d%% %s / %s  %s/s  files %lld/%lld  ETA %llds   ", bar, pct, d, t,
-                rate, files, nfiles, eta);
-        if (final) fputc('\n', stderr);
-    } else {
-        fprintf(stderr, "obelisk-backup: %d%% %s of %s, %s/s, files %lld of %lld, ETA %llds\n", pct,
-                d, t, rate, files, nfiles, eta);
-    }
 }
 
 static int usage(void) {
@@ -192,8 +162,8 @@ int main(int argc, char **argv) {
         goto out;
     }
     respv_free(&v);
-    int tty = isatty(2);
-    long long t0 = util_mstime(), last_line = 0;
+    struct progress pg;
+    progress_init(&pg, "obelisk-backup", "files");
     for (;;) {
         const char *info[] = {"INFO", "persistence"};
         if (command(&c, 2, info, &v) != 0) goto lost;
@@ -205,19 +175,14 @@ int main(int argc, char **argv) {
                   nfiles = info_field(body, "backup_files_total");
         int ok = strstr(body, "\r\nbackup_last_status:ok\r\n") != NULL;
         respv_free(&v);
-        long long now = util_mstime();
-        double secs = (double)(now - t0) / 1000.0;
         if (running != 1) {
-            report(tty, done, total, files, nfiles, secs, 1);
+            progress_done(&pg, done, total, files, nfiles, 1);
             fprintf(stderr, "obelisk-backup: %s %s\n", abs_path,
                     ok ? "complete" : "FAILED (see the server's log)");
             rc = ok ? 0 : 1;
             break;
         }
-        if (tty || now - last_line >= 1000) {
-            report(tty, done, total, files, nfiles, secs, 0);
-            last_line = now;
-        }
+        progress_update(&pg, done, total, files, nfiles);
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

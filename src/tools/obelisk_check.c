@@ -27,6 +27,10 @@
  * repair cuts what the log restores; a plain check only reports those records, and damage in
  * the log itself (which --repair ends the log at).
  *
+ * Long checks show their progress on stderr (base/progress.h): a bar on a terminal (bytes of
+ * segments and topics done, rate, ETA), a plain line a second otherwise; stdout keeps the
+ * report. The totals come from a first pass that only lists the directories.
+ *
  * Exit codes: 0 clean, 1 damage found and repaired, 2 damage found (not repaired),
  * 3 usage or I/O error, 4 only torn tails (the server cuts them at start), 5 --repair refused:
  * the directory is in use. Single-threaded. */
@@ -42,6 +46,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/status.h"
 #include "storage/cgstore.h"
 #include "storage/dirlock.h"
@@ -358,6 +363,46 @@ static int lock_dir(const char *dirpath, int repair, int *fd, int *in_use) {
     return 0;
 }
 
+/* Bytes of the segment files of topic directory name under dbfd. */
+static long long topic_log_bytes(int dbfd, const char *name) {
+    long long total = 0;
+    int tdfd = openat(dbfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    DIR *d = tdfd >= 0 ? fdopendir(tdfd) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        struct stat st;
+        if (n > 4 && !strcmp(de->d_name + n - 4, ".log") && fstatat(tdfd, de->d_name, &st, 0) == 0)
+            total += st.st_size;
+    }
+    if (d)
+        closedir(d);
+    else if (tdfd >= 0)
+        close(tdfd);
+    return total;
+}
+
+/* Topics and segment bytes of the databases to check (onlydb < 0: all), for the progress. */
+static void count_work(int dirfd, int onlydb, long long *topics, long long *bytes) {
+    *topics = *bytes = 0;
+    for (int db = 0; db < CHECK_MAX_DBS; db++) {
+        if (onlydb >= 0 && db != onlydb) continue;
+        char dbname[32];
+        snprintf(dbname, sizeof dbname, "db%d", db);
+        int dbfd = openat(dirfd, dbname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (dbfd < 0) continue;
+        DIR *d = fdopendir(dup(dbfd));
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            if (!keydir_is_topic_name(de->d_name)) continue;
+            (*topics)++;
+            *bytes += topic_log_bytes(dbfd, de->d_name);
+        }
+        if (d) closedir(d);
+        close(dbfd);
+    }
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: obelisk-check DIR [--repair] [--dump KEY] [--db N]\n");
     return EXIT_ERROR;
@@ -470,6 +515,10 @@ int main(int argc, char **argv) {
     int worst = check_log(dirfd, repair);
     char dumpname[KEYDIR_NAME_MAX] = "";
     if (dumpkey) keydir_name(dumpkey, strlen(dumpkey), dumpname);
+    struct progress pg;
+    long long work_topics = 0, work_bytes = 0, done_topics = 0, done_bytes = 0;
+    if (!dumpkey) count_work(dirfd, onlydb, &work_topics, &work_bytes);
+    progress_init(&pg, "obelisk-check", "topics");
     for (int db = 0; db < CHECK_MAX_DBS; db++) {
         if (onlydb >= 0 && db != onlydb) continue;
         char dbname[32];
@@ -482,12 +531,17 @@ int main(int argc, char **argv) {
         while (d && (de = readdir(d)) != NULL) {
             if (!keydir_is_topic_name(de->d_name)) continue;
             if (dumpkey && strcmp(de->d_name, dumpname)) continue;
+            long long bytes = dumpkey ? 0 : topic_log_bytes(dbfd, de->d_name);
             int r = check_topic(dbfd, db, de->d_name, repair, dumpkey != NULL, clean_stop, &tot);
             if (severity(r) > severity(worst)) worst = r;
+            done_topics++;
+            done_bytes += bytes;
+            if (!dumpkey) progress_update(&pg, done_bytes, work_bytes, done_topics, work_topics);
         }
         if (d) closedir(d);
         close(dbfd);
     }
+    if (!dumpkey) progress_done(&pg, done_bytes, work_bytes, done_topics, work_topics, 0);
     close(dirfd);
     dirlock_release(lockfd);
     if (dumpkey && tot.topics == 0) {
