@@ -17,11 +17,6 @@ set -u
 set -f
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-OBELISK=${OBELISK_SERVER:-$top/obelisk-server}
-REDIS=${REDIS_SERVER:-redis-server}
-RBENCH=${REDIS_BENCHMARK:-redis-benchmark}
-RCLI=${REDIS_CLI:-redis-cli}
-CC=${CC:-cc}
 entries=10000000
 secs=20
 rounds=2

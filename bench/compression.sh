@@ -29,12 +29,6 @@ set -u
 set -f
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-OBELISK=${OBELISK_SERVER:-$top/obelisk-server}
-REDIS=${REDIS_SERVER:-redis-server}
-RBENCH=${REDIS_BENCHMARK:-redis-benchmark}
-RCLI=${REDIS_CLI:-redis-cli}
-CC=${CC:-cc}
-PY=${PYTHON:-/usr/bin/python3}
 events=200000
 secs=10
 level=3

@@ -4,7 +4,15 @@
 #   free_port         a loopback port that was free a moment ago
 #   bench_need NAME BIN...  exits 2 naming the first program that is not there
 #   bench_start_obelisk, bench_start_redis, bench_stop_pid, bench_ratio (below)
+# and the programs, when the script has not set them: OBELISK, REDIS, RBENCH, RCLI, CC, PY
+# (from OBELISK_SERVER, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI, CC, PYTHON).
 # shellcheck shell=bash
+: "${OBELISK:=${OBELISK_SERVER:-$top/obelisk-server}}"
+: "${REDIS:=${REDIS_SERVER:-redis-server}}"
+: "${RBENCH:=${REDIS_BENCHMARK:-redis-benchmark}}"
+: "${RCLI:=${REDIS_CLI:-redis-cli}}"
+: "${CC:=cc}"
+: "${PY:=${PYTHON:-/usr/bin/python3}}"
 bench_init() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-$1.XXXXXX")
   pids=()

@@ -36,8 +36,8 @@ static void print(struct progress *p, long long done, long long total, long long
                 rate, p->what, items, items_total, eta);
         if (final) fputc('\n', stderr);
     } else {
-        fprintf(stderr, "%s: %d%% %s of %s, %s/s, %s %lld of %lld, ETA %llds\n", p->tool, pct, d,
-                t, rate, p->what, items, items_total, eta);
+        fprintf(stderr, "%s: %d%% %s of %s, %s/s, %s %lld of %lld, ETA %llds\n", p->tool, pct, d, t,
+                rate, p->what, items, items_total, eta);
     }
     p->drawn = 1;
 }

@@ -382,14 +382,19 @@ static long long topic_log_bytes(int dbfd, const char *name) {
     return total;
 }
 
+/* The directory of database db when it is to be checked (onlydb < 0: every one), else -1. */
+static int open_db(int dirfd, int onlydb, int db) {
+    char dbname[32];
+    if (onlydb >= 0 && db != onlydb) return -1;
+    snprintf(dbname, sizeof dbname, "db%d", db);
+    return openat(dirfd, dbname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+}
+
 /* Topics and segment bytes of the databases to check (onlydb < 0: all), for the progress. */
 static void count_work(int dirfd, int onlydb, long long *topics, long long *bytes) {
     *topics = *bytes = 0;
     for (int db = 0; db < CHECK_MAX_DBS; db++) {
-        if (onlydb >= 0 && db != onlydb) continue;
-        char dbname[32];
-        snprintf(dbname, sizeof dbname, "db%d", db);
-        int dbfd = openat(dirfd, dbname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        int dbfd = open_db(dirfd, onlydb, db);
         if (dbfd < 0) continue;
         DIR *d = fdopendir(dup(dbfd));
         struct dirent *de;
@@ -520,10 +525,7 @@ int main(int argc, char **argv) {
     if (!dumpkey) count_work(dirfd, onlydb, &work_topics, &work_bytes);
     progress_init(&pg, "obelisk-check", "topics");
     for (int db = 0; db < CHECK_MAX_DBS; db++) {
-        if (onlydb >= 0 && db != onlydb) continue;
-        char dbname[32];
-        snprintf(dbname, sizeof dbname, "db%d", db);
-        int dbfd = openat(dirfd, dbname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        int dbfd = open_db(dirfd, onlydb, db);
         if (dbfd < 0) continue;
         int dfd = dup(dbfd);
         DIR *d = fdopendir(dfd);
