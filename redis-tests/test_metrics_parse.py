@@ -120,7 +120,9 @@ with servers.Obelisk(["--http-port", str(http_port), "--metrics-max-topics", "3"
     status, ctype, body = get(http_port, "/health")
     h = json.loads(body)
     tap.ok(status == 200 and h["status"] == "ok" and
-           set(h["components"]) == {"listener", "persistence", "recovery", "cache"},
-           "/health is JSON with the four components", body)
+           set(h["components"]) == {"listener", "persistence", "recovery", "backup", "cache"} and
+           h["components"]["backup"]["status"] == "ok" and
+           h["components"]["backup"]["in_progress"] is False,
+           "/health is JSON with the five components (backup: none yet, ok)", body)
 
 tap.done()
