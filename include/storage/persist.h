@@ -104,6 +104,9 @@ int persist_eventfd(const struct persist *p);
  * always, written otherwise) and the sticky error (OBK_OK when none). Submissions after
  * *durable_seq failed when *err is set. */
 void persist_poll(struct persist *p, uint64_t *durable_seq, int *err);
+/* The same report without clearing the eventfd: for a caller that waited for a submission
+ * itself and must leave the notice to the event loop's watcher (store_sync_point). */
+void persist_state(struct persist *p, uint64_t *durable_seq, int *err);
 /* The two sequences behind that: the highest submission written to its files without error,
  * and the highest one whose written data is also synced. Neither goes down; synced <= written.
  * Under everysec, synced follows written at each periodic sync (and the eventfd is posted). */

@@ -946,6 +946,10 @@ void persist_poll(struct persist *p, uint64_t *durable_seq, int *err) {
     uint64_t v;
     ssize_t n = read(p->efd, &v, sizeof v);
     (void)n; /* EAGAIN when nothing was posted: the counters are read anyway */
+    persist_state(p, durable_seq, err);
+}
+
+void persist_state(struct persist *p, uint64_t *durable_seq, int *err) {
     pthread_mutex_lock(&p->mu);
     *durable_seq = p->policy == PERSIST_FSYNC_ALWAYS ? p->synced_seq : p->written_seq;
     *err = p->error;

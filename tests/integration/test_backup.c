@@ -183,6 +183,33 @@ static void test_backup_during_rolls_and_retention(void **state) {
     server_cleanup(&s);
 }
 
+/* A write whose reply waits for its sync, then BACKUP on the same connection: the backup's
+ * sync point waits for that write's round and used to take the persist thread's completion
+ * notice with it, so the reply stayed held until some later round completed (20-30 s under
+ * load, found by bench/backup.sh). Both replies must come at once. */
+static void test_sync_point_keeps_replies_moving(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--fsync", "always", NULL), 0);
+    int fd = raw_connect(s.port);
+    assert_true(fd >= 0);
+    char cmd[600];
+    char target[400];
+    snprintf(target, sizeof target, "%s/sp", s.dir);
+    snprintf(cmd, sizeof cmd,
+             "*5\r\n$4\r\nXADD\r\n$1\r\nk\r\n$3\r\n1-1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+             "*3\r\n$6\r\nBACKUP\r\n$%zu\r\n%s\r\n$5\r\nASYNC\r\n",
+             strlen(target), target);
+    assert_int_equal(raw_send_str(fd, cmd), 0);
+    const char *want = "$3\r\n1-1\r\n+Backup started\r\n";
+    size_t n;
+    char *got = raw_read(fd, strlen(want), 3000, &n);
+    assert_string_equal(got, want);
+    free(got);
+    close(fd);
+    server_cleanup(&s);
+}
+
 /* obelisk-backup against a running server: a plain progress line and "complete" when its
  * output is not a terminal, exit 0, a valid backup; exit 1 when the server refuses. */
 static void test_backup_tool(void **state) {
@@ -324,6 +351,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_under_writes_restores),
         cmocka_unit_test(test_backup_during_rolls_and_retention),
+        cmocka_unit_test(test_sync_point_keeps_replies_moving),
         cmocka_unit_test(test_backup_tool),
         cmocka_unit_test(test_save_bgsave_lastsave),
     };
