@@ -2,7 +2,7 @@
 # bench/backup.sh - XADD throughput while backups run, Obelisk next to Redis, one run.
 # Run `make` first; bench/xaddw.c is compiled into the temp dir with $CC (default cc).
 #
-#   bench/backup.sh [--entries N] [--secs S] [--rounds R]
+#   bench/backup.sh [--entries N] [--secs S] [--rounds R] [--rate BYTES]
 #
 # Each server (Obelisk --fsync always, Redis --appendonly yes --appendfsync always) is loaded
 # with N entries (default 10,000,000; 16-byte values, redis-benchmark -P 16). Then, per round,
@@ -11,7 +11,8 @@
 # sealed segments hard-linked, the rest copied), Redis BGSAVE (a fork writing an RDB). The
 # XADD rate during the backup is the growth of that key's XLEN over the backup's duration;
 # the rate without is the same growth over a window of the same length after it, xaddw still
-# running. R rounds (default 2); the medians. Output: a Markdown table. Every process started
+# running. --rate sets Obelisk's backup-max-bytes-per-sec (default 64mb, the server's; 0: no limit). R rounds
+# (default 2); the medians. Output: a Markdown table. Every process started
 # here is killed by its pid, the temp dir removed.
 set -u
 set -f
@@ -20,12 +21,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 entries=10000000
 secs=20
 rounds=2
+rate=64mb
 while [ $# -gt 0 ]; do
   case $1 in
     --entries) entries=$2; shift 2 ;;
     --secs) secs=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) echo "usage: $0 [--entries N] [--secs S] [--rounds R]" >&2; exit 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    *) echo "usage: $0 [--entries N] [--secs S] [--rounds R] [--rate BYTES]" >&2; exit 2 ;;
   esac
 done
 
@@ -37,7 +40,7 @@ XW=$tmp/xaddw
 "$CC" -O2 -o "$XW" "$top/bench/xaddw.c" || { echo "backup.sh: cannot build xaddw" >&2; exit 2; }
 
 mkdir -p "$tmp/obelisk" "$tmp/redis" "$tmp/backups"
-bench_start_obelisk "$tmp/obelisk" --fsync always
+bench_start_obelisk "$tmp/obelisk" --fsync always --backup-max-bytes-per-sec "$rate"
 OP=$BENCH_PORT
 bench_start_redis "$tmp/redis" --appendonly yes --appendfsync always
 RP=$BENCH_PORT
@@ -98,7 +101,7 @@ echo
 echo "| server | XADD/s without | XADD/s during | during / without | backup time (s) |"
 echo "|---|---:|---:|---:|---:|"
 for k in o r; do
-  name="Obelisk, BACKUP (data directory $obytes bytes at the end)"
+  name="Obelisk, BACKUP, backup-max-bytes-per-sec $rate (data directory $obytes bytes at the end)"
   [ $k = r ] && name="Redis, BGSAVE"
   w=$(median $k-without) d=$(median $k-during)
   echo "| $name | $w | $d | $(bench_ratio "$d" "$w") | $(median $k-took) |"

@@ -67,9 +67,10 @@ struct config {
     long long wal_direct_bytes;       /* rounds writing this much per file skip the log */
     long long cache_max_bytes;
     long long segment_bytes;
-    char *backup_dir;      /* SAVE and BGSAVE put their backups under it ("" = refused) */
-    int compression;       /* 0 none, 1 zstd: DATA batches written from now on */
-    int compression_level; /* zstd's level, 1..19 */
+    char *backup_dir; /* SAVE and BGSAVE put their backups under it ("" = refused) */
+    long long backup_max_bytes_per_sec; /* a backup's copying pace, 0 = as fast as it can */
+    int compression;                    /* 0 none, 1 zstd: DATA batches written from now on */
+    int compression_level;              /* zstd's level, 1..19 */
     long long segment_ms;
     long long index_interval_bytes;
     long long retention_bytes; /* -1 = unlimited */

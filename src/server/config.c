@@ -127,6 +127,11 @@ static const struct directive directives[] = {
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},
     /* SAVE and BGSAVE take a backup (BACKUP) into a new directory under this one. */
     {"backup-dir", D_STRING, C(backup_dir), 0, 0, "", 0, NULL},
+    /* The pace of a backup's copies (hard links cost nothing), so that writes go on at full
+     * speed while it runs (docs/benchmarks.md, "Backups under load": at 64mb writes kept their
+     * full rate, at 256mb and without a limit they did not); 0: no limit. */
+    {"backup-max-bytes-per-sec", D_MEMORY, C(backup_max_bytes_per_sec), 0, 1LL << 40, "64mb", 0,
+     NULL},
     /* Record batches compressed with zstd as they are written (docs/storage.md); a change
      * applies to batches written from then on, and every segment reads either way. */
     {"compression", D_ENUM, C(compression), 0, 0, "none", 0, compression_names},

@@ -210,6 +210,32 @@ static void test_sync_point_keeps_replies_moving(void **state) {
     server_cleanup(&s);
 }
 
+/* backup-max-bytes-per-sec paces the copies: about 1.9 MB at 1 MB/s takes over a second; the
+ * backup is still whole. */
+static void test_backup_pace(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--backup-max-bytes-per-sec", "1mb", NULL), 0);
+    redisContext *c = client_connect(&s);
+    fill(c, "p", 0, 25000); /* about 1.9 MB in the active segment: copied, not linked */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    redisReply *r = must_cmd(c, "BACKUP %s/paced", s.dir);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    long long bytes = info_number(c, "persistence", "backup_bytes_total");
+    print_message("# %lld bytes in %.2f s at 1 MB/s\n", bytes, secs);
+    assert_true(bytes > 1500000);
+    assert_true(secs > 1.0);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/paced", s.dir);
+    assert_int_equal(run_obelisk_check(dir, 0), 0);
+    redisFree(c);
+    server_cleanup(&s);
+}
+
 /* obelisk-backup against a running server: a plain progress line and "complete" when its
  * output is not a terminal, exit 0, a valid backup; exit 1 when the server refuses. */
 static void test_backup_tool(void **state) {
@@ -352,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_backup_under_writes_restores),
         cmocka_unit_test(test_backup_during_rolls_and_retention),
         cmocka_unit_test(test_sync_point_keeps_replies_moving),
+        cmocka_unit_test(test_backup_pace),
         cmocka_unit_test(test_backup_tool),
         cmocka_unit_test(test_save_bgsave_lastsave),
     };
