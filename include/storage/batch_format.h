@@ -122,7 +122,7 @@ void batch_compressor_free(struct batch_compressor *z);
 /* The batch at batch (len bytes, finished, uncompressed) compressed at level (1..19) into z's
  * buffer: *out and *outlen name it (valid until the next call). A batch that is not DATA, or whose
  * compressed form would not be smaller, is handed back as is (*out = batch). OBK_ERR_NOMEM
- * when memory runs out (the caller may write the batch as is). */
+ * when memory runs out, with *out = batch too (the caller may write it as is). */
 int batch_compress(struct batch_compressor *z, const uint8_t *batch, size_t len, int level,
                    const uint8_t **out, size_t *outlen);
 

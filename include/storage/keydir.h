@@ -37,12 +37,11 @@
 #define TOPIC_META_NAME  "topic.meta"
 #define TOPIC_META_MAGIC 0x4D4B424Fu
 /* Per-topic compression override (topic.meta byte 6). */
-#define TOPIC_COMPRESSION_DEFAULT   0
-#define TOPIC_COMPRESSION_NONE      1
-#define TOPIC_COMPRESSION_ZSTD      2
-#define TOPIC_COMPRESSION_LEVEL_MAX 19
-#define RETENTION_DEFAULT           (-2)
-#define RETENTION_NONE              (-1)
+#define TOPIC_COMPRESSION_DEFAULT 0
+#define TOPIC_COMPRESSION_NONE    1
+#define TOPIC_COMPRESSION_ZSTD    2
+#define RETENTION_DEFAULT         (-2)
+#define RETENTION_NONE            (-1)
 
 /* Writes the directory name of key (NUL-terminated) into name (KEYDIR_NAME_MAX bytes). */
 void keydir_name(const void *key, size_t keylen, char *name);

@@ -34,6 +34,7 @@
 #include "server/conn.h"
 #include "server/errors.h"
 #include "server/xutil.h"
+#include "storage/batch_format.h"
 #include "storage/keydir.h"
 #include "storage/store.h"
 
@@ -97,7 +98,7 @@ static int parse_setting(struct client *c, char **argv, size_t *argvlen, int i,
             st->level = 0;
             return 0;
         }
-        if (!util_parse_ll(v, vl, &n) || n < 1 || n > TOPIC_COMPRESSION_LEVEL_MAX) {
+        if (!util_parse_ll(v, vl, &n) || n < 1 || n > BATCH_ZSTD_LEVEL_MAX) {
             reply_error(R, ERR_COMPRESSION_LEVEL);
             return -1;
         }

@@ -368,8 +368,7 @@ static int cmp_desc(const void *a, const void *b) {
 static void release_replicated(void) {
     int n = server_config.min_replicas_to_write, k = 0, insync = 0;
     long long acks[64], now = util_mstime(), lowest_in_sync = LLONG_MAX;
-    if (!R.holding || n <= 0) return;
-    count_good();
+    if (!R.holding || n <= 0) return; /* the in-sync set is current: callers count_good first */
     for (struct replica *r = R.replicas; r && k < 64; r = r->next) {
         if (!is_good(r, now)) continue;
         acks[k++] = r->ack_offset;

@@ -83,8 +83,7 @@ int keydir_decode_meta(const uint8_t *b, size_t len, struct topic_meta *m) {
     if (m->expire_at_ms < 0) return OBK_ERR_CORRUPT;
     m->compression = b[6];
     m->compression_level = b[7];
-    if (m->compression > TOPIC_COMPRESSION_ZSTD ||
-        m->compression_level > TOPIC_COMPRESSION_LEVEL_MAX)
+    if (m->compression > TOPIC_COMPRESSION_ZSTD || m->compression_level > BATCH_ZSTD_LEVEL_MAX)
         return OBK_ERR_CORRUPT;
     m->keylen = kl;
     m->key = malloc(kl ? kl : 1);

@@ -10,6 +10,7 @@
 #include "base/codec.h"
 #include "base/crc32c.h"
 #include "base/status.h"
+#include "storage/batch_format.h"
 #include "storage/keydir.h"
 
 size_t replog_encode_head(uint8_t *head, uint8_t type, int db, const void *key, size_t keylen,
@@ -82,7 +83,7 @@ int replog_decode_meta(const struct replog_rec *r, struct replog_meta *m) {
         m->compression_level = r->body[33];
     }
     return m->expire_at_ms < 0 || m->compression > TOPIC_COMPRESSION_ZSTD ||
-                   m->compression_level > TOPIC_COMPRESSION_LEVEL_MAX
+                   m->compression_level > BATCH_ZSTD_LEVEL_MAX
                ? OBK_ERR_CORRUPT
                : OBK_OK;
 }

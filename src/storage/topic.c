@@ -13,9 +13,9 @@
  * A checkpoint joins a submission after a roll and every TOPIC_CHECKPOINT_BYTES of log, behind
  * an fdatasync of the active segment (data, fdatasync, then the commit mark). Topics are created
  * inside store_open (the server's loader thread) or by store_create; every mutation and flush
- * runs on the main thread. With compression on (compression_level), a DATA batch is compressed as
- * it is placed in its segment (the flush, on the main thread): t->pend and the replication
- * records keep the plain batch, so each node compresses by its own setting. */
+ * runs on the main thread. With compression on (topic_effective_compression_level), a DATA batch is
+ * compressed as it is placed in its segment (the flush, on the main thread): t->pend and the
+ * replication records keep the plain batch, so each node compresses by its own setting. */
 #include "storage/topic.h"
 #include "topic_impl.h"
 
@@ -348,7 +348,7 @@ int topic_set_retention(struct topic *t, int64_t bytes, int64_t ms) {
 
 int topic_set_compression(struct topic *t, int mode, int level) {
     if (mode < TOPIC_COMPRESSION_DEFAULT || mode > TOPIC_COMPRESSION_ZSTD || level < 0 ||
-        level > TOPIC_COMPRESSION_LEVEL_MAX)
+        level > BATCH_ZSTD_LEVEL_MAX)
         return OBK_ERR_INVAL;
     if (t->env->error) return OBK_ERR_STICKY;
     t->compression = (uint8_t)mode;
@@ -443,13 +443,10 @@ int topic_flush_into(struct topic *t, struct psub *s, int64_t now_ms) {
         size_t len = (size_t)batch_total_size(&h);
         const uint8_t *b = t->pend + p;
         size_t blen = len;
-        if (level > 0) {
-            /* out of memory while compressing: the batch is written as it is */
-            if (batch_compress(&t->env->zc, b, len, level, &b, &blen) != OBK_OK) {
-                b = t->pend + p;
-                blen = len;
-            }
-            int hrc = b == t->pend + p ? OBK_OK : batch_parse_header(b, blen, &h);
+        /* out of memory while compressing leaves b the plain batch: written as it is */
+        if (level > 0 && batch_compress(&t->env->zc, b, len, level, &b, &blen) == OBK_OK &&
+            b != t->pend + p) {
+            int hrc = batch_parse_header(b, blen, &h);
             OBK_ASSERT(hrc == OBK_OK); /* the compressor keeps the header valid */
         }
         if ((rc = tlog_append_batch(&t->log, b, blen, &h, now_ms, s)) != OBK_OK) return rc;
