@@ -128,7 +128,8 @@ def run(n_required):
         proxy.cut()  # the sentinels lose the primary; the primary still reaches its replicas
         before = len(acked)
         moved = wait_until(lambda: sent.discover_master("mymaster")[1] != proxy.port, 30)
-        tap.ok(moved, f"N={n_required}: Sentinel promotes a replica")
+        tap.ok(moved, f"N={n_required}: Sentinel promotes a replica",
+               "\n".join(p.log()[-2000:] for p in nodes + sentinels))
         time.sleep(4)  # the other replica follows the new primary; the old one is alone
         stop.set()
         t.join(timeout=10)
