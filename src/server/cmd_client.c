@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/cmds.h"
 #include "server/conn.h"
 #include "server/config.h"
@@ -349,7 +350,7 @@ void cmd_reset(CMD_ARGS) {
     c->reply.proto = 2;
     free(c->name);
     c->name = NULL;
-    c->authenticated = server_config.requirepass[0] == '\0';
+    c->authenticated = !acl_default_needs_auth();
     reply_simple(R, "RESET");
 }
 

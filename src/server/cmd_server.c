@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -60,26 +61,17 @@ void cmd_quit(CMD_ARGS) {
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
-/* The password check, the same for AUTH and HELLO AUTH. Only the "default" user exists; as in
- * Redis, with no password configured it accepts any password. */
-static int check_password(const char *user, size_t ulen, const char *pass, size_t plen) {
-    const char *want = server_config.requirepass;
-    if (ulen != 7 || memcmp(user, "default", 7) != 0) return 0; /* user names are exact */
-    if (want[0] == '\0') return 1;
-    return util_secure_eq(pass, plen, want, strlen(want));
-}
-
 void cmd_auth(CMD_ARGS) {
     if (argc > 3) {
         reply_error(R, ERR_SYNTAX);
         return;
     }
-    if (argc == 2 && server_config.requirepass[0] == '\0') {
+    if (argc == 2 && !acl_default_needs_auth()) {
         reply_error(R, ERR_AUTH_NOPASS);
         return;
     }
-    int ok = argc == 2 ? check_password("default", 7, argv[1], argvlen[1])
-                       : check_password(argv[1], argvlen[1], argv[2], argvlen[2]);
+    int ok = argc == 2 ? acl_check_credentials("default", 7, argv[1], argvlen[1])
+                       : acl_check_credentials(argv[1], argvlen[1], argv[2], argvlen[2]);
     if (!ok) {
         reply_error(R, ERR_WRONGPASS);
         return;
@@ -114,7 +106,7 @@ void cmd_hello(CMD_ARGS) {
     for (int i = next; i < argc; i++) {
         int left = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "AUTH") && left >= 2) {
-            if (!check_password(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+            if (!acl_check_credentials(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
                 reply_error(R, ERR_WRONGPASS);
                 return;
             }

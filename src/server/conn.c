@@ -33,6 +33,7 @@
 #include "base/log.h"
 #include "base/obk_assert.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/config.h"
 #include "server/errors.h"
 #include "server/runtime.h"
@@ -155,7 +156,7 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
     format_addr(sa, c->addr, sizeof(c->addr), &c->is_local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
         format_addr((struct sockaddr *)&local, c->laddr, sizeof(c->laddr), NULL);
-    if (server_config.protected_mode && server_config.requirepass[0] == '\0' && !c->is_local) {
+    if (server_config.protected_mode && !acl_default_needs_auth() && !c->is_local) {
         log_msg(LOG_WARNING,
                 "Possible SECURITY ATTACK detected (protected mode): connection "
                 "from %s refused",
@@ -186,7 +187,7 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
     c->fd = fd;
     c->id = next_client_id++;
     c->proto = 2;
-    c->authenticated = server_config.requirepass[0] == '\0';
+    c->authenticated = !acl_default_needs_auth();
     c->ctime_ms = c->last_interaction_ms = util_mstime();
     resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
     c->stage = evbuffer_new();
@@ -220,7 +221,7 @@ struct client *conn_accept_tls(int fd, const struct sockaddr *sa, int salen) {
 }
 
 int conn_auth_required(const struct client *c) {
-    return server_config.requirepass[0] != '\0' && !c->authenticated;
+    return acl_default_needs_auth() && !c->authenticated;
 }
 
 size_t conn_output_bytes(const struct client *c) {
