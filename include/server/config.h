@@ -36,6 +36,10 @@ struct config {
     int tls_auth_clients; /* enum tls_auth */
     char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
     int tls_prefer_server_ciphers;
+    int tls_replication; /* a replica's link to its primary speaks TLS */
+    char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+    int tls_session_caching; /* server-side session cache (resumption) */
+    int tls_session_cache_size, tls_session_cache_timeout;
     int databases;
     int maxclients;
     int max_open_files_storage; /* storage's descriptor share; clients get the rest */

@@ -1,7 +1,8 @@
 /* tls.h - TLS for client connections (OpenSSL 3 through libevent's bufferevent_openssl), with
  * Redis's directives: tls-port, tls-cert-file, tls-key-file, tls-key-file-pass,
  * tls-ca-cert-file, tls-ca-cert-dir, tls-auth-clients, tls-protocols, tls-ciphers,
- * tls-ciphersuites, tls-prefer-server-ciphers. Main thread only. */
+ * tls-ciphersuites, tls-prefer-server-ciphers, tls-replication and tls-client-*,
+ * tls-session-caching and its cache settings. Main thread only. */
 #ifndef OBK_TLS_H
 #define OBK_TLS_H
 
@@ -17,6 +18,9 @@ int tls_configure(char *err, size_t errlen);
 int tls_ready(void);
 /* A server-side TLS object for one accepted connection; NULL when out of memory. */
 struct ssl_st *tls_new_ssl(void);
+/* A client-side TLS object for a replica's link to its primary (tls-replication); NULL when
+ * no context is built or out of memory. */
+struct ssl_st *tls_new_client_ssl(void);
 /* The TLS error queue as one line (for logs), cleared. */
 const char *tls_last_error(void);
 void tls_free(void);

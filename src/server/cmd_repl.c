@@ -138,10 +138,6 @@ static void cmd_psync(CMD_ARGS) {
     (void)argc;
     long long offset;
     if (c->flags & CLIENT_REPLICA) return; /* already streaming: ignored, as Redis does */
-    if (c->tls) { /* the full sync sends files with sendfile, which TLS cannot carry */
-        reply_error(R, "ERR replication over TLS is not supported yet: use the plain port");
-        return;
-    }
     if (!util_parse_ll(argv[2], argvlen[2], &offset)) {
         reply_error(R, ERR_NOT_INTEGER);
         return;

@@ -68,6 +68,15 @@ static const struct directive directives[] = {
     {"tls-ciphers", D_STRING, C(tls_ciphers), 0, 0, "", 0, NULL},
     {"tls-ciphersuites", D_STRING, C(tls_ciphersuites), 0, 0, "", 0, NULL},
     {"tls-prefer-server-ciphers", D_BOOL, C(tls_prefer_server_ciphers), 0, 1, "no", 0, NULL},
+    /* a replica connects to its primary with TLS, presenting tls-client-cert-file (else
+     * tls-cert-file) and verifying the primary with tls-ca-cert-file/dir */
+    {"tls-replication", D_BOOL, C(tls_replication), 0, 1, "no", 0, NULL},
+    {"tls-client-cert-file", D_STRING, C(tls_client_cert_file), 0, 0, "", 0, NULL},
+    {"tls-client-key-file", D_STRING, C(tls_client_key_file), 0, 0, "", 0, NULL},
+    {"tls-client-key-file-pass", D_STRING, C(tls_client_key_file_pass), 0, 0, "", 0, NULL},
+    {"tls-session-caching", D_BOOL, C(tls_session_caching), 0, 1, "yes", 0, NULL},
+    {"tls-session-cache-size", D_INT, C(tls_session_cache_size), 0, INT_MAX, "20480", 0, NULL},
+    {"tls-session-cache-timeout", D_INT, C(tls_session_cache_timeout), 0, INT_MAX, "300", 0, NULL},
     {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
     {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
     /* Descriptors for storage (topic directories, segment and group files, docs/storage.md):

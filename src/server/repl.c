@@ -10,9 +10,11 @@
  * storage/snapshot.h) every file is hard-linked, and the files are sent after "+FULLRESYNC id
  * offset" as one "$<length>" payload of framed files (REPL_ARCHIVE_* below), topped up at most
  * REPL_SNAPSHOT_WINDOW bytes ahead of the socket so that neither memory nor descriptors grow
- * with the data set. Records emitted meanwhile wait in the replica's pending buffer and follow
- * the snapshot. Replicas acknowledge the offset they made durable (REPLCONF ACK); WAIT counts
- * them, and min-replicas-to-write needs enough recent ones.
+ * with the data set: with sendfile on a plain connection, read in REPL_TLS_CHUNK pieces into
+ * the TLS bufferevent on a TLS one (tls-replication on the replica). Records emitted meanwhile wait
+ * in the replica's pending buffer and follow the snapshot. Replicas acknowledge the offset they
+ * made durable (REPLCONF ACK); WAIT counts them, and min-replicas-to-write needs enough recent
+ * ones.
  *
  * Main thread: every function here runs on the loop, including the store's record sink
  * (store_flush runs on the main thread). */
@@ -47,6 +49,8 @@
 
 /* Snapshot bytes queued ahead of the socket. */
 #define REPL_SNAPSHOT_WINDOW (4u << 20)
+/* Bytes of a snapshot file read at a time for a TLS connection (sendfile cannot encrypt). */
+#define REPL_TLS_CHUNK (256u << 10)
 
 enum replica_state { REPLICA_HANDSHAKE, REPLICA_SENDING, REPLICA_ONLINE };
 
@@ -57,6 +61,9 @@ struct replica {
     char ip[64];           /* REPLCONF ip-address, else the peer's address */
     struct snapshot *snap; /* while sending */
     size_t next_file;
+    int reading; /* over TLS: next_file is open, read_off of it queued */
+    int read_fd;
+    uint64_t read_off;
     struct evbuffer *pending; /* records emitted while the snapshot is sent */
     long long ack_offset;
     /* In the in-sync set: good, and caught up since it last became good (its acknowledgement
@@ -209,6 +216,7 @@ static struct replica *find_or_add(struct client *c) {
 }
 
 static void replica_free(struct replica *r) {
+    if (r->reading) close(r->read_fd);
     snapshot_remove(r->snap);
     if (r->pending) evbuffer_free(r->pending);
     free(r);
@@ -432,22 +440,51 @@ void repl_ack(struct client *c, long long offset) {
 
 /* ---- sending snapshots ---- */
 
+/* Queues the next piece of the snapshot: on a plain connection a whole file, sent with
+ * sendfile (evbuffer_add_file); on a TLS connection, whose bytes must pass through OpenSSL,
+ * up to REPL_TLS_CHUNK bytes read from the file into the output (the window in top_up bounds
+ * them as it bounds the files). */
 static int add_file(struct replica *r, struct evbuffer *out) {
     const struct snapshot_file *f = &r->snap->files[r->next_file];
-    uint8_t hdr[REPL_ARCHIVE_FILE_HEADER];
-    size_t plen = strlen(f->path);
-    repl_archive_file_header(hdr, plen, f->size);
-    evbuffer_add(out, hdr, sizeof hdr);
-    evbuffer_add(out, f->path, plen);
-    if (f->size > 0) {
+    if (!r->reading) { /* a new file: its header, then its bytes */
+        uint8_t hdr[REPL_ARCHIVE_FILE_HEADER];
+        size_t plen = strlen(f->path);
+        repl_archive_file_header(hdr, plen, f->size);
+        evbuffer_add(out, hdr, sizeof hdr);
+        evbuffer_add(out, f->path, plen);
+        if (f->size == 0) {
+            r->next_file++;
+            return 0;
+        }
         int fd = snapshot_open(r->snap, r->next_file);
         if (fd < 0) return -1;
-        if (evbuffer_add_file(out, fd, 0, (ev_off_t)f->size) != 0) { /* closes fd when sent */
-            close(fd);
-            return -1;
+        if (!r->c->tls) {
+            if (evbuffer_add_file(out, fd, 0, (ev_off_t)f->size) != 0) { /* closes fd when sent */
+                close(fd);
+                return -1;
+            }
+            r->next_file++;
+            return 0;
         }
+        r->reading = 1;
+        r->read_fd = fd;
+        r->read_off = 0;
     }
-    r->next_file++;
+    uint64_t left = f->size - r->read_off;
+    size_t want = left < REPL_TLS_CHUNK ? (size_t)left : REPL_TLS_CHUNK;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) return -1;
+    ssize_t n =
+        pread(r->read_fd, v.iov_base, want < v.iov_len ? want : v.iov_len, (off_t)r->read_off);
+    if (n <= 0) return -1; /* the link keeps the sync point's bytes: short means damage */
+    v.iov_len = (size_t)n;
+    if (evbuffer_commit_space(out, &v, 1) != 0) return -1;
+    r->read_off += (uint64_t)n;
+    if (r->read_off == f->size) {
+        close(r->read_fd);
+        r->reading = 0;
+        r->next_file++;
+    }
     return 0;
 }
 

@@ -13,14 +13,20 @@
  * durable_seq() passes the submission the offset is acknowledged with REPLCONF ACK, so the
  * primary counts only what this replica would keep across a crash under its fsync policy.
  *
+ * With tls-replication the bufferevent is a TLS one (tls.c's client context); the rest of the
+ * link does not know the difference.
+ *
  * Main thread only. */
 #include "server/repl_link.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,7 @@
 #include "server/repl_archive.h"
 #include "server/repl_diverge.h"
 #include "server/runtime.h"
+#include "server/tls.h"
 #include "storage/fsutil.h"
 #include "storage/replapply.h"
 #include "storage/store.h"
@@ -128,8 +135,45 @@ static void send_command(int argc, const char **argv) {
         evbuffer_add_printf(out, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
 }
 
+/* The link's bufferevent: a TLS one with tls-replication (the client context of tls.c, which
+ * presents this server's client certificate and verifies the primary's against the CAs). */
+static struct bufferevent *new_link_bev(void) {
+    if (!server_config.tls_replication)
+        return bufferevent_socket_new(runtime.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = tls_new_client_ssl();
+    if (!ssl) {
+        log_msg(LOG_WARNING, "Can't connect to MASTER with TLS: no TLS context (%s)",
+                tls_last_error());
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        runtime.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+/* Why a link failed: the socket's error, or for TLS the OpenSSL errors of the handshake
+ * (an untrusted certificate, a refused client certificate). */
+static const char *link_error(struct bufferevent *bev, short what) {
+    static char why[512];
+    if (what & BEV_EVENT_EOF) return "closed by the master";
+    int err = EVUTIL_SOCKET_ERROR();
+    unsigned long e = server_config.tls_replication ? bufferevent_get_openssl_error(bev) : 0;
+    if (!e) return evutil_socket_error_to_string(err);
+    char line[256];
+    ERR_error_string_n(e, line, sizeof line);
+    snprintf(why, sizeof why, "TLS error: %s", line);
+    while (bufferevent_get_openssl_error(bev)) { /* the rest of the queue */
+    }
+    return why;
+}
+
 static void connect_now(void) {
-    L.bev = bufferevent_socket_new(runtime.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    L.bev = new_link_bev();
     if (!L.bev) return;
     bufferevent_setcb(L.bev, read_cb, NULL, event_cb, NULL);
     L.state = LINK_CONNECTING;
@@ -142,9 +186,12 @@ static void connect_now(void) {
 static void handshake(void) {
     char port[16], offset[32];
     const char *replid = "?";
-    snprintf(port, sizeof port, "%d",
-             server_config.replica_announce_port ? server_config.replica_announce_port
-                                                 : runtime.port);
+    /* over TLS the replica announces its TLS port, as Redis does */
+    int listening = server_config.replica_announce_port ? server_config.replica_announce_port
+                    : server_config.tls_replication && server_config.tls_port > 0
+                        ? server_config.tls_port
+                        : runtime.port;
+    snprintf(port, sizeof port, "%d", listening);
     snprintf(offset, sizeof offset, "-1");
     if (!L.full_sync_needed && repl_offset() > 0) {
         replid = repl_id();
@@ -176,7 +223,7 @@ static void handshake(void) {
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg) {
-    (void)bev, (void)arg;
+    (void)arg;
     if (what & BEV_EVENT_CONNECTED) {
         log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync started");
         L.last_io_ms = util_mstime();
@@ -184,10 +231,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
         handshake();
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        drop(what & BEV_EVENT_EOF ? "closed by the master"
-                                  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
-             LINK_CONNECT);
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (L.state == LINK_CONNECTING)
+            log_msg(LOG_WARNING, "Error condition on socket for SYNC: %s", link_error(bev, what));
+        drop(L.state == LINK_CONNECTING ? NULL : link_error(bev, what), LINK_CONNECT);
+    }
 }
 
 /* ---- handshake replies ---- */

@@ -130,10 +130,15 @@ static int open_listeners(struct evconnlistener **out, int *nout, int *port_out,
     return 0;
 }
 
+/* Something speaks TLS: the TLS port, a replica's link. */
+static int tls_wanted(void) {
+    return server_config.tls_port > 0 || server_config.tls_replication;
+}
+
 /* The TLS port's listeners (tls-port), after the context is built from the directives. */
 static int open_tls_listeners(char *err, size_t errlen) {
+    if (tls_wanted() && tls_configure(err, errlen) != 0) return -1;
     if (server_config.tls_port <= 0) return 0;
-    if (tls_configure(err, errlen) != 0) return -1;
     int port;
     int n = listen_all((const char *const *)server_config.bind, server_config.bind_count,
                        server_config.tls_port, accept_tls_cb, NULL, server.tls_listeners, 16, &port,
@@ -267,7 +272,7 @@ static int adjust_open_files(const char *changed, char *err, size_t errlen) {
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
     /* a certificate, key, CA or TLS setting changed: a new context for new connections */
-    if (!strncmp(name, "tls-", 4) && server_config.tls_port > 0) return tls_configure(err, errlen);
+    if (!strncmp(name, "tls-", 4) && tls_wanted()) return tls_configure(err, errlen);
     if (!strcmp(name, "http-port") || !strcmp(name, "http-bind")) return http_restart(err, errlen);
     if ((!strcmp(name, "maxclients") || !strcmp(name, "max-open-files-storage")) &&
         adjust_open_files(name, err, errlen) != 0)

@@ -6,7 +6,11 @@
  * A context that cannot be built (a missing file, a key that does not match, a bad cipher
  * list) is refused with OpenSSL's reason and the old one stays. Defaults as Redis: TLSv1.2 and
  * TLSv1.3, clients must present a certificate signed by the configured CA
- * (tls-auth-clients yes). Main thread only. */
+ * (tls-auth-clients yes). A second context, built with the first from the same directives, is
+ * the client side of a replica's link (tls-replication): it presents tls-client-cert-file, or
+ * the server's certificate when that is not set, and verifies the primary against the CAs.
+ * Session caching (tls-session-caching, -cache-size, -cache-timeout) is the server context's.
+ * Main thread only. */
 #include "server/tls.h"
 
 #include <stdio.h>
@@ -18,7 +22,8 @@
 
 #include "server/config.h"
 
-static SSL_CTX *ctx;
+static SSL_CTX *ctx;        /* the server side: accepted connections */
+static SSL_CTX *client_ctx; /* the client side: a replica's link to its primary */
 static char errline[512];
 
 const char *tls_last_error(void) {
@@ -74,54 +79,108 @@ static int fail(SSL_CTX *c, char *err, size_t errlen, const char *what) {
     return -1;
 }
 
+/* The settings a context needs beyond the shared ones: the server's or the client's
+ * certificate, key and passphrase. */
+struct ctx_files {
+    const char *cert, *key, *pass;
+};
+
+/* A context with the shared settings (protocols, ciphers, CAs) and the given certificate.
+ * server: the TLS port's and the HTTP face's; else the client side of a replica's link. */
+static SSL_CTX *build_ctx(int server, const struct ctx_files *f, char *err, size_t errlen) {
+    const struct config *cf = &server_config;
+    SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (!c) {
+        fail(NULL, err, errlen, "Failed to create the TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (server && cf->tls_prefer_server_ciphers)
+        SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (server) {
+        SSL_CTX_set_session_id_context(c, (const unsigned char *)"obelisk", 7);
+        if (cf->tls_session_caching) {
+            SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+            SSL_CTX_sess_set_cache_size(c, cf->tls_session_cache_size);
+            SSL_CTX_set_timeout(c, cf->tls_session_cache_timeout);
+        } else {
+            /* no resumption at all: neither the cache nor TLS 1.2/1.3 session tickets */
+            SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+            SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+            SSL_CTX_set_num_tickets(c, 0);
+        }
+    }
+    if (set_protocols(c, cf->tls_protocols, err, errlen) != 0) {
+        SSL_CTX_free(c);
+        return NULL;
+    }
+    if (f->pass[0]) {
+        SSL_CTX_set_default_passwd_cb(c, key_password);
+        SSL_CTX_set_default_passwd_cb_userdata(c, (void *)f->pass);
+    }
+    const char *what = server ? "tls-cert-file" : "tls-client-cert-file";
+    if (SSL_CTX_use_certificate_chain_file(c, f->cert) != 1) {
+        snprintf(errline, sizeof errline, "Failed to load %s", what);
+        return fail(c, err, errlen, errline), NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, f->key, SSL_FILETYPE_PEM) != 1)
+        return fail(c, err, errlen,
+                    server ? "Failed to load tls-key-file" : "Failed to load tls-client-key-file"),
+               NULL;
+    if (SSL_CTX_check_private_key(c) != 1)
+        return fail(c, err, errlen,
+                    server ? "tls-key-file does not match tls-cert-file"
+                           : "the client key does not match its certificate"),
+               NULL;
+    const char *cafile = cf->tls_ca_cert_file[0] ? cf->tls_ca_cert_file : NULL;
+    const char *cadir = cf->tls_ca_cert_dir[0] ? cf->tls_ca_cert_dir : NULL;
+    if ((cafile || cadir) && SSL_CTX_load_verify_locations(c, cafile, cadir) != 1)
+        return fail(c, err, errlen, "Failed to load the CA certificates"), NULL;
+    if (server && cf->tls_auth_clients != TLS_AUTH_NO && !cafile && !cadir) {
+        SSL_CTX_free(c);
+        snprintf(err, errlen,
+                 "Either tls-ca-cert-file or tls-ca-cert-dir must be specified "
+                 "when tls-auth-clients is yes or optional");
+        return NULL;
+    }
+    /* a client always verifies the primary against the CAs (as Redis: no host name check) */
+    int verify = !server ? SSL_VERIFY_PEER
+                 : cf->tls_auth_clients == TLS_AUTH_YES
+                     ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                 : cf->tls_auth_clients == TLS_AUTH_OPTIONAL ? SSL_VERIFY_PEER
+                                                             : SSL_VERIFY_NONE;
+    SSL_CTX_set_verify(c, verify, NULL);
+    if (cf->tls_ciphers[0] && SSL_CTX_set_cipher_list(c, cf->tls_ciphers) != 1)
+        return fail(c, err, errlen, "Failed to configure tls-ciphers"), NULL;
+    if (cf->tls_ciphersuites[0] && SSL_CTX_set_ciphersuites(c, cf->tls_ciphersuites) != 1)
+        return fail(c, err, errlen, "Failed to configure tls-ciphersuites"), NULL;
+    return c;
+}
+
 int tls_configure(char *err, size_t errlen) {
     const struct config *cf = &server_config;
     if (!cf->tls_cert_file[0] || !cf->tls_key_file[0]) {
         snprintf(err, errlen, "TLS needs tls-cert-file and tls-key-file");
         return -1;
     }
-    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
-    if (!c) return fail(NULL, err, errlen, "Failed to create the TLS context");
-    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    if (cf->tls_prefer_server_ciphers) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_session_id_context(c, (const unsigned char *)"obelisk", 7);
-    if (set_protocols(c, cf->tls_protocols, err, errlen) != 0) {
-        SSL_CTX_free(c);
+    struct ctx_files sf = {cf->tls_cert_file, cf->tls_key_file, cf->tls_key_file_pass};
+    /* the client side presents tls-client-cert-file when set, else the server's (Redis) */
+    struct ctx_files cl = sf;
+    if (cf->tls_client_cert_file[0] && cf->tls_client_key_file[0])
+        cl = (struct ctx_files){cf->tls_client_cert_file, cf->tls_client_key_file,
+                                cf->tls_client_key_file_pass};
+    SSL_CTX *s = build_ctx(1, &sf, err, errlen);
+    if (!s) return -1;
+    SSL_CTX *c = build_ctx(0, &cl, err, errlen);
+    if (!c) {
+        SSL_CTX_free(s);
         return -1;
     }
-    if (cf->tls_key_file_pass[0]) {
-        SSL_CTX_set_default_passwd_cb(c, key_password);
-        SSL_CTX_set_default_passwd_cb_userdata(c, cf->tls_key_file_pass);
-    }
-    if (SSL_CTX_use_certificate_chain_file(c, cf->tls_cert_file) != 1)
-        return fail(c, err, errlen, "Failed to load tls-cert-file");
-    if (SSL_CTX_use_PrivateKey_file(c, cf->tls_key_file, SSL_FILETYPE_PEM) != 1)
-        return fail(c, err, errlen, "Failed to load tls-key-file");
-    if (SSL_CTX_check_private_key(c) != 1)
-        return fail(c, err, errlen, "tls-key-file does not match tls-cert-file");
-    const char *cafile = cf->tls_ca_cert_file[0] ? cf->tls_ca_cert_file : NULL;
-    const char *cadir = cf->tls_ca_cert_dir[0] ? cf->tls_ca_cert_dir : NULL;
-    if ((cafile || cadir) && SSL_CTX_load_verify_locations(c, cafile, cadir) != 1)
-        return fail(c, err, errlen, "Failed to load the CA certificates");
-    if (cf->tls_auth_clients != TLS_AUTH_NO && !cafile && !cadir) {
-        SSL_CTX_free(c);
-        snprintf(err, errlen,
-                 "Either tls-ca-cert-file or tls-ca-cert-dir must be specified "
-                 "when tls-auth-clients is yes or optional");
-        return -1;
-    }
-    int verify = cf->tls_auth_clients == TLS_AUTH_YES
-                     ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                 : cf->tls_auth_clients == TLS_AUTH_OPTIONAL ? SSL_VERIFY_PEER
-                                                             : SSL_VERIFY_NONE;
-    SSL_CTX_set_verify(c, verify, NULL);
-    if (cf->tls_ciphers[0] && SSL_CTX_set_cipher_list(c, cf->tls_ciphers) != 1)
-        return fail(c, err, errlen, "Failed to configure tls-ciphers");
-    if (cf->tls_ciphersuites[0] && SSL_CTX_set_ciphersuites(c, cf->tls_ciphersuites) != 1)
-        return fail(c, err, errlen, "Failed to configure tls-ciphersuites");
     SSL_CTX_free(ctx); /* open connections keep their references */
-    ctx = c;
+    SSL_CTX_free(client_ctx);
+    ctx = s;
+    client_ctx = c;
     return 0;
 }
 
@@ -133,7 +192,12 @@ struct ssl_st *tls_new_ssl(void) {
     return ctx ? SSL_new(ctx) : NULL;
 }
 
+struct ssl_st *tls_new_client_ssl(void) {
+    return client_ctx ? SSL_new(client_ctx) : NULL;
+}
+
 void tls_free(void) {
     SSL_CTX_free(ctx);
-    ctx = NULL;
+    SSL_CTX_free(client_ctx);
+    ctx = client_ctx = NULL;
 }
