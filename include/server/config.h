@@ -40,6 +40,7 @@ struct config {
     char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
     int tls_session_caching; /* server-side session cache (resumption) */
     int tls_session_cache_size, tls_session_cache_timeout;
+    int http_tls; /* the HTTP face serves HTTPS with the TLS context */
     int databases;
     int maxclients;
     int max_open_files_storage; /* storage's descriptor share; clients get the rest */

@@ -15,6 +15,9 @@ struct evhttp;
  * complete, and one longer than evhttp would take is passed on for evhttp to refuse. The gate
  * also sets evhttp's own body limit for each new connection (see the .c file). */
 void http_body_limit_attach(struct evhttp *http, size_t max_headers);
+/* The connections http accepts from now on speak TLS (http-tls): the gate's socket
+ * bufferevent is a TLS one made with tls.c's server context. */
+void http_body_limit_use_tls(struct evhttp *http);
 /* Call before evhttp_free(http): stops the gates' pending work on http's connections (evhttp
  * frees the connections, and the gates with them). */
 void http_body_limit_detach(struct evhttp *http);

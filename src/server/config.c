@@ -101,6 +101,8 @@ static const struct directive directives[] = {
      * shipped conf/obelisk.conf turns it on at 9379. Runtime: the listener is reopened. */
     {"http-port", D_INT, C(http_port), 0, 65535, "0", 0, NULL},
     {"http-bind", D_ADDRS, C(http_bind), 0, 0, "127.0.0.1 -::1", 0, NULL},
+    /* HTTPS on the HTTP face, with the TLS port's certificates and tls-auth-clients */
+    {"http-tls", D_BOOL, C(http_tls), 0, 1, "no", 0, NULL},
     /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
     {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
     {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},

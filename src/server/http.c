@@ -289,6 +289,7 @@ static struct evhttp *open_face(int *bound, char *err, size_t errlen) {
     /* bodies: the gate refuses one above http-api-max-body with the API's 413, and sets
      * evhttp's own limit per connection as its backstop */
     http_body_limit_attach(http, HTTP_MAX_HEADERS_BYTES);
+    if (server_config.http_tls) http_body_limit_use_tls(http); /* HTTPS */
     evhttp_set_gencb(http, dispatch, NULL);
     /* http-bind is a list, as bind is: "127.0.0.1 -::1" (IPv6 listeners are IPv6-only) */
     char **addrs = NULL;

@@ -50,6 +50,11 @@
  * gate's events may still fire: each first checks that evhttp still has the connection
  * (freeing the filter clears the socket's bufferevent's callbacks).
  *
+ * HTTPS (http-tls): the socket's bufferevent under the filter is a TLS one (tls.c's server
+ * context); the gate reads the decrypted request stream the same way, and flush_cb hands
+ * evhttp's output to the TLS bufferevent instead of writing the socket itself, telling evhttp
+ * once that bufferevent's output is empty. A refusal's answer is written through it as well.
+ *
  * Thread: main thread only (evhttp and its connections live on the server's loop). */
 #include "server/http_body_limit.h"
 
@@ -63,15 +68,19 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "server/config.h"
 #include "server/errors.h"
 #include "server/http_json.h"
+#include "server/tls.h"
 
 /* A held head may be this many times the headers limit: evhttp counts a head's bytes without
  * its line endings, so one it accepts is at most about three times the limit. */
@@ -115,6 +124,7 @@ struct gate {
     int status;        /* the refusal */
     const char *code, *message;
     int peer_closed, sending_shut;
+    int tls; /* sock is a TLS bufferevent (http-tls): evhttp's output goes through it */
     struct gate *prev, *next;
 };
 
@@ -514,12 +524,34 @@ static enum bufferevent_filter_result keep_output(struct evbuffer *src, struct e
     return BEV_NEED_MORE;
 }
 
+/* flush_cb over TLS: evhttp's output moves into the TLS bufferevent, which encrypts and writes
+ * it as the socket takes it; evhttp is told once that bufferevent's output is empty (in the
+ * kernel), which tls_drained notices. */
+static void flush_tls(struct gate *g, struct evbuffer *out) {
+    struct evbuffer *sout = bufferevent_get_output(g->sock);
+    if (evbuffer_get_length(out) > 0) evbuffer_add_buffer(sout, out);
+    if (evbuffer_get_length(sout) > 0) return;
+    if (bufferevent_get_enabled(g->filt) & EV_WRITE) bufferevent_trigger(g->filt, EV_WRITE, 0);
+    if (g->phase == PHASE_REFUSING) look_at_evhttp(g);
+}
+
+/* The TLS bufferevent's output shrank: once empty, flush_cb tells evhttp. */
+static void tls_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
+    struct gate *g = arg;
+    if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 && g->phase < PHASE_LINGERING)
+        event_active(g->flush_ev, EV_WRITE, 1);
+}
+
 static void flush_cb(evutil_socket_t unused, short what, void *arg) {
     (void)unused;
     (void)what;
     struct gate *g = arg;
     if (g->phase >= PHASE_LINGERING || !evhttp_has_it(g)) return;
     struct evbuffer *out = bufferevent_get_output(g->filt);
+    if (g->tls) {
+        flush_tls(g, out);
+        return;
+    }
     evutil_socket_t fd = bufferevent_getfd(g->sock);
     int wrote = 0, failed = 0;
     while (evbuffer_get_length(out) > 0) {
@@ -560,6 +592,8 @@ static void output_added(struct evbuffer *buf, const struct evbuffer_cb_info *in
 
 static void gate_free(void *arg) {
     struct gate *g = arg;
+    if (g->tls) /* the TLS bufferevent is freed just after its filter: no callback into g */
+        evbuffer_remove_cb(bufferevent_get_output(g->sock), tls_drained, g);
     event_free(g->flush_ev);
     event_free(g->timer);
     if (g->prev)
@@ -570,25 +604,49 @@ static void gate_free(void *arg) {
     free(g);
 }
 
+/* The face serving HTTPS (http_body_limit_use_tls), NULL when none. */
+static struct evhttp *tls_face;
+
+/* A server-side TLS bufferevent for an accepted HTTPS connection (evhttp gives it the socket).
+ * Never NULL: a plain bufferevent on the HTTPS port would serve plaintext, so a failure (out of
+ * memory) ends the process, as running out of memory does in Redis. */
+static struct bufferevent *new_tls_bev(struct event_base *base) {
+    SSL *ssl = tls_new_ssl();
+    struct bufferevent *b =
+        ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (!b) {
+        log_msg(LOG_WARNING, "Can't create the TLS state of an HTTPS connection: %s",
+                tls_last_error());
+        abort();
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+    return b;
+}
+
 /* evhttp's bufferevent callback: the gate of a connection being accepted. NULL (out of
  * memory) lets evhttp make a plain socket bufferevent: that connection has evhttp's limit
- * only. */
+ * only. On the HTTPS face the socket's bufferevent is a TLS one; without memory for the
+ * gate, that bufferevent is returned alone. */
 static struct bufferevent *open_gate(struct event_base *base, void *arg) {
     struct evhttp *http = arg;
     long long ceiling = server_config.http_api_max_body;
     /* evhttp copies its default into the connection it makes with what this returns */
     evhttp_set_max_body_size(http, (ev_ssize_t)ceiling);
+    int tls = http == tls_face;
     struct gate *g = calloc(1, sizeof(*g));
-    struct bufferevent *sock = NULL, *filt = NULL;
+    struct bufferevent *sock = tls ? new_tls_bev(base) : NULL, *filt = NULL;
     if (!g || !(g->flush_ev = event_new(base, -1, EV_WRITE, flush_cb, g)) ||
         !(g->timer = evtimer_new(base, timer_cb, g)) ||
-        !(sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ||
+        !(sock = sock ? sock : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ||
         !(filt = bufferevent_filter_new(sock, read_requests, keep_output, BEV_OPT_CLOSE_ON_FREE,
                                         gate_free, g))) {
-        if (sock) bufferevent_free(sock);
         if (g && g->flush_ev) event_free(g->flush_ev);
         if (g && g->timer) event_free(g->timer);
         free(g);
+        if (tls && sock) return sock; /* TLS without the gate: evhttp's limit only */
+        if (sock) bufferevent_free(sock);
         return NULL;
     }
     /* from here the filter owns the gate (gate_free) and the socket's bufferevent */
@@ -596,7 +654,9 @@ static struct bufferevent *open_gate(struct event_base *base, void *arg) {
     g->sock = sock;
     g->filt = filt;
     g->ceiling = ceiling;
-    if (!evbuffer_add_cb(bufferevent_get_output(filt), output_added, g)) {
+    g->tls = tls;
+    if (!evbuffer_add_cb(bufferevent_get_output(filt), output_added, g) ||
+        (tls && !evbuffer_add_cb(bufferevent_get_output(sock), tls_drained, g))) {
         bufferevent_free(filt);
         return NULL;
     }
@@ -612,7 +672,12 @@ void http_body_limit_attach(struct evhttp *http, size_t max_headers) {
     evhttp_set_bevcb(http, open_gate, http);
 }
 
+void http_body_limit_use_tls(struct evhttp *http) {
+    tls_face = http;
+}
+
 void http_body_limit_detach(struct evhttp *http) {
+    if (tls_face == http) tls_face = NULL;
     for (struct gate *g = gates; g; g = g->next) {
         if (g->http != http) continue;
         event_del(g->flush_ev);

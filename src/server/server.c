@@ -130,9 +130,9 @@ static int open_listeners(struct evconnlistener **out, int *nout, int *port_out,
     return 0;
 }
 
-/* Something speaks TLS: the TLS port, a replica's link. */
+/* Something speaks TLS: the TLS port, a replica's link, the HTTP face. */
 static int tls_wanted(void) {
-    return server_config.tls_port > 0 || server_config.tls_replication;
+    return server_config.tls_port > 0 || server_config.tls_replication || server_config.http_tls;
 }
 
 /* The TLS port's listeners (tls-port), after the context is built from the directives. */
@@ -273,7 +273,10 @@ static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
     /* a certificate, key, CA or TLS setting changed: a new context for new connections */
     if (!strncmp(name, "tls-", 4) && tls_wanted()) return tls_configure(err, errlen);
-    if (!strcmp(name, "http-port") || !strcmp(name, "http-bind")) return http_restart(err, errlen);
+    if (!strcmp(name, "http-tls") && server_config.http_tls && tls_configure(err, errlen) != 0)
+        return -1;
+    if (!strcmp(name, "http-port") || !strcmp(name, "http-bind") || !strcmp(name, "http-tls"))
+        return http_restart(err, errlen);
     if ((!strcmp(name, "maxclients") || !strcmp(name, "max-open-files-storage")) &&
         adjust_open_files(name, err, errlen) != 0)
         return -1;
