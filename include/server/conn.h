@@ -49,7 +49,8 @@ struct client {
     uint64_t id;
     int fd;
     struct bufferevent *bev;
-    int tls; /* on the TLS port: bufferevent_openssl does the writes */
+    int tls;    /* on the TLS port: bufferevent_openssl does the writes */
+    int tls_up; /* its TLS handshake completed */
     struct resp_parser parser;
     char *qbuf; /* received bytes not yet parsed: qbuf[qpos..qlen) */
     size_t qpos, qlen, qcap;

@@ -20,6 +20,7 @@ struct server_stats {
     long long net_input_bytes;
     long long net_output_bytes;
     long long rejected_connections;
+    long long tls_handshake_failures; /* TLS connections that ended before the handshake */
     long long error_replies;
     long long reads_processed;
     long long writes_processed; /* socket writes of replies (INFO total_writes_processed) */

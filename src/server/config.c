@@ -57,7 +57,8 @@ static const struct directive directives[] = {
     {"protected-mode", D_BOOL, C(protected_mode), 0, 1, "yes", 0, NULL},
     {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
     /* TLS, with Redis's names (tls.c); the file directives reload the certificates */
-    {"tls-port", D_INT, C(tls_port), 0, 65535, "0", D_IMMUTABLE, NULL},
+    /* runtime: the TLS listeners are opened, moved or closed (0), as Redis 7.0 does */
+    {"tls-port", D_INT, C(tls_port), 0, 65535, "0", 0, NULL},
     {"tls-cert-file", D_STRING, C(tls_cert_file), 0, 0, "", 0, NULL},
     {"tls-key-file", D_STRING, C(tls_key_file), 0, 0, "", 0, NULL},
     {"tls-key-file-pass", D_STRING, C(tls_key_file_pass), 0, 0, "", 0, NULL},

@@ -362,6 +362,9 @@ void metrics_render(struct sbuf *b) {
     one(b, "obelisk_rejected_connections_total", "counter",
         "Connections refused (maxclients, protected mode).",
         (unsigned long long)s->rejected_connections);
+    one(b, "obelisk_tls_handshake_failures_total", "counter",
+        "TLS connections that ended before their handshake completed.",
+        (unsigned long long)s->tls_handshake_failures);
     one(b, "obelisk_commands_processed_total", "counter", "Commands executed.",
         (unsigned long long)s->commands_processed);
     commands(b);

@@ -55,6 +55,7 @@ static struct {
     int nlisteners;
     struct evconnlistener *tls_listeners[16]; /* tls-port */
     int ntls;
+    int tls_bound; /* the port they listen on, 0 with none */
     struct event *cron;
     struct event *sig_term, *sig_int;
     int running;
@@ -147,6 +148,35 @@ static int open_tls_listeners(char *err, size_t errlen) {
     for (int i = 0; i < n; i++)
         evconnlistener_set_error_cb(server.tls_listeners[i], accept_error_cb);
     server.ntls = n;
+    server.tls_bound = port;
+    return 0;
+}
+
+/* CONFIG SET tls-port: opens the TLS listeners on the new port before closing the old ones (a
+ * port that cannot be bound is refused and the old listeners stay), closes them for 0, and
+ * builds the TLS context first if nothing used TLS yet. Connections already accepted stay.
+ * Setting the port it listens on already changes nothing (also when a failed CONFIG SET puts
+ * the old value back). */
+static int tls_rebind(char *err, size_t errlen) {
+    int want = server_config.tls_port;
+    if (want > 0 && want == server.tls_bound && server.ntls > 0) return 0;
+    struct evconnlistener *ls[16];
+    int n = 0, port = 0;
+    if (want > 0) {
+        if (!tls_ready() && tls_configure(err, errlen) != 0) return -1;
+        n = listen_all((const char *const *)server_config.bind, server_config.bind_count, want,
+                       accept_tls_cb, NULL, ls, 16, &port, err, errlen, "server TLS");
+        if (n < 0) return -1;
+        for (int i = 0; i < n; i++) evconnlistener_set_error_cb(ls[i], accept_error_cb);
+    }
+    for (int i = 0; i < server.ntls; i++) evconnlistener_free(server.tls_listeners[i]);
+    memcpy(server.tls_listeners, ls, sizeof(ls[0]) * (size_t)n);
+    server.ntls = n;
+    server.tls_bound = want > 0 ? port : 0;
+    if (want > 0)
+        log_msg(LOG_NOTICE, "Listening on TLS port %d", port);
+    else
+        log_msg(LOG_NOTICE, "TLS port closed");
     return 0;
 }
 
@@ -272,6 +302,7 @@ static int adjust_open_files(const char *changed, char *err, size_t errlen) {
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
     /* a certificate, key, CA or TLS setting changed: a new context for new connections */
+    if (!strcmp(name, "tls-port")) return tls_rebind(err, errlen);
     if (!strncmp(name, "tls-", 4) && tls_wanted()) return tls_configure(err, errlen);
     if (!strcmp(name, "http-tls") && server_config.http_tls && tls_configure(err, errlen) != 0)
         return -1;
