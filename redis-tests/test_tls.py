@@ -3,17 +3,21 @@
 --tls with and without a client certificate (mutual TLS required, then optional), a client that
 trusts another CA, plaintext sent to the TLS port, redis-py with ssl=True (pipelined writes and a
 large reply), redis-benchmark --tls, and a certificate replaced by CONFIG SET without a restart
-(a bad one refused, the old one kept)."""
+(a bad one refused, the old one kept). Then certificates that must be refused: a client
+certificate signed by another CA, an expired client certificate, an expired server certificate
+(the client refuses it), each beside a good connection."""
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis  # noqa: E402
 from lib import servers  # noqa: E402
+from lib.certs import Certs  # noqa: E402
 from lib.tap import Tap  # noqa: E402
 
 tap = Tap()
@@ -129,4 +133,32 @@ with servers.Obelisk(args) as o:
     tap.eq(r.ping(), True, "a connection opened before the reload goes on")
     log = o.log()
     tap.ok("Ready to accept connections tls" in log, "the log says the TLS port is ready")
+
+# certificates to refuse
+c = Certs().ca("ca").ca("otherca")
+c.cert("server", "ca", "localhost").cert("oldserver", "ca", "localhost", expired=True)
+c.cert("client", "ca", "client", server=False).cert("stranger", "otherca", "client", server=False)
+c.cert("oldclient", "ca", "client", server=False, expired=True)
+
+
+def ping_as(port, client, ca="ca"):
+    r = subprocess.run(["redis-cli", "-p", str(port), "--tls", "--cacert", c.p(f"{ca}.crt"),
+                        "--cert", c.p(f"{client}.crt"), "--key", c.p(f"{client}.key"), "PING"],
+                       capture_output=True, timeout=20)
+    return r.stdout.decode(errors="replace").strip() == "PONG"
+
+
+tls_port = servers.free_port()
+with servers.Obelisk(c.server_args(tls_port)) as o:
+    tap.ok(ping_as(tls_port, "client"), "a client certificate the CA signed: PONG")
+    tap.ok(not ping_as(tls_port, "stranger"), "a client certificate another CA signed is refused")
+    tap.ok(not ping_as(tls_port, "oldclient"), "an expired client certificate is refused")
+    time.sleep(0.3)
+    tap.ok("certificate has expired" in o.log() or "certificate verify failed" in o.log(),
+           "the server logs why", o.log()[-600:])
+    tap.ok(ping_as(tls_port, "client"), "a good client still gets in")
+tls_port = servers.free_port()
+with servers.Obelisk(c.server_args(tls_port, cert="oldserver")) as o:
+    tap.ok(not ping_as(tls_port, "client"), "a client refuses a server whose certificate expired")
+    tap.eq(redis.Redis(port=o.port).ping(), True, "that server's plain port answers")
 tap.done()
