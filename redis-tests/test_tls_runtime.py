@@ -7,6 +7,7 @@ failures (50 plaintext clients on the TLS port: the server keeps answering, each
 logged once with its address, the lines are bounded per second, the metric counts them)."""
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from lib.tap import Tap  # noqa: E402
 
 tap = Tap()
 certs = Certs().ca("ca")
-certs.cert("server", "ca", "localhost")
+certs.cert("server", "ca", "localhost").cert("server2", "ca", "second.localhost")
 certs.cert("client", "ca", "client", server=False)
 BASE = ["--tls-cert-file", certs.p("server.crt"), "--tls-key-file", certs.p("server.key"),
         "--tls-ca-cert-file", certs.p("ca.crt")]
@@ -49,6 +50,15 @@ def resumed(port, version):
     if not os.path.exists(sess):
         return False
     return "Reused," in s_client(port, version, "-sess_in", sess)
+
+
+def peer_cn(port):
+    ctx = ssl.create_default_context(cafile=certs.p("ca.crt"))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(certs.p("client.crt"), certs.p("client.key"))
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        with ctx.wrap_socket(s) as t:
+            return dict(x[0] for x in t.getpeercert()["subject"])["commonName"]
 
 
 def tls_ping(port):
@@ -128,6 +138,12 @@ with servers.Redis(BASE) as rs, servers.Obelisk(BASE) as o:
     except OSError:
         closed = True
     tap.ok(closed and r.ping(), "closes the TLS port; the plain port goes on")
+    r.execute_command("CONFIG", "SET", "tls-cert-file", certs.p("server2.crt"), "tls-key-file",
+                      certs.p("server2.key"))
+    p3 = servers.free_port()
+    r.config_set("tls-port", p3)
+    tap.eq(peer_cn(p3), "second.localhost", "a certificate set while the port was closed is the "
+           "one presented when it opens again")
 with servers.Obelisk([]) as o:
     try:
         redis.Redis(port=o.port).config_set("tls-port", servers.free_port())

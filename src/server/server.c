@@ -154,7 +154,8 @@ static int open_tls_listeners(char *err, size_t errlen) {
 
 /* CONFIG SET tls-port: opens the TLS listeners on the new port before closing the old ones (a
  * port that cannot be bound is refused and the old listeners stay), closes them for 0, and
- * builds the TLS context first if nothing used TLS yet. Connections already accepted stay.
+ * builds the TLS context from the directives when the port was closed (certificate directives
+ * set while nothing used TLS were not applied). Connections already accepted stay.
  * Setting the port it listens on already changes nothing (also when a failed CONFIG SET puts
  * the old value back). */
 static int tls_rebind(char *err, size_t errlen) {
@@ -163,7 +164,7 @@ static int tls_rebind(char *err, size_t errlen) {
     struct evconnlistener *ls[16];
     int n = 0, port = 0;
     if (want > 0) {
-        if (!tls_ready() && tls_configure(err, errlen) != 0) return -1;
+        if (server.ntls == 0 && tls_configure(err, errlen) != 0) return -1;
         n = listen_all((const char *const *)server_config.bind, server_config.bind_count, want,
                        accept_tls_cb, NULL, ls, 16, &port, err, errlen, "server TLS");
         if (n < 0) return -1;
