@@ -543,7 +543,11 @@ static int load_text(const char *text, const char *source, int depth, char *err,
                 if (argc != 2 || depth >= 8) goto bad;
                 if (load_file(argv[1], depth + 1, err, errlen) != 0) goto fail;
             } else if (!strcasecmp(argv[0], "user")) {
-                if (argc < 2 || add_user_line(q + 4, (size_t)(p + len - q - 4)) != 0) goto bad;
+                /* "user name rules..." in a file; --user "name rules..." arrives as one word */
+                int one = argc == 2 && strchr(argv[1], ' ');
+                if (argc < 2 || add_user_line(one ? argv[1] : q + 4,
+                                              one ? lens[1] : (size_t)(p + len - q - 4)) != 0)
+                    goto bad;
             } else {
                 const struct directive *d = directive_find(argv[0], lens[0]);
                 if (!d) goto bad;
