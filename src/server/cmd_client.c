@@ -228,7 +228,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
         } else if (util_eq_nocase(o, ol, "LADDR")) {
             f->laddr = v;
         } else if (util_eq_nocase(o, ol, "USER")) {
-            if (strcmp(v, "default")) { /* "default" is the only user */
+            if (!acl_user_find(v, vl)) {
                 reply_errorf(R, ERR_NO_SUCH_USER, v);
                 return -1;
             }
@@ -261,7 +261,7 @@ static int kill_matches(const struct client *c, const struct client *o,
     if (f->id && (uint64_t)f->id != o->id) return 0;
     if (f->addr && strcmp(f->addr, o->addr)) return 0;
     if (f->laddr && strcmp(f->laddr, o->laddr)) return 0;
-    if (f->user && strcmp(f->user, "default")) return 0;
+    if (f->user && strcmp(f->user, acl_user_name(o->user))) return 0;
     if (f->skipme && o == c) return 0;
     return 1;
 }

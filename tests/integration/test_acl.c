@@ -168,6 +168,12 @@ static void test_hello_auth_client_list_and_deluser(void **state) {
     r = must_cmd(admin, "CLIENT LIST");
     assert_non_null(strstr(r->str, "user=sleeper"));
     freeReplyObject(r);
+    r = must_cmd(admin, "CLIENT KILL USER sleeper");
+    assert_int_equal(r->integer, 1); /* by the user it authenticated as */
+    freeReplyObject(r);
+    r = must_cmd(admin, "CLIENT KILL USER nosuch");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
     redisFree(c);
     redisFree(admin);
     assert_int_equal(server_stop(&s), 0);
