@@ -98,6 +98,9 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out);
 /* 1 when u may run command id (a subcommand's own id) with these arguments (first-argument
  * rules such as +select|0 look at argv[1]). */
 int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, size_t *argvlen);
+/* 1 when u may touch every key / use every channel (the checks of single ones can be skipped). */
+int acl_user_all_keys(const struct acl_user *u);
+int acl_user_all_channels(const struct acl_user *u);
 /* 1 when u may touch key with the permissions perm (ACL_KEY_* bits; 0 = any matching pattern). */
 int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigned perm);
 /* 1 when u may use channel (a PSUBSCRIBE pattern must be allowed literally, as in Redis). */

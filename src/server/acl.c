@@ -663,6 +663,14 @@ int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, s
     return 0;
 }
 
+int acl_user_all_keys(const struct acl_user *u) {
+    return u->allkeys;
+}
+
+int acl_user_all_channels(const struct acl_user *u) {
+    return u->allchans;
+}
+
 int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigned perm) {
     if (u->allkeys) return 1;
     for (int i = 0; i < u->nkeys; i++) {

@@ -205,16 +205,27 @@ static int acl_verdict(const struct acl_user *u, const struct command *cmd, int 
         *olen = strlen(cmd->fullname);
         return ACL_LOG_COMMAND;
     }
-    int pos[64];
-    unsigned perm[64];
-    int nk = command_keys(cmd, argc, argv, argvlen, pos, perm, 64);
-    for (int i = 0; i < nk; i++)
-        if (!acl_check_key(u, argv[pos[i]], argvlen[pos[i]], perm[i])) {
-            *object = argv[pos[i]];
-            *olen = argvlen[pos[i]];
+    if (!acl_user_all_keys(u)) { /* every key is checked, however many the request has */
+        int small_pos[64], *pos = argc <= 64 ? small_pos : malloc(sizeof(int) * (size_t)argc);
+        unsigned small_perm[64],
+            *perm = argc <= 64 ? small_perm : malloc(sizeof(unsigned) * (size_t)argc);
+        int nk = pos && perm ? command_keys(cmd, argc, argv, argvlen, pos, perm, argc) : -1;
+        int refused = nk < 0; /* out of memory: refused, never waved through */
+        for (int i = 0; i < nk && !refused; i++)
+            if (!acl_check_key(u, argv[pos[i]], argvlen[pos[i]], perm[i])) {
+                *object = argv[pos[i]];
+                *olen = argvlen[pos[i]];
+                refused = 1;
+            }
+        if (pos != small_pos) free(pos);
+        if (perm != small_perm) free(perm);
+        if (refused) {
+            if (nk < 0) *object = cmd->fullname, *olen = strlen(cmd->fullname);
             return ACL_LOG_KEY;
         }
-    int first, last, kind = command_channels(cmd, argc, &first, &last);
+    }
+    int first = 0, last = -1;
+    int kind = acl_user_all_channels(u) ? 0 : command_channels(cmd, argc, &first, &last);
     for (int i = first; kind && i <= last; i++)
         if (!acl_check_channel(u, argv[i], argvlen[i], kind == 2)) {
             *object = argv[i];

@@ -180,6 +180,39 @@ static void test_hello_auth_client_list_and_deluser(void **state) {
     server_cleanup(&s);
 }
 
+/* Every key of a request is checked, the 100th of a DEL as the first. */
+static void test_every_key_checked(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    redisContext *admin = client_connect(&s);
+    expect_ok(admin, "ACL SETUSER many on >pw ~a:* +@all");
+    redisContext *c = login(&s, "many", "pw");
+    const char *argv[101];
+    size_t lens[101];
+    char names[100][16];
+    argv[0] = "DEL";
+    lens[0] = 3;
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof names[i], i == 99 ? "secret:%d" : "a:%d", i);
+        argv[i + 1] = names[i];
+        lens[i + 1] = strlen(names[i]);
+    }
+    redisReply *r = redisCommandArgv(c, 101, argv, lens);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "NOPERM"));
+    freeReplyObject(r);
+    snprintf(names[99], sizeof names[99], "a:99");
+    lens[100] = strlen(names[99]);
+    r = redisCommandArgv(c, 101, argv, lens);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(c);
+    redisFree(admin);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -304,6 +337,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acl_log),
         cmocka_unit_test(test_hello_auth_client_list_and_deluser),
+        cmocka_unit_test(test_every_key_checked),
         cmocka_unit_test(test_aclfile_save_load),
         cmocka_unit_test(test_user_lines_rewrite_and_requirepass),
     };
