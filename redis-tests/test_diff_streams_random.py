@@ -157,12 +157,8 @@ class Gen:
                 idv = self.some_id(key)
             else:
                 idv = f"{max(ms - 1, 0)}-{seq}"
-            # Never below an ID ever added to the key: Obelisk refuses an XSETID below an entry its
-            # log still stores (deleted or trimmed), where Redis allows it (allowlist.txt).
-            stored = max(self.ids[key]) if self.ids[key] else None
-            p = idv.split("-") + ["0"]
-            if stored and (int(p[0]), int(p[1])) < stored:
-                idv = f"{stored[0]}-{stored[1]}"
+            # Any ID: below the top entry both refuse it; below entries deleted or trimmed (but
+            # still in Obelisk's log) both accept it (a new log epoch in Obelisk).
             args = ["XSETID", key, idv]
             if r.random() < 0.3:
                 args += ["ENTRIESADDED", str(len(self.ids[key]) + r.randint(-2, 10))]

@@ -19,6 +19,9 @@ extern struct command expire_commands[]; /* cmd_expire.c */
 extern struct command xnack_commands[];  /* cmd_xnack.c */
 extern struct command idmp_commands[];   /* cmd_idmp.c */
 extern struct command backup_commands[]; /* backup.c */
+extern struct command acl_commands[];    /* cmd_acl.c */
+/* cmd_acl.c: closes the clients of users that ACL DELUSER or ACL LOAD remove. */
+void acl_commands_init(void);
 void cmd_xcfgset(CMD_ARGS);
 
 /* cmd_server.c: connection and server commands */
@@ -47,6 +50,8 @@ void cmd_config_rewrite(CMD_ARGS);
 void cmd_config_help(CMD_ARGS);
 
 /* cmd_client.c */
+/* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO (and ACL LOG's client-info). */
+void client_describe(const struct client *c, char *buf, size_t cap);
 void cmd_client_id(CMD_ARGS);
 void cmd_client_setname(CMD_ARGS);
 void cmd_client_getname(CMD_ARGS);

@@ -11,6 +11,7 @@
 
 struct client;
 struct histogram;
+struct acl_user;
 
 typedef void (*command_proc)(struct client *c, int argc, char **argv, size_t *argvlen);
 
@@ -50,6 +51,7 @@ struct command {
     /* commandstats */
     long long calls, usec, rejected_calls, failed_calls;
     struct histogram *latency; /* latencystats, allocated at the first call */
+    int acl_id;                /* acl.c's id, set at start-up */
     const char *tips;          /* COMMAND INFO tips, space-separated (Redis's, for clients) */
     const char *args;          /* COMMAND DOCS arguments, in cmddocs.h's syntax */
 };
@@ -72,6 +74,19 @@ int command_count(void);
  * AUTH credentials, CONFIG SET requirepass's value), as Redis redacts them. */
 void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
                     unsigned char *redact);
+/* The ACL category bits (1u << enum acl_category) of a command, derived from its flags and
+ * group as Redis assigns them. */
+unsigned command_categories(const struct command *cmd);
+/* The keys of a request as ACL checks them: positions into argv and the permissions each needs
+ * (ACL_KEY_* bits, from Redis's key specifications). Returns how many (at most cap). */
+int command_keys(const struct command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
+                 unsigned *perm, int cap);
+/* ACL DRYRUN: 0 when u may run the request, 1 when not (why: Redis's sentence), -1 for an
+ * unknown command or a wrong number of arguments (why: the error). */
+int command_dryrun(const struct acl_user *u, int argc, char **argv, size_t *argvlen, char *why,
+                   size_t cap);
+/* The text of the client for ACL LOG entries (CLIENT LIST's line), set by the top level. */
+void command_set_client_describer(void (*fn)(const struct client *c, char *buf, size_t cap));
 /* Clears commandstats (CONFIG RESETSTAT). */
 void command_reset_stats(void);
 

@@ -30,6 +30,12 @@ struct config {
     int bind_count;
     int protected_mode;
     char *requirepass; /* "" = no password */
+    /* ACL (acl.c): users from "user" lines (the text after "user") or from aclfile */
+    char *aclfile;
+    long long acllog_max_len;
+    int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
+    char **user_lines;
+    int nuser_lines;
     /* TLS (tls.c): a second port speaking TLS, 0 = none */
     int tls_port;
     char *tls_cert_file, *tls_key_file, *tls_key_file_pass, *tls_ca_cert_file, *tls_ca_cert_dir;

@@ -44,6 +44,8 @@ struct pubsub_client;
  * told to resume (conn_resume_input). */
 #define CLIENT_STOP_INPUT (CLIENT_BLOCKED | CLIENT_RETRY)
 
+struct acl_user;
+
 struct client {
     /* transport */
     uint64_t id;
@@ -73,6 +75,7 @@ struct client {
     int proto;
     int db;
     int authenticated;
+    struct acl_user *user; /* who the client is (acl.c); the default user until AUTH */
     char *name, *lib_name, *lib_ver;
     const char *last_cmd_name; /* for CLIENT LIST cmd= */
     /* state of the layers above, each owned and freed (release hook) by one module */

@@ -17,7 +17,15 @@
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "      \
     "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "        \
     "protocol version at the same time"
-#define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+#define ERR_WRONGPASS      "WRONGPASS invalid username-password pair or user is disabled."
+#define ERR_NOPERM_COMMAND "NOPERM this user has no permissions to run the '%s' command"
+#define ERR_NOPERM_KEY                                                                             \
+    "NOPERM this user has no permissions to access one of the keys used as arguments"
+#define ERR_NOPERM_CHANNEL                                                                         \
+    "NOPERM this user has no permissions to access one of the channels used as arguments"
+#define ERR_NOPERM_EXEC                                                                            \
+    "NOPERM ACLs rules changed between the moment the transaction was accumulated and "            \
+    "the EXEC call. This command is no longer allowed for the following reason: %s"
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"

@@ -1,28 +1,1154 @@
-/* acl.c - who a client is (see acl.h).
+/* acl.c - Redis 7.0's ACL users (see acl.h).
  *
- * Design: the "default" user's password is requirepass, as in Redis; one function checks
- * credentials for AUTH, HELLO AUTH and the HTTP face, so they cannot drift apart. The
- * comparison takes the same time whatever the password's first differing byte.
+ * Design: commands register once at start with their category bits and get dense ids; a
+ * user's command permissions are a bitmap over those ids plus one "future commands" bit that
+ * only +@all sets, as in Redis (it decides whether a description starts from +@all or -@all).
+ * A rule on a container (+config) sets the container and all its subcommands; +config|get
+ * sets one subcommand; +select|0 on a command without subcommands allows that first argument
+ * only. ACL SETUSER applies its rules to a copy and swaps it in only when every rule parsed, so
+ * a bad rule changes nothing. Descriptions are rebuilt from the bitmap with Redis 7.0's method:
+ * start from +@all or -@all, add the category that fits best while it matches more commands
+ * than it misses, then fix single commands (in table order; Redis's order is its hash
+ * table's). Passwords are kept as SHA-256 digests only (OpenSSL) and compared in constant time.
  *
- * Thread: main thread only (it reads server_config). */
+ * Thread: main thread only. */
 #include "server/acl.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/sha.h>
+
+#include "base/sbuf.h"
 #include "base/util.h"
 #include "server/config.h"
 
+#define ACL_FUTURE_BIT   0 /* bit 0 of every bitmap: commands added later (+@all) */
+#define ACL_LOG_GROUP_MS 60000
+
+static const char *const category_names[ACL_NCATS] = {
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
+
+struct acl_cmd {
+    char *name; /* full name, lower case */
+    uint32_t cats;
+    int parent; /* -1 for a top-level command */
+    int nsubs;  /* subcommands registered under it */
+};
+static struct acl_cmd *cmds;
+static int ncmds, cmds_cap;
+
+struct key_pattern {
+    char *pat;
+    unsigned perm; /* ACL_KEY_READ | ACL_KEY_WRITE */
+};
+
+struct first_args { /* +cmd|arg rules of one command without subcommands */
+    char **args;
+    int n;
+};
+
+struct acl_user {
+    char *name;
+    int on, nopass, sanitize; /* sanitize: 0 unset, 1 sanitize-payload, 2 skip-sanitize-payload */
+    unsigned char (*pw)[SHA256_DIGEST_LENGTH];
+    int npw;
+    struct key_pattern *keys;
+    int nkeys, allkeys;
+    char **chans;
+    int nchans, allchans;
+    uint64_t *bits;        /* bit id+1 per command, bit 0 the future bit */
+    struct first_args *fa; /* per command id, or NULL */
+};
+
+static struct acl_user **users; /* sorted by name */
+static int nusers;
+static struct acl_user *default_user;
+static void (*user_gone_hook)(struct acl_user *u);
+
+static struct acl_log_entry *log_entries; /* oldest first */
+static int nlog;
+
+const char *acl_category_name(int cat) {
+    return cat >= 0 && cat < ACL_NCATS ? category_names[cat] : "";
+}
+
+int acl_category_lookup(const char *name, size_t len) {
+    if (util_eq_nocase(name, len, "all")) return ACL_NCATS; /* @all */
+    for (int i = 0; i < ACL_NCATS; i++)
+        if (util_eq_nocase(name, len, category_names[i])) return i;
+    return -1;
+}
+
+int acl_register_command(const char *fullname, uint32_t cats, int parent_id) {
+    if (ncmds == cmds_cap) {
+        int cap = cmds_cap ? cmds_cap * 2 : 128;
+        struct acl_cmd *n = realloc(cmds, (size_t)cap * sizeof(*n));
+        if (!n) return -1;
+        cmds = n;
+        cmds_cap = cap;
+    }
+    char *name = strdup(fullname);
+    if (!name) return -1;
+    cmds[ncmds] = (struct acl_cmd){name, cats, parent_id, 0};
+    if (parent_id >= 0) cmds[parent_id].nsubs++;
+    return ncmds++;
+}
+
+const char *acl_command_name(int id) {
+    return id >= 0 && id < ncmds ? cmds[id].name : "";
+}
+
+int acl_category_commands(int cat, int *ids, int cap) {
+    int n = 0;
+    for (int i = 0; i < ncmds; i++) {
+        if (cmds[i].nsubs) continue; /* a container's category is its subcommands' */
+        if (cat >= 0 && !(cmds[i].cats & (1u << cat))) continue;
+        if (n < cap) ids[n] = i;
+        n++;
+    }
+    return n;
+}
+
+static int find_command(const char *name, size_t len) {
+    for (int i = 0; i < ncmds; i++)
+        if (util_eq_nocase(name, len, cmds[i].name)) return i;
+    return -1;
+}
+
+/* ---- bitmaps ---- */
+
+static size_t nwords(void) {
+    return (size_t)(ncmds + 1 + 63) / 64;
+}
+static int bit_get(const struct acl_user *u, int id) {
+    return (int)(u->bits[(id + 1) / 64] >> ((id + 1) % 64)) & 1;
+}
+static void bit_set(struct acl_user *u, int id, int on) {
+    uint64_t m = 1ull << ((id + 1) % 64);
+    if (on)
+        u->bits[(id + 1) / 64] |= m;
+    else
+        u->bits[(id + 1) / 64] &= ~m;
+}
+static int future_get(const struct acl_user *u) {
+    return (int)(u->bits[0] & 1);
+}
+static void future_set(struct acl_user *u, int on) {
+    u->bits[0] = on ? u->bits[0] | 1 : u->bits[0] & ~1ull;
+}
+
+static void first_args_clear(struct acl_user *u, int id) {
+    struct first_args *fa = &u->fa[id];
+    for (int i = 0; i < fa->n; i++) free(fa->args[i]);
+    free(fa->args);
+    fa->args = NULL;
+    fa->n = 0;
+}
+
+/* Sets or clears one command (a container with all its subcommands), dropping first-argument
+ * rules of what it touches, as Redis does. */
+static void set_command(struct acl_user *u, int id, int on) {
+    bit_set(u, id, on);
+    first_args_clear(u, id);
+    if (cmds[id].nsubs)
+        for (int i = 0; i < ncmds; i++)
+            if (cmds[i].parent == id) {
+                bit_set(u, i, on);
+                first_args_clear(u, i);
+            }
+}
+
+static void set_category(struct acl_user *u, int cat, int on) {
+    for (int i = 0; i < ncmds; i++)
+        if (cat == ACL_NCATS || (cmds[i].cats & (1u << cat))) {
+            bit_set(u, i, on);
+            first_args_clear(u, i);
+        }
+    if (cat == ACL_NCATS) future_set(u, on); /* @all: containers and future commands too */
+}
+
+/* ---- users ---- */
+
+static void user_free(struct acl_user *u) {
+    if (!u) return;
+    free(u->name);
+    free(u->pw);
+    for (int i = 0; i < u->nkeys; i++) free(u->keys[i].pat);
+    free(u->keys);
+    for (int i = 0; i < u->nchans; i++) free(u->chans[i]);
+    free(u->chans);
+    if (u->fa)
+        for (int i = 0; i < ncmds; i++) first_args_clear(u, i);
+    free(u->fa);
+    free(u->bits);
+    free(u);
+}
+
+static struct acl_user *user_new(const char *name, size_t len) {
+    struct acl_user *u = calloc(1, sizeof(*u));
+    if (!u) return NULL;
+    u->name = malloc(len + 1);
+    u->bits = calloc(nwords(), sizeof(uint64_t));
+    u->fa = calloc((size_t)(ncmds ? ncmds : 1), sizeof(*u->fa));
+    if (!u->name || !u->bits || !u->fa) {
+        user_free(u);
+        return NULL;
+    }
+    memcpy(u->name, name, len);
+    u->name[len] = '\0';
+    u->allchans = server_config.acl_pubsub_default == 1;
+    return u;
+}
+
+static char *dup_mem(const char *s, size_t len) {
+    char *p = malloc(len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* A deep copy, for SETUSER's all-or-nothing. */
+static struct acl_user *user_copy(const struct acl_user *src) {
+    struct acl_user *u = user_new(src->name, strlen(src->name));
+    if (!u) return NULL;
+    u->on = src->on;
+    u->nopass = src->nopass;
+    u->sanitize = src->sanitize;
+    u->allkeys = src->allkeys;
+    u->allchans = src->allchans;
+    memcpy(u->bits, src->bits, nwords() * sizeof(uint64_t));
+    if (src->npw) {
+        u->pw = malloc((size_t)src->npw * sizeof(*u->pw));
+        if (!u->pw) goto fail;
+        memcpy(u->pw, src->pw, (size_t)src->npw * sizeof(*u->pw));
+        u->npw = src->npw;
+    }
+    if (src->nkeys) {
+        u->keys = calloc((size_t)src->nkeys, sizeof(*u->keys));
+        if (!u->keys) goto fail;
+        for (; u->nkeys < src->nkeys; u->nkeys++) {
+            u->keys[u->nkeys].perm = src->keys[u->nkeys].perm;
+            u->keys[u->nkeys].pat = strdup(src->keys[u->nkeys].pat);
+            if (!u->keys[u->nkeys].pat) goto fail;
+        }
+    }
+    if (src->nchans) {
+        u->chans = calloc((size_t)src->nchans, sizeof(*u->chans));
+        if (!u->chans) goto fail;
+        for (; u->nchans < src->nchans; u->nchans++)
+            if (!(u->chans[u->nchans] = strdup(src->chans[u->nchans]))) goto fail;
+    }
+    for (int i = 0; i < ncmds; i++) {
+        const struct first_args *fa = &src->fa[i];
+        if (!fa->n) continue;
+        u->fa[i].args = calloc((size_t)fa->n, sizeof(char *));
+        if (!u->fa[i].args) goto fail;
+        for (; u->fa[i].n < fa->n; u->fa[i].n++)
+            if (!(u->fa[i].args[u->fa[i].n] = strdup(fa->args[u->fa[i].n]))) goto fail;
+    }
+    return u;
+fail:
+    user_free(u);
+    return NULL;
+}
+
+static int user_index(const char *name, size_t len, int *pos) {
+    int lo = 0, hi = nusers;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        size_t ml = strlen(users[mid]->name);
+        int c = memcmp(users[mid]->name, name, ml < len ? ml : len);
+        if (c == 0) c = ml < len ? -1 : ml > len ? 1 : 0;
+        if (c == 0) {
+            *pos = mid;
+            return 1;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return 0;
+}
+
+struct acl_user *acl_user_find(const char *name, size_t len) {
+    int pos;
+    return user_index(name, len, &pos) ? users[pos] : NULL;
+}
+
+struct acl_user *acl_default_user(void) {
+    return default_user;
+}
+const char *acl_user_name(const struct acl_user *u) {
+    return u ? u->name : "default";
+}
+int acl_user_count(void) {
+    return nusers;
+}
+struct acl_user *acl_user_at(int i) {
+    return i >= 0 && i < nusers ? users[i] : NULL;
+}
+
+void acl_set_user_gone_hook(void (*fn)(struct acl_user *u)) {
+    user_gone_hook = fn;
+}
+
+/* Puts u in the sorted list, replacing the user of the same name (kept at the same address
+ * when it is the one clients point to: the new state is swapped into it). */
+static int user_put(struct acl_user *u) {
+    int pos;
+    if (user_index(u->name, strlen(u->name), &pos)) {
+        struct acl_user *old = users[pos];
+        struct acl_user tmp = *old;
+        *old = *u; /* clients keep their pointer; the old state goes */
+        *u = tmp;
+        user_free(u);
+        return 0;
+    }
+    struct acl_user **n = realloc(users, (size_t)(nusers + 1) * sizeof(*n));
+    if (!n) return -1;
+    users = n;
+    memmove(users + pos + 1, users + pos, (size_t)(nusers - pos) * sizeof(*users));
+    users[pos] = u;
+    nusers++;
+    return 0;
+}
+
+/* ---- passwords ---- */
+
+static int hex_digest(const char *s, size_t len, unsigned char out[SHA256_DIGEST_LENGTH]) {
+    if (len != 2 * SHA256_DIGEST_LENGTH) return -1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (v < 0) return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return 0;
+}
+
+static int pw_find(const struct acl_user *u, const unsigned char *d) {
+    for (int i = 0; i < u->npw; i++)
+        if (!memcmp(u->pw[i], d, SHA256_DIGEST_LENGTH)) return i;
+    return -1;
+}
+
+static int pw_add(struct acl_user *u, const unsigned char *d) {
+    if (pw_find(u, d) >= 0) return 0;
+    void *n = realloc(u->pw, (size_t)(u->npw + 1) * sizeof(*u->pw));
+    if (!n) return -1;
+    u->pw = n;
+    memcpy(u->pw[u->npw++], d, SHA256_DIGEST_LENGTH);
+    return 0;
+}
+
+static void pw_remove(struct acl_user *u, int i) {
+    memmove(u->pw + i, u->pw + i + 1, (size_t)(u->npw - i - 1) * sizeof(*u->pw));
+    u->npw--;
+}
+
+static void pw_clear(struct acl_user *u) {
+    free(u->pw);
+    u->pw = NULL;
+    u->npw = 0;
+}
+
+/* ---- patterns ---- */
+
+static void keys_clear(struct acl_user *u) {
+    for (int i = 0; i < u->nkeys; i++) free(u->keys[i].pat);
+    free(u->keys);
+    u->keys = NULL;
+    u->nkeys = 0;
+    u->allkeys = 0;
+}
+
+static int keys_add(struct acl_user *u, const char *pat, size_t len, unsigned perm) {
+    if (len == 1 && pat[0] == '*' && perm == (ACL_KEY_READ | ACL_KEY_WRITE)) {
+        keys_clear(u);
+        u->allkeys = 1;
+        return 0;
+    }
+    for (int i = 0; i < u->nkeys; i++) /* the same pattern again widens its permissions */
+        if (strlen(u->keys[i].pat) == len && !memcmp(u->keys[i].pat, pat, len)) {
+            u->keys[i].perm |= perm;
+            return 0;
+        }
+    void *n = realloc(u->keys, (size_t)(u->nkeys + 1) * sizeof(*u->keys));
+    if (!n) return -1;
+    u->keys = n;
+    if (!(u->keys[u->nkeys].pat = dup_mem(pat, len))) return -1;
+    u->keys[u->nkeys++].perm = perm;
+    return 0;
+}
+
+static void chans_clear(struct acl_user *u) {
+    for (int i = 0; i < u->nchans; i++) free(u->chans[i]);
+    free(u->chans);
+    u->chans = NULL;
+    u->nchans = 0;
+    u->allchans = 0;
+}
+
+static int chans_add(struct acl_user *u, const char *pat, size_t len) {
+    if (len == 1 && pat[0] == '*') {
+        chans_clear(u);
+        u->allchans = 1;
+        return 0;
+    }
+    for (int i = 0; i < u->nchans; i++)
+        if (strlen(u->chans[i]) == len && !memcmp(u->chans[i], pat, len)) return 0;
+    void *n = realloc(u->chans, (size_t)(u->nchans + 1) * sizeof(*u->chans));
+    if (!n) return -1;
+    u->chans = n;
+    if (!(u->chans[u->nchans] = dup_mem(pat, len))) return -1;
+    u->nchans++;
+    return 0;
+}
+
+/* ---- one rule ---- */
+
+#define ACL_ERR_SYNTAX      "Syntax error"
+#define ACL_ERR_UNKNOWN_CMD "Unknown command or category name in ACL"
+#define ACL_ERR_NO_PASSWORD "The password you are trying to remove from the user does not exist"
+#define ACL_ERR_HASH                                                                               \
+    "The password hash must be exactly 64 characters and contain only lowercase hexadecimal "      \
+    "characters"
+#define ACL_ERR_KEY_AFTER_ALL                                                                      \
+    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not "      \
+    "have any effect. Try 'resetkeys' to start with an empty list of patterns"
+#define ACL_ERR_CHAN_AFTER_ALL                                                                     \
+    "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does "      \
+    "not have any effect. Try 'resetchannels' to start with an empty list of channels"
+#define ACL_ERR_SUBCOMMAND "Allowing first-arg of a subcommand is not supported"
+#define ACL_ERR_SELECTOR   "Selectors are not supported by Obelisk"
+#define ACL_ERR_NOMEM      "Out of memory"
+
+/* +cmd, -cmd, +@cat, -@cat, +cmd|sub, +cmd|firstarg. */
+static const char *command_rule(struct acl_user *u, const char *r, size_t len) {
+    int on = r[0] == '+';
+    if (len >= 2 && r[1] == '@') {
+        int cat = acl_category_lookup(r + 2, len - 2);
+        if (cat < 0) return ACL_ERR_UNKNOWN_CMD;
+        set_category(u, cat, on);
+        return NULL;
+    }
+    const char *bar = memchr(r + 1, '|', len - 1);
+    if (!bar) {
+        int id = find_command(r + 1, len - 1);
+        if (id < 0 || cmds[id].parent >= 0) return ACL_ERR_UNKNOWN_CMD;
+        set_command(u, id, on);
+        return NULL;
+    }
+    int id = find_command(r + 1, (size_t)(bar - r - 1));
+    if (id < 0 || cmds[id].parent >= 0) return ACL_ERR_UNKNOWN_CMD;
+    size_t sublen = len - (size_t)(bar - r) - 1;
+    if (sublen == 0) return ACL_ERR_SYNTAX;
+    if (cmds[id].nsubs) {
+        char full[128];
+        int n = snprintf(full, sizeof(full), "%s|%.*s", cmds[id].name, (int)sublen, bar + 1);
+        int sub = n > 0 && (size_t)n < sizeof(full) ? find_command(full, (size_t)n) : -1;
+        if (sub < 0) return ACL_ERR_UNKNOWN_CMD;
+        set_command(u, sub, on);
+        return NULL;
+    }
+    /* a first argument of a command without subcommands: +select|0 (only allowing) */
+    if (!on) return ACL_ERR_SYNTAX;
+    if (memchr(bar + 1, '|', sublen)) return ACL_ERR_SUBCOMMAND;
+    if (bit_get(u, id)) return NULL; /* already allowed whole */
+    struct first_args *fa = &u->fa[id];
+    for (int i = 0; i < fa->n; i++)
+        if (util_eq_nocase(bar + 1, sublen, fa->args[i])) return NULL;
+    void *n = realloc(fa->args, (size_t)(fa->n + 1) * sizeof(char *));
+    if (!n) return ACL_ERR_NOMEM;
+    fa->args = n;
+    char *a = dup_mem(bar + 1, sublen);
+    if (!a) return ACL_ERR_NOMEM;
+    for (char *p = a; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    fa->args[fa->n++] = a;
+    return NULL;
+}
+
+/* Applies one rule to u; returns NULL or the reason it was refused. */
+static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    if (len == 0) return ACL_ERR_SYNTAX;
+    if (util_eq_nocase(r, len, "on")) {
+        u->on = 1;
+    } else if (util_eq_nocase(r, len, "off")) {
+        u->on = 0;
+    } else if (util_eq_nocase(r, len, "skip-sanitize-payload")) {
+        u->sanitize = 2;
+    } else if (util_eq_nocase(r, len, "sanitize-payload")) {
+        u->sanitize = 1;
+    } else if (util_eq_nocase(r, len, "allkeys")) {
+        keys_clear(u);
+        u->allkeys = 1;
+    } else if (util_eq_nocase(r, len, "resetkeys")) {
+        keys_clear(u);
+    } else if (util_eq_nocase(r, len, "allchannels")) {
+        chans_clear(u);
+        u->allchans = 1;
+    } else if (util_eq_nocase(r, len, "resetchannels")) {
+        chans_clear(u);
+    } else if (util_eq_nocase(r, len, "allcommands")) {
+        set_category(u, ACL_NCATS, 1);
+    } else if (util_eq_nocase(r, len, "nocommands")) {
+        set_category(u, ACL_NCATS, 0);
+    } else if (util_eq_nocase(r, len, "nopass")) {
+        pw_clear(u);
+        u->nopass = 1;
+    } else if (util_eq_nocase(r, len, "resetpass")) {
+        pw_clear(u);
+        u->nopass = 0;
+    } else if (util_eq_nocase(r, len, "reset")) {
+        pw_clear(u);
+        u->nopass = 0;
+        keys_clear(u);
+        chans_clear(u);
+        if (server_config.acl_pubsub_default == 1) u->allchans = 1;
+        set_category(u, ACL_NCATS, 0);
+        u->on = 0;
+        u->sanitize = 1;
+    } else if (r[0] == '>' || r[0] == '<') {
+        SHA256((const unsigned char *)r + 1, len - 1, d);
+        if (r[0] == '>') {
+            if (pw_add(u, d) != 0) return ACL_ERR_NOMEM;
+            u->nopass = 0;
+        } else {
+            int i = pw_find(u, d);
+            if (i < 0) return ACL_ERR_NO_PASSWORD;
+            pw_remove(u, i);
+        }
+    } else if (r[0] == '#' || r[0] == '!') {
+        if (hex_digest(r + 1, len - 1, d) != 0) return ACL_ERR_HASH;
+        if (r[0] == '#') {
+            if (pw_add(u, d) != 0) return ACL_ERR_NOMEM;
+            u->nopass = 0;
+        } else {
+            int i = pw_find(u, d);
+            if (i < 0) return ACL_ERR_NO_PASSWORD;
+            pw_remove(u, i);
+        }
+    } else if (r[0] == '~' || r[0] == '%') {
+        unsigned perm = ACL_KEY_READ | ACL_KEY_WRITE;
+        size_t off = 1;
+        if (r[0] == '%') {
+            perm = 0;
+            for (; off < len && r[off] != '~'; off++) {
+                if (r[off] == 'R' || r[off] == 'r')
+                    perm |= ACL_KEY_READ;
+                else if (r[off] == 'W' || r[off] == 'w')
+                    perm |= ACL_KEY_WRITE;
+                else
+                    return ACL_ERR_SYNTAX;
+            }
+            if (off >= len || perm == 0) return ACL_ERR_SYNTAX;
+            off++;
+        }
+        if (u->allkeys) return ACL_ERR_KEY_AFTER_ALL;
+        if (keys_add(u, r + off, len - off, perm) != 0) return ACL_ERR_NOMEM;
+    } else if (r[0] == '&') {
+        if (u->allchans) return ACL_ERR_CHAN_AFTER_ALL;
+        if (chans_add(u, r + 1, len - 1) != 0) return ACL_ERR_NOMEM;
+    } else if (r[0] == '+' || r[0] == '-') {
+        return command_rule(u, r, len);
+    } else if (r[0] == '(') {
+        return ACL_ERR_SELECTOR;
+    } else {
+        return ACL_ERR_SYNTAX;
+    }
+    return NULL;
+}
+
+int acl_setuser(const char *name, size_t len, int nrules, char **rules, size_t *rulelens, char *err,
+                size_t errlen) {
+    struct acl_user *cur = acl_user_find(name, len);
+    struct acl_user *u = cur ? user_copy(cur) : user_new(name, len);
+    if (!u) {
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        return -1;
+    }
+    for (int i = 0; i < nrules; i++) {
+        const char *why = apply_rule(u, rules[i], rulelens[i]);
+        if (why) {
+            snprintf(err, errlen, "Error in ACL SETUSER modifier '%.*s': %s",
+                     (int)(rulelens[i] > 128 ? 128 : rulelens[i]), rules[i], why);
+            user_free(u);
+            return -1;
+        }
+    }
+    if (user_put(u) != 0) {
+        user_free(u);
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        return -1;
+    }
+    return 0;
+}
+
+int acl_deluser(const char *name, size_t len) {
+    int pos;
+    if (len == 7 && !memcmp(name, "default", 7)) return -1;
+    if (!user_index(name, len, &pos)) return 0;
+    struct acl_user *u = users[pos];
+    if (user_gone_hook) user_gone_hook(u);
+    memmove(users + pos, users + pos + 1, (size_t)(nusers - pos - 1) * sizeof(*users));
+    nusers--;
+    user_free(u);
+    return 1;
+}
+
+/* ---- authentication ---- */
+
+struct acl_user *acl_authenticate(const char *user, size_t ulen, const char *pass, size_t plen) {
+    struct acl_user *u = acl_user_find(user, ulen);
+    if (!u || !u->on) return NULL;
+    if (u->nopass) return u;
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)pass, plen, d);
+    int ok = 0;
+    for (int i = 0; i < u->npw; i++) /* every password is compared: no early exit */
+        ok |= util_secure_eq((const char *)u->pw[i], SHA256_DIGEST_LENGTH, (const char *)d,
+                             SHA256_DIGEST_LENGTH);
+    return ok ? u : NULL;
+}
+
 int acl_check_credentials(const char *user, size_t ulen, const char *pass, size_t plen) {
-    const char *want = server_config.requirepass;
-    if (ulen != 7 || memcmp(user, "default", 7) != 0) return 0; /* user names are exact */
-    if (want[0] == '\0') return 1;                              /* nopass: any password, as Redis */
-    return util_secure_eq(pass, plen, want, strlen(want));
+    return acl_authenticate(user, ulen, pass, plen) != NULL;
 }
 
 int acl_default_needs_auth(void) {
-    return server_config.requirepass[0] != '\0';
+    return !default_user || !default_user->nopass || !default_user->on;
 }
 
 int acl_auth_configured(void) {
-    return acl_default_needs_auth();
+    return acl_default_needs_auth() || nusers > 1;
+}
+
+void acl_set_requirepass(const char *pass) {
+    if (!default_user) return;
+    pw_clear(default_user);
+    if (!pass || !pass[0]) {
+        default_user->nopass = 1;
+        return;
+    }
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)pass, strlen(pass), d);
+    default_user->nopass = 0;
+    if (pw_add(default_user, d) != 0) default_user->on = 0; /* out of memory: closed, not open */
+}
+
+/* ---- checks ---- */
+
+int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, size_t *argvlen) {
+    if (id < 0 || id >= ncmds) return 0;
+    if (bit_get(u, id)) return 1;
+    const struct first_args *fa = &u->fa[id];
+    if (fa->n && argc >= 2)
+        for (int i = 0; i < fa->n; i++)
+            if (util_eq_nocase(argv[1], argvlen[1], fa->args[i])) return 1;
+    return 0;
+}
+
+int acl_user_all_keys(const struct acl_user *u) {
+    return u->allkeys;
+}
+
+int acl_user_all_channels(const struct acl_user *u) {
+    return u->allchans;
+}
+
+int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigned perm) {
+    if (u->allkeys) return 1;
+    for (int i = 0; i < u->nkeys; i++) {
+        if ((u->keys[i].perm & perm) != perm) continue;
+        if (util_glob_match(u->keys[i].pat, strlen(u->keys[i].pat), key, len, 0)) return 1;
+    }
+    return 0;
+}
+
+int acl_check_channel(const struct acl_user *u, const char *ch, size_t len, int is_pattern) {
+    if (u->allchans) return 1;
+    for (int i = 0; i < u->nchans; i++) {
+        size_t pl = strlen(u->chans[i]);
+        if (is_pattern ? (pl == len && !memcmp(u->chans[i], ch, len))
+                       : util_glob_match(u->chans[i], pl, ch, len, 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- descriptions ---- */
+
+int acl_user_flags(const struct acl_user *u, const char **flags) {
+    int n = 0;
+    flags[n++] = u->on ? "on" : "off";
+    if (u->nopass) flags[n++] = "nopass";
+    if (u->sanitize == 1) flags[n++] = "sanitize-payload";
+    if (u->sanitize == 2) flags[n++] = "skip-sanitize-payload";
+    return n;
+}
+
+int acl_user_password_count(const struct acl_user *u) {
+    return u->npw;
+}
+
+void acl_user_password_hex(const struct acl_user *u, int i, char out[65]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int j = 0; j < SHA256_DIGEST_LENGTH; j++) {
+        out[2 * j] = hex[u->pw[i][j] >> 4];
+        out[2 * j + 1] = hex[u->pw[i][j] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* Commands of cat that a bitmap allows (on) and does not (off); containers are left out, as
+ * their subcommands speak for them. */
+static void count_category(const struct acl_user *t, int cat, int *on, int *off) {
+    *on = *off = 0;
+    for (int i = 0; i < ncmds; i++) {
+        if (cmds[i].nsubs || !(cmds[i].cats & (1u << cat))) continue;
+        if (bit_get(t, i))
+            (*on)++;
+        else
+            (*off)++;
+    }
+}
+
+static void add_word(struct sbuf *out, const char *w) {
+    if (out->len) sbuf_add(out, " ", 1);
+    sbuf_add(out, w, strlen(w));
+}
+
+void acl_describe_commands(const struct acl_user *u, struct sbuf *out) {
+    size_t start = out->len;
+    struct acl_user *fake = user_new("", 0), *temp = user_new("", 0);
+    if (!fake || !temp) goto done;
+    int additive = !future_get(u);
+    sbuf_add(out, additive ? "-@all" : "+@all", 5);
+    set_category(fake, ACL_NCATS, !additive);
+    memcpy(temp->bits, u->bits, nwords() * sizeof(uint64_t));
+    char applied[ACL_NCATS] = {0};
+    for (;;) {
+        int best = -1, mindiff = 1 << 30, maxsame = 0;
+        for (int c = 0; c < ACL_NCATS; c++) {
+            if (applied[c]) continue;
+            int on, off;
+            count_category(temp, c, &on, &off);
+            int diff = additive ? off : on, same = additive ? on : off;
+            if (same > diff && (diff < mindiff || (diff == mindiff && same > maxsame))) {
+                best = c;
+                mindiff = diff;
+                maxsame = same;
+            }
+        }
+        if (best < 0) break;
+        char word[32];
+        snprintf(word, sizeof(word), "%s@%s", additive ? "+" : "-", category_names[best]);
+        sbuf_add(out, " ", 1);
+        sbuf_add(out, word, strlen(word));
+        set_category(fake, best, additive);
+        set_category(temp, best, !additive);
+        applied[best] = 1;
+    }
+    /* single commands where the categories left a difference, each container before its
+     * subcommands (set whole when it differs), first arguments of a denied command after it */
+    for (int i = 0; i < ncmds; i++) {
+        int ub = bit_get(u, i);
+        if (ub != bit_get(fake, i)) {
+            sbuf_printf(out, " %c%s", ub ? '+' : '-', cmds[i].name);
+            set_command(fake, i, ub);
+        }
+        for (int j = 0; !ub && j < u->fa[i].n; j++)
+            sbuf_printf(out, " +%s|%s", cmds[i].name, u->fa[i].args[j]);
+    }
+done:
+    if (out->len == start) sbuf_add(out, "-@all", 5);
+    user_free(fake);
+    user_free(temp);
+}
+
+void acl_describe_keys(const struct acl_user *u, struct sbuf *out) {
+    if (u->allkeys) {
+        add_word(out, "~*");
+        return;
+    }
+    for (int i = 0; i < u->nkeys; i++) {
+        unsigned p = u->keys[i].perm;
+        if (out->len) sbuf_add(out, " ", 1);
+        sbuf_printf(out, "%s~%s",
+                    p == ACL_KEY_READ    ? "%R"
+                    : p == ACL_KEY_WRITE ? "%W"
+                                         : "",
+                    u->keys[i].pat);
+    }
+}
+
+void acl_describe_channels(const struct acl_user *u, struct sbuf *out) {
+    if (u->allchans) {
+        add_word(out, "&*");
+        return;
+    }
+    for (int i = 0; i < u->nchans; i++) {
+        if (out->len) sbuf_add(out, " ", 1);
+        sbuf_printf(out, "&%s", u->chans[i]);
+    }
+}
+
+void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
+    const char *flags[4];
+    char hex[65];
+    sbuf_printf(out, "user %s", u->name);
+    int nf = acl_user_flags(u, flags);
+    for (int i = 0; i < nf; i++) sbuf_printf(out, " %s", flags[i]);
+    for (int i = 0; i < u->npw; i++) {
+        acl_user_password_hex(u, i, hex);
+        sbuf_printf(out, " #%s", hex);
+    }
+    struct sbuf part;
+    sbuf_init(&part);
+    acl_describe_keys(u, &part);
+    if (part.len) sbuf_printf(out, " %s", part.p);
+    sbuf_free(&part);
+    sbuf_init(&part);
+    acl_describe_channels(u, &part);
+    if (!u->allchans) sbuf_add(out, " resetchannels", 14);
+    if (part.len) sbuf_printf(out, " %s", part.p);
+    sbuf_free(&part);
+    sbuf_init(&part);
+    acl_describe_commands(u, &part);
+    sbuf_printf(out, " %s", part.len ? part.p : "");
+    sbuf_free(&part);
+}
+
+/* ---- the ACL log ---- */
+
+static void log_entry_free(struct acl_log_entry *e) {
+    free(e->object);
+    free(e->username);
+    free(e->client_info);
+}
+
+const char *acl_log_reason_name(int reason) {
+    static const char *const names[] = {"auth", "command", "key", "channel"};
+    return reason >= 0 && reason < 4 ? names[reason] : "";
+}
+
+const char *acl_log_context_name(int context) {
+    return context == ACL_LOG_MULTI ? "multi" : "toplevel";
+}
+
+void acl_log_add(int reason, int context, const char *object, size_t olen, const char *user,
+                 size_t ulen, const char *client_info) {
+    long long now = util_mstime();
+    for (int i = nlog - 1; i >= 0; i--) {
+        struct acl_log_entry *e = &log_entries[i];
+        if (now - e->ctime_ms > ACL_LOG_GROUP_MS) break;
+        if (e->reason == reason && e->context == context && strlen(e->object) == olen &&
+            !memcmp(e->object, object, olen) && strlen(e->username) == ulen &&
+            !memcmp(e->username, user, ulen)) {
+            struct acl_log_entry keep = *e; /* counted, refreshed, and moved to the front */
+            keep.count++;
+            keep.ctime_ms = now;
+            char *ci = strdup(client_info);
+            if (ci) {
+                free(keep.client_info);
+                keep.client_info = ci;
+            }
+            memmove(e, e + 1, (size_t)(nlog - i - 1) * sizeof(*e));
+            log_entries[nlog - 1] = keep;
+            return;
+        }
+    }
+    long long max = server_config.acllog_max_len;
+    if (max <= 0) return;
+    struct acl_log_entry e = {
+        1, reason, context, dup_mem(object, olen), dup_mem(user, ulen), strdup(client_info), now};
+    if (!e.object || !e.username || !e.client_info) {
+        log_entry_free(&e);
+        return;
+    }
+    if (nlog >= max) {
+        int drop = nlog - (int)max + 1;
+        for (int i = 0; i < drop; i++) log_entry_free(&log_entries[i]);
+        memmove(log_entries, log_entries + drop, (size_t)(nlog - drop) * sizeof(*log_entries));
+        nlog -= drop;
+    }
+    void *n = realloc(log_entries, (size_t)(nlog + 1) * sizeof(*log_entries));
+    if (!n) {
+        log_entry_free(&e);
+        return;
+    }
+    log_entries = n;
+    log_entries[nlog++] = e;
+}
+
+int acl_log_count(void) {
+    long long max = server_config.acllog_max_len;
+    return max < nlog ? (int)(max < 0 ? 0 : max) : nlog;
+}
+
+const struct acl_log_entry *acl_log_at(int i) {
+    return i >= 0 && i < nlog ? &log_entries[nlog - 1 - i] : NULL;
+}
+
+void acl_log_reset(void) {
+    for (int i = 0; i < nlog; i++) log_entry_free(&log_entries[i]);
+    free(log_entries);
+    log_entries = NULL;
+    nlog = 0;
+}
+
+/* ---- start, the ACL file ---- */
+
+/* Parses "user <name> rules..." lines into a new set of users, all or nothing. */
+static int users_from_lines(const char *text, const char *source, struct acl_user ***out, int *nout,
+                            char *err, size_t errlen) {
+    struct acl_user **saved = users, *saved_default = default_user;
+    int saved_n = nusers, lineno = 0, rc = -1;
+    users = NULL;
+    nusers = 0;
+    default_user = NULL;
+    for (const char *p = text; *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        lineno++;
+        while (len && (p[len - 1] == '\r' || p[len - 1] == ' ')) len--;
+        char **argv = NULL;
+        size_t *lens = NULL;
+        int argc = len ? util_split_args(p, len, &argv, &lens) : 0;
+        if (argc < 0) {
+            snprintf(err, errlen, "%s:%d: unbalanced quotes in acl line", source, lineno);
+            goto out;
+        }
+        if (argc > 0 && (argc < 2 || strcmp(argv[0], "user") != 0)) {
+            snprintf(err, errlen, "%s:%d should start with user keyword", source, lineno);
+            util_free_args(argv, lens, argc);
+            goto out;
+        }
+        if (argc > 0) {
+            char why[512];
+            if (acl_user_find(argv[1], lens[1])) {
+                snprintf(err, errlen, "%s:%d: duplicate user '%s' found", source, lineno, argv[1]);
+                util_free_args(argv, lens, argc);
+                goto out;
+            }
+            int r = acl_setuser(argv[1], lens[1], argc - 2, argv + 2, lens + 2, why, sizeof(why));
+            util_free_args(argv, lens, argc);
+            if (r != 0) {
+                snprintf(err, errlen, "%s:%d: %s", source, lineno, why);
+                goto out;
+            }
+        }
+        p += len;
+        while (*p && *p != '\n') p++;
+        if (*p == '\n') p++;
+    }
+    rc = 0;
+out:
+    *out = users;
+    *nout = nusers;
+    if (rc != 0) {
+        for (int i = 0; i < nusers; i++) user_free(users[i]);
+        free(users);
+        *out = NULL;
+        *nout = 0;
+    }
+    users = saved;
+    nusers = saved_n;
+    default_user = saved_default;
+    return rc;
+}
+
+static char *read_file(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    struct sbuf b;
+    char chunk[4096];
+    size_t n;
+    if (!f) {
+        snprintf(err, errlen, "Error loading ACLs, opening file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    sbuf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) sbuf_add(&b, chunk, n);
+    fclose(f);
+    sbuf_add(&b, "", 0);
+    if (b.failed || !b.p) {
+        sbuf_free(&b);
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        return NULL;
+    }
+    return b.p;
+}
+
+static struct acl_user *make_default(void) {
+    struct acl_user *u = user_new("default", 7);
+    if (!u) return NULL;
+    u->on = 1;
+    u->nopass = 1;
+    u->allkeys = 1;
+    u->allchans = 1;
+    set_category(u, ACL_NCATS, 1);
+    return u;
+}
+
+/* Installs a new set of users: the default user keeps its address (clients point to it) and
+ * takes the new default's state, or the built-in one (with requirepass) when the set has none;
+ * every other old user goes, its clients with it. */
+static int install_users(struct acl_user **set, int n) {
+    struct acl_user *fresh_default = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i]->name, "default")) fresh_default = set[i];
+    if (!fresh_default) {
+        if (!(fresh_default = make_default())) return -1;
+        if (server_config.requirepass && server_config.requirepass[0]) {
+            struct acl_user *keep = default_user;
+            default_user = fresh_default;
+            acl_set_requirepass(server_config.requirepass);
+            default_user = keep;
+        }
+        struct acl_user **grown = realloc(set, (size_t)(n + 1) * sizeof(*grown));
+        if (!grown) {
+            user_free(fresh_default);
+            return -1;
+        }
+        set = grown;
+        set[n++] = fresh_default;
+    }
+    for (int i = 0; i < nusers; i++) {
+        if (users[i] == default_user) continue;
+        if (user_gone_hook) user_gone_hook(users[i]);
+        user_free(users[i]);
+    }
+    free(users);
+    users = NULL;
+    nusers = 0;
+    for (int i = 0; i < n; i++) {
+        if (set[i] == fresh_default && default_user) {
+            struct acl_user tmp = *default_user;
+            *default_user = *fresh_default;
+            *fresh_default = tmp;
+            user_free(fresh_default);
+            set[i] = default_user;
+        } else if (set[i] == fresh_default) {
+            default_user = fresh_default;
+        }
+        int pos;
+        user_index(set[i]->name, strlen(set[i]->name), &pos);
+        struct acl_user **g = realloc(users, (size_t)(nusers + 1) * sizeof(*g));
+        if (!g) return -1; /* cannot happen after the first sizes; keep what is in */
+        users = g;
+        memmove(users + pos + 1, users + pos, (size_t)(nusers - pos) * sizeof(*users));
+        users[pos] = set[i];
+        nusers++;
+    }
+    free(set);
+    return 0;
+}
+
+int acl_load_file(const char *path, char *err, size_t errlen) {
+    char *text = read_file(path, err, errlen);
+    if (!text) return -1;
+    struct acl_user **set;
+    int n;
+    int rc = users_from_lines(text, path, &set, &n, err, errlen);
+    free(text);
+    if (rc != 0) return -1;
+    if (install_users(set, n) != 0) {
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        return -1;
+    }
+    return 0;
+}
+
+int acl_save_file(const char *path, char *err, size_t errlen) {
+    struct sbuf b;
+    char tmp[4096];
+    sbuf_init(&b);
+    for (int i = 0; i < nusers; i++) {
+        acl_describe_user(users[i], &b);
+        sbuf_add(&b, "\n", 1);
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = b.failed ? NULL : fopen(tmp, "w");
+    int ok = f && fwrite(b.p ? b.p : "", 1, b.len, f) == b.len;
+    if (f && fflush(f) != 0) ok = 0;
+    if (f && fsync(fileno(f)) != 0) ok = 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) != 0) ok = 0;
+    if (!ok) {
+        snprintf(err, errlen, "Error saving ACLs to '%s': %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    sbuf_free(&b);
+    return ok ? 0 : -1;
+}
+
+void acl_foreach_user_line(void (*fn)(void *ctx, const char *line), void *ctx) {
+    for (int i = 0; i < nusers; i++) {
+        struct sbuf b;
+        sbuf_init(&b);
+        acl_describe_user(users[i], &b);
+        if (!b.failed && b.p) fn(ctx, b.p);
+        sbuf_free(&b);
+    }
+}
+
+int acl_init(char *err, size_t errlen) {
+    acl_free();
+    int has_lines = server_config.nuser_lines > 0;
+    int has_file = server_config.aclfile && server_config.aclfile[0];
+    if (has_lines && has_file) {
+        snprintf(err, errlen,
+                 "Configuring Obelisk with users defined in the config file and at the same "
+                 "time an ACL file path is invalid. This setup is very likely to lead to "
+                 "configuration errors and security holes, please define either an ACL file or "
+                 "declare users directly in your config file.");
+        return -1;
+    }
+    struct acl_user *d = make_default();
+    if (!d || !(users = malloc(sizeof(*users)))) {
+        user_free(d);
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        return -1;
+    }
+    users[0] = default_user = d;
+    nusers = 1;
+    acl_set_requirepass(server_config.requirepass);
+    if (has_file) return acl_load_file(server_config.aclfile, err, errlen);
+    if (!has_lines) return 0;
+    struct sbuf text;
+    sbuf_init(&text);
+    for (int i = 0; i < server_config.nuser_lines; i++)
+        sbuf_printf(&text, "user %s\n", server_config.user_lines[i]);
+    struct acl_user **set;
+    int n;
+    int rc = text.failed
+                 ? -1
+                 : users_from_lines(text.p ? text.p : "", "config file", &set, &n, err, errlen);
+    sbuf_free(&text);
+    if (rc != 0) return -1;
+    return install_users(set, n);
+}
+
+void acl_free(void) {
+    for (int i = 0; i < nusers; i++) user_free(users[i]);
+    free(users);
+    users = NULL;
+    nusers = 0;
+    default_user = NULL;
+    acl_log_reset();
 }

@@ -19,7 +19,7 @@
 #define R (&c->reply)
 
 /* The "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO, written into buf. */
-static void client_describe(const struct client *c, char *buf, size_t cap) {
+void client_describe(const struct client *c, char *buf, size_t cap) {
     long long now = util_mstime();
     char flags[16];
     int nf = 0;
@@ -39,15 +39,15 @@ static void client_describe(const struct client *c, char *buf, size_t cap) {
     snprintf(buf, cap,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d "
              "psub=%d ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
-             "rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
+             "rbp=0 obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=%s redir=-1 "
              "resp=%d lib-name=%s lib-ver=%s",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->db,
              pubsub_channel_count(c), pubsub_pattern_count(c), command_queued_count(c), qbuf,
              c->qcap - qbuf, resp_parser_pending_bytes(&c->parser), c->qcap, obl, obl,
              sizeof(*c) + c->qcap + obl, obl ? "w" : "",
-             c->last_cmd_name ? c->last_cmd_name : "NULL", c->proto, c->lib_name ? c->lib_name : "",
-             c->lib_ver ? c->lib_ver : "");
+             c->last_cmd_name ? c->last_cmd_name : "NULL", acl_user_name(c->user), c->proto,
+             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 /* Names and library fields may hold only '!'..'~' (no spaces or control bytes). */
@@ -228,7 +228,7 @@ static int parse_kill_filter(struct client *c, int argc, char **argv, size_t *ar
         } else if (util_eq_nocase(o, ol, "LADDR")) {
             f->laddr = v;
         } else if (util_eq_nocase(o, ol, "USER")) {
-            if (strcmp(v, "default")) { /* "default" is the only user */
+            if (!acl_user_find(v, vl)) {
                 reply_errorf(R, ERR_NO_SUCH_USER, v);
                 return -1;
             }
@@ -261,7 +261,7 @@ static int kill_matches(const struct client *c, const struct client *o,
     if (f->id && (uint64_t)f->id != o->id) return 0;
     if (f->addr && strcmp(f->addr, o->addr)) return 0;
     if (f->laddr && strcmp(f->laddr, o->laddr)) return 0;
-    if (f->user && strcmp(f->user, "default")) return 0;
+    if (f->user && strcmp(f->user, acl_user_name(o->user))) return 0;
     if (f->skipme && o == c) return 0;
     return 1;
 }
@@ -351,6 +351,7 @@ void cmd_reset(CMD_ARGS) {
     free(c->name);
     c->name = NULL;
     c->authenticated = !acl_default_needs_auth();
+    c->user = acl_default_user();
     reply_simple(R, "RESET");
 }
 

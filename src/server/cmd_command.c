@@ -1,9 +1,11 @@
 /* cmd_command.c - COMMAND, COMMAND COUNT/LIST/INFO/DOCS/HELP, in Redis 7's reply shapes, from
  * the command table, so redis-cli's hints and client libraries' command discovery see exactly
  * the commands Obelisk has. Main thread only. */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/cmddocs.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -34,26 +36,18 @@ static const struct {
 };
 #define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 
-/* ACL categories, derived from flags and group as Redis derives them, in the order of Redis's
- * category bits (keyspace, read, write, stream, pubsub, admin, fast/slow, blocking, dangerous,
- * connection, transaction). */
+/* ACL categories (command.c derives them as Redis assigns them), in Redis's order. */
 static void reply_categories(struct client *c, const struct command *cmd) {
-    const char *cats[12];
+    unsigned cats = command_categories(cmd);
     int n = 0;
-    unsigned f = cmd->flags;
-    if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
-    if (f & CMD_READONLY) cats[n++] = "@read";
-    if (f & CMD_WRITE) cats[n++] = "@write";
-    if (!strcmp(cmd->group, "stream")) cats[n++] = "@stream";
-    if (f & CMD_PUBSUB) cats[n++] = "@pubsub";
-    if (f & CMD_ADMIN) cats[n++] = "@admin";
-    cats[n++] = (f & CMD_FAST) ? "@fast" : "@slow";
-    if (f & CMD_BLOCKING) cats[n++] = "@blocking";
-    if (f & (CMD_ADMIN | CMD_DANGEROUS)) cats[n++] = "@dangerous";
-    if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
-    if (!strcmp(cmd->group, "transactions")) cats[n++] = "@transaction";
+    for (int i = 0; i < ACL_NCATS; i++) n += (cats >> i) & 1;
     reply_set(R, n);
-    for (int i = 0; i < n; i++) reply_simple(R, cats[i]);
+    for (int i = 0; i < ACL_NCATS; i++)
+        if ((cats >> i) & 1) {
+            char name[32];
+            snprintf(name, sizeof(name), "@%s", acl_category_name(i));
+            reply_simple(R, name);
+        }
 }
 
 /* Tips are bulk strings in a set, as Redis sends them. */

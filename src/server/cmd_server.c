@@ -61,6 +61,13 @@ void cmd_quit(CMD_ARGS) {
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
+/* A failed AUTH or HELLO AUTH: the ACL log's "auth" entry (object AUTH, as Redis writes it). */
+static void auth_failed(struct client *c, const char *user, size_t ulen) {
+    char info[1024];
+    client_describe(c, info, sizeof(info));
+    acl_log_add(ACL_LOG_AUTH, ACL_LOG_TOPLEVEL, "AUTH", 4, user, ulen, info);
+}
+
 void cmd_auth(CMD_ARGS) {
     if (argc > 3) {
         reply_error(R, ERR_SYNTAX);
@@ -70,13 +77,16 @@ void cmd_auth(CMD_ARGS) {
         reply_error(R, ERR_AUTH_NOPASS);
         return;
     }
-    int ok = argc == 2 ? acl_check_credentials("default", 7, argv[1], argvlen[1])
-                       : acl_check_credentials(argv[1], argvlen[1], argv[2], argvlen[2]);
-    if (!ok) {
+    const char *user = argc == 2 ? "default" : argv[1];
+    size_t ulen = argc == 2 ? 7 : argvlen[1];
+    struct acl_user *u = acl_authenticate(user, ulen, argv[argc - 1], argvlen[argc - 1]);
+    if (!u) {
+        auth_failed(c, user, ulen);
         reply_error(R, ERR_WRONGPASS);
         return;
     }
     c->authenticated = 1;
+    c->user = u;
     reply_simple(R, "OK");
 }
 
@@ -106,11 +116,15 @@ void cmd_hello(CMD_ARGS) {
     for (int i = next; i < argc; i++) {
         int left = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "AUTH") && left >= 2) {
-            if (!acl_check_credentials(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+            struct acl_user *u =
+                acl_authenticate(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2]);
+            if (!u) {
+                auth_failed(c, argv[i + 1], argvlen[i + 1]);
                 reply_error(R, ERR_WRONGPASS);
                 return;
             }
             c->authenticated = 1;
+            c->user = u;
             i += 2;
         } else if (util_eq_nocase(argv[i], argvlen[i], "SETNAME") && left >= 1) {
             name = argv[i + 1];

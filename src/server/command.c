@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/obk_assert.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
@@ -73,6 +74,8 @@ static struct cmd_session *session_of(struct client *c) {
 static struct command **table;
 static int table_len;
 
+static struct command *lookup_sub(struct command *cmd, const char *name, size_t len);
+
 static int cmp_cmd(const void *a, const void *b) {
     return strcmp((*(struct command *const *)a)->name, (*(struct command *const *)b)->name);
 }
@@ -102,6 +105,182 @@ void command_table_init(struct command *const *tables, int ntables) {
     table_len = 0;
     for (int i = 0; i < ntables; i++) add_table(tables[i]);
     qsort(table, (size_t)table_len, sizeof(*table), cmp_cmd);
+    for (int i = 0; i < table_len; i++) {
+        struct command *c = table[i];
+        c->acl_id = acl_register_command(c->fullname, command_categories(c), -1);
+        OBK_ASSERT(c->acl_id >= 0);
+        for (struct command *s = c->subcommands; s && s->name; s++) {
+            s->acl_id = acl_register_command(s->fullname, command_categories(s), c->acl_id);
+            OBK_ASSERT(s->acl_id >= 0);
+        }
+    }
+}
+
+unsigned command_categories(const struct command *cmd) {
+    unsigned f = cmd->flags, cats = 0;
+    if (!cmd->proc && cmd->subcommands) return 0; /* a container: its subcommands have them */
+    if (!strcmp(cmd->group, "generic")) cats |= 1u << ACL_CAT_KEYSPACE;
+    if (f & CMD_READONLY) cats |= 1u << ACL_CAT_READ;
+    if (f & CMD_WRITE) cats |= 1u << ACL_CAT_WRITE;
+    if (!strcmp(cmd->group, "stream")) cats |= 1u << ACL_CAT_STREAM;
+    if (f & CMD_PUBSUB) cats |= 1u << ACL_CAT_PUBSUB;
+    if (f & CMD_ADMIN) cats |= 1u << ACL_CAT_ADMIN;
+    cats |= 1u << ((f & CMD_FAST) ? ACL_CAT_FAST : ACL_CAT_SLOW);
+    if (f & CMD_BLOCKING) cats |= 1u << ACL_CAT_BLOCKING;
+    if (f & (CMD_ADMIN | CMD_DANGEROUS)) cats |= 1u << ACL_CAT_DANGEROUS;
+    if (!strcmp(cmd->group, "connection")) cats |= 1u << ACL_CAT_CONNECTION;
+    if (!strcmp(cmd->group, "transactions")) cats |= 1u << ACL_CAT_TRANSACTION;
+    return cats;
+}
+
+/* ---- ACL: keys, and the checks of one request ---- */
+
+/* Redis 7.0's key specifications as ACL reads them: ACCESS needs read, INSERT, DELETE and
+ * UPDATE need write, a key only looked at (RO alone: EXISTS, TYPE, XLEN, OBJECT, MEMORY
+ * USAGE) needs a matching pattern only. Commands not named follow their flags. */
+static unsigned key_perm(const struct command *cmd, int nth) {
+    static const char *const look_only[] = {"exists", "type", "xlen", "memory|usage", NULL};
+    static const char *const read_only[] = {"ttl",        "pttl",       "expiretime", "pexpiretime",
+                                            "xpending",   "xrange",     "xrevrange",  "xread",
+                                            "xreadgroup", "xcommitted", "xlag",       NULL};
+    const char *n = cmd->fullname;
+    if (!strcmp(n, "rename")) return nth == 0 ? ACL_KEY_READ | ACL_KEY_WRITE : ACL_KEY_WRITE;
+    if (!strncmp(n, "object|", 7)) return 0;
+    for (int i = 0; look_only[i]; i++)
+        if (!strcmp(n, look_only[i])) return 0;
+    if (!strncmp(n, "xinfo|", 6)) return ACL_KEY_READ;
+    for (int i = 0; read_only[i]; i++)
+        if (!strcmp(n, read_only[i])) return ACL_KEY_READ;
+    if (cmd->flags & CMD_WRITE) return ACL_KEY_WRITE;
+    return (cmd->flags & CMD_READONLY) ? ACL_KEY_READ : 0;
+}
+
+int command_keys(const struct command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
+                 unsigned *perm, int cap) {
+    int n = 0;
+    if (cmd->flags & CMD_MOVABLEKEYS) { /* XREAD, XREADGROUP: the first half after STREAMS */
+        int i = 1;
+        while (i < argc && !util_eq_nocase(argv[i], argvlen[i], "streams")) i++;
+        int nkeys = (argc - i - 1) / 2;
+        for (int k = 0; k < nkeys && n < cap; k++, n++) {
+            pos[n] = i + 1 + k;
+            perm[n] = key_perm(cmd, k);
+        }
+        return n;
+    }
+    if (cmd->first_key <= 0) return 0;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    for (int i = cmd->first_key; i <= last && i < argc && n < cap; i += step, n++) {
+        pos[n] = i;
+        perm[n] = key_perm(cmd, n);
+    }
+    return n;
+}
+
+static void (*describe_client)(const struct client *c, char *buf, size_t cap);
+
+void command_set_client_describer(void (*fn)(const struct client *c, char *buf, size_t cap)) {
+    describe_client = fn;
+}
+
+/* The channels a pub/sub command names (SUBSCRIBE, PSUBSCRIBE as patterns, PUBLISH). */
+static int command_channels(const struct command *cmd, int argc, int *first, int *last) {
+    const char *n = cmd->fullname;
+    *first = 1;
+    *last = argc - 1;
+    if (!strcmp(n, "publish"))
+        *last = 1;
+    else if (strcmp(n, "subscribe") != 0 && strcmp(n, "psubscribe") != 0)
+        return 0;
+    return !strcmp(n, "psubscribe") ? 2 : 1;
+}
+
+/* What u may not do in this request: the ACL_LOG_* reason and the refused object (the
+ * command's name, a key, a channel), or -1 when everything is allowed. */
+static int acl_verdict(const struct acl_user *u, const struct command *cmd, int argc, char **argv,
+                       size_t *argvlen, const char **object, size_t *olen) {
+    if (!acl_check_command(u, cmd->acl_id, argc, argv, argvlen)) {
+        *object = cmd->fullname;
+        *olen = strlen(cmd->fullname);
+        return ACL_LOG_COMMAND;
+    }
+    if (!acl_user_all_keys(u)) { /* every key is checked, however many the request has */
+        int small_pos[64], *pos = argc <= 64 ? small_pos : malloc(sizeof(int) * (size_t)argc);
+        unsigned small_perm[64],
+            *perm = argc <= 64 ? small_perm : malloc(sizeof(unsigned) * (size_t)argc);
+        int nk = pos && perm ? command_keys(cmd, argc, argv, argvlen, pos, perm, argc) : -1;
+        int refused = nk < 0; /* out of memory: refused, never waved through */
+        for (int i = 0; i < nk && !refused; i++)
+            if (!acl_check_key(u, argv[pos[i]], argvlen[pos[i]], perm[i])) {
+                *object = argv[pos[i]];
+                *olen = argvlen[pos[i]];
+                refused = 1;
+            }
+        if (pos != small_pos) free(pos);
+        if (perm != small_perm) free(perm);
+        if (refused) {
+            if (nk < 0) *object = cmd->fullname, *olen = strlen(cmd->fullname);
+            return ACL_LOG_KEY;
+        }
+    }
+    int first = 0, last = -1;
+    int kind = acl_user_all_channels(u) ? 0 : command_channels(cmd, argc, &first, &last);
+    for (int i = first; kind && i <= last; i++)
+        if (!acl_check_channel(u, argv[i], argvlen[i], kind == 2)) {
+            *object = argv[i];
+            *olen = argvlen[i];
+            return ACL_LOG_CHANNEL;
+        }
+    return -1;
+}
+
+/* Checks a request for the client's user; on a refusal writes Redis's NOPERM text into msg,
+ * adds the ACL LOG entry and returns the ACL_LOG_* reason, else -1. */
+static int acl_refuses(struct client *c, const struct command *cmd, int argc, char **argv,
+                       size_t *argvlen, int context, char *msg, size_t cap) {
+    const struct acl_user *u = c->user ? c->user : acl_default_user();
+    const char *object = NULL;
+    size_t olen = 0;
+    if (!u) return -1;
+    int reason = acl_verdict(u, cmd, argc, argv, argvlen, &object, &olen);
+    if (reason < 0) return -1;
+    if (reason == ACL_LOG_COMMAND)
+        snprintf(msg, cap, ERR_NOPERM_COMMAND, cmd->fullname);
+    else
+        snprintf(msg, cap, "%s", reason == ACL_LOG_KEY ? ERR_NOPERM_KEY : ERR_NOPERM_CHANNEL);
+    char info[1024] = "";
+    c->last_cmd_name = cmd->fullname; /* Redis's client-info names the refused command */
+    if (describe_client) describe_client(c, info, sizeof(info));
+    const char *uname = acl_user_name(u);
+    acl_log_add(reason, context, object, olen, uname, strlen(uname), info);
+    return reason;
+}
+
+int command_dryrun(const struct acl_user *u, int argc, char **argv, size_t *argvlen, char *why,
+                   size_t cap) {
+    struct command *cmd = command_lookup(argv[0], argvlen[0]);
+    if (cmd && cmd->subcommands) cmd = argc >= 2 ? lookup_sub(cmd, argv[1], argvlen[1]) : NULL;
+    if (!cmd) {
+        snprintf(why, cap, "Command '%.*s' not found", (int)(argvlen[0] > 128 ? 128 : argvlen[0]),
+                 argv[0]);
+        return -1;
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+        snprintf(why, cap, "wrong number of arguments for '%s' command", cmd->fullname);
+        return -1;
+    }
+    const char *object = NULL;
+    size_t olen = 0;
+    int reason = acl_verdict(u, cmd, argc, argv, argvlen, &object, &olen);
+    if (reason < 0) return 0;
+    int n = (int)(olen > 128 ? 128 : olen);
+    if (reason == ACL_LOG_COMMAND)
+        snprintf(why, cap, "This user has no permissions to run the '%s' command", cmd->fullname);
+    else
+        snprintf(why, cap, "This user has no permissions to access the '%.*s' %s", n, object,
+                 reason == ACL_LOG_KEY ? "key" : "channel");
+    return 1;
 }
 
 /* Compares a counted name with a lower-case command name, ignoring the name's case. */
@@ -275,7 +454,8 @@ static void count_call(struct command *cmd, long long ns, int failed) {
 }
 
 /* Marks the arguments that the slow log and MONITOR never show (Redis's redaction): AUTH's
- * arguments, HELLO's AUTH username and password, and CONFIG SET requirepass's value. Only the
+ * arguments, HELLO's AUTH username and password, ACL SETUSER's arguments, and the values of
+ * CONFIG SET requirepass, masterauth, masteruser and the key passphrases. Only the
  * first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
 void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
                     unsigned char *redact) {
@@ -283,6 +463,8 @@ void command_redact(const struct command *cmd, int argc, char **argv, size_t *ar
     int lim = argc < SLOWLOG_ENTRY_MAX_ARGC ? argc : SLOWLOG_ENTRY_MAX_ARGC;
     if (!strcmp(cmd->fullname, "auth")) {
         for (int i = 1; i < lim; i++) redact[i] = 1;
+    } else if (!strcmp(cmd->fullname, "acl|setuser")) {
+        for (int i = 2; i < lim; i++) redact[i] = 1; /* the name too, as Redis */
     } else if (!strcmp(cmd->fullname, "hello")) {
         for (int i = 2; i + 2 < argc; i++)
             if (util_eq_nocase(argv[i], argvlen[i], "auth")) {
@@ -292,7 +474,12 @@ void command_redact(const struct command *cmd, int argc, char **argv, size_t *ar
             }
     } else if (!strcmp(cmd->fullname, "config|set")) {
         for (int i = 2; i + 1 < lim; i += 2)
-            if (util_eq_nocase(argv[i], argvlen[i], "requirepass")) redact[i + 1] = 1;
+            if (util_eq_nocase(argv[i], argvlen[i], "requirepass") ||
+                util_eq_nocase(argv[i], argvlen[i], "masterauth") ||
+                util_eq_nocase(argv[i], argvlen[i], "masteruser") ||
+                util_eq_nocase(argv[i], argvlen[i], "tls-key-file-pass") ||
+                util_eq_nocase(argv[i], argvlen[i], "tls-client-key-file-pass"))
+                redact[i + 1] = 1;
     }
 }
 
@@ -363,9 +550,23 @@ void command_exec_queued(struct client *c) {
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
     c->flags |= CLIENT_IN_EXEC;
     reply_array(&c->reply, n);
-    for (int i = 0; i < n; i++)
-        if (!(c->flags & CLIENT_CLOSE_ASAP))
-            command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
+    for (int i = 0; i < n; i++) {
+        char msg[256];
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        /* the rules may have changed since the command was queued (Redis checks again) */
+        int why = acl_refuses(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen, ACL_LOG_MULTI, msg,
+                              sizeof(msg));
+        if (why >= 0) {
+            snprintf(msg, sizeof(msg), ERR_NOPERM_EXEC,
+                     why == ACL_LOG_COMMAND ? "no permission to execute the command or subcommand"
+                     : why == ACL_LOG_KEY   ? "no permission to touch the specified keys"
+                                            : "no permission to access one of the channels used "
+                                              "as arguments");
+            reply_error(&c->reply, msg);
+            continue;
+        }
+        command_call(c, q[i].cmd, q[i].argc, q[i].argv, q[i].argvlen);
+    }
     free_queue(q, n);
     c->flags &= ~CLIENT_IN_EXEC;
 }
@@ -458,6 +659,10 @@ static void command_process(struct client *c, int argc, char **argv, size_t *arg
     unsigned flags = cmd->flags | (cmd->parent ? cmd->parent->flags & CMD_NO_AUTH : 0);
     if (conn_auth_required(c) && !(flags & CMD_NO_AUTH)) {
         reject(c, cmd, ERR_NOAUTH);
+        return;
+    }
+    if (acl_refuses(c, cmd, argc, argv, argvlen, ACL_LOG_TOPLEVEL, msg, sizeof(msg)) >= 0) {
+        reject(c, cmd, msg);
         return;
     }
     if ((c->flags & CLIENT_PUBSUB) && c->proto == 2 && !(flags & CMD_PUBSUB_OK)) {

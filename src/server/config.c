@@ -49,6 +49,7 @@ static const char *const no_names[] = {"no", NULL};
 static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
 static const char *const compression_names[] = {"none", "zstd", NULL};
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
+static const char *const pubsub_default_names[] = {"resetchannels", "allchannels", NULL};
 
 #define C(field) ((void *)&server_config.field)
 static const struct directive directives[] = {
@@ -56,6 +57,10 @@ static const struct directive directives[] = {
     {"bind", D_BIND, NULL, 0, 0, "127.0.0.1 -::1", 0, NULL},
     {"protected-mode", D_BOOL, C(protected_mode), 0, 1, "yes", 0, NULL},
     {"requirepass", D_STRING, C(requirepass), 0, 0, "", 0, NULL},
+    {"aclfile", D_STRING, C(aclfile), 0, 0, "", D_IMMUTABLE, NULL},
+    {"acllog-max-len", D_LL, C(acllog_max_len), 0, LLONG_MAX, "128", 0, NULL},
+    {"acl-pubsub-default", D_ENUM, C(acl_pubsub_default), 0, 0, "resetchannels", 0,
+     pubsub_default_names},
     /* TLS, with Redis's names (tls.c); the file directives reload the certificates */
     /* runtime: the TLS listeners are opened, moved or closed (0), as Redis 7.0 does */
     {"tls-port", D_INT, C(tls_port), 0, 65535, "0", 0, NULL},
@@ -478,6 +483,21 @@ static void free_string_fields(const struct config *keep, const struct config *o
 
 static int load_text(const char *text, const char *source, int depth, char *err, size_t errlen);
 
+/* A "user" line's rules, kept as written for acl.c (which knows the commands they name). */
+static int add_user_line(const char *s, size_t len) {
+    while (len && (*s == ' ' || *s == '\t')) s++, len--;
+    char **n =
+        realloc(server_config.user_lines, (size_t)(server_config.nuser_lines + 1) * sizeof(*n));
+    if (!n) return -1;
+    server_config.user_lines = n;
+    char *line = malloc(len + 1);
+    if (!line) return -1;
+    memcpy(line, s, len);
+    line[len] = '\0';
+    server_config.user_lines[server_config.nuser_lines++] = line;
+    return 0;
+}
+
 static int load_file(const char *path, int depth, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -534,6 +554,12 @@ static int load_text(const char *text, const char *source, int depth, char *err,
             if (!strcasecmp(argv[0], "include")) {
                 if (argc != 2 || depth >= 8) goto bad;
                 if (load_file(argv[1], depth + 1, err, errlen) != 0) goto fail;
+            } else if (!strcasecmp(argv[0], "user")) {
+                /* "user name rules..." in a file; --user "name rules..." arrives as one word */
+                int one = argc == 2 && strchr(argv[1], ' ');
+                if (argc < 2 || add_user_line(one ? argv[1] : q + 4,
+                                              one ? lens[1] : (size_t)(p + len - q - 4)) != 0)
+                    goto bad;
             } else {
                 const struct directive *d = directive_find(argv[0], lens[0]);
                 if (!d) goto bad;
@@ -776,5 +802,7 @@ void config_free(void) {
     free_string_fields(&empty, &server_config);
     free_bind();
     free(server_config.config_file);
+    for (int i = 0; i < server_config.nuser_lines; i++) free(server_config.user_lines[i]);
+    free(server_config.user_lines);
     memset(&server_config, 0, sizeof(server_config));
 }

@@ -23,6 +23,7 @@
 #include "base/sbuf.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/config.h"
 #include "storage/fsutil.h"
 
@@ -51,11 +52,22 @@ static int directive_index(const char *name, char *line, size_t cap, int *is_def
     return i;
 }
 
+static void add_user_line(void *ctx, const char *line) {
+    sbuf_printf(ctx, "%s\n", line);
+}
+
+/* The "user" lines, as Redis rewrites them: every user's description, or none when an ACL
+ * file holds the users. */
+static void write_users(struct sbuf *out) {
+    if (!server_config.aclfile || !server_config.aclfile[0])
+        acl_foreach_user_line(add_user_line, out);
+}
+
 /* Builds the new text from the old one (NULL when there was none). */
 static int rewrite_text(const char *old, size_t oldlen, struct sbuf *out) {
     char line[CONFIG_VALUE_MAX + 128], name[128];
     size_t ndir = 0;
-    int def, marker = 0;
+    int def, marker = 0, users_done = 0;
     while (config_directive_line(ndir, line, sizeof(line), &def)) ndir++;
     char *done = calloc(ndir ? ndir : 1, 1);
     if (!done) return OBK_ERR_NOMEM;
@@ -65,7 +77,10 @@ static int rewrite_text(const char *old, size_t oldlen, struct sbuf *out) {
         line_directive(old + pos, len, name, sizeof(name));
         int i = name[0] ? directive_index(name, line, sizeof(line), &def) : -1;
         if (!strncmp(old + pos, REWRITE_MARKER, strlen(REWRITE_MARKER))) marker = 1;
-        if (i < 0) { /* comment, blank, include, or a line this server does not know */
+        if (!strcmp(name, "user")) { /* the first one becomes every user's line */
+            if (!users_done) write_users(out);
+            users_done = 1;
+        } else if (i < 0) { /* comment, blank, include, or a line this server does not know */
             sbuf_add(out, old + pos, len);
             sbuf_add(out, "\n", 1);
         } else if (!done[i] && line[0]) {
@@ -80,6 +95,10 @@ static int rewrite_text(const char *old, size_t oldlen, struct sbuf *out) {
         if (!marker) sbuf_printf(out, "%s\n", REWRITE_MARKER);
         marker = 1;
         sbuf_printf(out, "%s\n", line);
+    }
+    if (!users_done && (!server_config.aclfile || !server_config.aclfile[0])) {
+        if (!marker) sbuf_printf(out, "%s\n", REWRITE_MARKER);
+        write_users(out);
     }
     free(done);
     return out->failed ? OBK_ERR_NOMEM : OBK_OK;

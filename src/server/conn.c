@@ -189,6 +189,7 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
     c->id = next_client_id++;
     c->proto = 2;
     c->authenticated = !acl_default_needs_auth();
+    c->user = acl_default_user();
     c->ctime_ms = c->last_interaction_ms = util_mstime();
     resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
     c->stage = evbuffer_new();

@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/backup.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
@@ -302,6 +303,7 @@ static int adjust_open_files(const char *changed, char *err, size_t errlen) {
 
 static int config_apply(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "port") || !strcmp(name, "bind")) return server_rebind(err, errlen);
+    if (!strcmp(name, "requirepass")) acl_set_requirepass(server_config.requirepass);
     /* a certificate, key, CA or TLS setting changed: a new context for new connections */
     if (!strcmp(name, "tls-port")) return tls_rebind(err, errlen);
     if (!strncmp(name, "tls-", 4) && tls_wanted()) return tls_configure(err, errlen);
@@ -322,9 +324,11 @@ static int config_apply(const char *name, char *err, size_t errlen) {
 static void wire_levels(void) {
     struct command *tables[] = {server_commands, retention_commands, pubsub_commands,
                                 repl_commands,   expire_commands,    xnack_commands,
-                                idmp_commands,   backup_commands};
+                                idmp_commands,   backup_commands,    acl_commands};
     command_table_init(tables, (int)(sizeof(tables) / sizeof(tables[0])));
     conn_set_request_handler(command_handle_request);
+    command_set_client_describer(client_describe);
+    acl_commands_init();
     conn_add_release_hook(blocking_remove);
     conn_add_release_hook(commit_drop_client);
     conn_add_release_hook(command_release_client);
@@ -360,6 +364,10 @@ int server_init(void) {
     signal(SIGPIPE, SIG_IGN);
     if (adjust_open_files(NULL, err, sizeof(err)) != 0) return -1;
     wire_levels();
+    if (acl_init(err, sizeof(err)) != 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
     config_set_apply_hook(config_apply);
     runtime.base = event_base_new();
     if (!runtime.base) {

@@ -185,10 +185,52 @@ static void test_rewrite_replicaof(void **state) {
     assert_int_equal(system(text), 0);
 }
 
+/* ACL users: the first "user" line becomes every user's line (as Redis rewrites them), the
+ * others go, and a restart from the file has the same users. */
+static void test_rewrite_users(void **state) {
+    (void)state;
+    char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
+    int port = free_port();
+    snprintf(text, sizeof(text),
+             "port %d\ndir %s/data\n# the users\nuser app on >apppw ~app:* -@all +xadd\n"
+             "user old on nopass +@all\n# end\n",
+             port, dir);
+    FILE *f = fopen(conf, "w");
+    fputs(text, f);
+    fclose(f);
+    redisContext *c;
+    pid_t pid = start_on(conf, port, &c);
+    freeReplyObject(must_cmd(c, "ACL DELUSER old"));
+    freeReplyObject(must_cmd(c, "ACL SETUSER ops on >opspw ~* +@all"));
+    redisReply *r = must_cmd(c, "CONFIG REWRITE");
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    const char *out = read_all(conf);
+    assert_non_null(strstr(out, "# the users\nuser app on #"));
+    assert_non_null(strstr(out, "user default on nopass ~* &* +@all\nuser ops on #"));
+    assert_null(strstr(out, "user old"));
+    assert_non_null(strstr(out, "# end\n"));
+    assert_int_equal(count(out, "user "), 3);
+    stop(pid, c);
+    pid = start_on(conf, port, &c);
+    r = must_cmd(c, "AUTH ops opspw");
+    assert_string_equal(r->str, "OK");
+    freeReplyObject(r);
+    r = must_cmd(c, "ACL USERS");
+    assert_int_equal(r->elements, 3);
+    freeReplyObject(r);
+    stop(pid, c);
+    snprintf(text, sizeof(text), "rm -rf %s", dir);
+    assert_int_equal(system(text), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rewrite_keeps_comments_and_round_trips),
         cmocka_unit_test(test_rewrite_replicaof),
+        cmocka_unit_test(test_rewrite_users),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

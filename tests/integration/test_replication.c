@@ -717,6 +717,43 @@ static void test_expiry_replicated(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+/* A primary whose replicas must log in as an ACL user allowed only what replication sends
+ * (PING, REPLCONF, PSYNC): the replica's masteruser and masterauth bring its link up, and a
+ * replica with the wrong password never gets one. */
+static void test_replication_user(void **state) {
+    (void)state;
+    struct test_server ps, rs, bad;
+    assert_int_equal(server_start(&ps, "--requirepass", "adminpw", "--user",
+                                  "repl on >rp -@all +ping +psync +replconf", NULL),
+                     0);
+    redisContext *p = client_connect(&ps);
+    ok(p, "AUTH adminpw");
+    ok(p, "XADD s 1-1 f v");
+    char port[16];
+    snprintf(port, sizeof port, "%d", ps.port);
+    const char *args[] = {"--replicaof", "127.0.0.1", port, "--masteruser", "repl", "--masterauth",
+                          "rp", "--repl-ping-replica-period", "1", NULL};
+    assert_int_equal(server_start_argv(&rs, args, 0), 0);
+    redisContext *r = client_connect(&rs);
+    wait_link_up(r);
+    ok(p, "XADD s 2-1 f v");
+    wait_replica(p);
+    redisReply *x = must_cmd(r, "XLEN s");
+    assert_int_equal(x->integer, 2);
+    freeReplyObject(x);
+    const char *bad_args[] = {"--replicaof", "127.0.0.1", port, "--masteruser", "repl",
+                              "--masterauth", "wrong", NULL};
+    assert_int_equal(server_start_argv(&bad, bad_args, 0), 0);
+    redisContext *b = client_connect(&bad);
+    sleep_ms(1500);
+    char *status = info_field(b, "replication", "master_link_status");
+    assert_string_equal(status, "down");
+    free(status);
+    redisFree(b);
+    server_cleanup(&bad);
+    pair_done(p, r, &ps, &rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_stream_and_roles),
@@ -728,6 +765,7 @@ int main(void) {
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
         cmocka_unit_test(test_too_far_behind),
         cmocka_unit_test(test_expiry_replicated),
+        cmocka_unit_test(test_replication_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
