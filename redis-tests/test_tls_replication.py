@@ -3,7 +3,9 @@
 other only through their TLS ports, with mutual TLS. The full sync (the snapshot's files read in
 chunks into the TLS connection, several MB of them), the stream after it, and a dropped link that
 continues (+CONTINUE) instead of syncing again; the data compared on both. A replica that trusts
-another CA refuses the primary's certificate: its link stays down and its log says why."""
+another CA refuses the primary's certificate: its link stays down and its log says why. A replica
+presenting tls-client-cert-file syncs; one whose client certificate another CA signed is refused
+by the primary, and both logs say so."""
 import os
 import sys
 import time
@@ -17,6 +19,8 @@ from lib.tap import Tap  # noqa: E402
 tap = Tap()
 certs = Certs().ca("ca").ca("otherca")
 certs.cert("server", "ca", "localhost")
+certs.cert("client", "ca", "replica", server=False)
+certs.cert("stranger", "otherca", "replica", server=False)
 
 
 def info(r):
@@ -93,6 +97,25 @@ with servers.Obelisk(certs.server_args(p_tls) + ["--repl-ping-replica-period", "
         tap.eq(info(b).get("master_link_status"), "down", "its link stays down")
         tap.eq(b.xlen("s0"), 0, "and it has no data")
         tap.eq(prim.ping(), True, "the primary goes on")
+    # tls-client-cert-file: the certificate the replica presents instead of its server one
+    for name, good in (("client", True), ("stranger", False)):
+        args = certs.server_args(servers.free_port()) + [
+            "--tls-replication", "yes", "--tls-client-cert-file", certs.p(f"{name}.crt"),
+            "--tls-client-key-file", certs.p(f"{name}.key"), "--replicaof", "127.0.0.1",
+            str(p_tls)]
+        with servers.Obelisk(args) as co:
+            c = redis.Redis(port=co.port)
+            if good:
+                tap.ok(wait_for(lambda: info(c).get("master_link_status") == "up" and
+                                c.xlen("s0") == 2700),
+                       "a replica presenting tls-client-cert-file syncs", co.log())
+            else:
+                tap.ok(wait_for(lambda: "TLS error" in co.log(), 15),
+                       "a client certificate the primary's CA did not sign: the replica logs the "
+                       "TLS error", co.log()[-800:])
+                tap.eq(info(c).get("master_link_status"), "down", "and its link stays down")
+                tap.ok(wait_for(lambda: "Error accepting a client connection" in po.log(), 5),
+                       "the primary logs the refused handshake", po.log()[-800:])
     # tls-replication on a server without certificates is refused with the reason
     try:
         with servers.Obelisk(["--tls-replication", "yes"]) as no:

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct bufferevent;
 struct ssl_st;
 
 /* Builds the server context from the directives (certificate, key, CAs, client
@@ -21,6 +22,9 @@ struct ssl_st *tls_new_ssl(void);
 /* A client-side TLS object for a replica's link to its primary (tls-replication); NULL when
  * no context is built or out of memory. */
 struct ssl_st *tls_new_client_ssl(void);
+/* The first OpenSSL error a TLS bufferevent recorded (its queue emptied), 0 when none: why a
+ * handshake or a connection failed. */
+unsigned long tls_bev_error(struct bufferevent *bev);
 /* The TLS error queue as one line (for logs), cleared. */
 const char *tls_last_error(void);
 void tls_free(void);

@@ -505,9 +505,7 @@ static void conn_write_cb(struct bufferevent *bev, void *ctx) {
 static void log_handshake_failure(struct client *c, short what) {
     static long long window_ms, suppressed;
     static int logged;
-    unsigned long e = bufferevent_get_openssl_error(c->bev);
-    while (bufferevent_get_openssl_error(c->bev)) { /* the rest of the queue */
-    }
+    unsigned long e = tls_bev_error(c->bev);
     server_stats.tls_handshake_failures++;
     if (!e && (what & BEV_EVENT_EOF)) {
         log_msg(LOG_VERBOSE, "TLS client closed the connection before the handshake (addr=%s)",

@@ -160,15 +160,14 @@ static struct bufferevent *new_link_bev(void) {
  * (an untrusted certificate, a refused client certificate). */
 static const char *link_error(struct bufferevent *bev, short what) {
     static char why[512];
-    if (what & BEV_EVENT_EOF) return "closed by the master";
     int err = EVUTIL_SOCKET_ERROR();
-    unsigned long e = server_config.tls_replication ? bufferevent_get_openssl_error(bev) : 0;
-    if (!e) return evutil_socket_error_to_string(err);
+    /* a TLS alert (the primary refused this replica's certificate) may come as an EOF */
+    unsigned long e = server_config.tls_replication ? tls_bev_error(bev) : 0;
+    if (!e)
+        return what & BEV_EVENT_EOF ? "closed by the master" : evutil_socket_error_to_string(err);
     char line[256];
     ERR_error_string_n(e, line, sizeof line);
     snprintf(why, sizeof why, "TLS error: %s", line);
-    while (bufferevent_get_openssl_error(bev)) { /* the rest of the queue */
-    }
     return why;
 }
 

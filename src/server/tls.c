@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -182,6 +183,15 @@ int tls_configure(char *err, size_t errlen) {
     ctx = s;
     client_ctx = c;
     return 0;
+}
+
+unsigned long tls_bev_error(struct bufferevent *bev) {
+    unsigned long e, first = 0;
+    /* libevent queues OpenSSL's errors and, for an I/O failure, SSL_get_error()'s code (a
+     * small number with no library); the first real error is the reason */
+    while ((e = bufferevent_get_openssl_error(bev)))
+        if (!first && ERR_GET_LIB(e) != 0) first = e;
+    return first;
 }
 
 int tls_ready(void) {
