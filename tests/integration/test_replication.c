@@ -731,8 +731,11 @@ static void test_replication_user(void **state) {
     ok(p, "XADD s 1-1 f v");
     char port[16];
     snprintf(port, sizeof port, "%d", ps.port);
-    const char *args[] = {"--replicaof", "127.0.0.1", port, "--masteruser", "repl", "--masterauth",
-                          "rp", "--repl-ping-replica-period", "1", NULL};
+    const char *args[] = {"--replicaof", "127.0.0.1",
+                          port,          "--masteruser",
+                          "repl",        "--masterauth",
+                          "rp",          "--repl-ping-replica-period",
+                          "1",           NULL};
     assert_int_equal(server_start_argv(&rs, args, 0), 0);
     redisContext *r = client_connect(&rs);
     wait_link_up(r);
@@ -741,8 +744,8 @@ static void test_replication_user(void **state) {
     redisReply *x = must_cmd(r, "XLEN s");
     assert_int_equal(x->integer, 2);
     freeReplyObject(x);
-    const char *bad_args[] = {"--replicaof", "127.0.0.1", port, "--masteruser", "repl",
-                              "--masterauth", "wrong", NULL};
+    const char *bad_args[] = {"--replicaof", "127.0.0.1",    port,    "--masteruser",
+                              "repl",        "--masterauth", "wrong", NULL};
     assert_int_equal(server_start_argv(&bad, bad_args, 0), 0);
     redisContext *b = client_connect(&bad);
     sleep_ms(1500);
