@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 struct client;
+struct acl_user;
 
 /* The subscriptions of a client (channels + patterns), as Redis counts them. */
 int pubsub_count(const struct client *c);
@@ -21,6 +22,9 @@ long long pubsub_publish(const char *channel, size_t chlen, const char *msg, siz
 /* Drops every subscription of c (RESET, and the transport's release hook). */
 void pubsub_unsubscribe_all(struct client *c);
 void pubsub_release_client(struct client *c);
+/* 1 when user u may keep every subscription of c (ACL SETUSER closes a subscriber that lost
+ * one, as Redis does). */
+int pubsub_allowed_for(const struct client *c, const struct acl_user *u);
 /* Channels and patterns with subscribers (INFO pubsub_channels / pubsub_patterns). */
 long long pubsub_total_channels(void);
 long long pubsub_total_patterns(void);

@@ -18,6 +18,7 @@
 #include "server/config.h"
 #include "server/conn.h"
 #include "server/errors.h"
+#include "server/pubsub.h"
 
 #define R (&c->reply)
 
@@ -49,10 +50,20 @@ static void reply_sbuf(struct client *c, struct sbuf *b) {
 
 void cmd_acl_setuser(CMD_ARGS) {
     char err[512];
-    if (acl_setuser(argv[2], argvlen[2], argc - 3, argv + 3, argvlen + 3, err, sizeof(err)) != 0)
+    if (acl_setuser(argv[2], argvlen[2], argc - 3, argv + 3, argvlen + 3, err, sizeof(err)) != 0) {
         reply_errorf(R, "ERR %s", err);
-    else
-        reply_simple(R, "OK");
+        return;
+    }
+    /* a subscriber whose user lost one of its channels goes, as in Redis */
+    struct acl_user *u = acl_user_find(argv[2], argvlen[2]);
+    for (struct client *o = conn_first(); o && u; o = o->next) {
+        if (o->user != u || pubsub_allowed_for(o, u)) continue;
+        if (o == c)
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        else
+            conn_close_async(o);
+    }
+    reply_simple(R, "OK");
 }
 
 void cmd_acl_getuser(CMD_ARGS) {
