@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/authfail.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -73,6 +74,10 @@ void cmd_auth(CMD_ARGS) {
     int ok = argc == 2 ? acl_check_credentials("default", 7, argv[1], argvlen[1])
                        : acl_check_credentials(argv[1], argvlen[1], argv[2], argvlen[2]);
     if (!ok) {
+        if (argc == 2)
+            authfail_note(c->addr, "default", 7, "AUTH");
+        else
+            authfail_note(c->addr, argv[1], argvlen[1], "AUTH");
         reply_error(R, ERR_WRONGPASS);
         return;
     }
@@ -107,6 +112,7 @@ void cmd_hello(CMD_ARGS) {
         int left = argc - i - 1;
         if (util_eq_nocase(argv[i], argvlen[i], "AUTH") && left >= 2) {
             if (!acl_check_credentials(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+                authfail_note(c->addr, argv[i + 1], argvlen[i + 1], "HELLO");
                 reply_error(R, ERR_WRONGPASS);
                 return;
             }

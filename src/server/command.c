@@ -275,8 +275,9 @@ static void count_call(struct command *cmd, long long ns, int failed) {
 }
 
 /* Marks the arguments that the slow log and MONITOR never show (Redis's redaction): AUTH's
- * arguments, HELLO's AUTH username and password, and CONFIG SET requirepass's value. Only the
- * first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
+ * arguments, HELLO's AUTH username and password, and CONFIG SET requirepass's value (and
+ * http-auth-token's, the HTTP face's secret). Only the first SLOWLOG_ENTRY_MAX_ARGC positions
+ * are marked. */
 void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
                     unsigned char *redact) {
     memset(redact, 0, SLOWLOG_ENTRY_MAX_ARGC);
@@ -292,7 +293,9 @@ void command_redact(const struct command *cmd, int argc, char **argv, size_t *ar
             }
     } else if (!strcmp(cmd->fullname, "config|set")) {
         for (int i = 2; i + 1 < lim; i += 2)
-            if (util_eq_nocase(argv[i], argvlen[i], "requirepass")) redact[i + 1] = 1;
+            if (util_eq_nocase(argv[i], argvlen[i], "requirepass") ||
+                util_eq_nocase(argv[i], argvlen[i], "http-auth-token"))
+                redact[i + 1] = 1;
     }
 }
 

@@ -72,6 +72,11 @@ struct areq {
     char end[64];
     json_t *found;
     struct respv *scan; /* topics: the SCAN reply while the XINFOs run */
+    /* who the HTTP face authenticated the request as (NULL when nothing is configured): kept
+     * for the commands to run as that user when ACL command rules arrive with ACL users; today
+     * the internal connections run every command as an authenticated client (http_cmd.h) */
+    char *user;
+    size_t userlen;
     struct areq *prev, *next;
 };
 
@@ -87,6 +92,7 @@ static void areq_free(struct areq *a) {
     evhttp_clear_headers(&a->q);
     free(a->field);
     free(a->match);
+    free(a->user);
     json_decref(a->found);
     if (a->scan) {
         respv_free(a->scan);
@@ -1366,9 +1372,18 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     areq_free(a);
 }
 
-void http_api_handle(struct evhttp_request *req, const char *path) {
+void http_api_handle(struct evhttp_request *req, const char *path, const char *user, size_t ulen) {
     struct areq *a = calloc(1, sizeof(*a));
-    if (!a) {
+    if (a && user) {
+        a->user = malloc(ulen + 1);
+        if (a->user) {
+            memcpy(a->user, user, ulen);
+            a->user[ulen] = '\0';
+            a->userlen = ulen;
+        }
+    }
+    if (!a || (user && !a->user)) {
+        free(a);
         evhttp_send_error(req, 500, "Out of memory");
         return;
     }
