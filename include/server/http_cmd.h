@@ -5,7 +5,9 @@
  * is released only when what it touched is durable, durable.h).
  *
  * An internal connection is one end of a socket pair accepted by the transport like any client
- * (authenticated, RESP3, named "http-api", shown by CLIENT LIST); the other end is read here
+ * (authenticated, RESP3, named "http-api", shown by CLIENT LIST; the HTTP face has checked the
+ * request's credentials before, and running the commands as the request's user arrives with
+ * ACL users); the other end is read here
  * and its replies parsed with respv.h. A caller takes a connection, queues commands, runs them
  * and gets every reply at once in a callback, then gives the connection back (idle ones are
  * kept for reuse). Main thread only. */
