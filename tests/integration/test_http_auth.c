@@ -247,7 +247,7 @@ static void test_credentials_required(void **state) {
     sleep(1);
     assert_int_equal(get_local(port, "/", BASIC(B64_WRONG)), 401);
     assert_int_equal(log_lines_with(&s, "Failed authentication"), lines + 1);
-    assert_int_equal(log_lines_with(&s, "more failed attempts since the last such line"), 1);
+    assert_true(log_lines_with(&s, "more failed attempts since the last such line") >= 1);
 
     /* The token can be withdrawn at runtime; CONFIG GET shows it as it shows requirepass. */
     r = client_cmd(c, "CONFIG GET http-auth-token");
