@@ -7,6 +7,9 @@ disconnects, consumer groups, topics (paging, info, delete, retention), search w
 and cursor, ?db=N, percent-encoded binary keys, and the errors: bad JSON, wrong types, unknown
 members, too large batches, 404, 405, 409, the SSE limit, a slow tail reader, 503 while loading
 and 503 (MISCONF) after a storage I/O error; and that docs/openapi.yaml's routes are all served.
+With a password set: 401 and a Basic challenge without credentials, and the whole API, the
+dashboard with every asset it loads and its live tail through one session that carries HTTP
+Basic credentials (as a browser does after its prompt), or the bearer token.
 Bodies above http-api-max-body (raw sockets where the wire matters): the JSON 413 for a
 Content-Length or a chunked body, on any path, before 100 Continue, after the answers to the
 requests pipelined before it, then a clean close; no reset for a client still sending, no
@@ -15,6 +18,7 @@ keep-alive pipelining, heads sent byte by byte and whole answers before a close.
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -765,5 +769,54 @@ with servers.Obelisk(["--http-port", str(http_port), "--on-io-error", "readonly"
     got = [e["fields"] for e in rd.json().get("entries", [])] if rd.status_code == 200 else None
     tap.ok(got == [{"a": "1"}],
            "a read of the topic whose last batch failed: 200 with the durable entry only", rd.text)
+
+# ---- authentication: requirepass set, HTTP Basic or the bearer token ----
+http_port = servers.free_port()
+with servers.Obelisk(["--http-port", str(http_port), "--requirepass", "pw-9c",
+                      "--http-auth-token", "tok-3b"]) as o:
+    H = f"http://127.0.0.1:{http_port}"
+    for path in ("/", "/metrics", "/v1/topics", "/v1/topics/k/entries", "/health"):
+        resp = requests.get(H + path)
+        tap.ok(resp.status_code == 401 and
+               resp.headers.get("WWW-Authenticate") == 'Basic realm="obelisk", charset="UTF-8"',
+               f"auth: {path} without credentials is 401 with a Basic challenge",
+               f"{resp.status_code} {resp.headers}")
+    tap.eq(err_code(requests.get(f"{H}/v1/topics")), "unauthorized",
+           "auth: the API's 401 is its JSON error")
+    tap.eq([requests.get(H + p).status_code for p in ("/health/live", "/health/ready")],
+           [200, 200], "auth: the liveness and readiness probes need no credentials")
+    s = requests.Session()
+    s.auth = ("default", "pw-9c")
+    made = s.post(f"{H}/v1/topics/authed/entries", json={"fields": {"a": "1"}})
+    tap.ok(made.status_code == 201, "auth: a produce with Basic credentials", made.text)
+    tap.eq(s.get(f"{H}/v1/topics/authed/entries").json()["entries"][0]["fields"], {"a": "1"},
+           "auth: a read with Basic credentials")
+    # the dashboard: the page, every asset it names, and the routes app.js fetches
+    page = s.get(H + "/")
+    assets = re.findall(r'(?:src|href)="(/[^"]*)"', page.text)
+    got = {a: s.get(H + a).status_code for a in assets + ["/health", "/metrics", "/v1/topics"]}
+    # (uPlot is embedded only when web/node_modules has it: 404 otherwise, never 401)
+    tap.ok(page.status_code == 200 and assets and
+           all(v == 200 or (v == 404 and "uPlot" in a) for a, v in got.items()),
+           "auth: the dashboard and everything it loads, with the same credentials", repr(got))
+    tail = s.get(f"{H}/v1/topics/authed/tail", stream=True, timeout=10)
+    tap.ok(tail.status_code == 200 and tail.headers.get("Content-Type") == "text/event-stream",
+           "auth: the live tail with Basic credentials", str(tail.status_code))
+    s.post(f"{H}/v1/topics/authed/entries", json={"fields": {"a": "2"}})
+    ev = sse_events(tail, 1)
+    tap.ok(len(ev) == 1, "auth: the tail delivers a new entry", repr(ev))
+    tail.close()
+    tap.eq(requests.get(f"{H}/v1/topics/authed/tail", stream=True, timeout=10).status_code, 401,
+           "auth: the live tail without credentials is 401")
+    bearer = requests.get(f"{H}/metrics", headers={"Authorization": "Bearer tok-3b"})
+    tap.eq(bearer.status_code, 200, "auth: the bearer token")
+    wrong = requests.get(f"{H}/metrics", auth=("default", "nope"))
+    r = redis.Redis(port=o.port, password="pw-9c")
+    tap.ok(wrong.status_code == 401 and
+           r.info("stats")["acl_access_denied_auth"] == 1,
+           "auth: a wrong password is 401 and counted in INFO stats",
+           f"{wrong.status_code} {r.info('stats').get('acl_access_denied_auth')}")
+    tap.ok("\nobelisk_auth_failures_total 1\n" in s.get(f"{H}/metrics").text,
+           "auth: and in /metrics")
 
 tap.done()

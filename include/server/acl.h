@@ -98,6 +98,9 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out);
 /* 1 when u may run command id (a subcommand's own id) with these arguments (first-argument
  * rules such as +select|0 look at argv[1]). */
 int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, size_t *argvlen);
+/* 1 when the user named name (the default user when name is NULL) may run the command called
+ * command (a full name such as "info" or "config|get"); 0 for an unknown user or command. */
+int acl_user_may_run(const char *name, size_t len, const char *command);
 /* 1 when u may touch every key / use every channel (the checks of single ones can be skipped). */
 int acl_user_all_keys(const struct acl_user *u);
 int acl_user_all_channels(const struct acl_user *u);

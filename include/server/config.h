@@ -95,6 +95,8 @@ struct config {
     char *http_bind;              /* addresses separated by one space (as bind) */
     long long metrics_max_topics; /* per-topic series in /metrics (and topics in INFO) */
     long long metrics_max_groups; /* per-group series in /metrics and lines in INFO obelisk */
+    int metrics_key_labels;       /* 0: /metrics names no topic, key, group or consumer */
+    char *http_auth_token;        /* the HTTP face's bearer token, "" = none accepted */
     /* the JSON API under /v1 (http_api.c): limits */
     long long http_api_max_body;    /* bytes of a request body (413 above) */
     long long http_api_max_batch;   /* entries in one produce request */

@@ -243,6 +243,10 @@
 #define HTTP_ERR_LOST            "internal", "the command connection was lost"
 #define HTTP_ERR_RANGE_REQUIRED  "bad_request", "search needs start and end"
 #define HTTP_ERR_NO_KEY          "not_found", "no such topic"
+#define HTTP_ERR_AUTH_REQUIRED   "unauthorized", "authentication required"
+#define HTTP_ERR_AUTH_INVALID    "unauthorized", "invalid credentials"
+#define HTTP_ERR_FORBIDDEN_INFO  "forbidden", "this user may not run INFO, which this page reports"
+#define HTTP_ERR_PROTECTED       "forbidden", ERR_DENIED_PROTECTED
 /* SLOWLOG, LATENCY, MEMORY, OBJECT and the other operator's commands */
 #define ERR_SLOWLOG_COUNT "ERR count should be greater than or equal to -1"
 #define ERR_SLOWLOG_GET_ARITY                                                                      \

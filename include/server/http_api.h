@@ -5,10 +5,15 @@
 #ifndef OBK_HTTP_API_H
 #define OBK_HTTP_API_H
 
+#include <stddef.h>
+
 struct evhttp_request;
 
-/* Answers a request whose path starts with /v1/ (or is /v1). */
-void http_api_handle(struct evhttp_request *req, const char *path);
+/* Answers a request whose path starts with /v1/ (or is /v1). user (ulen bytes, NULL when no
+ * authentication is configured) is who the HTTP face authenticated the request as; it is kept
+ * with the request so that the commands can run as that user once ACL rules exist (today the
+ * internal connections are authenticated as a whole, http_cmd.h). */
+void http_api_handle(struct evhttp_request *req, const char *path, const char *user, size_t ulen);
 /* Drops every request in progress without touching the requests (the HTTP server is about to
  * free them), and closes the idle command connections. */
 void http_api_stop(void);

@@ -5,7 +5,9 @@
  * is released only when what it touched is durable, durable.h).
  *
  * An internal connection is one end of a socket pair accepted by the transport like any client
- * (authenticated, RESP3, named "http-api", shown by CLIENT LIST); the other end is read here
+ * (authenticated, RESP3, named "http-api", shown by CLIENT LIST; the HTTP face has checked the
+ * request's credentials before, and running the commands as the request's user arrives with
+ * ACL users); the other end is read here
  * and its replies parsed with respv.h. A caller takes a connection, queues commands, runs them
  * and gets every reply at once in a callback, then gives the connection back (idle ones are
  * kept for reuse). Main thread only. */
@@ -31,6 +33,7 @@ void hargs_addll(struct hargs *a, long long v);
 void hargs_free(struct hargs *a);
 
 struct hcmd;
+struct client;
 /* Called once with the replies of the commands queued since the last run (n of them), or with
  * replies NULL and n 0 when the connection was lost. The replies are freed after the call;
  * the callback may take ownership of one by copying the struct and zeroing the original. */
@@ -39,6 +42,12 @@ typedef void (*hcmd_done_fn)(void *ctx, struct respv *replies, size_t n);
 /* A connection: an idle one, or a new one. NULL when none can be made (the transport refused:
  * maxclients). */
 struct hcmd *hcmd_open(void);
+/* Runs the connection's commands as the ACL user named user (the default user when user is
+ * NULL: no authentication is configured). Returns 0, or -1 when there is no such user (deleted
+ * since the request authenticated) or the connection is gone. */
+int hcmd_set_user(struct hcmd *h, const char *user, size_t len);
+/* The transport's release hook: forgets a freed server-side client. */
+void hcmd_client_gone(struct client *c);
 /* Queues a command (arguments copied). Returns 0, or -1 (out of memory). */
 int hcmd_add(struct hcmd *h, const struct hargs *a);
 /* Sends the queued commands in database db (a SELECT is added when the connection is in

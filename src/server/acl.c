@@ -663,6 +663,12 @@ int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, s
     return 0;
 }
 
+int acl_user_may_run(const char *name, size_t len, const char *command) {
+    const struct acl_user *u = name ? acl_user_find(name, len) : default_user;
+    int id = find_command(command, strlen(command));
+    return u && id >= 0 && bit_get(u, id);
+}
+
 int acl_user_all_keys(const struct acl_user *u) {
     return u->allkeys;
 }

@@ -14,6 +14,7 @@
 #include "base/histogram.h"
 #include "base/sbuf.h"
 #include "base/util.h"
+#include "server/authfail.h"
 #include "server/backup.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
@@ -233,6 +234,12 @@ static void section_stats(struct sbuf *b) {
                 s->net_output_bytes, s->rejected_connections, full, pok, perr, ex.expired_keys,
                 ex.stale_perc * 100, ex.cycle_deferred, pubsub_total_channels(),
                 pubsub_total_patterns(), s->error_replies, s->reads_processed, s->writes_processed);
+    /* Redis 7.2's ACL counters, last in the section as there (7.0 has none) */
+    sbuf_printf(b,
+                "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
+                "acl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",
+                authfail_count(AUTHFAIL_AUTH), authfail_count(AUTHFAIL_CMD),
+                authfail_count(AUTHFAIL_KEY), authfail_count(AUTHFAIL_CHANNEL));
 }
 
 static void section_replication(struct sbuf *b) {

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/authfail.h"
 #include "server/blocking.h"
 #include "server/cmds.h"
 #include "server/command.h"
@@ -82,6 +83,7 @@ void cmd_auth(CMD_ARGS) {
     struct acl_user *u = acl_authenticate(user, ulen, argv[argc - 1], argvlen[argc - 1]);
     if (!u) {
         auth_failed(c, user, ulen);
+        authfail_note(c->addr, user, ulen, "AUTH");
         reply_error(R, ERR_WRONGPASS);
         return;
     }
@@ -120,6 +122,7 @@ void cmd_hello(CMD_ARGS) {
                 acl_authenticate(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2]);
             if (!u) {
                 auth_failed(c, argv[i + 1], argvlen[i + 1]);
+                authfail_note(c->addr, argv[i + 1], argvlen[i + 1], "HELLO");
                 reply_error(R, ERR_WRONGPASS);
                 return;
             }

@@ -29,6 +29,7 @@
 #include "base/obk_assert.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/authfail.h"
 #include "server/commit.h"
 #include "server/config.h"
 #include "server/conn.h"
@@ -249,6 +250,9 @@ static int acl_refuses(struct client *c, const struct command *cmd, int argc, ch
         snprintf(msg, cap, ERR_NOPERM_COMMAND, cmd->fullname);
     else
         snprintf(msg, cap, "%s", reason == ACL_LOG_KEY ? ERR_NOPERM_KEY : ERR_NOPERM_CHANNEL);
+    authfail_note_denied(reason == ACL_LOG_COMMAND ? AUTHFAIL_CMD
+                         : reason == ACL_LOG_KEY   ? AUTHFAIL_KEY
+                                                   : AUTHFAIL_CHANNEL);
     char info[1024] = "";
     c->last_cmd_name = cmd->fullname; /* Redis's client-info names the refused command */
     if (describe_client) describe_client(c, info, sizeof(info));
@@ -455,8 +459,8 @@ static void count_call(struct command *cmd, long long ns, int failed) {
 
 /* Marks the arguments that the slow log and MONITOR never show (Redis's redaction): AUTH's
  * arguments, HELLO's AUTH username and password, ACL SETUSER's arguments, and the values of
- * CONFIG SET requirepass, masterauth, masteruser and the key passphrases. Only the
- * first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
+ * CONFIG SET requirepass, masterauth, masteruser, the key passphrases and http-auth-token (the
+ * HTTP face's secret). Only the first SLOWLOG_ENTRY_MAX_ARGC positions are marked. */
 void command_redact(const struct command *cmd, int argc, char **argv, size_t *argvlen,
                     unsigned char *redact) {
     memset(redact, 0, SLOWLOG_ENTRY_MAX_ARGC);
@@ -478,7 +482,8 @@ void command_redact(const struct command *cmd, int argc, char **argv, size_t *ar
                 util_eq_nocase(argv[i], argvlen[i], "masterauth") ||
                 util_eq_nocase(argv[i], argvlen[i], "masteruser") ||
                 util_eq_nocase(argv[i], argvlen[i], "tls-key-file-pass") ||
-                util_eq_nocase(argv[i], argvlen[i], "tls-client-key-file-pass"))
+                util_eq_nocase(argv[i], argvlen[i], "tls-client-key-file-pass") ||
+                util_eq_nocase(argv[i], argvlen[i], "http-auth-token"))
                 redact[i + 1] = 1;
     }
 }

@@ -112,6 +112,12 @@ static const struct directive directives[] = {
     /* Caps on per-topic and per-group series, so a scrape stays small with many topics. */
     {"metrics-max-topics", D_LL, C(metrics_max_topics), 0, 1000000, "1000", 0, NULL},
     {"metrics-max-groups", D_LL, C(metrics_max_groups), 0, 1000000, "1000", 0, NULL},
+    /* no: /metrics leaves out every series labelled with a topic or group name (totals stay),
+     * for deployments whose key names must not leave the server. */
+    {"metrics-key-labels", D_BOOL, C(metrics_key_labels), 0, 1, "yes", 0, NULL},
+    /* The HTTP face's bearer token (Authorization: Bearer <token>), beside HTTP Basic against
+     * the users; "" accepts none. Shown by CONFIG GET as requirepass is, never logged. */
+    {"http-auth-token", D_STRING, C(http_auth_token), 0, 0, "", 0, NULL},
     /* Limits of the JSON API on the HTTP face (docs/http-api.md); enforced per request. */
     {"http-api-max-body", D_MEMORY, C(http_api_max_body), 1024, 1LL << 30, "8mb", 0, NULL},
     {"http-api-max-batch", D_LL, C(http_api_max_batch), 1, 1000000, "10000", 0, NULL},

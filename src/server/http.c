@@ -1,4 +1,6 @@
-/* http.c - the HTTP face: GET /health, /health/live, /health/ready and /metrics.
+/* http.c - the HTTP face: GET /health, /health/live, /health/ready and /metrics, the gate in
+ * front of every path (authentication, protected mode), and the routing to the API under /v1
+ * and the dashboard.
  *
  * Design: one evhttp on the server's event_base, so a request runs on the main thread between
  * clients' commands and reads every counter without locks; an answer therefore also proves the
@@ -9,31 +11,53 @@
  * http-api-max-body on every path; a larger one is refused with the API's JSON 413 before it
  * is read (http_body_limit.c puts a gate under each connection for that).
  *
+ * Access: every request passes one gate before routing, with the RESP port's rules. GET and
+ * HEAD of /health/live and /health/ready always pass (probes carry no credentials). Protected
+ * mode (protected-mode yes and no password for the default user) answers 403 to a peer that is
+ * not loopback (127.0.0.0/8, ::1, ::ffff:127.x). When any password or user is configured
+ * (acl_auth_configured), a request needs "Authorization: Basic base64(user:password)", checked
+ * by acl_check_credentials as AUTH is (an empty user name is the default user), or "Bearer
+ * <http-auth-token>", compared in constant time; otherwise 401 with a Basic challenge (JSON
+ * under /v1, text elsewhere). A wrong or malformed Authorization header is a failed
+ * authentication for authfail.c; a missing one is not (every browser's first request has
+ * none). The user a request authenticated as goes with it to the API (http_api_handle).
+ *
  * Health: the server is healthy when it is not loading, has a listener, has its store open and
  * has no sticky storage error; /health says which component is not ok. /health/ready is the
  * same verdict without the body a load balancer does not need; /health/live is 200 whenever
  * the loop answers (also while loading). Main thread only. */
 #include "server/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/evp.h>
 
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/status.h"
 #include "base/util.h"
+#include "server/acl.h"
+#include "server/authfail.h"
 #include "server/backup.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/durable.h"
+#include "server/errors.h"
 #include "server/http_api.h"
 #include "server/http_body_limit.h"
 #include "server/http_dash.h"
+#include "server/http_json.h"
 #include "server/listen.h"
 #include "server/metrics.h"
 #include "server/conn.h"
@@ -87,7 +111,7 @@ static void send_sbuf(struct evhttp_request *req, int code, const char *type, st
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped. */
-static void json_string(struct sbuf *b, const char *s) {
+static void json_text(struct sbuf *b, const char *s) {
     sbuf_add(b, "\"", 1);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -154,7 +178,7 @@ static void health_full(struct evhttp_request *req) {
     sbuf_printf(&b, "\"fsyncs\":%llu,\"durable_submission\":%llu,\"error\":",
                 (unsigned long long)st.persist.fsyncs, (unsigned long long)durable_seq());
     if (h.io_error)
-        json_string(&b, obk_strerror(durable_error()));
+        json_text(&b, obk_strerror(durable_error()));
     else
         sbuf_add(&b, "null", 4);
     sbuf_printf(&b, "},\"recovery\":{\"status\":\"%s\",\"loading\":%s,",
@@ -192,7 +216,7 @@ static void health_full(struct evhttp_request *req) {
                 (unsigned long long)bi.files_done, bi.start_time, bi.last_ok_time,
                 (double)bi.last_usec / 1e6);
     if (bi.last_status)
-        json_string(&b, obk_strerror(bi.last_status));
+        json_text(&b, obk_strerror(bi.last_status));
     else
         sbuf_add(&b, "null", 4);
     sbuf_printf(&b,
@@ -233,6 +257,193 @@ static void metrics(struct evhttp_request *req) {
     sbuf_free(&b);
 }
 
+/* ---- authentication and protected mode ---- */
+
+#define HTTP_REALM_HEADER "Basic realm=\"obelisk\", charset=\"UTF-8\""
+/* An Authorization value longer than this is refused unread (the headers are 8 KiB anyway). */
+#define HTTP_AUTH_MAX 4096
+
+int http_addr_is_loopback(const struct sockaddr *sa) {
+    if (!sa) return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127; /* ::ffff:127.x.y.z */
+    }
+    return sa->sa_family == AF_UNIX;
+}
+
+/* "host:port" of the request's peer, for the log. */
+static void peer_text(struct evhttp_request *req, char *buf, size_t cap) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &host, &port);
+    snprintf(buf, cap, "%s:%u", host ? host : "?", (unsigned)port);
+}
+
+/* An error answer of the gate: the API's JSON under /v1, a short text elsewhere; HEAD gets
+ * the headers only (send_text does that). */
+static void send_refusal(struct evhttp_request *req, const char *path, int code, const char *reason,
+                         const char *ecode, const char *msg) {
+    if (path && (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1"))) {
+        json_t *e = hj_error(ecode, msg);
+        char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        if (!text) {
+            evhttp_send_error(req, 500, "Out of memory");
+            return;
+        }
+        size_t n = strlen(text);
+        char *body = malloc(n + 2);
+        if (!body) {
+            free(text);
+            evhttp_send_error(req, 500, "Out of memory");
+            return;
+        }
+        memcpy(body, text, n);
+        body[n] = '\n';
+        free(text);
+        send_text(req, code, reason, "application/json", body, n + 1);
+        free(body);
+        return;
+    }
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_printf(&b, "%s\n", msg);
+    if (b.failed)
+        evhttp_send_error(req, 500, "Out of memory");
+    else
+        send_text(req, code, reason, "text/plain; charset=utf-8", b.p, b.len);
+    sbuf_free(&b);
+}
+
+/* Protected mode, as the RESP listener applies it (conn.c): with protected-mode yes and no
+ * password for the default user, only loopback peers are served. The warning is logged at
+ * most once a second (a scanner must not fill the log), with the count of refusals since. */
+static int protected_refused(struct evhttp_request *req, const char *path) {
+    static long long last_log_ms;
+    static unsigned long long unlogged;
+    if (!server_config.protected_mode || acl_default_needs_auth()) return 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon && http_addr_is_loopback(evhttp_connection_get_addr(evcon))) return 0;
+    long long now = util_mstime();
+    if (!last_log_ms || now < last_log_ms || now - last_log_ms >= 1000) {
+        char peer[INET6_ADDRSTRLEN + 16];
+        peer_text(req, peer, sizeof(peer));
+        char more[80] = "";
+        if (unlogged)
+            snprintf(more, sizeof(more), " (%llu more since the last such line)", unlogged);
+        log_msg(LOG_WARNING,
+                "Possible SECURITY ATTACK detected (protected mode): HTTP request from %s "
+                "refused%s",
+                peer, more);
+        last_log_ms = now;
+        unlogged = 0;
+    } else {
+        unlogged++;
+    }
+    send_refusal(req, path, 403, "Forbidden", HTTP_ERR_PROTECTED);
+    return 1;
+}
+
+/* Who the request is. Returns 1 with the user name in *user (malloc'd, *ulen bytes; the
+ * caller frees it) when its Authorization header names a user whose password matches (HTTP
+ * Basic; an empty user name is the default user, as AUTH with one argument) or carries the
+ * bearer token (http-auth-token; the default user); 0 when it has no Authorization header;
+ * -1 when it has one that is malformed or wrong (counted and logged by authfail_note). */
+static int authenticate(struct evhttp_request *req, char **user, size_t *ulen) {
+    *user = NULL;
+    *ulen = 0;
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!v) return 0;
+    char peer[INET6_ADDRSTRLEN + 16];
+    size_t vlen = strlen(v);
+    if (vlen > HTTP_AUTH_MAX) goto refused;
+    if (!strncasecmp(v, "Bearer ", 7)) {
+        const char *t = v + 7;
+        while (*t == ' ') t++;
+        size_t tlen = strlen(t);
+        while (tlen && t[tlen - 1] == ' ') tlen--;
+        const char *want = server_config.http_auth_token;
+        if (!want[0] || !tlen || !util_secure_eq(t, tlen, want, strlen(want))) {
+            peer_text(req, peer, sizeof(peer));
+            authfail_note(peer, "(bearer token)", 14, "HTTP");
+            return -1;
+        }
+        *user = strdup("default");
+        if (!*user) return -1;
+        *ulen = 7;
+        return 1;
+    }
+    if (strncasecmp(v, "Basic ", 6) != 0) goto refused;
+    const char *b64 = v + 6;
+    while (*b64 == ' ') b64++;
+    size_t n = strlen(b64);
+    while (n && b64[n - 1] == ' ') n--;
+    /* strict base64: whole quads of the alphabet, '=' only as the last one or two bytes;
+     * EVP_DecodeBlock would skip blanks and decode padding as zero bytes */
+    if (n == 0 || n % 4 != 0) goto refused;
+    size_t pad = b64[n - 1] == '=' ? (b64[n - 2] == '=' ? 2 : 1) : 0;
+    for (size_t i = 0; i < n - pad; i++) {
+        unsigned char ch = (unsigned char)b64[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '+' || ch == '/'))
+            goto refused;
+    }
+    unsigned char *dec = malloc(n / 4 * 3 + 1);
+    if (!dec) return -1;
+    int got = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
+    if (got < 0 || (size_t)got < pad) {
+        free(dec);
+        goto refused;
+    }
+    size_t dlen = (size_t)got - pad;
+    const char *text = (const char *)dec;
+    const char *colon = memchr(text, ':', dlen);
+    if (!colon) {
+        free(dec);
+        goto refused;
+    }
+    const char *name = text;
+    size_t nlen = (size_t)(colon - text);
+    if (nlen == 0) {
+        name = "default";
+        nlen = 7;
+    }
+    const char *pass = colon + 1;
+    size_t plen = dlen - (size_t)(pass - text);
+    if (!acl_check_credentials(name, nlen, pass, plen)) {
+        peer_text(req, peer, sizeof(peer));
+        authfail_note(peer, name, nlen, "HTTP");
+        free(dec);
+        return -1;
+    }
+    *user = malloc(nlen + 1);
+    if (*user) {
+        memcpy(*user, name, nlen);
+        (*user)[nlen] = '\0';
+        *ulen = nlen;
+    }
+    free(dec);
+    return *user ? 1 : -1;
+refused:
+    peer_text(req, peer, sizeof(peer));
+    authfail_note(peer, "", 0, "HTTP (malformed Authorization header)");
+    return -1;
+}
+
+/* The probes a load balancer or an orchestrator sends without credentials. */
+static int open_path(struct evhttp_request *req, const char *path) {
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    return path && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) &&
+           (!strcmp(path, "/health/live") || !strcmp(path, "/health/ready"));
+}
+
 /* ---- routing ---- */
 
 static const struct route {
@@ -245,18 +456,53 @@ static const struct route {
     {"/metrics", metrics},
 };
 
+static void route(struct evhttp_request *req, const char *path, const char *user, size_t ulen);
+
 static void dispatch(struct evhttp_request *req, void *arg) {
     (void)arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (open_path(req, path)) {
+        route(req, path, NULL, 0);
+        return;
+    }
+    if (protected_refused(req, path)) return;
+    char *user = NULL;
+    size_t ulen = 0;
+    if (acl_auth_configured()) {
+        int who = authenticate(req, &user, &ulen);
+        if (who != 1) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                              HTTP_REALM_HEADER);
+            if (who == 0)
+                send_refusal(req, path, 401, "Unauthorized", HTTP_ERR_AUTH_REQUIRED);
+            else
+                send_refusal(req, path, 401, "Unauthorized", HTTP_ERR_AUTH_INVALID);
+            return;
+        }
+    }
+    route(req, path, user, ulen);
+    free(user);
+}
+
+/* A request let through: user is who it authenticated as (NULL when nothing is configured,
+ * or on the open health probes). */
+static void route(struct evhttp_request *req, const char *path, const char *user, size_t ulen) {
     if (path && (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1"))) {
-        http_api_handle(req, path);
+        http_api_handle(req, path, user, ulen);
         return;
     }
     if (path && http_dash_serve(req, path)) return;
     const struct route *r = NULL;
     for (size_t i = 0; path && i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!strcmp(path, routes[i].path)) r = &routes[i];
+    /* /health and /metrics tell what INFO tells (key and group names included): a user who
+     * may not run INFO may not read them either */
+    if (r && !open_path(req, path) && acl_auth_configured() &&
+        !acl_user_may_run(user, ulen, "info")) {
+        send_refusal(req, path, 403, "Forbidden", HTTP_ERR_FORBIDDEN_INFO);
+        return;
+    }
     if (!r) {
         static const char body[] = "Not Found\n";
         send_text(req, 404, "Not Found", "text/plain; charset=utf-8", body, sizeof(body) - 1);

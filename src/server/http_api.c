@@ -8,7 +8,8 @@
  * produce is sent only once the entries are durable as XADD's reply would be. Error replies
  * become {"error": {"code", "message"}} with a status derived from the error word (LOADING,
  * MISCONF, READONLY -> 503; NOGROUP, no such key -> 404; BUSYGROUP, an ID too small -> 409;
- * other command errors -> 400); the API's own texts are in errors.h (HTTP_ERR_*).
+ * NOPERM (the user's ACL rules) -> 403; other command errors -> 400); the API's own texts are in
+ * errors.h (HTTP_ERR_*).
  *
  * Long work is cut in slices so the loop never stalls: a search runs XRANGE slices of
  * SEARCH_SLICE entries, each one a separate run between events, until its limit, its scan
@@ -72,6 +73,10 @@ struct areq {
     char end[64];
     json_t *found;
     struct respv *scan; /* topics: the SCAN reply while the XINFOs run */
+    /* who the HTTP face authenticated the request as (NULL when nothing is configured): its
+     * commands run as that ACL user (hcmd_set_user), the default user when NULL */
+    char *user;
+    size_t userlen;
     struct areq *prev, *next;
 };
 
@@ -87,6 +92,7 @@ static void areq_free(struct areq *a) {
     evhttp_clear_headers(&a->q);
     free(a->field);
     free(a->match);
+    free(a->user);
     json_decref(a->found);
     if (a->scan) {
         respv_free(a->scan);
@@ -164,6 +170,9 @@ static void send_cmd_error(struct areq *a, const struct respv *e) {
     } else if (!strncmp(t, "NOAUTH", 6) || !strncmp(t, "WRONGPASS", 9)) {
         code = 401;
         ecode = "unauthorized";
+    } else if (!strncmp(t, "NOPERM", 6)) { /* the user's ACL rules refuse it */
+        code = 403;
+        ecode = "forbidden";
     }
     send_err(a, code, ecode, t);
 }
@@ -353,12 +362,14 @@ static void done_produce(struct areq *a, struct respv *r, size_t n) {
         struct respv e = *err;
         (void)e;
         int code = strstr(err->str, "equal or smaller") ? 409
+                   : !strncmp(err->str, "NOPERM", 6)    ? 403
                    : (!strncmp(err->str, "LOADING", 7) || !strncmp(err->str, "MISCONF", 7) ||
                       !strncmp(err->str, "READONLY", 8) || !strncmp(err->str, "OOM", 3))
                        ? 503
                        : 400;
         json_object_set_new(json_object_get(body, "error"), "code",
                             json_string(code == 409   ? "conflict"
+                                        : code == 403 ? "forbidden"
                                         : code == 503 ? "unavailable"
                                                       : "bad_request"));
         send_json(a, code, body);
@@ -1366,9 +1377,18 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     areq_free(a);
 }
 
-void http_api_handle(struct evhttp_request *req, const char *path) {
+void http_api_handle(struct evhttp_request *req, const char *path, const char *user, size_t ulen) {
     struct areq *a = calloc(1, sizeof(*a));
-    if (!a) {
+    if (a && user) {
+        a->user = malloc(ulen + 1);
+        if (a->user) {
+            memcpy(a->user, user, ulen);
+            a->user[ulen] = '\0';
+            a->userlen = ulen;
+        }
+    }
+    if (!a || (user && !a->user)) {
+        free(a);
         evhttp_send_error(req, 500, "Out of memory");
         return;
     }
@@ -1403,6 +1423,8 @@ void http_api_handle(struct evhttp_request *req, const char *path) {
     a->db = (int)db;
     a->h = hcmd_open();
     if (!a->h) return send_err(a, 503, HTTP_ERR_NO_CONN);
+    if (hcmd_set_user(a->h, a->user, a->userlen) != 0) /* deleted since it authenticated */
+        return send_err(a, 401, HTTP_ERR_AUTH_INVALID);
     a->evcon = evhttp_request_get_connection(req);
     if (a->evcon) evhttp_connection_set_closecb(a->evcon, on_close, a);
     route(a, evhttp_request_get_command(req));

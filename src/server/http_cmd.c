@@ -3,10 +3,12 @@
  * Design: socketpair(AF_UNIX); the transport accepts one end with conn_accept() and treats it
  * as any client (the command table, MULTI, blocking, held replies, CLIENT LIST/KILL); this
  * module keeps a bufferevent on the other end, writes RESP requests into it and parses the
- * replies with respv. The connection is marked authenticated (the HTTP face is behind its own
- * listener), switched to RESP3 with HELLO 3 and named "http-api"; the replies of those set-up
- * commands and of the SELECTs added before a run are counted and skipped. Replies come in
- * order, so a run is complete when as many replies as it queued have arrived.
+ * replies with respv. The connection is marked authenticated (the HTTP face checked who the
+ * request is) and runs as the request's ACL user (hcmd_set_user), so the user's command, key
+ * and channel rules apply to the API as to the RESP port; switched to RESP3 with HELLO 3 and named
+ * "http-api"; the replies of those set-up commands and of the SELECTs added before a run are
+ * counted and skipped. Replies come in order, so a run is complete when as many replies as it
+ * queued have arrived.
  *
  * Why not call the handlers directly: they write into a client's reply buffer, and the
  * durability rule, parking for cache space and blocking all work on a client's input and
@@ -31,6 +33,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/conn.h"
 #include "server/runtime.h"
 
@@ -50,7 +53,11 @@ struct hcmd {
     int dead, in_cb, closing;
     int pooled; /* on the idle list */
     struct hcmd *next_idle;
+    struct client *client;            /* the server's end; NULL once the transport freed it */
+    struct hcmd *all_prev, *all_next; /* every open connection (hcmd_client_gone) */
 };
+
+static struct hcmd *all;
 
 static struct hcmd *idle;
 static int nidle, nopen;
@@ -150,6 +157,11 @@ static void free_got(struct hcmd *h) {
 }
 
 static void destroy(struct hcmd *h) {
+    if (h->all_prev)
+        h->all_prev->all_next = h->all_next;
+    else if (all == h)
+        all = h->all_next;
+    if (h->all_next) h->all_next->all_prev = h->all_prev;
     if (h->bev) bufferevent_free(h->bev); /* closes our end: the server frees its client */
     evbuffer_free(h->queued);
     free_got(h);
@@ -279,6 +291,10 @@ static struct hcmd *make(void) {
         return NULL;
     }
     nopen++;
+    h->client = c;
+    h->all_next = all;
+    if (all) all->all_prev = h;
+    all = h;
     bufferevent_setcb(h->bev, read_cb, NULL, event_cb, h);
     bufferevent_enable(h->bev, EV_READ | EV_WRITE);
     static const char setup[] = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
@@ -299,6 +315,18 @@ struct hcmd *hcmd_open(void) {
         destroy(h);
     }
     return make();
+}
+
+int hcmd_set_user(struct hcmd *h, const char *user, size_t len) {
+    struct acl_user *u = user ? acl_user_find(user, len) : acl_default_user();
+    if (!u || !h->client || h->dead) return -1;
+    h->client->user = u;
+    return 0;
+}
+
+void hcmd_client_gone(struct client *c) {
+    for (struct hcmd *h = all; h; h = h->all_next)
+        if (h->client == c) h->client = NULL;
 }
 
 int hcmd_add(struct hcmd *h, const struct hargs *a) {

@@ -10,7 +10,9 @@
  * metric of its own (obelisk_metrics_omitted_series). Lag per group is O(log n)
  * (topic_count_after). Names: obelisk_ prefix, base units, _total for counters, _seconds and
  * _bytes where the unit is time or size. Label values are keys and group names written by
- * metrics_add_name, so they never need escaping. Main thread only. */
+ * metrics_add_name, so they never need escaping. With metrics-key-labels no, the per-topic
+ * and per-group families are left out whole (the totals stay, and the omitted-series counts
+ * read 0): a deployment whose key names are confidential exports none. Main thread only. */
 #include "server/metrics.h"
 
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #include "base/sbuf.h"
 #include "base/util.h"
+#include "server/authfail.h"
 #include "server/blocking.h"
 #include "server/command.h"
 #include "server/commit.h"
@@ -365,6 +368,10 @@ void metrics_render(struct sbuf *b) {
     one(b, "obelisk_tls_handshake_failures_total", "counter",
         "TLS connections that ended before their handshake completed.",
         (unsigned long long)s->tls_handshake_failures);
+    one(b, "obelisk_auth_failures_total", "counter",
+        "Failed authentications: wrong passwords or tokens given to AUTH, HELLO AUTH or the HTTP "
+        "face (INFO stats acl_access_denied_auth).",
+        authfail_count(AUTHFAIL_AUTH));
     one(b, "obelisk_commands_processed_total", "counter", "Commands executed.",
         (unsigned long long)s->commands_processed);
     commands(b);
@@ -397,8 +404,10 @@ void metrics_render(struct sbuf *b) {
         struct store_stats stats;
         store_stats(st, &stats);
         storage(b, &stats);
-        per_topic(b, st, &omitted_topics);
-        per_group(b, &omitted_groups);
+        if (server_config.metrics_key_labels) { /* no: no series names a topic or group */
+            per_topic(b, st, &omitted_topics);
+            per_group(b, &omitted_groups);
+        }
     }
     family(b, "obelisk_metrics_omitted_series", "gauge",
            "Topics or groups left out of the per-topic/per-group series by metrics-max-topics "

@@ -39,6 +39,7 @@
 #include "server/db.h"
 #include "server/expire.h"
 #include "server/http.h"
+#include "server/http_cmd.h"
 #include "server/listen.h"
 #include "server/monitor.h"
 #include "server/pubsub.h"
@@ -335,6 +336,7 @@ static void wire_levels(void) {
     conn_add_release_hook(monitor_remove);
     conn_add_release_hook(pubsub_release_client);
     conn_add_release_hook(repl_release_client);
+    conn_add_release_hook(hcmd_client_gone);
 }
 
 /* Takes the data directory's lock before anything in it is read: a second server on the same
