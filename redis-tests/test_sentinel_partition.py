@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The window Sentinel leaves, measured: the sentinels lose the primary (they reach it through a
 TCP proxy that the test cuts) while the primary still reaches its two replicas and a client
-still writes to it. Sentinel promotes a replica and reconfigures the other; until then the old
+still writes to it. The replicas follow the primary through the same proxy, so that Sentinel
+sees them replicate from the address it monitors (else it "fixes" them to that address, and
+the cut would take them too); the cut spares their replication links. Sentinel promotes a replica and reconfigures the other; until then the old
 primary may collect acknowledgements for writes the promoted replica never gets.
 - min-replicas-to-write 2 (every replica): once the promoted replica stops following, the old
   primary cannot acknowledge anything: no acknowledged write is lost (asserted).
@@ -30,12 +32,14 @@ tap = Tap()
 
 
 class Proxy:
-    """127.0.0.1:port -> 127.0.0.1:target, byte for byte, until cut; heal listens again."""
+    """127.0.0.1:port -> 127.0.0.1:target, byte for byte, until cut (every connection but the
+    replication links: those whose client sent REPLCONF or PSYNC); heal listens again."""
 
     def __init__(self, target):
         self.target = target
         self.port = servers.free_port()
         self.socks = []
+        self.replication = set()  # sockets of replication links, spared by cut
         self.lock = threading.Lock()
         self.listener = None
         self.heal()
@@ -47,16 +51,20 @@ class Proxy:
         self.listener.listen(64)
         threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
 
-    def cut(self):
+    def cut(self, all_links=False):
         self.listener.close()
         with self.lock:
+            keep = []
             for s in self.socks:
+                if s in self.replication and not all_links:
+                    keep.append(s)
+                    continue
                 try:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
                 s.close()
-            self.socks = []
+            self.socks = keep
 
     def _accept(self, listener):
         while True:
@@ -71,16 +79,18 @@ class Proxy:
                 continue
             with self.lock:
                 self.socks += [a, b]
-            for x, y in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+            for x, y, upstream in ((a, b, True), (b, a, False)):
+                threading.Thread(target=self._pump, args=(x, y, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pump(x, y):
+    def _pump(self, x, y, upstream):
         try:
             while True:
                 data = x.recv(65536)
                 if not data:
                     break
+                if upstream and (b"REPLCONF" in data or b"PSYNC" in data):
+                    with self.lock:
+                        self.replication.update((x, y))
                 y.sendall(data)
         except OSError:
             pass
@@ -96,20 +106,35 @@ def run(n_required):
     lines = ["fsync always", f"min-replicas-to-write {n_required}", "min-replicas-max-lag 3",
              "repl-ping-replica-period 1", "repl-timeout 5"]
     primary = Node(root, "node0", lines)
-    replicas = [Node(root, f"node{i}", lines + [f"replicaof 127.0.0.1 {primary.port}"])
+    primary.start()
+    proxy = Proxy(primary.port)
+    replicas = [Node(root, f"node{i}", lines + [f"replicaof 127.0.0.1 {proxy.port}"])
                 for i in (1, 2)]
     nodes = [primary] + replicas
-    for n in nodes:
+    for n in replicas:
         n.start()
-    proxy = Proxy(primary.port)
     sentinels = []
     for i in range(3):
         s = SentinelProc(root, f"sentinel{i}", proxy.port)
         sentinels.append(s.start())
     try:
         sent = Sentinel([("127.0.0.1", s.port) for s in sentinels], socket_timeout=1)
-        ok = wait_until(lambda: len(sent.discover_slaves("mymaster")) == 2, 20)
-        tap.ok(ok, f"N={n_required}: the sentinels see the primary (through the proxy) and two replicas")
+
+        def all_see():  # every sentinel, not just the first that answers
+            for s in sentinels:
+                try:
+                    m = redis.Redis(port=s.port, socket_timeout=1).sentinel_master("mymaster")
+                except redis.RedisError:
+                    return False
+                if (not m.get("is_master") or m.get("is_sdown") or m.get("is_odown")
+                        or m.get("num-slaves") != 2 or m.get("num-other-sentinels") != 2):
+                    return False
+            return True
+
+        ok = wait_until(all_see, 40)
+        tap.ok(ok, f"N={n_required}: every sentinel sees the primary (through the proxy), two "
+               "replicas and the other sentinels",
+               "\n".join(p.log()[-2000:] for p in nodes + sentinels))
         w = redis.Redis(port=primary.port, socket_timeout=2, decode_responses=True)
         acked, stop = [], threading.Event()
 
@@ -159,7 +184,7 @@ def run(n_required):
                    f"N={n_required}: its full sync logs the entries it drops")
         return len(lost)
     finally:
-        proxy.cut()
+        proxy.cut(all_links=True)
         for p in sentinels + nodes:
             p.stop()
         shutil.rmtree(root, ignore_errors=True)
