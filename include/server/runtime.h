@@ -15,8 +15,11 @@ struct runtime {
     struct event_base *base; /* the one event loop (server.c creates and frees it) */
     char run_id[41];
     long long start_ms;
-    int port;          /* the RESP port really bound (differs from the config when it says 0) */
-    int nlisteners;    /* RESP listening sockets open (health) */
+    int port;          /* the plain RESP port really bound (a free one when the config says 0
+                          and there is no TLS port), 0 with none (a TLS-only server) */
+    int nlisteners;    /* plain RESP listening sockets open (health) */
+    int tls_port;      /* the TLS port bound, 0 with none */
+    int ntls;          /* TLS listening sockets open */
     int loading;       /* 1 while the data set is being recovered (db.c) */
     int shutdown_asap; /* a graceful stop was asked for; server.c acts on it in before_sleep */
     int exit_code;     /* what the process exits with after the loop ends */

@@ -61,10 +61,13 @@ function track(kind, proc, tmp, port) {
   return s;
 }
 
+// Port 0: a free port, read from the start log. With TLS options port 0 would mean no plain
+// port (a TLS-only server), so the plain port is one that was free a moment ago.
 export async function startObelisk(args = []) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-obelisk-'));
   fs.mkdirSync(path.join(tmp, 'data'));
-  const proc = spawn(obeliskBin, ['--port', '0', '--dir', path.join(tmp, 'data'),
+  const plain = args.some((a) => String(a).startsWith('--tls-')) ? String(await freePort()) : '0';
+  const proc = spawn(obeliskBin, ['--port', plain, '--dir', path.join(tmp, 'data'),
     '--enable-debug-command', 'local', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const s = track('obelisk', proc, tmp, 0);
   await new Promise((resolve, reject) => {

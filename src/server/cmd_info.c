@@ -70,7 +70,8 @@ static void section_server(struct sbuf *b) {
                 OBELISK_REDIS_VERSION, OBELISK_VERSION, un.sysname, un.release, un.machine,
                 (int)(sizeof(long) * 8), event_base_get_method(runtime.base), __GNUC__,
                 __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
-                sdnotify_active() ? "systemd" : "no", runtime.run_id, runtime.port, now, up,
+                sdnotify_active() ? "systemd" : "no", runtime.run_id,
+                runtime.port ? runtime.port : runtime.tls_port /* TLS only: as Redis */, now, up,
                 up / 86400, exe, server_config.config_file);
 }
 

@@ -251,8 +251,8 @@ static void loaded_cb(evutil_socket_t fd, short what, void *arg) {
             db.report.fresh   ? "new data directory"
             : db.report.clean ? "clean shutdown"
                               : "recovered after an unclean stop");
-    log_msg(LOG_NOTICE, "Ready to accept connections tcp");
-    if (server_config.tls_port > 0) log_msg(LOG_NOTICE, "Ready to accept connections tls");
+    if (runtime.nlisteners > 0) log_msg(LOG_NOTICE, "Ready to accept connections tcp");
+    if (runtime.ntls > 0) log_msg(LOG_NOTICE, "Ready to accept connections tls");
 }
 
 int db_start_loading(void) {

@@ -133,7 +133,7 @@ struct health {
 };
 
 static void health_assess(struct health *h) {
-    h->listener_ok = runtime.nlisteners > 0;
+    h->listener_ok = runtime.nlisteners + runtime.ntls > 0;
     h->storage_open = db_store() != NULL;
     h->io_error = durable_error() != 0;
     h->loading = runtime.loading;
@@ -164,8 +164,9 @@ static void health_full(struct evhttp_request *req) {
                 (now_ms - runtime.start_ms) / 1000, OBELISK_VERSION);
     sbuf_printf(&b,
                 "\"listener\":{\"status\":\"%s\",\"port\":%d,\"listeners\":%d,"
-                "\"connected_clients\":%d},",
-                ok_or(h.listener_ok, "down"), runtime.port, runtime.nlisteners, conn_count());
+                "\"tls_port\":%d,\"tls_listeners\":%d,\"connected_clients\":%d},",
+                ok_or(h.listener_ok, "down"), runtime.port, runtime.nlisteners, runtime.tls_port,
+                runtime.ntls, conn_count());
     sbuf_printf(&b, "\"persistence\":{\"status\":\"%s\",\"fsync\":\"%s\",",
                 ok_or(!h.io_error && h.storage_open, h.io_error ? "error" : "unavailable"),
                 fsync_names[server_config.fsync]);

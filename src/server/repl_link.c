@@ -189,7 +189,8 @@ static void handshake(void) {
     int listening = server_config.replica_announce_port ? server_config.replica_announce_port
                     : server_config.tls_replication && server_config.tls_port > 0
                         ? server_config.tls_port
-                        : runtime.port;
+                    : runtime.port ? runtime.port
+                                   : runtime.tls_port; /* TLS only */
     snprintf(port, sizeof port, "%d", listening);
     snprintf(offset, sizeof offset, "-1");
     if (!L.full_sync_needed && repl_offset() > 0) {

@@ -53,8 +53,10 @@
 
 /* The top level's own state: listeners, timers, signals, the loop flag. */
 static struct {
-    struct evconnlistener *listeners[16];
+    struct evconnlistener *listeners[16]; /* the plain port */
     int nlisteners;
+    int plain_from;        /* the port setting they were opened for (0: a free port) */
+    char plain_bind[1024]; /* and the bind addresses, one space between */
     struct evconnlistener *tls_listeners[16]; /* tls-port */
     int ntls;
     int tls_bound; /* the port they listen on, 0 with none */
@@ -120,17 +122,42 @@ static void accept_error_cb(struct evconnlistener *l, void *ctx) {
         resume_accepting(-1, 0, NULL); /* no timer: better to spin than to stop accepting */
 }
 
-/* Opens a listener per bind address. With port 0 the first one picks a free port and the others
- * use the same. Returns 0 or -1 with a reason. */
-static int open_listeners(struct evconnlistener **out, int *nout, int *port_out, char *err,
-                          size_t errlen) {
-    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count,
-                       server_config.port, accept_cb, NULL, out, 16, port_out, err, errlen,
-                       "server TCP");
+/* The plain port the configuration asks for: the port, 0 for a free port (port 0 without a TLS
+ * port), or -1 for none (port 0 with a TLS port: a TLS-only server, Redis's meaning of port 0). */
+static int plain_wanted(void) {
+    if (server_config.port > 0) return server_config.port;
+    return server_config.tls_port > 0 ? -1 : 0;
+}
+
+/* The bind addresses as one string, to tell whether they changed since the listeners opened. */
+static void bind_string(char *buf, size_t len) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < server_config.bind_count && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", server_config.bind[i]);
+}
+
+/* Opens a listener per bind address on port (0: the first one picks a free port and the others
+ * use the same). Returns 0 or -1 with a reason. */
+static int open_listeners(int port, struct evconnlistener **out, int *nout, int *port_out,
+                          char *err, size_t errlen) {
+    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count, port,
+                       accept_cb, NULL, out, 16, port_out, err, errlen, "server TCP");
     if (n < 0) return -1;
     for (int i = 0; i < n; i++) evconnlistener_set_error_cb(out[i], accept_error_cb);
     *nout = n;
     return 0;
+}
+
+/* Replaces the plain listeners by ls (n of them, 0 closes the plain port) bound on port for the
+ * port setting from. */
+static void set_plain_listeners(struct evconnlistener **ls, int n, int port, int from) {
+    for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
+    memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n);
+    server.nlisteners = runtime.nlisteners = n;
+    runtime.port = n > 0 ? port : 0;
+    server.plain_from = from;
+    bind_string(server.plain_bind, sizeof server.plain_bind);
 }
 
 /* Something speaks TLS: the TLS port, a replica's link, the HTTP face. */
@@ -149,8 +176,8 @@ static int open_tls_listeners(char *err, size_t errlen) {
     if (n < 0) return -1;
     for (int i = 0; i < n; i++)
         evconnlistener_set_error_cb(server.tls_listeners[i], accept_error_cb);
-    server.ntls = n;
-    server.tls_bound = port;
+    server.ntls = runtime.ntls = n;
+    server.tls_bound = runtime.tls_port = port;
     return 0;
 }
 
@@ -163,6 +190,15 @@ static int open_tls_listeners(char *err, size_t errlen) {
 static int tls_rebind(char *err, size_t errlen) {
     int want = server_config.tls_port;
     if (want > 0 && want == server.tls_bound && server.ntls > 0) return 0;
+    if (want == 0 && server.ntls == 0) return 0;
+    if (want == 0 && server_config.port == 0) {
+        /* Redis 7.0 accepts this and is left listening nowhere; port 0 without a TLS port
+         * would mean a free plain port here, which a TLS-only server must not open unasked */
+        snprintf(err, errlen,
+                 "no listener would be left: port is 0, so the TLS port is the only one (set a "
+                 "plain port in the same CONFIG SET, e.g. port 6379 tls-port 0)");
+        return -1;
+    }
     struct evconnlistener *ls[16];
     int n = 0, port = 0;
     if (want > 0) {
@@ -175,24 +211,56 @@ static int tls_rebind(char *err, size_t errlen) {
     for (int i = 0; i < server.ntls; i++) evconnlistener_free(server.tls_listeners[i]);
     memcpy(server.tls_listeners, ls, sizeof(ls[0]) * (size_t)n);
     server.ntls = n;
-    server.tls_bound = want > 0 ? port : 0;
+    server.tls_bound = runtime.tls_port = want > 0 ? port : 0;
+    runtime.ntls = n;
     if (want > 0)
         log_msg(LOG_NOTICE, "Listening on TLS port %d", port);
     else
         log_msg(LOG_NOTICE, "TLS port closed");
+    /* port 0 beside the TLS port that just opened: the free plain port closes (TLS only) */
+    return want > 0 ? server_rebind(err, errlen) : 0;
+}
+
+/* CONFIG SET port or bind (and after the TLS port opened): opens the plain listeners on the
+ * new port or addresses before closing the old ones (one that cannot be bound is refused and the
+ * old ones stay). When the port and addresses are those the listeners were opened for, nothing
+ * changes: a refused CONFIG SET that puts port 0 back keeps the free port that was bound rather
+ * than picking another. Port 0 beside an open TLS port closes the plain port (TLS only). */
+int server_rebind(char *err, size_t errlen) {
+    int want = plain_wanted();
+    char addrs[sizeof server.plain_bind];
+    bind_string(addrs, sizeof addrs);
+    if (server.nlisteners > 0 && !strcmp(addrs, server.plain_bind) &&
+        (want == server.plain_from || want == runtime.port)) {
+        server.plain_from = want;
+        return 0;
+    }
+    if (want < 0) {
+        /* TLS only; closed once a TLS port listens, so that a server is never left without a
+         * listener (tls_rebind comes back here when it opens one) */
+        if (server.nlisteners == 0 || server.ntls == 0) return 0;
+        int was = runtime.port;
+        set_plain_listeners(NULL, 0, 0, -1);
+        log_msg(LOG_NOTICE, "Plain TCP port %d closed: port 0 with a TLS port means TLS only", was);
+        return 0;
+    }
+    struct evconnlistener *ls[16];
+    int n, port;
+    if (open_listeners(want, ls, &n, &port, err, errlen) != 0) return -1;
+    set_plain_listeners(ls, n, port, want);
+    log_msg(LOG_NOTICE, "Listening again on port %d", port);
     return 0;
 }
 
-int server_rebind(char *err, size_t errlen) {
-    struct evconnlistener *ls[16];
-    int n, port;
-    if (open_listeners(ls, &n, &port, err, errlen) != 0) return -1;
-    for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
-    memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n);
-    server.nlisteners = runtime.nlisteners = n;
-    runtime.port = port;
-    log_msg(LOG_NOTICE, "Listening again on port %d", port);
-    return 0;
+/* The start's account of the ports that listen. */
+static void log_listeners(void) {
+    if (server.nlisteners > 0)
+        log_msg(LOG_NOTICE, "Listening on port %d (plain TCP)%s", runtime.port,
+                server_config.port == 0 ? ", a free port (port 0 without a TLS port)" : "");
+    if (server.ntls > 0)
+        log_msg(LOG_NOTICE, "Listening on TLS port %d%s", server.tls_bound,
+                server.nlisteners > 0 ? ""
+                                      : "; no plain TCP port (port 0 with a TLS port: TLS only)");
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *ctx) {
@@ -382,16 +450,22 @@ int server_init(void) {
         return -1;
     }
     if (lock_data_dir() != 0) return -1;
-    if (open_listeners(server.listeners, &server.nlisteners, &runtime.port, err, sizeof(err)) !=
-        0) {
-        log_msg(LOG_WARNING, "%s", err);
-        return -1;
+    int plain = plain_wanted();
+    server.plain_from = -1;
+    if (plain >= 0) {
+        struct evconnlistener *ls[16];
+        int n, port;
+        if (open_listeners(plain, ls, &n, &port, err, sizeof(err)) != 0) {
+            log_msg(LOG_WARNING, "%s", err);
+            return -1;
+        }
+        set_plain_listeners(ls, n, port, plain);
     }
-    runtime.nlisteners = server.nlisteners;
     if (open_tls_listeners(err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
+    log_listeners();
     if (http_start(err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
@@ -455,7 +529,9 @@ static void finish_shutdown(void) {
 }
 
 int server_run(void) {
-    log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", runtime.port);
+    /* the plain port, or the TLS port on a TLS-only server (as Redis) */
+    log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.",
+            runtime.port ? runtime.port : runtime.tls_port);
     log_msg(LOG_NOTICE, "Server initialized");
     server.running = 1;
     while (server.running) {

@@ -132,6 +132,23 @@ static int log_port(const char *path) {
     return port;
 }
 
+/* A loopback port that was free a moment ago (bound to port 0, read, closed); 0 on failure. */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    int port = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
 int server_start_argv(struct test_server *s, const char *const *extra, int reuse_dir) {
     const char *bin = getenv("OBELISK_SERVER");
     if (!bin) bin = "./obelisk-server";
@@ -143,11 +160,16 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
         snprintf(s->datadir, sizeof(s->datadir), "%s/data", s->dir);
         snprintf(s->logpath, sizeof(s->logpath), "%s/server.log", s->dir);
     }
+    /* Port 0 is a free port the log names; with TLS options port 0 would mean no plain port (a
+     * TLS-only server), so the plain port is one that was free a moment ago. */
+    char plain[16] = "0";
+    for (int i = 0; extra && extra[i]; i++)
+        if (!strncmp(extra[i], "--tls-", 6)) snprintf(plain, sizeof plain, "%d", free_port());
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "--port";
-    argv[n++] = "0";
+    argv[n++] = plain;
     argv[n++] = "--dir";
     argv[n++] = s->datadir;
     argv[n++] = "--enable-debug-command";

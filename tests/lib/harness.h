@@ -21,7 +21,11 @@ struct test_server {
 extern int harness_wait_ready;
 
 /* Starts obelisk-server (path from $OBELISK_SERVER) with --port 0 --dir <tmp>/data
- * --enable-debug-command local and the extra arguments (NULL-terminated). Returns 0 or -1. */
+ * --enable-debug-command local and the extra arguments (NULL-terminated). Returns 0 or -1.
+ * s->port is the port of the start's "Running mode" line. With a --tls-* argument the plain
+ * port is one that was free a moment ago instead of 0 (port 0 beside a TLS port means no plain
+ * port); an extra "--port 0" after it asks for a TLS-only server (s->port is then its TLS port,
+ * as Redis's start line names it). */
 int server_start(struct test_server *s, ...);
 /* Same, with the extra arguments as an array. reuse_dir keeps s->dir (a restart). */
 int server_start_argv(struct test_server *s, const char *const *extra, int reuse_dir);
