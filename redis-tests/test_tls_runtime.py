@@ -207,4 +207,22 @@ with servers.Obelisk(BASE + ["--tls-port", str(tp), "--http-port", str(hp)]) as 
     n = [int(line.split()[1]) for line in metrics.splitlines()
          if line.startswith("obelisk_tls_handshake_failures_total ")]
     tap.ok(n and n[0] >= 55, "obelisk_tls_handshake_failures_total counts them", n)
+    # a client that connects and never starts its handshake is closed after
+    # tls-handshake-timeout (the cron looks once a second); a finished handshake is not
+    r.config_set("tls-handshake-timeout", 1)
+    silent = socket.create_connection(("127.0.0.1", tp), timeout=10)
+    t0 = time.time()
+    try:
+        got = silent.recv(100)
+    except OSError:
+        got = b""
+    waited = time.time() - t0
+    silent.close()
+    tap.ok(got == b"" and 0.8 <= waited < 5, f"a silent TLS client is closed after {waited:.1f} s")
+    kept = redis.Redis(port=tp, ssl=True, ssl_ca_certs=certs.p("ca.crt"),
+                       ssl_certfile=certs.p("client.crt"), ssl_keyfile=certs.p("client.key"))
+    kept.ping()
+    time.sleep(2.2)
+    tap.ok(kept.ping(), "a TLS client that finished its handshake stays past the timeout")
+    kept.close()
 tap.done()

@@ -99,8 +99,10 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out);
  * rules such as +select|0 look at argv[1]). */
 int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, size_t *argvlen);
 /* 1 when the user named name (the default user when name is NULL) may run the command called
- * command (a full name such as "info" or "config|get"); 0 for an unknown user or command. */
-int acl_user_may_run(const char *name, size_t len, const char *command);
+ * command (a full name such as "info" or "config|get") with argv[0..argc) as its arguments
+ * (argv[0] the command; argc 0 when they do not matter); 0 for an unknown user or command. */
+int acl_user_may_run(const char *name, size_t len, const char *command, int argc, char **argv,
+                     size_t *argvlen);
 /* 1 when u may touch every key / use every channel (the checks of single ones can be skipped). */
 int acl_user_all_keys(const struct acl_user *u);
 int acl_user_all_channels(const struct acl_user *u);

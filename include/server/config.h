@@ -38,6 +38,8 @@ struct config {
     int nuser_lines;
     /* TLS (tls.c): a second port speaking TLS, 0 = none */
     int tls_port;
+    int tls_handshake_timeout; /* seconds a TLS client may take to finish its handshake; 0 = no
+                                  limit */
     char *tls_cert_file, *tls_key_file, *tls_key_file_pass, *tls_ca_cert_file, *tls_ca_cert_dir;
     int tls_auth_clients; /* enum tls_auth */
     char *tls_protocols, *tls_ciphers, *tls_ciphersuites;

@@ -15,6 +15,7 @@
 #include "server/acl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,6 @@ const char *acl_command_name(int id) {
 int acl_category_commands(int cat, int *ids, int cap) {
     int n = 0;
     for (int i = 0; i < ncmds; i++) {
-        if (cmds[i].nsubs) continue; /* a container's category is its subcommands' */
         if (cat >= 0 && !(cmds[i].cats & (1u << cat))) continue;
         if (n < cap) ids[n] = i;
         n++;
@@ -164,12 +164,10 @@ static void set_command(struct acl_user *u, int id, int on) {
             }
 }
 
+/* As Redis: every command of the category, a container with all its subcommands. */
 static void set_category(struct acl_user *u, int cat, int on) {
     for (int i = 0; i < ncmds; i++)
-        if (cat == ACL_NCATS || (cmds[i].cats & (1u << cat))) {
-            bit_set(u, i, on);
-            first_args_clear(u, i);
-        }
+        if (cat == ACL_NCATS || (cmds[i].cats & (1u << cat))) set_command(u, i, on);
     if (cat == ACL_NCATS) future_set(u, on); /* @all: containers and future commands too */
 }
 
@@ -418,6 +416,14 @@ static int chans_add(struct acl_user *u, const char *pat, size_t len) {
     return 0;
 }
 
+/* Redis refuses spaces and NUL bytes in names and patterns: a description (ACL LIST, the ACL
+ * file, CONFIG REWRITE) must read back as the same words. */
+static int has_space(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ' ' || s[i] == '\0' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') return 1;
+    return 0;
+}
+
 /* ---- one rule ---- */
 
 #define ACL_ERR_SYNTAX      "Syntax error"
@@ -560,9 +566,11 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
             off++;
         }
         if (u->allkeys) return ACL_ERR_KEY_AFTER_ALL;
+        if (has_space(r + off, len - off)) return ACL_ERR_SYNTAX;
         if (keys_add(u, r + off, len - off, perm) != 0) return ACL_ERR_NOMEM;
     } else if (r[0] == '&') {
         if (u->allchans) return ACL_ERR_CHAN_AFTER_ALL;
+        if (has_space(r + 1, len - 1)) return ACL_ERR_SYNTAX;
         if (chans_add(u, r + 1, len - 1) != 0) return ACL_ERR_NOMEM;
     } else if (r[0] == '+' || r[0] == '-') {
         return command_rule(u, r, len);
@@ -576,6 +584,10 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
 
 int acl_setuser(const char *name, size_t len, int nrules, char **rules, size_t *rulelens, char *err,
                 size_t errlen) {
+    if (has_space(name, len)) {
+        snprintf(err, errlen, "Usernames can't contain spaces or null characters");
+        return -1;
+    }
     struct acl_user *cur = acl_user_find(name, len);
     struct acl_user *u = cur ? user_copy(cur) : user_new(name, len);
     if (!u) {
@@ -663,10 +675,11 @@ int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, s
     return 0;
 }
 
-int acl_user_may_run(const char *name, size_t len, const char *command) {
+int acl_user_may_run(const char *name, size_t len, const char *command, int argc, char **argv,
+                     size_t *argvlen) {
     const struct acl_user *u = name ? acl_user_find(name, len) : default_user;
     int id = find_command(command, strlen(command));
-    return u && id >= 0 && bit_get(u, id);
+    return u && id >= 0 && acl_check_command(u, id, argc, argv, argvlen);
 }
 
 int acl_user_all_keys(const struct acl_user *u) {
@@ -721,12 +734,12 @@ void acl_user_password_hex(const struct acl_user *u, int i, char out[65]) {
     out[64] = '\0';
 }
 
-/* Commands of cat that a bitmap allows (on) and does not (off); containers are left out, as
- * their subcommands speak for them. */
+/* Commands of cat that a bitmap allows (on) and does not (off), containers included (Redis
+ * counts them: they are @slow). */
 static void count_category(const struct acl_user *t, int cat, int *on, int *off) {
     *on = *off = 0;
     for (int i = 0; i < ncmds; i++) {
-        if (cmds[i].nsubs || !(cmds[i].cats & (1u << cat))) continue;
+        if (!(cmds[i].cats & (1u << cat))) continue;
         if (bit_get(t, i))
             (*on)++;
         else
@@ -1089,7 +1102,9 @@ int acl_save_file(const char *path, char *err, size_t errlen) {
         sbuf_add(&b, "\n", 1);
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = b.failed ? NULL : fopen(tmp, "w");
+    int fd = b.failed ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL; /* 0600: the digests stay the owner's */
+    if (!f && fd >= 0) close(fd);
     int ok = f && fwrite(b.p ? b.p : "", 1, b.len, f) == b.len;
     if (f && fflush(f) != 0) ok = 0;
     if (f && fsync(fileno(f)) != 0) ok = 0;

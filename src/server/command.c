@@ -117,9 +117,38 @@ void command_table_init(struct command *const *tables, int ntables) {
     }
 }
 
+/* Commands whose categories Redis sets explicitly (in its command table) rather than as their
+ * flags and group imply. */
+#define CAT(x) (1u << ACL_CAT_##x)
+static const struct {
+    const char *name;
+    unsigned cats;
+} fixed_categories[] = {
+    {"client|getname", CAT(SLOW) | CAT(CONNECTION)},
+    {"client|id", CAT(SLOW) | CAT(CONNECTION)},
+    {"client|info", CAT(SLOW) | CAT(CONNECTION)},
+    {"client|setname", CAT(SLOW) | CAT(CONNECTION)},
+    {"command", CAT(SLOW) | CAT(CONNECTION)},
+    {"dbsize", CAT(KEYSPACE) | CAT(READ) | CAT(FAST)},
+    {"flushall", CAT(KEYSPACE) | CAT(WRITE) | CAT(SLOW) | CAT(DANGEROUS)},
+    {"flushdb", CAT(KEYSPACE) | CAT(WRITE) | CAT(SLOW) | CAT(DANGEROUS)},
+    {"function|flush", CAT(WRITE) | CAT(SLOW) | CAT(SCRIPTING)},
+    {"function|help", CAT(SLOW) | CAT(SCRIPTING)},
+    {"info", CAT(SLOW) | CAT(DANGEROUS)},
+    {"lastsave", CAT(ADMIN) | CAT(FAST) | CAT(DANGEROUS)},
+    {"role", CAT(ADMIN) | CAT(FAST) | CAT(DANGEROUS)},
+    {"wait", CAT(SLOW) | CAT(CONNECTION)},
+};
+
 unsigned command_categories(const struct command *cmd) {
     unsigned f = cmd->flags, cats = 0;
-    if (!cmd->proc && cmd->subcommands) return 0; /* a container: its subcommands have them */
+    /* a container is @slow, as in Redis (a rule on @slow then covers it with its subcommands) */
+    if (!cmd->proc && cmd->subcommands) return CAT(SLOW);
+    for (size_t i = 0; i < sizeof(fixed_categories) / sizeof(fixed_categories[0]); i++)
+        if (!strcmp(cmd->fullname, fixed_categories[i].name) ||
+            (!strcmp(fixed_categories[i].name, "command") && cmd->parent &&
+             !strcmp(cmd->parent->name, "command")))
+            return fixed_categories[i].cats;
     if (!strcmp(cmd->group, "generic")) cats |= 1u << ACL_CAT_KEYSPACE;
     if (f & CMD_READONLY) cats |= 1u << ACL_CAT_READ;
     if (f & CMD_WRITE) cats |= 1u << ACL_CAT_WRITE;
@@ -160,7 +189,9 @@ int command_keys(const struct command *cmd, int argc, char **argv, size_t *argvl
                  unsigned *perm, int cap) {
     int n = 0;
     if (cmd->flags & CMD_MOVABLEKEYS) { /* XREAD, XREADGROUP: the first half after STREAMS */
-        int i = 1;
+        /* searched from where Redis's key specification starts (XREADGROUP: after GROUP g c,
+         * so a group or consumer named "streams" cannot move the keys) */
+        int i = !strcmp(cmd->fullname, "xreadgroup") ? 4 : 1;
         while (i < argc && !util_eq_nocase(argv[i], argvlen[i], "streams")) i++;
         int nkeys = (argc - i - 1) / 2;
         for (int k = 0; k < nkeys && n < cap; k++, n++) {
@@ -201,7 +232,10 @@ static int command_channels(const struct command *cmd, int argc, int *first, int
  * command's name, a key, a channel), or -1 when everything is allowed. */
 static int acl_verdict(const struct acl_user *u, const struct command *cmd, int argc, char **argv,
                        size_t *argvlen, const char **object, size_t *olen) {
-    if (!acl_check_command(u, cmd->acl_id, argc, argv, argvlen)) {
+    unsigned flags = cmd->flags | (cmd->parent ? cmd->parent->flags : 0);
+    /* AUTH, HELLO, QUIT, RESET: anyone may run them, whatever the rules (as Redis), or a
+     * restricted default user would lock every user out */
+    if (!(flags & CMD_NO_AUTH) && !acl_check_command(u, cmd->acl_id, argc, argv, argvlen)) {
         *object = cmd->fullname;
         *olen = strlen(cmd->fullname);
         return ACL_LOG_COMMAND;

@@ -83,6 +83,7 @@ static const struct directive directives[] = {
     {"tls-session-caching", D_BOOL, C(tls_session_caching), 0, 1, "yes", 0, NULL},
     {"tls-session-cache-size", D_INT, C(tls_session_cache_size), 0, INT_MAX, "20480", 0, NULL},
     {"tls-session-cache-timeout", D_INT, C(tls_session_cache_timeout), 0, INT_MAX, "300", 0, NULL},
+    {"tls-handshake-timeout", D_INT, C(tls_handshake_timeout), 0, INT_MAX, "10", 0, NULL},
     {"databases", D_INT, C(databases), 1, INT_MAX, "16", D_IMMUTABLE, NULL},
     {"maxclients", D_INT, C(maxclients), 1, INT_MAX, "10000", 0, NULL},
     /* Descriptors for storage (topic directories, segment and group files, docs/storage.md):

@@ -557,6 +557,14 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
 void conn_cron(long long now_ms) {
     for (struct client *c = clients; c; c = c->next) {
         if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_BLOCKED)) continue;
+        /* a TLS client that never finishes its handshake holds a maxclients slot: bounded */
+        if (c->tls && !c->tls_up && server_config.tls_handshake_timeout > 0 &&
+            now_ms - c->ctime_ms > (long long)server_config.tls_handshake_timeout * 1000) {
+            log_msg(LOG_VERBOSE, "Closing TLS client id=%llu addr=%s: no handshake in %d s",
+                    (unsigned long long)c->id, c->addr, server_config.tls_handshake_timeout);
+            conn_close_async(c);
+            continue;
+        }
         if (server_config.timeout > 0 && !(c->flags & CLIENT_REPLICA) &&
             now_ms - c->last_interaction_ms > (long long)server_config.timeout * 1000) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu addr=%s", (unsigned long long)c->id,

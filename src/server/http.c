@@ -500,7 +500,7 @@ static void route(struct evhttp_request *req, const char *path, const char *user
     /* /health and /metrics tell what INFO tells (key and group names included): a user who
      * may not run INFO may not read them either */
     if (r && !open_path(req, path) && acl_auth_configured() &&
-        !acl_user_may_run(user, ulen, "info")) {
+        !acl_user_may_run(user, ulen, "info", 0, NULL, NULL)) {
         send_refusal(req, path, 403, "Forbidden", HTTP_ERR_FORBIDDEN_INFO);
         return;
     }

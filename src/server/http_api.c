@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "base/util.h"
+#include "server/acl.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/errors.h"
@@ -1425,6 +1426,13 @@ void http_api_handle(struct evhttp_request *req, const char *path, const char *u
     if (!a->h) return send_err(a, 503, HTTP_ERR_NO_CONN);
     if (hcmd_set_user(a->h, a->user, a->userlen) != 0) /* deleted since it authenticated */
         return send_err(a, 401, HTTP_ERR_AUTH_INVALID);
+    if (a->db != 0) { /* another database is a SELECT: the user's rules must allow it */
+        char n[16];
+        char *sel[] = {"select", n};
+        size_t lens[] = {6, (size_t)snprintf(n, sizeof(n), "%d", a->db)};
+        if (!acl_user_may_run(a->user, a->userlen, "select", 2, sel, lens))
+            return send_err(a, 403, HTTP_ERR_FORBIDDEN_SELECT);
+    }
     a->evcon = evhttp_request_get_connection(req);
     if (a->evcon) evhttp_connection_set_closecb(a->evcon, on_close, a);
     route(a, evhttp_request_get_command(req));

@@ -657,8 +657,8 @@ static struct bufferevent *open_gate(struct event_base *base, void *arg) {
     g->tls = tls;
     if (!evbuffer_add_cb(bufferevent_get_output(filt), output_added, g) ||
         (tls && !evbuffer_add_cb(bufferevent_get_output(sock), tls_drained, g))) {
-        bufferevent_free(filt);
-        return NULL;
+        bufferevent_free(filt);                /* the gate and the socket's bufferevent with it */
+        return tls ? new_tls_bev(base) : NULL; /* never a plain one on the HTTPS face */
     }
     g->next = gates;
     if (gates) gates->prev = g;

@@ -5,10 +5,10 @@
  * module keeps a bufferevent on the other end, writes RESP requests into it and parses the
  * replies with respv. The connection is marked authenticated (the HTTP face checked who the
  * request is) and runs as the request's ACL user (hcmd_set_user), so the user's command, key
- * and channel rules apply to the API as to the RESP port; switched to RESP3 with HELLO 3 and named
- * "http-api"; the replies of those set-up commands and of the SELECTs added before a run are
- * counted and skipped. Replies come in order, so a run is complete when as many replies as it
- * queued have arrived.
+ * and channel rules apply to the API as to the RESP port. Its protocol (RESP3), name ("http-api")
+ * and database are set on the server's end directly, not by commands the user's rules could
+ * refuse. Replies come in order, so a run is complete when as many replies as it queued have
+ * arrived.
  *
  * Why not call the handlers directly: they write into a client's reply buffer, and the
  * durability rule, parking for cache space and blocking all work on a client's input and
@@ -43,8 +43,6 @@ struct hcmd {
     struct bufferevent *bev; /* our end of the pair */
     struct evbuffer *queued; /* commands queued for the next run */
     int nqueued;
-    int db;              /* database the connection is in */
-    int skip;            /* replies to drop before the run's (HELLO, SELECT) */
     int expect;          /* replies the run waits for, 0 when idle */
     struct respv *got;   /* replies received so far */
     size_t ngot, capgot; /* of the run */
@@ -210,11 +208,6 @@ static void read_cb(struct bufferevent *bev, void *arg) {
             break;
         }
         evbuffer_drain(in, used);
-        if (h->skip > 0) {
-            h->skip--;
-            respv_free(&v);
-            continue;
-        }
         if (!h->expect) { /* nothing asked for it (an abandoned run): drop */
             respv_free(&v);
             continue;
@@ -297,10 +290,11 @@ static struct hcmd *make(void) {
     all = h;
     bufferevent_setcb(h->bev, read_cb, NULL, event_cb, h);
     bufferevent_enable(h->bev, EV_READ | EV_WRITE);
-    static const char setup[] = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
-                                "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$8\r\nhttp-api\r\n";
-    evbuffer_add(bufferevent_get_output(h->bev), setup, sizeof(setup) - 1);
-    h->skip = 2;
+    /* RESP3 and the name "http-api", set on the server's end directly rather than by HELLO and
+     * CLIENT SETNAME: those would run as the request's ACL user, whose rules may refuse them */
+    c->proto = 3;
+    c->reply.proto = 3;
+    c->name = strdup("http-api");
     return h;
 }
 
@@ -311,8 +305,8 @@ struct hcmd *hcmd_open(void) {
         nidle--;
         h->next_idle = NULL;
         h->pooled = 0;
-        if (!h->dead) return h;
-        destroy(h);
+        if (!h->dead && h->client) return h;
+        destroy(h); /* dead, or its server end freed (CLIENT KILL, a deleted ACL user) */
     }
     return make();
 }
@@ -343,13 +337,16 @@ int hcmd_run(struct hcmd *h, int db, hcmd_done_fn fn, void *ctx) {
         return -1;
     }
     struct evbuffer *out = bufferevent_get_output(h->bev);
-    if (db != h->db) {
-        char n[16];
-        int len = snprintf(n, sizeof(n), "%d", db);
-        evbuffer_add_printf(out, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n", len, n);
-        h->skip++;
-        h->db = db; /* the handler checked the range: SELECT cannot fail */
+    if (!h->client) { /* the transport freed the server's end; EOF is on its way */
+        evbuffer_drain(h->queued, evbuffer_get_length(h->queued));
+        h->nqueued = 0;
+        h->dead = 1;
+        return -1;
     }
+    /* The database is set on the server's end directly (the handler checked the range): no
+     * command of the previous run is pending (expect was 0), and a SELECT would run as the
+     * request's ACL user, whose rules may refuse it and leave the commands in another db. */
+    h->client->db = db;
     evbuffer_add_buffer(out, h->queued);
     h->expect = h->nqueued;
     h->nqueued = 0;

@@ -509,25 +509,32 @@ static void finish_snapshot(struct replica *r, struct evbuffer *out) {
     go_online(r, out);
 }
 
-static void top_up(struct replica *r) {
+/* Queues what the window allows; returns 1 when it queued anything. */
+static int top_up(struct replica *r) {
     struct evbuffer *out = conn_output(r->c);
     /* the PSYNC reply (in the stage, or held behind earlier replies) goes out first */
-    if (evbuffer_get_length(r->c->stage) || r->c->held_bytes) return;
+    if (evbuffer_get_length(r->c->stage) || r->c->held_bytes) return 0;
     if (!r->snap) { /* +CONTINUE: the backlog's bytes and what came since */
         go_online(r, out);
         conn_schedule_write(r->c);
-        return;
+        return 1;
     }
+    int queued = 0;
     while (evbuffer_get_length(out) < REPL_SNAPSHOT_WINDOW && r->next_file < r->snap->nfiles) {
         if (add_file(r, out) != 0) {
             log_msg(LOG_WARNING, "Can't read the snapshot for replica %s:%d; dropping it", r->ip,
                     r->listening_port);
             conn_close_async(r->c);
-            return;
+            return 0;
         }
+        queued = 1;
     }
-    if (r->next_file == r->snap->nfiles) finish_snapshot(r, out);
-    conn_schedule_write(r->c);
+    if (r->next_file == r->snap->nfiles) {
+        finish_snapshot(r, out);
+        queued = 1;
+    }
+    if (queued) conn_schedule_write(r->c);
+    return queued;
 }
 
 void repl_before_sleep(void) {
@@ -536,10 +543,11 @@ void repl_before_sleep(void) {
     int sending = 0;
     for (struct replica *r = R.replicas; r; r = r->next) {
         if (r->state != REPLICA_SENDING || (r->c->flags & CLIENT_CLOSE_ASAP)) continue;
-        top_up(r);
-        sending |= r->state == REPLICA_SENDING;
+        int queued = top_up(r);
+        sending |= queued && r->state == REPLICA_SENDING;
     }
-    /* the socket may take the window at once and leave no write event to wake the loop */
+    /* the socket may take the window at once and leave no write event to wake the loop; a full
+     * window has one (its bytes being written), so the loop is not kicked then: no spinning */
     if (sending) event_active(R.kick, EV_TIMEOUT, 0);
 }
 

@@ -213,6 +213,32 @@ static void test_every_key_checked(void **state) {
     server_cleanup(&s);
 }
 
+/* The hardened set-up: the default user off and allowed nothing. New connections are the
+ * default user until they log in, and AUTH must still work for them (AUTH, HELLO, QUIT and
+ * RESET need no rule, as in Redis). */
+static void test_default_off_others_log_in(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, "--user", "default off -@all resetkeys", "--user",
+                                  "alice on >pw ~* +@all", NULL),
+                     0);
+    redisContext *c = client_connect(&s);
+    expect_error(c, "NOAUTH", "PING");
+    expect_error(c, "WRONGPASS", "AUTH alice wrong");
+    redisReply *r = must_cmd(c, "HELLO 2 AUTH alice pw");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    expect_ok(c, "XADD k * f v");
+    r = must_cmd(c, "RESET");
+    assert_string_equal(r->str, "RESET");
+    freeReplyObject(r);
+    expect_error(c, "NOAUTH", "PING"); /* RESET logged out to the default user */
+    expect_ok(c, "AUTH alice pw");
+    redisFree(c);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -338,6 +364,7 @@ int main(void) {
         cmocka_unit_test(test_acl_log),
         cmocka_unit_test(test_hello_auth_client_list_and_deluser),
         cmocka_unit_test(test_every_key_checked),
+        cmocka_unit_test(test_default_off_others_log_in),
         cmocka_unit_test(test_aclfile_save_load),
         cmocka_unit_test(test_user_lines_rewrite_and_requirepass),
     };

@@ -449,6 +449,22 @@ static void test_api_runs_as_acl_user(void **state) {
     /* the default user (requirepass) may do both */
     assert_int_equal(
         status_of("127.0.0.1", port, "POST", "/v1/topics/t/entries", BASIC(B64_DEFAULT_GOOD)), 201);
+    /* the database is the request's, whatever an earlier request on the same pooled internal
+     * connection chose (the reader may not run SELECT) */
+    freeReplyObject(must_cmd(c, "SELECT 1"));
+    freeReplyObject(must_cmd(c, "XADD t 9-9 f other-db"));
+    freeReplyObject(must_cmd(c, "SELECT 0"));
+    assert_int_equal(http_req("127.0.0.1", port, "GET", "/v1/topics/t/entries?db=1",
+                              BASIC(B64_DEFAULT_GOOD), &a),
+                     200);
+    assert_non_null(strstr(a.body, "9-9"));
+    free(a.raw);
+    assert_int_equal(http_req("127.0.0.1", port, "GET", "/v1/topics/t/entries", READER, &a), 200);
+    assert_non_null(strstr(a.body, "1-1"));
+    assert_null(strstr(a.body, "9-9"));
+    free(a.raw);
+    /* another database is a SELECT, which the reader's rules do not allow */
+    assert_int_equal(status_of("127.0.0.1", port, "GET", "/v1/topics/t/entries?db=1", READER), 403);
     /* INFO's pages */
     assert_int_equal(get_local(port, "/metrics", READER), 403);
     assert_int_equal(get_local(port, "/health", READER), 403);
