@@ -41,6 +41,9 @@
 #include "server/stats.h"
 #include "server/tls.h"
 
+/* Bytes of a TLS client's output joined into one piece before the TLS bufferevent writes it. */
+#define CONN_TLS_COALESCE (64 * 1024)
+
 /* Stop reading a client whose unsent output passes this many bytes... */
 #define CONN_PAUSE_OUTPUT_BYTES (32 * 1024 * 1024)
 /* ...and resume once the socket has taken it down to this. */
@@ -269,11 +272,15 @@ void conn_write_pending(void) {
         write_head = c->write_next;
         c->write_pending = 0;
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        struct evbuffer *out = bufferevent_get_output(c->bev);
         if (c->tls) { /* the TLS bufferevent encrypts and writes by itself */
+            /* it makes one SSL_write (a record and a write(2)) per chain: replies come in many
+             * small chains, so they are joined first, up to a few records' worth */
+            size_t len = evbuffer_get_length(out);
+            evbuffer_pullup(out, (ev_ssize_t)(len < CONN_TLS_COALESCE ? len : CONN_TLS_COALESCE));
             bufferevent_enable(c->bev, EV_WRITE);
             continue;
         }
-        struct evbuffer *out = bufferevent_get_output(c->bev);
         /* A socket bufferevent keeps the front of its output frozen for its own writer;
          * thaw it for this write and freeze it again. */
         evbuffer_unfreeze(out, 1);
