@@ -153,7 +153,7 @@ static int open_listeners(int port, struct evconnlistener **out, int *nout, int 
  * port setting from. */
 static void set_plain_listeners(struct evconnlistener **ls, int n, int port, int from) {
     for (int i = 0; i < server.nlisteners; i++) evconnlistener_free(server.listeners[i]);
-    memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n);
+    if (n > 0) memcpy(server.listeners, ls, sizeof(ls[0]) * (size_t)n); /* ls may be NULL then */
     server.nlisteners = runtime.nlisteners = n;
     runtime.port = n > 0 ? port : 0;
     server.plain_from = from;
