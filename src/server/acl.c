@@ -300,16 +300,21 @@ void acl_set_user_gone_hook(void (*fn)(struct acl_user *u)) {
     user_gone_hook = fn;
 }
 
+/* Gives keep fresh's state and frees fresh with keep's old one: clients point to keep, so it
+ * must stay at its address. */
+static void adopt_state(struct acl_user *keep, struct acl_user *fresh) {
+    struct acl_user old = *keep;
+    *keep = *fresh;
+    *fresh = old;
+    user_free(fresh);
+}
+
 /* Puts u in the sorted list, replacing the user of the same name (kept at the same address
  * when it is the one clients point to: the new state is swapped into it). */
 static int user_put(struct acl_user *u) {
     int pos;
     if (user_index(u->name, strlen(u->name), &pos)) {
-        struct acl_user *old = users[pos];
-        struct acl_user tmp = *old;
-        *old = *u; /* clients keep their pointer; the old state goes */
-        *u = tmp;
-        user_free(u);
+        adopt_state(users[pos], u);
         return 0;
     }
     struct acl_user **n = realloc(users, (size_t)(nusers + 1) * sizeof(*n));
@@ -529,19 +534,13 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
         set_category(u, ACL_NCATS, 0);
         u->on = 0;
         u->sanitize = 1;
-    } else if (r[0] == '>' || r[0] == '<') {
-        SHA256((const unsigned char *)r + 1, len - 1, d);
-        if (r[0] == '>') {
-            if (pw_add(u, d) != 0) return ACL_ERR_NOMEM;
-            u->nopass = 0;
-        } else {
-            int i = pw_find(u, d);
-            if (i < 0) return ACL_ERR_NO_PASSWORD;
-            pw_remove(u, i);
-        }
-    } else if (r[0] == '#' || r[0] == '!') {
-        if (hex_digest(r + 1, len - 1, d) != 0) return ACL_ERR_HASH;
-        if (r[0] == '#') {
+    } else if (r[0] == '>' || r[0] == '<' || r[0] == '#' || r[0] == '!') {
+        /* >pass and <pass name a password, #hex and !hex its digest; > and # add, < and ! remove */
+        if (r[0] == '>' || r[0] == '<')
+            SHA256((const unsigned char *)r + 1, len - 1, d);
+        else if (hex_digest(r + 1, len - 1, d) != 0)
+            return ACL_ERR_HASH;
+        if (r[0] == '>' || r[0] == '#') {
             if (pw_add(u, d) != 0) return ACL_ERR_NOMEM;
             u->nopass = 0;
         } else {
@@ -1057,10 +1056,7 @@ static int install_users(struct acl_user **set, int n) {
     nusers = 0;
     for (int i = 0; i < n; i++) {
         if (set[i] == fresh_default && default_user) {
-            struct acl_user tmp = *default_user;
-            *default_user = *fresh_default;
-            *fresh_default = tmp;
-            user_free(fresh_default);
+            adopt_state(default_user, fresh_default);
             set[i] = default_user;
         } else if (set[i] == fresh_default) {
             default_user = fresh_default;

@@ -48,6 +48,17 @@ static void reply_sbuf(struct client *c, struct sbuf *b) {
         reply_bulk(R, b->p ? b->p : "", b->len);
 }
 
+/* One of GETUSER's described fields: its name, then describe's text as a bulk. */
+static void reply_described(struct client *c, const char *field, const struct acl_user *u,
+                            void (*describe)(const struct acl_user *u, struct sbuf *out)) {
+    struct sbuf b;
+    sbuf_init(&b);
+    describe(u, &b);
+    reply_bulk_cstr(R, field);
+    reply_sbuf(c, &b);
+    sbuf_free(&b);
+}
+
 void cmd_acl_setuser(CMD_ARGS) {
     char err[512];
     if (acl_setuser(argv[2], argvlen[2], argc - 3, argv + 3, argvlen + 3, err, sizeof(err)) != 0) {
@@ -77,7 +88,6 @@ void cmd_acl_getuser(CMD_ARGS) {
     int nf = acl_user_flags(u, flags);
     int npw = acl_user_password_count(u);
     char hex[65];
-    struct sbuf b;
     reply_map(R, 6);
     reply_bulk_cstr(R, "flags");
     reply_set(R, nf);
@@ -88,21 +98,9 @@ void cmd_acl_getuser(CMD_ARGS) {
         acl_user_password_hex(u, i, hex);
         reply_bulk_cstr(R, hex);
     }
-    reply_bulk_cstr(R, "commands");
-    sbuf_init(&b);
-    acl_describe_commands(u, &b);
-    reply_sbuf(c, &b);
-    sbuf_free(&b);
-    reply_bulk_cstr(R, "keys");
-    sbuf_init(&b);
-    acl_describe_keys(u, &b);
-    reply_sbuf(c, &b);
-    sbuf_free(&b);
-    reply_bulk_cstr(R, "channels");
-    sbuf_init(&b);
-    acl_describe_channels(u, &b);
-    reply_sbuf(c, &b);
-    sbuf_free(&b);
+    reply_described(c, "commands", u, acl_describe_commands);
+    reply_described(c, "keys", u, acl_describe_keys);
+    reply_described(c, "channels", u, acl_describe_channels);
     reply_bulk_cstr(R, "selectors");
     reply_array(R, 0);
 }
@@ -290,7 +288,6 @@ void cmd_acl_dryrun(CMD_ARGS) {
 void cmd_acl_help(CMD_ARGS) {
     (void)argc, (void)argv, (void)argvlen;
     static const char *const lines[] = {
-        "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CAT [<category>]",
         "    List all commands that belong to <category>, or all command categories",
         "    when no category is specified.",
@@ -319,10 +316,9 @@ void cmd_acl_help(CMD_ARGS) {
         "WHOAMI",
         "    Return the current connection username.",
         "HELP",
-        "    Prints this help."};
-    int n = (int)(sizeof(lines) / sizeof(lines[0]));
-    reply_array(R, n);
-    for (int i = 0; i < n; i++) reply_simple(R, lines[i]);
+        "    Prints this help.",
+        NULL};
+    reply_help(c, "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
 }
 
 #define ADM   (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
