@@ -65,6 +65,7 @@ enum cg_op {
     CG_OP_IDMP_CONFIG = 12,
     CG_OP_IDMP_ADD = 13,
     CG_OP_IDMP_COUNTERS = 14,
+    CG_OP_IDMP_KEEP = 15,
 };
 
 struct cg_consumer {

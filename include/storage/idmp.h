@@ -38,6 +38,12 @@ int idmp_find(const struct idmp *m, const void *pid, size_t plen, const void *ii
 /* Records (pid, iid) -> id as the producer's newest, then drops that producer's ids over
  * maxsize or older than the duration before id's time. Counts one add. */
 int idmp_add(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen, sid_t id);
+/* Puts back an id a snapshot kept: as idmp_add without the duration rule. The rule looks at
+ * the producer's oldest id only, so when stream IDs did not grow (XSETID lowered an emptied
+ * stream's last ID) it leaves older ids behind a newer one; applied again on ids whose
+ * predecessors are gone it would drop ids the state still had. */
+int idmp_restore(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen,
+                 sid_t id);
 /* Drops every id whose stream ID is above last_id (recovery found the stream shorter).
  * Returns how many. */
 uint64_t idmp_clamp(struct idmp *m, sid_t last_id);

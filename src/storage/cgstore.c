@@ -169,13 +169,19 @@ int cgs_apply(struct cg_state *cg, const uint8_t *ops, size_t len, int check_onl
                 idmp_configure(cg->idmp, sv, uv);
             }
             break;
-        case CG_OP_IDMP_ADD: {
+        case CG_OP_IDMP_ADD:
+        case CG_OP_IDMP_KEEP: {
             const uint8_t *iid;
             size_t ilen;
             if ((rc = rd_str(&r, &name, &nlen)) || (rc = rd_str(&r, &iid, &ilen)) ||
                 (rc = rd_id(&r, &id)) || check_only)
                 break;
-            rc = cg->idmp ? idmp_add(cg->idmp, name, nlen, iid, ilen, id) : OBK_ERR_CORRUPT;
+            if (!cg->idmp)
+                rc = OBK_ERR_CORRUPT;
+            else if (type == CG_OP_IDMP_ADD)
+                rc = idmp_add(cg->idmp, name, nlen, iid, ilen, id);
+            else
+                rc = idmp_restore(cg->idmp, name, nlen, iid, ilen, id);
             break;
         }
         case CG_OP_IDMP_COUNTERS: {
@@ -243,7 +249,7 @@ static void wb_str(struct wbuf *w, const uint8_t *s, size_t n) {
 static void snap_idmp_add(void *ctx, const uint8_t *pid, size_t plen, const uint8_t *iid,
                           size_t ilen, sid_t id) {
     struct wbuf *w = ctx;
-    wb_u8(w, CG_OP_IDMP_ADD);
+    wb_u8(w, CG_OP_IDMP_KEEP);
     wb_str(w, pid, plen);
     wb_str(w, iid, ilen);
     wb_uv(w, id.ms);

@@ -167,7 +167,9 @@ static int grow(struct idmp *m) {
     return OBK_OK;
 }
 
-int idmp_add(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen, sid_t id) {
+/* The add of idmp_add and idmp_restore: with expire, the duration rule runs too. */
+static int add_id(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen,
+                  sid_t id, int expire) {
     uint64_t h = hash_of(pid, plen, iid, ilen);
     struct iid_node *old = lookup(m, pid, plen, iid, ilen, h);
     struct producer *p = old ? old->p : NULL;
@@ -220,9 +222,18 @@ int idmp_add(struct idmp *m, const void *pid, size_t plen, const void *iid, size
     m->bytes += sizeof *n + ilen;
     m->added++;
     while (p->count > m->maxsize ||
-           (p->head != n && (int64_t)p->head->id.ms <= horizon(m, (int64_t)id.ms)))
+           (expire && p->head != n && (int64_t)p->head->id.ms <= horizon(m, (int64_t)id.ms)))
         drop_oldest(m, p);
     return OBK_OK;
+}
+
+int idmp_add(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen, sid_t id) {
+    return add_id(m, pid, plen, iid, ilen, id, 1);
+}
+
+int idmp_restore(struct idmp *m, const void *pid, size_t plen, const void *iid, size_t ilen,
+                 sid_t id) {
+    return add_id(m, pid, plen, iid, ilen, id, 0);
 }
 
 uint64_t idmp_clamp(struct idmp *m, sid_t last_id) {

@@ -23,6 +23,7 @@
 #include "base/status.h"
 #include "storage/cgroup.h"
 #include "storage/cgstore.h"
+#include "storage/idmp.h"
 #include "storage/store.h"
 /* white-box: the topic's group state and group log (private to the storage library) */
 #include "../../src/storage/topic_impl.h"
@@ -496,6 +497,38 @@ static void test_idmp_config_bounds(void **state) {
         assert_int_equal(cgs_apply(cg, ops, n, 0), cases[i].rc);
         cgs_free(cg);
     }
+}
+
+/* A snapshot restores the idempotent ids as they were, whatever order their stream IDs came in
+ * (XSETID can lower an emptied stream's last ID, so a producer's ids need not grow): here the
+ * producer keeps 8-0 behind the newer 1000000-0 until the bound drops that one, and a replay
+ * that applied the duration rule again would drop 8-0 when 227442-0 comes after it. */
+static void test_idmp_snapshot_keeps_order(void **state) {
+    (void)state;
+    static const uint64_t ms[] = {1000000, 8, 227442, 13};
+    struct cg_state *cg, *again;
+    uint8_t *a, *b;
+    size_t alen, blen;
+    assert_int_equal(cgs_new(&cg), OBK_OK);
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        char iid[8];
+        snprintf(iid, sizeof iid, "i%zu", i);
+        assert_int_equal(cgroup_idmp_add(cg, "p", 1, iid, strlen(iid), (sid_t){ms[i], 0}, 6, 3),
+                         OBK_OK);
+    }
+    assert_int_equal(cgs_encode_snapshot(cg, 1, &a, &alen), OBK_OK);
+    assert_int_equal(cgs_new(&again), OBK_OK);
+    assert_int_equal(cgs_apply(again, a + CG_SNAP_FIXED, alen - CG_SNAP_FIXED - 4, 0), OBK_OK);
+    assert_int_equal(cgs_encode_snapshot(again, 1, &b, &blen), OBK_OK);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    sid_t id;
+    assert_int_equal(idmp_find(again->idmp, "p", 1, "i1", 2, 20, &id), 1);
+    assert_int_equal(id.ms, 8);
+    free(a);
+    free(b);
+    cgs_free(again);
+    cgs_free(cg);
 }
 
 static void test_random_roundtrip(void **state) {
@@ -1009,6 +1042,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_count_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_policy, setup, teardown),
         cmocka_unit_test(test_idmp_config_bounds),
+        cmocka_unit_test(test_idmp_snapshot_keeps_order),
         cmocka_unit_test_setup_teardown(test_nack_then_history_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
