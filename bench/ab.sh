@@ -2,7 +2,7 @@
 # bench/ab.sh - A/B of two obelisk-server builds on the XADD rows of bench/streams.sh, run back
 # to back and interleaved (A, B, A, B ...) so that drift of the machine hits both alike.
 #
-#   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"]
+#   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"] [--tls]
 #
 # Each round starts a fresh server of each build (A first in odd rounds, B first in even ones, so
 # that whatever one run leaves behind does not always fall on the same build; each run's files
@@ -10,7 +10,9 @@
 # policy and runs, calibrated to about S seconds each (redis-benchmark, 50 clients):
 #   XADD 16 B unpipelined, XADD 16 B -P 16, XADD 1 KiB -P 16, and single-client XADD p50 (ms).
 # Output: one Markdown table per policy with the median of the rounds for A and B and B/A
-# (for the latency row, lower is better). Every process started here is killed by its pid.
+# (for the latency row, lower is better). With --tls every run goes over mutual TLS (a TLS-only
+# server: port 0 beside a free tls-port, and certificates made once by bench_mkcerts in the temp dir,
+# as bench/tls.sh does). Every process started here is killed by its pid.
 set -u
 set -f
 [ $# -ge 2 ] || { echo "usage: $0 A_BINARY B_BINARY [--rounds N] [--secs S] [--passes P]" >&2; exit 2; }
@@ -20,11 +22,13 @@ shift 2
 rounds=3
 secs=3
 passes="always everysec"
+tls=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --secs) secs=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
+    --tls) tls=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,6 +41,18 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+server_tls=()
+client_tls=()
+if [ $tls = 1 ]; then
+  top=$(cd "$(dirname "$0")/.." && pwd)
+  . "$top/bench/lib.sh"
+  mkdir -p "$tmp/certs"
+  bench_mkcerts "$tmp/certs" || { echo "ab.sh: openssl failed" >&2; cat "$tmp/certs/openssl.log" >&2; exit 1; }
+  c=$tmp/certs
+  server_tls=(--tls-cert-file "$c/server.crt" --tls-key-file "$c/server.key"
+    --tls-ca-cert-file "$c/ca.crt")
+  client_tls=(--tls --cacert "$c/ca.crt" --cert "$c/client.crt" --key "$c/client.key")
+fi
 v16=0123456789abcdef
 v1k=$(head -c 1024 /dev/zero | tr '\0' v)
 
@@ -44,7 +60,10 @@ start() { # BINARY POLICY NAME -> PORT, PID
   local d=$tmp/$3
   rm -rf "$d"
   mkdir -p "$d"
-  "$1" --port 0 --bind 127.0.0.1 --dir "$d/data" --fsync "$2" >"$d/log" 2>&1 &
+  local tport=()
+  [ $tls = 1 ] && tport=(--tls-port "$(free_port)") # TLS only: the port it logs is this one
+  "$1" --port 0 --bind 127.0.0.1 --dir "$d/data" --fsync "$2" "${tport[@]}" "${server_tls[@]}" \
+    >"$d/log" 2>&1 &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 1 500); do
@@ -61,7 +80,8 @@ start() { # BINARY POLICY NAME -> PORT, PID
 rb() { # PORT N PIPELINE CMD... -> req/s
   local port=$1 n=$2 p=$3
   shift 3
-  "$RBENCH" -h 127.0.0.1 -p "$port" -n "$n" -c 50 -P "$p" -q "$@" 2>&1 | tr '\r' '\n' |
+  "$RBENCH" -h 127.0.0.1 -p "$port" "${client_tls[@]}" -n "$n" -c 50 -P "$p" -q "$@" 2>&1 |
+    tr '\r' '\n' |
     sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
 }
 
@@ -75,7 +95,8 @@ measure() { # PORT PIPELINE CMD... -> req/s of a run of about $secs seconds
 }
 
 p50() { # PORT -> single-client XADD p50 in ms
-  "$RBENCH" -h 127.0.0.1 -p "$1" -n 5000 -c 1 -P 1 --precision 3 XADD lat '*' f "$v16" 2>&1 |
+  "$RBENCH" -h 127.0.0.1 -p "$1" "${client_tls[@]}" -n 5000 -c 1 -P 1 --precision 3 \
+    XADD lat '*' f "$v16" 2>&1 |
     tr '\r' '\n' | awk '/latency summary/ { getline; getline; print $3; exit }'
 }
 

@@ -87,3 +87,23 @@ bench_stop_pid() {
 
 # bench_ratio A B: A / B with two decimals ("-" when B is 0)
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# bench_mkcerts DIR: a CA, a server certificate (localhost, 127.0.0.1) and a client certificate,
+# RSA 2048, made with the openssl tool in DIR (ca.crt, server.crt/key, client.crt/key); the
+# tool's output goes to DIR/openssl.log. Returns non-zero when openssl fails.
+bench_mkcerts() {
+  (
+    cd "$1" || exit 1
+    exec >openssl.log 2>&1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout ca.key \
+      -out ca.crt || exit 1
+    for name in server client; do
+      if [ $name = server ]; then ext="subjectAltName=DNS:localhost,IP:127.0.0.1"; else
+        ext="basicConstraints=CA:FALSE"; fi
+      echo "$ext" >"$name.ext"
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$name.key" -out "$name.csr" &&
+        openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+          -extfile "$name.ext" -out "$name.crt" || exit 1
+    done
+  )
+}

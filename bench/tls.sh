@@ -48,21 +48,7 @@ bench_init tls
 # ---- certificates ----
 certs=$tmp/certs
 mkdir -p "$certs"
-mkcerts() {
-  cd "$certs" || return 1
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout ca.key \
-    -out ca.crt || return 1
-  local name ext
-  for name in server client; do
-    if [ $name = server ]; then ext="subjectAltName=DNS:localhost,IP:127.0.0.1"; else
-      ext="basicConstraints=CA:FALSE"; fi
-    echo "$ext" >"$name.ext"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$name.key" -out "$name.csr" &&
-      openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$name.ext" -out "$name.crt" || return 1
-  done
-}
-(mkcerts) >"$tmp/openssl.log" 2>&1 || { echo "tls.sh: openssl failed:" >&2; cat "$tmp/openssl.log" >&2; exit 1; }
+bench_mkcerts "$certs" || { echo "tls.sh: openssl failed:" >&2; cat "$certs/openssl.log" >&2; exit 1; }
 server_tls=(--tls-cert-file "$certs/server.crt" --tls-key-file "$certs/server.key"
   --tls-ca-cert-file "$certs/ca.crt")
 client_tls=(--tls --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")

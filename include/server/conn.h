@@ -53,6 +53,10 @@ struct client {
     struct bufferevent *bev;
     int tls;    /* on the TLS port: bufferevent_openssl does the writes */
     int tls_up; /* its TLS handshake completed */
+    /* A TLS client's output not yet handed to OpenSSL: written with SSL_write in
+     * conn_write_pending, the turn it was made; what the socket cannot take then goes to the
+     * TLS bufferevent, which finishes it on write events. NULL for a plain client. */
+    struct evbuffer *tls_out;
     struct resp_parser parser;
     char *qbuf; /* received bytes not yet parsed: qbuf[qpos..qlen) */
     size_t qpos, qlen, qcap;
@@ -116,7 +120,7 @@ void conn_free(struct client *c);
 int conn_auth_required(const struct client *c);
 /* Bytes queued for the client and not yet written to its socket (held ones included). */
 size_t conn_output_bytes(const struct client *c);
-/* The socket's output buffer, for a connection that streams (a replica after PSYNC): bytes
+/* The client's output buffer, for a connection that streams (a replica after PSYNC): bytes
  * added go out after everything already sent; call conn_schedule_write after adding. */
 struct evbuffer *conn_output(struct client *c);
 /* Moves the first n bytes of the stage to the socket (replies that need not wait). */

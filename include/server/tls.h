@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct bufferevent;
+struct evbuffer;
 struct ssl_st;
 
 /* Builds the server context from the directives (certificate, key, CAs, client
@@ -25,6 +26,13 @@ struct ssl_st *tls_new_client_ssl(void);
 /* The first OpenSSL error a TLS bufferevent recorded (its queue emptied), 0 when none: why a
  * handshake or a connection failed. */
 unsigned long tls_bev_error(struct bufferevent *bev);
+/* Writes the front of buf through the TLS bufferevent's connection at once (SSL_write, at
+ * most TLS_WRITE_MAX bytes a call, as libevent's own writer does, so that a write the socket
+ * refused can be finished by libevent from the same bytes), draining what was written. Call
+ * only when the bufferevent's own output is empty and the handshake is done. Returns the bytes
+ * written, or -1 when the connection failed. */
+#define TLS_WRITE_MAX 16384
+long tls_write_now(struct bufferevent *bev, struct evbuffer *buf);
 /* The TLS error queue as one line (for logs), cleared. */
 const char *tls_last_error(void);
 void tls_free(void);

@@ -105,7 +105,7 @@ static void release_head(struct held_queue *q) {
     struct held_reply *h = q->head;
     size_t n = evbuffer_get_length(h->buf);
     OBK_ASSERT(n <= c->held_bytes);
-    evbuffer_add_buffer(bufferevent_get_output(c->bev), h->buf);
+    evbuffer_add_buffer(conn_output(c), h->buf);
     server_stats.net_output_bytes += (long long)n;
     conn_schedule_write(c);
     c->held_bytes -= n;

@@ -179,13 +179,18 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
                      : NULL;
         if (!c->bev && ssl) SSL_free(ssl);
         if (c->bev) bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+        if (c->bev && !(c->tls_out = evbuffer_new())) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+            fd = -1; /* closed with the bufferevent */
+        }
         c->tls = 1;
     } else {
         c->bev = bufferevent_socket_new(runtime.base, fd, BEV_OPT_CLOSE_ON_FREE);
     }
     if (!c->bev) {
         free(c);
-        close(fd);
+        if (fd >= 0) close(fd);
         return NULL;
     }
     c->fd = fd;
@@ -198,6 +203,7 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
     c->stage = evbuffer_new();
     if (!c->stage) {
         bufferevent_free(c->bev);
+        if (c->tls_out) evbuffer_free(c->tls_out);
         free(c);
         return NULL;
     }
@@ -230,7 +236,8 @@ int conn_auth_required(const struct client *c) {
 }
 
 size_t conn_output_bytes(const struct client *c) {
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) + evbuffer_get_length(c->stage) +
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           (c->tls_out ? evbuffer_get_length(c->tls_out) : 0) + evbuffer_get_length(c->stage) +
            c->held_bytes;
 }
 
@@ -242,19 +249,19 @@ static int output_idle(const struct client *c) {
 void conn_send_stage_prefix(struct client *c, size_t n) {
     if (n == 0) return;
     OBK_ASSERT(n <= evbuffer_get_length(c->stage));
-    evbuffer_remove_buffer(c->stage, bufferevent_get_output(c->bev), n);
+    evbuffer_remove_buffer(c->stage, conn_output(c), n);
     server_stats.net_output_bytes += (long long)n;
     conn_schedule_write(c);
 }
 
 struct evbuffer *conn_output(struct client *c) {
-    return bufferevent_get_output(c->bev);
+    return c->tls_out ? c->tls_out : bufferevent_get_output(c->bev);
 }
 
 void conn_flush_stage(struct client *c) {
     size_t n = evbuffer_get_length(c->stage);
     if (n == 0 || c->held_bytes) return; /* behind held replies: sent after them */
-    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->stage);
+    evbuffer_add_buffer(conn_output(c), c->stage);
     server_stats.net_output_bytes += (long long)n;
     conn_schedule_write(c);
 }
@@ -266,6 +273,29 @@ void conn_schedule_write(struct client *c) {
     write_head = c;
 }
 
+/* A TLS client's new output: written at once when nothing is ahead of it, as a plain client's
+ * is (a reply waiting for the next loop turn's write event costs a turn and two epoll_ctl
+ * calls); the rest goes to the TLS bufferevent, which writes it as the socket takes it. */
+static void tls_send(struct client *c) {
+    struct evbuffer *bout = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(c->tls_out) == 0) return;
+    if (c->tls_up && evbuffer_get_length(bout) == 0) {
+        long n = tls_write_now(c->bev, c->tls_out);
+        if (n < 0) {
+            conn_close_async(c); /* the peer is gone; the read side will report it */
+            return;
+        }
+        if (n > 0) server_stats.writes_processed++;
+    }
+    size_t len = evbuffer_get_length(c->tls_out);
+    if (len == 0) return;
+    /* the bufferevent makes one SSL_write (a record and a write(2)) per chain: replies come
+     * in many small chains, so they are joined first, up to a few records' worth */
+    evbuffer_pullup(c->tls_out, (ev_ssize_t)(len < CONN_TLS_COALESCE ? len : CONN_TLS_COALESCE));
+    evbuffer_add_buffer(bout, c->tls_out);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
 void conn_write_pending(void) {
     while (write_head) {
         struct client *c = write_head;
@@ -273,12 +303,11 @@ void conn_write_pending(void) {
         c->write_pending = 0;
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         struct evbuffer *out = bufferevent_get_output(c->bev);
-        if (c->tls) { /* the TLS bufferevent encrypts and writes by itself */
-            /* it makes one SSL_write (a record and a write(2)) per chain: replies come in many
-             * small chains, so they are joined first, up to a few records' worth */
-            size_t len = evbuffer_get_length(out);
-            evbuffer_pullup(out, (ev_ssize_t)(len < CONN_TLS_COALESCE ? len : CONN_TLS_COALESCE));
-            bufferevent_enable(c->bev, EV_WRITE);
+        if (c->tls) {
+            tls_send(c);
+            if (!(c->flags & CLIENT_CLOSE_ASAP) && (c->flags & CLIENT_CLOSE_AFTER_REPLY) &&
+                output_idle(c))
+                conn_close_async(c);
             continue;
         }
         /* A socket bufferevent keeps the front of its output frozen for its own writer;
@@ -329,6 +358,7 @@ void conn_free(struct client *c) {
     OBK_ASSERT(!c->held && !c->blocked && !c->session && !c->pubsub); /* every layer let go */
     if (c->bev) bufferevent_free(c->bev);
     if (c->stage) evbuffer_free(c->stage);
+    if (c->tls_out) evbuffer_free(c->tls_out);
     resp_parser_free(&c->parser);
     reply_finish(&c->reply);
     free(c->qbuf);
@@ -585,8 +615,8 @@ void conn_cron(long long now_ms) {
 
 void conn_flush_now(struct client *c) {
     conn_flush_stage(c);
-    if (c->tls) { /* written by the TLS bufferevent as the socket takes it */
-        bufferevent_enable(c->bev, EV_WRITE);
+    if (c->tls) {
+        tls_send(c);
         return;
     }
     evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);

@@ -520,7 +520,7 @@ static int top_up(struct replica *r) {
         return 1;
     }
     int queued = 0;
-    while (evbuffer_get_length(out) < REPL_SNAPSHOT_WINDOW && r->next_file < r->snap->nfiles) {
+    while (conn_output_bytes(r->c) < REPL_SNAPSHOT_WINDOW && r->next_file < r->snap->nfiles) {
         if (add_file(r, out) != 0) {
             log_msg(LOG_WARNING, "Can't read the snapshot for replica %s:%d; dropping it", r->ip,
                     r->listening_port);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -192,6 +193,29 @@ unsigned long tls_bev_error(struct bufferevent *bev) {
     while ((e = bufferevent_get_openssl_error(bev)))
         if (!first && ERR_GET_LIB(e) != 0) first = e;
     return first;
+}
+
+long tls_write_now(struct bufferevent *bev, struct evbuffer *buf) {
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    long written = 0;
+    size_t len;
+    while ((len = evbuffer_get_length(buf)) > 0) {
+        if (len > TLS_WRITE_MAX) len = TLS_WRITE_MAX;
+        /* one record from contiguous bytes; after WANT_WRITE libevent retries from the
+         * same front (at least as long: the front only grows), as OpenSSL requires */
+        unsigned char *p = evbuffer_pullup(buf, (ev_ssize_t)len);
+        ERR_clear_error();
+        int n = SSL_write(ssl, p, (int)len);
+        if (n > 0) {
+            evbuffer_drain(buf, (size_t)n);
+            written += n;
+            continue;
+        }
+        int e = SSL_get_error(ssl, n);
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return -1;
+        break;
+    }
+    return written;
 }
 
 int tls_ready(void) {
