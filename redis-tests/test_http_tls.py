@@ -2,8 +2,8 @@
 """HTTPS on the HTTP face (http-tls yes) with curl: /health, /metrics, a /v1 produce read back,
 a body near the limit and one over it (the API's 413 over TLS), a reply of about 1 MB, two
 requests on one kept-alive connection, the live tail (SSE); the client certificate as tls-auth-clients says (yes:
-refused without, optional: accepted); plain HTTP sent to the HTTPS port fails cleanly and the
-server goes on; CONFIG SET http-tls switches the face between HTTP and HTTPS."""
+refused without, optional: accepted); failed handshakes logged once each with the reason and
+the address, and counted; plain HTTP sent to the HTTPS port fails cleanly and the server goes on; CONFIG SET http-tls switches the face between HTTP and HTTPS."""
 import json
 import os
 import socket
@@ -21,6 +21,19 @@ tap = Tap()
 certs = Certs().ca("ca").ca("otherca")
 certs.cert("server", "ca", "localhost")
 certs.cert("client", "ca", "client", server=False)
+
+
+def hs_lines(o):
+    return [x for x in o.log().splitlines() if "Error accepting an HTTPS connection" in x]
+
+
+def wait_for(pred, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
 
 
 def curl(url, *args, cert=True, ca="ca"):
@@ -84,10 +97,20 @@ with servers.Obelisk(args) as o:
     r.xadd("orders", {"live": "yes"})
     sse = tail.communicate(timeout=20)[0].decode(errors="replace")
     tap.ok('"live":"yes"' in sse and "event: entry" in sse, "the live tail (SSE) over TLS", sse)
+    tap.eq(hs_lines(o), [], "HTTPS requests that succeed log no handshake error")
     # client certificates follow tls-auth-clients
     rc, code, body, err = curl(f"{H}/health", cert=False)
     tap.ok(rc != 0 and code != "200", "tls-auth-clients yes: no client certificate, no answer",
            f"rc={rc} code={code}")
+    tap.ok(wait_for(lambda: any("certificate" in x and "(addr=127.0.0.1:" in x
+                                for x in hs_lines(o)), 5),
+           "the refused handshake is logged once, with OpenSSL's reason and the address",
+           "\n".join(hs_lines(o)))
+    before = len(hs_lines(o))
+    socket.create_connection(("127.0.0.1", hport)).close()
+    time.sleep(0.5)
+    tap.eq(len(hs_lines(o)), before, "a peer that connects and leaves is no warning (a health "
+           "check)")
     rc, code, body, err = curl(f"{H}/health", ca="otherca")
     tap.ok(rc != 0, "a client that trusts another CA refuses the server", f"rc={rc}")
     r.config_set("tls-auth-clients", "optional")
@@ -107,6 +130,15 @@ with servers.Obelisk(args) as o:
                 data = b""
     tap.ok(b"HTTP/1.1 200" not in data, "20 plaintext requests on raw sockets: none answered",
            repr(data))
+    tap.ok(wait_for(lambda: any("http request" in x for x in hs_lines(o)), 5),
+           "plaintext on the HTTPS port is logged with OpenSSL's reason", "\n".join(hs_lines(o)))
+    tap.ok(len(hs_lines(o)) <= before + 20, "at most one line per failed handshake",
+           "\n".join(hs_lines(o)))
+    rc, code, body, err = curl(f"{H}/metrics")
+    fails = [ln for ln in body.splitlines() if ln.startswith("obelisk_tls_handshake_failures_total")]
+    tap.ok(fails and float(fails[0].split()[-1]) >= 22,
+           "every failed HTTPS handshake is counted (obelisk_tls_handshake_failures_total)",
+           repr(fails))
     tap.ok(curl(f"{H}/health")[1] == "200" and r.ping(), "the server goes on: https and RESP "
            "answer")
     # switching at runtime

@@ -4,7 +4,8 @@ port, logged at start", and a refused CONFIG SET port keeps the port that was bo
 move the listener to another free port). With a TLS port, port 0 is Redis's "no plain port": a
 TLS-only server, at start and by CONFIG SET port 0; closing its last listener (CONFIG SET
 tls-port 0) is refused. redis-server 7.0 is the oracle for INFO tcp_port and CONFIG GET port of
-a TLS-only server and for CONFIG SET port 0 beside a TLS port."""
+a TLS-only server, for CONFIG SET port 0 beside a TLS port, and for CONFIG SET bind moving both
+ports' listeners (and refusing an address it cannot bind, the old ones staying)."""
 import os
 import re
 import shutil
@@ -38,10 +39,21 @@ def plain_answers(port):
         return False
 
 
-def refused(port):
+def plain_answers6(port):
+    """As plain_answers, on ::1."""
+    try:
+        with socket.create_connection(("::1", port), timeout=2) as s:
+            s.settimeout(2)
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def refused(port, host="127.0.0.1"):
     """Nothing listens on the port (connection refused)."""
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        socket.create_connection((host, port), timeout=2).close()
         return False
     except OSError:
         return True
@@ -53,8 +65,8 @@ def tls_client(port):
                        socket_timeout=5)
 
 
-def tls_cli(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port), "--tls", "--cacert", certs.p("ca.crt"),
+def tls_cli(port, *args, host="127.0.0.1"):
+    out = subprocess.run(["redis-cli", "-h", host, "-p", str(port), "--tls", "--cacert", certs.p("ca.crt"),
                           "--cert", certs.p("client.crt"), "--key", certs.p("client.key")]
                          + list(args), capture_output=True, text=True, timeout=15)
     return out.stdout.strip()
@@ -222,6 +234,31 @@ for kind in (servers.Redis, servers.Obelisk):
         if kind is servers.Obelisk:
             tap.ok("no listener" in config_set_error(t, "tls-port", "0"),
                    "obelisk: then closing the TLS port is refused")
+
+# ---- CONFIG SET bind moves the plain and the TLS listeners, with redis-server as the oracle ----
+for kind in (servers.Redis, servers.Obelisk):
+    tp = servers.free_port()
+    with kind(TLS_FILES + ["--tls-port", str(tp), "--bind", "127.0.0.1"]) as o:
+        name = kind.kind
+        r = redis.Redis(port=o.port)
+        tap.ok(refused(o.port, "::1") and refused(tp, "::1"), f"{name}: bound to 127.0.0.1 only")
+        tap.eq(config_set_error(r, "bind", "127.0.0.1 ::1"), "",
+               f"{name}: CONFIG SET bind adding ::1 to the address it listens on: OK")
+        tap.ok(plain_answers6(o.port) and tls_cli(tp, "PING", host="::1") == "PONG",
+               f"{name}: the plain and the TLS port answer on ::1")
+        tap.ok(plain_answers(o.port) and tls_cli(tp, "PING") == "PONG",
+               f"{name}: and still on 127.0.0.1")
+        err = config_set_error(r, "bind", "127.0.0.1 192.0.2.1")
+        tap.ok(err != "", f"{name}: CONFIG SET bind to an address not on the machine: refused",
+               err)
+        tap.ok(plain_answers6(o.port) and tls_cli(tp, "PING", host="::1") == "PONG" and
+               plain_answers(o.port) and tls_cli(tp, "PING") == "PONG",
+               f"{name}: both ports answer on the old addresses after the refusal")
+        tap.eq(config_set_error(r, "bind", "127.0.0.1"), "", f"{name}: CONFIG SET bind back")
+        tap.ok(refused(o.port, "::1") and refused(tp, "::1") and plain_answers(o.port) and
+               tls_cli(tp, "PING") == "PONG",
+               f"{name}: ::1 closed on both ports, 127.0.0.1 answers on both")
+        tap.eq(r.ping(), True, f"{name}: the connection already open goes on")
 
 # ---- a free-port server that opens a TLS port becomes TLS-only ----
 with servers.Obelisk([]) as o:

@@ -33,6 +33,13 @@ unsigned long tls_bev_error(struct bufferevent *bev);
  * written, or -1 when the connection failed. */
 #define TLS_WRITE_MAX 16384
 long tls_write_now(struct bufferevent *bev, struct evbuffer *buf);
+/* A TLS connection ended before its handshake completed (eof: the peer closed it): counted
+ * (tls_handshake_failures) and logged once with OpenSSL's reason and the peer's address,
+ * "Error accepting <what>: ...", at most 10 lines a second; a peer that closed without a word
+ * (a TCP health check) is logged at verbose only. */
+void tls_handshake_failed(struct bufferevent *bev, int eof, const char *what, const char *addr);
+/* 1 when the TLS bufferevent's handshake completed. */
+int tls_handshake_done(struct bufferevent *bev);
 /* The TLS error queue as one line (for logs), cleared. */
 const char *tls_last_error(void);
 void tls_free(void);

@@ -27,7 +27,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
 
@@ -531,47 +530,6 @@ static void conn_write_cb(struct bufferevent *bev, void *ctx) {
     }
 }
 
-/* Handshake failures logged per second at most; the rest are counted and the next line logged
- * says how many were not (a port scanner or a plaintext client in a loop must not flood the
- * log or slow the loop). */
-#define TLS_FAIL_LOGS_PER_SEC 10
-
-/* A TLS connection that ended before its handshake completed: one line for it, with OpenSSL's
- * reason and the peer's address, as Redis logs it (Redis adds no address and no bound). A peer
- * that closes without a word (a TCP health check) is logged at verbose only. */
-static void log_handshake_failure(struct client *c, short what) {
-    static long long window_ms, suppressed;
-    static int logged;
-    unsigned long e = tls_bev_error(c->bev);
-    server_stats.tls_handshake_failures++;
-    if (!e && (what & BEV_EVENT_EOF)) {
-        log_msg(LOG_VERBOSE, "TLS client closed the connection before the handshake (addr=%s)",
-                c->addr);
-        return;
-    }
-    char reason[256];
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
-    else
-        snprintf(reason, sizeof reason, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    long long now = util_mstime();
-    if (now - window_ms >= 1000) {
-        window_ms = now;
-        logged = 0;
-    }
-    if (logged >= TLS_FAIL_LOGS_PER_SEC) {
-        suppressed++;
-        return;
-    }
-    logged++;
-    char more[96] = "";
-    if (suppressed)
-        snprintf(more, sizeof more, " (%lld more handshake failures not logged)", suppressed);
-    suppressed = 0;
-    log_msg(LOG_WARNING, "Error accepting a client connection: %s (addr=%s)%s", reason, c->addr,
-            more);
-}
-
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     struct client *c = ctx;
     (void)bev;
@@ -580,7 +538,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
         return;
     }
     if (c->tls && !c->tls_up && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
-        log_handshake_failure(c, what);
+        tls_handshake_failed(c->bev, what & BEV_EVENT_EOF, "a client connection", c->addr);
         conn_close_async(c);
         return;
     }

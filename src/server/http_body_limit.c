@@ -64,6 +64,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -125,6 +127,8 @@ struct gate {
     const char *code, *message;
     int peer_closed, sending_shut;
     int tls; /* sock is a TLS bufferevent (http-tls): evhttp's output goes through it */
+    struct event *peer_ev; /* TLS: notes the peer's address once evhttp has set the socket */
+    char peer[NI_MAXHOST + NI_MAXSERV + 2]; /* "ip:port", for the handshake failure line */
     struct gate *prev, *next;
 };
 
@@ -590,10 +594,33 @@ static void output_added(struct evbuffer *buf, const struct evbuffer_cb_info *in
 
 /* ---- connections ---- */
 
+/* peer_ev: the connection's address, noted while the socket is open (evhttp sets it just after
+ * open_gate returns and has closed it by the time the gate is freed). */
+static void note_peer(evutil_socket_t unused, short what, void *arg) {
+    (void)unused;
+    (void)what;
+    struct gate *g = arg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    evutil_socket_t fd = bufferevent_getfd(g->sock);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        snprintf(g->peer, sizeof g->peer, "%s:%s", host, port);
+}
+
 static void gate_free(void *arg) {
     struct gate *g = arg;
-    if (g->tls) /* the TLS bufferevent is freed just after its filter: no callback into g */
+    if (g->tls) { /* the TLS bufferevent is freed just after its filter: no callback into g */
         evbuffer_remove_cb(bufferevent_get_output(g->sock), tls_drained, g);
+        /* closed before its handshake completed: logged and counted as the RESP port's are
+         * (evhttp closes it without telling why); without an OpenSSL reason (a peer that
+         * connected and left) it is a verbose line */
+        if (g->peer_ev && !tls_handshake_done(g->sock))
+            tls_handshake_failed(g->sock, 1, "an HTTPS connection", g->peer[0] ? g->peer : "?");
+        if (g->peer_ev) event_free(g->peer_ev);
+    }
     event_free(g->flush_ev);
     event_free(g->timer);
     if (g->prev)
@@ -656,10 +683,12 @@ static struct bufferevent *open_gate(struct event_base *base, void *arg) {
     g->ceiling = ceiling;
     g->tls = tls;
     if (!evbuffer_add_cb(bufferevent_get_output(filt), output_added, g) ||
-        (tls && !evbuffer_add_cb(bufferevent_get_output(sock), tls_drained, g))) {
+        (tls && !evbuffer_add_cb(bufferevent_get_output(sock), tls_drained, g)) ||
+        (tls && !(g->peer_ev = event_new(base, -1, 0, note_peer, g)))) {
         bufferevent_free(filt);                /* the gate and the socket's bufferevent with it */
         return tls ? new_tls_bev(base) : NULL; /* never a plain one on the HTTPS face */
     }
+    if (tls) event_active(g->peer_ev, EV_TIMEOUT, 1);
     g->next = gates;
     if (gates) gates->prev = g;
     gates = g;

@@ -55,8 +55,10 @@
 static struct {
     struct evconnlistener *listeners[16]; /* the plain port */
     int nlisteners;
-    int plain_from;        /* the port setting they were opened for (0: a free port) */
-    char plain_bind[1024]; /* and the bind addresses, one space between */
+    int plain_from;             /* the port setting they were opened for (0: a free port) */
+    char bind_now[1024];        /* the addresses every listener is open on, one space between ("":
+                                   a CONFIG SET bind closed them and could not open the new ones) */
+    int moved_plain, moved_tls; /* the ports they had then (-1, 0: none), to open them again */
     struct evconnlistener *tls_listeners[16]; /* tls-port */
     int ntls;
     int tls_bound; /* the port they listen on, 0 with none */
@@ -157,7 +159,6 @@ static void set_plain_listeners(struct evconnlistener **ls, int n, int port, int
     server.nlisteners = runtime.nlisteners = n;
     runtime.port = n > 0 ? port : 0;
     server.plain_from = from;
-    bind_string(server.plain_bind, sizeof server.plain_bind);
 }
 
 /* Something speaks TLS: the TLS port, a replica's link, the HTTP face. */
@@ -165,20 +166,65 @@ static int tls_wanted(void) {
     return server_config.tls_port > 0 || server_config.tls_replication || server_config.http_tls;
 }
 
+/* Opens a TLS listener per bind address on port. Returns 0 or -1 with a reason. */
+static int open_tls(int port, struct evconnlistener **out, int *nout, int *port_out, char *err,
+                    size_t errlen) {
+    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count, port,
+                       accept_tls_cb, NULL, out, 16, port_out, err, errlen, "server TLS");
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++) evconnlistener_set_error_cb(out[i], accept_error_cb);
+    *nout = n;
+    return 0;
+}
+
+/* Replaces the TLS listeners by ls (n of them, 0 closes the TLS port) bound on port. */
+static void set_tls_listeners(struct evconnlistener **ls, int n, int port) {
+    for (int i = 0; i < server.ntls; i++) evconnlistener_free(server.tls_listeners[i]);
+    if (n > 0) memcpy(server.tls_listeners, ls, sizeof(ls[0]) * (size_t)n);
+    server.ntls = runtime.ntls = n;
+    server.tls_bound = runtime.tls_port = n > 0 ? port : 0;
+}
+
 /* The TLS port's listeners (tls-port), after the context is built from the directives. */
 static int open_tls_listeners(char *err, size_t errlen) {
     if (tls_wanted() && tls_configure(err, errlen) != 0) return -1;
     if (server_config.tls_port <= 0) return 0;
-    int port;
-    int n = listen_all((const char *const *)server_config.bind, server_config.bind_count,
-                       server_config.tls_port, accept_tls_cb, NULL, server.tls_listeners, 16, &port,
-                       err, errlen, "server TLS");
-    if (n < 0) return -1;
-    for (int i = 0; i < n; i++)
-        evconnlistener_set_error_cb(server.tls_listeners[i], accept_error_cb);
-    server.ntls = runtime.ntls = n;
-    server.tls_bound = runtime.tls_port = port;
+    struct evconnlistener *ls[16];
+    int n, port;
+    if (open_tls(server_config.tls_port, ls, &n, &port, err, errlen) != 0) return -1;
+    set_tls_listeners(ls, n, port);
     return 0;
+}
+
+/* CONFIG SET bind: every listener, plain and TLS, moves to the new addresses on the port it
+ * had. As Redis does, the old ones are closed first (an address may stay in the list, and a
+ * port cannot be bound twice on it); when an address cannot be bound nothing is left open, and
+ * the refused CONFIG SET's re-apply of the old addresses (config.c) opens them again here. */
+static int rebind_addresses(const char *addrs, char *err, size_t errlen) {
+    if (server.bind_now[0]) {
+        server.moved_plain = server.nlisteners > 0 ? runtime.port : -1;
+        server.moved_tls = server.ntls > 0 ? server.tls_bound : 0;
+        set_plain_listeners(NULL, 0, 0, server.plain_from);
+        set_tls_listeners(NULL, 0, 0);
+        server.bind_now[0] = '\0';
+    }
+    struct evconnlistener *ls[16], *tls_ls[16];
+    int n = 0, port = 0, ntls = 0, tls_port = 0;
+    if (server.moved_plain >= 0 &&
+        open_listeners(server.moved_plain, ls, &n, &port, err, errlen) != 0)
+        goto fail;
+    if (server.moved_tls > 0 && open_tls(server.moved_tls, tls_ls, &ntls, &tls_port, err, errlen))
+        goto fail;
+    set_plain_listeners(ls, n, port, server.plain_from);
+    set_tls_listeners(tls_ls, ntls, tls_port);
+    snprintf(server.bind_now, sizeof server.bind_now, "%s", addrs);
+    log_msg(LOG_NOTICE, "Listening on %s (plain port %d, TLS port %d)", addrs, runtime.port,
+            runtime.tls_port);
+    return 0;
+fail:
+    for (int i = 0; i < n; i++) evconnlistener_free(ls[i]);
+    log_msg(LOG_WARNING, "No listener is open: %s", err);
+    return -1;
 }
 
 /* CONFIG SET tls-port: opens the TLS listeners on the new port before closing the old ones (a
@@ -203,16 +249,9 @@ static int tls_rebind(char *err, size_t errlen) {
     int n = 0, port = 0;
     if (want > 0) {
         if (server.ntls == 0 && tls_configure(err, errlen) != 0) return -1;
-        n = listen_all((const char *const *)server_config.bind, server_config.bind_count, want,
-                       accept_tls_cb, NULL, ls, 16, &port, err, errlen, "server TLS");
-        if (n < 0) return -1;
-        for (int i = 0; i < n; i++) evconnlistener_set_error_cb(ls[i], accept_error_cb);
+        if (open_tls(want, ls, &n, &port, err, errlen) != 0) return -1;
     }
-    for (int i = 0; i < server.ntls; i++) evconnlistener_free(server.tls_listeners[i]);
-    memcpy(server.tls_listeners, ls, sizeof(ls[0]) * (size_t)n);
-    server.ntls = n;
-    server.tls_bound = runtime.tls_port = want > 0 ? port : 0;
-    runtime.ntls = n;
+    set_tls_listeners(ls, n, port);
     if (want > 0)
         log_msg(LOG_NOTICE, "Listening on TLS port %d", port);
     else
@@ -228,10 +267,10 @@ static int tls_rebind(char *err, size_t errlen) {
  * than picking another. Port 0 beside an open TLS port closes the plain port (TLS only). */
 int server_rebind(char *err, size_t errlen) {
     int want = plain_wanted();
-    char addrs[sizeof server.plain_bind];
+    char addrs[sizeof server.bind_now];
     bind_string(addrs, sizeof addrs);
-    if (server.nlisteners > 0 && !strcmp(addrs, server.plain_bind) &&
-        (want == server.plain_from || want == runtime.port)) {
+    if (strcmp(addrs, server.bind_now) != 0) return rebind_addresses(addrs, err, errlen);
+    if (server.nlisteners > 0 && (want == server.plain_from || want == runtime.port)) {
         server.plain_from = want;
         return 0;
     }
@@ -465,6 +504,7 @@ int server_init(void) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
+    bind_string(server.bind_now, sizeof server.bind_now);
     log_listeners();
     if (http_start(err, sizeof(err)) != 0) {
         log_msg(LOG_WARNING, "%s", err);

@@ -19,10 +19,14 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "server/config.h"
+#include "server/stats.h"
 
 static SSL_CTX *ctx;        /* the server side: accepted connections */
 static SSL_CTX *client_ctx; /* the client side: a replica's link to its primary */
@@ -216,6 +220,49 @@ long tls_write_now(struct bufferevent *bev, struct evbuffer *buf) {
         break;
     }
     return written;
+}
+
+/* Handshake failures logged per second at most; the rest are counted and the next line logged
+ * says how many were not (a port scanner or a plaintext client in a loop must not flood the
+ * log or slow the loop). One budget for the RESP and HTTPS ports. */
+#define TLS_FAIL_LOGS_PER_SEC 10
+
+void tls_handshake_failed(struct bufferevent *bev, int eof, const char *what, const char *addr) {
+    static long long window_ms, suppressed;
+    static int logged;
+    unsigned long e = tls_bev_error(bev);
+    server_stats.tls_handshake_failures++;
+    /* OpenSSL 3 names a close without close_notify; before a handshake it is a silent peer */
+    if (e && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) e = 0;
+    if (!e && eof) {
+        log_msg(LOG_VERBOSE, "TLS peer closed %s before the handshake (addr=%s)", what, addr);
+        return;
+    }
+    char reason[256];
+    if (e)
+        ERR_error_string_n(e, reason, sizeof reason);
+    else
+        snprintf(reason, sizeof reason, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    long long now = util_mstime();
+    if (now - window_ms >= 1000) {
+        window_ms = now;
+        logged = 0;
+    }
+    if (logged >= TLS_FAIL_LOGS_PER_SEC) {
+        suppressed++;
+        return;
+    }
+    logged++;
+    char more[96] = "";
+    if (suppressed)
+        snprintf(more, sizeof more, " (%lld more handshake failures not logged)", suppressed);
+    suppressed = 0;
+    log_msg(LOG_WARNING, "Error accepting %s: %s (addr=%s)%s", what, reason, addr, more);
+}
+
+int tls_handshake_done(struct bufferevent *bev) {
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    return ssl && SSL_is_init_finished(ssl);
 }
 
 int tls_ready(void) {
