@@ -88,6 +88,11 @@ void acl_describe_user(const struct acl_user *u, struct sbuf *out);
 int acl_user_flags(const struct acl_user *u, const char **flags);
 int acl_user_password_count(const struct acl_user *u);
 void acl_user_password_hex(const struct acl_user *u, int i, char out[65]);
+/* The user's permission sets: 0 is the user's own, 1 .. count-1 its selectors ("(+set ~k)"),
+ * each a struct acl_user holding only commands, keys and channels, for the checks and
+ * descriptions below. A request is allowed when one set allows all of it. */
+int acl_selector_count(const struct acl_user *u);
+const struct acl_user *acl_selector(const struct acl_user *u, int i);
 void acl_describe_commands(const struct acl_user *u, struct sbuf *out);
 void acl_describe_keys(const struct acl_user *u, struct sbuf *out);
 void acl_describe_channels(const struct acl_user *u, struct sbuf *out);
@@ -98,6 +103,8 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out);
 /* 1 when u may run command id (a subcommand's own id) with these arguments (first-argument
  * rules such as +select|0 look at argv[1]). */
 int acl_check_command(const struct acl_user *u, int id, int argc, char **argv, size_t *argvlen);
+/* The checks below look at one permission set (acl_selector), except acl_user_may_run and
+ * acl_user_channel_ok, which ask whether any of the user's sets allows it. */
 /* 1 when the user named name (the default user when name is NULL) may run the command called
  * command (a full name such as "info" or "config|get") with argv[0..argc) as its arguments
  * (argv[0] the command; argc 0 when they do not matter); 0 for an unknown user or command. */
@@ -110,6 +117,8 @@ int acl_user_all_channels(const struct acl_user *u);
 int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigned perm);
 /* 1 when u may use channel (a PSUBSCRIBE pattern must be allowed literally, as in Redis). */
 int acl_check_channel(const struct acl_user *u, const char *ch, size_t len, int is_pattern);
+/* 1 when one of the user's sets allows the channel (subscriptions kept across ACL changes). */
+int acl_user_channel_ok(const struct acl_user *u, const char *ch, size_t len, int is_pattern);
 
 /* ---- the ACL log ---- */
 enum acl_log_reason { ACL_LOG_AUTH, ACL_LOG_COMMAND, ACL_LOG_KEY, ACL_LOG_CHANNEL };

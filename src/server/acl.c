@@ -10,6 +10,8 @@
  * start from +@all or -@all, add the category that fits best while it matches more commands
  * than it misses, then fix single commands (in table order; Redis's order is its hash
  * table's). Passwords are kept as SHA-256 digests only (OpenSSL) and compared in constant time.
+ * Selectors ("(+xadd ~k)") are permission sets of the same struct, without name or passwords,
+ * kept in the user's sel[]; the checks take one set, and command.c asks each in turn.
  *
  * Thread: main thread only. */
 #include "server/acl.h"
@@ -65,6 +67,11 @@ struct acl_user {
     int nchans, allchans;
     uint64_t *bits;        /* bit id+1 per command, bit 0 the future bit */
     struct first_args *fa; /* per command id, or NULL */
+    /* Redis 7.0's selectors, "(+set ~k)": more permission sets, each a struct of this kind
+     * holding only commands, keys and channels; a request is allowed when the user's own set
+     * or any selector allows all of it */
+    struct acl_user **sel;
+    int nsel;
 };
 
 static struct acl_user **users; /* sorted by name */
@@ -173,8 +180,11 @@ static void set_category(struct acl_user *u, int cat, int on) {
 
 /* ---- users ---- */
 
+static void selectors_clear(struct acl_user *u);
+
 static void user_free(struct acl_user *u) {
     if (!u) return;
+    selectors_clear(u);
     free(u->name);
     free(u->pw);
     for (int i = 0; i < u->nkeys; i++) free(u->keys[i].pat);
@@ -252,6 +262,9 @@ static struct acl_user *user_copy(const struct acl_user *src) {
         for (; u->fa[i].n < fa->n; u->fa[i].n++)
             if (!(u->fa[i].args[u->fa[i].n] = strdup(fa->args[u->fa[i].n]))) goto fail;
     }
+    if (src->nsel && !(u->sel = calloc((size_t)src->nsel, sizeof(*u->sel)))) goto fail;
+    for (; u->nsel < src->nsel; u->nsel++)
+        if (!(u->sel[u->nsel] = user_copy(src->sel[u->nsel]))) goto fail;
     return u;
 fail:
     user_free(u);
@@ -429,6 +442,23 @@ static int has_space(const char *s, size_t len) {
     return 0;
 }
 
+/* ---- selectors ---- */
+
+static void selectors_clear(struct acl_user *u) {
+    for (int i = 0; i < u->nsel; i++) user_free(u->sel[i]);
+    free(u->sel);
+    u->sel = NULL;
+    u->nsel = 0;
+}
+
+int acl_selector_count(const struct acl_user *u) {
+    return 1 + u->nsel;
+}
+
+const struct acl_user *acl_selector(const struct acl_user *u, int i) {
+    return i == 0 ? u : u->sel[i - 1];
+}
+
 /* ---- one rule ---- */
 
 #define ACL_ERR_SYNTAX      "Syntax error"
@@ -444,7 +474,6 @@ static int has_space(const char *s, size_t len) {
     "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does "      \
     "not have any effect. Try 'resetchannels' to start with an empty list of channels"
 #define ACL_ERR_SUBCOMMAND "Allowing first-arg of a subcommand is not supported"
-#define ACL_ERR_SELECTOR   "Selectors are not supported by Obelisk"
 #define ACL_ERR_NOMEM      "Out of memory"
 
 /* +cmd, -cmd, +@cat, -@cat, +cmd|sub, +cmd|firstarg. */
@@ -493,6 +522,8 @@ static const char *command_rule(struct acl_user *u, const char *r, size_t len) {
     return NULL;
 }
 
+static const char *add_selector(struct acl_user *u, const char *r, size_t len);
+
 /* Applies one rule to u; returns NULL or the reason it was refused. */
 static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
     unsigned char d[SHA256_DIGEST_LENGTH];
@@ -532,8 +563,11 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
         chans_clear(u);
         if (server_config.acl_pubsub_default == 1) u->allchans = 1;
         set_category(u, ACL_NCATS, 0);
+        selectors_clear(u);
         u->on = 0;
         u->sanitize = 1;
+    } else if (util_eq_nocase(r, len, "clearselectors")) {
+        selectors_clear(u);
     } else if (r[0] == '>' || r[0] == '<' || r[0] == '#' || r[0] == '!') {
         /* >pass and <pass name a password, #hex and !hex its digest; > and # add, < and ! remove */
         if (r[0] == '>' || r[0] == '<')
@@ -573,12 +607,89 @@ static const char *apply_rule(struct acl_user *u, const char *r, size_t len) {
         if (chans_add(u, r + 1, len - 1) != 0) return ACL_ERR_NOMEM;
     } else if (r[0] == '+' || r[0] == '-') {
         return command_rule(u, r, len);
-    } else if (r[0] == '(') {
-        return ACL_ERR_SELECTOR;
+    } else if (r[0] == '(' && r[len - 1] == ')' && len >= 2) {
+        return add_selector(u, r + 1, len - 2);
     } else {
         return ACL_ERR_SYNTAX;
     }
     return NULL;
+}
+
+/* "(rules)": a new selector from the space-separated rules inside, which may only be those of
+ * commands, keys and channels (Redis's "Syntax error" for any other). */
+static const char *add_selector(struct acl_user *u, const char *r, size_t len) {
+    struct acl_user *s = user_new("", 0);
+    const char *why = s ? NULL : ACL_ERR_NOMEM;
+    for (size_t i = 0; !why && i < len;) {
+        size_t j = i;
+        while (j < len && r[j] != ' ') j++;
+        const char *w = r + i;
+        size_t n = j - i;
+        i = j + 1;
+        if (n == 0) continue;
+        int allowed = w[0] == '~' || w[0] == '%' || w[0] == '&' || w[0] == '+' || w[0] == '-';
+        static const char *const words[] = {"allkeys",       "resetkeys",   "allchannels",
+                                            "resetchannels", "allcommands", "nocommands"};
+        for (size_t k = 0; !allowed && k < sizeof words / sizeof words[0]; k++)
+            allowed = util_eq_nocase(w, n, words[k]);
+        why = allowed ? apply_rule(s, w, n) : ACL_ERR_SYNTAX;
+    }
+    struct acl_user **grown = why ? NULL : realloc(u->sel, (size_t)(u->nsel + 1) * sizeof(*grown));
+    if (!why && !grown) why = ACL_ERR_NOMEM;
+    if (why) {
+        user_free(s);
+        return why;
+    }
+    u->sel = grown;
+    u->sel[u->nsel++] = s;
+    return NULL;
+}
+
+/* Redis joins the arguments of a selector split by spaces ("(+get", "~k)") back into one rule
+ * before applying any: rules[] as given, those from an argument that opens a selector to the
+ * one that closes it joined by single spaces. Returns the merged count, or -1 with err set
+ * (an unclosed selector, or out of memory); the caller frees out[0..n). */
+static int merge_selectors(int nrules, char **rules, size_t *lens, char **out, size_t *outlens,
+                           char *err, size_t errlen) {
+    int n = 0, open = -1;
+    struct sbuf cur;
+    sbuf_init(&cur);
+    for (int i = 0; i < nrules; i++) {
+        const char *r = rules[i];
+        size_t len = lens[i];
+        int closes = len > 0 && r[len - 1] == ')';
+        if (open < 0 && len > 0 && r[0] == '(' && !closes) {
+            open = i;
+            sbuf_add(&cur, r, len);
+            continue;
+        }
+        if (open >= 0) {
+            sbuf_add(&cur, " ", 1);
+            sbuf_add(&cur, r, len);
+            if (!closes) continue;
+            open = -1;
+            out[n] = dup_mem(cur.p, cur.len);
+            outlens[n] = cur.len;
+            cur.len = 0;
+        } else {
+            out[n] = dup_mem(r, len);
+            outlens[n] = len;
+        }
+        if (!out[n]) goto fail;
+        n++;
+    }
+    if (open >= 0) {
+        snprintf(err, errlen, "Unmatched parenthesis in acl selector starting at '%.*s'.",
+                 (int)(lens[open] > 128 ? 128 : lens[open]), rules[open]);
+        goto fail;
+    }
+    sbuf_free(&cur);
+    return n;
+fail:
+    if (open < 0 && n < nrules && !out[n]) snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+    for (int i = 0; i < n; i++) free(out[i]);
+    sbuf_free(&cur);
+    return -1;
 }
 
 int acl_setuser(const char *name, size_t len, int nrules, char **rules, size_t *rulelens, char *err,
@@ -587,27 +698,37 @@ int acl_setuser(const char *name, size_t len, int nrules, char **rules, size_t *
         snprintf(err, errlen, "Usernames can't contain spaces or null characters");
         return -1;
     }
+    char **merged = malloc(sizeof(char *) * (size_t)(nrules ? nrules : 1));
+    size_t *mlens = malloc(sizeof(size_t) * (size_t)(nrules ? nrules : 1));
+    int n =
+        merged && mlens ? merge_selectors(nrules, rules, rulelens, merged, mlens, err, errlen) : -1;
     struct acl_user *cur = acl_user_find(name, len);
-    struct acl_user *u = cur ? user_copy(cur) : user_new(name, len);
+    struct acl_user *u = n < 0 ? NULL : cur ? user_copy(cur) : user_new(name, len);
+    int rc = -1;
     if (!u) {
-        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
-        return -1;
+        if (n >= 0 || !merged || !mlens) snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        goto done;
     }
-    for (int i = 0; i < nrules; i++) {
-        const char *why = apply_rule(u, rules[i], rulelens[i]);
+    for (int i = 0; i < n; i++) {
+        const char *why = apply_rule(u, merged[i], mlens[i]);
         if (why) {
             snprintf(err, errlen, "Error in ACL SETUSER modifier '%.*s': %s",
-                     (int)(rulelens[i] > 128 ? 128 : rulelens[i]), rules[i], why);
-            user_free(u);
-            return -1;
+                     (int)(mlens[i] > 128 ? 128 : mlens[i]), merged[i], why);
+            goto done;
         }
     }
     if (user_put(u) != 0) {
-        user_free(u);
         snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
-        return -1;
+        goto done;
     }
-    return 0;
+    u = NULL;
+    rc = 0;
+done:
+    user_free(u);
+    for (int i = 0; i < n; i++) free(merged[i]);
+    free(merged);
+    free(mlens);
+    return rc;
 }
 
 int acl_deluser(const char *name, size_t len) {
@@ -678,7 +799,9 @@ int acl_user_may_run(const char *name, size_t len, const char *command, int argc
                      size_t *argvlen) {
     const struct acl_user *u = name ? acl_user_find(name, len) : default_user;
     int id = find_command(command, strlen(command));
-    return u && id >= 0 && acl_check_command(u, id, argc, argv, argvlen);
+    for (int i = 0; u && id >= 0 && i < acl_selector_count(u); i++)
+        if (acl_check_command(acl_selector(u, i), id, argc, argv, argvlen)) return 1;
+    return 0;
 }
 
 int acl_user_all_keys(const struct acl_user *u) {
@@ -695,6 +818,12 @@ int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigne
         if ((u->keys[i].perm & perm) != perm) continue;
         if (util_glob_match(u->keys[i].pat, strlen(u->keys[i].pat), key, len, 0)) return 1;
     }
+    return 0;
+}
+
+int acl_user_channel_ok(const struct acl_user *u, const char *ch, size_t len, int is_pattern) {
+    for (int i = 0; i < acl_selector_count(u); i++)
+        if (acl_check_channel(acl_selector(u, i), ch, len, is_pattern)) return 1;
     return 0;
 }
 
@@ -826,6 +955,34 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out) {
     }
 }
 
+static void part_reset(struct sbuf *b) {
+    b->len = 0;
+    if (b->p) b->p[0] = '\0';
+}
+
+/* Keys, "resetchannels" unless all channels, channels, commands: each word after a space but
+ * the first (a selector's description is wrapped in parentheses right after its space). */
+static void describe_permissions(const struct acl_user *u, struct sbuf *out) {
+    size_t start = out->len;
+    struct sbuf part;
+    sbuf_init(&part);
+    acl_describe_keys(u, &part);
+    if (part.len) sbuf_printf(out, " %s", part.p);
+    part_reset(&part);
+    acl_describe_channels(u, &part);
+    if (!u->allchans) sbuf_add(out, " resetchannels", 14);
+    if (part.len) sbuf_printf(out, " %s", part.p);
+    part_reset(&part);
+    acl_describe_commands(u, &part);
+    sbuf_printf(out, " %s", part.len ? part.p : "");
+    sbuf_free(&part);
+    if (start > 0 && out->len > start && out->p[start] == ' ' && out->p[start - 1] == '(') {
+        memmove(out->p + start, out->p + start + 1, out->len - start - 1);
+        out->len--;
+        out->p[out->len] = '\0';
+    }
+}
+
 void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
     const char *flags[4];
     char hex[65];
@@ -836,20 +993,12 @@ void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
         acl_user_password_hex(u, i, hex);
         sbuf_printf(out, " #%s", hex);
     }
-    struct sbuf part;
-    sbuf_init(&part);
-    acl_describe_keys(u, &part);
-    if (part.len) sbuf_printf(out, " %s", part.p);
-    sbuf_free(&part);
-    sbuf_init(&part);
-    acl_describe_channels(u, &part);
-    if (!u->allchans) sbuf_add(out, " resetchannels", 14);
-    if (part.len) sbuf_printf(out, " %s", part.p);
-    sbuf_free(&part);
-    sbuf_init(&part);
-    acl_describe_commands(u, &part);
-    sbuf_printf(out, " %s", part.len ? part.p : "");
-    sbuf_free(&part);
+    describe_permissions(u, out);
+    for (int i = 0; i < u->nsel; i++) {
+        sbuf_add(out, " (", 2);
+        describe_permissions(u->sel[i], out);
+        sbuf_add(out, ")", 1);
+    }
 }
 
 /* ---- the ACL log ---- */

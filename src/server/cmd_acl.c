@@ -102,7 +102,14 @@ void cmd_acl_getuser(CMD_ARGS) {
     reply_described(c, "keys", u, acl_describe_keys);
     reply_described(c, "channels", u, acl_describe_channels);
     reply_bulk_cstr(R, "selectors");
-    reply_array(R, 0);
+    reply_array(R, acl_selector_count(u) - 1);
+    for (int i = 1; i < acl_selector_count(u); i++) {
+        const struct acl_user *sel = acl_selector(u, i);
+        reply_map(R, 3);
+        reply_described(c, "commands", sel, acl_describe_commands);
+        reply_described(c, "keys", sel, acl_describe_keys);
+        reply_described(c, "channels", sel, acl_describe_channels);
+    }
 }
 
 void cmd_acl_deluser(CMD_ARGS) {

@@ -228,10 +228,11 @@ static int command_channels(const struct command *cmd, int argc, int *first, int
     return !strcmp(n, "psubscribe") ? 2 : 1;
 }
 
-/* What u may not do in this request: the ACL_LOG_* reason and the refused object (the
- * command's name, a key, a channel), or -1 when everything is allowed. */
-static int acl_verdict(const struct acl_user *u, const struct command *cmd, int argc, char **argv,
-                       size_t *argvlen, const char **object, size_t *olen) {
+/* What the permission set u (the user's own or a selector) may not do in this request: the
+ * ACL_LOG_* reason, the refused object (the command's name, a key, a channel) and its argument
+ * index, or -1 when everything is allowed. */
+static int set_verdict(const struct acl_user *u, const struct command *cmd, int argc, char **argv,
+                       size_t *argvlen, const char **object, size_t *olen, int *at) {
     unsigned flags = cmd->flags | (cmd->parent ? cmd->parent->flags : 0);
     /* AUTH, HELLO, QUIT, RESET: anyone may run them, whatever the rules (as Redis), or a
      * restricted default user would lock every user out */
@@ -250,6 +251,7 @@ static int acl_verdict(const struct acl_user *u, const struct command *cmd, int 
             if (!acl_check_key(u, argv[pos[i]], argvlen[pos[i]], perm[i])) {
                 *object = argv[pos[i]];
                 *olen = argvlen[pos[i]];
+                *at = pos[i];
                 refused = 1;
             }
         if (pos != small_pos) free(pos);
@@ -265,9 +267,33 @@ static int acl_verdict(const struct acl_user *u, const struct command *cmd, int 
         if (!acl_check_channel(u, argv[i], argvlen[i], kind == 2)) {
             *object = argv[i];
             *olen = argvlen[i];
+            *at = i;
             return ACL_LOG_CHANNEL;
         }
     return -1;
+}
+
+/* What user u may not do in this request, as set_verdict, over the user's own permission set
+ * and its selectors: allowed when one set allows everything. Otherwise, as Redis 7.0 reports
+ * it, the refusal that got furthest: a channel over a key over the command, and between two of
+ * one kind the one at the later argument. */
+static int acl_verdict(const struct acl_user *u, const struct command *cmd, int argc, char **argv,
+                       size_t *argvlen, const char **object, size_t *olen) {
+    int best = -1, best_at = 0;
+    for (int i = 0; i < acl_selector_count(u); i++) {
+        const char *o = NULL;
+        size_t ol = 0;
+        int at = 0;
+        int r = set_verdict(acl_selector(u, i), cmd, argc, argv, argvlen, &o, &ol, &at);
+        if (r < 0) return -1;
+        if (best < 0 || r > best || (r == best && at > best_at)) {
+            best = r;
+            best_at = at;
+            *object = o;
+            *olen = ol;
+        }
+    }
+    return best;
 }
 
 /* Checks a request for the client's user; on a refusal writes Redis's NOPERM text into msg,

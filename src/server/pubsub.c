@@ -147,11 +147,11 @@ int pubsub_count(const struct client *c) {
 
 int pubsub_allowed_for(const struct client *c, const struct acl_user *u) {
     const struct pubsub_client *p = c->pubsub;
-    if (!p || acl_user_all_channels(u)) return 1;
+    if (!p) return 1;
     for (size_t i = 0; i < p->channels.n; i++)
-        if (!acl_check_channel(u, p->channels.v[i], p->channels.len[i], 0)) return 0;
+        if (!acl_user_channel_ok(u, p->channels.v[i], p->channels.len[i], 0)) return 0;
     for (size_t i = 0; i < p->patterns.n; i++)
-        if (!acl_check_channel(u, p->patterns.v[i], p->patterns.len[i], 1)) return 0;
+        if (!acl_user_channel_ok(u, p->patterns.v[i], p->patterns.len[i], 1)) return 0;
     return 1;
 }
 
