@@ -1,7 +1,8 @@
 /* acl.h - who a client is and what it may do: Redis 7.0's ACL users (passwords as SHA-256,
  * on/off, command rules by command, subcommand, first argument and category, key patterns with
  * read/write permissions, channel patterns), their description (ACL LIST / GETUSER), the
- * checks the dispatch level makes, the ACL log and the ACL file. Main thread only. */
+ * checks the dispatch level makes, and the ACL file (the ACL log is acl_log.h). Main thread
+ * only. */
 #ifndef OBK_ACL_H
 #define OBK_ACL_H
 
@@ -119,25 +120,6 @@ int acl_check_key(const struct acl_user *u, const char *key, size_t len, unsigne
 int acl_check_channel(const struct acl_user *u, const char *ch, size_t len, int is_pattern);
 /* 1 when one of the user's sets allows the channel (subscriptions kept across ACL changes). */
 int acl_user_channel_ok(const struct acl_user *u, const char *ch, size_t len, int is_pattern);
-
-/* ---- the ACL log ---- */
-enum acl_log_reason { ACL_LOG_AUTH, ACL_LOG_COMMAND, ACL_LOG_KEY, ACL_LOG_CHANNEL };
-enum acl_log_context { ACL_LOG_TOPLEVEL, ACL_LOG_MULTI };
-struct acl_log_entry {
-    long long count;
-    int reason, context;
-    char *object, *username, *client_info;
-    long long ctime_ms;
-};
-/* Adds an entry, or counts it on a like entry (same reason, context, object and user) younger
- * than 60 s, as Redis does; keeps at most acllog-max-len entries. */
-void acl_log_add(int reason, int context, const char *object, size_t olen, const char *user,
-                 size_t ulen, const char *client_info);
-int acl_log_count(void);
-const struct acl_log_entry *acl_log_at(int i); /* newest first */
-void acl_log_reset(void);
-const char *acl_log_reason_name(int reason);
-const char *acl_log_context_name(int context);
 
 /* ---- the ACL file ---- */
 /* Replaces every user by the file's (all or nothing). Returns 0, or -1 with the reason. */

@@ -15,6 +15,7 @@
  *
  * Thread: main thread only. */
 #include "server/acl.h"
+#include "server/acl_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,7 @@
 #include "base/util.h"
 #include "server/config.h"
 
-#define ACL_FUTURE_BIT   0 /* bit 0 of every bitmap: commands added later (+@all) */
-#define ACL_LOG_GROUP_MS 60000
+#define ACL_FUTURE_BIT 0 /* bit 0 of every bitmap: commands added later (+@all) */
 
 static const char *const category_names[ACL_NCATS] = {
     "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
@@ -78,9 +78,6 @@ static struct acl_user **users; /* sorted by name */
 static int nusers;
 static struct acl_user *default_user;
 static void (*user_gone_hook)(struct acl_user *u);
-
-static struct acl_log_entry *log_entries; /* oldest first */
-static int nlog;
 
 const char *acl_category_name(int cat) {
     return cat >= 0 && cat < ACL_NCATS ? category_names[cat] : "";
@@ -999,84 +996,6 @@ void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
         describe_permissions(u->sel[i], out);
         sbuf_add(out, ")", 1);
     }
-}
-
-/* ---- the ACL log ---- */
-
-static void log_entry_free(struct acl_log_entry *e) {
-    free(e->object);
-    free(e->username);
-    free(e->client_info);
-}
-
-const char *acl_log_reason_name(int reason) {
-    static const char *const names[] = {"auth", "command", "key", "channel"};
-    return reason >= 0 && reason < 4 ? names[reason] : "";
-}
-
-const char *acl_log_context_name(int context) {
-    return context == ACL_LOG_MULTI ? "multi" : "toplevel";
-}
-
-void acl_log_add(int reason, int context, const char *object, size_t olen, const char *user,
-                 size_t ulen, const char *client_info) {
-    long long now = util_mstime();
-    for (int i = nlog - 1; i >= 0; i--) {
-        struct acl_log_entry *e = &log_entries[i];
-        if (now - e->ctime_ms > ACL_LOG_GROUP_MS) break;
-        if (e->reason == reason && e->context == context && strlen(e->object) == olen &&
-            !memcmp(e->object, object, olen) && strlen(e->username) == ulen &&
-            !memcmp(e->username, user, ulen)) {
-            struct acl_log_entry keep = *e; /* counted, refreshed, and moved to the front */
-            keep.count++;
-            keep.ctime_ms = now;
-            char *ci = strdup(client_info);
-            if (ci) {
-                free(keep.client_info);
-                keep.client_info = ci;
-            }
-            memmove(e, e + 1, (size_t)(nlog - i - 1) * sizeof(*e));
-            log_entries[nlog - 1] = keep;
-            return;
-        }
-    }
-    long long max = server_config.acllog_max_len;
-    if (max <= 0) return;
-    struct acl_log_entry e = {
-        1, reason, context, dup_mem(object, olen), dup_mem(user, ulen), strdup(client_info), now};
-    if (!e.object || !e.username || !e.client_info) {
-        log_entry_free(&e);
-        return;
-    }
-    if (nlog >= max) {
-        int drop = nlog - (int)max + 1;
-        for (int i = 0; i < drop; i++) log_entry_free(&log_entries[i]);
-        memmove(log_entries, log_entries + drop, (size_t)(nlog - drop) * sizeof(*log_entries));
-        nlog -= drop;
-    }
-    void *n = realloc(log_entries, (size_t)(nlog + 1) * sizeof(*log_entries));
-    if (!n) {
-        log_entry_free(&e);
-        return;
-    }
-    log_entries = n;
-    log_entries[nlog++] = e;
-}
-
-int acl_log_count(void) {
-    long long max = server_config.acllog_max_len;
-    return max < nlog ? (int)(max < 0 ? 0 : max) : nlog;
-}
-
-const struct acl_log_entry *acl_log_at(int i) {
-    return i >= 0 && i < nlog ? &log_entries[nlog - 1 - i] : NULL;
-}
-
-void acl_log_reset(void) {
-    for (int i = 0; i < nlog; i++) log_entry_free(&log_entries[i]);
-    free(log_entries);
-    log_entries = NULL;
-    nlog = 0;
 }
 
 /* ---- start, the ACL file ---- */

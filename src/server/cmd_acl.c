@@ -13,6 +13,7 @@
 #include "base/sbuf.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/acl_log.h"
 #include "server/cmds.h"
 #include "server/command.h"
 #include "server/config.h"

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/acl_log.h"
 #include "server/authfail.h"
 #include "server/blocking.h"
 #include "server/cmds.h"

@@ -29,6 +29,7 @@
 #include "base/obk_assert.h"
 #include "base/util.h"
 #include "server/acl.h"
+#include "server/acl_log.h"
 #include "server/authfail.h"
 #include "server/commit.h"
 #include "server/config.h"

@@ -14,6 +14,7 @@
 
 #include "base/sbuf.h"
 #include "server/acl.h"
+#include "server/acl_log.h"
 #include "server/config.h"
 
 #define CAT(x) (1u << ACL_CAT_##x)
