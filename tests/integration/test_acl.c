@@ -270,9 +270,14 @@ static void test_aclfile_save_load(void **state) {
     redisContext *alice = login(&s, "alice", "pw"); /* the hash of "pw" */
     expect_ok(alice, "XADD orders:1 * f v");
     expect_ok(admin, "ACL SETUSER bob on >b +@all ~*");
+    expect_ok(admin, "ACL SETUSER sel on nopass ~a -@all +xlen (+xadd ~b) (~c +xlen)");
     expect_ok(admin, "ACL SAVE");
     char *text = slurp(path);
     assert_non_null(strstr(text, "user alice on #30c952fab"));
+    /* selectors written as ACL LIST shows them, and read back the same by the LOAD below */
+    assert_non_null(strstr(
+        text, "user sel on nopass ~a resetchannels -@all +xlen (~b resetchannels -@all +xadd) "
+              "(~c resetchannels -@all +xlen)\n"));
     assert_non_null(strstr(text, "user bob on #"));
     assert_non_null(strstr(text, "user default on nopass ~* &* +@all"));
     /* a bad file is refused whole: the users stay as they were */
@@ -282,9 +287,20 @@ static void test_aclfile_save_load(void **state) {
     assert_non_null(strstr(r->str, ":2: Error in ACL SETUSER modifier '+nosuchcommand'"));
     freeReplyObject(r);
     r = must_cmd(admin, "ACL USERS");
-    assert_int_equal(r->elements, 3); /* alice bob default */
+    assert_int_equal(r->elements, 4); /* alice bob default sel */
     freeReplyObject(r);
     expect_ok(alice, "XADD orders:1 * f v");
+    /* the saved file loads back to the same lines, selectors included */
+    write_text(path, text);
+    expect_ok(admin, "ACL LOAD");
+    r = must_cmd(admin, "ACL LIST");
+    int found = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        found |= strstr(text, r->element[i]->str) != NULL && strstr(r->element[i]->str, "(~b");
+    assert_true(found);
+    freeReplyObject(r);
+    redisFree(alice);
+    alice = login(&s, "alice", "pw");
     /* a good file replaces the users; alice's connection goes with her */
     write_text(path, "user carol on nopass +@all ~*\n");
     expect_ok(admin, "ACL LOAD");
