@@ -62,6 +62,7 @@ static int nrelease_hooks;
 static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void conn_process_input(struct client *c);
+static void resume_reading(struct client *c);
 
 static void on_reply_error(void *ctx, const char *msg, size_t len) {
     (void)ctx;
@@ -295,6 +296,22 @@ static void tls_send(struct client *c) {
     bufferevent_enable(c->bev, EV_WRITE);
 }
 
+/* After conn_write_pending wrote what it could: a client that asked to be closed once answered
+ * is closed when nothing is left; one whose reading paused for its output resumes when this
+ * write brought the output down, as the write callback would (which does not come when the
+ * socket took everything at once). */
+static void after_write(struct client *c) {
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c)) {
+        conn_close_async(c);
+        return;
+    }
+    if ((c->flags & CLIENT_READ_PAUSED) && conn_output_bytes(c) <= CONN_RESUME_OUTPUT_BYTES) {
+        resume_reading(c);
+        conn_process_input(c); /* requests already buffered before the pause */
+    }
+}
+
 void conn_write_pending(void) {
     while (write_head) {
         struct client *c = write_head;
@@ -304,9 +321,7 @@ void conn_write_pending(void) {
         struct evbuffer *out = bufferevent_get_output(c->bev);
         if (c->tls) {
             tls_send(c);
-            if (!(c->flags & CLIENT_CLOSE_ASAP) && (c->flags & CLIENT_CLOSE_AFTER_REPLY) &&
-                output_idle(c))
-                conn_close_async(c);
+            after_write(c);
             continue;
         }
         /* A socket bufferevent keeps the front of its output frozen for its own writer;
@@ -327,10 +342,8 @@ void conn_write_pending(void) {
         }
         evbuffer_freeze(out, 1);
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
-        if (evbuffer_get_length(out) > 0)
-            bufferevent_enable(c->bev, EV_WRITE);
-        else if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && output_idle(c))
-            conn_close_async(c);
+        if (evbuffer_get_length(out) > 0) bufferevent_enable(c->bev, EV_WRITE);
+        after_write(c);
     }
 }
 

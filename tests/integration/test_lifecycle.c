@@ -1,6 +1,8 @@
 /* test_lifecycle.c - start-up, configuration files, authentication, limits that protect the
  * server (maxclients, protected mode, output buffer limits, idle timeout) and graceful stops
  * (SIGTERM, SHUTDOWN), each on a server of its own. */
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -174,6 +176,67 @@ static void test_output_buffer_hard_limit(void **state) {
     server_cleanup(&s);
 }
 
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Backpressure (conn.c): a client whose replies pile up past 32 MiB stops being read, and is
+ * read again once its output drains. 100 MB of ECHO replies pipelined: the client sends without
+ * reading until the server stops taking requests, then sends and reads as its socket allows:
+ * every byte arrives, and the PING after them answers. */
+static void test_output_backpressure(void **state) {
+    (void)state;
+    struct test_server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    int fd = raw_connect(s.port);
+    assert_true(fd >= 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    enum { N = 1000, ARG = 100000 };
+    const char head[] = "*2\r\n$4\r\nECHO\r\n$100000\r\n";
+    const char ping[] = "*1\r\n$4\r\nPING\r\n";
+    size_t req = sizeof head - 1 + ARG + 2, total = (size_t)N * req + sizeof ping - 1;
+    char *one = malloc(req), *in = malloc(1 << 20); /* one request, sent N times */
+    assert_non_null(one);
+    assert_non_null(in);
+    memcpy(one, head, sizeof head - 1);
+    memset(one + sizeof head - 1, 'x', ARG);
+    memcpy(one + sizeof head - 1 + ARG, "\r\n", 2);
+    size_t sent = 0, got = 0, want = (size_t)N * (ARG + 11) + 7;
+    /* first nothing is read: the replies pass 32 MiB and the server stops reading, until the
+     * requests no longer go out for half a second */
+    int reading = 0;
+    long long deadline = mono_ms() + 60000;
+    while (got < want && mono_ms() < deadline) {
+        struct pollfd pf = {fd, (reading ? POLLIN : 0) | (sent < total ? POLLOUT : 0), 0};
+        if (poll(&pf, 1, 500) <= 0) {
+            if (!reading) assert_true(sent < total); /* held back: the server stopped reading */
+            reading = 1;
+            continue;
+        }
+        if ((pf.revents & POLLOUT) && sent < total) {
+            const char *p = sent < (size_t)N * req ? one + sent % req : ping + (sent - N * req);
+            size_t n = sent < (size_t)N * req ? req - sent % req : total - sent;
+            ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+            if (w > 0) sent += (size_t)w;
+        }
+        if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = recv(fd, in, 1 << 20, 0);
+            if (r == 0) break;
+            if (r > 0) got += (size_t)r;
+        }
+    }
+    assert_true(reading);
+    assert_int_equal(sent, total);
+    assert_int_equal(got, want); /* 1000 replies of 100,011 bytes and +PONG */
+    close(fd);
+    free(one);
+    free(in);
+    assert_int_equal(server_stop(&s), 0);
+    server_cleanup(&s);
+}
+
 static void test_idle_timeout(void **state) {
     (void)state;
     struct test_server s;
@@ -317,8 +380,8 @@ int main(void) {
         cmocka_unit_test(test_sigterm_exits_zero), cmocka_unit_test(test_shutdown_command),
         cmocka_unit_test(test_requirepass),        cmocka_unit_test(test_maxclients),
         cmocka_unit_test(test_protected_mode),     cmocka_unit_test(test_output_buffer_hard_limit),
-        cmocka_unit_test(test_idle_timeout),       cmocka_unit_test(test_config_file),
-        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_idle_timeout),       cmocka_unit_test(test_output_backpressure),
+        cmocka_unit_test(test_config_file),        cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
