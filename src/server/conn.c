@@ -4,10 +4,12 @@
  * every complete request in it (pipelining), handing each to the request handler installed at
  * start-up. Replies are written by the layers above into the client's stage buffer; after each
  * request they are sent, or moved behind held replies, by the layer that knows (command.c,
- * commit.c); the transport writes the socket from before_sleep (conn_write_pending).
+ * commit.c); the transport writes the socket from before_sleep (conn_write_pending): plain
+ * sockets with write(2), TLS ones with SSL_write (tls_write_now), each bufferevent finishing
+ * only what the socket did not take.
  * Backpressure: when a client's pending output passes CONN_PAUSE_OUTPUT_BYTES we stop parsing
  * and reading its socket until the output drains below CONN_RESUME_OUTPUT_BYTES (libevent's
- * write watermark), so a client that does not read cannot make us buffer without end; the
+ * write watermark, or the before_sleep write that drained it), so a client that does not read cannot make us buffer without end; the
  * configured client-output-buffer-limit hard/soft limits drop such a client as Redis does.
  * Clients are never freed inside a callback: they are put on the close list and freed in
  * before_sleep, after the release hooks let the layers above drop their state.
