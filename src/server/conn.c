@@ -9,11 +9,11 @@
  * only what the socket did not take.
  * Backpressure: when a client's pending output passes CONN_PAUSE_OUTPUT_BYTES we stop parsing
  * and reading its socket until the output drains below CONN_RESUME_OUTPUT_BYTES (libevent's
- * write watermark, or the before_sleep write that drained it), so a client that does not read cannot make us buffer without end; the
- * configured client-output-buffer-limit hard/soft limits drop such a client as Redis does.
- * Clients are never freed inside a callback: they are put on the close list and freed in
- * before_sleep, after the release hooks let the layers above drop their state.
- * Main thread only. */
+ * write watermark, or the before_sleep write that drained it), so a client that does not read
+ * cannot make us buffer without end; the configured client-output-buffer-limit hard/soft limits
+ * drop such a client as Redis does. Clients are never freed inside a callback: they are put on the
+ * close list and freed in before_sleep, after the release hooks let the layers above drop their
+ * state. Main thread only. */
 #include "server/conn.h"
 
 #include <arpa/inet.h>
