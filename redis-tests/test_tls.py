@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """TLS on obelisk-server's tls-port, with certificates made here by the openssl tool: redis-cli
 --tls with and without a client certificate (mutual TLS required, then optional), a client that
-trusts another CA, plaintext sent to the TLS port, redis-py with ssl=True (pipelined writes and a
-large reply), redis-benchmark --tls, and a certificate replaced by CONFIG SET without a restart
+trusts another CA, plaintext sent to the TLS port, redis-py with ssl=True (pipelined writes, a
+large reply, 40 MB of pipelined replies: more than the 32 MiB of waiting output at which the
+server stops reading a client), redis-benchmark --tls, and a certificate replaced by CONFIG SET
+without a restart
 (a bad one refused, the old one kept). Then certificates that must be refused: a client
 certificate signed by another CA, an expired client certificate, an expired server certificate
 (the client refuses it), each beside a good connection."""
@@ -106,6 +108,15 @@ with servers.Obelisk(args) as o:
     entries = r.xrange("s")
     tap.ok(len(entries) == 2000 and entries[-1][1][b"n"] == b"1999",
            "a 450 KB XRANGE reply over TLS is whole")
+    # 90 of those replies pipelined (about 40 MB, more than the 32 MiB of waiting output at
+    # which the server stops reading a client until its replies have gone out)
+    pipe = r.pipeline(transaction=False)
+    for _ in range(90):
+        pipe.xrange("s")
+    many = pipe.execute()
+    tap.ok(len(many) == 90 and all(len(e) == 2000 for e in many),
+           "90 pipelined 450 KB replies over TLS (40 MB): all whole")
+    tap.eq(r.ping(), True, "and the connection goes on")
     # optional client certificates
     tap.eq(plain.config_set("tls-auth-clients", "optional"), True, "CONFIG SET tls-auth-clients optional")
     rc, out, err = cli(tls_port, "PING", cert=False)
