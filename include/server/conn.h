@@ -18,6 +18,7 @@
 #include "protocol/resp.h"
 
 struct bufferevent;
+struct sockaddr;
 struct evbuffer;
 struct held_queue;
 struct blocked;
@@ -118,6 +119,9 @@ void conn_free_closed(void);
 void conn_free(struct client *c);
 /* 1 when the server needs a password from this client before running commands. */
 int conn_auth_required(const struct client *c);
+/* A socket address as CLIENT LIST shows it ("ip:port", "/unix:0"); is_local (may be NULL) set
+ * to 1 for 127.0.0.1 and ::1, the addresses protected mode counts as local. */
+void conn_format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *is_local);
 /* Bytes queued for the client and not yet written to its socket (held ones included). */
 size_t conn_output_bytes(const struct client *c);
 /* The client's output buffer, for a connection that streams (a replica after PSYNC): bytes

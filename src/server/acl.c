@@ -665,15 +665,15 @@ static int merge_selectors(int nrules, char **rules, size_t *lens, char **out, s
             sbuf_add(&cur, r, len);
             if (!closes) continue;
             open = -1;
-            out[n] = dup_mem(cur.p, cur.len);
-            outlens[n] = cur.len;
+            r = cur.p;
+            len = cur.len;
             cur.len = 0;
-        } else {
-            out[n] = dup_mem(r, len);
-            outlens[n] = len;
         }
-        if (!out[n]) goto fail;
-        n++;
+        if (cur.failed || !(out[n] = dup_mem(r, len))) {
+            snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+            goto fail;
+        }
+        outlens[n++] = len;
     }
     if (open >= 0) {
         snprintf(err, errlen, "Unmatched parenthesis in acl selector starting at '%.*s'.",
@@ -683,7 +683,6 @@ static int merge_selectors(int nrules, char **rules, size_t *lens, char **out, s
     sbuf_free(&cur);
     return n;
 fail:
-    if (open < 0 && n < nrules && !out[n]) snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
     for (int i = 0; i < n; i++) free(out[i]);
     sbuf_free(&cur);
     return -1;
@@ -697,13 +696,15 @@ int acl_setuser(const char *name, size_t len, int nrules, char **rules, size_t *
     }
     char **merged = malloc(sizeof(char *) * (size_t)(nrules ? nrules : 1));
     size_t *mlens = malloc(sizeof(size_t) * (size_t)(nrules ? nrules : 1));
-    int n =
-        merged && mlens ? merge_selectors(nrules, rules, rulelens, merged, mlens, err, errlen) : -1;
-    struct acl_user *cur = acl_user_find(name, len);
-    struct acl_user *u = n < 0 ? NULL : cur ? user_copy(cur) : user_new(name, len);
-    int rc = -1;
-    if (!u) {
-        if (n >= 0 || !merged || !mlens) snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+    struct acl_user *cur = acl_user_find(name, len), *u = NULL;
+    int n = -1, rc = -1;
+    if (!merged || !mlens) {
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
+        goto done;
+    }
+    if ((n = merge_selectors(nrules, rules, rulelens, merged, mlens, err, errlen)) < 0) goto done;
+    if (!(u = cur ? user_copy(cur) : user_new(name, len))) {
+        snprintf(err, errlen, "%s", ACL_ERR_NOMEM);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -952,32 +953,14 @@ void acl_describe_channels(const struct acl_user *u, struct sbuf *out) {
     }
 }
 
-static void part_reset(struct sbuf *b) {
-    b->len = 0;
-    if (b->p) b->p[0] = '\0';
-}
-
-/* Keys, "resetchannels" unless all channels, channels, commands: each word after a space but
- * the first (a selector's description is wrapped in parentheses right after its space). */
-static void describe_permissions(const struct acl_user *u, struct sbuf *out) {
-    size_t start = out->len;
-    struct sbuf part;
-    sbuf_init(&part);
-    acl_describe_keys(u, &part);
-    if (part.len) sbuf_printf(out, " %s", part.p);
-    part_reset(&part);
-    acl_describe_channels(u, &part);
-    if (!u->allchans) sbuf_add(out, " resetchannels", 14);
-    if (part.len) sbuf_printf(out, " %s", part.p);
-    part_reset(&part);
-    acl_describe_commands(u, &part);
-    sbuf_printf(out, " %s", part.len ? part.p : "");
-    sbuf_free(&part);
-    if (start > 0 && out->len > start && out->p[start] == ' ' && out->p[start - 1] == '(') {
-        memmove(out->p + start, out->p + start + 1, out->len - start - 1);
-        out->len--;
-        out->p[out->len] = '\0';
-    }
+/* The permission words of one set, space-separated: keys, "resetchannels" unless all
+ * channels, channels, commands. */
+static void describe_permissions(const struct acl_user *u, struct sbuf *words) {
+    acl_describe_keys(u, words);
+    if (!u->allchans) add_word(words, "resetchannels");
+    acl_describe_channels(u, words);
+    if (words->len) sbuf_add(words, " ", 1);
+    acl_describe_commands(u, words);
 }
 
 void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
@@ -990,11 +973,12 @@ void acl_describe_user(const struct acl_user *u, struct sbuf *out) {
         acl_user_password_hex(u, i, hex);
         sbuf_printf(out, " #%s", hex);
     }
-    describe_permissions(u, out);
-    for (int i = 0; i < u->nsel; i++) {
-        sbuf_add(out, " (", 2);
-        describe_permissions(u->sel[i], out);
-        sbuf_add(out, ")", 1);
+    for (int i = 0; i < acl_selector_count(u); i++) { /* the user's own set, then selectors */
+        struct sbuf words;
+        sbuf_init(&words);
+        describe_permissions(acl_selector(u, i), &words);
+        sbuf_printf(out, i ? " (%s)" : " %s", words.p ? words.p : "");
+        sbuf_free(&words);
     }
 }
 

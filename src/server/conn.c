@@ -91,7 +91,7 @@ int conn_count(void) {
     return nclients;
 }
 
-static void format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *is_local) {
+void conn_format_addr(const struct sockaddr *sa, char *buf, size_t cap, int *is_local) {
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (sa->sa_family == AF_INET) {
@@ -159,9 +159,9 @@ static struct client *accept_on(int fd, const struct sockaddr *sa, int salen, in
         close(fd);
         return NULL;
     }
-    format_addr(sa, c->addr, sizeof(c->addr), &c->is_local);
+    conn_format_addr(sa, c->addr, sizeof(c->addr), &c->is_local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        format_addr((struct sockaddr *)&local, c->laddr, sizeof(c->laddr), NULL);
+        conn_format_addr((struct sockaddr *)&local, c->laddr, sizeof(c->laddr), NULL);
     if (server_config.protected_mode && !acl_default_needs_auth() && !c->is_local) {
         log_msg(LOG_WARNING,
                 "Possible SECURITY ATTACK detected (protected mode): connection "

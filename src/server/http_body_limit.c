@@ -64,8 +64,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netdb.h>
-#include <stdio.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -80,6 +78,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "server/config.h"
+#include "server/conn.h"
 #include "server/errors.h"
 #include "server/http_json.h"
 #include "server/tls.h"
@@ -128,7 +127,7 @@ struct gate {
     int peer_closed, sending_shut;
     int tls; /* sock is a TLS bufferevent (http-tls): evhttp's output goes through it */
     struct event *peer_ev; /* TLS: notes the peer's address once evhttp has set the socket */
-    char peer[NI_MAXHOST + NI_MAXSERV + 2]; /* "ip:port", for the handshake failure line */
+    char peer[64];         /* "ip:port" as CLIENT LIST shows it, for the handshake failure line */
     struct gate *prev, *next;
 };
 
@@ -602,12 +601,9 @@ static void note_peer(evutil_socket_t unused, short what, void *arg) {
     struct gate *g = arg;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    char host[NI_MAXHOST], port[NI_MAXSERV];
     evutil_socket_t fd = bufferevent_getfd(g->sock);
-    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        snprintf(g->peer, sizeof g->peer, "%s:%s", host, port);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        conn_format_addr((struct sockaddr *)&ss, g->peer, sizeof g->peer, NULL);
 }
 
 static void gate_free(void *arg) {
