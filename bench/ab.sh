@@ -3,6 +3,7 @@
 # to back and interleaved (A, B, A, B ...) so that drift of the machine hits both alike.
 #
 #   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"] [--tls]
+#               [--keys "1000 10000"] [--no-base]
 #
 # Each round starts a fresh server of each build (A first in odd rounds, B first in even ones, so
 # that whatever one run leaves behind does not always fall on the same build; each run's files
@@ -10,7 +11,10 @@
 # policy and runs, calibrated to about S seconds each (redis-benchmark, 50 clients):
 #   XADD 16 B unpipelined, XADD 16 B -P 16, XADD 1 KiB -P 16, and single-client XADD p50 (ms).
 # Output: one Markdown table per policy with the median of the rounds for A and B and B/A
-# (for the latency row, lower is better). With --tls every run goes over mutual TLS (a TLS-only
+# (for the latency row, lower is better). --keys adds, per key count K, XADD 16 B over K keys
+# (t:__rand_int__ with -r K, every key created first) unpipelined and -P 16, as the topics rows
+# of bench/streams.sh (with the descriptor share raised the same way when the limit allows);
+# --no-base leaves out the four rows above. With --tls every run goes over mutual TLS (a TLS-only
 # server: port 0 beside a free tls-port, and certificates made once by bench_mkcerts in the temp dir,
 # as bench/tls.sh does). Every process started here is killed by its pid.
 set -u
@@ -23,8 +27,12 @@ rounds=3
 secs=3
 passes="always everysec"
 tls=0
+keys=""
+base=1
 while [ $# -gt 0 ]; do
   case $1 in
+    --keys) keys=$2; shift 2 ;;
+    --no-base) base=0; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     --secs) secs=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
@@ -63,7 +71,7 @@ start() { # BINARY POLICY NAME -> PORT, PID
   local tport=()
   [ $tls = 1 ] && tport=(--tls-port "$(free_port)") # TLS only: the port it logs is this one
   "$1" --port 0 --bind 127.0.0.1 --dir "$d/data" --fsync "$2" "${tport[@]}" "${server_tls[@]}" \
-    >"$d/log" 2>&1 &
+    "${key_opts[@]}" >"$d/log" 2>&1 &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 1 500); do
@@ -102,7 +110,19 @@ p50() { # PORT -> single-client XADD p50 in ms
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 
-rows=("XADD 16 B, P1" "XADD 16 B, P16" "XADD 1 KiB, P16" "XADD 1 client, p50 ms")
+rows=()
+[ $base = 1 ] && rows=("XADD 16 B, P1" "XADD 16 B, P16" "XADD 1 KiB, P16" "XADD 1 client, p50 ms")
+maxkeys=0
+for k in $keys; do
+  rows+=("XADD 16 B over $k keys, P1" "XADD 16 B over $k keys, P16")
+  [ "$k" -gt $maxkeys ] && maxkeys=$k
+done
+key_opts=()
+# 10,000 topics hold 10,000 directory descriptors: storage's share is raised for them as
+# bench/streams.sh does (docs/storage.md, "Descriptor budget")
+if [ $maxkeys -gt 1000 ] && [ "$(ulimit -n)" -ge 16000 ]; then
+  key_opts=(--maxclients 1000 --max-open-files-storage $(($(ulimit -n) - 1100)))
+fi
 for pol in $passes; do
   for r in $(seq 1 "$rounds"); do
     order="A B"
@@ -112,10 +132,19 @@ for pol in $passes; do
       [ $side = B ] && bin=$B
       start "$bin" "$pol" "$side"
       {
-        measure "$PORT" 1 XADD s1 '*' f "$v16"
-        measure "$PORT" 16 XADD s16 '*' f "$v16"
-        measure "$PORT" 16 XADD s1k '*' f "$v1k"
-        p50 "$PORT"
+        if [ $base = 1 ]; then
+          measure "$PORT" 1 XADD s1 '*' f "$v16"
+          measure "$PORT" 16 XADD s16 '*' f "$v16"
+          measure "$PORT" 16 XADD s1k '*' f "$v1k"
+          p50 "$PORT"
+        fi
+        if [ $maxkeys -gt 0 ]; then # the keys exist before the rows: appends, not creates
+          rb "$PORT" 100000 16 -r "$maxkeys" XADD 't:__rand_int__' '*' f "$v16" >/dev/null
+        fi
+        for k in $keys; do
+          measure "$PORT" 1 -r "$k" XADD 't:__rand_int__' '*' f "$v16"
+          measure "$PORT" 16 -r "$k" XADD 't:__rand_int__' '*' f "$v16"
+        done
       } >"$tmp/$pol-$side-$r"
       kill "$PID"
       wait "$PID" 2>/dev/null
@@ -128,7 +157,7 @@ for pol in $passes; do
   echo
   echo "| workload | A | B | B/A |"
   echo "|---|---:|---:|---:|"
-  for i in 0 1 2 3; do
+  for i in "${!rows[@]}"; do
     a=$(for r in $(seq 1 "$rounds"); do sed -n "$((i + 1))p" "$tmp/$pol-A-$r"; done | median)
     b=$(for r in $(seq 1 "$rounds"); do sed -n "$((i + 1))p" "$tmp/$pol-B-$r"; done | median)
     ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", b / a; else print "-" }')

@@ -78,6 +78,7 @@ struct config {
     long long wal_checkpoint_bytes;   /* checkpoint when this much log is pending ... */
     long long wal_checkpoint_seconds; /* ... or when the oldest pending record is this old */
     long long wal_direct_bytes;       /* rounds writing this much per file skip the log */
+    long long wal_defer_bytes;        /* logged segment bytes waiting in memory at most */
     long long cache_max_bytes;
     long long segment_bytes;
     char *backup_dir; /* SAVE and BGSAVE put their backups under it ("" = refused) */

@@ -71,6 +71,8 @@ struct persist_wal_stats {
     uint64_t last_checkpoint_us; /* how long the last one took */
     uint64_t pending_bytes;      /* log after the checkpoint (what a crash would replay) */
     uint64_t start_lsn, end_lsn; /* the log's checkpointed start and its end */
+    uint64_t deferred_bytes;     /* logged bytes waiting in memory for their files */
+    uint64_t filings;            /* passes that wrote the waiting bytes into their files */
 };
 
 struct persist_stats {
@@ -115,9 +117,21 @@ void persist_progress(struct persist *p, uint64_t *written_seq, uint64_t *synced
  * checkpoints in tests). Returns the sticky error or OBK_OK. */
 int persist_drain(struct persist *p);
 /* Waits until every submitted operation finished (written, and synced only as far as the
- * policy syncs each round): no checkpoint, no extra sync, so the caller waits about one round.
- * OBK_ERR_AGAIN while the test hook holds the thread. Returns the sticky error or OBK_OK. */
+ * policy syncs each round) and every deferred byte is in its file: no checkpoint, no extra
+ * sync, so the caller waits about one round. OBK_ERR_AGAIN while the test hook holds the
+ * thread. Returns the sticky error or OBK_OK. */
 int persist_wait_written(struct persist *p);
+/* The highest submission whose writes are all in their files (<= written; below it while
+ * logged bytes wait in memory, see persist_set_defer_bytes): what the cache may evict. */
+uint64_t persist_filed_seq(struct persist *p);
+/* Asks the thread to write every deferred byte into its file soon (the cache is full of
+ * entries not in their files yet); the eventfd is posted when done. */
+void persist_request_filing(struct persist *p);
+/* With the log, a logged write to a file allowed to defer (pfile_allow_deferred) waits in
+ * memory and reaches its file with the file's later writes in one call: at the next checkpoint,
+ * before any other operation on the file, on request, or once the waiting bytes pass
+ * defer_bytes (0: every write goes to its file in its round). */
+void persist_set_defer_bytes(struct persist *p, uint64_t defer_bytes);
 void persist_set_fsync(struct persist *p, int fsync_policy);
 /* Test hook: while hold is set the thread takes no submission and syncs nothing, so nothing
  * becomes written or durable (the durability tests hold it still and check that no reply that
@@ -148,6 +162,11 @@ void persist_set_direct_bytes(struct persist *p, uint64_t direct_bytes);
  * file file_id (keydir.h). Files without a tag are synced per round as without a log. Main
  * thread, before the submission that writes pf (the thread reads it after). */
 void pfile_set_wal_tag(struct pfile *pf, int db, uint64_t topic, uint64_t file_id);
+/* Lets pf's logged writes wait in memory (persist_set_defer_bytes). Only for files nothing
+ * reads while the server runs beyond what the cache's limit allows (segments and their
+ * indexes); a file read back at run time (groups.log after an error) must not defer. Main
+ * thread, before the submission that writes pf. */
+void pfile_allow_deferred(struct pfile *pf);
 /* Directory descriptors closed so far by psub_close_dir operations. */
 uint64_t persist_dirs_closed(struct persist *p);
 void persist_get_stats(struct persist *p, struct persist_stats *st);

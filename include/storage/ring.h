@@ -4,9 +4,10 @@
  *
  * A ring holds a contiguous run of dense offsets [first, first + n). Entries are pushed at the
  * end and evicted from the front, oldest topic first (the rings form a list ordered by their
- * last push). An entry is evictable only once the persist thread has written it (its
- * submission sequence is at or below the budget's written_seq); unwritten entries are never
- * evicted, so ring_push answers OBK_ERR_AGAIN when the budget is full of them. */
+ * last push). An entry is evictable only once the persist thread has written it into its
+ * segment file (its submission sequence is at or below the budget's filed_seq: a write the log
+ * holds may wait in memory, persist_set_defer_bytes); other entries are never evicted, so
+ * ring_push answers OBK_ERR_AGAIN when the budget is full of them. */
 #ifndef OBK_RING_H
 #define OBK_RING_H
 
@@ -31,7 +32,7 @@ struct ring;
 struct ring_budget {
     size_t max_bytes;
     size_t used;
-    uint64_t written_seq; /* set by the store from persist completions */
+    uint64_t filed_seq; /* set by the store from persist completions (persist_filed_seq) */
     uint64_t evictions;
     struct ring *lru_head, *lru_tail; /* least recently pushed first */
 };
@@ -88,9 +89,9 @@ size_t ring_find_offset(const struct ring *r, uint64_t offset);
 /* Drops entries below offset (log start moved) or from the end back to offset (undo). */
 void ring_drop_before(struct ring *r, uint64_t offset);
 void ring_drop_from(struct ring *r, uint64_t offset);
-/* Drops entries below offset that are already written (trim: unwritten ones stay until
- * written, readers skip them). */
-void ring_drop_written_before(struct ring *r, uint64_t offset);
+/* Drops entries below offset that are already in their files (trim: the others stay until
+ * filed, readers skip them). */
+void ring_drop_filed_before(struct ring *r, uint64_t offset);
 /* Fills *out for an entry (pointers valid while the entry and the scratch live). */
 int ring_entry_view(const struct ring_entry *re, struct ring_scratch *sc, struct obk_entry *out);
 void ring_scratch_free(struct ring_scratch *sc);

@@ -43,6 +43,7 @@ struct store_config {
     uint64_t wal_checkpoint_bytes; /* checkpoint the log when this much is pending... */
     unsigned wal_checkpoint_ms;    /* ... or when its oldest pending record is this old */
     uint64_t wal_direct_bytes;     /* rounds writing this much per file skip the log (0 never) */
+    uint64_t wal_defer_bytes;      /* logged segment bytes waiting in memory (store_defer_cap) */
     /* called while the log is replayed at open (may be NULL) */
     void (*replay_progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *replay_ctx;
@@ -166,6 +167,7 @@ struct store_tuning {
     unsigned wal_checkpoint_ms;
     uint64_t wal_direct_bytes;
     int compression, compression_level; /* batches written from the next flush on */
+    uint64_t wal_defer_bytes;
 };
 /* OBK_ERR_INVAL when a value is out of its range (nothing changes then). */
 int store_set_tuning(struct store *s, const struct store_tuning *t);

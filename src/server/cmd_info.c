@@ -188,7 +188,7 @@ static void section_persistence(struct sbuf *b) {
         "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n"
         "wal_enabled:%d\r\nwal_records:%llu\r\nwal_syncs:%llu\r\nwal_checkpoints:%llu\r\n"
         "wal_last_checkpoint_usec:%llu\r\nwal_pending_bytes:%llu\r\nwal_start_offset:%llu\r\n"
-        "wal_end_offset:%llu\r\n",
+        "wal_end_offset:%llu\r\nwal_deferred_bytes:%llu\r\nwal_filings:%llu\r\n",
         fsync_names[server_config.fsync], durable_error() ? "err" : "ok",
         (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
         (unsigned long long)st.persist.syncfs_calls, (unsigned long long)st.persist.fsync_us_total,
@@ -198,7 +198,9 @@ static void section_persistence(struct sbuf *b) {
         (unsigned long long)st.persist.wal.checkpoints,
         (unsigned long long)st.persist.wal.last_checkpoint_us,
         (unsigned long long)st.persist.wal.pending_bytes,
-        (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn);
+        (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn,
+        (unsigned long long)st.persist.wal.deferred_bytes,
+        (unsigned long long)st.persist.wal.filings);
     sbuf_printf(b,
                 "backup_in_progress:%d\r\nbackup_bytes_total:%llu\r\nbackup_bytes_done:%llu\r\n"
                 "backup_files_total:%llu\r\nbackup_files_done:%llu\r\nbackup_files_linked:%llu\r\n"

@@ -146,6 +146,9 @@ static const struct directive directives[] = {
      * stream) skips the log and syncs its files, which costs less than writing its bytes twice
      * (0: every round takes the log). */
     {"wal-direct-bytes", D_MEMORY, C(wal_direct_bytes), 0, 1LL << 40, "64kb", 0, NULL},
+    /* Logged segment bytes may wait in memory up to this much (a quarter of cache-max-bytes at
+     * most) and reach their files in one write per file (0: in their round). */
+    {"wal-defer-bytes", D_MEMORY, C(wal_defer_bytes), 0, 1LL << 40, "32mb", 0, NULL},
     {"on-io-error", D_ENUM, C(on_io_error), 0, 0, "exit", 0, io_error_names},
     {"cache-max-bytes", D_MEMORY, C(cache_max_bytes), 1024 * 1024, LLONG_MAX, "256mb", 0, NULL},
     {"segment-bytes", D_MEMORY, C(segment_bytes), 64 * 1024, 1LL << 31, "1gb", 0, NULL},

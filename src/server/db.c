@@ -106,6 +106,7 @@ void db_store_config(struct store_config *c) {
     c->wal_checkpoint_bytes = (uint64_t)server_config.wal_checkpoint_bytes;
     c->wal_checkpoint_ms = (unsigned)server_config.wal_checkpoint_seconds * 1000;
     c->wal_direct_bytes = (uint64_t)server_config.wal_direct_bytes;
+    c->wal_defer_bytes = (uint64_t)server_config.wal_defer_bytes;
     if (c->syncfs_min_files > 0 && !syncfs_reports_errors()) c->syncfs_min_files = 0;
     c->ops = &iofault_ops; /* the real calls unless a test arms DEBUG IO-FAULT */
 }
@@ -364,7 +365,7 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
         "retention-bytes",        "retention-ms",     "stream-node-max-entries",
         "cache-max-bytes",        "syncfs-min-files", "wal-checkpoint-bytes",
         "wal-checkpoint-seconds", "wal-direct-bytes", "compression",
-        "compression-level"};
+        "compression-level",      "wal-defer-bytes"};
     int rc = OBK_OK;
     if (!db.store) return 0; /* applied when the store opens */
     if (!strcmp(name, "fsync")) {
@@ -379,7 +380,7 @@ int db_apply_config(const char *name, char *err, size_t errlen) {
                                  c.retention_bytes,   c.retention_ms,     c.node_max_entries,
                                  c.cache_max_bytes,   c.syncfs_min_files, c.wal_checkpoint_bytes,
                                  c.wal_checkpoint_ms, c.wal_direct_bytes, c.compression,
-                                 c.compression_level};
+                                 c.compression_level, c.wal_defer_bytes};
         rc = store_set_tuning(db.store, &t);
     }
     if (!strcmp(name, "max-open-files-storage")) {

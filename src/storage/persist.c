@@ -6,9 +6,12 @@
  * taken together share one round of fsyncs: a second group commit on top of the main thread's.
  *
  * Durability order: a submission's writes, then fdatasync of every file they dirtied, or one
- * syncfs when they are many (policy always), then the completion. Replace operations write
- * tmp, fsync, rename, fsync the directory, so a crash leaves the old or the new file, never a
- * torn one.
+ * syncfs when they are many (policy always), then the completion. With the write-ahead log a
+ * round's writes to tagged files are also its records, and the log's one fdatasync makes the
+ * round durable; the bytes of segments and indexes may then wait in memory and reach their files
+ * later in one write per file (deferred writes, below; the published filed_seq tells the cache
+ * what it may evict). Replace operations write tmp, fsync, rename, fsync the directory, so a
+ * crash leaves the old or the new file, never a torn one.
  *
  * Descriptors: write descriptors are opened on first use and kept in an LRU capped at the
  * storage budget's write share (persist_set_max_files); the least recently used one is closed
@@ -57,8 +60,14 @@ struct pfile {
     int tagged;      /* its writes go through the log (pfile_set_wal_tag) */
     uint16_t wal_db; /* the names its records carry */
     uint64_t wal_topic, wal_file;
-    uint64_t round;          /* the last batch that wrote it (px_round_logs counts files once) */
-    struct fdlru_node lnode; /* fd's place in the write LRU */
+    uint64_t round;  /* the last batch that wrote it (px_round_logs counts files once) */
+    int deferrable;  /* its logged writes may wait in memory (pfile_allow_deferred) */
+    int exists;      /* opened or created (its name durable) since the handle was made */
+    size_t deferred; /* bytes wait in dbuf: 1 + place in the deferred list */
+    uint8_t *dbuf;   /* logged bytes [dpos, dpos + dlen) not yet in the file */
+    size_t dlen, dcap;
+    uint64_t dpos;
+    struct fdlru_node lnode;       /* fd's place in the write LRU */
     char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
 };
 
@@ -91,11 +100,12 @@ struct psub {
     size_t bytes;
 };
 
-/* A set of files (dirty, behind): an array, each member's flag set while it is in. */
+/* A set of files (dirty, behind, deferred): an array, each member's slot set while it is in. */
+enum pflist_kind { PFL_DIRTY, PFL_BEHIND, PFL_DEFERRED };
 struct pflist {
     struct pfile **v;
     size_t n, cap;
-    int behind; /* the list of files behind the log (else the dirty one) */
+    int kind; /* enum pflist_kind: which slot of struct pfile holds a member's place */
 };
 
 struct persist {
@@ -108,21 +118,28 @@ struct persist {
     int hold; /* test hook: take no submission and sync nothing while set, under mu */
     int policy;
     struct psub *qhead, *qtail;
-    uint64_t submitted_seq;      /* main thread writes, under mu */
-    uint64_t finished_seq;       /* under mu */
-    uint64_t written_seq;        /* highest seq written without error, under mu */
-    uint64_t synced_seq;         /* highest seq whose writes are also synced, under mu */
-    int error;                   /* sticky, under mu */
-    struct persist_stats st;     /* under mu */
-    size_t max_files;            /* write descriptors kept open (0: no cap), under mu */
-    struct wal *wal;             /* the write-ahead log (NULL: none), the thread's once set */
-    uint64_t ckpt_bytes;         /* checkpoint when this much log is pending... */
-    long long ckpt_us;           /* ... or when the oldest pending record is this old */
-    int ckpt_request;            /* under mu: the next round checkpoints (drain) */
-    struct persist_wal_stats ws; /* under mu */
+    uint64_t submitted_seq;       /* main thread writes, under mu */
+    uint64_t finished_seq;        /* under mu */
+    uint64_t written_seq;         /* highest seq written without error, under mu */
+    uint64_t synced_seq;          /* highest seq whose writes are also synced, under mu */
+    uint64_t filed_seq;           /* highest seq whose writes are all in their files, under mu */
+    int error;                    /* sticky, under mu */
+    struct persist_stats st;      /* under mu */
+    size_t max_files;             /* write descriptors kept open (0: no cap), under mu */
+    struct wal *wal;              /* the write-ahead log (NULL: none), the thread's once set */
+    uint64_t ckpt_bytes;          /* checkpoint when this much log is pending... */
+    long long ckpt_us;            /* ... or when the oldest pending record is this old */
+    int ckpt_request;             /* under mu: the next round checkpoints (drain) */
+    struct persist_wal_stats ws;  /* under mu */
+    uint64_t defer_max;           /* under mu: deferred bytes held at most (0: no deferral) */
+    uint64_t file_req, file_done; /* under mu: filings asked for, and the last one served */
     /* thread-owned */
     struct pflist dirty;     /* files to sync per policy */
     struct pflist behind;    /* files whose unsynced writes the log holds: synced at checkpoints */
+    struct pflist deferred;  /* files with logged writes waiting in memory (px_defer) */
+    uint64_t deferred_bytes; /* buffer bytes those hold */
+    uint64_t run_defer_max;  /* defer_max as of the batch being run */
+    uint64_t run_file_done;  /* the last filing request served (published as file_done) */
     int wal_unsynced;        /* records written but not yet fdatasynced */
     uint64_t closed_behind;  /* files closed while behind the log, unsynced: syncfs at checkpoint */
     uint64_t closed_dirty;   /* files closed with unsynced writes: syncfs at the next round sync */
@@ -330,7 +347,11 @@ static int px_sync_dir(struct persist *p, int dirfd) {
 /* A list's member slot in pf: 1 + its index there, 0 when not in it (O(1) removal: thousands of
  * files may be dirty or behind at once, and each descriptor closed leaves its list). */
 static size_t *pflist_slot(const struct pflist *l, struct pfile *pf) {
-    return l->behind ? &pf->behind : &pf->dirty;
+    switch (l->kind) {
+    case PFL_BEHIND: return &pf->behind;
+    case PFL_DEFERRED: return &pf->deferred;
+    default: return &pf->dirty;
+    }
 }
 
 static int pflist_add(struct persist *p, struct pflist *l, struct pfile *pf) {
@@ -446,11 +467,16 @@ static int px_openat(struct persist *p, int dirfd, const char *name, int flags, 
 static int px_open_file(struct persist *p, struct pfile *pf) {
     int fl = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
     pf->fd = px_openat(p, pf->dirfd, pf->name, fl, 0600);
-    if (pf->fd >= 0) return OBK_OK;
+    if (pf->fd >= 0) {
+        pf->exists = 1;
+        return OBK_OK;
+    }
     if (errno != ENOENT) return px_fail(p, errno, "open", pf->name);
     pf->fd = px_openat(p, pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0600);
     if (pf->fd < 0) return px_fail(p, errno, "create", pf->name);
-    return px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
+    int rc = px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
+    if (rc == OBK_OK) pf->exists = 1;
+    return rc;
 }
 
 /* Opens pf unless open (closing the least recently used write descriptor first when the cap
@@ -544,16 +570,90 @@ static int px_round_logs(struct persist *p, struct psub *batch, int policy, uint
     return files == 0 || bytes < direct_bytes * files;
 }
 
+/* ---- deferred writes ----
+ * In a round that takes the log, a write to a deferrable file (a segment or its index) is done
+ * once its record is in the log: its bytes wait in the file's buffer and reach the file later,
+ * many rounds' worth in one pwrite (px_file). A round over a thousand topics then costs one log
+ * write and one fdatasync instead of a thousand pwrites (and, past the descriptor share, as many
+ * opens and closes). The bytes are filed before any other operation on the file (a sync, a
+ * close, a write that skips the log), at every checkpoint before the files behind the log are
+ * synced, when the buffers hold more than defer_max bytes, and when the main thread asks
+ * (persist_request_filing: its cache is full of entries not in the files yet;
+ * persist_wait_written: a snapshot links the files). Until then the cache keeps the entries
+ * (filed_seq) and a crash replays them from the log, as it replays any record not yet
+ * checkpointed. */
+
+static void px_drop_deferred(struct persist *p, struct pfile *pf) {
+    pflist_remove(&p->deferred, pf);
+    p->deferred_bytes -= pf->dcap;
+    free(pf->dbuf);
+    pf->dbuf = NULL;
+    pf->dlen = pf->dcap = 0;
+}
+
+/* Writes pf's waiting bytes into the file, which is then behind the log (synced at the next
+ * checkpoint). On failure (sticky) the bytes stay until the file is freed. */
+static int px_file(struct persist *p, struct pfile *pf) {
+    if (!pf->deferred) return OBK_OK;
+    int rc = p->thread_error;
+    if (rc == OBK_OK) rc = px_open(p, pf);
+    if (rc == OBK_OK) {
+        struct iovec iov = {pf->dbuf, pf->dlen};
+        rc = px_pwritev_all(p, pf, &iov, 1, pf->dpos);
+    }
+    if (rc == OBK_OK) rc = pflist_add(p, &p->behind, pf);
+    if (rc == OBK_OK) px_drop_deferred(p, pf);
+    return rc;
+}
+
+static int px_file_all(struct persist *p) {
+    if (p->deferred.n == 0) return OBK_OK;
+    int rc = OBK_OK;
+    while (p->deferred.n > 0 && rc == OBK_OK) rc = px_file(p, p->deferred.v[p->deferred.n - 1]);
+    pthread_mutex_lock(&p->mu);
+    p->ws.filings++;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* Keeps the run iov[0..cnt) (total bytes at pos) in pf's buffer; bytes that do not continue
+ * the waiting ones file those first. */
+static int px_defer(struct persist *p, struct pfile *pf, const struct iovec *iov, int cnt,
+                    uint64_t pos, size_t total) {
+    int rc = OBK_OK;
+    /* the file must exist before its bytes may wait: a replay skips records of a missing file
+     * (that file was deleted later) */
+    if (!pf->exists && (rc = px_open(p, pf)) != OBK_OK) return rc;
+    if (pf->deferred && pos != pf->dpos + pf->dlen && (rc = px_file(p, pf)) != OBK_OK) return rc;
+    if (!pf->deferred) {
+        pf->dpos = pos;
+        pf->dlen = 0;
+    }
+    if (pf->dlen + total > pf->dcap) {
+        size_t cap = pf->dcap ? pf->dcap : 512;
+        while (cap < pf->dlen + total) cap *= 2;
+        uint8_t *nb = realloc(pf->dbuf, cap);
+        if (!nb) return px_fail(p, ENOMEM, "defer", pf->name);
+        p->deferred_bytes += cap - pf->dcap;
+        pf->dbuf = nb;
+        pf->dcap = cap;
+    }
+    for (int i = 0; i < cnt; i++) {
+        memcpy(pf->dbuf + pf->dlen, iov[i].iov_base, iov[i].iov_len);
+        pf->dlen += iov[i].iov_len;
+    }
+    return pflist_add(p, &p->deferred, pf);
+}
+
 /* Runs a POP_WRITE and the writes right after it that continue the same file; returns the last
- * operation consumed. */
+ * operation consumed. Logged writes to a deferrable file wait in memory (px_defer); the others
+ * go to the file now, after any bytes of it still waiting. */
 static int px_write(struct persist *p, struct pop **opp) {
     struct pop *op = *opp, *first = op;
     struct pfile *pf = op->pf;
     struct iovec iov[PERSIST_IOV_MAX];
     int cnt = 0;
     uint64_t pos = op->pos, end = op->pos, total = 0;
-    int rc = px_open(p, pf);
-    if (rc != OBK_OK) return rc;
     for (;;) {
         iov[cnt].iov_base = op->data;
         iov[cnt].iov_len = op->len;
@@ -566,13 +666,16 @@ static int px_write(struct persist *p, struct pop **opp) {
         op = n;
     }
     *opp = op;
-    rc = px_pwritev_all(p, pf, iov, cnt, pos);
-    if (rc != OBK_OK) return rc;
-    if (px_logged(p, pf, first, op)) {
-        if ((rc = pflist_add(p, &p->behind, pf)) != OBK_OK) return rc;
-    } else if ((rc = pflist_add(p, &p->dirty, pf)) != OBK_OK) {
-        return rc;
+    int logged = px_logged(p, pf, first, op);
+    int rc = p->thread_error;
+    if (rc == OBK_OK && logged && pf->deferrable && p->run_defer_max) {
+        rc = px_defer(p, pf, iov, cnt, pos, (size_t)total);
+    } else if (rc == OBK_OK) {
+        if ((rc = px_file(p, pf)) == OBK_OK && (rc = px_open(p, pf)) == OBK_OK &&
+            (rc = px_pwritev_all(p, pf, iov, cnt, pos)) == OBK_OK)
+            rc = pflist_add(p, logged ? &p->behind : &p->dirty, pf);
     }
+    if (rc != OBK_OK) return rc;
     pthread_mutex_lock(&p->mu);
     p->st.bytes_written += total;
     pthread_mutex_unlock(&p->mu);
@@ -627,19 +730,27 @@ static int px_run(struct persist *p, struct pop **opp) {
     int failed = p->thread_error != OBK_OK;
     switch (op->kind) {
     case POP_WRITE: return failed ? p->thread_error : px_write(p, opp);
-    case POP_SYNC:
-        if (failed) return p->thread_error;
+    case POP_SYNC: {
+        int rc = failed ? p->thread_error : px_file(p, op->pf);
+        if (rc != OBK_OK) return rc;
         if (op->pf->fd < 0) return OBK_OK;
         px_forget_unsynced(p, op->pf);
         return px_sync_fd(p, op->pf->fd, op->pf->name);
+    }
     case POP_FREE: {
         int rc = OBK_OK;
         struct pfile *pf = op->pf;
+        /* bytes still waiting belong in a kept file; an unlinked one needs none of them */
+        if (pf->dbuf) {
+            if (!op->flag && !failed) rc = px_file(p, pf);
+            px_drop_deferred(p, pf);
+        }
         /* a kept file behind the log is closed as the LRU closes one (px_close_unsynced): the
          * checkpoint that recycles its records must still reach it. (Dirty writes to a file
          * being freed were superseded by the operation that frees it; a seal syncs first.) */
         pflist_remove(&p->dirty, pf);
-        if (pf->behind && !op->flag && !failed && pf->fd >= 0) rc = px_close_unsynced(p, pf);
+        if (pf->behind && !op->flag && !failed && rc == OBK_OK && pf->fd >= 0)
+            rc = px_close_unsynced(p, pf);
         px_forget_unsynced(p, pf);
         if (pf->fd >= 0) {
             fdlru_remove(&p->wfds, &pf->lnode);
@@ -674,10 +785,10 @@ static int px_run(struct persist *p, struct pop **opp) {
  * opened before any write, so it reports every writeback error on the filesystem since
  * (Linux 5.8 and later), including other programs' files: a false alarm stops writes, a miss
  * cannot happen. */
-static int px_sync_list(struct persist *p, struct pflist *l, int behind) {
+static int px_sync_list(struct persist *p, struct pflist *l) {
     int rc = OBK_OK;
     /* files closed unsynced: only a syncfs reaches those */
-    int closed = behind ? p->closed_behind > 0 : p->closed_dirty > 0;
+    int closed = l->kind == PFL_BEHIND ? p->closed_behind > 0 : p->closed_dirty > 0;
     /* (closed counts only grow while syncfs is on, so its descriptor exists when they are set,
      * even if syncfs-min-files was set to 0 since) */
     if ((px_has_syncfs(p) && l->n >= p->run_syncfs_min) || (closed && p->syncfs_fd >= 0)) {
@@ -709,19 +820,22 @@ static int px_sync_dirty(struct persist *p) {
             pthread_mutex_unlock(&p->mu);
         }
     }
-    if (rc == OBK_OK) rc = px_sync_list(p, &p->dirty, 0);
+    if (rc == OBK_OK) rc = px_sync_list(p, &p->dirty);
     p->last_sync_us = util_monotonic_us();
     return rc;
 }
 
-/* A checkpoint of the log: the files behind it are synced (one syncfs when they are many),
- * then the log records that it starts at its end, and its files before that are reused. After
- * this a crash replays nothing written so far. */
+/* A checkpoint of the log: the deferred bytes are filed, the files behind the log synced (one
+ * syncfs when they are many), then the log records that it starts at its end, and its files
+ * before that are reused. After this a crash replays nothing written so far. */
 static int px_checkpoint(struct persist *p) {
     if (!p->wal || p->thread_error != OBK_OK) return p->thread_error;
-    if (p->behind.n == 0 && !p->closed_behind && wal_pending_bytes(p->wal) == 0) return OBK_OK;
+    if (p->behind.n == 0 && !p->closed_behind && wal_pending_bytes(p->wal) == 0 &&
+        p->deferred.n == 0)
+        return OBK_OK;
     long long t0 = util_monotonic_us();
-    int rc = px_sync_list(p, &p->behind, 1);
+    int rc = px_file_all(p);
+    if (rc == OBK_OK) rc = px_sync_list(p, &p->behind);
     if (rc != OBK_OK) return rc;
     if ((rc = wal_checkpoint(p->wal, wal_end_lsn(p->wal))) != OBK_OK)
         return px_fail(p, wal_errno(rc), "checkpoint", "write-ahead log");
@@ -753,8 +867,10 @@ static void px_publish(struct persist *p, uint64_t finished) {
         OBK_ASSERT(finished >= p->written_seq);
         p->written_seq = finished;
         if (p->dirty.n == 0 && !p->wal_unsynced && !p->closed_dirty) p->synced_seq = finished;
+        if (p->deferred.n == 0) p->filed_seq = finished;
     }
-    OBK_ASSERT(p->synced_seq <= p->written_seq);
+    p->file_done = p->run_file_done;
+    OBK_ASSERT(p->synced_seq <= p->written_seq && p->filed_seq <= p->written_seq);
     if (p->thread_error != OBK_OK) p->error = p->thread_error;
     p->st.error = p->error;
     p->st.write_fds = p->wfds.n;
@@ -763,6 +879,7 @@ static void px_publish(struct persist *p, uint64_t finished) {
         p->ws.pending_bytes = wal_pending_bytes(p->wal);
         p->ws.start_lsn = wal_start_lsn(p->wal);
         p->ws.end_lsn = wal_end_lsn(p->wal);
+        p->ws.deferred_bytes = p->deferred_bytes;
     }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -776,7 +893,7 @@ static void *persist_main(void *arg) {
     log_set_role('P');
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while ((!p->qhead || p->hold) && !p->stop) {
+        while ((!(p->qhead || p->file_req > p->file_done) || p->hold) && !p->stop) {
             /* until the next periodic sync or checkpoint, if any */
             long long wait_us = 0, now = util_monotonic_us();
             int timed = 0;
@@ -812,6 +929,8 @@ static void *persist_main(void *arg) {
         p->run_ckpt_bytes = p->ckpt_bytes;
         p->run_ckpt_us = p->ckpt_us;
         p->round_records = 0;
+        p->run_defer_max = p->defer_max;
+        uint64_t file_req = p->file_req;
         uint64_t direct_bytes = p->direct_bytes;
         p->run_syncfs_min = p->syncfs_min;
         fdlru_set_cap(&p->wfds, p->max_files);
@@ -859,6 +978,11 @@ static void *persist_main(void *arg) {
             px_checkpoint(p); /* a failure is kept in thread_error */
             synced = 1;
         }
+        if (file_req > p->run_file_done) { /* asked for: served even after an error */
+            if (p->thread_error == OBK_OK) px_file_all(p);
+            p->run_file_done = file_req;
+            synced = 1;
+        }
         while (batch) {
             struct psub *n = batch->next;
             struct pop *op = batch->head;
@@ -880,6 +1004,11 @@ static void *persist_main(void *arg) {
         } else if (p->thread_error != OBK_OK || synced) {
             px_publish(p, p->finished_seq); /* an error or a periodic sync to report */
         }
+        if (p->thread_error == OBK_OK && p->deferred_bytes > p->run_defer_max) {
+            /* after the round's replies went out: the deferred bytes take one pass */
+            px_file_all(p);
+            px_publish(p, p->finished_seq);
+        }
         pthread_mutex_lock(&p->mu);
         if (stop && !p->qhead) break;
     }
@@ -895,7 +1024,8 @@ int persist_start(int fsync_policy, const struct fileops *ops, struct persist **
     p->syncfs_fd = -1;
     p->last_sync_us = util_monotonic_us();
     fdlru_init(&p->wfds, 0);
-    p->behind.behind = 1;
+    p->behind.kind = PFL_BEHIND;
+    p->deferred.kind = PFL_DEFERRED;
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
         free(p);
@@ -974,14 +1104,39 @@ int persist_wait_written(struct persist *p) {
     pthread_mutex_lock(&p->mu);
     uint64_t seq = p->submitted_seq;
     int rc = OBK_OK;
-    if (p->hold && p->finished_seq < seq) {
-        rc = OBK_ERR_AGAIN; /* held still by the test hook: it would never finish */
+    if (p->hold) {
+        /* held still by the test hook: what is outstanding would never finish */
+        rc = p->finished_seq < seq || p->ws.deferred_bytes ? OBK_ERR_AGAIN : p->error;
     } else {
-        while (p->finished_seq < seq && p->error == OBK_OK) pthread_cond_wait(&p->cv, &p->mu);
+        uint64_t want = ++p->file_req; /* and every deferred byte in its file */
+        pthread_cond_broadcast(&p->cv);
+        while ((p->finished_seq < seq || p->file_done < want) && p->error == OBK_OK)
+            pthread_cond_wait(&p->cv, &p->mu);
         rc = p->error;
     }
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+void persist_request_filing(struct persist *p) {
+    pthread_mutex_lock(&p->mu);
+    p->file_req++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t persist_filed_seq(struct persist *p) {
+    pthread_mutex_lock(&p->mu);
+    uint64_t v = p->filed_seq;
+    pthread_mutex_unlock(&p->mu);
+    return v;
+}
+
+void persist_set_defer_bytes(struct persist *p, uint64_t defer_bytes) {
+    pthread_mutex_lock(&p->mu);
+    p->defer_max = defer_bytes;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int persist_drain(struct persist *p) {
@@ -1069,6 +1224,10 @@ void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsign
     pthread_mutex_unlock(&p->mu);
 }
 
+void pfile_allow_deferred(struct pfile *pf) {
+    pf->deferrable = 1;
+}
+
 void pfile_set_wal_tag(struct pfile *pf, int db, uint64_t topic, uint64_t file_id) {
     pf->tagged = 1;
     pf->wal_db = (uint16_t)db;
@@ -1088,6 +1247,9 @@ int persist_stop(struct persist *p) {
      * freed by their owners' free operations only, so only the dirty list is released here */
     free(p->dirty.v);
     free(p->behind.v);
+    /* bytes still waiting after an error: the log holds them for the next start */
+    while (p->deferred.n > 0) px_drop_deferred(p, p->deferred.v[p->deferred.n - 1]);
+    free(p->deferred.v);
     if (p->wal) wal_close(p->wal);
     if (p->syncfs_fd >= 0) close(p->syncfs_fd);
     close(p->efd);

@@ -82,15 +82,15 @@ void ring_free(struct ring *r) {
     r->cap = r->head = 0;
 }
 
-static int entry_written(const struct ring_budget *b, const struct ring_entry *re) {
-    return re->seq != 0 && re->seq <= b->written_seq;
+static int entry_filed(const struct ring_budget *b, const struct ring_entry *re) {
+    return re->seq != 0 && re->seq <= b->filed_seq;
 }
 
 int ring_budget_make_room(struct ring_budget *b, size_t need) {
     struct ring *r = b->lru_head;
     while (b->used + need > b->max_bytes && r) {
         struct ring *next = r->next;
-        while (r->n && b->used + need > b->max_bytes && entry_written(b, ring_at(r, 0))) {
+        while (r->n && b->used + need > b->max_bytes && entry_filed(b, ring_at(r, 0))) {
             ring_pop_front(r);
             b->evictions++;
         }
@@ -174,8 +174,8 @@ void ring_drop_before(struct ring *r, uint64_t offset) {
     while (r->n && ring_at(r, 0)->offset < offset) ring_pop_front(r);
 }
 
-void ring_drop_written_before(struct ring *r, uint64_t offset) {
-    while (r->n && ring_at(r, 0)->offset < offset && entry_written(r->budget, ring_at(r, 0)))
+void ring_drop_filed_before(struct ring *r, uint64_t offset) {
+    while (r->n && ring_at(r, 0)->offset < offset && entry_filed(r->budget, ring_at(r, 0)))
         ring_pop_front(r);
     if (r->n == 0) lru_unlink(r);
 }

@@ -60,7 +60,7 @@ struct store {
     struct topic_env env;
     struct persist *p;
     uint64_t trash_seq;
-    uint64_t durable_seq, written_seq;
+    uint64_t durable_seq;
     uint64_t recovery_us;
     int recovery_clean;
     struct fdbudget fdb;
@@ -92,6 +92,15 @@ void store_config_defaults(struct store_config *c) {
     c->wal_checkpoint_bytes = 128u << 20;
     c->wal_checkpoint_ms = 30000;
     c->wal_direct_bytes = 64u << 10;
+    c->wal_defer_bytes = 32u << 20;
+}
+
+/* How many logged segment bytes may wait in memory: wal-defer-bytes, at most a quarter of the
+ * cache (the cache keeps every entry not in its file, and holds an entry in more bytes than
+ * its batch does). */
+static uint64_t defer_cap(const struct store_config *c) {
+    uint64_t quarter = (uint64_t)c->cache_max_bytes / 4;
+    return c->wal_defer_bytes < quarter ? c->wal_defer_bytes : quarter;
 }
 
 /* ---- descriptor budget ---- */
@@ -469,6 +478,7 @@ static int open_log(struct store *s, const struct wal_scan_report *scan) {
     if (rc != OBK_OK || !w) return rc;
     persist_set_wal(s->p, w, s->cfg.wal_checkpoint_bytes, s->cfg.wal_checkpoint_ms);
     persist_set_direct_bytes(s->p, s->cfg.wal_direct_bytes);
+    persist_set_defer_bytes(s->p, defer_cap(&s->cfg));
     return OBK_OK;
 }
 
@@ -795,6 +805,10 @@ static size_t waiting_bytes(const struct store *s) {
 }
 
 int store_flush(struct store *s, int force) {
+    if (s->env.filing_wanted) { /* a write waits for cache room held by deferred bytes */
+        s->env.filing_wanted = 0;
+        persist_request_filing(s->p);
+    }
     int has_pending = s->env.pending && !psub_empty(s->env.pending);
     if (!s->env.dirty_head && !has_pending) return OBK_OK;
     if (s->env.error) return s->env.error; /* the first error, for the server's message */
@@ -860,14 +874,12 @@ int store_eventfd(struct store *s) {
 
 /* store_poll's work; consume says whether the eventfd's notice is taken. */
 static void poll_state(struct store *s, int consume, uint64_t *durable_seq, int *err) {
-    uint64_t synced;
     if (consume)
         persist_poll(s->p, durable_seq, err);
     else
         persist_state(s->p, durable_seq, err);
-    persist_progress(s->p, &s->written_seq, &synced);
     s->durable_seq = s->env.durable_seq = *durable_seq;
-    s->env.budget.written_seq = s->written_seq; /* written entries may leave the cache */
+    s->env.budget.filed_seq = persist_filed_seq(s->p); /* entries in their files may leave */
     fds_refresh(s); /* closed topic directories give their descriptors back */
     if (*err && !s->env.error) s->env.error = *err;
     if (!*err && s->env.error) *err = s->env.error;
@@ -982,6 +994,8 @@ int store_set_tuning(struct store *s, const struct store_tuning *t) {
     persist_set_checkpoint(s->p, t->wal_checkpoint_bytes, t->wal_checkpoint_ms);
     persist_set_direct_bytes(s->p, t->wal_direct_bytes);
     s->cfg.wal_direct_bytes = t->wal_direct_bytes;
+    s->cfg.wal_defer_bytes = t->wal_defer_bytes;
+    persist_set_defer_bytes(s->p, defer_cap(&s->cfg));
     return persist_set_syncfs(s->p, -1, t->syncfs_min_files);
 }
 
@@ -1017,7 +1031,7 @@ void store_retention(struct store *s, int64_t now_ms) {
                 if (start > t->st.start_offset) {
                     topic_tombs_changing(t);
                     tstate_set_start(&t->st, start);
-                    ring_drop_written_before(&t->ring, start);
+                    ring_drop_filed_before(&t->ring, start);
                 }
             }
         }

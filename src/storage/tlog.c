@@ -130,12 +130,14 @@ static int seg_pfiles(struct tlog *t, struct segment *seg) {
         if (!(seg->log_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
         pfile_set_wal_tag(seg->log_pf, t->wal_db, t->wal_topic,
                           TOPIC_FILE_ID(TOPIC_FILE_SEGMENT, seg->base_offset));
+        pfile_allow_deferred(seg->log_pf); /* read at run time only below the cache's limit */
     }
     if (!seg->idx_pf) {
         segment_name(name, seg->base_offset, "idx");
         if (!(seg->idx_pf = pfile_new(t->dirfd, name))) return OBK_ERR_NOMEM;
         pfile_set_wal_tag(seg->idx_pf, t->wal_db, t->wal_topic,
                           TOPIC_FILE_ID(TOPIC_FILE_INDEX, seg->base_offset));
+        pfile_allow_deferred(seg->idx_pf); /* loaded from its file only once sealed (synced) */
     }
     return OBK_OK;
 }

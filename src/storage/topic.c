@@ -158,6 +158,7 @@ int topic_append(struct topic *t, sid_t id, uint32_t nfields, const uint8_t *con
     if (sid_cmp(id, t->st.last_id) <= 0) return OBK_ERR_RANGE;
     uint64_t off = t->st.end_offset;
     int rc = ring_push(&t->ring, id, off, nfields, fv, fvlen);
+    if (rc == OBK_ERR_AGAIN) t->env->filing_wanted = 1; /* the next flush asks for room */
     if (rc != OBK_OK) return rc;
     if ((rc = open_batch(t, BATCH_DATA)) != OBK_OK ||
         (rc = batch_builder_add_data(&t->bb, id, nfields, fv, fvlen)) != OBK_OK) {
@@ -303,7 +304,7 @@ int topic_trim_to(struct topic *t, uint64_t x, uint64_t *removed) {
     }
     topic_tombs_changing(t);
     tstate_set_start(st, x);
-    ring_drop_written_before(&t->ring, x);
+    ring_drop_filed_before(&t->ring, x);
     *removed = before - tstate_length(st);
     topic_mark_dirty(t);
     return OBK_OK;

@@ -36,14 +36,15 @@ struct topic_env {
     int compression, compression_level;    /* the store's: zstd or not, and the level */
     struct batch_compressor zc;            /* compresses them as they are placed */
     int error;                             /* sticky: writes refused */
-    uint64_t next_seq;                     /* the sequence the next submission will get */
-    uint64_t durable_seq;                  /* the highest submission known durable */
-    struct topic *dirty_head;              /* topics with unsubmitted changes */
-    struct psub *pending;                  /* operations queued outside topics */
-    uint64_t touch_seq;    /* highest submission the state looked up or changed since the last
-                              store_touch_begin depends on (the server's reply rule) */
-    struct fdlru rfds;     /* every topic's segment read descriptors (the store sets the cap) */
-    replog_sink repl_sink; /* where each flushed change goes as a replication record (or NULL) */
+    int filing_wanted;    /* the cache is full of entries not in their files: ask for a filing */
+    uint64_t next_seq;    /* the sequence the next submission will get */
+    uint64_t durable_seq; /* the highest submission known durable */
+    struct topic *dirty_head; /* topics with unsubmitted changes */
+    struct psub *pending;     /* operations queued outside topics */
+    uint64_t touch_seq;       /* highest submission the state looked up or changed since the last
+                                 store_touch_begin depends on (the server's reply rule) */
+    struct fdlru rfds;        /* every topic's segment read descriptors (the store sets the cap) */
+    replog_sink repl_sink;    /* where each flushed change goes as a replication record (or NULL) */
     void *repl_ctx;
 };
 

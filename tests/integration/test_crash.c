@@ -658,6 +658,8 @@ static void run_round(const struct round *rd) {
     if (small_cache) extra[ne++] = "--cache-max-bytes", extra[ne++] = "1mb";
     int checkpoint_first = rd->damage && !rd->log_holds_damage;
     if (checkpoint_first) extra[ne++] = "--wal-checkpoint-seconds", extra[ne++] = "1";
+    /* the damage must hit the batch in its segment, not bytes still waiting in memory */
+    if (rd->log_holds_damage) extra[ne++] = "--wal-defer-bytes", extra[ne++] = "0";
     extra[ne] = NULL;
     printf("# seed %" PRIu64 "\n", rd->seed);
     printf("# round: fsync %s, %s%s%s%s%s\n", rd->fsync,

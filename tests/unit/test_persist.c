@@ -574,6 +574,107 @@ static void test_log_or_direct_rounds(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* Waits until every write up to seq is in its file (the filing after a round comes after the
+ * round's completion). */
+static void wait_filed(struct persist *p, uint64_t seq) {
+    for (int i = 0; i < 500 && persist_filed_seq(p) < seq; i++) usleep(10000);
+    assert_true(persist_filed_seq(p) >= seq);
+}
+
+/* With the log and deferral on, logged writes to a deferrable file wait in memory: the round is
+ * durable (the log's fdatasync) while the file holds none of it yet, though it exists (created
+ * at its first write, so a replay finds it). A wait-written files them in one write; past
+ * defer_bytes they are filed after the round; a request files them; a sync of the file files
+ * first; an unlinked file's waiting bytes are dropped. */
+static void test_deferred_writes(void **state) {
+    (void)state;
+    struct persist *p;
+    struct wal_scan_report rep;
+    struct wal *w;
+    struct wal_config wc = {1u << 20, &inj_ops};
+    assert_int_equal(wal_scan(dfd, 0, NULL, NULL, &rep), OBK_OK);
+    assert_int_equal(wal_open(dfd, &wc, &rep, &w), OBK_OK);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    persist_set_wal(p, w, 1u << 30, 3600 * 1000);
+    persist_set_direct_bytes(p, 4096);
+    persist_set_defer_bytes(p, 1u << 20);
+    struct pfile *f = pfile_new(dfd, "seg");
+    pfile_set_wal_tag(f, 0, 42, 7);
+    pfile_allow_deferred(f);
+    struct persist_stats st;
+    uint64_t seq = 0, durable;
+    int err;
+    char buf[2048];
+    for (int i = 0; i < 3; i++) {
+        struct psub *s = psub_new();
+        assert_int_equal(psub_write(s, f, (uint64_t)i * 3, "abc", 3), OBK_OK);
+        assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+        wait_seq(p, seq, &durable, &err);
+        assert_true(err == OBK_OK && durable >= seq);
+    }
+    assert_int_equal(read_file("seg", buf, sizeof buf), 0); /* there, and empty */
+    assert_true(persist_filed_seq(p) < seq);
+    persist_get_stats(p, &st);
+    assert_true(st.wal.deferred_bytes > 0);
+    assert_int_equal(st.wal.records, 3);
+    assert_int_equal(persist_wait_written(p), OBK_OK);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 9);
+    assert_memory_equal(buf, "abcabcabc", 9);
+    assert_int_equal(persist_filed_seq(p), seq);
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.deferred_bytes, 0);
+    assert_int_equal(st.wal.filings, 1);
+
+    /* past defer_bytes: filed after the round */
+    persist_set_defer_bytes(p, 600);
+    static char fill[700];
+    memset(fill, 'f', sizeof fill);
+    struct psub *s = psub_new();
+    assert_int_equal(psub_write(s, f, 9, fill, sizeof fill), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    wait_filed(p, seq);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 709);
+
+    /* on request */
+    persist_set_defer_bytes(p, 1u << 20);
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 709, "r", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 709);
+    persist_request_filing(p);
+    wait_filed(p, seq);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 710);
+
+    /* a sync of the file files its waiting bytes first */
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 710, "xyz", 3), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    s = psub_new();
+    assert_int_equal(psub_sync(s, f), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 713);
+    assert_memory_equal(buf + 709, "rxyz", 4);
+
+    /* unlinked: the waiting bytes are dropped with the file */
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 713, "q", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, f, 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+    assert_int_equal(read_file("seg", buf, sizeof buf), (size_t)-1);
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.deferred_bytes, 0);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -586,6 +687,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap_syncfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_or_direct_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,13 +64,13 @@ static void test_budget_eviction(void **state) {
     ring_mark_submitted(&a, 1);
     ring_mark_submitted(&c, 2);
     assert_int_equal(push(&c, 4, "0123456789"), OBK_ERR_AGAIN); /* submitted, not written */
-    b.written_seq = 1;                                          /* a's batch is on disk */
+    b.filed_seq = 1;                                            /* a's batch is on disk */
     assert_int_equal(push(&c, 4, "0123456789"), OBK_OK);
     /* evicted from a (least recently pushed), oldest first */
     assert_int_equal(ring_count(&a), 5);
     assert_int_equal(ring_first_offset(&a), 1);
     assert_int_equal(ring_count(&c), 5);
-    b.written_seq = 2;
+    b.filed_seq = 2;
     for (uint64_t i = 5; i < 9; i++) assert_int_equal(push(&c, i, "0123456789"), OBK_OK);
     assert_int_equal(ring_count(&a), 1);
     assert_true(b.used <= b.max_bytes);
