@@ -1134,6 +1134,7 @@ uint64_t persist_filed_seq(struct persist *p) {
 
 void persist_set_defer_bytes(struct persist *p, uint64_t defer_bytes) {
     pthread_mutex_lock(&p->mu);
+    if (defer_bytes < p->defer_max) p->file_req++; /* a lower cap applies now, not next round */
     p->defer_max = defer_bytes;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
