@@ -71,6 +71,7 @@ static void ring_pop_back(struct ring *r) {
     r->budget->used -= re->bytes;
     free(re);
     r->n--;
+    if (r->n) r->end = ring_at(r, r->n - 1)->offset + 1;
     if (r->unsubmitted > 0) r->unsubmitted--;
 }
 
@@ -109,7 +110,7 @@ int ring_push(struct ring *r, sid_t id, uint64_t offset, uint32_t nfields, const
     }
     size_t bytes = sizeof(struct ring_entry) + 2 * nfields * sizeof(uint32_t) + payload;
     if (bytes > r->budget->max_bytes) return OBK_ERR_TOOBIG;
-    if (r->n && offset != ring_at(r, r->n - 1)->offset + 1) return OBK_ERR_INVAL;
+    if (r->n && offset != r->end) return OBK_ERR_INVAL;
     if (!ring_budget_make_room(r->budget, bytes)) return OBK_ERR_AGAIN;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : RING_MIN_CAP;
@@ -137,6 +138,7 @@ int ring_push(struct ring *r, sid_t id, uint64_t offset, uint32_t nfields, const
     }
     r->e[(r->head + r->n) % r->cap] = re;
     r->n++;
+    r->end = offset + 1;
     r->unsubmitted++;
     r->bytes += bytes;
     r->budget->used += bytes;

@@ -42,7 +42,11 @@ static void test_push_lookup_view(void **state) {
     assert_int_equal(ring_first_offset(&r), 10);
     ring_drop_from(&r, 190);
     assert_int_equal(ring_count(&r), 180);
+    assert_int_equal(push(&r, 191, "gap"), OBK_ERR_INVAL); /* the end moved back with the drop */
     assert_int_equal(push(&r, 190, "again"), OBK_OK);
+    assert_int_equal(push(&r, 190, "twice"), OBK_ERR_INVAL);
+    ring_drop_before(&r, 1000); /* empty: any offset starts it again */
+    assert_int_equal(push(&r, 7, "fresh"), OBK_OK);
     ring_scratch_free(&sc);
     ring_free(&r);
     assert_int_equal(b.used, 0);
