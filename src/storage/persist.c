@@ -43,62 +43,14 @@
 #include "base/util.h"
 #include "storage/fdlru.h"
 #include "storage/wal.h"
+#include "persist_impl.h"
 
 /* everysec: the interval between fsyncs of written data, as Redis's appendfsync everysec. */
 #define PERSIST_EVERYSEC_US 1000000
 /* pwritev accepts at most IOV_MAX buffers; consecutive writes to one file are gathered. */
 #define PERSIST_IOV_MAX 64
-#define PFILE_NAME_MAX  64
 /* How long an open waits for a descriptor to come back before it counts as a failure. */
 #define PERSIST_NOFILE_WAIT_MS 10000
-
-struct pfile {
-    int dirfd;
-    int fd;
-    size_t dirty;    /* written (not through the log) since its last fsync: 1 + place in dirty */
-    size_t behind;   /* written through the log since its last fsync: 1 + place in behind */
-    int tagged;      /* its writes go through the log (pfile_set_wal_tag) */
-    uint16_t wal_db; /* the names its records carry */
-    uint64_t wal_topic, wal_file;
-    uint64_t round;  /* the last batch that wrote it (px_round_logs counts files once) */
-    int deferrable;  /* its logged writes may wait in memory (pfile_allow_deferred) */
-    int exists;      /* opened or created (its name durable) since the handle was made */
-    size_t deferred; /* bytes wait in dbuf: 1 + place in the deferred list */
-    uint8_t *dbuf;   /* logged bytes [dpos, dpos + dlen) not yet in the file */
-    size_t dlen, dcap;
-    uint64_t dpos;
-    struct fdlru_node lnode;       /* fd's place in the write LRU */
-    char name[PFILE_NAME_MAX + 8]; /* room for a ".tmp" suffix */
-};
-
-enum pop_kind {
-    POP_WRITE,
-    POP_SYNC,
-    POP_FREE,
-    POP_REPLACE,
-    POP_SYNC_DIR,
-    POP_RMTREE,
-    POP_CLOSE_DIR
-};
-
-struct pop {
-    struct pop *next;
-    int kind;
-    struct pfile *pf;
-    int dirfd;
-    int flag; /* POP_FREE: unlink */
-    uint64_t pos;
-    uint8_t *data;
-    size_t len;
-    char name[PFILE_NAME_MAX];
-};
-
-struct psub {
-    struct psub *next;
-    uint64_t seq;
-    struct pop *head, *tail;
-    size_t bytes;
-};
 
 /* A set of files (dirty, behind, deferred): an array, each member's slot set while it is in. */
 enum pflist_kind { PFL_DIRTY, PFL_BEHIND, PFL_DEFERRED };
@@ -159,129 +111,6 @@ struct persist {
     int syncfs_fd;
     unsigned syncfs_min;
 };
-
-struct pfile *pfile_new(int dirfd, const char *name) {
-    struct pfile *pf = calloc(1, sizeof *pf);
-    if (!pf) return NULL;
-    pf->dirfd = dirfd;
-    pf->fd = -1;
-    snprintf(pf->name, sizeof pf->name, "%s", name);
-    return pf;
-}
-
-struct psub *psub_new(void) {
-    return calloc(1, sizeof(struct psub));
-}
-
-static void pop_free(struct pop *op) {
-    free(op->data);
-    free(op);
-}
-
-void psub_discard(struct psub *s) {
-    if (!s) return;
-    struct pop *op = s->head;
-    while (op) {
-        struct pop *n = op->next;
-        /* an unsubmitted free still owns its handle */
-        if (op->kind == POP_FREE) free(op->pf);
-        pop_free(op);
-        op = n;
-    }
-    free(s);
-}
-
-static struct pop *psub_add(struct psub *s, int kind) {
-    struct pop *op = calloc(1, sizeof *op);
-    if (!op) return NULL;
-    op->kind = kind;
-    op->dirfd = -1;
-    if (s->tail)
-        s->tail->next = op;
-    else
-        s->head = op;
-    s->tail = op;
-    return op;
-}
-
-int psub_write_owned(struct psub *s, struct pfile *pf, uint64_t pos, void *data, size_t len) {
-    struct pop *op = psub_add(s, POP_WRITE);
-    if (!op) {
-        free(data);
-        return OBK_ERR_NOMEM;
-    }
-    op->pf = pf;
-    op->pos = pos;
-    op->data = data;
-    op->len = len;
-    s->bytes += len;
-    return OBK_OK;
-}
-
-int psub_write(struct psub *s, struct pfile *pf, uint64_t pos, const void *data, size_t len) {
-    void *copy = malloc(len ? len : 1);
-    if (!copy) return OBK_ERR_NOMEM;
-    memcpy(copy, data, len);
-    return psub_write_owned(s, pf, pos, copy, len);
-}
-
-int psub_sync(struct psub *s, struct pfile *pf) {
-    struct pop *op = psub_add(s, POP_SYNC);
-    if (!op) return OBK_ERR_NOMEM;
-    op->pf = pf;
-    return OBK_OK;
-}
-
-int psub_free_file(struct psub *s, struct pfile *pf, int unlink) {
-    struct pop *op = psub_add(s, POP_FREE);
-    if (!op) return OBK_ERR_NOMEM;
-    op->pf = pf;
-    op->flag = unlink;
-    return OBK_OK;
-}
-
-int psub_replace(struct psub *s, int dirfd, const char *name, const void *data, size_t len) {
-    struct pop *op = psub_add(s, POP_REPLACE);
-    if (!op) return OBK_ERR_NOMEM;
-    op->data = malloc(len ? len : 1);
-    if (!op->data) return OBK_ERR_NOMEM; /* op stays with len 0: harmless */
-    memcpy(op->data, data, len);
-    op->len = len;
-    op->dirfd = dirfd;
-    snprintf(op->name, sizeof op->name, "%s", name);
-    s->bytes += len;
-    return OBK_OK;
-}
-
-int psub_sync_dir(struct psub *s, int dirfd) {
-    struct pop *op = psub_add(s, POP_SYNC_DIR);
-    if (!op) return OBK_ERR_NOMEM;
-    op->dirfd = dirfd;
-    return OBK_OK;
-}
-
-int psub_rmtree(struct psub *s, int dirfd, const char *name) {
-    struct pop *op = psub_add(s, POP_RMTREE);
-    if (!op) return OBK_ERR_NOMEM;
-    op->dirfd = dirfd;
-    snprintf(op->name, sizeof op->name, "%s", name);
-    return OBK_OK;
-}
-
-int psub_close_dir(struct psub *s, int dirfd) {
-    struct pop *op = psub_add(s, POP_CLOSE_DIR);
-    if (!op) return OBK_ERR_NOMEM;
-    op->dirfd = dirfd;
-    return OBK_OK;
-}
-
-int psub_empty(const struct psub *s) {
-    return s->head == NULL;
-}
-
-size_t psub_bytes(const struct psub *s) {
-    return s->bytes;
-}
 
 /* ---- persist thread ---- */
 
@@ -1223,17 +1052,6 @@ void persist_set_checkpoint(struct persist *p, uint64_t checkpoint_bytes, unsign
     p->ckpt_us = (long long)checkpoint_ms * 1000;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-}
-
-void pfile_allow_deferred(struct pfile *pf) {
-    pf->deferrable = 1;
-}
-
-void pfile_set_wal_tag(struct pfile *pf, int db, uint64_t topic, uint64_t file_id) {
-    pf->tagged = 1;
-    pf->wal_db = (uint16_t)db;
-    pf->wal_topic = topic;
-    pf->wal_file = file_id;
 }
 
 int persist_stop(struct persist *p) {
