@@ -45,7 +45,7 @@ struct persist_wal_stats {
     uint64_t last_checkpoint_us; /* how long the last one took */
     uint64_t pending_bytes;      /* log after the checkpoint (what a crash would replay) */
     uint64_t start_lsn, end_lsn; /* the log's checkpointed start and its end */
-    uint64_t deferred_bytes;     /* logged bytes waiting in memory for their files */
+    uint64_t deferred_bytes;     /* memory held by logged bytes waiting for their files */
     uint64_t filings;            /* passes that wrote the waiting bytes into their files */
 };
 

@@ -516,12 +516,9 @@ static void test_write_descriptor_cap_syncfs(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
-/* With a log: a round of small writes to a tagged file becomes log records and one fdatasync
- * of the log (the file is synced at the checkpoint a drain takes); a round that writes
- * wal-direct-bytes or more per file skips the log and syncs its file; an untagged file is never
- * logged. */
-static void test_log_or_direct_rounds(void **state) {
-    (void)state;
+/* A persist thread under always with a fresh log in front (1 MiB files, no checkpoint unless
+ * asked) and rounds of 4 KiB or more per file skipping it. */
+static struct persist *start_with_log(void) {
     struct persist *p;
     struct wal_scan_report rep;
     struct wal *w;
@@ -531,6 +528,16 @@ static void test_log_or_direct_rounds(void **state) {
     assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
     persist_set_wal(p, w, 1u << 30, 3600 * 1000);
     persist_set_direct_bytes(p, 4096);
+    return p;
+}
+
+/* With a log: a round of small writes to a tagged file becomes log records and one fdatasync
+ * of the log (the file is synced at the checkpoint a drain takes); a round that writes
+ * wal-direct-bytes or more per file skips the log and syncs its file; an untagged file is never
+ * logged. */
+static void test_log_or_direct_rounds(void **state) {
+    (void)state;
+    struct persist *p = start_with_log();
     struct pfile *f = pfile_new(dfd, "seg"), *u = pfile_new(dfd, "plain");
     pfile_set_wal_tag(f, 0, 42, 7);
     static uint8_t big[8192];
@@ -588,15 +595,7 @@ static void wait_filed(struct persist *p, uint64_t seq) {
  * first; an unlinked file's waiting bytes are dropped. */
 static void test_deferred_writes(void **state) {
     (void)state;
-    struct persist *p;
-    struct wal_scan_report rep;
-    struct wal *w;
-    struct wal_config wc = {1u << 20, &inj_ops};
-    assert_int_equal(wal_scan(dfd, 0, NULL, NULL, &rep), OBK_OK);
-    assert_int_equal(wal_open(dfd, &wc, &rep, &w), OBK_OK);
-    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
-    persist_set_wal(p, w, 1u << 30, 3600 * 1000);
-    persist_set_direct_bytes(p, 4096);
+    struct persist *p = start_with_log();
     persist_set_defer_bytes(p, 1u << 20);
     struct pfile *f = pfile_new(dfd, "seg");
     pfile_set_wal_tag(f, 0, 42, 7);
