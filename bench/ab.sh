@@ -3,7 +3,7 @@
 # to back and interleaved (A, B, A, B ...) so that drift of the machine hits both alike.
 #
 #   bench/ab.sh A_BINARY B_BINARY [--rounds N] [--secs S] [--passes "always everysec"] [--tls]
-#               [--keys "1000 10000"] [--no-base]
+#               [--keys "1000 10000"] [--no-base] [--xrg]
 #
 # Each round starts a fresh server of each build (A first in odd rounds, B first in even ones, so
 # that whatever one run leaves behind does not always fall on the same build; each run's files
@@ -14,7 +14,10 @@
 # (for the latency row, lower is better). --keys adds, per key count K, XADD 16 B over K keys
 # (t:__rand_int__ with -r K, every key created first) unpipelined and -P 16, as the topics rows
 # of bench/streams.sh (with the descriptor share raised the same way when the limit allows);
-# --no-base leaves out the four rows above. With --tls every run goes over mutual TLS (a TLS-only
+# --no-base leaves out the four rows above. --xrg adds the consumer-group row of bench/streams.sh:
+# XREADGROUP COUNT 10 + XACK over 50 connections (bench/xrg.c) on a stream preloaded with 1,000,000
+# entries, entries/s. With AB_KEEP=PREFIX set, each run's figures are also appended to
+# PREFIX.<policy>-<A|B> (one line per row, runs one after another), to see the spread. With --tls every run goes over mutual TLS (a TLS-only
 # server: port 0 beside a free tls-port, and certificates made once by bench_mkcerts in the temp dir,
 # as bench/tls.sh does). Every process started here is killed by its pid.
 set -u
@@ -29,10 +32,12 @@ passes="always everysec"
 tls=0
 keys=""
 base=1
+xrg=0
 while [ $# -gt 0 ]; do
   case $1 in
     --keys) keys=$2; shift 2 ;;
     --no-base) base=0; shift ;;
+    --xrg) xrg=1; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     --secs) secs=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
@@ -62,6 +67,14 @@ if [ $tls = 1 ]; then
   client_tls=(--tls --cacert "$c/ca.crt" --cert "$c/client.crt" --key "$c/client.key")
 fi
 v16=0123456789abcdef
+RCLI=${REDIS_CLI:-redis-cli}
+if [ $xrg = 1 ]; then
+  XRG=$tmp/xrg
+  "${CC:-cc}" -O2 -o "$XRG" "$(dirname "$0")/xrg.c" || { echo "ab.sh: cannot build xrg.c" >&2; exit 2; }
+  awk 'BEGIN { for (i = 0; i < 1000000; i++)
+      printf "*5\r\n$4\r\nXADD\r\n$3\r\nbig\r\n$1\r\n*\r\n$1\r\nf\r\n$16\r\n%016d\r\n", i }' \
+    >"$tmp/preload.resp"
+fi
 v1k=$(head -c 1024 /dev/zero | tr '\0' v)
 
 start() { # BINARY POLICY NAME -> PORT, PID
@@ -117,6 +130,7 @@ for k in $keys; do
   rows+=("XADD 16 B over $k keys, P1" "XADD 16 B over $k keys, P16")
   [ "$k" -gt $maxkeys ] && maxkeys=$k
 done
+[ $xrg = 1 ] && rows+=("XREADGROUP COUNT 10 + XACK, 50 connections (entries/s)")
 key_opts=()
 # 10,000 topics hold 10,000 directory descriptors: storage's share is raised for them as
 # bench/streams.sh does (docs/storage.md, "Descriptor budget")
@@ -145,7 +159,14 @@ for pol in $passes; do
           measure "$PORT" 1 -r "$k" XADD 't:__rand_int__' '*' f "$v16"
           measure "$PORT" 16 -r "$k" XADD 't:__rand_int__' '*' f "$v16"
         done
+        if [ $xrg = 1 ]; then
+          "$RCLI" -p "$PORT" "${client_tls[@]}" --pipe <"$tmp/preload.resp" >/dev/null 2>&1
+          "$RCLI" -p "$PORT" "${client_tls[@]}" XGROUP CREATE big g 0 >/dev/null
+          "$XRG" -p "$PORT" -c 50 -s "$secs" -k big -g g -n 10 2>&1 |
+            sed -n 's/.*entries_per_sec=\([0-9]*\).*/\1/p'
+        fi
       } >"$tmp/$pol-$side-$r"
+      [ -n "${AB_KEEP:-}" ] && cat "$tmp/$pol-$side-$r" >>"$AB_KEEP.$pol-$side"
       kill "$PID"
       wait "$PID" 2>/dev/null
       rm -rf "$tmp/$side"

@@ -25,6 +25,8 @@ void commit_release(uint64_t durable_seq);
 void commit_fail(const char *error_text);
 /* Release hook: frees a client's held replies (the client is going away). */
 void commit_drop_client(struct client *c);
+/* Clients with held replies, counted up to max. */
+int commit_holders(int max);
 /* Replies waiting in total (INFO, metrics). */
 uint64_t commit_held_total(void);
 

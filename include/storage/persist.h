@@ -51,6 +51,7 @@ struct persist_wal_stats {
 
 struct persist_stats {
     uint64_t submissions;    /* submissions completed (ok or failed) */
+    uint64_t inline_rounds;  /* of which run by the main thread (persist_run_inline) */
     uint64_t bytes_written;  /* payload bytes written by write operations */
     uint64_t fsyncs;         /* fdatasync/fsync/syncfs calls on data files */
     uint64_t syncfs_calls;   /* of which syncfs of the whole filesystem */
@@ -72,6 +73,15 @@ struct persist_stats {
 int persist_start(int fsync_policy, const struct fileops *ops, struct persist **out);
 /* Queues s (ownership passes) and returns its sequence number in *seq (1, 2, ...). */
 int persist_submit(struct persist *p, struct psub *s, uint64_t *seq);
+/* Runs s as a round of its own on the calling thread, as Redis's appendfsync always does in its
+ * event loop, when the persist thread is idle, nothing else is asked of it, the policy is always
+ * and every operation of s is a write to a file already open (with the log: records that fit
+ * its current file). Returns 1 with *seq set when it did: s is then written and synced per
+ * policy and its outcome published (no eventfd notice: the caller polls at once); a checkpoint
+ * or filing it made due is left to the thread. Returns 0, and s is still the caller's, when not.
+ * For a round a single client waits for, the hand-off to the thread (a wake-up, an eventfd and
+ * one more loop turn) costs about as much as the write itself. */
+int persist_run_inline(struct persist *p, struct psub *s, uint64_t *seq);
 /* 1 when every submitted sequence number has finished. */
 int persist_idle(const struct persist *p);
 /* The eventfd to watch for readability (the server registers it with its event loop). */

@@ -114,6 +114,12 @@ void store_foreach(struct store *s, int db, store_key_cb cb, void *ctx);
  * more than flush_max_bytes wait, or when force is set. Call from before_sleep. After a sticky
  * error it hands over nothing and returns that first error. */
 int store_flush(struct store *s, int force);
+/* Lets the next store_flush run its round on the calling thread (persist_run_inline) when the
+ * persist thread is idle and no replica takes the records: the caller knows a single client
+ * waits for the round. store_flushed_inline then says whether it did; the caller polls the
+ * outcome at once (store_state), as no eventfd notice comes for it. */
+void store_allow_inline(struct store *s);
+int store_flushed_inline(const struct store *s);
 /* Hands everything to the persist thread and waits until it is written (synced only as its
  * policy syncs a round), so the files hold exactly the state in memory until the next change
  * (a replica's snapshot is taken there; the replica syncs what it receives). Blocks the caller
@@ -138,6 +144,8 @@ int store_eventfd(struct store *s);
 /* Highest durable submission and the sticky error (OBK_OK when none). After an error every
  * write is refused with OBK_ERR_STICKY. */
 void store_poll(struct store *s, uint64_t *durable_seq, int *err);
+/* The same without taking the eventfd's notice: after an inline round, which posts none. */
+void store_state(struct store *s, uint64_t *durable_seq, int *err);
 /* The submission that carries the changes made so far: the next one when anything is not yet
  * submitted, else the last one submitted (after store_settle: the durable one). */
 uint64_t store_pending_seq(const struct store *s);

@@ -67,6 +67,9 @@ int wal_open(int dirfd, const struct wal_config *cfg, const struct wal_scan_repo
 int wal_append(struct wal *w, struct wal_rec *r);
 /* Writes the queued records (one pwritev). */
 int wal_write(struct wal *w);
+/* 1 when records of bytes in total (headers included) go into the current file without moving
+ * the log to the next one (which creates or renames a file). */
+int wal_fits(const struct wal *w, uint64_t bytes);
 /* Makes everything written durable (fdatasync of the current file; full files were synced when
  * the log left them). */
 int wal_sync(struct wal *w);

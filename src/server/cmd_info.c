@@ -185,7 +185,8 @@ static void section_persistence(struct sbuf *b) {
         b,
         "fsync_policy:%s\r\nfsync_last_status:%s\r\nfsync_last_time:%lld\r\n"
         "fsync_count:%llu\r\nfsync_syncfs_count:%llu\r\nfsync_usec_total:%llu\r\n"
-        "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbytes_written:%llu\r\n"
+        "fsync_usec_max:%llu\r\nbatches_written:%llu\r\nbatches_written_inline:%llu\r\n"
+        "bytes_written:%llu\r\n"
         "wal_enabled:%d\r\nwal_records:%llu\r\nwal_syncs:%llu\r\nwal_checkpoints:%llu\r\n"
         "wal_last_checkpoint_usec:%llu\r\nwal_pending_bytes:%llu\r\nwal_start_offset:%llu\r\n"
         "wal_end_offset:%llu\r\nwal_deferred_bytes:%llu\r\nwal_filings:%llu\r\n",
@@ -193,9 +194,9 @@ static void section_persistence(struct sbuf *b) {
         (long long)(st.persist.last_fsync_ms / 1000), (unsigned long long)st.persist.fsyncs,
         (unsigned long long)st.persist.syncfs_calls, (unsigned long long)st.persist.fsync_us_total,
         (unsigned long long)st.persist.fsync_us_max, (unsigned long long)st.persist.submissions,
-        (unsigned long long)st.persist.bytes_written, st.persist.wal.enabled,
-        (unsigned long long)st.persist.wal.records, (unsigned long long)st.persist.wal.syncs,
-        (unsigned long long)st.persist.wal.checkpoints,
+        (unsigned long long)st.persist.inline_rounds, (unsigned long long)st.persist.bytes_written,
+        st.persist.wal.enabled, (unsigned long long)st.persist.wal.records,
+        (unsigned long long)st.persist.wal.syncs, (unsigned long long)st.persist.wal.checkpoints,
         (unsigned long long)st.persist.wal.last_checkpoint_us,
         (unsigned long long)st.persist.wal.pending_bytes,
         (unsigned long long)st.persist.wal.start_lsn, (unsigned long long)st.persist.wal.end_lsn,

@@ -53,6 +53,12 @@ static void list_remove(struct held_queue *q) {
     q->next = q->prev = NULL;
 }
 
+int commit_holders(int max) {
+    int n = 0;
+    for (const struct held_queue *q = holding; q && n < max; q = q->next) n++;
+    return n;
+}
+
 int commit_holding(const struct client *c) {
     return c->held && c->held->head;
 }

@@ -46,6 +46,9 @@
 /* The replay's progress is logged at most this often. */
 #define DB_REPLAY_LOG_MS 3000
 
+/* Lone rounds (one client waiting) in a row before the next one may run inline. */
+#define DB_LONE_ROUNDS 4
+
 static struct {
     struct store *store;
     struct store_config cfg;
@@ -56,6 +59,7 @@ static struct {
     int pipefd[2];
     struct event *loaded_ev, *completion_ev, *retention_ev;
     int kick_flush;             /* hand the batches over at the next turn even if busy */
+    unsigned lone_rounds;       /* rounds in a row one client alone waited for (capped) */
     long long loading_delay_ms; /* copied for the loader thread before it starts */
     long long loading_start_s;  /* main thread */
     /* written by the loader thread while it replays, read by the main thread: atomics */
@@ -178,11 +182,15 @@ static void latency_sample_fsync(void) {
         latency_add_sample("fsync", ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
 }
 
-static void completion_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what, (void)arg;
+/* A round finished: publish how far the data is durable, release the replies that waited.
+ * consume: clear the eventfd's notice (not after an inline round, which posts none). */
+static void completion(int consume) {
     uint64_t durable, written, synced;
     int err;
-    store_poll(db.store, &durable, &err);
+    if (consume)
+        store_poll(db.store, &durable, &err);
+    else
+        store_state(db.store, &durable, &err);
     store_progress(db.store, &written, &synced);
     durable_publish(written, synced);
     latency_sample_fsync();
@@ -191,6 +199,11 @@ static void completion_cb(evutil_socket_t fd, short what, void *arg) {
         set_io_error(err);
     else
         command_retry_waiting(); /* written entries can now leave the cache */
+}
+
+static void completion_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    completion(1);
 }
 
 static void touch_begin(void *ctx) {
@@ -278,7 +291,25 @@ int db_start_loading(void) {
 static void flush_store(int force) {
     static long long nofile_logged_ms;
     if (!db.store || durable_error()) return;
+    /* A round one client alone waits for may run here, sparing the hand-off to the persist
+     * thread (persist_run_inline), once the rounds before it were lone too: where several clients
+     * write, a lone round comes between crowded ones, and running it here would stop this loop
+     * from reading the others while the log syncs (the overlap that pipelined clients need). */
+    int holders = commit_holders(2);
+    uint64_t before = store_submitted_seq(db.store);
+    if (holders == 1 && db.lone_rounds >= DB_LONE_ROUNDS) store_allow_inline(db.store);
     int rc = store_flush(db.store, force);
+    if (store_submitted_seq(db.store) != before)
+        db.lone_rounds = holders != 1                      ? 0
+                         : db.lone_rounds < DB_LONE_ROUNDS ? db.lone_rounds + 1
+                                                           : DB_LONE_ROUNDS;
+    if (rc == OBK_OK && store_flushed_inline(db.store)) {
+        completion(0);
+        /* commands that waited for cache room ran again in it: their writes go to the thread
+         * now, as no event may come to end this turn's wait */
+        if (durable_error()) return;
+        rc = store_flush(db.store, 1);
+    }
     if (rc == OBK_ERR_NOFILES) { /* nothing was handed over: tried again next turn */
         long long now = util_mstime();
         if (now - nofile_logged_ms >= 1000) {

@@ -21,7 +21,10 @@
  *
  * Ownership: the pfile handles, the dirty list, the write LRU and everything in a taken
  * submission belong to this thread; the main thread only builds submissions and reads the
- * published counters. */
+ * published counters. Except for an inline round (persist_run_inline): while the thread is idle
+ * the main thread may take one small round and run it itself, with the same code; the busy flag
+ * (under mu) keeps the two from running rounds at once, and the mutex orders what each leaves for
+ * the other. */
 #include "storage/persist.h"
 
 #include <errno.h>
@@ -68,6 +71,8 @@ struct persist {
     int efd;
     int stop;
     int hold; /* test hook: take no submission and sync nothing while set, under mu */
+    int busy; /* under mu: a round is running (on the thread, or inline on the main thread) */
+    int busy_waiter; /* under mu: the thread waits for an inline round to end */
     int policy;
     struct psub *qhead, *qtail;
     uint64_t submitted_seq;       /* main thread writes, under mu */
@@ -687,7 +692,9 @@ static int px_checkpoint_due(const struct persist *p, long long now_us) {
 /* Publishes a round: finished is the last sequence it ran. When the thread has no error, all
  * of it is written; when no written file is left unsynced, all of it is synced too. The two
  * sequences only go up (asserted): replies are released against them. */
-static void px_publish(struct persist *p, uint64_t finished) {
+/* Publishes the round's outcome under mu; notify posts the eventfd (not for a round the main
+ * thread ran itself, which reads the outcome at once). */
+static void px_publish(struct persist *p, uint64_t finished, int notify) {
     pthread_mutex_lock(&p->mu);
     /* published sequences never go down, and never pass what was submitted */
     OBK_ASSERT(finished >= p->finished_seq && finished <= p->submitted_seq);
@@ -710,11 +717,123 @@ static void px_publish(struct persist *p, uint64_t finished) {
         p->ws.end_lsn = wal_end_lsn(p->wal);
         p->ws.deferred_bytes = p->deferred_bytes;
     }
-    pthread_cond_broadcast(&p->cv);
+    /* an inline round's caller is the only one who could wait on cv for it: no wake-up */
+    if (notify) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    if (!notify) return;
     uint64_t one = 1;
     ssize_t n = write(p->efd, &one, sizeof one);
     (void)n; /* a full counter already wakes the reader */
+}
+
+/* A round: the submissions taken at once and the settings they run with. */
+struct px_round_in {
+    struct psub *batch;
+    int stop, policy, ckpt_request;
+    uint64_t file_req, direct_bytes;
+};
+
+/* Under mu: takes every queued submission and the round's settings, and marks the round
+ * running (busy) so that no other round starts until it is published. */
+static void px_take(struct persist *p, struct px_round_in *in) {
+    in->batch = p->qhead;
+    p->qhead = p->qtail = NULL;
+    in->stop = p->stop;
+    in->policy = p->policy;
+    in->ckpt_request = p->ckpt_request;
+    p->ckpt_request = 0;
+    p->run_policy = in->policy;
+    p->run_ckpt_bytes = p->ckpt_bytes;
+    p->run_ckpt_us = p->ckpt_us;
+    p->round_records = 0;
+    p->run_defer_max = p->defer_max;
+    in->file_req = p->file_req;
+    in->direct_bytes = p->direct_bytes;
+    p->run_syncfs_min = p->syncfs_min;
+    fdlru_set_cap(&p->wfds, p->max_files);
+    p->busy = 1;
+}
+
+/* Runs a taken round without mu: the operations in order, the log's write, the syncs per
+ * policy, then the publication. On the persist thread (on_thread) it also checkpoints and files
+ * deferred bytes when due; a round the main thread runs leaves those to the thread
+ * (persist_run_inline). */
+static void px_round(struct persist *p, const struct px_round_in *in, int on_thread) {
+    struct psub *batch = in->batch;
+    int policy = in->policy;
+    p->round_logs = px_round_logs(p, batch, policy, in->direct_bytes);
+    uint64_t last_seq = 0;
+    uint64_t count = 0;
+    uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
+    for (struct psub *s = batch; s; s = s->next) {
+        /* submissions run in the order of their strictly increasing sequences (finished_seq
+         * is written only by the round that runs) */
+        OBK_ASSERT(s->seq > last_seq && s->seq > p->finished_seq);
+        sizes[bucket_of(s->bytes, batch_bounds_bytes, NBOUNDS(batch_bounds_bytes))]++;
+        size_total += s->bytes;
+        for (struct pop *op = s->head; op; op = op->next) {
+            /* a failed op leaves thread_error set; later ops only release resources */
+            px_run(p, &op);
+        }
+        last_seq = s->seq;
+        count++;
+    }
+    if (p->round_records > 0 && p->thread_error == OBK_OK) {
+        /* the round's records in one write; synced below with the other files */
+        int wrc = wal_write(p->wal);
+        if (wrc != OBK_OK) /* a full disk stays "no space", as for the other files */
+            px_fail(p, wal_errno(wrc), "write", "write-ahead log");
+        else
+            p->wal_unsynced = 1;
+        pthread_mutex_lock(&p->mu);
+        p->ws.records += p->round_records;
+        pthread_mutex_unlock(&p->mu);
+    }
+    int synced = 0;
+    if (p->thread_error == OBK_OK && (p->dirty.n > 0 || p->wal_unsynced || p->closed_dirty) &&
+        (policy == PERSIST_FSYNC_ALWAYS ||
+         (policy == PERSIST_FSYNC_EVERYSEC &&
+          util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||
+         (in->stop && !batch))) {
+        px_sync_dirty(p); /* a failure is kept in thread_error */
+        synced = 1;
+    }
+    if (on_thread && p->thread_error == OBK_OK &&
+        (in->ckpt_request || (in->stop && !batch) || px_checkpoint_due(p, util_monotonic_us()))) {
+        px_checkpoint(p); /* a failure is kept in thread_error */
+        synced = 1;
+    }
+    if (on_thread && in->file_req > p->run_file_done) { /* asked for: served even after an error */
+        if (p->thread_error == OBK_OK) px_file_all(p);
+        p->run_file_done = in->file_req;
+        synced = 1;
+    }
+    while (batch) {
+        struct psub *n = batch->next;
+        struct pop *op = batch->head;
+        while (op) {
+            struct pop *on = op->next;
+            pop_free(op);
+            op = on;
+        }
+        free(batch);
+        batch = n;
+    }
+    if (count) {
+        pthread_mutex_lock(&p->mu);
+        p->st.submissions += count;
+        p->st.batch_bytes_total += size_total;
+        for (size_t i = 0; i < PERSIST_BATCH_BUCKETS; i++) p->st.batch_buckets[i] += sizes[i];
+        pthread_mutex_unlock(&p->mu);
+        px_publish(p, last_seq, on_thread);
+    } else if (p->thread_error != OBK_OK || synced) {
+        px_publish(p, p->finished_seq, on_thread); /* an error or a periodic sync to report */
+    }
+    if (on_thread && p->thread_error == OBK_OK && p->deferred_bytes > p->run_defer_max) {
+        /* after the round's replies went out: the deferred bytes take one pass */
+        px_file_all(p);
+        px_publish(p, p->finished_seq, 1);
+    }
 }
 
 static void *persist_main(void *arg) {
@@ -722,7 +841,15 @@ static void *persist_main(void *arg) {
     log_set_role('P');
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while ((!(p->qhead || p->file_req > p->file_done) || p->hold) && !p->stop) {
+        for (;;) {
+            if (p->busy) { /* the main thread runs a round (persist_run_inline) */
+                p->busy_waiter = 1;
+                pthread_cond_wait(&p->cv, &p->mu);
+                p->busy_waiter = 0;
+                continue;
+            }
+            if (p->stop) break;
+            if ((p->qhead || p->file_req > p->file_done || p->ckpt_request) && !p->hold) break;
             /* until the next periodic sync or checkpoint, if any */
             long long wait_us = 0, now = util_monotonic_us();
             int timed = 0;
@@ -748,101 +875,60 @@ static void *persist_main(void *arg) {
                 pthread_cond_wait(&p->cv, &p->mu);
             }
         }
-        struct psub *batch = p->qhead;
-        p->qhead = p->qtail = NULL;
-        int stop = p->stop;
-        int policy = p->policy;
-        int ckpt_request = p->ckpt_request;
-        p->ckpt_request = 0;
-        p->run_policy = policy;
-        p->run_ckpt_bytes = p->ckpt_bytes;
-        p->run_ckpt_us = p->ckpt_us;
-        p->round_records = 0;
-        p->run_defer_max = p->defer_max;
-        uint64_t file_req = p->file_req;
-        uint64_t direct_bytes = p->direct_bytes;
-        p->run_syncfs_min = p->syncfs_min;
-        fdlru_set_cap(&p->wfds, p->max_files);
+        struct px_round_in in;
+        px_take(p, &in);
         pthread_mutex_unlock(&p->mu);
-        p->round_logs = px_round_logs(p, batch, policy, direct_bytes);
-
-        uint64_t last_seq = 0;
-        uint64_t count = 0;
-        uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
-        for (struct psub *s = batch; s; s = s->next) {
-            /* submissions run in the order of their strictly increasing sequences (finished_seq
-             * is written only by this thread) */
-            OBK_ASSERT(s->seq > last_seq && s->seq > p->finished_seq);
-            sizes[bucket_of(s->bytes, batch_bounds_bytes, NBOUNDS(batch_bounds_bytes))]++;
-            size_total += s->bytes;
-            for (struct pop *op = s->head; op; op = op->next) {
-                /* a failed op leaves thread_error set; later ops only release resources */
-                px_run(p, &op);
-            }
-            last_seq = s->seq;
-            count++;
-        }
-        if (p->round_records > 0 && p->thread_error == OBK_OK) {
-            /* the round's records in one write; synced below with the other files */
-            int wrc = wal_write(p->wal);
-            if (wrc != OBK_OK) /* a full disk stays "no space", as for the other files */
-                px_fail(p, wal_errno(wrc), "write", "write-ahead log");
-            else
-                p->wal_unsynced = 1;
-            pthread_mutex_lock(&p->mu);
-            p->ws.records += p->round_records;
-            pthread_mutex_unlock(&p->mu);
-        }
-        int synced = 0;
-        if (p->thread_error == OBK_OK && (p->dirty.n > 0 || p->wal_unsynced || p->closed_dirty) &&
-            (policy == PERSIST_FSYNC_ALWAYS ||
-             (policy == PERSIST_FSYNC_EVERYSEC &&
-              util_monotonic_us() - p->last_sync_us >= PERSIST_EVERYSEC_US) ||
-             (stop && !batch))) {
-            px_sync_dirty(p); /* a failure is kept in thread_error */
-            synced = 1;
-        }
-        if (p->thread_error == OBK_OK &&
-            (ckpt_request || (stop && !batch) || px_checkpoint_due(p, util_monotonic_us()))) {
-            px_checkpoint(p); /* a failure is kept in thread_error */
-            synced = 1;
-        }
-        if (file_req > p->run_file_done) { /* asked for: served even after an error */
-            if (p->thread_error == OBK_OK) px_file_all(p);
-            p->run_file_done = file_req;
-            synced = 1;
-        }
-        while (batch) {
-            struct psub *n = batch->next;
-            struct pop *op = batch->head;
-            while (op) {
-                struct pop *on = op->next;
-                pop_free(op);
-                op = on;
-            }
-            free(batch);
-            batch = n;
-        }
-        if (count) {
-            pthread_mutex_lock(&p->mu);
-            p->st.submissions += count;
-            p->st.batch_bytes_total += size_total;
-            for (size_t i = 0; i < PERSIST_BATCH_BUCKETS; i++) p->st.batch_buckets[i] += sizes[i];
-            pthread_mutex_unlock(&p->mu);
-            px_publish(p, last_seq);
-        } else if (p->thread_error != OBK_OK || synced) {
-            px_publish(p, p->finished_seq); /* an error or a periodic sync to report */
-        }
-        if (p->thread_error == OBK_OK && p->deferred_bytes > p->run_defer_max) {
-            /* after the round's replies went out: the deferred bytes take one pass */
-            px_file_all(p);
-            px_publish(p, p->finished_seq);
-        }
+        px_round(p, &in, 1);
         pthread_mutex_lock(&p->mu);
-        if (stop && !p->qhead) break;
+        p->busy = 0;
+        if (in.stop && !p->qhead) break;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+/* Whether the main thread may run s itself: every operation a write to a file already open
+ * (no open, create or directory sync; an open out of descriptors waits, which the event loop
+ * must not) and, with the log, records that fit its current file (a new file is zero-filled). */
+static int px_inline_safe(const struct persist *p, const struct psub *s) {
+    uint64_t log_bytes = 0;
+    for (const struct pop *op = s->head; op; op = op->next) {
+        if (op->kind != POP_WRITE || op->pf->fd < 0) return 0;
+        log_bytes += WAL_REC_HEADER_SIZE + op->len;
+    }
+    return !p->wal || wal_fits(p->wal, log_bytes);
+}
+
+int persist_run_inline(struct persist *p, struct psub *s, uint64_t *seq) {
+    pthread_mutex_lock(&p->mu);
+    /* the thread is idle and nothing else is asked of it; what is read of its state here it
+     * last wrote before it published under mu */
+    if (p->busy || p->qhead || p->hold || p->stop || p->ckpt_request || p->error ||
+        p->policy != PERSIST_FSYNC_ALWAYS || p->file_req > p->file_done || !px_inline_safe(p, s)) {
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    s->seq = ++p->submitted_seq;
+    s->next = NULL;
+    p->qhead = p->qtail = s;
+    *seq = s->seq;
+    struct px_round_in in;
+    px_take(p, &in);
+    pthread_mutex_unlock(&p->mu);
+    px_round(p, &in, 0);
+    /* what the thread does after a round is handed to it */
+    int ckpt = p->thread_error == OBK_OK && px_checkpoint_due(p, util_monotonic_us());
+    int file = p->thread_error == OBK_OK && p->deferred_bytes > p->run_defer_max;
+    pthread_mutex_lock(&p->mu);
+    p->busy = 0;
+    if (ckpt) p->ckpt_request = 1;
+    if (file) p->file_req++;
+    p->st.inline_rounds++;
+    /* the thread sleeps on: woken only when it has work now or waits for this round's end (a
+     * wake-up per round would cost what running it here spared) */
+    if (ckpt || file || p->busy_waiter) pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 1;
 }
 
 int persist_start(int fsync_policy, const struct fileops *ops, struct persist **out) {

@@ -69,6 +69,8 @@ struct store {
     int settled;              /* store_settle ran: reads show what settled_seq left */
     uint64_t settled_seq;     /* the durable submission they were rolled back to */
     struct topic *dropped;    /* created after it: out of the keyspace, freed at close */
+    int inline_ok;            /* store_allow_inline: the next flush may run its round here */
+    int flushed_inline;       /* the last flush did */
 };
 
 void store_config_defaults(struct store_config *c) {
@@ -804,7 +806,18 @@ static size_t waiting_bytes(const struct store *s) {
     return n;
 }
 
+void store_allow_inline(struct store *s) {
+    s->inline_ok = 1;
+}
+
+int store_flushed_inline(const struct store *s) {
+    return s->flushed_inline;
+}
+
 int store_flush(struct store *s, int force) {
+    int may_inline = s->inline_ok && !s->env.repl_sink;
+    s->inline_ok = 0;
+    s->flushed_inline = 0;
     if (s->env.filing_wanted) { /* a write waits for cache room held by deferred bytes */
         s->env.filing_wanted = 0;
         persist_request_filing(s->p);
@@ -832,7 +845,10 @@ int store_flush(struct store *s, int force) {
         return rc;
     }
     uint64_t seq;
-    persist_submit(s->p, sub, &seq);
+    if (may_inline && persist_run_inline(s->p, sub, &seq))
+        s->flushed_inline = 1;
+    else
+        persist_submit(s->p, sub, &seq);
     s->env.next_seq = seq + 1;
     struct topic *t = s->env.dirty_head;
     while (t) {
@@ -887,6 +903,10 @@ static void poll_state(struct store *s, int consume, uint64_t *durable_seq, int 
 
 void store_poll(struct store *s, uint64_t *durable_seq, int *err) {
     poll_state(s, 1, durable_seq, err);
+}
+
+void store_state(struct store *s, uint64_t *durable_seq, int *err) {
+    poll_state(s, 0, durable_seq, err);
 }
 
 int store_sync_point(struct store *s) {

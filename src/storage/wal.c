@@ -236,6 +236,10 @@ int wal_append(struct wal *w, struct wal_rec *r) {
     return queue(w, r);
 }
 
+int wal_fits(const struct wal *w, uint64_t bytes) {
+    return w->pos + w->blen + bytes + WAL_REC_HEADER_SIZE <= w->cur_size; /* an EOF stays */
+}
+
 int wal_write(struct wal *w) {
     if (w->blen == 0) return OBK_OK;
     int rc = write_all(w, w->fd, w->buf, w->blen, w->pos);

@@ -674,6 +674,120 @@ static void test_deferred_writes(void **state) {
     assert_int_equal(persist_stop(p), OBK_OK);
 }
 
+/* The eventfd's count without clearing it (0 when nothing was posted). */
+static int eventfd_posted(struct persist *p) {
+    struct pollfd pfd = {persist_eventfd(p), POLLIN, 0};
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/* persist_run_inline, tried again for up to a second: the thread publishes a round before it
+ * is done with it (a filing may follow), and until then a round may not run inline. */
+static int run_inline_soon(struct persist *p, struct psub *s, uint64_t *seq) {
+    for (int i = 0; i < 200; i++) {
+        if (persist_run_inline(p, s, seq)) return 1;
+        usleep(5000);
+    }
+    return 0;
+}
+
+/* A round run by the caller (persist_run_inline): only when the thread is idle, the policy is
+ * always and every operation writes an open file; it is then written, logged and synced before
+ * the call returns, published without an eventfd notice, and the thread goes on after it (a
+ * checkpoint it made due is the thread's, a later submission too). A failed inline round is
+ * sticky like any other. */
+static void test_inline_rounds(void **state) {
+    (void)state;
+    struct persist *p = start_with_log();
+    struct pfile *f = pfile_new(dfd, "seg");
+    pfile_set_wal_tag(f, 0, 42, 7);
+    struct persist_stats st;
+    uint64_t seq, durable;
+    int err;
+    char buf[64];
+    /* the file is not open yet: an open is the thread's */
+    struct psub *s = psub_new();
+    assert_int_equal(psub_write(s, f, 0, "ab", 2), OBK_OK);
+    assert_int_equal(persist_run_inline(p, s, &seq), 0);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_true(err == OBK_OK && durable == seq);
+    persist_poll(p, &durable, &err); /* clears the notice */
+
+    /* open now: the caller runs the round */
+    fdatasync_calls = 0;
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 2, "cd", 2), OBK_OK);
+    uint64_t iseq = 0;
+    assert_int_equal(run_inline_soon(p, s, &iseq), 1);
+    assert_int_equal(iseq, seq + 1);
+    assert_int_equal(fdatasync_calls, 1); /* the log's, before the call returned */
+    assert_false(eventfd_posted(p));
+    persist_state(p, &durable, &err);
+    assert_true(err == OBK_OK && durable == iseq);
+    assert_true(persist_idle(p));
+    persist_get_stats(p, &st);
+    assert_int_equal(st.inline_rounds, 1);
+    assert_int_equal(st.submissions, 2);
+    assert_int_equal(st.wal.records, 2);
+
+    /* not while the test hook holds the thread, not under everysec, not for an op other than a
+     * write */
+    persist_hold(p, 1);
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 4, "e", 1), OBK_OK);
+    assert_int_equal(persist_run_inline(p, s, &seq), 0);
+    persist_hold(p, 0);
+    persist_set_fsync(p, PERSIST_FSYNC_EVERYSEC);
+    assert_int_equal(persist_run_inline(p, s, &seq), 0);
+    persist_set_fsync(p, PERSIST_FSYNC_ALWAYS);
+    assert_int_equal(psub_sync(s, f), OBK_OK);
+    assert_int_equal(persist_run_inline(p, s, &seq), 0);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_true(err == OBK_OK && durable == seq);
+
+    /* the thread takes later submissions as before */
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 5, "f", 1), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_true(err == OBK_OK && durable == seq);
+    assert_int_equal(persist_drain(p), OBK_OK);
+    assert_int_equal(read_file("seg", buf, sizeof buf), 6);
+    assert_memory_equal(buf, "abcdef", 6);
+
+    /* a checkpoint an inline round makes due is taken by the thread */
+    persist_set_checkpoint(p, 1, 3600 * 1000);
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 6, "g", 1), OBK_OK);
+    assert_int_equal(run_inline_soon(p, s, &seq), 1);
+    for (int i = 0; i < 500; i++) {
+        persist_get_stats(p, &st);
+        if (st.wal.pending_bytes == 0) break;
+        usleep(10000);
+    }
+    assert_int_equal(st.wal.pending_bytes, 0);
+    assert_int_equal(st.wal.checkpoints, 2);
+
+    /* a failed fdatasync in an inline round is sticky */
+    fail_fdatasync = EIO;
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 7, "h", 1), OBK_OK);
+    assert_int_equal(run_inline_soon(p, s, &seq), 1);
+    persist_state(p, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    assert_true(durable < seq);
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 8, "i", 1), OBK_OK);
+    assert_int_equal(persist_run_inline(p, s, &seq), 0); /* after an error: never inline */
+    psub_discard(s);
+    fail_fdatasync = 0;
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, f, 0), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    assert_int_equal(persist_stop(p), OBK_ERR_IO);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writes_and_completions, setup, teardown),
@@ -688,6 +802,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_log_or_direct_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_rounds, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
