@@ -3,7 +3,7 @@
 # Run `make` first; bench/xaddw.c (XADD, optionally followed by WAIT, which redis-benchmark
 # cannot chain) is compiled into the temp dir with $CC (default cc).
 #
-#   bench/replication.sh [--secs S] [--entries N] [--no-sync] [--only-sync]
+#   bench/replication.sh [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]
 #
 # Configurations, each started fresh on free loopback ports in temporary directories, all with
 # every write synced (Obelisk --fsync always, Redis --appendonly yes --appendfsync always):
@@ -21,6 +21,9 @@
 #   - full sync: N entries (default 10M) loaded into a primary, then a replica started; the time
 #     from its start until it serves all N entries (Obelisk: link up and XLEN = N; Redis: the
 #     same, its RDB transfer and load).
+# --pairs N then runs the goal row N more times as interleaved pairs (a fresh Obelisk alone, then
+# a fresh primary and replica; P16 each) and prints every pair's ratio and their median: one
+# pair moves by a third on a machine that the two servers share with the load generator.
 # Output: Markdown tables. Every process started here is killed by its pid, the temp dir removed.
 set -u
 set -f
@@ -36,13 +39,15 @@ secs=3
 entries=10000000
 do_sync=1
 do_rows=1
+pairs=0
 while [ $# -gt 0 ]; do
   case $1 in
     --secs) secs=$2; shift 2 ;;
     --entries) entries=$2; shift 2 ;;
     --no-sync) do_sync=0; shift ;;
     --only-sync) do_rows=0; shift ;;
-    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync]" >&2; exit 2 ;;
+    --pairs) pairs=$2; shift 2 ;;
+    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]" >&2; exit 2 ;;
   esac
 done
 
@@ -57,6 +62,7 @@ XW=$tmp/xaddw
 start_obelisk() {
   local d=$tmp/$1
   shift
+  rm -rf "$d" # a fresh directory each time (--pairs starts the same names again)
   mkdir -p "$d"
   OBK_PORT=$(free_port)
   "$OBELISK" --port "$OBK_PORT" --bind 127.0.0.1 --dir "$d/data" --fsync always "$@" \
@@ -138,15 +144,20 @@ start_obelisk solo
 run_rows obelisk "$OBK_PORT"
 stop_pid "$OBK_PID"
 
-start_obelisk prim --min-replicas-to-write 1
-pport=$OBK_PORT ppid=$OBK_PID
-start_obelisk repl --replicaof 127.0.0.1 "$pport"
-rport=$OBK_PORT rpid=$OBK_PID
-wait_link "$rport"
-for _ in $(seq 1 100); do
-  "$RCLI" -p "$pport" INFO replication | grep -q "min_slaves_good_slaves:1" && break
-  sleep 0.05
-done
+# start_pair -> pport, ppid, rport, rpid: a primary with min-replicas-to-write 1 and its replica
+start_pair() {
+  start_obelisk prim --min-replicas-to-write 1
+  pport=$OBK_PORT ppid=$OBK_PID
+  start_obelisk repl --replicaof 127.0.0.1 "$pport"
+  rport=$OBK_PORT rpid=$OBK_PID
+  wait_link "$rport"
+  for _ in $(seq 1 100); do
+    "$RCLI" -p "$pport" INFO replication | grep -q "min_slaves_good_slaves:1" && break
+    sleep 0.05
+  done
+}
+
+start_pair
 run_rows obelisk1 "$pport"
 stop_pid "$rpid"
 stop_pid "$ppid"
@@ -172,6 +183,33 @@ echo "| one connection, round trip p50 (ms; lower is better) | ${R[redis1,lat]} 
   "${R[obelisk,lat]} | $(ratio "${R[obelisk1,lat]}" "${R[redis1,lat]}") |" \
   "$(ratio "${R[obelisk1,lat]}" "${R[obelisk,lat]}") |"
 echo
+
+if [ "$pairs" -gt 0 ]; then
+  echo "## The goal row again: $pairs interleaved pairs, XADD 50 conns P16, Obelisk+1 / Obelisk alone"
+  echo
+  echo "| pair | Obelisk alone | Obelisk+1 | ratio |"
+  echo "|---:|---:|---:|---:|"
+  ratios=()
+  for i in $(seq 1 "$pairs"); do
+    start_obelisk solo
+    a=$(xw "$OBK_PORT" -c 50 -P 16 -k p16)
+    stop_pid "$OBK_PID"
+    rm -rf "$tmp/solo"
+    sync
+    start_pair
+    b=$(xw "$pport" -c 50 -P 16 -k p16)
+    stop_pid "$rpid"
+    stop_pid "$ppid"
+    rm -rf "$tmp/solo" "$tmp/prim" "$tmp/repl"
+    sync # no writeback of these runs' files during the next
+    r=$(ratio "${b% *}" "${a% *}")
+    ratios+=("$r")
+    echo "| $i | ${a% *} | ${b% *} | $r |"
+  done
+  echo
+  echo "median ratio: $(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+  echo
+fi
 
 echo "## Replication delay under load (Obelisk primary and replica, fsync always, no min-replicas)"
 echo
