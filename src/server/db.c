@@ -288,7 +288,9 @@ int db_start_loading(void) {
 }
 
 /* Hands filled batches over (all of them when force); the group commit. */
-static void flush_store(int force) {
+/* may_inline: only from before_sleep, between commands (a completion releases replies and
+ * runs waiting commands, which must never happen inside one, e.g. WAIT in a MULTI). */
+static void flush_store(int force, int may_inline) {
     static long long nofile_logged_ms;
     if (!db.store || durable_error()) return;
     /* A round one client alone waits for may run here, sparing the hand-off to the persist
@@ -297,7 +299,8 @@ static void flush_store(int force) {
      * from reading the others while the log syncs (the overlap that pipelined clients need). */
     int holders = commit_holders(2);
     uint64_t before = store_submitted_seq(db.store);
-    if (holders == 1 && db.lone_rounds >= DB_LONE_ROUNDS) store_allow_inline(db.store);
+    if (may_inline && holders == 1 && db.lone_rounds >= DB_LONE_ROUNDS)
+        store_allow_inline(db.store);
     int rc = store_flush(db.store, force);
     if (store_submitted_seq(db.store) != before)
         db.lone_rounds = holders != 1                      ? 0
@@ -325,11 +328,11 @@ static void flush_store(int force) {
 void db_before_sleep(void) {
     int force = db.kick_flush;
     db.kick_flush = 0;
-    flush_store(force);
+    flush_store(force, 1);
 }
 
 void db_flush_now(void) {
-    flush_store(1);
+    flush_store(1, 0);
 }
 
 int db_hold_persist(int hold) {

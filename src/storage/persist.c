@@ -850,15 +850,16 @@ static void *persist_main(void *arg) {
             }
             if (p->stop) break;
             if ((p->qhead || p->file_req > p->file_done || p->ckpt_request) && !p->hold) break;
-            /* until the next periodic sync or checkpoint, if any */
+            /* until the next periodic sync or checkpoint, if any (none after a sticky error:
+             * nothing can be synced then, and waking for it would spin) */
             long long wait_us = 0, now = util_monotonic_us();
             int timed = 0;
-            if (p->policy == PERSIST_FSYNC_EVERYSEC &&
+            if (p->policy == PERSIST_FSYNC_EVERYSEC && p->thread_error == OBK_OK &&
                 (p->dirty.n > 0 || p->wal_unsynced || p->closed_dirty)) {
                 wait_us = p->last_sync_us + PERSIST_EVERYSEC_US - now;
                 timed = 1;
             }
-            if (p->wal && wal_pending_bytes(p->wal) > 0) {
+            if (p->wal && p->thread_error == OBK_OK && wal_pending_bytes(p->wal) > 0) {
                 long long ck = p->ckpt_start_us + p->ckpt_us - now;
                 if (!timed || ck < wait_us) wait_us = ck;
                 timed = 1;
@@ -887,16 +888,21 @@ static void *persist_main(void *arg) {
     return NULL;
 }
 
-/* Whether the main thread may run s itself: every operation a write to a file already open
- * (no open, create or directory sync; an open out of descriptors waits, which the event loop
- * must not) and, with the log, records that fit its current file (a new file is zero-filled). */
+/* Whether the main thread may run s itself: a round that takes the log and syncs nothing but
+ * the log. Every operation is a write of a tagged file already open (no open, create or
+ * directory sync: an open out of descriptors waits, which the event loop must not), the round
+ * is under wal-direct-bytes (px_round_logs: it is logged, so no data file is synced, no syncfs
+ * run), and its records fit the log's current file (a new file is zero-filled). */
 static int px_inline_safe(const struct persist *p, const struct psub *s) {
-    uint64_t log_bytes = 0;
+    if (!p->wal) return 0;
+    uint64_t bytes = 0, log_bytes = 0;
     for (const struct pop *op = s->head; op; op = op->next) {
-        if (op->kind != POP_WRITE || op->pf->fd < 0) return 0;
+        if (op->kind != POP_WRITE || op->pf->fd < 0 || !op->pf->tagged) return 0;
+        bytes += op->len;
         log_bytes += WAL_REC_HEADER_SIZE + op->len;
     }
-    return !p->wal || wal_fits(p->wal, log_bytes);
+    if (p->direct_bytes && bytes >= p->direct_bytes) return 0;
+    return p->dirty.n == 0 && !p->closed_dirty && wal_fits(p->wal, log_bytes);
 }
 
 int persist_run_inline(struct persist *p, struct psub *s, uint64_t *seq) {
@@ -915,10 +921,13 @@ int persist_run_inline(struct persist *p, struct psub *s, uint64_t *seq) {
     struct px_round_in in;
     px_take(p, &in);
     pthread_mutex_unlock(&p->mu);
+    int was_pending = p->wal && wal_pending_bytes(p->wal) > 0;
     px_round(p, &in, 0);
-    /* what the thread does after a round is handed to it */
+    /* what the thread does after a round is handed to it; a log that went from empty to
+     * pending needs the thread's checkpoint timer, which only a wake-up sets */
     int ckpt = p->thread_error == OBK_OK && px_checkpoint_due(p, util_monotonic_us());
     int file = p->thread_error == OBK_OK && p->deferred_bytes > p->run_defer_max;
+    int arm = p->thread_error == OBK_OK && !was_pending && p->wal && wal_pending_bytes(p->wal) > 0;
     pthread_mutex_lock(&p->mu);
     p->busy = 0;
     if (ckpt) p->ckpt_request = 1;
@@ -926,7 +935,7 @@ int persist_run_inline(struct persist *p, struct psub *s, uint64_t *seq) {
     p->st.inline_rounds++;
     /* the thread sleeps on: woken only when it has work now or waits for this round's end (a
      * wake-up per round would cost what running it here spared) */
-    if (ckpt || file || p->busy_waiter) pthread_cond_broadcast(&p->cv);
+    if (ckpt || file || arm || p->busy_waiter) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 1;
 }

@@ -240,6 +240,44 @@ static void test_fdatasync_eio_sticky(void **state) {
     assert_int_equal(persist_stop(p), OBK_ERR_IO);
 }
 
+static struct persist *start_with_log(void);
+
+/* After a sticky error nothing can be synced or checkpointed: the thread must sleep, not wake
+ * again and again for the log's checkpoint deadline or everysec's, posting the eventfd each
+ * time (the main loop would spin with it). */
+static void test_no_spin_after_error(void **state) {
+    (void)state;
+    struct persist *p = start_with_log();
+    persist_set_checkpoint(p, 1u << 30, 20); /* the log's records are due after 20 ms */
+    struct pfile *f = pfile_new(dfd, "seg");
+    pfile_set_wal_tag(f, 0, 42, 7);
+    uint64_t seq, durable;
+    int err;
+    fail_fdatasync = EIO;
+    struct psub *s = psub_new();
+    assert_int_equal(psub_write(s, f, 0, "abc", 3), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_ERR_IO);
+    persist_set_fsync(p, PERSIST_FSYNC_EVERYSEC); /* and no periodic sync either */
+    usleep(50000);
+    uint64_t posts = 0;
+    ssize_t n = read(persist_eventfd(p), &posts, sizeof posts); /* clears the count */
+    (void)n;
+    usleep(300000);
+    posts = 0;
+    n = read(persist_eventfd(p), &posts, sizeof posts);
+    assert_true(n < 0 || posts <= 1);
+    struct persist_stats st;
+    persist_get_stats(p, &st);
+    assert_int_equal(st.wal.checkpoints, 0);
+    fail_fdatasync = 0;
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, f, 0), OBK_OK);
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    assert_int_equal(persist_stop(p), OBK_ERR_IO);
+}
+
 static void test_enospc_and_short_then_fail(void **state) {
     (void)state;
     struct persist *p;
@@ -769,16 +807,31 @@ static void test_inline_rounds(void **state) {
     assert_int_equal(st.wal.pending_bytes, 0);
     assert_int_equal(st.wal.checkpoints, 2);
 
+    /* the log emptied by that checkpoint, an inline round makes it pending again: the thread is
+     * woken to set its timer, and checkpoints by age */
+    persist_set_checkpoint(p, 1u << 30, 50);
+    usleep(100000); /* the thread back asleep, with nothing pending and so no timer */
+    s = psub_new();
+    assert_int_equal(psub_write(s, f, 7, "G", 1), OBK_OK);
+    assert_int_equal(run_inline_soon(p, s, &seq), 1);
+    for (int i = 0; i < 300; i++) {
+        persist_get_stats(p, &st);
+        if (st.wal.pending_bytes == 0) break;
+        usleep(10000);
+    }
+    assert_int_equal(st.wal.pending_bytes, 0);
+    assert_int_equal(st.wal.checkpoints, 3);
+
     /* a failed fdatasync in an inline round is sticky */
     fail_fdatasync = EIO;
     s = psub_new();
-    assert_int_equal(psub_write(s, f, 7, "h", 1), OBK_OK);
+    assert_int_equal(psub_write(s, f, 8, "h", 1), OBK_OK);
     assert_int_equal(run_inline_soon(p, s, &seq), 1);
     persist_state(p, &durable, &err);
     assert_int_equal(err, OBK_ERR_IO);
     assert_true(durable < seq);
     s = psub_new();
-    assert_int_equal(psub_write(s, f, 8, "i", 1), OBK_OK);
+    assert_int_equal(psub_write(s, f, 9, "i", 1), OBK_OK);
     assert_int_equal(persist_run_inline(p, s, &seq), 0); /* after an error: never inline */
     psub_discard(s);
     fail_fdatasync = 0;
@@ -803,6 +856,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_deferred_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_waits_not_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_spin_after_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
