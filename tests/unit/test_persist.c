@@ -728,6 +728,16 @@ static int run_inline_soon(struct persist *p, struct psub *s, uint64_t *seq) {
     return 0;
 }
 
+/* The thread's checkpoint, waited for up to 5 s: the log holds nothing pending after it. */
+static void wait_log_checkpointed(struct persist *p, struct persist_stats *st) {
+    for (int i = 0; i < 500; i++) {
+        persist_get_stats(p, st);
+        if (st->wal.pending_bytes == 0) break;
+        usleep(10000);
+    }
+    assert_int_equal(st->wal.pending_bytes, 0);
+}
+
 /* A round run by the caller (persist_run_inline): only when the thread is idle, the policy is
  * always and every operation writes an open file; it is then written, logged and synced before
  * the call returns, published without an eventfd notice, and the thread goes on after it (a
@@ -799,12 +809,7 @@ static void test_inline_rounds(void **state) {
     s = psub_new();
     assert_int_equal(psub_write(s, f, 6, "g", 1), OBK_OK);
     assert_int_equal(run_inline_soon(p, s, &seq), 1);
-    for (int i = 0; i < 500; i++) {
-        persist_get_stats(p, &st);
-        if (st.wal.pending_bytes == 0) break;
-        usleep(10000);
-    }
-    assert_int_equal(st.wal.pending_bytes, 0);
+    wait_log_checkpointed(p, &st);
     assert_int_equal(st.wal.checkpoints, 2);
 
     /* the log emptied by that checkpoint, an inline round makes it pending again: the thread is
@@ -814,12 +819,7 @@ static void test_inline_rounds(void **state) {
     s = psub_new();
     assert_int_equal(psub_write(s, f, 7, "G", 1), OBK_OK);
     assert_int_equal(run_inline_soon(p, s, &seq), 1);
-    for (int i = 0; i < 300; i++) {
-        persist_get_stats(p, &st);
-        if (st.wal.pending_bytes == 0) break;
-        usleep(10000);
-    }
-    assert_int_equal(st.wal.pending_bytes, 0);
+    wait_log_checkpointed(p, &st);
     assert_int_equal(st.wal.checkpoints, 3);
 
     /* a failed fdatasync in an inline round is sticky */
