@@ -4,6 +4,7 @@
 # cannot chain) is compiled into the temp dir with $CC (default cc).
 #
 #   bench/replication.sh [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]
+#                        [--replica-fsync POLICY] [--replica-own-disk]
 #
 # Configurations, each started fresh on free loopback ports in temporary directories, all with
 # every write synced (Obelisk --fsync always, Redis --appendonly yes --appendfsync always):
@@ -24,6 +25,12 @@
 # --pairs N then runs the goal row N more times as interleaved pairs (a fresh Obelisk alone, then
 # a fresh primary and replica; P16 each) and prints every pair's ratio and their median: one
 # pair moves by a third on a machine that the two servers share with the load generator.
+# --replica-fsync POLICY starts every Obelisk replica with that fsync policy (default always).
+# --replica-own-disk gives the replica a disk of its own, as a second machine would have: its
+# data directory goes to tmpfs, and bench/syncdelay.c (LD_PRELOAD) makes each of its syncs take
+# the flush latency measured on this machine's disk just before (the median of 300 fdatasync
+# calls after 32 KiB writes into a preallocated file, about one P16 round of the log). Without
+# it both servers' syncs queue on the one disk.
 # Output: Markdown tables. Every process started here is killed by its pid, the temp dir removed.
 set -u
 set -f
@@ -40,6 +47,8 @@ entries=10000000
 do_sync=1
 do_rows=1
 pairs=0
+repl_fsync=
+own_disk=0
 while [ $# -gt 0 ]; do
   case $1 in
     --secs) secs=$2; shift 2 ;;
@@ -47,7 +56,10 @@ while [ $# -gt 0 ]; do
     --no-sync) do_sync=0; shift ;;
     --only-sync) do_rows=0; shift ;;
     --pairs) pairs=$2; shift 2 ;;
-    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]" >&2; exit 2 ;;
+    --replica-fsync) repl_fsync=$2; shift 2 ;;
+    --replica-own-disk) own_disk=1; shift ;;
+    *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]" \
+         "[--replica-fsync POLICY] [--replica-own-disk]" >&2; exit 2 ;;
   esac
 done
 
@@ -58,14 +70,30 @@ bench_init bench
 XW=$tmp/xaddw
 "$CC" -O2 -o "$XW" "$top/bench/xaddw.c" || { echo "replication.sh: cannot build xaddw" >&2; exit 2; }
 
-# start_obelisk NAME [options...] -> OBK_PORT, OBK_PID
+# --replica-own-disk: the replica's root on tmpfs, and the flush latency of this machine's disk
+repl_root=$tmp
+sync_us=0
+if [ "$own_disk" = 1 ]; then
+  "$CC" -O2 -shared -fPIC -o "$tmp/syncdelay.so" "$top/bench/syncdelay.c" -ldl ||
+    { echo "replication.sh: cannot build syncdelay.so" >&2; exit 2; }
+  repl_root=$(mktemp -d /dev/shm/obelisk-replica.XXXXXX)
+  trap 'bench_cleanup; rm -rf "$repl_root"' EXIT
+  sync_us=$("$PY" "$top/bench/syncprobe.py" "$tmp")
+  echo "The replica's disk: tmpfs, each sync followed by ${sync_us} us (this disk's median flush)"
+  echo
+fi
+
+# start_obelisk NAME [options...] -> OBK_PORT, OBK_PID; with OBK_ROOT set to the tmpfs root of
+# --replica-own-disk, NAME is under it and its syncs take sync_us longer
 start_obelisk() {
-  local d=$tmp/$1
+  local d=${OBK_ROOT:-$tmp}/$1 preload=
   shift
+  [ "${OBK_ROOT:-$tmp}" != "$tmp" ] && preload=$tmp/syncdelay.so
   rm -rf "$d" # a fresh directory each time (--pairs starts the same names again)
   mkdir -p "$d"
   OBK_PORT=$(free_port)
-  "$OBELISK" --port "$OBK_PORT" --bind 127.0.0.1 --dir "$d/data" --fsync always "$@" \
+  LD_PRELOAD=$preload OBELISK_SYNC_DELAY_US=$sync_us \
+    "$OBELISK" --port "$OBK_PORT" --bind 127.0.0.1 --dir "$d/data" --fsync always "$@" \
     >"$d/server.log" 2>&1 &
   OBK_PID=$!
   pids+=("$OBK_PID")
@@ -148,7 +176,11 @@ stop_pid "$OBK_PID"
 start_pair() {
   start_obelisk prim --min-replicas-to-write 1
   pport=$OBK_PORT ppid=$OBK_PID
-  start_obelisk repl --replicaof 127.0.0.1 "$pport"
+  if [ -n "$repl_fsync" ]; then
+    OBK_ROOT=$repl_root start_obelisk repl --replicaof 127.0.0.1 "$pport" --fsync "$repl_fsync"
+  else
+    OBK_ROOT=$repl_root start_obelisk repl --replicaof 127.0.0.1 "$pport"
+  fi
   rport=$OBK_PORT rpid=$OBK_PID
   wait_link "$rport"
   for _ in $(seq 1 100); do
@@ -200,7 +232,7 @@ if [ "$pairs" -gt 0 ]; then
     b=$(xw "$pport" -c 50 -P 16 -k p16)
     stop_pid "$rpid"
     stop_pid "$ppid"
-    rm -rf "$tmp/solo" "$tmp/prim" "$tmp/repl"
+    rm -rf "$tmp/solo" "$tmp/prim" "$repl_root/repl"
     sync # no writeback of these runs' files during the next
     r=$(ratio "${b% *}" "${a% *}")
     ratios+=("$r")
