@@ -23,6 +23,9 @@ void db_kick_flush(void);
 /* Hands every change made so far to the persist thread now (WAIT, so that the replication
  * stream holds them before it counts acknowledgements). */
 void db_flush_now(void);
+/* Whether this node follows a primary's stream: its rounds that no client waits for (the
+ * link's, acknowledged once durable) may then run on the loop (persist_run_inline). */
+void db_set_link_streaming(int on);
 /* Test hook (DEBUG PERSIST-HOLD): holds the persist thread still. -1 while loading. */
 int db_hold_persist(int hold);
 /* Flushes and closes the store (graceful shutdown). Returns 0, or -1 after an I/O error. */

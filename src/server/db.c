@@ -60,6 +60,7 @@ static struct {
     struct event *loaded_ev, *completion_ev, *retention_ev;
     int kick_flush;             /* hand the batches over at the next turn even if busy */
     unsigned lone_rounds;       /* rounds in a row one client alone waited for (capped) */
+    int link_streaming;         /* a replica following its primary (db_set_link_streaming) */
     long long loading_delay_ms; /* copied for the loader thread before it starts */
     long long loading_start_s;  /* main thread */
     /* written by the loader thread while it replays, read by the main thread: atomics */
@@ -299,7 +300,8 @@ static void flush_store(int force, int may_inline) {
      * from reading the others while the log syncs (the overlap that pipelined clients need). */
     int holders = commit_holders(2);
     uint64_t before = store_submitted_seq(db.store);
-    if (may_inline && holders == 1 && db.lone_rounds >= DB_LONE_ROUNDS)
+    if (may_inline &&
+        ((holders == 1 && db.lone_rounds >= DB_LONE_ROUNDS) || (holders == 0 && db.link_streaming)))
         store_allow_inline(db.store);
     int rc = store_flush(db.store, force);
     if (store_submitted_seq(db.store) != before)
@@ -339,6 +341,10 @@ int db_hold_persist(int hold) {
     if (!db.store) return -1;
     store_hold_persist(db.store, hold);
     return 0;
+}
+
+void db_set_link_streaming(int on) {
+    db.link_streaming = on;
 }
 
 void db_kick_flush(void) {

@@ -534,6 +534,7 @@ void repl_link_before_sleep(void) {
         bufferevent_enable(L.bev, EV_READ);
         read_stream(bufferevent_get_input(L.bev));
     }
+    db_set_link_streaming(L.state == LINK_STREAMING);
     if (L.state != LINK_STREAMING) return;
     if (L.ack_on_load && db_store()) {
         L.ack_on_load = 0;

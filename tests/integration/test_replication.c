@@ -500,6 +500,35 @@ static void test_acknowledged_means_replicated(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+/* A replica's rounds, which no client waits for, run on its loop (persist_run_inline) and are
+ * acknowledged in the same turn. Each write acknowledged under min-replicas-to-write is on the
+ * replica's disk all the same: killed, then started alone on its directory, it has them all. */
+static void test_replica_rounds_inline(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    wait_replica(p);
+    ok(p, "CONFIG SET min-replicas-to-write 1");
+    long long before = info_number(r, "persistence", "batches_written_inline");
+    for (int i = 1; i <= 200; i++) ok(p, "XADD s %d-1 f v", i);
+    assert_true(info_number(r, "persistence", "batches_written_inline") - before >= 100);
+    redisFree(r);
+    server_kill(&rs);
+    const char *alone[] = {NULL};
+    assert_int_equal(server_start_argv(&rs, alone, 1), 0);
+    r = client_connect(&rs);
+    redisReply *len = must_cmd(r, "XLEN s");
+    assert_int_equal(len->integer, 200);
+    freeReplyObject(len);
+    redisReply *last = must_cmd(r, "XREVRANGE s + - COUNT 1");
+    assert_true(last->type == REDIS_REPLY_ARRAY && last->elements == 1);
+    assert_string_equal(last->element[0]->element[0]->str, "200-1");
+    freeReplyObject(last);
+    pair_done(p, r, &ps, &rs);
+}
+
 /* A full sync never waits for replicas: a second replica that joins while the only online one
  * is frozen and a write's reply is held gets its snapshot at once (the +FULLRESYNC reply was
  * held behind that write, whose release needed a replica's acknowledgement: after a double
@@ -763,6 +792,7 @@ int main(void) {
         cmocka_unit_test(test_continue_restart_and_promotion),
         cmocka_unit_test(test_wait_noreplicas_and_directives),
         cmocka_unit_test(test_acknowledged_means_replicated),
+        cmocka_unit_test(test_replica_rounds_inline),
         cmocka_unit_test(test_full_sync_while_replies_wait),
         cmocka_unit_test(test_every_in_sync_replica_acknowledges),
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
