@@ -44,8 +44,10 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 INT_SRCS  := $(wildcard tests/integration/test_*.c)
 INT_BINS  := $(INT_SRCS:%.c=$(BUILD)/%)
 SHIM      := $(BUILD)/tests/powercut_shim.so
-BENCH_SRCS := $(wildcard bench/*.c)
+# bench/syncdelay.c is an LD_PRELOAD library (bench/replication.sh --replica-own-disk), not a program
+BENCH_SRCS := $(filter-out bench/syncdelay.c,$(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+BENCH_SHIM := $(BUILD)/bench/syncdelay.so
 
 SERVER := obelisk-server
 CHECK  := obelisk-check
@@ -100,7 +102,11 @@ $(SHIM): tests/tools/powercut_shim.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
-tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS) $(SHIM)
+$(BENCH_SHIM): bench/syncdelay.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+tests-build: all $(UNIT_BINS) $(INT_BINS) $(BENCH_BINS) $(SHIM) $(BENCH_SHIM)
 
 # Set-up: install what is missing (Debian), then build. Safe to run again.
 deps:
