@@ -24,7 +24,8 @@
 #     same, its RDB transfer and load).
 # --pairs N then runs the goal row N more times as interleaved pairs (a fresh Obelisk alone, then
 # a fresh primary and replica; P16 each) and prints every pair's ratio and their median: one
-# pair moves by a third on a machine that the two servers share with the load generator.
+# pair moves by a third on a machine that the two servers share with the load generator. Each
+# pair also shows the CPU time (user + system, from /proc) each server used per 1,000 XADDs.
 # --replica-fsync POLICY starts every Obelisk replica with that fsync policy (default always).
 # --replica-own-disk gives the replica a disk of its own, as a second machine would have: its
 # data directory goes to tmpfs, and bench/syncdelay.c (LD_PRELOAD) makes each of its syncs take
@@ -150,6 +151,13 @@ xw() {
   "$XW" -p "$port" -s "$secs" "$@" | sed -n 's/.*xadds_per_sec=\([0-9]*\) p50_ms=\([0-9.]*\).*/\1 \2/p'
 }
 
+# cpu_ticks PID: user + system CPU the process used so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_per_k TICKS XADDS_PER_SEC: CPU milliseconds per 1,000 XADDs of a run of $secs seconds
+cpu_per_k() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$2" -v s="$secs" \
+    'BEGIN { if (r > 0) printf "%.3f", t / hz * 1000 / (r * s / 1000); else print "-" }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 declare -A R
@@ -219,24 +227,29 @@ echo
 if [ "$pairs" -gt 0 ]; then
   echo "## The goal row again: $pairs interleaved pairs, XADD 50 conns P16, Obelisk+1 / Obelisk alone"
   echo
-  echo "| pair | Obelisk alone | Obelisk+1 | ratio |"
-  echo "|---:|---:|---:|---:|"
+  echo "| pair | Obelisk alone | Obelisk+1 | ratio | CPU ms per 1,000 XADDs: alone | primary | replica |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
   ratios=()
   for i in $(seq 1 "$pairs"); do
     start_obelisk solo
+    c0=$(cpu_ticks "$OBK_PID")
     a=$(xw "$OBK_PORT" -c 50 -P 16 -k p16)
+    ca=$(($(cpu_ticks "$OBK_PID") - c0))
     stop_pid "$OBK_PID"
     rm -rf "$tmp/solo"
     sync
     start_pair
+    c0=$(cpu_ticks "$ppid") c1=$(cpu_ticks "$rpid")
     b=$(xw "$pport" -c 50 -P 16 -k p16)
+    cp=$(($(cpu_ticks "$ppid") - c0)) cr=$(($(cpu_ticks "$rpid") - c1))
     stop_pid "$rpid"
     stop_pid "$ppid"
     rm -rf "$tmp/solo" "$tmp/prim" "$repl_root/repl"
     sync # no writeback of these runs' files during the next
     r=$(ratio "${b% *}" "${a% *}")
     ratios+=("$r")
-    echo "| $i | ${a% *} | ${b% *} | $r |"
+    echo "| $i | ${a% *} | ${b% *} | $r | $(cpu_per_k "$ca" "${a% *}") | $(cpu_per_k "$cp" "${b% *}") |" \
+      "$(cpu_per_k "$cr" "${b% *}") |"
   done
   echo
   echo "median ratio: $(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
