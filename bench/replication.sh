@@ -184,11 +184,9 @@ stop_pid "$OBK_PID"
 start_pair() {
   start_obelisk prim --min-replicas-to-write 1
   pport=$OBK_PORT ppid=$OBK_PID
-  if [ -n "$repl_fsync" ]; then
-    OBK_ROOT=$repl_root start_obelisk repl --replicaof 127.0.0.1 "$pport" --fsync "$repl_fsync"
-  else
-    OBK_ROOT=$repl_root start_obelisk repl --replicaof 127.0.0.1 "$pport"
-  fi
+  # shellcheck disable=SC2086 # empty without --replica-fsync, two words with it
+  OBK_ROOT=$repl_root start_obelisk repl --replicaof 127.0.0.1 "$pport" \
+    ${repl_fsync:+--fsync "$repl_fsync"}
   rport=$OBK_PORT rpid=$OBK_PID
   wait_link "$rport"
   for _ in $(seq 1 100); do

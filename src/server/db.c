@@ -297,7 +297,10 @@ static void flush_store(int force, int may_inline) {
     /* A round one client alone waits for may run here, sparing the hand-off to the persist
      * thread (persist_run_inline), once the rounds before it were lone too: where several clients
      * write, a lone round comes between crowded ones, and running it here would stop this loop
-     * from reading the others while the log syncs (the overlap that pipelined clients need). */
+     * from reading the others while the log syncs (the overlap that pipelined clients need). On a
+     * replica following its primary, a round no client waits for (the applied stream's) may too:
+     * its acknowledgement then leaves this turn, and the stream's next records wait for the next
+     * round either way. */
     int holders = commit_holders(2);
     uint64_t before = store_submitted_seq(db.store);
     if (may_inline &&
