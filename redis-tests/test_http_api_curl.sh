@@ -8,7 +8,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 srv=${OBELISK_SERVER:-$top/obelisk-server}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-curl.XXXXXX")
-hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+hport=$(cd "$top/redis-tests/lib" && python3 -c 'import servers; print(servers.free_port())')
 "$srv" --port 0 --http-port "$hport" --dir "$tmp/data" --http-api-max-body 1mb >"$tmp/log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"; }

@@ -23,12 +23,41 @@ function cleanupAll() {
 process.on('exit', cleanupAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanupAll(); process.exit(2); });
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+const PORT_FLOOR = 20000; // the lowest port freePort hands out
+let nextPort = null;
+
+function ephemeralRange() {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch { /* Linux's default below */ }
+  return [32768, 60999];
+}
+
+function portBinds(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+// A loopback port that is free now and outside the kernel's ephemeral range. Not port 0: the
+// kernel would answer with an ephemeral port, and an outgoing connection of the test itself may
+// take it as its source port before the server binds it. The walk starts at a random place and
+// steps on, so one process never gets a port twice.
+export async function freePort() {
+  const [lo, hi] = ephemeralRange();
+  let first = PORT_FLOOR, last = lo - 1;
+  if (last - first < 1000) { first = hi + 1; last = 65535; }
+  const span = last - first + 1;
+  if (nextPort === null) nextPort = (process.pid * 7919 + Math.floor(Math.random() * span)) % span;
+  for (let tries = 0; tries < span; tries++) {
+    const port = first + nextPort;
+    nextPort = (nextPort + 1) % span;
+    if (await portBinds(port)) return port;
+  }
+  throw new Error('no free loopback port outside the ephemeral range');
 }
 
 function waitPort(port, proc, ms) {

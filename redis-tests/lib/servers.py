@@ -23,11 +23,50 @@ REDIS = shutil.which("redis-server") or "redis-server"
 _live = []
 
 
-def free_port():
-    """A loopback port that was free a moment ago (bind to port 0, read it, close)."""
+PORT_FLOOR = 20000  # the lowest port free_port hands out
+_next_port = None
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _port_binds(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port():
+    """A loopback port that is free now and outside the kernel's ephemeral range.
+
+    Not port 0: the kernel would answer with an ephemeral port, and any outgoing connection
+    (a client of the test itself) may take it as its source port before the server binds it.
+    The walk starts at a random place and steps on, so one process never gets a port twice.
+    """
+    global _next_port
+    lo, hi = _ephemeral_range()
+    first, last = PORT_FLOOR, lo - 1
+    if last - first < 1000:
+        first, last = hi + 1, 65535
+    span = last - first + 1
+    if _next_port is None:
+        _next_port = (os.getpid() * 2654435761 ^ time.time_ns()) % span
+    for _ in range(span):
+        port = first + _next_port
+        _next_port = (_next_port + 1) % span
+        if _port_binds(port):
+            return port
+    raise RuntimeError("no free loopback port outside the ephemeral range")
 
 
 def _wait_port(port, proc, timeout):

@@ -15,16 +15,6 @@
 
 #include "testutil.h"
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts obelisk-server on the config file and connects (retrying while it starts). */
 static pid_t start_on(const char *conf, int port, redisContext **out) {
     const char *bin = getenv("OBELISK_SERVER");
@@ -92,7 +82,7 @@ static void test_rewrite_keeps_comments_and_round_trips(void **state) {
     char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
-    int port = free_port();
+    int port = harness_free_port();
     snprintf(text, sizeof(text),
              "# Obelisk test configuration\n"
              "port %d\n"
@@ -151,8 +141,8 @@ static void test_rewrite_replicaof(void **state) {
     char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
-    int port = free_port(), nowhere = free_port();
-    while (nowhere == port) nowhere = free_port();
+    int port = harness_free_port(), nowhere = harness_free_port();
+    while (nowhere == port) nowhere = harness_free_port();
     snprintf(text, sizeof(text), "port %d\ndir %s/data\n# follows\nslaveof 127.0.0.1 %d\n", port,
              dir, nowhere);
     FILE *f = fopen(conf, "w");
@@ -192,7 +182,7 @@ static void test_rewrite_users(void **state) {
     char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
-    int port = free_port();
+    int port = harness_free_port();
     snprintf(text, sizeof(text),
              "port %d\ndir %s/data\n# the users\nuser app on >apppw ~app:* -@all +xadd\n"
              "user old on nopass +@all\n# end\n",

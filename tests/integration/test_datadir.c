@@ -13,19 +13,6 @@
 
 #include "testutil.h"
 
-/* A loopback port that was free a moment ago (http-port 0 means "off"). */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* The answer to GET path (headers and body; caller frees). */
 static char *http_get(int port, const char *path) {
     int fd = raw_connect(port);
@@ -59,7 +46,7 @@ static void test_new_directory_is_a_fresh_start(void **state) {
     (void)state;
     struct test_server s;
     char ps[16];
-    int port = free_port();
+    int port = harness_free_port();
     snprintf(ps, sizeof(ps), "%d", port);
     const char *argv[] = {"--http-port", ps, NULL};
     assert_int_equal(server_start_argv(&s, argv, 0), 0);

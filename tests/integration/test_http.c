@@ -10,19 +10,6 @@
 
 #include "testutil.h"
 
-/* A loopback port that was free a moment ago (http-port 0 means "off", so tests pick one). */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 struct http_answer {
     int status;
     char *raw;  /* whole answer, NUL-terminated */
@@ -84,7 +71,7 @@ static int count_lines_starting(const char *text, const char *prefix) {
 static void start_with_http(struct test_server *s, int *port, const char *extra1,
                             const char *extra2) {
     char ps[16];
-    *port = free_port();
+    *port = harness_free_port();
     snprintf(ps, sizeof(ps), "%d", *port);
     const char *argv[] = {"--http-port", ps, extra1, extra2, NULL};
     assert_int_equal(server_start_argv(s, argv, 0), 0);
@@ -194,12 +181,12 @@ static void test_off_by_default_and_config_set(void **state) {
     assert_non_null(strstr(r->str, "http_port:0\r\n"));
     freeReplyObject(r);
     /* Turned on at runtime, moved, and off again. */
-    int p1 = free_port();
+    int p1 = harness_free_port();
     r = client_cmd(c, "CONFIG SET http-port %d", p1);
     assert_string_equal(r->str, "OK");
     freeReplyObject(r);
     assert_int_equal(http_status(p1, "GET", "/health/live"), 200);
-    int p2 = free_port();
+    int p2 = harness_free_port();
     r = client_cmd(c, "CONFIG SET http-port %d", p2);
     assert_string_equal(r->str, "OK");
     freeReplyObject(r);

@@ -21,18 +21,6 @@
 #define WRONG_PASSWORD   "wrong-pw-7Qz"
 #define TOKEN            "tok-5f1e9a"
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static int connect_to(const char *ip, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -119,7 +107,7 @@ static int log_lines_with(const struct test_server *s, const char *text) {
 
 static void start_http(struct test_server *s, int *port, const char *const *extra) {
     char ps[16];
-    *port = free_port();
+    *port = harness_free_port();
     snprintf(ps, sizeof(ps), "%d", *port);
     const char *argv[16] = {"--http-port", ps};
     int n = 2;

@@ -29,13 +29,6 @@ static int busy_listener(int *port) {
     return fd;
 }
 
-/* A free loopback port (bound, read, closed). */
-static int free_port(void) {
-    int port;
-    close(busy_listener(&port));
-    return port;
-}
-
 /* 1 when a plaintext PING on the port gets +PONG. */
 static int plain_pong(int port) {
     int fd = raw_connect(port);
@@ -123,7 +116,7 @@ static void test_tls_servers(void **state) {
     snprintf(cert, sizeof cert, "%s/server.crt", dir);
     snprintf(key, sizeof key, "%s/server.key", dir);
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
-    int tls_port = free_port();
+    int tls_port = harness_free_port();
     snprintf(tp, sizeof tp, "%d", tls_port);
     /* TLS options: the harness still gives the server a plain port */
     struct test_server s;
@@ -135,7 +128,7 @@ static void test_tls_servers(void **state) {
     assert_true(server_log_contains(&s, "Listening on TLS port"));
     server_cleanup(&s);
     /* and "--port 0" after them: TLS only, the start line names the TLS port */
-    tls_port = free_port();
+    tls_port = harness_free_port();
     snprintf(tp, sizeof tp, "%d", tls_port);
     assert_int_equal(server_start(&s, "--tls-port", tp, "--tls-cert-file", cert, "--tls-key-file",
                                   key, "--tls-ca-cert-file", ca, "--port", "0", NULL),

@@ -132,21 +132,64 @@ static int log_port(const char *path) {
     return port;
 }
 
-/* A loopback port that was free a moment ago (bound to port 0, read, closed); 0 on failure. */
-static int free_port(void) {
+/* The kernel's range of ephemeral ports ([lo, hi]); Linux's default when it cannot be read. */
+static void ephemeral_range(int *lo, int *hi) {
+    *lo = 32768;
+    *hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (!f) return;
+    int a, b;
+    if (fscanf(f, "%d %d", &a, &b) == 2 && a > 0 && b >= a) {
+        *lo = a;
+        *hi = b;
+    }
+    fclose(f);
+}
+
+/* 1 when a listening socket could bind 127.0.0.1:port right now. */
+static int port_binds(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    int port = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     close(fd);
-    return port;
+    return ok;
+}
+
+/* Why not bind port 0: the kernel answers with an ephemeral port, and between closing it and the
+ * server binding it any outgoing connection (a client of this very test) may get it as its
+ * source port, so the server fails with "Address already in use". A port outside the ephemeral
+ * range is never handed out that way. The walk starts at a random place (so that test programs
+ * run one after another rarely meet) and steps on, so one process never gets a port twice. */
+int harness_free_port(void) {
+    static int next = -1;
+    int lo, hi;
+    ephemeral_range(&lo, &hi);
+    /* The ports below the range, from HARNESS_PORT_FLOOR, else those above it. */
+    int first = HARNESS_PORT_FLOOR, last = lo - 1;
+    if (last - first < 1000) {
+        first = hi + 1;
+        last = 65535;
+    }
+    if (last - first < 1000) return 0;
+    int span = last - first + 1;
+    if (next < 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        next = (int)(((unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec) % (unsigned)span);
+    }
+    for (int tries = 0; tries < span; tries++) {
+        int port = first + next;
+        next = (next + 1) % span;
+        if (port_binds(port)) return port;
+    }
+    return 0;
 }
 
 int server_start_argv(struct test_server *s, const char *const *extra, int reuse_dir) {
@@ -164,7 +207,8 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
      * TLS-only server), so the plain port is one that was free a moment ago. */
     char plain[16] = "0";
     for (int i = 0; extra && extra[i]; i++)
-        if (!strncmp(extra[i], "--tls-", 6)) snprintf(plain, sizeof plain, "%d", free_port());
+        if (!strncmp(extra[i], "--tls-", 6))
+            snprintf(plain, sizeof plain, "%d", harness_free_port());
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;

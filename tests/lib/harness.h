@@ -29,6 +29,12 @@ extern int harness_wait_ready;
 int server_start(struct test_server *s, ...);
 /* Same, with the extra arguments as an array. reuse_dir keeps s->dir (a restart). */
 int server_start_argv(struct test_server *s, const char *const *extra, int reuse_dir);
+/* The lowest port harness_free_port hands out. */
+#define HARNESS_PORT_FLOOR 20000
+/* A loopback port that is free now and outside the kernel's ephemeral range (so no outgoing
+ * connection takes it before a server binds it); never the same twice in one process. 0 when
+ * there is none. */
+int harness_free_port(void);
 /* SIGTERM and wait; returns the exit status (or -1). Keeps the directory. */
 int server_stop(struct test_server *s);
 /* Waits up to timeout_ms for the server to exit by itself (SHUTDOWN, an I/O error); returns the
