@@ -4,7 +4,7 @@
 # cannot chain) is compiled into the temp dir with $CC (default cc).
 #
 #   bench/replication.sh [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]
-#                        [--replica-fsync POLICY] [--replica-own-disk]
+#                        [--conns C] [--replica-fsync POLICY] [--replica-own-disk]
 #
 # Configurations, each started fresh on free loopback ports in temporary directories, all with
 # every write synced (Obelisk --fsync always, Redis --appendonly yes --appendfsync always):
@@ -25,7 +25,10 @@
 # --pairs N then runs the goal row N more times as interleaved pairs (a fresh Obelisk alone, then
 # a fresh primary and replica; P16 each) and prints every pair's ratio and their median: one
 # pair moves by a third on a machine that the two servers share with the load generator. Each
-# pair also shows the CPU time (user + system, from /proc) each server used per 1,000 XADDs.
+# pair also shows the CPU time (user + system, from /proc) each server used per 1,000 XADDs, and
+# how busy the machine's cores were during each run (all processes, from /proc/stat): a run with
+# idle cores left is bound by the round trip, not by CPU. --conns C gives the pairs C connections
+# instead of 50 (more requests in flight shows whether the round trip bounds the row).
 # --replica-fsync POLICY starts every Obelisk replica with that fsync policy (default always).
 # --replica-own-disk gives the replica a disk of its own, as a second machine would have: its
 # data directory goes to tmpfs, and bench/syncdelay.c (LD_PRELOAD) makes each of its syncs take
@@ -48,6 +51,7 @@ entries=10000000
 do_sync=1
 do_rows=1
 pairs=0
+conns=50
 repl_fsync=
 own_disk=0
 while [ $# -gt 0 ]; do
@@ -57,10 +61,11 @@ while [ $# -gt 0 ]; do
     --no-sync) do_sync=0; shift ;;
     --only-sync) do_rows=0; shift ;;
     --pairs) pairs=$2; shift 2 ;;
+    --conns) conns=$2; shift 2 ;;
     --replica-fsync) repl_fsync=$2; shift 2 ;;
     --replica-own-disk) own_disk=1; shift ;;
     *) echo "usage: $0 [--secs S] [--entries N] [--no-sync] [--only-sync] [--pairs N]" \
-         "[--replica-fsync POLICY] [--replica-own-disk]" >&2; exit 2 ;;
+         "[--conns C] [--replica-fsync POLICY] [--replica-own-disk]" >&2; exit 2 ;;
   esac
 done
 
@@ -158,6 +163,13 @@ cpu_per_k() {
   awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$2" -v s="$secs" \
     'BEGIN { if (r > 0) printf "%.3f", t / hz * 1000 / (r * s / 1000); else print "-" }'
 }
+# machine_ticks: "busy total" clock ticks of all cores so far (busy: neither idle nor iowait)
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+# busy_pct "BUSY0 TOTAL0" "BUSY1 TOTAL1": the share of the cores busy between the two readings
+busy_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    if (y[2] > x[2]) printf "%.0f %%", 100 * (y[1] - x[1]) / (y[2] - x[2]); else print "-" }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 declare -A R
@@ -223,23 +235,24 @@ echo "| one connection, round trip p50 (ms; lower is better) | ${R[redis1,lat]} 
 echo
 
 if [ "$pairs" -gt 0 ]; then
-  echo "## The goal row again: $pairs interleaved pairs, XADD 50 conns P16, Obelisk+1 / Obelisk alone"
+  echo "## The goal row again: $pairs interleaved pairs, XADD $conns conns P16, Obelisk+1 / Obelisk alone"
   echo
-  echo "| pair | Obelisk alone | Obelisk+1 | ratio | CPU ms per 1,000 XADDs: alone | primary | replica |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| pair | Obelisk alone | Obelisk+1 | ratio | CPU ms per 1,000 XADDs: alone | primary | replica | cores busy: alone | Obelisk+1 |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   ratios=()
   for i in $(seq 1 "$pairs"); do
     start_obelisk solo
-    c0=$(cpu_ticks "$OBK_PID")
-    a=$(xw "$OBK_PORT" -c 50 -P 16 -k p16)
-    ca=$(($(cpu_ticks "$OBK_PID") - c0))
+    c0=$(cpu_ticks "$OBK_PID") m0=$(machine_ticks)
+    a=$(xw "$OBK_PORT" -c "$conns" -P 16 -k p16)
+    ca=$(($(cpu_ticks "$OBK_PID") - c0)) ma=$(busy_pct "$m0" "$(machine_ticks)")
     stop_pid "$OBK_PID"
     rm -rf "$tmp/solo"
     sync
     start_pair
-    c0=$(cpu_ticks "$ppid") c1=$(cpu_ticks "$rpid")
-    b=$(xw "$pport" -c 50 -P 16 -k p16)
+    c0=$(cpu_ticks "$ppid") c1=$(cpu_ticks "$rpid") m0=$(machine_ticks)
+    b=$(xw "$pport" -c "$conns" -P 16 -k p16)
     cp=$(($(cpu_ticks "$ppid") - c0)) cr=$(($(cpu_ticks "$rpid") - c1))
+    mb=$(busy_pct "$m0" "$(machine_ticks)")
     stop_pid "$rpid"
     stop_pid "$ppid"
     rm -rf "$tmp/solo" "$tmp/prim" "$repl_root/repl"
@@ -247,7 +260,7 @@ if [ "$pairs" -gt 0 ]; then
     r=$(ratio "${b% *}" "${a% *}")
     ratios+=("$r")
     echo "| $i | ${a% *} | ${b% *} | $r | $(cpu_per_k "$ca" "${a% *}") | $(cpu_per_k "$cp" "${b% *}") |" \
-      "$(cpu_per_k "$cr" "${b% *}") |"
+      "$(cpu_per_k "$cr" "${b% *}") | $ma | $mb |"
   done
   echo
   echo "median ratio: $(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
