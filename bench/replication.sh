@@ -14,8 +14,9 @@
 #   redis+1         a Redis primary and one Redis replica: XADD then WAIT 1 0 on the same
 #                   connection (Redis's WAIT waits for the replica to have received it; its
 #                   replica fsyncs its AOF under appendfsync always too)
-# Rows: XADD 16 B values, 50 connections, unpipelined (P1) and 16 per pipeline (P16), XADDs
-# per second; and one connection's round-trip p50 in ms (-c 1 -P 1). Then:
+# Rows: XADD 16 B values, 50 connections, unpipelined (P1) and 16 per pipeline (P16) to one key,
+# P16 spread over 1,000 keys (each pipeline writes 16 of them), XADDs per second; and one
+# connection's round-trip p50 in ms (-c 1 -P 1). Then:
 #   - replication delay under load: obelisk+1 without min-replicas-to-write, 50 connections
 #     writing P16 while a probe writes a timestamped entry to the primary every 20 ms and reads
 #     it back with XREAD BLOCK on the replica: p50 / p99 / max delay in ms (bench/repl_probe.py);
@@ -176,12 +177,14 @@ declare -A R
 run_rows() { # NAME PORT [xaddw options]
   local name=$1 port=$2
   shift 2
-  local p1 p16 one
+  local p1 p16 p16k one
   p1=$(xw "$port" -c 50 -P 1 -k p1 "$@")
   p16=$(xw "$port" -c 50 -P 16 -k p16 "$@")
+  p16k=$(xw "$port" -c 50 -P 16 -k many -K 1000 "$@")
   one=$(xw "$port" -c 1 -P 1 -k one "$@")
   R[$name,p1]=${p1% *}
   R[$name,p16]=${p16% *}
+  R[$name,p16k]=${p16k% *}
   R[$name,lat]=${one#* }
 }
 
@@ -223,9 +226,10 @@ stop_pid "$ppid"
 
 echo "| workload | Redis+1 (XADD + WAIT 1 0) | Obelisk+1 | Obelisk alone | Obelisk+1 / Redis+1 | Obelisk+1 / Obelisk alone |"
 echo "|---|---:|---:|---:|---:|---:|"
-for w in p1 p16; do
+for w in p1 p16 p16k; do
   label="XADD 50 conns P1"
   [ "$w" = p16 ] && label="XADD 50 conns P16"
+  [ "$w" = p16k ] && label="XADD 50 conns P16 over 1,000 keys"
   echo "| $label (XADD/s) | ${R[redis1,$w]} | ${R[obelisk1,$w]} | ${R[obelisk,$w]} |" \
     "$(ratio "${R[obelisk1,$w]}" "${R[redis1,$w]}") | $(ratio "${R[obelisk1,$w]}" "${R[obelisk,$w]}") |"
 done

@@ -13,7 +13,9 @@
  * RESP2 only; plain sockets and poll(2), one thread, no dependencies.
  *
  *   cc -O2 -o xaddw bench/xaddw.c
- *   xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w replicas] [-d 16] [-e FILE]
+ * With -K N the XADDs go to N keys, <key>:0 to <key>:N-1, in turn across all connections (a
+ * pipeline of P writes P keys), as redis-benchmark -r spreads them.
+ *   xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-K keys] [-w replicas] [-d 16] [-e FILE]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -126,13 +128,35 @@ static size_t next_commands(char **out, size_t *cap, int pipeline) {
     return bl;
 }
 
+/* Writes pipeline units (XADD, and WAIT n 0 when wait_n) into out; with nkeys, each XADD to the
+ * next of <key>:0 .. <key>:nkeys-1. Returns the bytes written. */
+static size_t fill_batch(char *out, const char *key, int nkeys, const char *value, int wait_n,
+                         int pipeline) {
+    static long long next_key;
+    size_t bl = 0, dlen = strlen(value);
+    char name[256], w[16];
+    int wl = snprintf(w, sizeof w, "%d", wait_n);
+    for (int i = 0; i < pipeline; i++) {
+        if (nkeys)
+            snprintf(name, sizeof name, "%s:%lld", key, next_key++ % nkeys);
+        else
+            snprintf(name, sizeof name, "%s", key);
+        bl += (size_t)sprintf(
+            out + bl, "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nf\r\n$%zu\r\n%s\r\n",
+            strlen(name), name, dlen, value);
+        if (wait_n > 0)
+            bl += (size_t)sprintf(out + bl, "*3\r\n$4\r\nWAIT\r\n$%d\r\n%s\r\n$1\r\n0\r\n", wl, w);
+    }
+    return bl;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
-    int port = 0, nconn = 50, pipeline = 1, wait_n = 0, dlen = 16;
+    int port = 0, nconn = 50, pipeline = 1, wait_n = 0, dlen = 16, nkeys = 0;
     double secs = 3;
     const char *key = "xw", *events = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -150,6 +174,8 @@ int main(int argc, char **argv) {
             wait_n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-d"))
             dlen = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-K"))
+            nkeys = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-e"))
             events = argv[i + 1];
     }
@@ -157,29 +183,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "xaddw: cannot read RESP commands from %s\n", events);
         return 2;
     }
-    if (!port || nconn < 1 || pipeline < 1 || dlen < 1 || dlen > 4096) {
-        fprintf(stderr, "usage: xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-w n] [-d 16]\n");
+    if (!port || nconn < 1 || pipeline < 1 || dlen < 1 || dlen > 4096 || nkeys < 0 ||
+        strlen(key) > 200) {
+        fprintf(stderr, "usage: xaddw -p PORT [-c 50] [-P 1] [-s 3] [-k key] [-K keys] [-w n] "
+                        "[-d 16]\n");
         return 2;
     }
     /* one unit: XADD key * f <value> [WAIT n 0] */
-    char value[4097], unit[8192], batch[8192 * 16];
+    char value[4097], batch[8192 * 16];
     memset(value, 'v', (size_t)dlen);
     value[dlen] = '\0';
-    int ul = snprintf(unit, sizeof unit,
-                      "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nf\r\n$%d\r\n%s\r\n",
-                      strlen(key), key, dlen, value);
-    if (wait_n > 0) {
-        char w[16];
-        int wl = snprintf(w, sizeof w, "%d", wait_n);
-        ul += snprintf(unit + ul, sizeof unit - (size_t)ul,
-                       "*3\r\n$4\r\nWAIT\r\n$%d\r\n%s\r\n$1\r\n0\r\n", wl, w);
-    }
-    if ((size_t)ul * (size_t)pipeline > sizeof batch) {
+    if ((size_t)(dlen + 300) * (size_t)pipeline > sizeof batch) {
         fprintf(stderr, "pipeline too deep\n");
         return 2;
     }
-    size_t bl = 0;
-    for (int i = 0; i < pipeline; i++, bl += (size_t)ul) memcpy(batch + bl, unit, (size_t)ul);
+    size_t bl = fill_batch(batch, key, nkeys, value, wait_n, pipeline);
     int per_unit = wait_n > 0 ? 2 : 1;
 
     struct conn *cs = calloc((size_t)nconn, sizeof *cs);
@@ -198,6 +216,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nconn; i++) {
         const char *b = batch;
         if (events) bl = next_commands(&ebatch, &ecap, pipeline), b = ebatch;
+        if (nkeys) bl = fill_batch(batch, key, nkeys, value, wait_n, pipeline);
         if (write(cs[i].fd, b, bl) != (ssize_t)bl) return 1;
         cs[i].want = pipeline * per_unit;
         cs[i].sent_s = now_s();
@@ -235,6 +254,7 @@ int main(int argc, char **argv) {
             }
             const char *b = batch;
             if (events) bl = next_commands(&ebatch, &ecap, pipeline), b = ebatch;
+            if (nkeys) bl = fill_batch(batch, key, nkeys, value, wait_n, pipeline);
             if (write(c->fd, b, bl) != (ssize_t)bl) return 1;
             c->want = pipeline * per_unit;
             c->sent_s = t;

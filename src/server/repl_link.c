@@ -44,10 +44,15 @@
 #include "server/repl_archive.h"
 #include "server/repl_diverge.h"
 #include "server/runtime.h"
+#include "server/sockread.h"
 #include "server/tls.h"
 #include "storage/fsutil.h"
 #include "storage/replapply.h"
 #include "storage/store.h"
+
+/* Bytes of the stream (or of a snapshot) taken from the socket in one loop turn: libevent 2.1
+ * alone takes 4 KiB, and every turn's records end in a round with its fdatasync (sockread.c). */
+#define LINK_READ_MAX (1u << 20)
 
 #define INCOMING_DIR "sync-incoming"
 #define OLD_DIR      "sync-old"
@@ -74,6 +79,7 @@ static struct {
     char host[256];
     int port;
     struct bufferevent *bev;
+    int tls;          /* bev is a TLS bufferevent */
     int replies_left; /* handshake replies still to read before PSYNC's */
     int full_sync_needed;
     int synced;      /* the data follows this primary's history (a sync or a +CONTINUE happened) */
@@ -153,6 +159,7 @@ static struct bufferevent *new_link_bev(void) {
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    bufferevent_set_max_single_read(bev, LINK_READ_MAX); /* it reads through OpenSSL */
     return bev;
 }
 
@@ -174,6 +181,7 @@ static const char *link_error(struct bufferevent *bev, short what) {
 static void connect_now(void) {
     L.bev = new_link_bev();
     if (!L.bev) return;
+    L.tls = server_config.tls_replication;
     bufferevent_setcb(L.bev, read_cb, NULL, event_cb, NULL);
     L.state = LINK_CONNECTING;
     L.connect_ms = util_mstime();
@@ -502,6 +510,9 @@ static void read_cb(struct bufferevent *bev, void *arg) {
     (void)arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     L.last_io_ms = util_mstime();
+    /* the rest of what the socket holds, so that this turn's round takes all of it */
+    if (!L.tls && (L.state == LINK_TRANSFER || (L.state == LINK_STREAMING && !L.stalled)))
+        sockread_more(bev, LINK_READ_MAX);
     if (L.state == LINK_HANDSHAKE) read_handshake(in);
     if (L.state == LINK_TRANSFER && read_transfer(in) != 0) {
         log_msg(LOG_WARNING, "Failed receiving the master's snapshot: %s",

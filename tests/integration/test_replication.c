@@ -529,6 +529,47 @@ static void test_replica_rounds_inline(void **state) {
     pair_done(p, r, &ps, &rs);
 }
 
+/* Writes one entry (ID ms-1) to each of k0..k39 in one EXEC: one round of the primary's. */
+static void exec_forty(redisContext *p, int ms) {
+    char value[1001];
+    memset(value, 'v', 1000);
+    value[1000] = '\0';
+    ok(p, "MULTI");
+    for (int i = 0; i < 40; i++) {
+        redisReply *q = must_cmd(p, "XADD k%d %d-1 f %s", i, ms, value);
+        assert_string_equal(q->str, "QUEUED");
+        freeReplyObject(q);
+    }
+    redisReply *ex = must_cmd(p, "EXEC");
+    assert_int_equal(ex->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(ex->elements, 40);
+    freeReplyObject(ex);
+}
+
+/* A replica takes all the stream its socket holds in one loop turn, so one round of the
+ * primary's (one EXEC writing 40 topics, about 45 KiB of records) is one round here too:
+ * libevent alone reads 4 KiB a turn, and each turn's records ended in a round of their own (11
+ * rounds for this EXEC before the link read the rest itself). */
+static void test_replica_reads_whole_stream(void **state) {
+    (void)state;
+    struct test_server ps, rs;
+    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
+    redisContext *p = client_connect(&ps);
+    redisContext *r = replica_up(&rs, &ps, NULL);
+    wait_replica(p);
+    exec_forty(p, 1); /* creates the topics (a round that creates files is not inline) */
+    wait_replica(p);
+    long long before = info_number(r, "persistence", "batches_written");
+    exec_forty(p, 2);
+    wait_replica(p);
+    redisReply *len = must_cmd(r, "XLEN k39");
+    assert_int_equal(len->integer, 2);
+    freeReplyObject(len);
+    long long rounds = info_number(r, "persistence", "batches_written") - before;
+    assert_true(rounds >= 1 && rounds <= 2);
+    pair_done(p, r, &ps, &rs);
+}
+
 /* A full sync never waits for replicas: a second replica that joins while the only online one
  * is frozen and a write's reply is held gets its snapshot at once (the +FULLRESYNC reply was
  * held behind that write, whose release needed a replica's acknowledgement: after a double
@@ -793,6 +834,7 @@ int main(void) {
         cmocka_unit_test(test_wait_noreplicas_and_directives),
         cmocka_unit_test(test_acknowledged_means_replicated),
         cmocka_unit_test(test_replica_rounds_inline),
+        cmocka_unit_test(test_replica_reads_whole_stream),
         cmocka_unit_test(test_full_sync_while_replies_wait),
         cmocka_unit_test(test_every_in_sync_replica_acknowledges),
         cmocka_unit_test(test_former_primary_logs_what_it_drops),
