@@ -38,6 +38,7 @@
 #include "server/acl.h"
 #include "server/config.h"
 #include "server/errors.h"
+#include "server/sockread.h"
 #include "server/runtime.h"
 #include "server/stats.h"
 #include "server/tls.h"
@@ -51,6 +52,9 @@
 #define CONN_RESUME_OUTPUT_BYTES (4 * 1024 * 1024)
 /* First query buffer allocation; it grows with what arrives. */
 #define CONN_QBUF_INITIAL (16 * 1024)
+/* Bytes more taken from a plain socket per read event (sockread.c): libevent 2.1 reads 4 KiB,
+ * which split a pipeline of large values over several loop turns and group-commit rounds. */
+#define CONN_READ_MORE (60 * 1024)
 
 static void conn_read_cb(struct bufferevent *bev, void *ctx);
 static struct client *clients; /* every connection (prev/next) */
@@ -460,6 +464,7 @@ static void conn_read_cb(struct bufferevent *bev, void *ctx) {
         return;
     }
     server_stats.reads_processed++;
+    if (!c->tls) sockread_more(bev, CONN_READ_MORE);
     if (qbuf_fill(c, bufferevent_get_input(bev)) != 0) {
         conn_close_async(c);
         return;
