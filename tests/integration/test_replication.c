@@ -210,6 +210,14 @@ static redisContext *replica_up(struct test_server *rs, const struct test_server
     return r;
 }
 
+/* A primary under fsync always (*p its client) and one replica with its link up (returned). */
+static redisContext *pair_up(struct test_server *ps, struct test_server *rs, redisContext **p) {
+    assert_int_equal(server_start(ps, "--fsync", "always", NULL), 0);
+    *p = client_connect(ps);
+    assert_non_null(*p);
+    return replica_up(rs, ps, NULL);
+}
+
 static void pair_done(redisContext *p, redisContext *r, struct test_server *ps,
                       struct test_server *rs) {
     redisFree(r);
@@ -445,9 +453,8 @@ static void test_wait_noreplicas_and_directives(void **state) {
 static void test_acknowledged_means_replicated(void **state) {
     (void)state;
     struct test_server ps, rs;
-    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
-    redisContext *p = client_connect(&ps);
-    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *p;
+    redisContext *r = pair_up(&ps, &rs, &p);
     ok(p, "XADD s 1-1 a b");
     wait_replica(p);
     ok(p, "CONFIG SET min-replicas-to-write 1");
@@ -506,9 +513,8 @@ static void test_acknowledged_means_replicated(void **state) {
 static void test_replica_rounds_inline(void **state) {
     (void)state;
     struct test_server ps, rs;
-    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
-    redisContext *p = client_connect(&ps);
-    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *p;
+    redisContext *r = pair_up(&ps, &rs, &p);
     wait_replica(p);
     ok(p, "CONFIG SET min-replicas-to-write 1");
     long long before = info_number(r, "persistence", "batches_written_inline");
@@ -553,9 +559,8 @@ static void exec_forty(redisContext *p, int ms) {
 static void test_replica_reads_whole_stream(void **state) {
     (void)state;
     struct test_server ps, rs;
-    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
-    redisContext *p = client_connect(&ps);
-    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *p;
+    redisContext *r = pair_up(&ps, &rs, &p);
     wait_replica(p);
     exec_forty(p, 1); /* creates the topics (a round that creates files is not inline) */
     wait_replica(p);
@@ -579,9 +584,8 @@ static void test_replica_reads_whole_stream(void **state) {
 static void test_full_sync_while_replies_wait(void **state) {
     (void)state;
     struct test_server ps, rs, rs2;
-    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
-    redisContext *p = client_connect(&ps);
-    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *p;
+    redisContext *r = pair_up(&ps, &rs, &p);
     ok(p, "XADD s 1-1 a b");
     wait_replica(p);
     ok(p, "CONFIG SET min-replicas-to-write 1 min-replicas-max-lag 2");
@@ -615,9 +619,8 @@ static void test_full_sync_while_replies_wait(void **state) {
 static void test_every_in_sync_replica_acknowledges(void **state) {
     (void)state;
     struct test_server ps, rs, rs2;
-    assert_int_equal(server_start(&ps, "--fsync", "always", NULL), 0);
-    redisContext *p = client_connect(&ps);
-    redisContext *r = replica_up(&rs, &ps, NULL);
+    redisContext *p;
+    redisContext *r = pair_up(&ps, &rs, &p);
     redisContext *r2 = replica_up(&rs2, &ps, NULL);
     ok(p, "XADD s 1-1 a b");
     redisReply *w = must_cmd(p, "WAIT 2 4000");
