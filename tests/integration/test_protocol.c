@@ -208,7 +208,7 @@ static void test_large_pipeline_one_read(void **state) {
     close(fd);
     /* the reads of the pipeline's connection, and one of this INFO */
     long long reads = info_number(c, "stats", "total_reads_processed") - before - 1;
-    assert_true(reads >= 1 && reads <= 3);
+    assert_true(reads >= 1 && reads <= 3); /* the bytes may arrive in two or three pieces */
     redisFree(c);
     free(req);
     free(want);

@@ -571,7 +571,7 @@ static void test_replica_reads_whole_stream(void **state) {
     assert_int_equal(len->integer, 2);
     freeReplyObject(len);
     long long rounds = info_number(r, "persistence", "batches_written") - before;
-    assert_true(rounds >= 1 && rounds <= 2);
+    assert_true(rounds >= 1 && rounds <= 3); /* the bytes may arrive in two or three pieces */
     pair_done(p, r, &ps, &rs);
 }
 
