@@ -102,6 +102,7 @@ struct persist {
     uint64_t closed_dirty;   /* files closed with unsynced writes: syncfs at the next round sync */
     int run_policy;          /* the policy as of the batch being run */
     uint64_t round_records;  /* records appended to the log by the batch being run */
+    uint64_t round_bytes;    /* bytes its writes took, published with the round's other counts */
     int round_logs;          /* the batch being run goes through the log (px_round_logs) */
     uint64_t round_no;       /* numbers the batches (pfile.round marks the files of one) */
     uint64_t direct_bytes;   /* under mu: px_round_logs's threshold (0: always the log) */
@@ -510,9 +511,7 @@ static int px_write(struct persist *p, struct pop **opp) {
             rc = pflist_add(p, logged ? &p->behind : &p->dirty, pf);
     }
     if (rc != OBK_OK) return rc;
-    pthread_mutex_lock(&p->mu);
-    p->st.bytes_written += total;
-    pthread_mutex_unlock(&p->mu);
+    p->round_bytes += total; /* not under mu here: a round over many topics writes many files */
     return OBK_OK;
 }
 
@@ -746,6 +745,7 @@ static void px_take(struct persist *p, struct px_round_in *in) {
     p->run_ckpt_bytes = p->ckpt_bytes;
     p->run_ckpt_us = p->ckpt_us;
     p->round_records = 0;
+    p->round_bytes = 0;
     p->run_defer_max = p->defer_max;
     in->file_req = p->file_req;
     in->direct_bytes = p->direct_bytes;
@@ -821,6 +821,7 @@ static void px_round(struct persist *p, const struct px_round_in *in, int on_thr
     }
     if (count) {
         pthread_mutex_lock(&p->mu);
+        p->st.bytes_written += p->round_bytes;
         p->st.submissions += count;
         p->st.batch_bytes_total += size_total;
         for (size_t i = 0; i < PERSIST_BATCH_BUCKETS; i++) p->st.batch_buckets[i] += sizes[i];
