@@ -140,9 +140,14 @@ with Topology(nreplicas=2, nsentinels=3, node_lines=NODE) as topo:
         moved = topo.wait(lambda: primary_port(sentinel) != old.port, 30)
         new = primary_port(sentinel)
         tap.ok(moved, f"round {i + 1} ({what}): Sentinel promotes a replica", topo.logs())
-        cli = subprocess.run(["redis-cli", "-p", str(topo.sentinels[1].port), "SENTINEL",
-                              "get-master-addr-by-name", "mymaster"], capture_output=True,
-                             text=True, timeout=10).stdout.split()
+        # another Sentinel learns of the failover from the hello messages (every 2 s): ask it
+        # until it knows, as a client that finds a stale answer asks again
+        def ask_cli():
+            return subprocess.run(["redis-cli", "-p", str(topo.sentinels[1].port), "SENTINEL",
+                                   "get-master-addr-by-name", "mymaster"], capture_output=True,
+                                  text=True, timeout=10).stdout.split()
+        topo.wait(lambda: ask_cli() == ["127.0.0.1", str(new)], 15)
+        cli = ask_cli()
         tap.eq(cli, ["127.0.0.1", str(new)],
                f"round {i + 1}: redis-cli SENTINEL get-master-addr-by-name names it")
         if how == "kill":
