@@ -11,7 +11,8 @@
  * round durable; the bytes of segments and indexes may then wait in memory and reach their files
  * later in one write per file (deferred writes, below; the published filed_seq tells the cache
  * what it may evict). Replace operations write tmp, fsync, rename, fsync the directory, so a
- * crash leaves the old or the new file, never a torn one.
+ * crash leaves the old or the new file, never a torn one; a round shares those syncs among its
+ * replacements and new names (below: "replacements of a round", "directory syncs of a round").
  *
  * Descriptors: write descriptors are opened on first use and kept in an LRU capped at the
  * storage budget's write share (persist_set_max_files); the least recently used one is closed
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +115,11 @@ struct persist {
     int thread_error;        /* the thread's copy of the sticky error */
     unsigned run_syncfs_min; /* syncfs_min as of the batch being run */
     struct fdlru wfds;       /* open write descriptors, capped at max_files as of the batch */
+    int *dirs;            /* directories whose fsync waits for the end of the ops (px_dir_later) */
+    int round_synced_all; /* the round ran a syncfs before its ops (px_prepare_replaces) */
+    size_t ndirs, dirs_cap;
+    uint8_t *dir_marks; /* indexed by descriptor: 1 while it is in dirs */
+    size_t dir_marks_cap;
     /* syncfs: set by persist_set_syncfs under mu; the descriptor is the thread's to use */
     int syncfs_fd;
     unsigned syncfs_min;
@@ -179,6 +186,79 @@ static int px_sync_dir(struct persist *p, int dirfd) {
     return OBK_OK;
 }
 
+/* 1 when checkpoints sync with syncfs, which reaches the pages of closed files too. */
+static int px_has_syncfs(const struct persist *p) {
+    return p->syncfs_fd >= 0 && p->run_syncfs_min > 0;
+}
+
+/* ---- directory syncs of a round ----
+ * A name created (a new file, a new topic's directory) or replaced (a rename over the old file)
+ * must be durable before the round that made it is published, not at once: its directory's fsync
+ * waits in a set until the round's operations end (px_dirs_sync), so a round that creates a
+ * thousand topics syncs each directory once instead of three times, and the database's once for
+ * all of them. When the round already ran a syncfs for its replacements (px_prepare_replaces),
+ * one more syncfs covers all the directories; otherwise each gets its fsync (a syncfs would also
+ * write out every file behind the log, which only checkpoints should pay for). Nothing between
+ * the two points may rely on the name: the operations that destroy or close something (an
+ * unlink, a tree's removal, a directory's close) and an explicit file sync run the waiting syncs
+ * first, so a name made before them is durable before what they do; a create in a directory
+ * with a rename waiting syncs that directory first, so a new topic's topic.meta is durable before
+ * its first segment's name can be (recovery rebuilds a missing topic.meta from a hex-named
+ * directory, but not from a hashed one); and the log's records are written after them, so a
+ * replay never meets a record whose file may vanish in a cut (it would skip it, which is right
+ * only for a round never acknowledged). dir_marks: 1 waiting, 2 waiting with a rename. */
+static int px_dir_later(struct persist *p, int dirfd, int renamed) {
+    OBK_ASSERT(dirfd >= 0);
+    size_t fd = (size_t)dirfd;
+    if (fd >= p->dir_marks_cap) {
+        size_t cap = p->dir_marks_cap ? p->dir_marks_cap : 64;
+        while (cap <= fd) cap *= 2;
+        uint8_t *nm = realloc(p->dir_marks, cap);
+        if (!nm) return px_sync_dir(p, dirfd); /* at once instead: slower, as safe */
+        memset(nm + p->dir_marks_cap, 0, cap - p->dir_marks_cap);
+        p->dir_marks = nm;
+        p->dir_marks_cap = cap;
+    }
+    if (p->dir_marks[fd]) {
+        if (renamed) p->dir_marks[fd] = 2;
+        return OBK_OK;
+    }
+    if (p->ndirs == p->dirs_cap) {
+        size_t cap = p->dirs_cap ? 2 * p->dirs_cap : 16;
+        int *nd = realloc(p->dirs, cap * sizeof *nd);
+        if (!nd) return px_sync_dir(p, dirfd);
+        p->dirs = nd;
+        p->dirs_cap = cap;
+    }
+    p->dirs[p->ndirs++] = dirfd;
+    p->dir_marks[fd] = renamed ? 2 : 1;
+    return OBK_OK;
+}
+
+/* Before a file is created in dirfd: a rename waiting there is made durable first. */
+static int px_dir_before_create(struct persist *p, int dirfd) {
+    if ((size_t)dirfd >= p->dir_marks_cap || p->dir_marks[dirfd] != 2) return OBK_OK;
+    p->dir_marks[dirfd] = 0; /* its entry in dirs stays, skipped until marked again */
+    return px_sync_dir(p, dirfd);
+}
+
+/* Runs the waiting directory syncs (after an error only forgets them: nothing is published as
+ * synced then). */
+static int px_dirs_sync(struct persist *p) {
+    int rc = p->thread_error;
+    if (rc == OBK_OK && p->round_synced_all && p->ndirs >= 2 && px_has_syncfs(p))
+        rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
+    else
+        for (size_t i = 0; i < p->ndirs && rc == OBK_OK; i++) {
+            if (!p->dir_marks[p->dirs[i]]) continue; /* synced already, or listed twice */
+            p->dir_marks[p->dirs[i]] = 0;
+            rc = px_sync_dir(p, p->dirs[i]);
+        }
+    for (size_t i = 0; i < p->ndirs; i++) p->dir_marks[p->dirs[i]] = 0;
+    p->ndirs = 0;
+    return rc;
+}
+
 /* A list's member slot in pf: 1 + its index there, 0 when not in it (O(1) removal: thousands of
  * files may be dirty or behind at once, and each descriptor closed leaves its list). */
 static size_t *pflist_slot(const struct pflist *l, struct pfile *pf) {
@@ -228,11 +308,6 @@ static int px_forget_unsynced(struct persist *p, struct pfile *pf) {
     pflist_remove(&p->dirty, pf);
     pflist_remove(&p->behind, pf);
     return had;
-}
-
-/* 1 when checkpoints sync with syncfs, which reaches the pages of closed files too. */
-static int px_has_syncfs(const struct persist *p) {
-    return p->syncfs_fd >= 0 && p->run_syncfs_min > 0;
 }
 
 /* Before a file with unsynced writes is closed: with syncfs its pages are left to the next
@@ -307,9 +382,11 @@ static int px_open_file(struct persist *p, struct pfile *pf) {
         return OBK_OK;
     }
     if (errno != ENOENT) return px_fail(p, errno, "open", pf->name);
+    int rc = px_dir_before_create(p, pf->dirfd);
+    if (rc != OBK_OK) return rc;
     pf->fd = px_openat(p, pf->dirfd, pf->name, fl | O_CREAT | O_EXCL, 0600);
     if (pf->fd < 0) return px_fail(p, errno, "create", pf->name);
-    int rc = px_sync_dir(p, pf->dirfd); /* the new name must survive a crash */
+    rc = px_dir_later(p, pf->dirfd, 0); /* the new name must survive a crash */
     if (rc == OBK_OK) pf->exists = 1;
     return rc;
 }
@@ -515,22 +592,88 @@ static int px_write(struct persist *p, struct pop **opp) {
     return OBK_OK;
 }
 
-static int px_replace(struct persist *p, struct pop *op) {
-    char tmp[PFILE_NAME_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
-    int fd =
-        px_openat(p, op->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+/* Writes op's temporary file (op->name + ".tmp", truncated or, with excl, created new: -1 with
+ * errno EEXIST when it is there) and syncs it unless nosync. */
+static int px_write_tmp(struct persist *p, const struct pop *op, const char *tmp, int excl,
+                        int nosync) {
+    int fl = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC);
+    int fd = px_openat(p, op->dirfd, tmp, fl, 0600);
+    if (fd < 0 && excl && errno == EEXIST) return -1;
     if (fd < 0) return px_fail(p, errno, "create", tmp);
     struct iovec iov = {op->data, op->len};
     struct pfile tmpf = {.dirfd = op->dirfd, .fd = fd};
     snprintf(tmpf.name, sizeof tmpf.name, "%s", tmp);
     int rc = op->len ? px_pwritev_all(p, &tmpf, &iov, 1, 0) : OBK_OK;
-    if (rc == OBK_OK && p->ops->fsync(fd) != 0) rc = px_fail(p, errno, "fsync", tmp);
+    if (rc == OBK_OK && !nosync && p->ops->fsync(fd) != 0) rc = px_fail(p, errno, "fsync", tmp);
     p->ops->close(fd);
+    return rc;
+}
+
+/* ---- replacements of a round ----
+ * A replace writes name.tmp, syncs it and renames it over name; on a journaling filesystem each
+ * of those syncs is a commit of its own, which the next file's create then waits for, and a
+ * round that creates a thousand topics replaces a thousand topic.meta files. When a round holds
+ * syncfs-min-files replacements or more (syncfs on), their temporary files are all written in
+ * one pass before its operations and made durable by one syncfs; each replace then only renames
+ * in its turn. A temporary name that is already there (a second replace of the same file in the
+ * round, or one a crash left) keeps the per-file path. Writing them early changes nothing a
+ * crash could show: temporary names are never read back. */
+static int px_prepare_replaces(struct persist *p, struct psub *batch) {
+    size_t n = 0, ready = 0;
+    if (p->thread_error != OBK_OK || !px_has_syncfs(p)) return p->thread_error;
+    for (struct psub *s = batch; s; s = s->next)
+        for (struct pop *op = s->head; op; op = op->next) n += op->kind == POP_REPLACE;
+    if (n < 2 || n < p->run_syncfs_min) return OBK_OK;
+    int rc = OBK_OK;
+    for (struct psub *s = batch; s && rc == OBK_OK; s = s->next)
+        for (struct pop *op = s->head; op && rc == OBK_OK; op = op->next) {
+            if (op->kind != POP_REPLACE) continue;
+            char tmp[PFILE_NAME_MAX + 8];
+            snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
+            int w = px_write_tmp(p, op, tmp, 1, 1);
+            if (w == -1) continue; /* there already: this one takes the per-file path */
+            if ((rc = w) == OBK_OK) {
+                op->flag = 1;
+                ready++;
+            }
+        }
+    if (rc == OBK_OK && ready > 0) {
+        rc = px_timed_sync(p, p->ops->syncfs, p->syncfs_fd, "syncfs", "data directory");
+        p->round_synced_all = 1;
+    }
+    /* A replacement whose file does not exist yet (a new topic's topic.meta, a new group
+     * store's files) replaces nothing: renamed now, it is as if it ran first, and its name is
+     * durable before the round's other operations, so that a new topic's segments are never
+     * created ahead of its topic.meta (px_dir_before_create) at the cost of one sync a topic.
+     * (Only this thread makes names inside a topic's directory, so the check cannot race.) */
+    size_t renamed = 0;
+    for (struct psub *s = batch; s && rc == OBK_OK && ready > 0; s = s->next)
+        for (struct pop *op = s->head; op && rc == OBK_OK; op = op->next) {
+            struct stat st;
+            if (op->kind != POP_REPLACE || op->flag != 1 ||
+                fstatat(op->dirfd, op->name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+                continue;
+            char tmp[PFILE_NAME_MAX + 8];
+            snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
+            if (p->ops->renameat(op->dirfd, tmp, op->dirfd, op->name) != 0)
+                rc = px_fail(p, errno, "rename", op->name);
+            else if ((rc = px_dir_later(p, op->dirfd, 0)) == OBK_OK)
+                op->flag = 2;
+            renamed++;
+        }
+    if (rc == OBK_OK && renamed > 0) rc = px_dirs_sync(p);
+    return rc;
+}
+
+static int px_replace(struct persist *p, struct pop *op) {
+    if (op->flag == 2) return OBK_OK; /* done before the round's operations */
+    char tmp[PFILE_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
+    int rc = op->flag ? OBK_OK : px_write_tmp(p, op, tmp, 0, 0);
     if (rc != OBK_OK) return rc;
     if (p->ops->renameat(op->dirfd, tmp, op->dirfd, op->name) != 0)
         return px_fail(p, errno, "rename", op->name);
-    return px_sync_dir(p, op->dirfd);
+    return px_dir_later(p, op->dirfd, 1);
 }
 
 static int px_rmtree(struct persist *p, struct pop *op) {
@@ -564,7 +707,8 @@ static int px_run(struct persist *p, struct pop **opp) {
     switch (op->kind) {
     case POP_WRITE: return failed ? p->thread_error : px_write(p, opp);
     case POP_SYNC: {
-        int rc = failed ? p->thread_error : px_file(p, op->pf);
+        int rc = failed ? p->thread_error : px_dirs_sync(p);
+        if (rc == OBK_OK) rc = px_file(p, op->pf);
         if (rc != OBK_OK) return rc;
         if (op->pf->fd < 0) return OBK_OK;
         px_forget_unsynced(p, op->pf);
@@ -589,6 +733,7 @@ static int px_run(struct persist *p, struct pop **opp) {
             fdlru_remove(&p->wfds, &pf->lnode);
             p->ops->close(pf->fd);
         }
+        if (op->flag && !failed && rc == OBK_OK) rc = px_dirs_sync(p);
         if (op->flag && !failed && rc == OBK_OK) {
             if (p->ops->unlinkat(pf->dirfd, pf->name, 0) != 0 && errno != ENOENT)
                 rc = px_fail(p, errno, "unlink", pf->name);
@@ -599,9 +744,13 @@ static int px_run(struct persist *p, struct pop **opp) {
         return rc;
     }
     case POP_REPLACE: return failed ? p->thread_error : px_replace(p, op);
-    case POP_SYNC_DIR: return failed ? p->thread_error : px_sync_dir(p, op->dirfd);
-    case POP_RMTREE: return failed ? p->thread_error : px_rmtree(p, op);
+    case POP_SYNC_DIR: return failed ? p->thread_error : px_dir_later(p, op->dirfd, 0);
+    case POP_RMTREE: {
+        int rc = px_dirs_sync(p);
+        return rc != OBK_OK ? rc : px_rmtree(p, op);
+    }
     case POP_CLOSE_DIR:
+        px_dirs_sync(p); /* its number may be reused once closed; a failure stays sticky */
         p->ops->close(op->dirfd);
         pthread_mutex_lock(&p->mu);
         p->st.dirs_closed++;
@@ -694,6 +843,7 @@ static int px_checkpoint_due(const struct persist *p, long long now_us) {
 /* Publishes the round's outcome under mu; notify posts the eventfd (not for a round the main
  * thread ran itself, which reads the outcome at once). */
 static void px_publish(struct persist *p, uint64_t finished, int notify) {
+    OBK_ASSERT(p->ndirs == 0); /* every name the round made is durable (px_dirs_sync) */
     pthread_mutex_lock(&p->mu);
     /* published sequences never go down, and never pass what was submitted */
     OBK_ASSERT(finished >= p->finished_seq && finished <= p->submitted_seq);
@@ -765,6 +915,8 @@ static void px_round(struct persist *p, const struct px_round_in *in, int on_thr
     uint64_t last_seq = 0;
     uint64_t count = 0;
     uint64_t sizes[PERSIST_BATCH_BUCKETS] = {0}, size_total = 0; /* group-commit sizes */
+    p->round_synced_all = 0;
+    px_prepare_replaces(p, batch); /* a failure is kept in thread_error */
     for (struct psub *s = batch; s; s = s->next) {
         /* submissions run in the order of their strictly increasing sequences (finished_seq
          * is written only by the round that runs) */
@@ -778,6 +930,7 @@ static void px_round(struct persist *p, const struct px_round_in *in, int on_thr
         last_seq = s->seq;
         count++;
     }
+    px_dirs_sync(p); /* the names the round made, before its records (a failure is sticky) */
     if (p->round_records > 0 && p->thread_error == OBK_OK) {
         /* the round's records in one write; synced below with the other files */
         int wrc = wal_write(p->wal);
@@ -1161,6 +1314,8 @@ int persist_stop(struct persist *p) {
     /* files still open belong to topics that were not closed: close them, the handles are
      * freed by their owners' free operations only, so only the dirty list is released here */
     free(p->dirty.v);
+    free(p->dirs);
+    free(p->dir_marks);
     free(p->behind.v);
     /* bytes still waiting after an error: the log holds them for the next start */
     while (p->deferred.n > 0) px_drop_deferred(p, p->deferred.v[p->deferred.n - 1]);

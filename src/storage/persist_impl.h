@@ -49,7 +49,8 @@ struct pop {
     int kind;
     struct pfile *pf;
     int dirfd;
-    int flag; /* POP_FREE: unlink */
+    int flag; /* POP_FREE: unlink; POP_REPLACE: 1 its temporary file is ready, 2 it is renamed
+               * too (px_prepare_replaces) */
     uint64_t pos;
     uint8_t *data;
     size_t len;

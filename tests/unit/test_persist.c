@@ -53,9 +53,11 @@ static int inj_fdatasync(int fd) {
 }
 
 static _Atomic int fail_syncfs, syncfs_calls;
+static void note_event(char e);
 
 static int inj_syncfs(int fd) {
     syncfs_calls++;
+    note_event('S');
     if (fail_syncfs) {
         errno = fail_syncfs;
         return -1;
@@ -80,11 +82,43 @@ static int inj_openat(int dirfd, const char *path, int flags, mode_t mode) {
         errno = EMFILE;
         return -1;
     }
-    return openat(dirfd, path, flags, mode);
+    int fd = openat(dirfd, path, flags, mode);
+    if (fd >= 0 && (flags & O_CREAT)) note_event('O');
+    return fd;
+}
+
+/* The order of name changes, directory syncs and closes (written by the persist thread while
+ * a round runs, read by the test after its completion): R rename, U unlink, D a directory's
+ * fsync, F a file's fsync, S a syncfs, O an open with O_CREAT, C a close of the descriptor
+ * watch_fd. */
+static char events[64];
+static _Atomic int nevents, dir_fsyncs, watch_fd = -1;
+
+static void note_event(char e) {
+    if (nevents < (int)sizeof events - 1) events[nevents++] = e;
+}
+
+static int inj_fsync(int fd) {
+    struct stat st;
+    int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    dir_fsyncs += dir;
+    note_event(dir ? 'D' : 'F');
+    return fsync(fd);
+}
+
+static int inj_renameat(int ofd, const char *op, int nfd, const char *np) {
+    note_event('R');
+    return renameat(ofd, op, nfd, np);
+}
+
+static int inj_unlinkat(int dirfd, const char *path, int flags) {
+    note_event('U');
+    return unlinkat(dirfd, path, flags);
 }
 
 static int inj_close(int fd) {
     closed_fd = fd;
+    if (fd == watch_fd) note_event('C');
     return close(fd);
 }
 
@@ -103,6 +137,12 @@ static int setup(void **state) {
     inj_ops.syncfs = inj_syncfs;
     inj_ops.openat = inj_openat;
     inj_ops.close = inj_close;
+    inj_ops.fsync = inj_fsync;
+    inj_ops.renameat = inj_renameat;
+    inj_ops.unlinkat = inj_unlinkat;
+    memset(events, 0, sizeof events);
+    nevents = dir_fsyncs = 0;
+    watch_fd = -1;
     fail_fdatasync = fail_pwritev = short_writes = fail_syncfs = fail_openat = emfile_left = 0;
     closed_fd = -1;
     fdatasync_calls = pwritev_calls = syncfs_calls = 0;
@@ -420,6 +460,150 @@ static void test_directory_ops_use_the_table(void **state) {
     struct stat st;
     assert_int_equal(fstatat(dfd, "gone", &st, 0), 0); /* nothing was removed */
     persist_stop(p);
+}
+
+static void run_round(struct persist *p, struct psub *s) {
+    uint64_t seq, durable;
+    int err;
+    assert_int_equal(persist_submit(p, s, &seq), OBK_OK);
+    wait_seq(p, seq, &durable, &err);
+    assert_int_equal(err, OBK_OK);
+}
+
+/* The names a round makes are synced once per directory at the end of its operations, not once
+ * per file: a round that creates five files and replaces one in a directory, and syncs the
+ * parent (a new topic's round), syncs each of the two directories once (eight syncs before).
+ * What destroys or closes runs the waiting syncs first: a rename's directory is synced before
+ * an unlink in the same round, a new file's before its directory's descriptor is closed. */
+static void test_directory_syncs_once_a_round(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(mkdirat(dfd, "t", 0700), 0);
+    int td = openat(dfd, "t", O_RDONLY | O_DIRECTORY);
+    assert_true(td >= 0);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    struct pfile *f[5];
+    char name[16];
+    struct psub *s = psub_new();
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        f[i] = pfile_new(td, name);
+        assert_int_equal(psub_write(s, f[i], 0, "x", 1), OBK_OK);
+    }
+    assert_int_equal(psub_replace(s, td, "meta", "m1", 2), OBK_OK);
+    assert_int_equal(psub_sync_dir(s, dfd), OBK_OK);
+    run_round(p, s);
+    assert_int_equal(dir_fsyncs, 2);
+    /* five files and the meta's temporary one created, its content, its name, the two dirs */
+    assert_string_equal(events, "OOOOOOFRDD");
+    struct stat st;
+    assert_int_equal(fstatat(td, "f4", &st, 0), 0);
+
+    memset(events, 0, sizeof events);
+    nevents = 0;
+    s = psub_new();
+    assert_int_equal(psub_replace(s, td, "meta", "m2", 2), OBK_OK);
+    assert_int_equal(psub_free_file(s, f[0], 1), OBK_OK);
+    run_round(p, s);
+    assert_string_equal(events, "OFRDUD"); /* the rename is durable before the unlink */
+
+    assert_int_equal(mkdirat(dfd, "u", 0700), 0);
+    int ud = openat(dfd, "u", O_RDONLY | O_DIRECTORY);
+    assert_true(ud >= 0);
+    struct pfile *g = pfile_new(ud, "g");
+    memset(events, 0, sizeof events);
+    nevents = 0;
+    watch_fd = ud;
+    s = psub_new();
+    assert_int_equal(psub_write(s, g, 0, "y", 1), OBK_OK);
+    assert_int_equal(psub_free_file(s, g, 0), OBK_OK);
+    assert_int_equal(psub_close_dir(s, ud), OBK_OK);
+    run_round(p, s);
+    assert_string_equal(events, "ODC"); /* the new name is durable before its directory closes */
+
+    /* a new topic's shape: its topic.meta is durable before its first segment is created */
+    assert_int_equal(mkdirat(dfd, "v", 0700), 0);
+    int vd = openat(dfd, "v", O_RDONLY | O_DIRECTORY);
+    assert_true(vd >= 0);
+    struct pfile *seg = pfile_new(vd, "seg");
+    memset(events, 0, sizeof events);
+    nevents = 0;
+    s = psub_new();
+    assert_int_equal(psub_replace(s, vd, "meta", "m", 1), OBK_OK);
+    assert_int_equal(psub_write(s, seg, 0, "z", 1), OBK_OK);
+    run_round(p, s);
+    assert_string_equal(events, "OFRDOD");
+    s = psub_new();
+    assert_int_equal(psub_free_file(s, seg, 0), OBK_OK);
+    assert_int_equal(psub_close_dir(s, vd), OBK_OK);
+    run_round(p, s);
+
+    s = psub_new();
+    for (int i = 1; i < 5; i++) assert_int_equal(psub_free_file(s, f[i], 0), OBK_OK);
+    assert_int_equal(psub_close_dir(s, td), OBK_OK);
+    run_round(p, s);
+    assert_int_equal(persist_stop(p), OBK_OK);
+}
+
+static void read_in(int dirfd, const char *name, char *buf, size_t cap) {
+    int fd = openat(dirfd, name, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, cap - 1);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    close(fd);
+}
+
+/* With syncfs on, a round of several replacements writes their temporary files first and syncs
+ * them with one syncfs; those of files that do not exist yet are renamed then too and their
+ * directories synced (one more syncfs), before the round's operations. A second replace of the
+ * same file in the round, and a temporary file a crash left, take the per-file path (write,
+ * fsync, rename) in their turn. Every file ends with its last content. */
+static void test_replacements_share_a_sync(void **state) {
+    (void)state;
+    struct persist *p;
+    assert_int_equal(mkdirat(dfd, "t", 0700), 0);
+    assert_int_equal(mkdirat(dfd, "u", 0700), 0);
+    int td = openat(dfd, "t", O_RDONLY | O_DIRECTORY),
+        ud = openat(dfd, "u", O_RDONLY | O_DIRECTORY);
+    assert_true(td >= 0 && ud >= 0);
+    int stale = openat(td, "x.tmp", O_WRONLY | O_CREAT, 0600); /* left by a crash */
+    assert_true(stale >= 0);
+    assert_int_equal(write(stale, "old", 3), 3);
+    close(stale);
+    assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
+    assert_int_equal(persist_set_syncfs(p, dfd, 2), OBK_OK);
+    struct psub *s = psub_new();
+    assert_int_equal(psub_replace(s, td, "a", "a1", 2), OBK_OK);
+    assert_int_equal(psub_replace(s, td, "b", "b1", 2), OBK_OK);
+    assert_int_equal(psub_replace(s, td, "a", "a2", 2), OBK_OK);
+    assert_int_equal(psub_replace(s, ud, "c", "c1", 2), OBK_OK);
+    assert_int_equal(psub_replace(s, td, "x", "x1", 2), OBK_OK);
+    run_round(p, s);
+    assert_string_equal(events, "OOOSRRRSOFROFRD");
+    assert_int_equal(dir_fsyncs, 1);
+    char buf[16];
+    read_in(td, "a", buf, sizeof buf);
+    assert_string_equal(buf, "a2");
+    read_in(td, "b", buf, sizeof buf);
+    assert_string_equal(buf, "b1");
+    read_in(ud, "c", buf, sizeof buf);
+    assert_string_equal(buf, "c1");
+    read_in(td, "x", buf, sizeof buf);
+    assert_string_equal(buf, "x1");
+    struct stat st;
+    assert_int_not_equal(fstatat(td, "a.tmp", &st, 0), 0); /* every temporary name was used */
+    assert_int_not_equal(fstatat(td, "x.tmp", &st, 0), 0);
+
+    memset(events, 0, sizeof events); /* one replace alone: the per-file path */
+    nevents = 0;
+    s = psub_new();
+    assert_int_equal(psub_replace(s, td, "b", "b2", 2), OBK_OK);
+    run_round(p, s);
+    assert_string_equal(events, "OFRD");
+    assert_int_equal(persist_stop(p), OBK_OK);
+    close(td);
+    close(ud);
 }
 
 static int open_fds(void) {
@@ -850,6 +1034,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_everysec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syncfs_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_ops_use_the_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_syncs_once_a_round, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replacements_share_a_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_descriptor_cap_syncfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_or_direct_rounds, setup, teardown),
