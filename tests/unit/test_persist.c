@@ -462,6 +462,19 @@ static void test_directory_ops_use_the_table(void **state) {
     persist_stop(p);
 }
 
+/* A new directory under the test's, opened. */
+static int new_dir(const char *name) {
+    assert_int_equal(mkdirat(dfd, name, 0700), 0);
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void clear_events(void) {
+    memset(events, 0, sizeof events);
+    nevents = 0;
+}
+
 static void run_round(struct persist *p, struct psub *s) {
     uint64_t seq, durable;
     int err;
@@ -478,9 +491,7 @@ static void run_round(struct persist *p, struct psub *s) {
 static void test_directory_syncs_once_a_round(void **state) {
     (void)state;
     struct persist *p;
-    assert_int_equal(mkdirat(dfd, "t", 0700), 0);
-    int td = openat(dfd, "t", O_RDONLY | O_DIRECTORY);
-    assert_true(td >= 0);
+    int td = new_dir("t");
     assert_int_equal(persist_start(PERSIST_FSYNC_ALWAYS, &inj_ops, &p), OBK_OK);
     struct pfile *f[5];
     char name[16];
@@ -499,20 +510,16 @@ static void test_directory_syncs_once_a_round(void **state) {
     struct stat st;
     assert_int_equal(fstatat(td, "f4", &st, 0), 0);
 
-    memset(events, 0, sizeof events);
-    nevents = 0;
+    clear_events();
     s = psub_new();
     assert_int_equal(psub_replace(s, td, "meta", "m2", 2), OBK_OK);
     assert_int_equal(psub_free_file(s, f[0], 1), OBK_OK);
     run_round(p, s);
     assert_string_equal(events, "OFRDUD"); /* the rename is durable before the unlink */
 
-    assert_int_equal(mkdirat(dfd, "u", 0700), 0);
-    int ud = openat(dfd, "u", O_RDONLY | O_DIRECTORY);
-    assert_true(ud >= 0);
+    int ud = new_dir("u");
     struct pfile *g = pfile_new(ud, "g");
-    memset(events, 0, sizeof events);
-    nevents = 0;
+    clear_events();
     watch_fd = ud;
     s = psub_new();
     assert_int_equal(psub_write(s, g, 0, "y", 1), OBK_OK);
@@ -522,12 +529,9 @@ static void test_directory_syncs_once_a_round(void **state) {
     assert_string_equal(events, "ODC"); /* the new name is durable before its directory closes */
 
     /* a new topic's shape: its topic.meta is durable before its first segment is created */
-    assert_int_equal(mkdirat(dfd, "v", 0700), 0);
-    int vd = openat(dfd, "v", O_RDONLY | O_DIRECTORY);
-    assert_true(vd >= 0);
+    int vd = new_dir("v");
     struct pfile *seg = pfile_new(vd, "seg");
-    memset(events, 0, sizeof events);
-    nevents = 0;
+    clear_events();
     s = psub_new();
     assert_int_equal(psub_replace(s, vd, "meta", "m", 1), OBK_OK);
     assert_int_equal(psub_write(s, seg, 0, "z", 1), OBK_OK);
@@ -562,11 +566,7 @@ static void read_in(int dirfd, const char *name, char *buf, size_t cap) {
 static void test_replacements_share_a_sync(void **state) {
     (void)state;
     struct persist *p;
-    assert_int_equal(mkdirat(dfd, "t", 0700), 0);
-    assert_int_equal(mkdirat(dfd, "u", 0700), 0);
-    int td = openat(dfd, "t", O_RDONLY | O_DIRECTORY),
-        ud = openat(dfd, "u", O_RDONLY | O_DIRECTORY);
-    assert_true(td >= 0 && ud >= 0);
+    int td = new_dir("t"), ud = new_dir("u");
     int stale = openat(td, "x.tmp", O_WRONLY | O_CREAT, 0600); /* left by a crash */
     assert_true(stale >= 0);
     assert_int_equal(write(stale, "old", 3), 3);
@@ -595,8 +595,7 @@ static void test_replacements_share_a_sync(void **state) {
     assert_int_not_equal(fstatat(td, "a.tmp", &st, 0), 0); /* every temporary name was used */
     assert_int_not_equal(fstatat(td, "x.tmp", &st, 0), 0);
 
-    memset(events, 0, sizeof events); /* one replace alone: the per-file path */
-    nevents = 0;
+    clear_events(); /* one replace alone: the per-file path */
     s = psub_new();
     assert_int_equal(psub_replace(s, td, "b", "b2", 2), OBK_OK);
     run_round(p, s);
