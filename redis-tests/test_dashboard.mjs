@@ -158,6 +158,33 @@ try {
   await page.screenshot({ path: path.join(outDir, 'tail.png'), fullPage: true });
   await page.click('#btn-tail');
 
+  // ---- a page that lands after the tail started is dropped (regression: selecting a topic
+  // loads its first page; a tail started before that page arrived had its status and rows
+  // overwritten by it). The first page is held in the route until the tail is live. ----
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let sawPage;
+  const pageAsked = new Promise((r) => { sawPage = r; });
+  // (the page percent-encodes every byte of a key in its URLs)
+  const isPage = (u) => u.pathname.endsWith('/entries') && u.searchParams.has('count');
+  await page.route(isPage, async (route) => { sawPage(); await held; await route.continue(); });
+  await page.click(row);
+  await pageAsked;
+  await page.click('#btn-tail');
+  await page.waitForFunction(() => document.getElementById('tail-status').textContent.startsWith('live'), null, { timeout: 5000 });
+  const marker2 = `late-${Date.now()}`;
+  await api('POST', '/v1/topics/orders/entries', { fields: { marker: marker2 } });
+  await page.waitForFunction((m) => document.querySelector('#entries tbody').textContent.includes(m), marker2, { timeout: 5000 });
+  const landed = page.waitForResponse((r) => isPage(new URL(r.url())));
+  release();
+  await landed;
+  await page.unroute(isPage);
+  // with the defect the late page replaces status and rows within milliseconds of landing
+  const overwritten = await page.waitForFunction((m) => !document.getElementById('tail-status').textContent.startsWith('live') ||
+    !document.querySelector('#entries tbody').textContent.includes(m), marker2, { timeout: 1500 }).then(() => true, () => false);
+  tap.ok(!overwritten, 'a page that lands after the tail started leaves the tail and its rows alone');
+  await page.click('#btn-tail');
+
   tap.eq(pageErrors, [], 'no script errors or failed loads in the page');
 
   // ---- an error state: the topic goes away (its 404s are expected from here on) ----

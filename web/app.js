@@ -82,6 +82,7 @@
   let lagChart = null;
   let page = { first: null, last: null };
   let tail = null;      // EventSource
+  let view = 0;         // bumped by each page load and tail start: a slower, older load is dropped
 
   // ---- health and metrics ----
   async function pollServer() {
@@ -285,8 +286,10 @@
     if (which === 'prev' && page.first) { end = `(${page.first}`; reverse = true; }
     if (reverse) q.set('reverse', 'true');
     q.set('start', start); q.set('end', end);
+    const mine = ++view;
     try {
       const body = await getJSON(topicUrl(`/entries?${q}`));
+      if (mine !== view) return; // a later page, tail or topic owns the table now
       let entries = body.entries;
       if (reverse) entries = entries.reverse();
       if (entries.length === 0 && which !== 'first') return; // stay on the page at the ends
@@ -294,6 +297,7 @@
       $('tail-status').textContent = '';
       renderEntries(entries);
     } catch (e) {
+      if (mine !== view) return;
       $('tail-status').textContent = `Cannot read entries: ${e.message}`;
     }
   }
@@ -309,6 +313,7 @@
   $('btn-tail').addEventListener('click', () => {
     if (tail) return stopTail();
     if (!selected) return;
+    view++;
     renderEntries([]);
     tail = new EventSource(topicUrl('/tail'));
     $('btn-tail').textContent = 'Stop tail';
