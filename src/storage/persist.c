@@ -592,13 +592,25 @@ static int px_write(struct persist *p, struct pop **opp) {
     return OBK_OK;
 }
 
-/* Writes op's temporary file (op->name + ".tmp", truncated or, with excl, created new: -1 with
- * errno EEXIST when it is there) and syncs it unless nosync. */
-static int px_write_tmp(struct persist *p, const struct pop *op, const char *tmp, int excl,
-                        int nosync) {
+/* The temporary name a replacement is written under before its rename: op->name + ".tmp". */
+enum { PX_TMP_NAME_MAX = PFILE_NAME_MAX + 8 };
+static void px_tmp_name(const struct pop *op, char tmp[PX_TMP_NAME_MAX]) {
+    snprintf(tmp, PX_TMP_NAME_MAX, "%s.tmp", op->name);
+}
+
+/* Writes op's temporary file, truncated or, with excl, created new (when it is already there
+ * *existed is set and nothing is written), and syncs it unless nosync. */
+static int px_write_tmp(struct persist *p, const struct pop *op, int excl, int nosync,
+                        int *existed) {
+    char tmp[PX_TMP_NAME_MAX];
+    px_tmp_name(op, tmp);
+    *existed = 0;
     int fl = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC);
     int fd = px_openat(p, op->dirfd, tmp, fl, 0600);
-    if (fd < 0 && excl && errno == EEXIST) return -1;
+    if (fd < 0 && excl && errno == EEXIST) {
+        *existed = 1;
+        return OBK_OK;
+    }
     if (fd < 0) return px_fail(p, errno, "create", tmp);
     struct iovec iov = {op->data, op->len};
     struct pfile tmpf = {.dirfd = op->dirfd, .fd = fd};
@@ -628,11 +640,9 @@ static int px_prepare_replaces(struct persist *p, struct psub *batch) {
     for (struct psub *s = batch; s && rc == OBK_OK; s = s->next)
         for (struct pop *op = s->head; op && rc == OBK_OK; op = op->next) {
             if (op->kind != POP_REPLACE) continue;
-            char tmp[PFILE_NAME_MAX + 8];
-            snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
-            int w = px_write_tmp(p, op, tmp, 1, 1);
-            if (w == -1) continue; /* there already: this one takes the per-file path */
-            if ((rc = w) == OBK_OK) {
+            int existed;
+            rc = px_write_tmp(p, op, 1, 1, &existed);
+            if (rc == OBK_OK && !existed) { /* one already there takes the per-file path */
                 op->flag = 1;
                 ready++;
             }
@@ -644,7 +654,8 @@ static int px_prepare_replaces(struct persist *p, struct psub *batch) {
     /* A replacement whose file does not exist yet (a new topic's topic.meta, a new group
      * store's files) replaces nothing: renamed now, it is as if it ran first, and its name is
      * durable before the round's other operations, so that a new topic's segments are never
-     * created ahead of its topic.meta (px_dir_before_create) at the cost of one sync a topic.
+     * created ahead of its topic.meta (px_dir_before_create); the directories of all of them are
+     * synced together, once a round.
      * (Only this thread makes names inside a topic's directory, so the check cannot race.) */
     size_t renamed = 0;
     for (struct psub *s = batch; s && rc == OBK_OK && ready > 0; s = s->next)
@@ -653,8 +664,8 @@ static int px_prepare_replaces(struct persist *p, struct psub *batch) {
             if (op->kind != POP_REPLACE || op->flag != 1 ||
                 fstatat(op->dirfd, op->name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
                 continue;
-            char tmp[PFILE_NAME_MAX + 8];
-            snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
+            char tmp[PX_TMP_NAME_MAX];
+            px_tmp_name(op, tmp);
             if (p->ops->renameat(op->dirfd, tmp, op->dirfd, op->name) != 0)
                 rc = px_fail(p, errno, "rename", op->name);
             else if ((rc = px_dir_later(p, op->dirfd, 0)) == OBK_OK)
@@ -667,9 +678,10 @@ static int px_prepare_replaces(struct persist *p, struct psub *batch) {
 
 static int px_replace(struct persist *p, struct pop *op) {
     if (op->flag == 2) return OBK_OK; /* done before the round's operations */
-    char tmp[PFILE_NAME_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", op->name);
-    int rc = op->flag ? OBK_OK : px_write_tmp(p, op, tmp, 0, 0);
+    char tmp[PX_TMP_NAME_MAX];
+    int existed;
+    px_tmp_name(op, tmp);
+    int rc = op->flag ? OBK_OK : px_write_tmp(p, op, 0, 0, &existed);
     if (rc != OBK_OK) return rc;
     if (p->ops->renameat(op->dirfd, tmp, op->dirfd, op->name) != 0)
         return px_fail(p, errno, "rename", op->name);
