@@ -13,7 +13,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,37 +22,10 @@ from lib.certs import Certs  # noqa: E402
 from lib.tap import Tap  # noqa: E402
 
 tap = Tap()
-tmp = tempfile.mkdtemp(prefix="rt-tls-")
-
-
-def sh(*args):
-    subprocess.run(args, check=True, capture_output=True, cwd=tmp)
-
-
-def make_ca(name):
-    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt")
-
-
-def make_cert(name, ca, cn, server=True):
-    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
-       f"{name}.key", "-out", f"{name}.csr")
-    ext = os.path.join(tmp, f"{name}.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if server else "basicConstraints=CA:FALSE\n")
-    sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-       "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{name}.crt")
-
-
-def p(name):
-    return os.path.join(tmp, name)
-
-
-make_ca("ca")
-make_ca("otherca")
-make_cert("server", "ca", "localhost")
-make_cert("server2", "ca", "second.localhost")
-make_cert("client", "ca", "client", server=False)
+certs = Certs().ca("ca").ca("otherca")
+certs.cert("server", "ca", "localhost").cert("server2", "ca", "second.localhost")
+certs.cert("client", "ca", "client", server=False)
+p = certs.p
 
 
 def cli(port, *args, cert=True, ca="ca"):

@@ -11,6 +11,10 @@
 # Each program gets OBELISK_TEST_TIMEOUT seconds (default 300). One still running then gets
 # SIGTERM, with its process group (the servers it started), and SIGKILL 10 s later; it counts as
 # at least one failure and the runner says "TIMED OUT".
+#
+# Each program gets a new, empty TMPDIR of its own (the tests make their files and servers'
+# directories there). Whatever is still in it when the program has ended is a failure of the
+# program ("left files behind"), listed and then removed.
 set -u
 build=${1:-build}
 filter=${2:-}
@@ -37,9 +41,15 @@ run_one() { # name, command...
   local name=$1; shift
   local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
   local start=$SECONDS
+  local tmp
+  tmp=$(mktemp -d "$logdir/tmp.XXXXXX")
   # (the shell's own "Killed" notice for a SIGKILLed program is not wanted on the terminal)
-  { timeout -k 10 "$limit" "$@" >"$log" 2>&1; } 2>/dev/null
+  { TMPDIR=$tmp timeout -k 10 "$limit" "$@" >"$log" 2>&1; } 2>/dev/null
   local rc=$?
+  if [ -n "$(ls -A "$tmp")" ]; then
+    echo "not ok 0 - left files behind in its TMPDIR: $(ls -A "$tmp" | head -n 8 | tr '\n' ' ')" >>"$log"
+  fi
+  rm -rf "$tmp"
   local ok notok timed_out=0
   # 124: the limit passed and SIGTERM ended it; 137: it ignored SIGTERM and got SIGKILL
   if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 static redisContext *login(const struct test_server *s, const char *user, const char *pass) {
     redisContext *c = client_connect(s);
@@ -258,7 +259,8 @@ static char *slurp(const char *path) {
 
 static void test_aclfile_save_load(void **state) {
     (void)state;
-    char dir[] = "/tmp/obk-aclfile-XXXXXX", path[300];
+    char dir[TEST_TMP_MAX], path[300];
+    test_tmp_template(dir, sizeof dir, "obk-aclfile-");
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/users.acl", dir);
     write_text(path,

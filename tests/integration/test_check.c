@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 #define EXIT_CLEAN   0
 #define EXIT_DAMAGED 2
@@ -31,7 +32,8 @@ static int run_check(char **out, const char *const *args) {
     int n = 1;
     for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
     argv[n] = NULL;
-    char path[] = "/tmp/obelisk-check-out.XXXXXX";
+    char path[TEST_TMP_MAX];
+    test_tmp_template(path, sizeof path, "obelisk-check-out.");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     pid_t pid = fork();

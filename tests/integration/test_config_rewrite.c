@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 /* Starts obelisk-server on the config file and connects (retrying while it starts). */
 static pid_t start_on(const char *conf, int port, redisContext **out) {
@@ -79,7 +80,8 @@ static void expect(redisContext *c, const char *name, const char *value) {
 
 static void test_rewrite_keeps_comments_and_round_trips(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
+    char dir[TEST_TMP_MAX], conf[300], text[1024];
+    test_tmp_template(dir, sizeof dir, "obelisk-rewrite.");
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
     int port = harness_free_port();
@@ -138,7 +140,8 @@ static void test_rewrite_keeps_comments_and_round_trips(void **state) {
  * line (an older "slaveof" line is that directive too), and after REPLICAOF NO ONE none. */
 static void test_rewrite_replicaof(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
+    char dir[TEST_TMP_MAX], conf[300], text[1024];
+    test_tmp_template(dir, sizeof dir, "obelisk-rewrite.");
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
     int port = harness_free_port(), nowhere = harness_free_port();
@@ -179,7 +182,8 @@ static void test_rewrite_replicaof(void **state) {
  * others go, and a restart from the file has the same users. */
 static void test_rewrite_users(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-rewrite.XXXXXX", conf[300], text[1024];
+    char dir[TEST_TMP_MAX], conf[300], text[1024];
+    test_tmp_template(dir, sizeof dir, "obelisk-rewrite.");
     assert_non_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/obelisk.conf", dir);
     int port = harness_free_port();

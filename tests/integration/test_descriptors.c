@@ -14,13 +14,15 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 #define VALUE_LEN 2000
 
 /* Starts a server whose descriptor limit is nofile (0: as inherited). */
 static int start_capped(struct test_server *s, int nofile, const char *const *extra,
                         int reuse_dir) {
-    char wrapper[] = "/tmp/obelisk-nofile.XXXXXX";
+    char wrapper[TEST_TMP_MAX];
+    test_tmp_template(wrapper, sizeof wrapper, "obelisk-nofile.");
     int wfd = mkstemp(wrapper);
     assert_true(wfd >= 0);
     const char *real = getenv("OBELISK_SERVER");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 /* Runs obelisk-server with argv (NULL-terminated, without the program), output to logpath;
  * returns its exit status (-1 when it did not exit within timeout_ms; it is then killed). */
@@ -55,7 +56,8 @@ static void test_second_server_on_one_directory(void **state) {
     (void)state;
     struct test_server s;
     char pidfile[400], log2[400], want[600];
-    char tmpl[] = "/tmp/obelisk-pid.XXXXXX";
+    char tmpl[TEST_TMP_MAX];
+    test_tmp_template(tmpl, sizeof tmpl, "obelisk-pid.");
     assert_non_null(mkdtemp(tmpl));
     snprintf(pidfile, sizeof(pidfile), "%s/obelisk.pid", tmpl);
     assert_int_equal(server_start(&s, "--pidfile", pidfile, NULL), 0);
@@ -152,7 +154,8 @@ static void test_http_face_on_ipv6_and_its_errors(void **state) {
     server_cleanup(&s);
     /* a port in use: the refused server says why */
     int holder = listen_loopback(AF_INET, &busy);
-    char log[400], dir[] = "/tmp/obelisk-http.XXXXXX", bs[16], want[200];
+    char log[400], dir[TEST_TMP_MAX], bs[16], want[200];
+    test_tmp_template(dir, sizeof dir, "obelisk-http.");
     assert_non_null(mkdtemp(dir));
     snprintf(log, sizeof(log), "%s/log", dir);
     snprintf(bs, sizeof(bs), "%d", busy);
@@ -202,7 +205,8 @@ static double cpu_seconds(pid_t pid) {
 static void test_emfile_pauses_the_listener(void **state) {
     (void)state;
     /* the server runs under a wrapper that caps its descriptors at 64 (soft and hard) */
-    char wrapper[] = "/tmp/obelisk-nofile.XXXXXX";
+    char wrapper[TEST_TMP_MAX];
+    test_tmp_template(wrapper, sizeof wrapper, "obelisk-nofile.");
     int wfd = mkstemp(wrapper);
     assert_true(wfd >= 0);
     const char *real = getenv("OBELISK_SERVER");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 static void test_sigterm_exits_zero(void **state) {
     (void)state;
@@ -262,9 +263,10 @@ static void write_text(const char *path, const char *text) {
 static void test_config_file(void **state) {
     (void)state;
     struct test_server s;
-    char dir[] = "/tmp/obelisk-conf.XXXXXX";
+    char dir[TEST_TMP_MAX];
+    test_tmp_template(dir, sizeof dir, "obelisk-conf.");
     assert_non_null(mkdtemp(dir));
-    char main_conf[128], inc_conf[128], text[512];
+    char main_conf[TEST_TMP_MAX + 16], inc_conf[TEST_TMP_MAX + 16], text[512];
     snprintf(main_conf, sizeof(main_conf), "%s/main.conf", dir);
     snprintf(inc_conf, sizeof(inc_conf), "%s/inc.conf", dir);
     write_text(inc_conf, "maxclients 77\n");
@@ -276,8 +278,7 @@ static void test_config_file(void **state) {
     const char *extra[] = {"--timeout", "43", NULL};
     memset(&s, 0, sizeof(s));
     /* The config file must come first on the command line: start by hand. */
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s.dir, sizeof(s.dir), "%s/obelisk-test.XXXXXX", tmp ? tmp : "/tmp");
+    test_tmp_template(s.dir, sizeof(s.dir), "obelisk-test.");
     assert_non_null(mkdtemp(s.dir));
     snprintf(s.datadir, sizeof(s.datadir), "%s/data", s.dir);
     snprintf(s.logpath, sizeof(s.logpath), "%s/server.log", s.dir);
@@ -341,7 +342,8 @@ static void test_config_file(void **state) {
 /* Bad directives and values stop start-up with the line number and a non-zero exit. */
 static void test_config_errors(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-conf.XXXXXX";
+    char dir[TEST_TMP_MAX];
+    test_tmp_template(dir, sizeof dir, "obelisk-conf.");
     assert_non_null(mkdtemp(dir));
     const char *cases[][2] = {
         {"port 1\nnosuch-directive 1\n", "at line 2"},
@@ -352,7 +354,7 @@ static void test_config_errors(void **state) {
         {"proto-max-bulk-len 12xb\n", "argument must be a memory value"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char conf[128], out[128], cmd[512];
+        char conf[TEST_TMP_MAX + 16], out[TEST_TMP_MAX + 16], cmd[1024];
         snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
         snprintf(out, sizeof(out), "%s/out.txt", dir);
         write_text(conf, cases[i][0]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tmpname.h"
 
 /* A socket listening on a loopback port, so that the port is in use; its port in *port. */
 static int busy_listener(int *port) {
@@ -109,7 +110,8 @@ static void make_certs(const char *dir) {
 
 static void test_tls_servers(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-certs.XXXXXX";
+    char dir[TEST_TMP_MAX];
+    test_tmp_template(dir, sizeof dir, "obelisk-certs.");
     assert_non_null(mkdtemp(dir));
     make_certs(dir);
     char cert[300], key[300], ca[300], tp[16];

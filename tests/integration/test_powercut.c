@@ -65,6 +65,7 @@
 
 #include "powercut.h"
 #include "testutil.h"
+#include "tmpname.h"
 
 /* Under everysec, a write acknowledged this long before a power cut is never lost (storage.md:
  * a sync starts one second after the previous one ended, so the loss is at most that second
@@ -327,8 +328,7 @@ static void test_shim_model(void **state) {
     (void)state;
     find_shim();
     char dir[PATH_MAX], root[PATH_MAX];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/obelisk-pcmodel.XXXXXX", tmp ? tmp : "/tmp");
+    test_tmp_template(dir, sizeof(dir), "obelisk-pcmodel.");
     assert_non_null(mkdtemp(dir));
     assert_true(snprintf(root, sizeof(root), "%s/root", dir) < (int)sizeof(root));
     assert_int_equal(mkdir(root, 0755), 0);
@@ -1090,8 +1090,7 @@ static void test_power_cuts(void **state) {
     struct rng rng = {base_seed};
     struct run *run = &the_run;
     memset(run, 0, sizeof(*run));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(run->s.dir, sizeof(run->s.dir), "%s/obelisk-test.XXXXXX", tmp ? tmp : "/tmp");
+    test_tmp_template(run->s.dir, sizeof(run->s.dir), "obelisk-test.");
     assert_non_null(mkdtemp(run->s.dir));
     assert_true(snprintf(run->s.datadir, sizeof(run->s.datadir), "%s/data", run->s.dir) <
                 (int)sizeof(run->s.datadir));

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "tmpname.h"
 
 int harness_wait_ready = 1;
 
@@ -197,8 +198,7 @@ int server_start_argv(struct test_server *s, const char *const *extra, int reuse
     if (!bin) bin = "./obelisk-server";
     if (!reuse_dir) {
         memset(s, 0, sizeof(*s));
-        const char *tmp = getenv("TMPDIR");
-        snprintf(s->dir, sizeof(s->dir), "%s/obelisk-test.XXXXXX", tmp ? tmp : "/tmp");
+        test_tmp_template(s->dir, sizeof(s->dir), "obelisk-test.");
         if (!mkdtemp(s->dir)) return -1;
         snprintf(s->datadir, sizeof(s->datadir), "%s/data", s->dir);
         snprintf(s->logpath, sizeof(s->logpath), "%s/server.log", s->dir);

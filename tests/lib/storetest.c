@@ -1,5 +1,6 @@
 /* storetest.c - helpers shared by the storage unit tests (see storetest.h). */
 #include "storetest.h"
+#include "tmpname.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,14 +14,15 @@
 #include "storage/store.h"
 
 void storetest_tmpdir(char *dir, size_t cap, const char *tag) {
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, cap, "%s/obk_%s_XXXXXX", t && *t ? t : "/tmp", tag);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "obk_%s_", tag);
+    test_tmp_template(dir, cap, prefix);
     assert_non_null(mkdtemp(dir));
 }
 
 void storetest_rmdir(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.img'", dir, dir); /* and its crash image, if any */
     assert_int_equal(system(cmd), 0);
 }
 

@@ -10,7 +10,8 @@ struct store;
 /* Makes <TMPDIR or /tmp>/obk_<tag>_XXXXXX and writes its path into dir (fails the test
  * otherwise). */
 void storetest_tmpdir(char *dir, size_t cap, const char *tag);
-/* Removes the directory and everything below it (fails the test otherwise). */
+/* Removes the directory and everything below it, and its crash image <dir>.img if one was
+ * taken (fails the test otherwise). */
 void storetest_rmdir(const char *dir);
 /* store_flush(s, 1), then waits (up to about 50 s) until everything submitted is durable;
  * fails the test on a storage error or when it never becomes durable. */

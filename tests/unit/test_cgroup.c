@@ -40,9 +40,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.img'", dir, dir);
-    assert_int_equal(system(cmd), 0);
+    storetest_rmdir(dir);
     return 0;
 }
 

@@ -12,12 +12,13 @@
 
 #include "base/util.h"
 #include "server/config.h"
+#include "tmpname.h"
 
 static char tmpdir[64];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/obelisk-cfg.XXXXXX");
+    test_tmp_template(tmpdir, sizeof(tmpdir), "obelisk-cfg.");
     if (!mkdtemp(tmpdir)) return -1;
     config_init_defaults();
     return 0;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/log.h"
+#include "tmpname.h"
 
 static _Atomic int stop_logging;
 static _Atomic long lines_logged;
@@ -37,7 +38,8 @@ static off_t size_of(const char *path) {
 
 static void test_swap_while_logging(void **state) {
     (void)state;
-    char dir[] = "/tmp/obelisk-log.XXXXXX";
+    char dir[TEST_TMP_MAX];
+    test_tmp_template(dir, sizeof dir, "obelisk-log.");
     assert_non_null(mkdtemp(dir));
     char a[256], b[256], data[256];
     snprintf(a, sizeof(a), "%s/a.log", dir);

@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "storage/persist.h"
 #include "storage/wal.h"
+#include "tmpname.h"
 
 static char tmpdir[256];
 static int dfd = -1;
@@ -126,8 +127,7 @@ static struct fileops inj_ops;
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/obk_persist_XXXXXX", t && *t ? t : "/tmp");
+    test_tmp_template(tmpdir, sizeof tmpdir, "obk_persist_");
     assert_non_null(mkdtemp(tmpdir));
     dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
     assert_true(dfd >= 0);

@@ -17,6 +17,7 @@
 
 #include "base/status.h"
 #include "storage/wal.h"
+#include "tmpname.h"
 
 #define FILE_BYTES 4096
 
@@ -25,7 +26,7 @@ static int dfd = -1;
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/obelisk-wal.XXXXXX");
+    test_tmp_template(dir, sizeof(dir), "obelisk-wal.");
     if (!mkdtemp(dir)) return -1;
     dfd = open(dir, O_RDONLY | O_DIRECTORY);
     return dfd >= 0 ? 0 : -1;
