@@ -14,7 +14,9 @@
 #
 # Each program gets a new, empty TMPDIR of its own (the tests make their files and servers'
 # directories there). Whatever is still in it when the program has ended is a failure of the
-# program ("left files behind"), listed and then removed.
+# program ("left files behind"), listed and then removed. With OBELISK_KEEP_TEST_DIRS set the
+# tests keep their directories on purpose: each program's TMPDIR is then made beside the
+# runner's, kept, not checked, and named in the output.
 set -u
 build=${1:-build}
 filter=${2:-}
@@ -41,15 +43,24 @@ run_one() { # name, command...
   local name=$1; shift
   local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
   local start=$SECONDS
-  local tmp
-  tmp=$(mktemp -d "$logdir/tmp.XXXXXX")
+  local tmp keep=${OBELISK_KEEP_TEST_DIRS:-}
+  if [ -n "$keep" ]; then
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/obelisk-kept.XXXXXX")
+  else
+    tmp=$(mktemp -d "$logdir/tmp.XXXXXX")
+  fi
   # (the shell's own "Killed" notice for a SIGKILLed program is not wanted on the terminal)
   { TMPDIR=$tmp timeout -k 10 "$limit" "$@" >"$log" 2>&1; } 2>/dev/null
   local rc=$?
-  if [ -n "$(ls -A "$tmp")" ]; then
-    echo "not ok 0 - left files behind in its TMPDIR: $(ls -A "$tmp" | head -n 8 | tr '\n' ' ')" >>"$log"
+  if [ -n "$keep" ]; then
+    echo "# $name: its directories are kept in $tmp" >&2
+  else
+    if [ -n "$(ls -A "$tmp")" ]; then
+      echo "not ok 0 - left files behind in its TMPDIR: $(ls -A "$tmp" | head -n 8 | tr '\n' ' ')" >>"$log"
+    fi
+    # (after a time-out its servers may still be writing as they stop: once more after a pause)
+    rm -rf "$tmp" 2>/dev/null || { sleep 1; rm -rf "$tmp"; }
   fi
-  rm -rf "$tmp"
   local ok notok timed_out=0
   # 124: the limit passed and SIGTERM ended it; 137: it ignored SIGTERM and got SIGKILL
   if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then

@@ -286,6 +286,7 @@
     if (which === 'prev' && page.first) { end = `(${page.first}`; reverse = true; }
     if (reverse) q.set('reverse', 'true');
     q.set('start', start); q.set('end', end);
+    if (tail) stopTail(); // paging through history ends the live view
     const mine = ++view;
     try {
       const body = await getJSON(topicUrl(`/entries?${q}`));

@@ -13,10 +13,27 @@ const top = process.env.OBELISK_TOP || path.resolve(here, '..', '..');
 const obeliskBin = process.env.OBELISK_SERVER || path.join(top, 'obelisk-server');
 const live = new Set();
 
+// Until pid has exited (a zombie or reaped), at most ms: a killed server's threads may still
+// finish a file operation, which a removal of its directory must come after. Synchronous, as
+// the exit handler that calls it must be.
+function waitExited(pid, ms) {
+  const end = Date.now() + ms;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < end) {
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return; }
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return;
+    Atomics.wait(nap, 0, 0, 5);
+  }
+}
+
 function cleanupAll() {
   for (const s of live) {
     try { s.proc.kill('SIGKILL'); } catch { /* already gone */ }
-    fs.rmSync(s.tmp, { recursive: true, force: true });
+  }
+  for (const s of live) {
+    if (s.proc.pid) waitExited(s.proc.pid, 2000);
+    fs.rmSync(s.tmp, { recursive: true, force: true, maxRetries: 3 });
   }
   live.clear();
 }

@@ -6,9 +6,10 @@
 
 void test_tmp_template(char *buf, size_t cap, const char *prefix) {
     const char *t = getenv("TMPDIR");
-    int n = snprintf(buf, cap, "%s/%sXXXXXX", t && *t ? t : "/tmp", prefix);
+    const char *base = t && *t ? t : "/tmp";
+    int n = snprintf(buf, cap, "%s/%sXXXXXX", base, prefix);
     if (n < 0 || (size_t)n >= cap) {
-        fprintf(stderr, "TMPDIR is too long for the tests' temporary names: %s\n", t);
+        fprintf(stderr, "TMPDIR is too long for the tests' temporary names: %s\n", base);
         abort();
     }
 }

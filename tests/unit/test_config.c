@@ -14,7 +14,7 @@
 #include "server/config.h"
 #include "tmpname.h"
 
-static char tmpdir[64];
+static char tmpdir[TEST_TMP_MAX];
 
 static int setup(void **state) {
     (void)state;
@@ -27,7 +27,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     config_free();
-    char cmd[128];
+    char cmd[TEST_TMP_MAX + 16];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -53,7 +53,7 @@ static void test_defaults(void **state) {
 
 static void test_file_syntax(void **state) {
     (void)state;
-    char inc[128], main_path[128], text[512], err[1024];
+    char inc[TEST_TMP_MAX + 32], main_path[TEST_TMP_MAX + 32], text[512], err[1024];
     write_file("inc.conf", "databases 4\n", inc, sizeof(inc));
     snprintf(text, sizeof(text),
              "# comment\n\n\t port 7000  \nbind 127.0.0.1 ::1\nrequirepass \"a b\\x21\"\n"
@@ -77,7 +77,7 @@ static void test_file_syntax(void **state) {
 
 static void test_file_errors(void **state) {
     (void)state;
-    char path[128], err[1024];
+    char path[TEST_TMP_MAX + 32], err[1024];
     write_file("bad.conf", "port 1\n\nbogus 2\n", path, sizeof(path));
     assert_int_equal(config_load(path, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "at line 3"));
