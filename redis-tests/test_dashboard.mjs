@@ -183,7 +183,11 @@ try {
   const overwritten = await page.waitForFunction((m) => !document.getElementById('tail-status').textContent.startsWith('live') ||
     !document.querySelector('#entries tbody').textContent.includes(m), marker2, { timeout: 1500 }).then(() => true, () => false);
   tap.ok(!overwritten, 'a page that lands after the tail started leaves the tail and its rows alone');
-  await page.click('#btn-tail');
+  // paging through history while the tail is live ends the tail (no live rows among the page's)
+  await page.click('#btn-load');
+  await page.waitForFunction(() => document.getElementById('btn-tail').textContent === 'Live tail' &&
+    document.querySelectorAll('#entries tbody tr.live').length === 0, null, { timeout: 5000 }).then(() => true, () => false)
+    .then((ended) => tap.ok(ended, 'loading a page stops the live tail'));
 
   tap.eq(pageErrors, [], 'no script errors or failed loads in the page');
 
